@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install Polaris into .venv, create a demo instance (first run only) and serve it on
+# http://127.0.0.1:8080. Works on a fresh Debian machine (installs python3-venv if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+
+DATA_DIR="${POLARIS_DATA_DIR:-$PWD/demo-data}"
+ensure_python_venv
+make_venv ""
+
+if [ ! -f "$DATA_DIR/polaris.toml" ]; then
+    .venv/bin/polaris init "$DATA_DIR" --demo
+else
+    echo "using the existing demo instance in $DATA_DIR"
+    tail -n 1 "$DATA_DIR/demo-logins.txt" 2>/dev/null || true
+fi
+echo "admin login: user 'admin', password in $DATA_DIR/demo-logins.txt"
+echo "serving on http://127.0.0.1:8080 (API: /api/v1, OpenAPI: /api/openapi.json)"
+exec .venv/bin/polaris serve --data-dir "$DATA_DIR"

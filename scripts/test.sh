@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install what the tests need and run the whole suite: ruff, mypy and pytest (on SQLite and
+# PostgreSQL). Works on a fresh Debian machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+source scripts/lib/postgres.sh
+
+ensure_python_venv
+make_venv "[test]"
+ensure_postgres
+
+echo "== ruff"
+.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,58 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from polaris import __version__
+from polaris.identity.api import router as identity_router
+from polaris.instance import Instance
+from polaris.web import logs, problems
+from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from polaris.web.sealing import PeriodicSealer
+
+API_PREFIX = "/api/v1"
+# Routes below these stream their bodies to storage and enforce their own limits.
+STREAMING_PREFIXES = ("/api/v1/files", "/api/v1/uploads", "/dav")
+
+
+def create_app(instance: Instance, *, seal_periodically: bool = True) -> FastAPI:
+    logs.configure()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sealer = PeriodicSealer(instance) if seal_periodically else None
+        if sealer is not None:
+            sealer.start()
+        try:
+            yield
+        finally:
+            if sealer is not None:
+                sealer.stop()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Polaris",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.instance = instance
+    problems.install(app)
+    app.include_router(identity_router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/health", tags=["system"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=instance.settings.http.max_json_bytes,
+        streaming_prefixes=STREAMING_PREFIXES,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app

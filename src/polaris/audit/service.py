@@ -1,0 +1,223 @@
+"""The audit log's operations: append and seal here; verify, export and query re-exported.
+
+Every function takes the caller's session and never commits: an action and its audit record are
+committed together by the caller, or not at all. ``append`` and ``seal`` turn any database error
+into ``AuditUnavailable`` *and roll the session back*, so a caller that swallowed the error still
+cannot commit the action without its record.
+
+Appends are serialised on the single ``audit_head`` row (``SELECT ... FOR UPDATE`` on
+PostgreSQL; SQLite has one writer at a time anyway). The lock is held until the caller commits,
+so call ``append`` as the last step of a transaction, just before the commit. The hash encoding
+is described in ``polaris.audit.encoding``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from polaris import clock
+from polaris.audit import repo
+from polaris.audit.context import AuditContext, hash_session_id
+from polaris.audit.encoding import HASH_VERSION, canonical_json, checkpoint_message, record_hash
+from polaris.audit.keys import (
+    AuditKeyError,
+    AuditSigner,
+    create_key_file,
+    export_public_key,
+    load_key_file,
+    load_public_key,
+)
+from polaris.audit.models import AuditCheckpoint, AuditRecord
+from polaris.audit.reading import export_jsonl, query
+from polaris.audit.verify import Finding, FindingKind, VerifyReport, verify
+from polaris.errors import AuditUnavailable, IntegrityError
+
+DECISIONS = ("allow", "deny")
+MAX_DETAIL_CHARS = 4096
+#: ``detail`` keys refused (case-insensitive suffix match): secrets never enter the log.
+SECRET_KEY_SUFFIXES = ("password", "passwd", "secret", "token", "cookie", "otp", "session_id")
+#: Free text that comes from outside (a user agent, a name, a reason) is clipped, not refused.
+_CLIPPED_FIELDS = frozenset({"actor_name", "client", "reason"})
+_MAX_CHARS = {
+    column.name: column.type.length
+    for column in AuditRecord.__table__.columns
+    if isinstance(column.type, String) and column.type.length
+}
+
+
+@contextmanager
+def _audit_errors(session: Session) -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        with suppress(SQLAlchemyError):  # a dead connection cannot roll back, nor commit
+            session.rollback()
+        raise AuditUnavailable("the audit record could not be written") from exc
+
+
+def append(
+    *,
+    session: Session,
+    context: AuditContext,
+    action: str,
+    object_type: str | None = None,
+    object_id: int | str | None = None,
+    version_hash: str | None = None,
+    classification: str | None = None,
+    decision: str = "allow",
+    reason: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditRecord:
+    """Append one record to the chain in the session's transaction and flush it.
+
+    Raises ``ValueError`` for a malformed call (unknown decision, secret-looking detail key,
+    identifier too long) and ``AuditUnavailable`` when the database refuses the write.
+    """
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {DECISIONS}, not {decision!r}")
+    if not action:
+        raise ValueError("an audit record needs an action")
+    raw = {
+        "actor_id": context.actor_id,
+        "actor_name": context.actor_name,
+        "actor_role": context.actor_role,
+        "unit_id": context.unit_id,
+        "auth_factors": context.auth_factors,
+        "session_hash": context.session_hash,
+        "source_address": context.source_address,
+        "client": context.client,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "version_hash": version_hash,
+        "classification": classification,
+        "decision": decision,
+        "reason": reason,
+        "request_id": context.request_id,
+    }
+    values: dict[str, Any] = {name: _text(name, value) for name, value in raw.items()}
+    values["detail"] = _detail_text(detail)
+    session.flush()  # the caller's own pending writes: their errors are theirs, not the log's
+    with _audit_errors(session):
+        head = repo.lock_or_create_head(session)
+        values.update(seq=head.seq + 1, at=clock.utcnow(), prev_hash=head.hash)
+        record = AuditRecord(**values, hash_version=HASH_VERSION, hash=record_hash(values))
+        session.add(record)
+        repo.set_head(session, seq=record.seq, hash=record.hash)
+        session.flush()
+    return record
+
+
+def _text(name: str, value: int | str | None) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    limit = _MAX_CHARS[name]
+    if name in _CLIPPED_FIELDS:
+        text = unicodedata.normalize("NFC", text).replace("\x00", "\ufffd")
+        text = text.encode("utf-8", "replace").decode("utf-8")[:limit]
+    elif len(text) > limit or "\x00" in text:
+        raise ValueError(f"audit field {name} is longer than {limit} characters or holds NUL")
+    else:
+        text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
+    return text
+
+
+def _detail_text(detail: Mapping[str, Any] | None) -> str | None:
+    if detail is None:
+        return None
+    _refuse_secret_keys(detail)
+    try:
+        text = canonical_json(detail)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"audit detail is not plain JSON: {exc}") from exc
+    if len(text) > MAX_DETAIL_CHARS:
+        raise ValueError(f"audit detail is over {MAX_DETAIL_CHARS} characters")
+    text.encode("utf-8")
+    return text
+
+
+def _refuse_secret_keys(value: Any) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if str(key).lower().endswith(SECRET_KEY_SUFFIXES):
+                raise ValueError(f"audit detail key {key!r} looks like a secret")
+            _refuse_secret_keys(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_secret_keys(item)
+
+
+def seal(*, session: Session, signer: AuditSigner) -> AuditCheckpoint | None:
+    """Sign a checkpoint over the current head; ``None`` if the log is empty or already sealed."""
+    with _audit_errors(session):
+        head = repo.lock_head(session)
+        if head is None or head.seq == 0:
+            return None
+        return _seal_head(session, signer, head)
+
+
+def seal_if_due(*, session: Session, signer: AuditSigner, interval: int) -> AuditCheckpoint | None:
+    """Seal when at least ``interval`` records were appended since the last checkpoint."""
+    if interval < 1:
+        raise ValueError("the checkpoint interval must be at least 1")
+    with _audit_errors(session):
+        head = repo.lock_head(session)
+        if head is None or head.seq - repo.last_checkpoint_seq(session) < interval:
+            return None
+        return _seal_head(session, signer, head)
+
+
+def _seal_head(session: Session, signer: AuditSigner, head: repo.Head) -> AuditCheckpoint | None:
+    if repo.checkpoint_exists(session, head.seq):
+        return None
+    # Never sign a head that does not match its own record (the full check is ``verify``).
+    record = repo.record_at(session, head.seq)
+    if (
+        record is None
+        or record["hash"] != head.hash
+        or record_hash(record, hash_version=record["hash_version"]) != head.hash
+    ):
+        raise IntegrityError(f"audit record {head.seq} does not match the head; run verify")
+    at = clock.utcnow()
+    message = checkpoint_message(seq=head.seq, hash=head.hash, at=at, key_id=signer.key_id)
+    checkpoint = AuditCheckpoint(
+        seq=head.seq,
+        hash=head.hash,
+        at=at,
+        key_id=signer.key_id,
+        signature=signer.sign(message).hex(),
+    )
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint
+
+
+__all__ = [
+    "AuditCheckpoint",
+    "AuditContext",
+    "AuditKeyError",
+    "AuditRecord",
+    "AuditSigner",
+    "Finding",
+    "FindingKind",
+    "VerifyReport",
+    "append",
+    "create_key_file",
+    "export_jsonl",
+    "export_public_key",
+    "hash_session_id",
+    "load_key_file",
+    "load_public_key",
+    "query",
+    "seal",
+    "seal_if_due",
+    "verify",
+]

@@ -1,0 +1,99 @@
+"""What every command needs: the instance's settings, a unit of work, the audit context, output."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.orm import Session
+
+from polaris.audit.context import AuditContext
+from polaris.config import Settings, load_settings
+from polaris.db.uow import transaction
+from polaris.errors import PolarisError
+from polaris.instance import Instance, open_instance
+
+console = Console(stderr=False, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+DataDirOption = typer.Option(
+    None,
+    "--data-dir",
+    "-d",
+    envvar="POLARIS_DATA_DIR",
+    help="The instance's data directory (default: ./polaris-data).",
+)
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    return load_settings(data_dir or os.environ.get("POLARIS_DATA_DIR") or "polaris-data")
+
+
+def cli_context() -> AuditContext:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = f"uid{os.getuid()}"
+    return AuditContext.system(f"cli:{who}")
+
+
+@contextmanager
+def instance_for(data_dir: Path | None) -> Iterator[Instance]:
+    settings = settings_for(data_dir)
+    if not settings.resolved_master_key_file.exists():
+        fail(f"no Polaris instance in {settings.data_dir} (run 'polaris init {settings.data_dir}')")
+    instance = open_instance(settings)
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+@contextmanager
+def unit_of_work(instance: Instance) -> Iterator[Session]:
+    """One transaction; a ``PolarisError`` becomes a clear message and exit status 1."""
+    session = instance.sessions()
+    try:
+        with transaction(session):
+            yield session
+    except PolarisError as error:
+        report(error)
+        raise typer.Exit(1) from error
+    finally:
+        session.close()
+
+
+def report(error: PolarisError) -> None:
+    errors.print(f"[bold red]error[/] ({error.code}): {error.detail}", highlight=False)
+    for row_error in getattr(error, "errors", [])[:50]:
+        errors.print(f"  {row_error}", highlight=False)
+
+
+def fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar driven by ``callback(done, total)``."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update

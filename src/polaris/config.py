@@ -1,0 +1,123 @@
+"""Settings: one TOML file (``DATA_DIR/polaris.toml``) plus ``POLARIS_*`` environment overrides.
+
+Environment variables win over the file; nested fields use ``__``
+(``POLARIS_SESSION__IDLE_MINUTES``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_NAME = "polaris.toml"
+
+
+class SessionSettings(BaseModel):
+    idle_minutes: int = Field(default=30, ge=1)
+    absolute_hours: int = Field(default=12, ge=1)
+    cookie_secure: bool = True
+
+
+class PasswordSettings(BaseModel):
+    """argon2id parameters (DESIGN §8: at least m = 46 MiB, t = 1, p = 1)."""
+
+    memory_kib: int = Field(default=47104, ge=19456)
+    time_cost: int = Field(default=1, ge=1)
+    parallelism: int = Field(default=1, ge=1)
+
+
+class ThrottleSettings(BaseModel):
+    base_delay_seconds: float = 1.0
+    max_delay_seconds: float = 900.0
+    free_failures: int = 3
+    max_failures_per_hour: int = 100
+
+
+class StorageSettings(BaseModel):
+    backend: Literal["local"] = "local"
+    path: Path | None = None
+    chunk_size: int = Field(default=4 * 1024 * 1024, ge=1024, le=4 * 1024 * 1024)
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_json_bytes: int = 1024 * 1024
+    trusted_proxies: list[str] = []
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="POLARIS_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path("polaris-data")
+    database_url: str = ""
+    master_key_file: Path | None = None
+    audit_key_file: Path | None = None
+    # Master key(s) as base64 (comma-separated, first current) instead of the key file.
+    master_key: SecretStr | None = None
+    audit_checkpoint_interval: int = Field(default=1000, ge=1)
+    audit_seal_seconds: float = Field(default=300.0, gt=0)
+    instance_name: str = "Polaris"
+    session: SessionSettings = SessionSettings()
+    password: PasswordSettings = PasswordSettings()
+    throttle: ThrottleSettings = ThrottleSettings()
+    storage: StorageSettings = StorageSettings()
+    http: HttpSettings = HttpSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _config_file_path(init_settings)
+        if toml_path is not None and toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    # Derived paths: everything lives under data_dir unless set explicitly.
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'polaris.db'}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit-signing.key"
+
+    @property
+    def resolved_blob_path(self) -> Path:
+        return self.storage.path or self.data_dir / "blobs"
+
+
+def _config_file_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
+    init_values = init_settings()
+    data_dir = init_values.get("data_dir") or os.environ.get("POLARIS_DATA_DIR")
+    if data_dir is None:
+        return None
+    return Path(data_dir) / CONFIG_FILE_NAME
+
+
+def load_settings(data_dir: Path | str | None = None, **overrides: object) -> Settings:
+    """Settings for the instance in ``data_dir`` (or ``$POLARIS_DATA_DIR``)."""
+    if data_dir is not None:
+        overrides["data_dir"] = Path(data_dir)
+    return Settings(**overrides)  # type: ignore[arg-type]

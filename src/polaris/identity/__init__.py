@@ -1,0 +1,1 @@
+"""Who: units (the hierarchy), roles, users, passwords, MFA, sessions and API tokens."""

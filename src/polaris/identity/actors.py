@@ -1,0 +1,89 @@
+"""Turning a signed-in user into the ``Actor`` that ``access`` decides on, and its audit context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import Action, Actor, Classification
+from polaris.audit.context import AuditContext, hash_session_id
+from polaris.identity.models import User
+from polaris.identity.units import reach
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """Where a request came from, for the audit record."""
+
+    source_address: str | None = None
+    client: str | None = None
+    request_id: str | None = None
+
+
+def _actions(names: list[str]) -> frozenset[Action]:
+    return frozenset(Action(name) for name in names if name in Action._value2member_map_)
+
+
+def actor_for(
+    *,
+    session: Session,
+    user: User,
+    auth_factors: str,
+    session_id: str | None = None,
+    token_scopes: frozenset[str] | None = None,
+) -> Actor:
+    above, below = reach(session=session, unit_id=user.unit_id)
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        unit_id=user.unit_id,
+        role_code=user.role_code,
+        clearance=Classification(user.clearance),
+        unit_actions=_actions(user.role.unit_actions),
+        subtree_actions=_actions(user.role.subtree_actions),
+        is_admin=user.role.is_admin,
+        disabled=user.disabled_at is not None,
+        ancestor_unit_ids=above,
+        descendant_unit_ids=below,
+        token_scopes=token_scopes,
+        auth_factors=auth_factors,
+        session_hash=hash_session_id(session_id) if session_id else None,
+    )
+
+
+def user_context(
+    user: User, request: RequestInfo, *, auth_factors: str, session_id: str | None = None
+) -> AuditContext:
+    """``session_id`` is the session row's id; the record gets a hash of it."""
+    return AuditContext(
+        actor_id=user.id,
+        actor_name=user.username,
+        actor_role=user.role_code,
+        unit_id=user.unit_id,
+        auth_factors=auth_factors,
+        session_hash=hash_session_id(session_id) if session_id else None,
+        source_address=request.source_address,
+        client=request.client,
+        request_id=request.request_id,
+    )
+
+
+def actor_context(actor: Actor, request: RequestInfo) -> AuditContext:
+    return AuditContext(
+        actor_id=actor.user_id,
+        actor_name=actor.username,
+        actor_role=actor.role_code,
+        unit_id=actor.unit_id,
+        auth_factors=actor.auth_factors,
+        session_hash=actor.session_hash,
+        source_address=request.source_address,
+        client=request.client,
+        request_id=request.request_id,
+    )
+
+
+def anonymous_context(request: RequestInfo) -> AuditContext:
+    return AuditContext.anonymous(
+        source_address=request.source_address, client=request.client, request_id=request.request_id
+    )

@@ -1,0 +1,229 @@
+"""Units: the office hierarchy as a closure table, created one by one or imported from CSV."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polaris.audit import service as audit
+from polaris.errors import Conflict, NotFound, ValidationFailed
+from polaris.identity.csvrows import ImportRejected, RowError, read_rows
+from polaris.identity.models import Unit, UnitClosure
+
+UNIT_CSV_COLUMNS = ["code", "name", "kind", "parent_code"]
+UNIT_CSV_OPTIONAL = ["name_hi"]
+MAX_CODE_LENGTH = 64
+
+
+class UnitKind(enum.StrEnum):
+    HQ = "hq"
+    ZONE = "zone"
+    RANGE = "range"
+    DISTRICT = "district"
+    SUBDIVISION = "subdivision"
+    STATION = "station"
+    BRANCH = "branch"
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    code: str
+    name: str
+    kind: UnitKind
+    parent_code: str | None
+    name_hi: str | None = None
+
+
+def get_by_code(*, session: Session, code: str) -> Unit:
+    unit = session.scalars(select(Unit).where(Unit.code == code)).one_or_none()
+    if unit is None:
+        raise NotFound(f"unit {code!r} not found")
+    return unit
+
+
+def create_unit(*, session: Session, spec: UnitSpec, context: audit.AuditContext) -> Unit:
+    """Create one unit under an existing parent (or the root, for an HQ)."""
+    _check_spec(spec)
+    if session.scalars(select(Unit.id).where(Unit.code == spec.code)).first() is not None:
+        raise Conflict(f"unit code {spec.code!r} already exists", code="duplicate_code")
+    parent = None
+    if spec.parent_code is not None:
+        parent = get_by_code(session=session, code=spec.parent_code)
+    unit = _insert(session, spec, parent)
+    audit.append(
+        session=session,
+        context=context,
+        action="unit.create",
+        object_type="unit",
+        object_id=str(unit.id),
+        detail={"code": unit.code, "parent": spec.parent_code},
+    )
+    return unit
+
+
+def _check_spec(spec: UnitSpec) -> None:
+    if not spec.code or len(spec.code) > MAX_CODE_LENGTH or not spec.code.isprintable():
+        raise ValidationFailed("unit code must be 1–64 printable characters", code="bad_code")
+    if not spec.name:
+        raise ValidationFailed("unit name is empty", code="bad_name")
+    if spec.parent_code is None and spec.kind is not UnitKind.HQ:
+        raise ValidationFailed("only an HQ unit may have no parent", code="parent_required")
+    if spec.parent_code == spec.code:
+        raise ValidationFailed("a unit cannot be its own parent", code="unit_cycle")
+
+
+def _insert(session: Session, spec: UnitSpec, parent: Unit | None) -> Unit:
+    unit = Unit(
+        code=spec.code,
+        name=spec.name,
+        name_hi=spec.name_hi,
+        kind=spec.kind.value,
+        parent_id=parent.id if parent else None,
+    )
+    session.add(unit)
+    session.flush()
+    session.add(UnitClosure(ancestor_id=unit.id, descendant_id=unit.id, depth=0))
+    if parent is not None:
+        above = session.execute(
+            select(UnitClosure.ancestor_id, UnitClosure.depth).where(
+                UnitClosure.descendant_id == parent.id
+            )
+        ).all()
+        session.add_all(
+            UnitClosure(ancestor_id=ancestor_id, descendant_id=unit.id, depth=depth + 1)
+            for ancestor_id, depth in above
+        )
+    session.flush()
+    return unit
+
+
+def import_units_csv(
+    *,
+    session: Session,
+    data: bytes,
+    context: audit.AuditContext,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Unit]:
+    """Import every row or none. Parents may come later in the file or already exist.
+
+    Raises ``ImportRejected`` listing each bad row: wrong columns, invalid UTF-8, an unknown kind,
+    a duplicate code (in the file or already stored), an unknown parent, or a cycle.
+    """
+    specs, errors = _parse_unit_rows(data)
+    existing = set(session.scalars(select(Unit.code)).all())
+    rows_by_code: dict[str, int] = {}
+    for line, spec in specs:
+        if spec.code in existing:
+            errors.append(RowError(line, f"unit code {spec.code!r} already exists"))
+        elif spec.code in rows_by_code:
+            errors.append(
+                RowError(
+                    line, f"duplicate code {spec.code!r} (first on row {rows_by_code[spec.code]})"
+                )
+            )
+        else:
+            rows_by_code[spec.code] = line
+    by_code = {spec.code: (line, spec) for line, spec in specs}
+    for line, spec in specs:
+        parent = spec.parent_code
+        if parent is not None and parent not in by_code and parent not in existing:
+            errors.append(RowError(line, f"parent {parent!r} is not a known unit"))
+    errors.extend(_find_cycles(by_code))
+    if errors:
+        raise ImportRejected(sorted(set(errors), key=lambda error: error.row))
+    created: list[Unit] = []
+    units_by_code: dict[str, Unit] = {}
+    for spec in _parents_first(by_code):
+        parent_unit: Unit | None = None
+        if spec.parent_code is not None:
+            parent_unit = units_by_code.get(spec.parent_code) or get_by_code(
+                session=session, code=spec.parent_code
+            )
+        unit = _insert(session, spec, parent_unit)
+        units_by_code[spec.code] = unit
+        created.append(unit)
+        if progress is not None:
+            progress(len(created), len(specs))
+    audit.append(
+        session=session,
+        context=context,
+        action="unit.import",
+        object_type="unit",
+        detail={"count": len(created)},
+    )
+    return created
+
+
+def _parse_unit_rows(data: bytes) -> tuple[list[tuple[int, UnitSpec]], list[RowError]]:
+    specs: list[tuple[int, UnitSpec]] = []
+    errors: list[RowError] = []
+    for line, row in read_rows(data, required=UNIT_CSV_COLUMNS, optional=UNIT_CSV_OPTIONAL):
+        try:
+            kind = UnitKind(row["kind"].lower())
+        except ValueError:
+            errors.append(RowError(line, f"unknown unit kind {row['kind']!r}"))
+            continue
+        spec = UnitSpec(
+            code=row["code"],
+            name=row["name"],
+            kind=kind,
+            parent_code=row["parent_code"] or None,
+            name_hi=row.get("name_hi") or None,
+        )
+        try:
+            _check_spec(spec)
+        except ValidationFailed as error:
+            errors.append(RowError(line, error.detail))
+            continue
+        specs.append((line, spec))
+    return specs, errors
+
+
+def _find_cycles(by_code: dict[str, tuple[int, UnitSpec]]) -> list[RowError]:
+    """Rows whose chain of parents (within the file) comes back to themselves."""
+    errors = []
+    for code, (line, _spec) in by_code.items():
+        seen = {code}
+        parent = by_code[code][1].parent_code
+        while parent is not None and parent in by_code:
+            if parent in seen:
+                errors.append(RowError(line, f"unit {code!r} is part of a cycle of parents"))
+                break
+            seen.add(parent)
+            parent = by_code[parent][1].parent_code
+    return errors
+
+
+def _parents_first(by_code: dict[str, tuple[int, UnitSpec]]) -> list[UnitSpec]:
+    ordered: list[UnitSpec] = []
+    placed: set[str] = set()
+
+    def place(code: str) -> None:
+        if code in placed:
+            return
+        spec = by_code[code][1]
+        if spec.parent_code is not None and spec.parent_code in by_code:
+            place(spec.parent_code)
+        placed.add(code)
+        ordered.append(spec)
+
+    for code in by_code:
+        place(code)
+    return ordered
+
+
+def reach(*, session: Session, unit_id: int) -> tuple[frozenset[int], frozenset[int]]:
+    """(units strictly above, units strictly below) ``unit_id``, in one query."""
+    rows = session.execute(
+        select(UnitClosure.ancestor_id, UnitClosure.descendant_id).where(
+            (UnitClosure.descendant_id == unit_id) | (UnitClosure.ancestor_id == unit_id),
+            UnitClosure.depth > 0,
+        )
+    ).all()
+    above = frozenset(a for a, d in rows if d == unit_id)
+    below = frozenset(d for a, d in rows if a == unit_id)
+    return above, below

@@ -1,0 +1,292 @@
+"""Users: create, import from CSV, disable, reset password or MFA. Each change is audited."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import regex
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import Classification
+from polaris.audit import service as audit
+from polaris.clock import utcnow
+from polaris.errors import Conflict, NotFound, ValidationFailed
+from polaris.identity.csvrows import ImportRejected, RowError, read_rows
+from polaris.identity.models import ApiToken, RecoveryCode, Role, Unit, User, UserSession
+from polaris.identity.passwords import Passwords, check_policy
+
+USER_CSV_COLUMNS = ["username", "full_name", "unit_code", "role"]
+USER_CSV_OPTIONAL = ["rank", "clearance", "password"]
+_USERNAME = regex.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    username: str
+    full_name: str
+    unit_code: str
+    role: str
+    clearance: Classification | None = None
+    rank: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    user: User
+    # Set when the password was generated: to hand to the officer once, never stored.
+    initial_password: str | None
+
+
+def normalise_username(username: str) -> str:
+    return unicodedata.normalize("NFC", username).strip().lower()
+
+
+def get_by_username(*, session: Session, username: str) -> User:
+    user = session.scalars(
+        select(User).where(User.username == normalise_username(username))
+    ).one_or_none()
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user
+
+
+def generate_password() -> str:
+    """A random 16-character password for first sign-in (changed by the officer after)."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+def create_user(
+    *, session: Session, spec: UserSpec, passwords: Passwords, context: audit.AuditContext
+) -> CreatedUser:
+    units = {u.code: u for u in session.scalars(select(Unit).where(Unit.code == spec.unit_code))}
+    roles = {r.code: r for r in session.scalars(select(Role).where(Role.code == spec.role))}
+    if session.scalars(
+        select(User.id).where(User.username == normalise_username(spec.username))
+    ).first():
+        raise Conflict(f"username {spec.username!r} already exists", code="duplicate_username")
+    problem = _check_spec(spec, units, roles)
+    if problem:
+        raise ValidationFailed(problem, code="invalid_user")
+    created = _insert(session, spec, units[spec.unit_code], roles[spec.role], passwords)
+    audit.append(
+        session=session,
+        context=context,
+        action="user.create",
+        object_type="user",
+        object_id=str(created.user.id),
+        detail={"username": created.user.username, "unit": spec.unit_code, "role": spec.role},
+    )
+    return created
+
+
+def _check_spec(spec: UserSpec, units: dict[str, Unit], roles: dict[str, Role]) -> str | None:
+    username = normalise_username(spec.username)
+    if not _USERNAME.match(username):
+        return "username must be 2–64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+    if not spec.full_name:
+        return "full name is empty"
+    if spec.unit_code not in units:
+        return f"unit {spec.unit_code!r} is not a known unit"
+    role = roles.get(spec.role)
+    if role is None:
+        return f"role {spec.role!r} is not a known role"
+    if spec.clearance is not None and spec.clearance > role.max_clearance:
+        return f"clearance {spec.clearance.name.lower()} is above what role {role.code!r} allows"
+    if spec.password:
+        try:
+            check_policy(spec.password, username=username)
+        except ValidationFailed as error:
+            return error.detail
+    return None
+
+
+def _insert(
+    session: Session, spec: UserSpec, unit: Unit, role: Role, passwords: Passwords
+) -> CreatedUser:
+    initial = None if spec.password else generate_password()
+    password = spec.password or initial
+    assert password is not None
+    clearance = (
+        spec.clearance
+        if spec.clearance is not None
+        else Classification(min(role.max_clearance, Classification.RESTRICTED))
+    )
+    user = User(
+        username=normalise_username(spec.username),
+        full_name=spec.full_name,
+        rank=spec.rank,
+        unit_id=unit.id,
+        role_code=role.code,
+        clearance=int(clearance),
+        password_hash=passwords.hash(password),
+        password_changed_at=utcnow(),
+        must_change_password=initial is not None,
+    )
+    session.add(user)
+    session.flush()
+    return CreatedUser(user=user, initial_password=initial)
+
+
+def import_users_csv(
+    *,
+    session: Session,
+    data: bytes,
+    passwords: Passwords,
+    context: audit.AuditContext,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[CreatedUser]:
+    """Import every row or none (see ``ImportRejected``). Missing passwords are generated."""
+    units = {u.code: u for u in session.scalars(select(Unit))}
+    roles = {r.code: r for r in session.scalars(select(Role))}
+    existing = set(session.scalars(select(User.username)).all())
+    specs: list[UserSpec] = []
+    errors: list[RowError] = []
+    first_row: dict[str, int] = {}
+    for line, row in read_rows(data, required=USER_CSV_COLUMNS, optional=USER_CSV_OPTIONAL):
+        try:
+            spec = _spec_from_row(row)
+        except ValueError as error:
+            errors.append(RowError(line, str(error)))
+            continue
+        username = normalise_username(spec.username)
+        problem = _check_spec(spec, units, roles)
+        if problem is None and username in existing:
+            problem = f"username {username!r} already exists"
+        if problem is None and username in first_row:
+            problem = f"duplicate username {username!r} (first on row {first_row[username]})"
+        if problem:
+            errors.append(RowError(line, problem))
+            continue
+        first_row[username] = line
+        specs.append(spec)
+    if errors:
+        raise ImportRejected(errors)
+    created = []
+    for spec in specs:
+        created.append(_insert(session, spec, units[spec.unit_code], roles[spec.role], passwords))
+        if progress is not None:
+            progress(len(created), len(specs))
+    audit.append(
+        session=session,
+        context=context,
+        action="user.import",
+        object_type="user",
+        detail={"count": len(created)},
+    )
+    return created
+
+
+def _spec_from_row(row: dict[str, str]) -> UserSpec:
+    clearance = None
+    if row.get("clearance"):
+        try:
+            clearance = Classification[row["clearance"].upper()]
+        except KeyError:
+            raise ValueError(f"unknown clearance {row['clearance']!r}") from None
+    return UserSpec(
+        username=row["username"],
+        full_name=row["full_name"],
+        unit_code=row["unit_code"],
+        role=row["role"],
+        clearance=clearance,
+        rank=row.get("rank") or None,
+        password=row.get("password") or None,
+    )
+
+
+def end_sessions_and_tokens(*, session: Session, user_id: int, reason: str) -> None:
+    """End every session and revoke every API token of a user, at once."""
+    now = utcnow()
+    session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason)
+    )
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def disable_user(*, session: Session, username: str, context: audit.AuditContext) -> User:
+    user = get_by_username(session=session, username=username)
+    if user.disabled_at is None:
+        user.disabled_at = utcnow()
+    end_sessions_and_tokens(session=session, user_id=user.id, reason="user_disabled")
+    audit.append(
+        session=session,
+        context=context,
+        action="user.disable",
+        object_type="user",
+        object_id=str(user.id),
+    )
+    return user
+
+
+def enable_user(*, session: Session, username: str, context: audit.AuditContext) -> User:
+    user = get_by_username(session=session, username=username)
+    user.disabled_at = None
+    audit.append(
+        session=session,
+        context=context,
+        action="user.enable",
+        object_type="user",
+        object_id=str(user.id),
+    )
+    return user
+
+
+def reset_password(
+    *,
+    session: Session,
+    username: str,
+    passwords: Passwords,
+    context: audit.AuditContext,
+    new_password: str | None = None,
+) -> str | None:
+    """Set a new password (generated when none is given) and end every session.
+
+    The officer must change it at next sign-in. MFA is untouched: a reset never bypasses it.
+    Returns the generated password, if one was generated.
+    """
+    user = get_by_username(session=session, username=username)
+    if new_password is not None:
+        check_policy(new_password, username=user.username)
+    generated = None if new_password is not None else generate_password()
+    user.password_hash = passwords.hash(new_password or generated or "")
+    user.password_changed_at = utcnow()
+    user.must_change_password = True
+    end_sessions_and_tokens(session=session, user_id=user.id, reason="password_reset")
+    audit.append(
+        session=session,
+        context=context,
+        action="user.reset_password",
+        object_type="user",
+        object_id=str(user.id),
+    )
+    return generated
+
+
+def reset_mfa(*, session: Session, username: str, context: audit.AuditContext) -> User:
+    """Remove the second factor; the officer enrols again at next sign-in."""
+    user = get_by_username(session=session, username=username)
+    user.mfa_secret_sealed = None
+    user.mfa_enabled_at = None
+    user.mfa_last_step = None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    end_sessions_and_tokens(session=session, user_id=user.id, reason="mfa_reset")
+    audit.append(
+        session=session,
+        context=context,
+        action="user.reset_mfa",
+        object_type="user",
+        object_id=str(user.id),
+    )
+    return user

@@ -1,0 +1,91 @@
+"""One running Polaris instance: settings, database, keys, blob store, and what services need.
+
+Built once per process (web server, worker, CLI command) by :func:`open_instance`; request handlers
+reach it through ``app.state``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from polaris.audit.keys import AuditSigner, load_key_file
+from polaris.config import Settings
+from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
+from polaris.identity.auth import AuthConfig
+from polaris.identity.passwords import Argon2Parameters, Passwords
+from polaris.identity.throttle import ThrottlePolicy
+from polaris.storage.keys import Keyring, load_master_key_file
+from polaris.storage.local import LocalBackend
+from polaris.storage.store import BlobStore
+
+
+@dataclass
+class Instance:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
+    auth: AuthConfig
+    csrf_key: bytes
+    audit_signer: AuditSigner
+    blobs: BlobStore
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def auth_config(settings: Settings, mfa_key: bytes) -> AuthConfig:
+    return AuthConfig(
+        passwords=Passwords(
+            Argon2Parameters(
+                memory_kib=settings.password.memory_kib,
+                time_cost=settings.password.time_cost,
+                parallelism=settings.password.parallelism,
+            )
+        ),
+        throttle=ThrottlePolicy(
+            base_delay_seconds=settings.throttle.base_delay_seconds,
+            max_delay_seconds=settings.throttle.max_delay_seconds,
+            free_failures=settings.throttle.free_failures,
+            max_failures_per_hour=settings.throttle.max_failures_per_hour,
+        ),
+        idle_timeout=dt.timedelta(minutes=settings.session.idle_minutes),
+        absolute_timeout=dt.timedelta(hours=settings.session.absolute_hours),
+        mfa_key=mfa_key,
+        issuer=settings.instance_name,
+    )
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """From ``POLARIS_MASTER_KEY`` when set (e.g. injected by a secrets manager), else the file."""
+    if settings.master_key is not None:
+        return Keyring.from_base64(settings.master_key.get_secret_value())
+    return load_master_key_file(settings.resolved_master_key_file)
+
+
+def open_instance(settings: Settings) -> Instance:
+    """Open the instance described by ``settings``.
+
+    Secrets for MFA and CSRF are derived from the blob store's key material, which survives a
+    rotation of the master key (a key taken straight from the master key file would not, and every
+    officer's second factor would stop working at the first rotation).
+    """
+    keyring = load_keyring(settings)
+    engine = make_engine(settings.resolved_database_url)
+    blobs = BlobStore.open(
+        LocalBackend(settings.resolved_blob_path), keyring, chunk_size=settings.storage.chunk_size
+    )
+    return Instance(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        read_sessions=make_read_session_factory(engine),
+        auth=auth_config(settings, blobs.keys.derive_secret("mfa secrets")),
+        csrf_key=blobs.keys.derive_secret("csrf"),
+        audit_signer=load_key_file(settings.resolved_audit_key_file),
+        blobs=blobs,
+    )

@@ -1,0 +1,62 @@
+"""The backend seam: where sealed objects live (a local directory now, S3 later).
+
+A backend stores named, immutable byte strings. It knows nothing of keys, chunks or manifests and
+never sees plaintext. The application API has no overwrite and no delete: only a separate garbage
+collector (not written yet) may remove objects, after the retention period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from polaris.errors import IntegrityError, NotFound
+
+
+class ObjectNotFound(NotFound):
+    """No object under that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"object {name} not found", object_name=name)
+        self.object_name = name
+
+
+class ObjectTooLargeError(IntegrityError):
+    """The object is larger than any object of its kind can be (planted or damaged)."""
+
+    def __init__(self, name: str, size: int, limit: int) -> None:
+        super().__init__(f"object {name} is {size} bytes, over the limit of {limit}")
+        self.object_name = name
+        self.size = size
+        self.limit = limit
+
+
+class Backend(Protocol):
+    """Atomic, write-once object storage.
+
+    Names are validated by :func:`polaris.storage.names.check_object_name`. Errors:
+    ``ObjectNotFound``, ``StorageFull`` (ENOSPC, quota), ``StorageFailure`` (any other I/O
+    failure, failed fsync).
+    """
+
+    def put(self, name: str, data: bytes) -> bool:
+        """Store ``data`` under ``name`` atomically and durably; False if ``name`` already exists.
+
+        An existing object is never replaced. When this returns True the object is durable; when it
+        raises, nothing is visible under ``name``.
+        """
+        ...
+
+    def get(self, name: str, *, max_size: int | None = None) -> bytes:
+        """The whole object; ``ObjectTooLargeError`` if larger than ``max_size``."""
+        ...
+
+    def get_range(self, name: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object, cut short at its end (like an HTTP Range)."""
+        ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Names starting with ``prefix``, in lexicographic order."""
+        ...

@@ -1,0 +1,248 @@
+"""The blob store facade: content in, references out, every byte authenticated on the way back.
+
+Thread-safe for concurrent reads and writes; several processes may share one backend (writes of the
+same chunk race harmlessly: the backend never overwrites, and either copy is correct).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+
+from polaris.errors import IntegrityError
+from polaris.storage import names
+from polaris.storage.backend import Backend, ObjectNotFound, ObjectTooLargeError
+from polaris.storage.chunker import Source, iter_chunks
+from polaris.storage.crypto import (
+    OVERHEAD,
+    Kind,
+    SealError,
+    chunk_id,
+    id_matches,
+    manifest_id,
+    open_sealed,
+    parse_header,
+    seal,
+)
+from polaris.storage.keys import Keyring, MasterKey
+from polaris.storage.keystore import KeyStore
+from polaris.storage.manifest import (
+    MAX_MANIFEST_SIZE,
+    FileMetadata,
+    Manifest,
+    decode_manifest,
+    encode_manifest,
+)
+from polaris.storage.refs import EMPTY_SHA256, MAX_CHUNK_SIZE, ChunkRef, ContentRef
+from polaris.storage.verify import ProgressCallback, VerifyReport, verify_store
+
+DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE
+
+
+class BlobStore:
+    """Encrypted, deduplicating, content-addressed storage (docs/storage-format.md).
+
+    Make one with :meth:`initialise` (a new store) or :meth:`open` (an existing one).
+    """
+
+    def __init__(self, backend: Backend, keys: KeyStore, *, chunk_size: int) -> None:
+        if not 0 < chunk_size <= MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK_SIZE} bytes")
+        self.backend = backend
+        self.keys = keys
+        self.chunk_size = chunk_size
+
+    @classmethod
+    def initialise(
+        cls, backend: Backend, keyring: Keyring, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> BlobStore:
+        """Create the keys of a new store; Conflict if the backend already holds one."""
+        return cls(backend, KeyStore.initialise(backend, keyring), chunk_size=chunk_size)
+
+    @classmethod
+    def open(
+        cls, backend: Backend, keyring: Keyring, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> BlobStore:
+        """Open an existing store: NotFound if none, IntegrityError for a wrong master key."""
+        return cls(backend, KeyStore(backend, keyring), chunk_size=chunk_size)
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.keys.keyring
+
+    # Writing
+
+    def put_stream(self, source: Source) -> ContentRef:
+        """Store content from a binary file object or an iterable of bytes, one chunk in memory.
+
+        Chunks are durable when this returns. The caller then writes the manifest (and only after
+        it, the database row): a failure in between leaves unreferenced chunks, never a dangling
+        reference.
+        """
+        digest = hashlib.sha256()
+        chunks: list[ChunkRef] = []
+        size = 0
+        for plaintext in iter_chunks(source, self.chunk_size):
+            digest.update(plaintext)
+            chunks.append(self._put_chunk(plaintext))
+            size += len(plaintext)
+        sha256 = digest.hexdigest() if chunks else EMPTY_SHA256
+        return ContentRef(chunks=tuple(chunks), size=size, sha256=sha256)
+
+    def put_bytes(self, data: bytes) -> ContentRef:
+        return self.put_stream(data)
+
+    def _put_chunk(self, plaintext: bytes) -> ChunkRef:
+        cid = chunk_id(self.keys.dedup_key, plaintext)
+        name = names.chunk_name(cid)
+        if not self.backend.exists(name):
+            self.backend.put(name, self._seal(Kind.CHUNK, cid, plaintext))
+        return ChunkRef(cid, len(plaintext))
+
+    def _seal(self, kind: Kind, object_id: str, plaintext: bytes) -> bytes:
+        data_key_id = self.keys.current_data_key_id
+        key = self.keys.data_key(data_key_id)
+        return seal(
+            kind=kind,
+            key_id=data_key_id.to_bytes(8, "big"),
+            key=key,
+            object_id=object_id,
+            plaintext=plaintext,
+        )
+
+    # Reading
+
+    def open_stream(self, content: ContentRef) -> Iterator[bytes]:
+        """The plaintext, chunk by chunk; each chunk is authenticated before it is yielded."""
+        for chunk in content.chunks:
+            yield self.read_chunk(chunk.chunk_id, expected_size=chunk.size)
+
+    def read_range(self, content: ContentRef, start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end) of the content, fetching only the chunks that overlap the range.
+
+        ValueError (at the call, not at the first ``next``) unless 0 <= start <= end <= size.
+        """
+        if not 0 <= start <= end <= content.size:
+            raise ValueError(f"invalid range [{start}, {end}) for content of {content.size} bytes")
+        return self._iter_range(content, start, end)
+
+    def _iter_range(self, content: ContentRef, start: int, end: int) -> Iterator[bytes]:
+        if start == end:
+            return
+        offset = 0
+        for chunk in content.chunks:
+            chunk_end = offset + chunk.size
+            if offset >= end:
+                return
+            if chunk_end > start:
+                plaintext = self.read_chunk(chunk.chunk_id, expected_size=chunk.size)
+                yield plaintext[max(start - offset, 0) : min(end, chunk_end) - offset]
+            offset = chunk_end
+
+    def read_bytes(self, content: ContentRef) -> bytes:
+        """The whole content in memory: only for content known to be small."""
+        return b"".join(self.open_stream(content))
+
+    def read_chunk(self, cid: str, *, expected_size: int | None = None) -> bytes:
+        """One authenticated chunk; IntegrityError "chunk <id>: <what is wrong>" otherwise."""
+        try:
+            return self.open_chunk(cid, expected_size=expected_size)
+        except SealError as exc:
+            raise IntegrityError(f"chunk {cid}: {exc.reason}", chunk_id=cid) from None
+
+    def open_chunk(self, cid: str, *, expected_size: int | None = None) -> bytes:
+        """Like :meth:`read_chunk` but raising SealError (the bare reason), for :mod:`verify`."""
+        blob = self._get(names.chunk_name(cid), MAX_CHUNK_SIZE + OVERHEAD)
+        plaintext = self._open(Kind.CHUNK, cid, blob, expected_size)
+        if not id_matches(cid, chunk_id(self.keys.dedup_key, plaintext)):
+            raise SealError("content does not match its id (HMAC mismatch)")
+        return plaintext
+
+    # Manifests
+
+    def write_manifest(self, content: ContentRef, metadata: FileMetadata) -> str:
+        """Store the manifest of a file version and return its id (idempotent for equal input).
+
+        Precondition: ``content`` came from :meth:`put_stream` on this store (chunks durable).
+        """
+        plaintext = encode_manifest(content, metadata)
+        mid = manifest_id(self.keys.dedup_key, plaintext)
+        name = names.manifest_name(mid)
+        if not self.backend.exists(name):
+            self.backend.put(name, self._seal(Kind.MANIFEST, mid, plaintext))
+        return mid
+
+    def read_manifest(self, mid: str) -> Manifest:
+        """An authenticated manifest; IntegrityError "manifest <id>: ..." otherwise."""
+        try:
+            return self.open_manifest(mid)
+        except SealError as exc:
+            raise IntegrityError(f"manifest {mid}: {exc.reason}", manifest_id=mid) from None
+
+    def open_manifest(self, mid: str) -> Manifest:
+        blob = self._get(names.manifest_name(mid), MAX_MANIFEST_SIZE + OVERHEAD)
+        plaintext = self._open(Kind.MANIFEST, mid, blob, None)
+        if not id_matches(mid, manifest_id(self.keys.dedup_key, plaintext)):
+            raise SealError("content does not match its id (HMAC mismatch)")
+        return decode_manifest(mid, plaintext)
+
+    def iter_manifest_ids(self) -> Iterator[str]:
+        for name in self.backend.list(names.MANIFESTS):
+            mid = names.parse_manifest_name(name)
+            if mid is not None:
+                yield mid
+
+    def iter_manifests(
+        self, *, on_error: Callable[[str, IntegrityError], None] | None = None
+    ) -> Iterator[Manifest]:
+        """Every manifest (for recovery without the database).
+
+        A damaged manifest raises IntegrityError, or, with ``on_error``, is reported and skipped.
+        """
+        for mid in self.iter_manifest_ids():
+            try:
+                yield self.read_manifest(mid)
+            except IntegrityError as exc:
+                if on_error is None:
+                    raise
+                on_error(mid, exc)
+
+    # Keys
+
+    def rotate_data_key(self) -> int:
+        """Seal new chunks and manifests under a fresh data key; returns its id."""
+        return self.keys.rotate_data_key()
+
+    def add_master_key(self, key: MasterKey) -> int:
+        """Wrap every data key and the dedup key under ``key`` and make it current.
+
+        Returns the number of wrappings written. Persist ``key`` first (as
+        :func:`polaris.storage.rotation.rotate_master_key` does): once it is current, new data keys
+        are wrapped under it alone.
+        """
+        return self.keys.rewrap(self.keyring.with_key(key, make_current=True))
+
+    def rewrap_keys(self) -> int:
+        """Make sure every key is wrapped under the keyring's current master key."""
+        return self.keys.rewrap(self.keyring)
+
+    # Verification
+
+    def verify(self, progress: ProgressCallback | None = None) -> VerifyReport:
+        """Re-read and authenticate every object (:func:`polaris.storage.verify.verify_store`)."""
+        return verify_store(self, progress)
+
+    # Internals
+
+    def _get(self, name: str, max_size: int) -> bytes:
+        try:
+            return self.backend.get(name, max_size=max_size)
+        except ObjectNotFound:
+            raise SealError("missing") from None
+        except ObjectTooLargeError as exc:
+            raise SealError(f"too large ({exc.size} bytes)") from None
+
+    def _open(self, kind: Kind, object_id: str, blob: bytes, expected_size: int | None) -> bytes:
+        header = parse_header(blob, kind=kind, expected_plaintext_size=expected_size)
+        key = self.keys.data_key(int.from_bytes(header.key_id, "big"))
+        return open_sealed(blob, key=key, object_id=object_id)

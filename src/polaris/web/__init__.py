@@ -1,0 +1,1 @@
+"""The HTTP interface: app middleware, error mapping, and (later) the browser pages."""

@@ -1,0 +1,82 @@
+"""Errors leave the API as ``application/problem+json`` (RFC 9457) with a stable ``code``.
+
+``PolarisError`` maps to its own status and code; request validation (including malformed JSON)
+to 422; anything else is logged with its traceback and answered as a bare 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from polaris.errors import PolarisError, Throttled
+
+log = logging.getLogger("polaris.web")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": f"urn:polaris:error:{code}",
+        "title": code,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _polaris_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, PolarisError)
+    headers = None
+    if isinstance(error, Throttled):
+        headers = {"Retry-After": str(max(1, round(error.retry_after)))}
+    extra: dict[str, Any] = {}
+    errors = getattr(error, "errors", None)
+    if errors:
+        extra["errors"] = [{"row": e.row, "reason": e.reason} for e in errors]
+    return problem(error.status, error.code, error.detail, headers=headers, **extra)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = error.errors()
+    if any(item.get("type") == "json_invalid" for item in problems):
+        return problem(422, "malformed_json", "the request body is not valid JSON")
+    fields = [
+        {
+            "field": ".".join(str(part) for part in item.get("loc", ())),
+            "reason": item.get("msg", ""),
+        }
+        for item in problems
+    ]
+    return problem(422, "validation_failed", "the request is not valid", fields=fields)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    return problem(error.status_code, code, str(error.detail))
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    log.exception(
+        "unhandled error", extra={"request_id": getattr(request.state, "request_id", None)}
+    )
+    return problem(500, "internal_error", "something went wrong; the error was logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PolarisError, _polaris_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

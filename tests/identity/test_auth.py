@@ -1,0 +1,333 @@
+"""Sign-in: passwords, throttling, sessions, MFA with one-time codes, and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polaris.audit.models import AuditRecord
+from polaris.clock import utcnow
+from polaris.db.uow import transaction
+from polaris.errors import MfaRequired, NotAuthenticated, Throttled, ValidationFailed
+from polaris.identity import api_tokens, auth, mfa
+from polaris.identity.actors import RequestInfo
+from polaris.identity.models import ApiToken, LoginThrottle, User, UserSession
+from polaris.identity.passwords import Argon2Parameters, Passwords, VerifyResult
+from polaris.identity.tokens import digest
+from tests.factories import PASSWORD, SYSTEM, auth_config, build_tree, make_user
+
+REQUEST = RequestInfo(source_address="10.1.2.3", client="pytest", request_id="r1")
+
+
+def login(
+    session: Session, username: str, password: str = PASSWORD, **config: object
+) -> auth.SignInStep:
+    session.commit()  # the test's setup; the fixture rolls everything back at the end
+    with transaction(session):
+        return auth.login(
+            session=session,
+            config=auth_config(**config),
+            username=username,
+            password=password,
+            request=REQUEST,
+        )
+
+
+def audit_actions(session: Session) -> list[tuple[str, str, str | None]]:
+    rows = session.execute(
+        select(AuditRecord.action, AuditRecord.decision, AuditRecord.reason).order_by(
+            AuditRecord.seq
+        )
+    ).all()
+    return [(r.action, r.decision, r.reason) for r in rows]
+
+
+def test_login_starts_a_session_with_a_fresh_token(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "ct.kotwali")
+    first = login(db_session, "ct.kotwali")
+    second = login(db_session, "CT.Kotwali")
+    assert first.stage == second.stage == "active"
+    assert first.token != second.token
+    assert len(first.token) >= 43  # 256 bits, URL-safe base64
+    row, user = auth.resolve_session(session=db_session, config=auth_config(), token=first.token)
+    assert user.username == "ct.kotwali"
+    assert row.id == digest(first.token)  # only the hash is stored
+    assert ("auth.login", "allow", None) in audit_actions(db_session)
+
+
+def test_wrong_password_and_unknown_user_answer_alike_and_are_audited(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "known")
+    answers = []
+    for username in ("known", "nobody"):
+        with pytest.raises(NotAuthenticated) as raised:
+            login(db_session, username, "wrong password here")
+        answers.append((raised.value.code, raised.value.detail, raised.value.status))
+    assert answers[0] == answers[1]
+    failures = [a for a in audit_actions(db_session) if a[0] == "auth.login_failed"]
+    assert failures == [
+        ("auth.login_failed", "deny", "bad_password"),
+        ("auth.login_failed", "deny", "unknown_user"),
+    ]
+
+
+class CountingPasswords(Passwords):
+    def __init__(self) -> None:
+        super().__init__(Argon2Parameters(memory_kib=1024))
+        self.verified: list[str | None] = []
+
+    def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
+        self.verified.append(stored_hash)
+        return super().verify(stored_hash, password)
+
+
+def test_unknown_user_costs_a_full_password_check(db_session: Session) -> None:
+    build_tree(db_session)
+    counting = CountingPasswords()
+    with pytest.raises(NotAuthenticated):
+        login(db_session, "nobody", "whatever password", passwords=counting)
+    assert counting.verified == [None]  # verify(None) hashes against a real dummy argon2id hash
+
+
+def test_backoff_after_repeated_failures_without_locking_the_account(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "target")
+    for _ in range(4):
+        with pytest.raises(NotAuthenticated):
+            login(db_session, "target", "not the password")
+    with pytest.raises(Throttled) as raised:
+        login(db_session, "target")  # even the right password waits
+    assert 0 < raised.value.retry_after <= 2
+    # Once the wait has passed, the right password works (no hard lock-out).
+    for row in db_session.scalars(select(LoginThrottle)):
+        row.blocked_until = utcnow() - dt.timedelta(seconds=1)
+    db_session.flush()
+    assert login(db_session, "target").stage == "active"
+    account = db_session.scalars(
+        select(LoginThrottle).where(LoginThrottle.key == "account:target")
+    ).one()
+    assert account.consecutive_failures == 0
+
+
+def test_hourly_cap_per_account(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "target")
+    with pytest.raises(NotAuthenticated):
+        login(
+            db_session,
+            "target",
+            "bad password one",
+            throttle=auth.throttle.ThrottlePolicy(free_failures=1000, max_failures_per_hour=1),
+        )
+    row = db_session.scalars(
+        select(LoginThrottle).where(LoginThrottle.key == "account:target")
+    ).one()
+    assert row.blocked_until is not None
+    assert row.blocked_until >= row.window_started_at + dt.timedelta(minutes=59)
+
+
+def test_idle_and_absolute_expiry(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "idle")
+    config = auth_config()
+    step = login(db_session, "idle")
+    row = db_session.get(UserSession, digest(step.token))
+    assert row is not None
+    row.last_seen_at = utcnow() - dt.timedelta(minutes=31)
+    with pytest.raises(NotAuthenticated, match="inactivity"):
+        auth.resolve_session(session=db_session, config=config, token=step.token)
+    assert row.end_reason == "idle"
+    step = login(db_session, "idle")
+    row = db_session.get(UserSession, digest(step.token))
+    assert row is not None
+    row.expires_at = utcnow() - dt.timedelta(seconds=1)
+    with pytest.raises(NotAuthenticated):
+        auth.resolve_session(session=db_session, config=config, token=step.token)
+
+
+def test_forged_and_logged_out_session_tokens_are_refused(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "someone")
+    config = auth_config()
+    with pytest.raises(NotAuthenticated):
+        auth.resolve_session(session=db_session, config=config, token="forged-token-value")
+    step = login(db_session, "someone")
+    auth.logout(session=db_session, config=config, token=step.token, request=REQUEST)
+    with pytest.raises(NotAuthenticated):
+        auth.resolve_session(session=db_session, config=config, token=step.token)
+
+
+def enrol(session: Session, username: str) -> tuple[str, list[str]]:
+    """Sign in a user whose role requires MFA for the first time and enrol; return the secret."""
+    config = auth_config()
+    step = login(session, username)
+    assert step.stage == "enrol"
+    with pytest.raises(MfaRequired):
+        auth.resolve_session(session=session, config=config, token=step.token)
+    started = auth.begin_enrolment(
+        session=session, config=config, token=step.token, password=None, request=REQUEST
+    )
+    assert started.provisioning_uri.startswith("otpauth://totp/")
+    done = auth.confirm_enrolment(
+        session=session,
+        config=config,
+        token=step.token,
+        code=mfa.current_code(started.secret),
+        request=REQUEST,
+    )
+    assert done.step is not None and done.step.stage == "active"
+    assert done.step.token != step.token
+    with pytest.raises(NotAuthenticated):  # the enrolment-stage token is spent
+        auth.resolve_session(session=session, config=config, token=step.token)
+    auth.resolve_session(session=session, config=config, token=done.step.token)
+    return started.secret, done.recovery_codes
+
+
+def test_supervisory_role_must_enrol_then_each_code_works_once(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "sho.kotwali", role="station_head")
+    secret, _codes = enrol(db_session, "sho.kotwali")
+    config = auth_config()
+    step = login(db_session, "sho.kotwali")
+    assert step.stage == "mfa"
+    used_at_enrolment = mfa.current_code(secret)
+    db_session.commit()
+    # The code used to enrol cannot sign in again.
+    with pytest.raises(NotAuthenticated), transaction(db_session):
+        auth.verify_mfa(
+            session=db_session,
+            config=config,
+            token=step.token,
+            code=used_at_enrolment,
+            request=REQUEST,
+        )
+    next_code = mfa.current_code(secret, at=utcnow().timestamp() + 30)
+    done = auth.verify_mfa(
+        session=db_session, config=config, token=step.token, code=next_code, request=REQUEST
+    )
+    assert done.stage == "active"
+    again = login(db_session, "sho.kotwali")
+    with pytest.raises(NotAuthenticated):
+        auth.verify_mfa(
+            session=db_session, config=config, token=again.token, code=next_code, request=REQUEST
+        )
+
+
+def test_recovery_code_works_once(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "sp.bhopal", role="district_head", unit="DST-A")
+    _secret, codes = enrol(db_session, "sp.bhopal")
+    assert len(codes) == 10 and len(set(codes)) == 10
+    config = auth_config()
+    step = login(db_session, "sp.bhopal")
+    done = auth.verify_mfa(
+        session=db_session, config=config, token=step.token, code=codes[0].upper(), request=REQUEST
+    )
+    assert done.stage == "active"
+    step = login(db_session, "sp.bhopal")
+    with pytest.raises(NotAuthenticated):
+        auth.verify_mfa(
+            session=db_session, config=config, token=step.token, code=codes[0], request=REQUEST
+        )
+
+
+def test_changing_mfa_from_a_full_session_needs_the_password(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "ct.a")
+    config = auth_config()
+    step = login(db_session, "ct.a")
+    with pytest.raises(NotAuthenticated, match="password"):
+        auth.begin_enrolment(
+            session=db_session, config=config, token=step.token, password=None, request=REQUEST
+        )
+    started = auth.begin_enrolment(
+        session=db_session, config=config, token=step.token, password=PASSWORD, request=REQUEST
+    )
+    with pytest.raises(ValidationFailed):
+        auth.confirm_enrolment(
+            session=db_session,
+            config=config,
+            token=step.token,
+            code="000000" if mfa.current_code(started.secret) != "000000" else "111111",
+            request=REQUEST,
+        )
+
+
+def test_password_change_needs_the_current_one_and_ends_other_sessions(db_session: Session) -> None:
+    build_tree(db_session)
+    user = make_user(db_session, "changer")
+    config = auth_config()
+    keep, other = login(db_session, "changer"), login(db_session, "changer")
+    with pytest.raises(NotAuthenticated):
+        auth.change_password(
+            session=db_session,
+            config=config,
+            user=user,
+            current_password="wrong one",
+            new_password="a new passphrase",
+            keep_session_id=digest(keep.token),
+            request=REQUEST,
+        )
+    auth.change_password(
+        session=db_session,
+        config=config,
+        user=user,
+        current_password=PASSWORD,
+        new_password="a new passphrase",
+        keep_session_id=digest(keep.token),
+        request=REQUEST,
+    )
+    auth.resolve_session(session=db_session, config=config, token=keep.token)
+    with pytest.raises(NotAuthenticated):
+        auth.resolve_session(session=db_session, config=config, token=other.token)
+
+
+def test_api_tokens_forged_expired_revoked(db_session: Session) -> None:
+    build_tree(db_session)
+    user = make_user(db_session, "script")
+    issued = api_tokens.create_token(
+        session=db_session,
+        user=user,
+        name="rclone",
+        scopes=["read"],
+        lifetime_days=7,
+        context=SYSTEM,
+    )
+    token, owner = api_tokens.resolve_token(session=db_session, secret=issued.secret)
+    assert owner.id == user.id and token.scopes == ["read"]
+    stored = db_session.scalars(select(ApiToken.token_hash)).all()
+    assert issued.secret not in stored  # hashed at rest
+    with pytest.raises(NotAuthenticated):
+        api_tokens.resolve_token(session=db_session, secret=issued.secret[:-1] + "x")
+    issued.token.expires_at = utcnow() - dt.timedelta(seconds=1)
+    with pytest.raises(NotAuthenticated):
+        api_tokens.resolve_token(session=db_session, secret=issued.secret)
+    second = api_tokens.create_token(
+        session=db_session, user=user, name="b", scopes=["write"], lifetime_days=1, context=SYSTEM
+    )
+    api_tokens.revoke_token(session=db_session, user=user, token_id=second.token.id, context=SYSTEM)
+    with pytest.raises(NotAuthenticated):
+        api_tokens.resolve_token(session=db_session, secret=second.secret)
+    with pytest.raises(ValidationFailed):
+        api_tokens.create_token(
+            session=db_session,
+            user=user,
+            name="c",
+            scopes=["root"],
+            lifetime_days=1,
+            context=SYSTEM,
+        )
+
+
+def test_disabled_user_cannot_sign_in_and_gets_the_same_answer(db_session: Session) -> None:
+    build_tree(db_session)
+    user = make_user(db_session, "gone")
+    user.disabled_at = utcnow()
+    with pytest.raises(NotAuthenticated) as raised:
+        login(db_session, "gone")
+    assert raised.value.code == "invalid_credentials"
+    assert db_session.get(User, user.id) is not None

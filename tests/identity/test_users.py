@@ -1,0 +1,150 @@
+"""Users: creation rules, CSV import, disabling, resets."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import Classification
+from polaris.errors import Conflict, ValidationFailed
+from polaris.identity import api_tokens, auth, users
+from polaris.identity.actors import RequestInfo
+from polaris.identity.csvrows import ImportRejected
+from polaris.identity.models import User, UserSession
+from tests.factories import FAST_PASSWORDS, PASSWORD, SYSTEM, auth_config, build_tree, make_user
+
+USERS_CSV = """username,full_name,unit_code,role,rank,clearance
+Ramesh.Sharma,रमेश शर्मा,PS-A1,constable,Constable,
+sunita.verma,Sunita Verma,PS-A1,station_head,TI,confidential
+"""
+
+
+def user_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def test_import_generates_first_sign_in_passwords(db_session: Session) -> None:
+    build_tree(db_session)
+    created = users.import_users_csv(
+        session=db_session, data=USERS_CSV.encode(), passwords=FAST_PASSWORDS, context=SYSTEM
+    )
+    assert [c.user.username for c in created] == ["ramesh.sharma", "sunita.verma"]
+    assert all(c.initial_password and len(c.initial_password) == 16 for c in created)
+    assert all(c.user.must_change_password for c in created)
+    assert created[1].user.clearance == Classification.CONFIDENTIAL
+    assert created[0].user.full_name == "रमेश शर्मा"
+    first = created[0]
+    assert first.initial_password is not None
+    assert FAST_PASSWORDS.verify(first.user.password_hash, first.initial_password).ok
+
+
+@pytest.mark.parametrize(
+    ("line", "row", "reason"),
+    [
+        ("x,Bad Name,PS-A1,constable,,", 2, "username must be"),
+        ("new.user,New,PS-Z9,constable,,", 2, "'PS-Z9' is not a known unit"),
+        ("new.user,New,PS-A1,wizard,,", 2, "'wizard' is not a known role"),
+        ("new.user,New,PS-A1,constable,,secret", 2, "above what role"),
+        ("new.user,New,PS-A1,constable,,ultra", 2, "unknown clearance"),
+        ("existing,Again,PS-A1,constable,,", 2, "already exists"),
+    ],
+)
+def test_a_bad_row_rejects_the_whole_import(
+    db_session: Session, line: str, row: int, reason: str
+) -> None:
+    build_tree(db_session)
+    make_user(db_session, "existing")
+    before = user_count(db_session)
+    data = f"username,full_name,unit_code,role,rank,clearance\n{line}\n".encode()
+    with pytest.raises(ImportRejected) as raised:
+        users.import_users_csv(
+            session=db_session, data=data, passwords=FAST_PASSWORDS, context=SYSTEM
+        )
+    assert any(e.row == row and reason in e.reason for e in raised.value.errors), (
+        raised.value.errors
+    )
+    assert user_count(db_session) == before
+
+
+def test_duplicate_usernames_in_one_file_name_both_rows(db_session: Session) -> None:
+    build_tree(db_session)
+    data = b"username,full_name,unit_code,role\na.b,A,PS-A1,constable\nA.B,A,PS-A1,constable\n"
+    with pytest.raises(ImportRejected) as raised:
+        users.import_users_csv(
+            session=db_session, data=data, passwords=FAST_PASSWORDS, context=SYSTEM
+        )
+    assert "first on row 2" in raised.value.errors[0].reason
+    assert raised.value.errors[0].row == 3
+
+
+def test_wrong_columns_are_refused(db_session: Session) -> None:
+    build_tree(db_session)
+    with pytest.raises(ImportRejected, match="missing columns: role"):
+        users.import_users_csv(
+            session=db_session,
+            data=b"username,full_name,unit_code\n",
+            passwords=FAST_PASSWORDS,
+            context=SYSTEM,
+        )
+
+
+def test_common_password_is_refused(db_session: Session) -> None:
+    build_tree(db_session)
+    with pytest.raises(ValidationFailed, match="common passwords"):
+        make_user(db_session, "weak", password="password123")
+
+
+def test_duplicate_username_conflicts(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "twice")
+    with pytest.raises(Conflict):
+        make_user(db_session, "Twice")
+
+
+def test_disabling_ends_every_session_and_token_at_once(db_session: Session) -> None:
+    build_tree(db_session)
+    user = make_user(db_session, "leaving")
+    config = auth_config()
+    request = RequestInfo(source_address="10.0.0.1")
+    steps = [
+        auth.login(
+            session=db_session,
+            config=config,
+            username="leaving",
+            password=PASSWORD,
+            request=request,
+        )
+        for _ in range(2)
+    ]
+    issued = api_tokens.create_token(
+        session=db_session,
+        user=user,
+        name="sync",
+        scopes=["read"],
+        lifetime_days=30,
+        context=SYSTEM,
+    )
+    users.disable_user(session=db_session, username="leaving", context=SYSTEM)
+    for step in steps:
+        with pytest.raises(Exception, match="not valid"):
+            auth.resolve_session(session=db_session, config=config, token=step.token)
+    with pytest.raises(Exception, match="not valid"):
+        api_tokens.resolve_token(session=db_session, secret=issued.secret)
+    live = db_session.scalar(
+        select(func.count()).select_from(UserSession).where(UserSession.ended_at.is_(None))
+    )
+    assert live == 0
+
+
+def test_reset_password_keeps_mfa_and_ends_sessions(db_session: Session) -> None:
+    build_tree(db_session)
+    user = make_user(db_session, "forgetful")
+    user.mfa_secret_sealed = b"sealed"
+    generated = users.reset_password(
+        session=db_session, username="forgetful", passwords=FAST_PASSWORDS, context=SYSTEM
+    )
+    assert generated is not None
+    assert FAST_PASSWORDS.verify(user.password_hash, generated).ok
+    assert user.must_change_password
+    assert user.mfa_secret_sealed == b"sealed"

@@ -1,0 +1,92 @@
+"""Fixtures for the blob store tests: real files under tmp_path, a small chunk size."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from polaris.storage import (
+    BlobStore,
+    Keyring,
+    LocalBackend,
+    create_master_key_file,
+    load_master_key_file,
+)
+from polaris.storage.backend import Backend
+
+CHUNK = 1024
+
+
+class CountingBackend:
+    """Delegates to a real backend and counts the calls (for "touches only what it needs")."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+        self.gets: list[str] = []
+
+    def put(self, name: str, data: bytes) -> bool:
+        self.calls["put"] += 1
+        return self.inner.put(name, data)
+
+    def get(self, name: str, *, max_size: int | None = None) -> bytes:
+        self.calls["get"] += 1
+        self.gets.append(name)
+        return self.inner.get(name, max_size=max_size)
+
+    def get_range(self, name: str, start: int, end: int) -> bytes:
+        self.calls["get_range"] += 1
+        self.gets.append(name)
+        return self.inner.get_range(name, start, end)
+
+    def exists(self, name: str) -> bool:
+        self.calls["exists"] += 1
+        return self.inner.exists(name)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        self.calls["list"] += 1
+        return self.inner.list(prefix)
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "master.key"
+    create_master_key_file(path)
+    return path
+
+
+@pytest.fixture
+def keyring(key_file: Path) -> Keyring:
+    return load_master_key_file(key_file)
+
+
+@pytest.fixture
+def blob_root(tmp_path: Path) -> Path:
+    return tmp_path / "blobs"
+
+
+@pytest.fixture
+def backend(blob_root: Path) -> LocalBackend:
+    return LocalBackend(blob_root)
+
+
+@pytest.fixture
+def store(backend: LocalBackend, keyring: Keyring) -> BlobStore:
+    return BlobStore.initialise(backend, keyring, chunk_size=CHUNK)
+
+
+def object_files(root: Path, prefix: str = "") -> list[str]:
+    """Every visible object under ``root`` by walking the directory itself (not the backend)."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not relative.startswith("tmp/") and relative.startswith(prefix):
+            found.append(relative)
+    return found
+
+
+def temp_files(root: Path) -> list[Path]:
+    return sorted((root / "tmp").iterdir())
