@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from polaris import __version__
+from polaris.drive.api import router as drive_router
+from polaris.drive.api_content import router as content_router
+from polaris.drive.api_tus import router as tus_router
 from polaris.identity.api import router as identity_router
 from polaris.instance import Instance
 from polaris.web import logs, problems
@@ -44,6 +47,9 @@ def create_app(instance: Instance, *, seal_periodically: bool = True) -> FastAPI
     app.state.instance = instance
     problems.install(app)
     app.include_router(identity_router, prefix=API_PREFIX)
+    app.include_router(drive_router, prefix=API_PREFIX)
+    app.include_router(content_router, prefix=API_PREFIX)
+    app.include_router(tus_router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])
     def health() -> dict[str, str]:

@@ -48,6 +48,15 @@ class StorageSettings(BaseModel):
     chunk_size: int = Field(default=4 * 1024 * 1024, ge=1024, le=4 * 1024 * 1024)
 
 
+class DriveSettings(BaseModel):
+    """Limits of the drive. Quotas are per space; ``None`` means no limit."""
+
+    max_file_bytes: int = Field(default=10 * 1024**3, ge=1)
+    user_quota_bytes: int | None = Field(default=None, ge=0)
+    unit_quota_bytes: int | None = Field(default=None, ge=0)
+    upload_expiry_hours: float = Field(default=24.0, gt=0)
+
+
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -74,6 +83,7 @@ class Settings(BaseSettings):
     throttle: ThrottleSettings = ThrottleSettings()
     storage: StorageSettings = StorageSettings()
     http: HttpSettings = HttpSettings()
+    drive: DriveSettings = DriveSettings()
 
     @classmethod
     def settings_customise_sources(

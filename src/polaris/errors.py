@@ -16,9 +16,18 @@ class PolarisError(Exception):
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
 
-    def __init__(self, detail: str = "", *, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail or self.code)
         self.detail = detail or self.code
+        #: Response headers the error needs (``Content-Range`` for a 416, say).
+        self.headers = headers or {}
         if code is not None:
             self.code = code  # type: ignore[misc]
         self.extra = extra
@@ -77,6 +86,11 @@ class Throttled(PolarisError):
     def __init__(self, detail: str = "", *, retry_after: float, **extra: Any) -> None:
         super().__init__(detail or "too many attempts", retry_after=retry_after, **extra)
         self.retry_after = retry_after
+
+
+class UnsupportedMediaType(PolarisError):
+    code = "unsupported_media_type"
+    status = 415
 
 
 class QuotaExceeded(PolarisError):

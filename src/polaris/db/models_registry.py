@@ -6,6 +6,7 @@ This is the one place in ``db`` that names domains; it exists only to collect th
 from __future__ import annotations
 
 import polaris.audit.models
+import polaris.drive.models
 import polaris.identity.models  # noqa: F401
 from polaris.db.base import Base
 

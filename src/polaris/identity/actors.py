@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Action, Actor, Classification
 from polaris.audit.context import AuditContext, hash_session_id
-from polaris.identity.models import User
+from polaris.identity.models import GroupMember, User
 from polaris.identity.units import reach
 
 
@@ -34,6 +35,7 @@ def actor_for(
     token_scopes: frozenset[str] | None = None,
 ) -> Actor:
     above, below = reach(session=session, unit_id=user.unit_id)
+    groups = session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -46,6 +48,7 @@ def actor_for(
         disabled=user.disabled_at is not None,
         ancestor_unit_ids=above,
         descendant_unit_ids=below,
+        group_ids=frozenset(groups),
         token_scopes=token_scopes,
         auth_factors=auth_factors,
         session_hash=hash_session_id(session_id) if session_id else None,

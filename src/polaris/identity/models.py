@@ -155,4 +155,24 @@ class LoginThrottle(Base):
     blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class UserGroup(Base):
+    """A named set of users (a task force, a cell) that drive items can be shared with."""
+
+    __tablename__ = "user_group"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_member"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("user_group.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id"), primary_key=True, index=True
+    )
+
+
 Index("ix_user_session_user_active", UserSession.user_id, UserSession.ended_at)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from polaris.errors import IntegrityError
 from polaris.storage import names
@@ -35,6 +36,10 @@ from polaris.storage.manifest import (
 )
 from polaris.storage.refs import EMPTY_SHA256, MAX_CHUNK_SIZE, ChunkRef, ContentRef
 from polaris.storage.verify import ProgressCallback, VerifyReport, verify_store
+from polaris.storage.writer import ContentWriter
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE
 
@@ -84,7 +89,7 @@ class BlobStore:
         size = 0
         for plaintext in iter_chunks(source, self.chunk_size):
             digest.update(plaintext)
-            chunks.append(self._put_chunk(plaintext))
+            chunks.append(self.put_chunk(plaintext))
             size += len(plaintext)
         sha256 = digest.hexdigest() if chunks else EMPTY_SHA256
         return ContentRef(chunks=tuple(chunks), size=size, sha256=sha256)
@@ -92,7 +97,8 @@ class BlobStore:
     def put_bytes(self, data: bytes) -> ContentRef:
         return self.put_stream(data)
 
-    def _put_chunk(self, plaintext: bytes) -> ChunkRef:
+    def put_chunk(self, plaintext: bytes) -> ChunkRef:
+        """Store one chunk (1 byte to ``MAX_CHUNK_SIZE``) unless present; durable on return."""
         cid = chunk_id(self.keys.dedup_key, plaintext)
         name = names.chunk_name(cid)
         if not self.backend.exists(name):
@@ -138,6 +144,10 @@ class BlobStore:
                 plaintext = self.read_chunk(chunk.chunk_id, expected_size=chunk.size)
                 yield plaintext[max(start - offset, 0) : min(end, chunk_end) - offset]
             offset = chunk_end
+
+    def writer(self, *, limit: int | None = None, digest: Hash | None = None) -> ContentWriter:
+        """A :class:`ContentWriter`, for content pushed in pieces (``polaris.storage.writer``)."""
+        return ContentWriter(self, limit=limit, digest=digest)
 
     def read_bytes(self, content: ContentRef) -> bytes:
         """The whole content in memory: only for content known to be small."""

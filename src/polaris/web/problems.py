@@ -37,9 +37,11 @@ def problem(
 
 async def _polaris_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, PolarisError)
-    headers = None
+    headers = dict(error.headers)
     if isinstance(error, Throttled):
-        headers = {"Retry-After": str(max(1, round(error.retry_after)))}
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if request.url.path.startswith("/api/v1/uploads"):
+        headers["Tus-Resumable"] = "1.0.0"
     extra: dict[str, Any] = {}
     errors = getattr(error, "errors", None)
     if errors:

@@ -1,0 +1,110 @@
+"""HTTP details of file transfer: Range parsing, Content-Disposition, reading a request body."""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from polaris.errors import PayloadTooLarge, PolarisError
+from polaris.storage.writer import ContentTooLarge, ContentWriter
+
+#: Pieces of a request body are handed to the storage thread in batches of this size.
+HANDOFF_BYTES = 1024 * 1024
+
+
+class RangeNotSatisfiable(PolarisError):
+    code = "range_not_satisfiable"
+    status = 416
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, end)`` for a single ``bytes=`` range; None to send everything.
+
+    Several ranges, or a header we do not understand, get the whole content (RFC 9110 allows a
+    server to ignore Range). A range that starts beyond the end raises RangeNotSatisfiable.
+    """
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, dash, last = header[6:].strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            suffix = int(last)
+            if suffix <= 0:
+                raise RangeNotSatisfiable(
+                    "empty suffix range", headers={"Content-Range": f"bytes */{size}"}
+                )
+            return max(size - suffix, 0), size
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+    except ValueError:
+        return None
+    if start < 0 or (last != "" and int(last) < start):
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable(
+            f"the content has {size} bytes", headers={"Content-Range": f"bytes */{size}"}
+        )
+    return start, end
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact name (RFC 6266 and 5987)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    fallback = (
+        "".join(
+            c if 0x20 <= ord(c) < 0x7F and c not in '"\\%' else "_"
+            for c in decomposed
+            if not unicodedata.combining(c)
+        ).strip()
+        or "download"
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def etag_header(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+async def receive_body(request: Request, writer: ContentWriter) -> None:
+    """Stream the request body into ``writer``; storage work runs off the event loop.
+
+    Raises ``PayloadTooLarge`` past the writer's limit, and lets Starlette's ``ClientDisconnect``
+    through when the client goes away (nothing has been recorded then).
+    """
+    pending = bytearray()
+    try:
+        async for piece in request.stream():
+            pending += piece
+            if len(pending) >= HANDOFF_BYTES:
+                data = bytes(pending)
+                pending.clear()
+                await run_in_threadpool(writer.write, data)
+        if pending:
+            await run_in_threadpool(writer.write, bytes(pending))
+    except ContentTooLarge as exc:
+        raise PayloadTooLarge(
+            f"a file is at most {exc.limit} bytes", code="file_too_large"
+        ) from None
+
+
+def declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        length = int(value)
+    except ValueError:
+        return None
+    return length if length >= 0 else None

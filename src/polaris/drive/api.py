@@ -1,0 +1,298 @@
+"""JSON routes of the drive: spaces, folders and nodes, trash, shares, quotas.
+
+Routes are thin: read input, run one service call in a transaction, shape the answer. Content
+(upload, download, versions) is in ``polaris.drive.api_content``, tus uploads in ``api_tus``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+
+from polaris.access.policy import Permission
+from polaris.db.uow import transaction
+from polaris.deps import AdminCaller, CurrentCaller, CurrentInstance, DbSession
+from polaris.drive import repo, service, shares, spaces, trash
+from polaris.drive._locate import children_of
+from polaris.drive.schemas import (
+    FolderCreate,
+    NodeCopy,
+    NodePage,
+    NodeRead,
+    NodeRestore,
+    NodeUpdate,
+    QuotaUpdate,
+    ShareCreate,
+    SharedNodeRead,
+    ShareRead,
+    SpaceRead,
+    classification_level,
+)
+from polaris.identity.actors import actor_context
+from polaris.instance import Instance
+
+router = APIRouter(tags=["drive"])
+IfMatch = Annotated[str | None, Header(alias="if-match")]
+
+
+def space_defaults(instance: Instance) -> spaces.SpaceDefaults:
+    drive = instance.settings.drive
+    return spaces.SpaceDefaults(
+        user_quota_bytes=drive.user_quota_bytes, unit_quota_bytes=drive.unit_quota_bytes
+    )
+
+
+@router.get("/spaces", response_model=list[SpaceRead])
+def list_spaces(
+    caller: CurrentCaller, session: DbSession, instance: CurrentInstance
+) -> list[SpaceRead]:
+    """The caller's own space, their unit's, and those of units within their reach."""
+    with transaction(session):
+        found = spaces.visible_spaces(
+            session=session, actor=caller.actor, defaults=space_defaults(instance)
+        )
+        return [SpaceRead.of(space) for space in found]
+
+
+@router.get("/spaces/{space_id}", response_model=SpaceRead)
+def get_space(space_id: int, caller: CurrentCaller, session: DbSession) -> SpaceRead:
+    with transaction(session):
+        return SpaceRead.of(
+            spaces.get_space(session=session, actor=caller.actor, space_id=space_id)
+        )
+
+
+@router.get("/spaces/{space_id}/trash", response_model=list[NodeRead])
+def list_trash(space_id: int, caller: CurrentCaller, session: DbSession) -> list[NodeRead]:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        found = trash.list_trash(
+            session=session, actor=caller.actor, context=context, space_id=space_id
+        )
+        return [NodeRead.of(located, caller.actor) for located in found]
+
+
+@router.put("/admin/spaces/{space_id}/quota", response_model=SpaceRead)
+def set_quota(
+    space_id: int, body: QuotaUpdate, caller: AdminCaller, session: DbSession
+) -> SpaceRead:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        space = spaces.set_quota(
+            session=session, space_id=space_id, quota_bytes=body.quota_bytes, context=context
+        )
+        return SpaceRead.of(space)
+
+
+@router.get("/nodes/{node_id}", response_model=NodeRead)
+def get_node(node_id: int, caller: CurrentCaller, session: DbSession) -> NodeRead:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located = service.get_node(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        return NodeRead.of(located, caller.actor)
+
+
+@router.get("/nodes/{node_id}/children", response_model=NodePage)
+def list_children(
+    node_id: int,
+    caller: CurrentCaller,
+    session: DbSession,
+    sort: Literal["name", "modified", "size"] = "name",
+    order: Literal["asc", "desc"] = "asc",
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
+    cursor: str | None = None,
+) -> NodePage:
+    """One page of a folder, folders first; pass ``next_cursor`` back for the next page."""
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        folder, page = service.list_children(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            folder_id=node_id,
+            sort=sort,
+            descending=order == "desc",
+            limit=limit,
+            cursor=cursor,
+        )
+        child_shares = repo.shares_on(session, [n.id for n in page.items], now=None)
+        located = children_of(folder, page.items, child_shares)
+        return NodePage(
+            folder=NodeRead.of(folder, caller.actor),
+            items=[NodeRead.of(child, caller.actor) for child in located],
+            next_cursor=page.next_cursor,
+        )
+
+
+@router.post("/nodes/{node_id}/folders", response_model=NodeRead, status_code=201)
+def create_folder(
+    node_id: int, body: FolderCreate, caller: CurrentCaller, session: DbSession
+) -> NodeRead:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located = service.create_folder(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            parent_id=node_id,
+            name=body.name,
+            classification=(
+                classification_level(body.classification) if body.classification else None
+            ),
+        )
+        return NodeRead.of(located, caller.actor)
+
+
+@router.patch("/nodes/{node_id}", response_model=NodeRead)
+def update_node(
+    node_id: int,
+    body: NodeUpdate,
+    caller: CurrentCaller,
+    session: DbSession,
+    if_match: IfMatch = None,
+) -> NodeRead:
+    """Rename, move and/or reclassify. ``If-Match`` makes it conditional on the node's ETag."""
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located = service.update_node(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            name=body.name,
+            parent_id=body.parent_id,
+            if_match=if_match,
+        )
+        if body.classification is not None:
+            located = service.set_classification(
+                session=session,
+                actor=caller.actor,
+                context=context,
+                node_id=node_id,
+                classification=classification_level(body.classification),
+            )
+        return NodeRead.of(located, caller.actor)
+
+
+@router.post("/nodes/{node_id}/copy", response_model=NodeRead, status_code=201)
+def copy_node(
+    node_id: int,
+    body: NodeCopy,
+    caller: CurrentCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> NodeRead:
+    """Copy a file or folder tree; no content is duplicated in storage."""
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located = service.copy_node(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            blobs=instance.blobs,
+            node_id=node_id,
+            parent_id=body.parent_id,
+            name=body.name,
+        )
+        return NodeRead.of(located, caller.actor)
+
+
+@router.delete("/nodes/{node_id}", status_code=204)
+def trash_node(
+    node_id: int, caller: CurrentCaller, session: DbSession, if_match: IfMatch = None
+) -> Response:
+    """Move to the trash (with everything below it)."""
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        trash.trash_node(
+            session=session, actor=caller.actor, context=context, node_id=node_id, if_match=if_match
+        )
+    return Response(status_code=204)
+
+
+@router.post("/nodes/{node_id}/restore", response_model=NodeRead)
+def restore_node(
+    node_id: int, caller: CurrentCaller, session: DbSession, body: NodeRestore | None = None
+) -> NodeRead:
+    context = actor_context(caller.actor, caller.request)
+    body = body or NodeRestore()
+    with transaction(session):
+        located = trash.restore_node(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            parent_id=body.parent_id,
+            name=body.name,
+        )
+        return NodeRead.of(located, caller.actor)
+
+
+@router.delete("/admin/nodes/{node_id}", status_code=204)
+def purge_node(node_id: int, caller: AdminCaller, session: DbSession) -> Response:
+    """Delete a node in the trash for good (administrators)."""
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        trash.purge_node(session=session, actor=caller.actor, context=context, node_id=node_id)
+    return Response(status_code=204)
+
+
+@router.get("/nodes/{node_id}/shares", response_model=list[ShareRead])
+def list_node_shares(node_id: int, caller: CurrentCaller, session: DbSession) -> list[ShareRead]:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        found = shares.list_node_shares(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        return [ShareRead.of(share) for share in found]
+
+
+@router.post("/nodes/{node_id}/shares", response_model=ShareRead, status_code=201)
+def create_share(
+    node_id: int, body: ShareCreate, caller: CurrentCaller, session: DbSession
+) -> ShareRead:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        share = shares.create_share(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            subject_type=body.subject_type,
+            subject_id=body.subject_id,
+            permission=Permission(body.permission),
+            include_subunits=body.include_subunits,
+            expires_at=body.expires_at,
+        )
+        return ShareRead.of(share)
+
+
+@router.delete("/shares/{share_id}", status_code=204)
+def revoke_share(share_id: int, caller: CurrentCaller, session: DbSession) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        shares.revoke_share(session=session, actor=caller.actor, context=context, share_id=share_id)
+    return Response(status_code=204)
+
+
+@router.get("/shares/with-me", response_model=list[SharedNodeRead])
+def shared_with_me(caller: CurrentCaller, session: DbSession) -> list[SharedNodeRead]:
+    with transaction(session):
+        found = shares.shared_with_me(session=session, actor=caller.actor)
+        return [
+            SharedNodeRead(share=ShareRead.of(s.share), node=NodeRead.of(s.located, caller.actor))
+            for s in found
+        ]
+
+
+@router.get("/shares/by-me", response_model=list[SharedNodeRead])
+def shared_by_me(caller: CurrentCaller, session: DbSession) -> list[SharedNodeRead]:
+    with transaction(session):
+        found = shares.shared_by_me(session=session, actor=caller.actor)
+        return [
+            SharedNodeRead(share=ShareRead.of(s.share), node=NodeRead.of(s.located, caller.actor))
+            for s in found
+        ]

@@ -1,0 +1,261 @@
+"""JSON and byte routes for file content: upload, overwrite, download, versions.
+
+Uploads are ``async`` so that the body streams through with constant memory; every database step
+and every storage write runs in the thread pool (STYLE rule 6). Downloads are plain functions:
+Starlette iterates their synchronous body in the thread pool.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from polaris.db.uow import transaction
+from polaris.deps import CurrentCaller, CurrentInstance, DbSession
+from polaris.drive import content, service
+from polaris.drive._http import (
+    content_disposition,
+    declared_length,
+    etag_header,
+    etag_matches,
+    parse_range,
+    receive_body,
+)
+from polaris.drive.schemas import NodeRead, VersionRead
+from polaris.errors import PayloadTooLarge
+from polaris.identity.actors import actor_context
+from polaris.storage.refs import ContentRef
+
+router = APIRouter(tags=["files"])
+
+
+def _upload_headers(node: NodeRead) -> dict[str, str]:
+    assert node.sha256 is not None
+    digest = base64.b64encode(bytes.fromhex(node.sha256)).decode()
+    return {"ETag": etag_header(node.etag), "Repr-Digest": f"sha-256=:{digest}:"}
+
+
+async def _upload(
+    request: Request,
+    caller: CurrentCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    *,
+    parent_id: int | None,
+    name: str | None,
+    node_id: int | None,
+    overwrite: bool,
+    if_match: str | None,
+) -> JSONResponse:
+    context = actor_context(caller.actor, caller.request)
+    limit = instance.settings.drive.max_file_bytes
+    length = declared_length(request)
+    target = dict(
+        parent_id=parent_id, name=name, node_id=node_id, overwrite=overwrite, if_match=if_match
+    )
+
+    def prepare() -> None:
+        with transaction(session):
+            content.prepare_upload(
+                session=session,
+                actor=caller.actor,
+                context=context,
+                size=length,
+                max_file_bytes=limit,
+                **target,  # type: ignore[arg-type]
+            )
+
+    await run_in_threadpool(prepare)
+    writer = instance.blobs.writer(limit=limit)
+    await receive_body(request, writer)
+    if length is not None and writer.size != length:
+        raise PayloadTooLarge("the body does not match Content-Length", code="length_mismatch")
+    stored: ContentRef = await run_in_threadpool(writer.finish)
+
+    def commit() -> tuple[NodeRead, bool]:
+        with transaction(session):
+            located, version, created = content.commit_upload(
+                session=session,
+                actor=caller.actor,
+                context=context,
+                blobs=instance.blobs,
+                content=stored,
+                **target,  # type: ignore[arg-type]
+            )
+            return NodeRead.of(located, caller.actor, version_number=version.number), created
+
+    node, created = await run_in_threadpool(commit)
+    return JSONResponse(
+        node.model_dump(mode="json"),
+        status_code=201 if created else 200,
+        headers=_upload_headers(node),
+    )
+
+
+@router.post(
+    "/files",
+    response_model=NodeRead,
+    status_code=201,
+    responses={200: {"model": NodeRead, "description": "A new version of an existing file"}},
+)
+async def upload_file(
+    request: Request,
+    caller: CurrentCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    parent_id: int,
+    name: str,
+    overwrite: bool = False,
+    if_match: Annotated[str | None, Header(alias="if-match")] = None,
+) -> JSONResponse:
+    """Upload the request body as file ``name`` in folder ``parent_id``.
+
+    A name in use is a 409 ``name_taken`` unless ``overwrite=true``, which adds a version (and
+    then ``If-Match`` guards against overwriting someone else's change: 412).
+    """
+    return await _upload(
+        request,
+        caller,
+        session,
+        instance,
+        parent_id=parent_id,
+        name=name,
+        node_id=None,
+        overwrite=overwrite,
+        if_match=if_match,
+    )
+
+
+@router.put("/files/{node_id}/content", response_model=NodeRead)
+async def put_content(
+    node_id: int,
+    request: Request,
+    caller: CurrentCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    if_match: Annotated[str | None, Header(alias="if-match")] = None,
+) -> JSONResponse:
+    """Upload a new version of file ``node_id``; a stale ``If-Match`` is refused with 412."""
+    return await _upload(
+        request,
+        caller,
+        session,
+        instance,
+        parent_id=None,
+        name=None,
+        node_id=node_id,
+        overwrite=True,
+        if_match=if_match,
+    )
+
+
+def _download(
+    request: Request,
+    caller: CurrentCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    node_id: int,
+    version_id: int | None,
+) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located = service.get_node(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        current = version_id is None or version_id == located.node.current_version_id
+        etag = located.node.etag
+        if current and etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={"ETag": etag_header(etag)})
+        size = located.node.size if current else None
+        byte_range = parse_range(request.headers.get("range"), size) if size is not None else None
+        located, version = content.open_content(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            version_id=version_id,
+            byte_range=byte_range,
+        )
+        if not current:
+            etag = f"v{version.id}-{version.sha256[:16]}"
+            byte_range = parse_range(request.headers.get("range"), version.size)
+        stored = ContentRef.from_dict(version.content)
+        name = located.node.name
+        media_type = version.content_type or "application/octet-stream"
+    headers = {
+        "ETag": etag_header(etag),
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(name),
+        "Cache-Control": "private, no-cache",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Content-Type-Options": "nosniff",
+    }
+    start, end = byte_range if byte_range is not None else (0, stored.size)
+    headers["Content-Length"] = str(end - start)
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{stored.size}"
+    body: Iterator[bytes] = instance.blobs.read_range(stored, start, end)
+    return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
+
+
+@router.get("/files/{node_id}/content", response_class=StreamingResponse)
+def download(
+    node_id: int,
+    request: Request,
+    caller: CurrentCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    """The current content; ``Range`` (one range), ``If-None-Match`` (304) are honoured."""
+    return _download(request, caller, session, instance, node_id, None)
+
+
+@router.get("/files/{node_id}/versions", response_model=list[VersionRead])
+def list_versions(node_id: int, caller: CurrentCaller, session: DbSession) -> list[VersionRead]:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        _, versions = content.list_versions(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        return [VersionRead.of(version) for version in reversed(versions)]
+
+
+@router.get("/files/{node_id}/versions/{version_id}/content", response_class=StreamingResponse)
+def download_version(
+    node_id: int,
+    version_id: int,
+    request: Request,
+    caller: CurrentCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    return _download(request, caller, session, instance, node_id, version_id)
+
+
+@router.post("/files/{node_id}/versions/{version_id}/restore", response_model=NodeRead)
+def restore_version(
+    node_id: int,
+    version_id: int,
+    caller: CurrentCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> NodeRead:
+    """Make an old version the current one (as a new version; nothing is rewritten)."""
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located, version = content.restore_version(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            blobs=instance.blobs,
+            node_id=node_id,
+            version_id=version_id,
+        )
+        return NodeRead.of(located, caller.actor, version_number=version.number)

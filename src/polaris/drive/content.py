@@ -1,0 +1,257 @@
+"""File content: upload (a new file or a new version), download, versions and their restore.
+
+An upload is two short transactions around the transfer: :func:`prepare_upload` refuses early what
+would fail (no right, bad name, name taken, no quota, too large) before a byte is stored;
+:func:`commit_upload` re-checks everything, because the world may have changed during the
+transfer, and records the version. Bytes move through ``polaris.storage`` only.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import Action, Actor
+from polaris.audit.context import AuditContext
+from polaris.drive import repo
+from polaris.drive._locate import Located, locate, require_folder, require_node
+from polaris.drive.models import FILE, FileVersion
+from polaris.drive.names import normalise_name
+from polaris.drive.service import add_version, audit_node, check_if_match, insert_node
+from polaris.errors import Conflict, NotFound, PayloadTooLarge, QuotaExceeded
+from polaris.storage.refs import ContentRef
+from polaris.storage.store import BlobStore
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where an upload goes: into ``parent`` as a new file named ``name``, or onto ``existing``."""
+
+    parent: Located | None
+    existing: Located | None
+    name: str
+
+    @property
+    def space_id(self) -> int:
+        located = self.existing or self.parent
+        assert located is not None
+        return located.space.id
+
+
+def guess_content_type(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return guessed or "application/octet-stream"
+
+
+def resolve_target(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    parent_id: int | None = None,
+    name: str | None = None,
+    node_id: int | None = None,
+    overwrite: bool = False,
+    if_match: str | None = None,
+) -> UploadTarget:
+    """Authorise an upload and find its target; raises what the upload would fail with."""
+    if node_id is not None:
+        existing = require_node(
+            session=session, actor=actor, context=context, node_id=node_id, action=Action.WRITE
+        )
+        if existing.node.kind != FILE:
+            raise Conflict("a folder has no content", code="not_a_file")
+        check_if_match(existing, if_match)
+        return UploadTarget(parent=None, existing=existing, name=existing.node.name)
+    if parent_id is None or name is None:
+        raise NotFound("folder not found")
+    parent = require_folder(
+        session=session, actor=actor, context=context, node_id=parent_id, action=Action.WRITE
+    )
+    name = normalise_name(name)
+    clash = repo.live_child(session, parent.node.id, name)
+    if clash is None:
+        if if_match not in (None, "*"):
+            raise Conflict(f"{name!r} does not exist to overwrite", code="etag_mismatch")
+        return UploadTarget(parent=parent, existing=None, name=name)
+    if clash.kind != FILE or not overwrite:
+        raise Conflict(f"{name!r} already exists in this folder", code="name_taken")
+    existing = require_node(
+        session=session, actor=actor, context=context, node_id=clash.id, action=Action.WRITE
+    )
+    check_if_match(existing, if_match)
+    return UploadTarget(parent=parent, existing=existing, name=name)
+
+
+def prepare_upload(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    size: int | None,
+    max_file_bytes: int,
+    parent_id: int | None = None,
+    name: str | None = None,
+    node_id: int | None = None,
+    overwrite: bool = False,
+    if_match: str | None = None,
+) -> UploadTarget:
+    """Check before the transfer; ``size`` is the announced length (None when unknown)."""
+    target = resolve_target(
+        session=session,
+        actor=actor,
+        context=context,
+        parent_id=parent_id,
+        name=name,
+        node_id=node_id,
+        overwrite=overwrite,
+        if_match=if_match,
+    )
+    if size is not None:
+        if size > max_file_bytes:
+            raise PayloadTooLarge(
+                f"a file is at most {max_file_bytes} bytes", code="file_too_large"
+            )
+        space = repo.get_space(session, target.space_id)
+        assert space is not None
+        if space.quota_bytes is not None and space.used_bytes + size > space.quota_bytes:
+            raise QuotaExceeded("the space's quota does not allow this upload")
+    return target
+
+
+def commit_upload(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    blobs: BlobStore,
+    content: ContentRef,
+    parent_id: int | None = None,
+    name: str | None = None,
+    node_id: int | None = None,
+    overwrite: bool = False,
+    if_match: str | None = None,
+) -> tuple[Located, FileVersion, bool]:
+    """Record stored content as a new file or a new version; returns (node, version, created).
+
+    Precondition: ``content`` came from ``blobs`` (its chunks are durable).
+    """
+    target = resolve_target(
+        session=session,
+        actor=actor,
+        context=context,
+        parent_id=parent_id,
+        name=name,
+        node_id=node_id,
+        overwrite=overwrite,
+        if_match=if_match,
+    )
+    if not repo.reserve_bytes(session, target.space_id, content.size):
+        raise QuotaExceeded("the space's quota does not allow this upload")
+    created = target.existing is None
+    if target.existing is not None:
+        located = target.existing
+    else:
+        assert target.parent is not None
+        node = insert_node(session, actor=actor, parent=target.parent, name=target.name, kind=FILE)
+        found = locate(session, node.id)
+        assert found is not None
+        located = found
+    version = add_version(
+        session,
+        actor=actor,
+        blobs=blobs,
+        located=located,
+        content=content,
+        content_type=guess_content_type(target.name),
+    )
+    final = locate(session, located.node.id)
+    assert final is not None
+    audit_node(
+        session,
+        context,
+        "file.create" if created else "file.write",
+        final,
+        version_hash=content.sha256,
+        detail={"version": version.number, "size": content.size},
+    )
+    return final, version, created
+
+
+def open_content(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    node_id: int,
+    version_id: int | None = None,
+    byte_range: tuple[int, int] | None = None,
+) -> tuple[Located, FileVersion]:
+    """Authorise and audit one read of a file's content (the current version unless given)."""
+    located = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
+    )
+    if located.node.kind != FILE:
+        raise Conflict("a folder has no content", code="not_a_file")
+    wanted = version_id if version_id is not None else located.node.current_version_id
+    version = session.get(FileVersion, wanted) if wanted is not None else None
+    if version is None or version.node_id != located.node.id:
+        raise NotFound("version not found")
+    detail: dict[str, object] = {"version": version.number}
+    if byte_range is not None:
+        detail["range"] = f"{byte_range[0]}-{byte_range[1]}"
+    audit_node(session, context, "file.read", located, version_hash=version.sha256, detail=detail)
+    return located, version
+
+
+def list_versions(
+    *, session: Session, actor: Actor, context: AuditContext, node_id: int
+) -> tuple[Located, list[FileVersion]]:
+    located = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
+    )
+    if located.node.kind != FILE:
+        raise Conflict("a folder has no versions", code="not_a_file")
+    return located, repo.versions_of(session, node_id)
+
+
+def restore_version(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    blobs: BlobStore,
+    node_id: int,
+    version_id: int,
+) -> tuple[Located, FileVersion]:
+    """Make an old version the newest, as a new version (history is never rewritten)."""
+    located = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.WRITE
+    )
+    old = session.get(FileVersion, version_id)
+    if old is None or old.node_id != node_id:
+        raise NotFound("version not found")
+    if not repo.reserve_bytes(session, located.space.id, old.size):
+        raise QuotaExceeded("the space's quota does not allow another version")
+    version = add_version(
+        session,
+        actor=actor,
+        blobs=blobs,
+        located=located,
+        content=ContentRef.from_dict(old.content),
+        content_type=old.content_type,
+        restored_from=old.id,
+    )
+    final = locate(session, node_id)
+    assert final is not None
+    audit_node(
+        session,
+        context,
+        "file.restore_version",
+        final,
+        version_hash=version.sha256,
+        detail={"from_version": old.number, "version": version.number},
+    )
+    return final, version

@@ -1,0 +1,214 @@
+"""All SQL of the drive. Functions take the session first and never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from polaris.drive.models import FileVersion, Node, Share, Space, Upload
+
+
+def new_etag() -> str:
+    return secrets.token_hex(8)
+
+
+def path_ids(path: str) -> list[int]:
+    """``"/1/7/42/"`` → ``[1, 7, 42]`` (root first, the node itself last)."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
+# Spaces
+
+
+def get_space(session: Session, space_id: int) -> Space | None:
+    return session.get(Space, space_id)
+
+
+def user_space(session: Session, user_id: int) -> Space | None:
+    return session.scalar(select(Space).where(Space.kind == "user", Space.owner_id == user_id))
+
+
+def unit_spaces(session: Session, unit_ids: Iterable[int]) -> list[Space]:
+    ids = list(unit_ids)
+    if not ids:
+        return []
+    return list(
+        session.scalars(select(Space).where(Space.kind == "unit", Space.unit_id.in_(ids))).all()
+    )
+
+
+def reserve_bytes(session: Session, space_id: int, size: int) -> bool:
+    """Add ``size`` to the space's usage if its quota allows; False (and no change) otherwise.
+
+    One conditional UPDATE, so two concurrent uploads cannot both slip under the quota.
+    """
+    result = session.execute(
+        update(Space)
+        .where(
+            Space.id == space_id,
+            or_(Space.quota_bytes.is_(None), Space.used_bytes + size <= Space.quota_bytes),
+        )
+        .values(used_bytes=Space.used_bytes + size)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_bytes(session: Session, space_id: int, size: int) -> None:
+    session.execute(
+        update(Space)
+        .where(Space.id == space_id)
+        .values(used_bytes=Space.used_bytes - size)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# Nodes
+
+
+def get_node(session: Session, node_id: int) -> Node | None:
+    return session.get(Node, node_id)
+
+
+def nodes_by_id(session: Session, ids: Sequence[int]) -> dict[int, Node]:
+    if not ids:
+        return {}
+    return {node.id: node for node in session.scalars(select(Node).where(Node.id.in_(ids)))}
+
+
+def live_child(session: Session, parent_id: int, name: str) -> Node | None:
+    return session.scalar(
+        select(Node).where(
+            Node.parent_id == parent_id, Node.name == name, Node.trashed_at.is_(None)
+        )
+    )
+
+
+def shares_on(
+    session: Session, node_ids: Sequence[int], *, now: dt.datetime | None = None
+) -> list[Share]:
+    """Unrevoked shares on any of ``node_ids`` (expired ones too unless ``now`` is given)."""
+    if not node_ids:
+        return []
+    query = select(Share).where(Share.node_id.in_(node_ids), Share.revoked_at.is_(None))
+    if now is not None:
+        query = query.where(or_(Share.expires_at.is_(None), Share.expires_at > now))
+    return list(session.scalars(query.order_by(Share.id)).all())
+
+
+def touch(session: Session, ids: Iterable[int], *, now: dt.datetime | None = None) -> str:
+    """Give the nodes (a node and its ancestors) a new ETag; return it."""
+    etag = new_etag()
+    values: dict[str, object] = {"etag": etag}
+    if now is not None:
+        values["modified_at"] = now
+    session.execute(
+        update(Node)
+        .where(Node.id.in_(list(set(ids))))
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return etag
+
+
+def subtree(session: Session, node: Node, *, include_self: bool = True) -> list[Node]:
+    """The node and everything below it, parents before children."""
+    query = select(Node).where(Node.path.like(_like_prefix(node.path)))
+    if not include_self:
+        query = query.where(Node.id != node.id)
+    return list(session.scalars(query.order_by(func.length(Node.path), Node.id)).all())
+
+
+def move_subtree(session: Session, node: Node, new_parent: Node) -> None:
+    """Re-root ``node``'s subtree under ``new_parent`` (paths and space), in one statement."""
+    old_prefix = node.path
+    new_prefix = f"{new_parent.path}{node.id}/"
+    session.execute(
+        update(Node)
+        .where(Node.path.like(_like_prefix(old_prefix)))
+        .values(
+            path=literal(new_prefix).op("||")(func.substr(Node.path, len(old_prefix) + 1)),
+            space_id=new_parent.space_id,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def subtree_size(session: Session, node: Node) -> int:
+    """Bytes of every version of every file in the subtree (what its space's quota counts)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(FileVersion.size), 0))
+        .join(Node, Node.id == FileVersion.node_id)
+        .where(Node.path.like(_like_prefix(node.path)))
+    )
+    return int(total or 0)
+
+
+def _like_prefix(path: str) -> str:
+    # Paths hold only digits and '/', so there is nothing to escape.
+    return f"{path}%"
+
+
+def keyset_after(
+    columns: Sequence[tuple[SQLColumnExpression[Any], bool]], values: Sequence[object]
+) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the order of ``columns`` (each (column, descending)).
+
+    Spelt out as ``a > x OR (a = x AND b > y) OR ...`` so that each column may go its own way.
+    """
+    clauses: list[ColumnElement[bool]] = []
+    for index, (column, descending) in enumerate(columns):
+        equal = [col == value for (col, _), value in zip(columns[:index], values, strict=False)]
+        after = column < values[index] if descending else column > values[index]
+        clauses.append(and_(*equal, after))
+    return or_(*clauses)
+
+
+# Versions
+
+
+def versions_of(session: Session, node_id: int) -> list[FileVersion]:
+    return list(
+        session.scalars(
+            select(FileVersion).where(FileVersion.node_id == node_id).order_by(FileVersion.number)
+        ).all()
+    )
+
+
+def next_version_number(session: Session, node_id: int) -> int:
+    current = session.scalar(
+        select(func.max(FileVersion.number)).where(FileVersion.node_id == node_id)
+    )
+    return int(current or 0) + 1
+
+
+def delete_subtree_rows(session: Session, ids: Sequence[int]) -> None:
+    """Remove the rows of purged nodes: shares, versions, then nodes (children first)."""
+    session.execute(delete(Share).where(Share.node_id.in_(ids)))
+    session.execute(delete(FileVersion).where(FileVersion.node_id.in_(ids)))
+    session.execute(
+        update(Node).where(Node.id.in_(ids)).values(parent_id=None, current_version_id=None)
+    )
+    session.execute(delete(Node).where(Node.id.in_(ids)))
+
+
+# Uploads
+
+
+def expired_uploads(session: Session, now: dt.datetime) -> list[Upload]:
+    return list(session.scalars(select(Upload).where(Upload.expires_at <= now)).all())

@@ -1,0 +1,199 @@
+"""Request and response models of the drive API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from polaris.access.policy import Actor, Classification
+from polaris.drive._locate import Located, allowed_actions
+from polaris.drive.models import FILE, FileVersion, Share, Space
+
+ClassificationName = Literal["unclassified", "restricted", "confidential", "secret"]
+
+
+def classification_name(level: int) -> ClassificationName:
+    return Classification(level).name.lower()  # type: ignore[return-value]
+
+
+def classification_level(name: ClassificationName) -> Classification:
+    return Classification[name.upper()]
+
+
+class SpaceRead(BaseModel):
+    id: int
+    kind: str
+    name: str
+    unit_id: int | None
+    owner_id: int | None
+    root_id: int
+    classification: ClassificationName
+    quota_bytes: int | None
+    used_bytes: int
+
+    @classmethod
+    def of(cls, space: Space) -> SpaceRead:
+        assert space.root_id is not None
+        return cls(
+            id=space.id,
+            kind=space.kind,
+            name=space.name,
+            unit_id=space.unit_id,
+            owner_id=space.owner_id,
+            root_id=space.root_id,
+            classification=classification_name(space.classification),
+            quota_bytes=space.quota_bytes,
+            used_bytes=space.used_bytes,
+        )
+
+
+class NodeRead(BaseModel):
+    id: int
+    space_id: int
+    parent_id: int | None
+    kind: Literal["folder", "file"]
+    name: str
+    path: str = Field(description="Names from the space's root, e.g. /Cases/FIR 12-2026.pdf")
+    size: int | None = Field(description="Bytes of the current version; null for a folder")
+    sha256: str | None
+    content_type: str | None
+    version: int | None = None
+    classification: ClassificationName
+    etag: str
+    created_at: dt.datetime
+    modified_at: dt.datetime
+    trashed_at: dt.datetime | None = None
+    permissions: list[str] = Field(description="What the caller may do: read, write, delete...")
+
+    @classmethod
+    def of(cls, located: Located, actor: Actor, *, version_number: int | None = None) -> NodeRead:
+        node = located.node
+        is_file = node.kind == FILE
+        return cls(
+            id=node.id,
+            space_id=node.space_id,
+            parent_id=node.parent_id,
+            kind="file" if is_file else "folder",
+            name=node.name,
+            path=located.display_path,
+            size=node.size if is_file else None,
+            sha256=node.sha256,
+            content_type=node.content_type,
+            version=version_number,
+            classification=classification_name(int(located.classification)),
+            etag=node.etag,
+            created_at=node.created_at,
+            modified_at=node.modified_at,
+            trashed_at=node.trashed_at,
+            permissions=allowed_actions(actor, located),
+        )
+
+
+class NodePage(BaseModel):
+    folder: NodeRead
+    items: list[NodeRead]
+    next_cursor: str | None
+
+
+class FolderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=1024)
+    classification: ClassificationName | None = None
+
+
+class NodeUpdate(BaseModel):
+    """Rename (``name``), move (``parent_id``) and/or reclassify in one request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=1024)
+    parent_id: int | None = None
+    classification: ClassificationName | None = None
+
+
+class NodeCopy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parent_id: int
+    name: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class NodeRestore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parent_id: int | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class VersionRead(BaseModel):
+    id: int
+    number: int
+    size: int
+    sha256: str
+    content_type: str | None
+    created_at: dt.datetime
+    created_by: int | None
+    restored_from: int | None
+
+    @classmethod
+    def of(cls, version: FileVersion) -> VersionRead:
+        return cls(
+            id=version.id,
+            number=version.number,
+            size=version.size,
+            sha256=version.sha256,
+            content_type=version.content_type,
+            created_at=version.created_at,
+            created_by=version.created_by,
+            restored_from=version.restored_from,
+        )
+
+
+class ShareCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject_type: Literal["user", "unit", "group"]
+    subject_id: int
+    permission: Literal["read", "edit", "manage"] = "read"
+    include_subunits: bool = False
+    expires_at: dt.datetime | None = None
+
+
+class ShareRead(BaseModel):
+    id: int
+    node_id: int
+    subject_type: str
+    subject_id: int
+    permission: str
+    include_subunits: bool
+    expires_at: dt.datetime | None
+    created_by: int
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, share: Share) -> ShareRead:
+        return cls(
+            id=share.id,
+            node_id=share.node_id,
+            subject_type=share.subject_type,
+            subject_id=share.subject_id,
+            permission=share.permission,
+            include_subunits=share.include_subunits,
+            expires_at=share.expires_at,
+            created_by=share.created_by,
+            created_at=share.created_at,
+        )
+
+
+class SharedNodeRead(BaseModel):
+    share: ShareRead
+    node: NodeRead
+
+
+class QuotaUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quota_bytes: int | None = Field(default=None, ge=0)

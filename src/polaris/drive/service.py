@@ -1,0 +1,489 @@
+"""Node operations: get, list, create, rename, move, copy, classify, trash, restore, purge.
+
+Preconditions for every function: an open transaction on ``session`` (the caller commits) and an
+``actor`` resolved for this request. Each function authorises through ``access`` first and appends
+its audit record last, in the same transaction. Content (upload, download, versions) lives in
+``polaris.drive.content``, shares in ``polaris.drive.shares``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import Action, Actor, Classification
+from polaris.audit import service as audit
+from polaris.audit.context import AuditContext
+from polaris.clock import utcnow
+from polaris.drive import repo
+from polaris.drive._locate import Located, locate, require_folder, require_node
+from polaris.drive.models import FILE, FOLDER, FileVersion, Node
+from polaris.drive.names import normalise_name, sort_key
+from polaris.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    QuotaExceeded,
+    ValidationFailed,
+)
+from polaris.storage.manifest import FileMetadata
+from polaris.storage.refs import ContentRef
+from polaris.storage.store import BlobStore
+
+SortField = Literal["name", "modified", "size"]
+MAX_PAGE = 1000
+MAX_DEPTH = 64
+
+
+def audit_node(
+    session: Session,
+    context: AuditContext,
+    action: str,
+    located: Located,
+    *,
+    version_hash: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.append(
+        session=session,
+        context=context,
+        action=action,
+        object_type="node",
+        object_id=located.node.id,
+        version_hash=version_hash,
+        classification=located.classification.name.lower(),
+        detail=detail,
+    )
+
+
+def get_node(*, session: Session, actor: Actor, context: AuditContext, node_id: int) -> Located:
+    """Metadata of a node (not its content: reading that is audited in ``content``)."""
+    return require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Node]
+    next_cursor: str | None
+
+
+def list_children(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    folder_id: int,
+    sort: SortField = "name",
+    descending: bool = False,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> tuple[Located, Page]:
+    """One page of a folder's live children that the actor may see, folders first.
+
+    The order is total (ties broken by id), so a cursor resumes exactly where the page ended even
+    while others add or rename files. Nodes above the actor's clearance are filtered in the query:
+    the folder itself is readable, so a child is readable unless its own level is too high.
+    """
+    folder = require_folder(
+        session=session, actor=actor, context=context, node_id=folder_id, action=Action.READ
+    )
+    limit = max(1, min(limit, MAX_PAGE))
+    sort_column = {"name": Node.sort_name, "modified": Node.modified_at, "size": Node.size}[sort]
+    is_file = Node.kind == FILE  # False (folders) sorts first
+    columns = [(is_file, False), (sort_column, descending), (Node.id, descending)]
+    query = select(Node).where(
+        Node.parent_id == folder.node.id,
+        Node.trashed_at.is_(None),
+        Node.classification <= int(actor.clearance),
+    )
+    if cursor is not None:
+        query = query.where(repo.keyset_after(columns, _decode_cursor(cursor, sort)))
+    order = [column.desc() if desc else column.asc() for column, desc in columns]
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(last, sort)
+    return folder, Page(items=rows, next_cursor=next_cursor)
+
+
+def _encode_cursor(node: Node, sort: SortField) -> str:
+    value: Any = {
+        "name": node.sort_name,
+        "modified": node.modified_at.isoformat(),
+        "size": node.size,
+    }[sort]
+    raw = json.dumps([sort, node.kind == FILE, value, node.id], ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: SortField) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, is_file, value, node_id = json.loads(raw)
+        if kind != sort or not isinstance(is_file, bool) or not isinstance(node_id, int):
+            raise ValueError("cursor does not match the sort")
+        if sort == "modified":
+            value = dt.datetime.fromisoformat(value)
+        elif sort == "size" and not isinstance(value, int):
+            raise ValueError("bad size")
+        elif sort == "name" and not isinstance(value, str):
+            raise ValueError("bad name")
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("invalid cursor", code="invalid_cursor") from exc
+    return [is_file, value, node_id]
+
+
+def create_folder(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    parent_id: int,
+    name: str,
+    classification: Classification | None = None,
+) -> Located:
+    parent = require_folder(
+        session=session, actor=actor, context=context, node_id=parent_id, action=Action.WRITE
+    )
+    node = insert_node(
+        session,
+        actor=actor,
+        parent=parent,
+        name=name,
+        kind=FOLDER,
+        classification=classification,
+    )
+    located = relocate(session, node.id)
+    repo.touch(session, repo.path_ids(parent.node.path), now=node.created_at)
+    audit_node(session, context, "folder.create", located, detail={"parent_id": parent_id})
+    return located
+
+
+def insert_node(
+    session: Session,
+    *,
+    actor: Actor,
+    parent: Located,
+    name: str,
+    kind: str,
+    classification: Classification | None = None,
+) -> Node:
+    """A new node under ``parent``; Conflict ``name_taken`` if a live sibling has the name."""
+    name = normalise_name(name)
+    if len(parent.chain) >= MAX_DEPTH:
+        raise ValidationFailed(f"folders nest at most {MAX_DEPTH} deep", code="too_deep")
+    level = parent.space.classification if classification is None else int(classification)
+    check_classification(actor, level)
+    if repo.live_child(session, parent.node.id, name) is not None:
+        raise Conflict(f"{name!r} already exists in this folder", code="name_taken")
+    now = utcnow()
+    node = Node(
+        space_id=parent.space.id,
+        parent_id=parent.node.id,
+        path="",
+        kind=kind,
+        name=name,
+        sort_name=sort_key(name),
+        classification=level,
+        etag=repo.new_etag(),
+        size=0,
+        created_by=actor.user_id,
+        created_at=now,
+        modified_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(node)
+            session.flush()
+    except DbIntegrityError:
+        raise Conflict(f"{name!r} already exists in this folder", code="name_taken") from None
+    node.path = f"{parent.node.path}{node.id}/"
+    session.flush()
+    return node
+
+
+def check_classification(actor: Actor, level: int) -> None:
+    if level not in Classification._value2member_map_:
+        raise ValidationFailed("unknown classification", code="invalid_classification")
+    if level > actor.clearance:
+        raise PermissionDenied(
+            "you cannot classify above your own clearance", code="classification_above_clearance"
+        )
+
+
+def relocate(session: Session, node_id: int) -> Located:
+    located = locate(session, node_id)
+    assert located is not None
+    return located
+
+
+def update_node(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    node_id: int,
+    name: str | None = None,
+    parent_id: int | None = None,
+    if_match: str | None = None,
+) -> Located:
+    """Rename and/or move a node (its id stays). Moving a folder into itself is refused."""
+    located = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.WRITE
+    )
+    if located.is_root:
+        raise Conflict("the root of a space cannot be renamed or moved", code="is_root")
+    check_if_match(located, if_match)
+    node = located.node
+    new_name = node.name if name is None else normalise_name(name)
+    old_parent_path = repo.path_ids(located.ancestors[-1].path)
+    moving = parent_id is not None and parent_id != node.parent_id
+    target = located.ancestors[-1]
+    detail: dict[str, Any] = {}
+    if moving:
+        assert parent_id is not None
+        require_node(
+            session=session, actor=actor, context=context, node_id=node_id, action=Action.DELETE
+        )
+        destination = require_folder(
+            session=session, actor=actor, context=context, node_id=parent_id, action=Action.WRITE
+        )
+        if node.id in repo.path_ids(destination.node.path):
+            raise Conflict("a folder cannot be moved into itself", code="move_into_itself")
+        if len(destination.chain) + _depth_below(session, node) >= MAX_DEPTH:
+            raise ValidationFailed(f"folders nest at most {MAX_DEPTH} deep", code="too_deep")
+        target = destination.node
+        detail["from_parent_id"] = node.parent_id
+        detail["to_parent_id"] = parent_id
+    if new_name != node.name:
+        detail["from_name"] = node.name
+        detail["to_name"] = new_name
+    if not detail:
+        return located
+    clash = repo.live_child(session, target.id, new_name)
+    if clash is not None and clash.id != node.id:
+        raise Conflict(f"{new_name!r} already exists in the folder", code="name_taken")
+    if moving and target.space_id != node.space_id:
+        size = repo.subtree_size(session, node)
+        if not repo.reserve_bytes(session, target.space_id, size):
+            raise QuotaExceeded("the destination space has no room for this")
+        repo.release_bytes(session, node.space_id, size)
+    now = utcnow()
+    node.name = new_name
+    node.sort_name = sort_key(new_name)
+    if moving:
+        node.parent_id = target.id
+        session.flush()
+        repo.move_subtree(session, node, target)
+        session.refresh(node)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except DbIntegrityError:
+        raise Conflict(f"{new_name!r} already exists in the folder", code="name_taken") from None
+    repo.touch(session, old_parent_path + repo.path_ids(node.path), now=now)
+    moved = relocate(session, node.id)
+    audit_node(session, context, "node.move" if moving else "node.rename", moved, detail=detail)
+    return moved
+
+
+def _depth_below(session: Session, node: Node) -> int:
+    if node.kind == FILE:
+        return 1
+    deepest = max(len(repo.path_ids(n.path)) for n in repo.subtree(session, node))
+    return deepest - len(repo.path_ids(node.path)) + 1
+
+
+def check_if_match(located: Located, if_match: str | None) -> None:
+    """412 unless ``if_match`` (an ETag, quotes optional, or ``*``) names the node's current one."""
+    if if_match is None:
+        return
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if "*" not in tags and located.node.etag not in tags:
+        raise PreconditionFailed("the node changed since you read it", code="etag_mismatch")
+
+
+def set_classification(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    node_id: int,
+    classification: Classification,
+) -> Located:
+    located = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.CLASSIFY
+    )
+    check_classification(actor, int(classification))
+    before = located.node.classification
+    located.node.classification = int(classification)
+    session.flush()
+    repo.touch(session, repo.path_ids(located.node.path), now=utcnow())
+    changed = relocate(session, node_id)
+    audit_node(
+        session,
+        context,
+        "node.classify",
+        changed,
+        detail={"from": Classification(before).name.lower(), "to": classification.name.lower()},
+    )
+    return changed
+
+
+def copy_node(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    blobs: BlobStore,
+    node_id: int,
+    parent_id: int,
+    name: str | None = None,
+) -> Located:
+    """Copy a file or a folder tree. Content is shared (no byte copied); each copied file gets a
+    version 1 with a manifest of its own. Only what the actor may read is copied.
+    """
+    source = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
+    )
+    destination = require_folder(
+        session=session, actor=actor, context=context, node_id=parent_id, action=Action.WRITE
+    )
+    if source.node.id in repo.path_ids(destination.node.path):
+        raise Conflict("a folder cannot be copied into itself", code="copy_into_itself")
+    nodes = [n for n in repo.subtree(session, source.node) if n.trashed_at is None]
+    readable = _readable_subtree(nodes, source.node.id, int(actor.clearance))
+    files = [n for n in readable if n.kind == FILE and n.current_version_id is not None]
+    versions = {
+        v.id: v
+        for v in session.scalars(
+            select(FileVersion).where(FileVersion.id.in_([n.current_version_id for n in files]))
+        )
+    }
+    total = sum(versions[n.current_version_id].size for n in files if n.current_version_id)
+    if not repo.reserve_bytes(session, destination.space.id, total):
+        raise QuotaExceeded("the destination space has no room for this copy")
+    copies: dict[int, Located] = {}
+    first: Located | None = None
+    for original in readable:
+        parent = destination if original.id == source.node.id else copies[original.parent_id or 0]
+        new = insert_node(
+            session,
+            actor=actor,
+            parent=parent,
+            name=(name if name is not None and original.id == source.node.id else original.name),
+            kind=original.kind,
+            classification=Classification(original.classification),
+        )
+        located = relocate(session, new.id)
+        if original.kind == FILE and original.current_version_id is not None:
+            version = versions[original.current_version_id]
+            add_version(
+                session,
+                actor=actor,
+                blobs=blobs,
+                located=located,
+                content=ContentRef.from_dict(version.content),
+                content_type=version.content_type,
+            )
+            located = relocate(session, new.id)
+        copies[original.id] = located
+        if first is None:
+            first = located
+    assert first is not None
+    repo.touch(session, repo.path_ids(destination.node.path), now=utcnow())
+    audit_node(
+        session,
+        context,
+        "node.copy",
+        first,
+        detail={"source_id": node_id, "nodes": len(copies), "bytes": total},
+    )
+    return first
+
+
+def _readable_subtree(nodes: list[Node], top_id: int, clearance: int) -> list[Node]:
+    """Nodes (parents first) whose own level and every ancestor's are within ``clearance``."""
+    kept: set[int] = set()
+    result = []
+    for node in nodes:
+        if node.classification > clearance:
+            continue
+        if node.id != top_id and node.parent_id not in kept:
+            continue
+        kept.add(node.id)
+        result.append(node)
+    return result
+
+
+def add_version(
+    session: Session,
+    *,
+    actor: Actor,
+    blobs: BlobStore,
+    located: Located,
+    content: ContentRef,
+    content_type: str | None,
+    restored_from: int | None = None,
+) -> FileVersion:
+    """Record a new version of a file whose content is stored and whose bytes are reserved.
+
+    Order (DESIGN §5): the chunks are durable already; the manifest is written next; the rows last,
+    so a crash leaves at worst an unreferenced manifest, never a row without its bytes.
+    """
+    node = located.node
+    now = utcnow()
+    version = FileVersion(
+        node_id=node.id,
+        number=repo.next_version_number(session, node.id),
+        size=content.size,
+        sha256=content.sha256,
+        manifest_id="",
+        content=content.to_dict(),
+        content_type=content_type,
+        created_by=actor.user_id,
+        created_at=now,
+        restored_from=restored_from,
+    )
+    session.add(version)
+    session.flush()
+    version.manifest_id = blobs.write_manifest(
+        content,
+        FileMetadata(
+            name=node.name,
+            created_at=now,
+            path=located.display_path,
+            space_id=located.space.id,
+            node_id=node.id,
+            version_id=version.id,
+            content_type=content_type,
+            classification=located.classification.name.lower(),
+            extra={"space": located.space.name, "version": version.number},
+        ),
+    )
+    node.current_version_id = version.id
+    node.size = content.size
+    node.sha256 = content.sha256
+    node.content_type = content_type
+    session.flush()
+    repo.touch(session, repo.path_ids(node.path), now=now)
+    return version
+
+
+def get_node_or_404(session: Session, node_id: int) -> Node:
+    node = repo.get_node(session, node_id)
+    if node is None:
+        raise NotFound("node not found")
+    return node

@@ -1,0 +1,173 @@
+"""Shares: give a user, a unit (optionally with the units below it) or a group access to a node.
+
+There are no anonymous links. A share takes effect on the next request and ends at its expiry or
+when revoked; clearance still applies (``access`` checks it before any share).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from polaris.access import service as access
+from polaris.access.policy import Action, Actor, Permission
+from polaris.audit.context import AuditContext
+from polaris.clock import utcnow
+from polaris.drive._locate import Located, locate, require_node
+from polaris.drive.models import Share
+from polaris.drive.service import audit_node
+from polaris.errors import NotFound, ValidationFailed
+from polaris.identity.models import Unit, User, UserGroup
+
+SUBJECT_TYPES = ("user", "unit", "group")
+
+
+@dataclass(frozen=True)
+class SharedNode:
+    share: Share
+    located: Located
+
+
+def create_share(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    node_id: int,
+    subject_type: str,
+    subject_id: int,
+    permission: Permission,
+    include_subunits: bool = False,
+    expires_at: dt.datetime | None = None,
+) -> Share:
+    located = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.SHARE
+    )
+    _check_subject(session, subject_type, subject_id)
+    if include_subunits and subject_type != "unit":
+        raise ValidationFailed("only a unit share can include the units below", code="bad_share")
+    now = utcnow()
+    if expires_at is not None and expires_at <= now:
+        raise ValidationFailed("the expiry is in the past", code="expiry_in_past")
+    share = Share(
+        node_id=node_id,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        permission=permission.value,
+        include_subunits=include_subunits,
+        expires_at=expires_at,
+        created_by=actor.user_id,
+        created_at=now,
+    )
+    session.add(share)
+    session.flush()
+    audit_node(
+        session,
+        context,
+        "share.create",
+        located,
+        detail={
+            "share_id": share.id,
+            "subject": f"{subject_type}:{subject_id}",
+            "permission": permission.value,
+            "include_subunits": include_subunits,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return share
+
+
+def _check_subject(session: Session, subject_type: str, subject_id: int) -> None:
+    model = {"user": User, "unit": Unit, "group": UserGroup}.get(subject_type)
+    if model is None:
+        raise ValidationFailed(f"share with one of {', '.join(SUBJECT_TYPES)}", code="bad_share")
+    if session.get(model, subject_id) is None:
+        raise NotFound(f"{subject_type} not found", code="share_subject_not_found")
+
+
+def list_node_shares(
+    *, session: Session, actor: Actor, context: AuditContext, node_id: int
+) -> list[Share]:
+    """Unrevoked shares of the node itself (who has it, and until when): for those who may share."""
+    require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.SHARE
+    )
+    return list(
+        session.scalars(
+            select(Share)
+            .where(Share.node_id == node_id, Share.revoked_at.is_(None))
+            .order_by(Share.id)
+        ).all()
+    )
+
+
+def revoke_share(*, session: Session, actor: Actor, context: AuditContext, share_id: int) -> None:
+    """Its creator, or anyone who may share the node, may revoke a share."""
+    share = session.get(Share, share_id)
+    if share is None or share.revoked_at is not None:
+        raise NotFound("share not found")
+    if share.created_by != actor.user_id or actor.disabled:
+        require_node(
+            session=session,
+            actor=actor,
+            context=context,
+            node_id=share.node_id,
+            action=Action.SHARE,
+        )
+    located = locate(session, share.node_id)
+    if located is None:
+        raise NotFound("share not found")
+    share.revoked_at = utcnow()
+    session.flush()
+    audit_node(session, context, "share.revoke", located, detail={"share_id": share.id})
+
+
+def shared_with_me(*, session: Session, actor: Actor) -> list[SharedNode]:
+    """Live, unexpired shares that reach the actor, on nodes the actor may read now."""
+    now = utcnow()
+    units_reached = or_(
+        Share.subject_id == actor.unit_id,
+        and_(
+            Share.include_subunits.is_(True),
+            Share.subject_id.in_(sorted(actor.ancestor_unit_ids) or [-1]),
+        ),
+    )
+    subject = or_(
+        and_(Share.subject_type == "user", Share.subject_id == actor.user_id),
+        and_(Share.subject_type == "unit", units_reached),
+        and_(Share.subject_type == "group", Share.subject_id.in_(sorted(actor.group_ids) or [-1])),
+    )
+    shares = session.scalars(
+        select(Share)
+        .where(
+            subject,
+            Share.revoked_at.is_(None),
+            or_(Share.expires_at.is_(None), Share.expires_at > now),
+        )
+        .order_by(Share.created_at.desc(), Share.id.desc())
+    ).all()
+    return _readable(session, actor, shares)
+
+
+def shared_by_me(*, session: Session, actor: Actor) -> list[SharedNode]:
+    shares = session.scalars(
+        select(Share)
+        .where(Share.created_by == actor.user_id, Share.revoked_at.is_(None))
+        .order_by(Share.created_at.desc(), Share.id.desc())
+    ).all()
+    return _readable(session, actor, shares)
+
+
+def _readable(session: Session, actor: Actor, shares: Sequence[Share]) -> list[SharedNode]:
+    result = []
+    for share in shares:
+        located = locate(session, share.node_id)
+        if located is None or located.in_trash:
+            continue
+        if access.can(actor, Action.READ, located.resource()):
+            result.append(SharedNode(share=share, located=located))
+    return result

@@ -1,0 +1,163 @@
+"""Spaces: every unit and every user has one, made on first use (``ensure_*``).
+
+A personal space belongs to its owner alone (and whoever they share with); supervisory reach covers
+unit spaces, not colleagues' personal spaces. A unit's space is reached by the unit's members as
+their role allows, and by supervisors above the unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
+from sqlalchemy.orm import Session
+
+from polaris.access import service as access
+from polaris.access.policy import Action, Actor, Classification
+from polaris.audit import service as audit
+from polaris.audit.context import AuditContext
+from polaris.clock import utcnow
+from polaris.drive import repo
+from polaris.drive._locate import resource_for
+from polaris.drive.models import FOLDER, Node, Space
+from polaris.errors import NotFound, ValidationFailed
+from polaris.identity.models import Unit, User
+
+
+@dataclass(frozen=True)
+class SpaceDefaults:
+    user_quota_bytes: int | None = None
+    unit_quota_bytes: int | None = None
+
+
+def _create(session: Session, space: Space) -> Space:
+    """Insert a space and its root folder; on a concurrent twin, return None via the caller."""
+    with session.begin_nested():
+        session.add(space)
+        session.flush()
+        now = utcnow()
+        root = Node(
+            space_id=space.id,
+            parent_id=None,
+            path="",
+            kind=FOLDER,
+            name=space.name,
+            sort_name=space.name.casefold(),
+            classification=space.classification,
+            etag=repo.new_etag(),
+            size=0,
+            created_at=now,
+            modified_at=now,
+        )
+        session.add(root)
+        session.flush()
+        root.path = f"/{root.id}/"
+        space.root_id = root.id
+        session.flush()
+    return space
+
+
+def ensure_user_space(session: Session, user: User, defaults: SpaceDefaults) -> Space:
+    space = repo.user_space(session, user.id)
+    if space is not None:
+        return space
+    try:
+        return _create(
+            session,
+            Space(
+                kind="user",
+                name=user.username,
+                owner_id=user.id,
+                unit_id=None,
+                classification=0,
+                quota_bytes=defaults.user_quota_bytes,
+                used_bytes=0,
+            ),
+        )
+    except DbIntegrityError:
+        space = repo.user_space(session, user.id)
+        assert space is not None
+        return space
+
+
+def ensure_unit_space(session: Session, unit: Unit, defaults: SpaceDefaults) -> Space:
+    found = repo.unit_spaces(session, [unit.id])
+    if found:
+        return found[0]
+    try:
+        return _create(
+            session,
+            Space(
+                kind="unit",
+                name=unit.name,
+                unit_id=unit.id,
+                owner_id=None,
+                classification=0,
+                quota_bytes=defaults.unit_quota_bytes,
+                used_bytes=0,
+            ),
+        )
+    except DbIntegrityError:
+        return repo.unit_spaces(session, [unit.id])[0]
+
+
+def visible_spaces(*, session: Session, actor: Actor, defaults: SpaceDefaults) -> list[Space]:
+    """The actor's own space, their unit's, and those of the units within their reach."""
+    user = session.get(User, actor.user_id)
+    if user is None or actor.disabled:
+        return []
+    spaces = [ensure_user_space(session, user, defaults)]
+    unit_ids = [actor.unit_id]
+    if Action.READ in actor.subtree_actions:
+        unit_ids += sorted(actor.descendant_unit_ids)
+    units = session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
+    by_id = {unit.id: unit for unit in units}
+    for unit_id in unit_ids:
+        if unit_id in by_id:
+            spaces.append(ensure_unit_space(session, by_id[unit_id], defaults))
+    return [space for space in spaces if _can_read_root(session, actor, space)]
+
+
+def _can_read_root(session: Session, actor: Actor, space: Space) -> bool:
+    root = repo.get_node(session, space.root_id) if space.root_id else None
+    if root is None:
+        return False
+    resource = resource_for(space, root, Classification(root.classification), ())
+    return access.can(actor, Action.READ, resource)
+
+
+def get_space(*, session: Session, actor: Actor, space_id: int) -> Space:
+    space = repo.get_space(session, space_id)
+    if space is None or not _can_read_root(session, actor, space):
+        raise NotFound("space not found")
+    return space
+
+
+def set_quota(
+    *, session: Session, space_id: int, quota_bytes: int | None, context: AuditContext
+) -> Space:
+    """Set a space's quota (administrators; the caller checks). ``None`` means no limit."""
+    if quota_bytes is not None and quota_bytes < 0:
+        raise ValidationFailed("a quota cannot be negative")
+    space = repo.get_space(session, space_id)
+    if space is None:
+        raise NotFound("space not found")
+    space.quota_bytes = quota_bytes
+    session.flush()
+    audit.append(
+        session=session,
+        context=context,
+        action="space.set_quota",
+        object_type="space",
+        object_id=space.id,
+        detail={"quota_bytes": quota_bytes},
+    )
+    return space
+
+
+def root_node(session: Session, space: Space) -> Node:
+    assert space.root_id is not None
+    root = repo.get_node(session, space.root_id)
+    assert root is not None
+    return root

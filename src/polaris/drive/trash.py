@@ -1,0 +1,139 @@
+"""The trash: delete (to the trash), list, restore, and purge for good (administrators only).
+
+Deleting marks only the node the user chose; what is below it goes with it and comes back with it.
+Preconditions as in ``polaris.drive.service``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polaris.access import service as access
+from polaris.access.policy import Action, Actor
+from polaris.audit.context import AuditContext
+from polaris.clock import utcnow
+from polaris.drive import repo
+from polaris.drive._locate import Located, locate, require_node
+from polaris.drive.models import Node
+from polaris.drive.names import normalise_name
+from polaris.drive.service import audit_node, check_if_match, relocate, update_node
+from polaris.errors import Conflict, NotFound, PermissionDenied
+
+
+def trash_node(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    node_id: int,
+    if_match: str | None = None,
+) -> Located:
+    located = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.DELETE
+    )
+    if located.is_root:
+        raise Conflict("the root of a space cannot be deleted", code="is_root")
+    check_if_match(located, if_match)
+    now = utcnow()
+    located.node.trashed_at = now
+    located.node.trashed_by = actor.user_id
+    session.flush()
+    repo.touch(session, repo.path_ids(located.ancestors[-1].path), now=now)
+    audit_node(session, context, "node.trash", located)
+    return located
+
+
+def list_trash(
+    *, session: Session, actor: Actor, context: AuditContext, space_id: int
+) -> list[Located]:
+    """What was deleted in a space (the deleted nodes themselves, not what went with them)."""
+    rows = session.scalars(
+        select(Node)
+        .where(Node.space_id == space_id, Node.trashed_at.is_not(None))
+        .order_by(Node.trashed_at.desc(), Node.id.desc())
+    ).all()
+    result = []
+    for node in rows:
+        located = locate(session, node.id)
+        if located is None:
+            continue
+        if any(a.trashed_at is not None for a in located.ancestors):
+            continue  # inside a deleted folder: restored with it
+        if access.can(actor, Action.READ, located.resource()):
+            result.append(located)
+    return result
+
+
+def restore_node(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    node_id: int,
+    parent_id: int | None = None,
+    name: str | None = None,
+) -> Located:
+    """Bring a deleted node back to its folder, or to ``parent_id`` (and ``name``) when asked.
+
+    Conflict ``name_taken`` if the name is in use there, ``restore_target_gone`` if the original
+    folder is itself deleted; the caller then picks a place or a name.
+    """
+    located = require_node(
+        session=session,
+        actor=actor,
+        context=context,
+        node_id=node_id,
+        action=Action.DELETE,
+        allow_trashed=True,
+    )
+    node = located.node
+    if node.trashed_at is None:
+        if located.in_trash:
+            raise Conflict("restore the deleted folder that holds this", code="inside_trash")
+        raise Conflict("this node is not in the trash", code="not_in_trash")
+    back_home = parent_id is None or parent_id == node.parent_id
+    if back_home and any(a.trashed_at is not None for a in located.ancestors):
+        raise Conflict("the original folder is deleted too", code="restore_target_gone")
+    new_name = node.name if name is None else normalise_name(name)
+    target_id = node.parent_id if parent_id is None else parent_id
+    assert target_id is not None
+    if repo.live_child(session, target_id, new_name) is not None:
+        raise Conflict(f"{new_name!r} already exists in the folder", code="name_taken")
+    node.trashed_at = None
+    node.trashed_by = None
+    session.flush()
+    if target_id != node.parent_id or new_name != node.name:
+        restored = update_node(
+            session=session,
+            actor=actor,
+            context=context,
+            node_id=node.id,
+            name=new_name,
+            parent_id=target_id,
+        )
+    else:
+        repo.touch(session, repo.path_ids(node.path), now=utcnow())
+        restored = relocate(session, node.id)
+    audit_node(session, context, "node.restore", restored)
+    return restored
+
+
+def purge_node(*, session: Session, actor: Actor, context: AuditContext, node_id: int) -> int:
+    """Delete a trashed node and its subtree for good (metadata; blobs go with retention GC).
+
+    Administrators only. Returns the number of bytes released from the space's quota.
+    """
+    if not actor.is_admin:
+        raise PermissionDenied("only an administrator may purge", code="admin_required")
+    located = locate(session, node_id)
+    if located is None:
+        raise NotFound("node not found")
+    if located.node.trashed_at is None:
+        raise Conflict("only a node in the trash can be purged", code="not_in_trash")
+    nodes = repo.subtree(session, located.node)
+    size = repo.subtree_size(session, located.node)
+    audit_node(session, context, "node.purge", located, detail={"nodes": len(nodes), "bytes": size})
+    repo.delete_subtree_rows(session, [n.id for n in reversed(nodes)])
+    repo.release_bytes(session, located.space.id, size)
+    return size
