@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from urllib.parse import quote
 
@@ -20,35 +21,37 @@ class RangeNotSatisfiable(PolarisError):
     status = 416
 
 
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``[start, end)`` for a single ``bytes=`` range; None to send everything.
 
-    Several ranges, or a header we do not understand, get the whole content (RFC 9110 allows a
-    server to ignore Range). A range that starts beyond the end raises RangeNotSatisfiable.
+    Several ranges, or a header outside RFC 9110's grammar (ASCII digits only: ``int`` would also
+    take ``+1``, ``1_0`` and Devanagari digits), get the whole content, as RFC 9110 allows. A range
+    that starts at or beyond the end raises RangeNotSatisfiable; a suffix of empty content is the
+    whole (empty) content, since no ``Content-Range`` can describe a part of nothing.
     """
-    if not header or not header.startswith("bytes=") or "," in header:
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    if match is None:
         return None
-    first, dash, last = header[6:].strip().partition("-")
-    if not dash:
-        return None
-    try:
-        if first == "":
-            suffix = int(last)
-            if suffix <= 0:
-                raise RangeNotSatisfiable(
-                    "empty suffix range", headers={"Content-Range": f"bytes */{size}"}
-                )
-            return max(size - suffix, 0), size
-        start = int(first)
-        end = size if last == "" else min(int(last) + 1, size)
-    except ValueError:
-        return None
-    if start < 0 or (last != "" and int(last) < start):
+    first, last = match.groups()
+    unsatisfiable = {"Content-Range": f"bytes */{size}"}
+    if first == "":
+        if last == "":
+            return None
+        suffix = int(last)
+        if size == 0:
+            return None
+        if suffix == 0:
+            raise RangeNotSatisfiable("empty suffix range", headers=unsatisfiable)
+        return max(size - suffix, 0), size
+    start = int(first)
+    if last != "" and int(last) < start:
         return None
     if start >= size:
-        raise RangeNotSatisfiable(
-            f"the content has {size} bytes", headers={"Content-Range": f"bytes */{size}"}
-        )
+        raise RangeNotSatisfiable(f"the content has {size} bytes", headers=unsatisfiable)
+    end = size if last == "" else min(int(last) + 1, size)
     return start, end
 
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentCaller, CurrentInstance, DbSession
-from polaris.drive import content, service
+from polaris.drive import content
 from polaris.drive._http import (
     content_disposition,
     declared_length,
@@ -164,26 +164,18 @@ def _download(
 ) -> Response:
     context = actor_context(caller.actor, caller.request)
     with transaction(session):
-        located = service.get_node(
-            session=session, actor=caller.actor, context=context, node_id=node_id
-        )
-        current = version_id is None or version_id == located.node.current_version_id
-        etag = located.node.etag
-        if current and etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers={"ETag": etag_header(etag)})
-        size = located.node.size if current else None
-        byte_range = parse_range(request.headers.get("range"), size) if size is not None else None
         located, version = content.open_content(
             session=session,
             actor=caller.actor,
             context=context,
             node_id=node_id,
             version_id=version_id,
-            byte_range=byte_range,
         )
-        if not current:
-            etag = f"v{version.id}-{version.sha256[:16]}"
-            byte_range = parse_range(request.headers.get("range"), version.size)
+        current = version.id == located.node.current_version_id
+        etag = located.node.etag if current else f"v{version.id}-{version.sha256[:16]}"
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={"ETag": etag_header(etag)})
+        byte_range = parse_range(request.headers.get("range"), version.size)
         stored = ContentRef.from_dict(version.content)
         name = located.node.name
         media_type = version.content_type or "application/octet-stream"

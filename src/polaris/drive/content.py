@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
 from polaris.drive import repo
-from polaris.drive._locate import Located, locate, require_folder, require_node
+from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FileVersion
 from polaris.drive.names import normalise_name
 from polaris.drive.service import add_version, audit_node, check_if_match, insert_node
@@ -156,9 +156,7 @@ def commit_upload(
     else:
         assert target.parent is not None
         node = insert_node(session, actor=actor, parent=target.parent, name=target.name, kind=FILE)
-        found = locate(session, node.id)
-        assert found is not None
-        located = found
+        located = children_of(target.parent, [node], [])[0]
     version = add_version(
         session,
         actor=actor,
@@ -167,8 +165,7 @@ def commit_upload(
         content=content,
         content_type=guess_content_type(target.name),
     )
-    final = locate(session, located.node.id)
-    assert final is not None
+    final = located  # add_version updated the node in place
     audit_node(
         session,
         context,
@@ -187,7 +184,6 @@ def open_content(
     context: AuditContext,
     node_id: int,
     version_id: int | None = None,
-    byte_range: tuple[int, int] | None = None,
 ) -> tuple[Located, FileVersion]:
     """Authorise and audit one read of a file's content (the current version unless given)."""
     located = require_node(
@@ -199,10 +195,14 @@ def open_content(
     version = session.get(FileVersion, wanted) if wanted is not None else None
     if version is None or version.node_id != located.node.id:
         raise NotFound("version not found")
-    detail: dict[str, object] = {"version": version.number}
-    if byte_range is not None:
-        detail["range"] = f"{byte_range[0]}-{byte_range[1]}"
-    audit_node(session, context, "file.read", located, version_hash=version.sha256, detail=detail)
+    audit_node(
+        session,
+        context,
+        "file.read",
+        located,
+        version_hash=version.sha256,
+        detail={"version": version.number},
+    )
     return located, version
 
 

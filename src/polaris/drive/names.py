@@ -12,7 +12,9 @@ import unicodedata
 from polaris.errors import ValidationFailed
 
 MAX_NAME_BYTES = 255
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 def normalise_name(name: str) -> str:

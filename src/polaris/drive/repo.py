@@ -121,7 +121,7 @@ def touch(session: Session, ids: Iterable[int], *, now: dt.datetime | None = Non
         update(Node)
         .where(Node.id.in_(list(set(ids))))
         .values(**values)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session="evaluate")
     )
     return etag
 

@@ -1,0 +1,188 @@
+"""A real ``polaris serve`` killed with SIGKILL in the middle of an upload.
+
+What must hold: no partial file is ever visible, the tus upload resumes from the offset the
+restarted server reports, and the finished file is exact. Runs on the embedded default (SQLite and
+the local blob store), the shape most exposed to a power cut.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polaris.cli.main import app as cli_app
+from polaris.config import load_settings
+from polaris.identity import api_tokens
+from polaris.instance import open_instance
+from tests.factories import SYSTEM, build_tree, make_user
+
+CHUNK = 64 * 1024
+POLARIS = str(Path(sys.executable).parent / "polaris")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "POLARIS_STORAGE__CHUNK_SIZE": str(CHUNK)}
+        self.process = subprocess.Popen(
+            [POLARIS, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: self.ready(), what="server start")
+
+    def ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError("polaris serve exited")
+        try:
+            return self.request("GET", "/api/v1/health")[0] == 200
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            connection.close()
+
+
+def wait_for(condition, *, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it holds (waiting for an outside process, not for timing)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def instance_dir(tmp_path: Path) -> Iterator[tuple[Path, str, int]]:
+    data_dir = tmp_path / "instance"
+    result = CliRunner().invoke(cli_app, ["init", str(data_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    instance = open_instance(load_settings(data_dir))
+    session = instance.sessions()
+    build_tree(session)
+    user = make_user(session, "hc.crash", unit="PS-A1", role="head_constable")
+    token = api_tokens.create_token(
+        session=session, user=user, name="crash", scopes=["all"], lifetime_days=1, context=SYSTEM
+    ).secret
+    session.commit()
+    session.close()
+    instance.close()
+    yield data_dir, token, user.id
+
+
+def test_killed_server_mid_upload_loses_nothing_and_resumes(
+    instance_dir: tuple[Path, str, int],
+) -> None:
+    data_dir, token, _ = instance_dir
+    auth = {"Authorization": f"Bearer {token}"}
+    tus = {**auth, "Tus-Resumable": "1.0.0"}
+    data = os.urandom(40 * CHUNK + 999)
+    server = Server(data_dir)
+    server.start()
+    try:
+        status, _, body = server.request("GET", "/api/v1/spaces", headers=auth)
+        assert status == 200
+        root = next(s["root_id"] for s in json.loads(body) if s["kind"] == "user")
+        meta = (
+            f"filename {base64.b64encode('जब्ती सूची.pdf'.encode()).decode()},"
+            f"parent_id {base64.b64encode(str(root).encode()).decode()}"
+        )
+        status, headers, _ = server.request(
+            "POST",
+            "/api/v1/uploads",
+            headers={**tus, "Upload-Length": str(len(data)), "Upload-Metadata": meta},
+        )
+        assert status == 201
+        location = headers["Location"]
+
+        def offset() -> int:
+            status, headers, _ = server.request("HEAD", location, headers=tus)
+            assert status == 200
+            return int(headers["Upload-Offset"])
+
+        # Send the headers and part of the body, then kill the server while the request is open.
+        sender = socket.create_connection(("127.0.0.1", server.port))
+        head = (
+            f"PATCH {location} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\n"
+            f"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        )
+        sender.sendall(head.encode() + data[: 25 * CHUNK])
+        wait_for(lambda: offset() >= 16 * CHUNK, what="progress to be recorded")
+        server.kill()
+        sender.close()
+
+        server.start()
+        resumed_at = offset()
+        assert 16 * CHUNK <= resumed_at <= 25 * CHUNK
+        assert resumed_at % CHUNK == 0
+        status, _, body = server.request("GET", f"/api/v1/nodes/{root}/children", headers=auth)
+        assert json.loads(body)["items"] == [], "a partial upload must never be visible"
+
+        status, headers, _ = server.request(
+            "PATCH",
+            location,
+            body=data[resumed_at:],
+            headers={
+                **tus,
+                "Upload-Offset": str(resumed_at),
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
+        assert status == 204
+        node_id = headers["Polaris-Node-Id"]
+        status, _, content = server.request("GET", f"/api/v1/files/{node_id}/content", headers=auth)
+        assert status == 200
+        assert hashlib.sha256(content).hexdigest() == hashlib.sha256(data).hexdigest()
+        status, _, body = server.request("GET", f"/api/v1/nodes/{node_id}", headers=auth)
+        assert json.loads(body)["sha256"] == hashlib.sha256(data).hexdigest()
+    finally:
+        server.stop()

@@ -1,0 +1,113 @@
+"""Node names (DESIGN §6): NFC, at most 255 bytes, no '/', no control or bidi characters."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from polaris.drive.names import MAX_NAME_BYTES, normalise_name, sort_key
+from polaris.errors import ValidationFailed
+
+KA = "\u0915"  # क: three bytes of UTF-8, like every Devanagari letter
+#: ऩ (U+0929) composes under NFC from न + nukta; क़ (U+0958) is a composition exclusion.
+NNNA_NFC = "\u0929\u093e\u092e"
+NNNA_NFD = "\u0928\u093c\u093e\u092e"
+#: Every character with the Unicode Bidi_Control property (UAX #9, table 4).
+BIDI_CONTROLS = [
+    "\u061c",  # ARABIC LETTER MARK
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+]
+
+
+def refusal(name: str) -> str:
+    with pytest.raises(ValidationFailed) as caught:
+        normalise_name(name)
+    return caught.value.code
+
+
+def test_plain_names_are_kept_as_they_are() -> None:
+    for name in ["report.pdf", "रिपोर्ट 2026.docx", ".hidden", "...", "a b", "FIR-12 (copy)"]:
+        assert normalise_name(name) == name
+
+
+def test_decomposed_hindi_is_stored_composed() -> None:
+    assert NNNA_NFD != NNNA_NFC
+    assert normalise_name(NNNA_NFD) == NNNA_NFC
+    assert normalise_name(NNNA_NFC) == NNNA_NFC
+
+
+def test_precomposed_and_decomposed_nukta_letters_are_one_name() -> None:
+    # U+0958 is excluded from composition: NFC decomposes it, so both spellings meet there.
+    assert normalise_name("\u0958") == normalise_name("\u0915\u093c") == "\u0915\u093c"
+
+
+def test_zero_width_joiners_are_allowed() -> None:
+    name = "\u0915\u094d\u200d\u0937 \u0915\u094d\u200c\u0937"
+    assert normalise_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", " ", "\t ", "\u3000"])
+def test_empty_or_blank_names_are_refused(name: str) -> None:
+    assert refusal(name) in {"name_empty", "name_invalid"}
+
+
+def test_empty_name_code() -> None:
+    assert refusal("") == "name_empty"
+    assert refusal("   ") == "name_empty"
+
+
+@pytest.mark.parametrize("name", [".", "..", "a/b", "/", "a\\b", "../etc"])
+def test_dots_and_separators_are_refused(name: str) -> None:
+    assert refusal(name) == "name_invalid"
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x85"])
+def test_control_characters_are_refused(char: str) -> None:
+    assert refusal(f"a{char}b") == "name_invalid"
+
+
+def test_lone_surrogate_is_refused() -> None:
+    assert refusal("a\ud800b") == "name_invalid"
+
+
+@pytest.mark.parametrize("char", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_bidi_controls_are_refused(char: str) -> None:
+    assert unicodedata.category(char) == "Cf"  # format characters, not "Cc" controls
+    assert refusal(f"report{char}fdp.exe") == "name_invalid"
+
+
+def test_length_limit_is_in_bytes_of_utf8() -> None:
+    assert MAX_NAME_BYTES == 255
+    assert normalise_name("a" * 255) == "a" * 255
+    assert refusal("a" * 256) == "name_too_long"
+    devanagari = KA * 85
+    assert len(devanagari.encode()) == 255
+    assert normalise_name(devanagari) == devanagari
+    assert refusal(devanagari + "a") == "name_too_long"
+    assert refusal(KA * 86) == "name_too_long"
+    emoji = "\U0001f4c4" * 63 + "abc"  # 4 bytes each: 252 + 3
+    assert normalise_name(emoji) == emoji
+
+
+def test_length_is_measured_after_normalisation() -> None:
+    # 64 x (न + nukta) is 384 bytes decomposed but 192 composed (ऩ is one 3-byte letter).
+    decomposed = "\u0928\u093c" * 64
+    assert len(decomposed.encode()) > MAX_NAME_BYTES
+    assert normalise_name(decomposed) == "\u0929" * 64
+
+
+def test_sort_key_ignores_case() -> None:
+    assert sort_key("Report.PDF") == sort_key("report.pdf") == "report.pdf"
+    assert sort_key("Straße") == sort_key("STRASSE")
+    assert sort_key("रिपोर्ट") == "रिपोर्ट"
