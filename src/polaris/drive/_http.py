@@ -102,6 +102,18 @@ async def receive_body(request: Request, writer: ContentWriter) -> None:
         ) from None
 
 
+async def read_small_body(request: Request, length: int) -> bytes:
+    """The whole body of a request that announced a small ``Content-Length``."""
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > length:
+            break
+    if len(body) != length:
+        raise PayloadTooLarge("the body does not match Content-Length", code="length_mismatch")
+    return bytes(body)
+
+
 def declared_length(request: Request) -> int | None:
     value = request.headers.get("content-length")
     if value is None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from typing import Annotated
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -24,6 +25,7 @@ from polaris.drive._http import (
     etag_header,
     etag_matches,
     parse_range,
+    read_small_body,
     receive_body,
 )
 from polaris.drive.schemas import NodeRead, VersionRead
@@ -32,6 +34,20 @@ from polaris.identity.actors import actor_context
 from polaris.storage.refs import ContentRef
 
 router = APIRouter(tags=["files"])
+#: Bodies up to this size take the one-transaction path (see ``_upload``).
+SMALL_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadParams:
+    parent_id: int | None
+    name: str | None
+    node_id: int | None
+    overwrite: bool
+    if_match: str | None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _upload_headers(node: NodeRead) -> dict[str, str]:
@@ -55,27 +71,33 @@ async def _upload(
     context = actor_context(caller.actor, caller.request)
     limit = instance.settings.drive.max_file_bytes
     length = declared_length(request)
-    target = dict(
+    target = UploadParams(
         parent_id=parent_id, name=name, node_id=node_id, overwrite=overwrite, if_match=if_match
     )
+    body: ContentRef | bytes
+    if length is not None and length <= min(SMALL_BODY_BYTES, limit):
+        # A small body is read into memory and stored inside the one transaction that
+        # authorises and records it: half the database work of the two-step path below.
+        body = await read_small_body(request, length)
+    else:
 
-    def prepare() -> None:
-        with transaction(session):
-            content.prepare_upload(
-                session=session,
-                actor=caller.actor,
-                context=context,
-                size=length,
-                max_file_bytes=limit,
-                **target,  # type: ignore[arg-type]
-            )
+        def prepare() -> None:
+            with transaction(session):
+                content.prepare_upload(
+                    session=session,
+                    actor=caller.actor,
+                    context=context,
+                    size=length,
+                    max_file_bytes=limit,
+                    **target.as_kwargs(),
+                )
 
-    await run_in_threadpool(prepare)
-    writer = instance.blobs.writer(limit=limit)
-    await receive_body(request, writer)
-    if length is not None and writer.size != length:
-        raise PayloadTooLarge("the body does not match Content-Length", code="length_mismatch")
-    stored: ContentRef = await run_in_threadpool(writer.finish)
+        await run_in_threadpool(prepare)
+        writer = instance.blobs.writer(limit=limit)
+        await receive_body(request, writer)
+        if length is not None and writer.size != length:
+            raise PayloadTooLarge("the body does not match Content-Length", code="length_mismatch")
+        body = await run_in_threadpool(writer.finish)
 
     def commit() -> tuple[NodeRead, bool]:
         with transaction(session):
@@ -84,8 +106,8 @@ async def _upload(
                 actor=caller.actor,
                 context=context,
                 blobs=instance.blobs,
-                content=stored,
-                **target,  # type: ignore[arg-type]
+                content=body,
+                **target.as_kwargs(),
             )
             return NodeRead.of(located, caller.actor, version_number=version.number), created
 
@@ -164,18 +186,18 @@ def _download(
 ) -> Response:
     context = actor_context(caller.actor, caller.request)
     with transaction(session):
-        located, version = content.open_content(
+        located, version = content.find_content(
             session=session,
             actor=caller.actor,
             context=context,
             node_id=node_id,
             version_id=version_id,
         )
-        current = version.id == located.node.current_version_id
-        etag = located.node.etag if current else f"v{version.id}-{version.sha256[:16]}"
+        etag = content.content_etag(located, version)
         if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers={"ETag": etag_header(etag)})
         byte_range = parse_range(request.headers.get("range"), version.size)
+        content.audit_read(session, context, located, version, byte_range=byte_range)
         stored = ContentRef.from_dict(version.content)
         name = located.node.name
         media_type = version.content_type or "application/octet-stream"

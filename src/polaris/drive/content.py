@@ -20,7 +20,13 @@ from polaris.drive._locate import Located, children_of, locate, require_folder, 
 from polaris.drive.models import FILE, FileVersion
 from polaris.drive.names import normalise_name
 from polaris.drive.service import add_version, audit_node, check_if_match, insert_node
-from polaris.errors import Conflict, NotFound, PayloadTooLarge, QuotaExceeded
+from polaris.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    QuotaExceeded,
+)
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore
 
@@ -74,7 +80,7 @@ def resolve_target(
     clash = repo.live_child(session, parent.node.id, name)
     if clash is None:
         if if_match not in (None, "*"):
-            raise Conflict(f"{name!r} does not exist to overwrite", code="etag_mismatch")
+            raise PreconditionFailed(f"{name!r} does not exist to overwrite", code="etag_mismatch")
         return UploadTarget(parent=parent, existing=None, name=name)
     if clash.kind != FILE or not overwrite:
         raise Conflict(f"{name!r} already exists in this folder", code="name_taken")
@@ -127,16 +133,18 @@ def commit_upload(
     actor: Actor,
     context: AuditContext,
     blobs: BlobStore,
-    content: ContentRef,
+    content: ContentRef | bytes,
     parent_id: int | None = None,
     name: str | None = None,
     node_id: int | None = None,
     overwrite: bool = False,
     if_match: str | None = None,
 ) -> tuple[Located, FileVersion, bool]:
-    """Record stored content as a new file or a new version; returns (node, version, created).
+    """Record content as a new file or a new version; returns (node, version, created).
 
-    Precondition: ``content`` came from ``blobs`` (its chunks are durable).
+    ``content`` is either a reference to stored content (its chunks durable: the large-upload
+    path) or, for a small body already in memory, the bytes themselves, stored here only once the
+    upload is authorised, so that a refused request leaves nothing behind.
     """
     target = resolve_target(
         session=session,
@@ -148,33 +156,100 @@ def commit_upload(
         overwrite=overwrite,
         if_match=if_match,
     )
-    if not repo.reserve_bytes(session, target.space_id, content.size):
+    size = len(content) if isinstance(content, bytes) else content.size
+    if not repo.reserve_bytes(session, target.space_id, size):
         raise QuotaExceeded("the space's quota does not allow this upload")
+    stored = blobs.put_bytes(content) if isinstance(content, bytes) else content
     created = target.existing is None
     if target.existing is not None:
         located = target.existing
     else:
         assert target.parent is not None
-        node = insert_node(session, actor=actor, parent=target.parent, name=target.name, kind=FILE)
+        try:
+            node = insert_node(
+                session, actor=actor, parent=target.parent, name=target.name, kind=FILE
+            )
+        except Conflict:
+            if not overwrite:
+                raise
+            # A concurrent upload created the name since we looked: become its next version.
+            return commit_upload(
+                session=session,
+                actor=actor,
+                context=context,
+                blobs=blobs,
+                content=stored,
+                parent_id=parent_id,
+                name=name,
+                overwrite=True,
+                if_match=if_match,
+            )
         located = children_of(target.parent, [node], [])[0]
     version = add_version(
         session,
         actor=actor,
         blobs=blobs,
         located=located,
-        content=content,
+        content=stored,
         content_type=guess_content_type(target.name),
+        first=created,
     )
-    final = located  # add_version updated the node in place
     audit_node(
         session,
         context,
         "file.create" if created else "file.write",
-        final,
-        version_hash=content.sha256,
-        detail={"version": version.number, "size": content.size},
+        located,  # add_version updated the node in place
+        version_hash=stored.sha256,
+        detail={"version": version.number, "size": stored.size},
     )
-    return final, version, created
+    return located, version, created
+
+
+def content_etag(located: Located, version: FileVersion) -> str:
+    """The ETag of a version's content: the node's for the current one (what ``If-Match`` on an
+    upload compares), a version-specific one for older versions."""
+    if version.id == located.node.current_version_id:
+        return located.node.etag
+    return f"v{version.id}-{version.sha256[:16]}"
+
+
+def find_content(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    node_id: int,
+    version_id: int | None = None,
+) -> tuple[Located, FileVersion]:
+    """Authorise reading a file's content and find the version (the current one unless given).
+
+    Not audited yet: the caller checks its preconditions (a 304 sends nothing), then calls
+    :func:`audit_read` in the same transaction before a byte leaves.
+    """
+    located = require_node(
+        session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
+    )
+    if located.node.kind != FILE:
+        raise Conflict("a folder has no content", code="not_a_file")
+    wanted = version_id if version_id is not None else located.node.current_version_id
+    version = session.get(FileVersion, wanted) if wanted is not None else None
+    if version is None or version.node_id != located.node.id:
+        raise NotFound("version not found")
+    return located, version
+
+
+def audit_read(
+    session: Session,
+    context: AuditContext,
+    located: Located,
+    version: FileVersion,
+    *,
+    byte_range: tuple[int, int] | None = None,
+) -> None:
+    detail: dict[str, object] = {"version": version.number}
+    if byte_range is not None:
+        detail["range"] = f"{byte_range[0]}-{byte_range[1] - 1}"
+    audit_node(session, context, "file.read", located, version_hash=version.sha256, detail=detail)
 
 
 def open_content(
@@ -186,23 +261,10 @@ def open_content(
     version_id: int | None = None,
 ) -> tuple[Located, FileVersion]:
     """Authorise and audit one read of a file's content (the current version unless given)."""
-    located = require_node(
-        session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
+    located, version = find_content(
+        session=session, actor=actor, context=context, node_id=node_id, version_id=version_id
     )
-    if located.node.kind != FILE:
-        raise Conflict("a folder has no content", code="not_a_file")
-    wanted = version_id if version_id is not None else located.node.current_version_id
-    version = session.get(FileVersion, wanted) if wanted is not None else None
-    if version is None or version.node_id != located.node.id:
-        raise NotFound("version not found")
-    audit_node(
-        session,
-        context,
-        "file.read",
-        located,
-        version_hash=version.sha256,
-        detail={"version": version.number},
-    )
+    audit_read(session, context, located, version)
     return located, version
 
 

@@ -173,8 +173,12 @@ def keyset_after(
     """
     clauses: list[ColumnElement[bool]] = []
     for index, (column, descending) in enumerate(columns):
-        equal = [col == value for (col, _), value in zip(columns[:index], values, strict=False)]
-        after = column < values[index] if descending else column > values[index]
+        # literal(): a bare True/False would make SQLAlchemy refuse ``<`` and ``>``.
+        equal = [
+            col == literal(value) for (col, _), value in zip(columns[:index], values, strict=False)
+        ]
+        bound = literal(values[index])
+        after = column < bound if descending else column > bound
         clauses.append(and_(*equal, after))
     return or_(*clauses)
 

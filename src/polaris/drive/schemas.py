@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from polaris.access.policy import Actor, Classification
 from polaris.drive._locate import Located, allowed_actions
@@ -159,7 +159,7 @@ class ShareCreate(BaseModel):
     subject_id: int
     permission: Literal["read", "edit", "manage"] = "read"
     include_subunits: bool = False
-    expires_at: dt.datetime | None = None
+    expires_at: AwareDatetime | None = Field(default=None, description="With a time zone")
 
 
 class ShareRead(BaseModel):

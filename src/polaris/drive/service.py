@@ -272,6 +272,28 @@ def update_node(
         detail["to_name"] = new_name
     if not detail:
         return located
+    moved = place_node(session, located, target, new_name, old_parent_path=old_parent_path)
+    audit_node(session, context, "node.move" if moving else "node.rename", moved, detail=detail)
+    return moved
+
+
+def place_node(
+    session: Session,
+    located: Located,
+    target: Node,
+    new_name: str,
+    *,
+    old_parent_path: list[int],
+    untrash: bool = False,
+) -> Located:
+    """Give a node its name and folder (and take it out of the trash when ``untrash``).
+
+    Preconditions: the caller authorised the change (and the move into ``target``) and checked
+    that ``target`` is not inside the node. A move never lowers a node's effective
+    classification: the node keeps the level it had in its old place.
+    """
+    node = located.node
+    moving = target.id != node.parent_id
     clash = repo.live_child(session, target.id, new_name)
     if clash is not None and clash.id != node.id:
         raise Conflict(f"{new_name!r} already exists in the folder", code="name_taken")
@@ -284,19 +306,23 @@ def update_node(
     node.name = new_name
     node.sort_name = sort_key(new_name)
     if moving:
-        node.parent_id = target.id
-        session.flush()
-        repo.move_subtree(session, node, target)
-        session.refresh(node)
+        node.classification = int(located.classification)
+    if untrash:
+        node.trashed_at = None
+        node.trashed_by = None
     try:
         with session.begin_nested():
+            if moving:
+                node.parent_id = target.id
+                session.flush()
+                repo.move_subtree(session, node, target)
             session.flush()
     except DbIntegrityError:
         raise Conflict(f"{new_name!r} already exists in the folder", code="name_taken") from None
+    if moving:
+        session.refresh(node)
     repo.touch(session, old_parent_path + repo.path_ids(node.path), now=now)
-    moved = relocate(session, node.id)
-    audit_node(session, context, "node.move" if moving else "node.rename", moved, detail=detail)
-    return moved
+    return relocate(session, node.id)
 
 
 def _depth_below(session: Session, node: Node) -> int:
@@ -385,7 +411,12 @@ def copy_node(
             parent=parent,
             name=(name if name is not None and original.id == source.node.id else original.name),
             kind=original.kind,
-            classification=Classification(original.classification),
+            # The top copy keeps the source's effective level: a copy never declassifies.
+            classification=Classification(
+                int(source.classification)
+                if original.id == source.node.id
+                else original.classification
+            ),
         )
         located = relocate(session, new.id)
         if original.kind == FILE and original.current_version_id is not None:
@@ -397,6 +428,7 @@ def copy_node(
                 located=located,
                 content=ContentRef.from_dict(version.content),
                 content_type=version.content_type,
+                first=True,
             )
             located = relocate(session, new.id)
         copies[original.id] = located
@@ -437,6 +469,7 @@ def add_version(
     content: ContentRef,
     content_type: str | None,
     restored_from: int | None = None,
+    first: bool = False,
 ) -> FileVersion:
     """Record a new version of a file whose content is stored and whose bytes are reserved.
 
@@ -445,12 +478,28 @@ def add_version(
     """
     node = located.node
     now = utcnow()
+    number = 1 if first else repo.next_version_number(session, node.id)
+    # The manifest names the version by (node id, number), unique and known before the insert.
+    manifest_id = blobs.write_manifest(
+        content,
+        FileMetadata(
+            name=node.name,
+            created_at=now,
+            path=located.display_path,
+            space_id=located.space.id,
+            node_id=node.id,
+            version_id=f"{node.id}.{number}",
+            content_type=content_type,
+            classification=located.classification.name.lower(),
+            extra={"space": located.space.name, "version": number},
+        ),
+    )
     version = FileVersion(
         node_id=node.id,
-        number=repo.next_version_number(session, node.id),
+        number=number,
         size=content.size,
         sha256=content.sha256,
-        manifest_id="",
+        manifest_id=manifest_id,
         content=content.to_dict(),
         content_type=content_type,
         created_by=actor.user_id,
@@ -459,20 +508,6 @@ def add_version(
     )
     session.add(version)
     session.flush()
-    version.manifest_id = blobs.write_manifest(
-        content,
-        FileMetadata(
-            name=node.name,
-            created_at=now,
-            path=located.display_path,
-            space_id=located.space.id,
-            node_id=node.id,
-            version_id=version.id,
-            content_type=content_type,
-            classification=located.classification.name.lower(),
-            extra={"space": located.space.name, "version": version.number},
-        ),
-    )
     node.current_version_id = version.id
     node.size = content.size
     node.sha256 = content.sha256

@@ -13,11 +13,11 @@ from polaris.access import service as access
 from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo
-from polaris.drive._locate import Located, locate, require_node
+from polaris.drive import repo, spaces
+from polaris.drive._locate import Located, locate, require_folder, require_node
 from polaris.drive.models import Node
 from polaris.drive.names import normalise_name
-from polaris.drive.service import audit_node, check_if_match, relocate, update_node
+from polaris.drive.service import audit_node, check_if_match, place_node
 from polaris.errors import Conflict, NotFound, PermissionDenied
 
 
@@ -47,7 +47,11 @@ def trash_node(
 def list_trash(
     *, session: Session, actor: Actor, context: AuditContext, space_id: int
 ) -> list[Located]:
-    """What was deleted in a space (the deleted nodes themselves, not what went with them)."""
+    """What was deleted in a space (the deleted nodes themselves, not what went with them).
+
+    NotFound for a space the actor cannot see at all.
+    """
+    spaces.get_space(session=session, actor=actor, space_id=space_id)
     rows = session.scalars(
         select(Node)
         .where(Node.space_id == space_id, Node.trashed_at.is_not(None))
@@ -96,26 +100,27 @@ def restore_node(
     if back_home and any(a.trashed_at is not None for a in located.ancestors):
         raise Conflict("the original folder is deleted too", code="restore_target_gone")
     new_name = node.name if name is None else normalise_name(name)
-    target_id = node.parent_id if parent_id is None else parent_id
-    assert target_id is not None
-    if repo.live_child(session, target_id, new_name) is not None:
-        raise Conflict(f"{new_name!r} already exists in the folder", code="name_taken")
-    node.trashed_at = None
-    node.trashed_by = None
-    session.flush()
-    if target_id != node.parent_id or new_name != node.name:
-        restored = update_node(
-            session=session,
-            actor=actor,
-            context=context,
-            node_id=node.id,
-            name=new_name,
-            parent_id=target_id,
-        )
+    old_parent_path = repo.path_ids(located.ancestors[-1].path)
+    if back_home:
+        target = located.ancestors[-1]
     else:
-        repo.touch(session, repo.path_ids(node.path), now=utcnow())
-        restored = relocate(session, node.id)
-    audit_node(session, context, "node.restore", restored)
+        assert parent_id is not None
+        destination = require_folder(
+            session=session, actor=actor, context=context, node_id=parent_id, action=Action.WRITE
+        )
+        if node.id in repo.path_ids(destination.node.path):
+            raise Conflict("a folder cannot be moved into itself", code="move_into_itself")
+        target = destination.node
+    restored = place_node(
+        session, located, target, new_name, old_parent_path=old_parent_path, untrash=True
+    )
+    audit_node(
+        session,
+        context,
+        "node.restore",
+        restored,
+        detail={"parent_id": target.id, "name": new_name},
+    )
     return restored
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from polaris.errors import PolarisError, Throttled
 
@@ -77,7 +78,14 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     return problem(500, "internal_error", "something went wrong; the error was logged")
 
 
+async def _client_gone(request: Request, error: Exception) -> Response:
+    """The client went away mid-request: nothing to answer, and not a server error."""
+    log.info("client disconnected", extra={"path": request.url.path})
+    return Response(status_code=499)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(PolarisError, _polaris_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
