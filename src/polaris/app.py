@@ -12,6 +12,7 @@ from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_tus import router as tus_router
 from polaris.identity.api import router as identity_router
+from polaris.identity.api_groups import router as groups_router
 from polaris.instance import Instance
 from polaris.web import logs, problems
 from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -47,6 +48,7 @@ def create_app(instance: Instance, *, seal_periodically: bool = True) -> FastAPI
     app.state.instance = instance
     problems.install(app)
     app.include_router(identity_router, prefix=API_PREFIX)
+    app.include_router(groups_router, prefix=API_PREFIX)
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)

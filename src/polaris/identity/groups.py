@@ -50,3 +50,28 @@ def add_member(*, session: Session, group_id: int, user_id: int, context: AuditC
         object_id=group_id,
         detail={"user_id": user_id},
     )
+
+
+def remove_member(*, session: Session, group_id: int, user_id: int, context: AuditContext) -> None:
+    member = session.get(GroupMember, (group_id, user_id))
+    if member is None:
+        raise NotFound("not a member of this group")
+    session.delete(member)
+    session.flush()
+    audit.append(
+        session=session,
+        context=context,
+        action="group.remove_member",
+        object_type="group",
+        object_id=group_id,
+        detail={"user_id": user_id},
+    )
+
+
+def list_groups(*, session: Session) -> list[tuple[UserGroup, list[int]]]:
+    """Every group with its members' user ids (group names are not secret inside the force)."""
+    groups = session.scalars(select(UserGroup).order_by(UserGroup.name)).all()
+    members: dict[int, list[int]] = {}
+    for group_id, user_id in session.execute(select(GroupMember.group_id, GroupMember.user_id)):
+        members.setdefault(group_id, []).append(user_id)
+    return [(group, sorted(members.get(group.id, []))) for group in groups]

@@ -1,0 +1,41 @@
+"""Groups over HTTP: administrators manage them, and a share with a group reaches its members."""
+
+from __future__ import annotations
+
+from tests.drive.conftest import Drive
+
+
+def test_group_share_reaches_members_added_and_stops_when_removed(drive: Drive) -> None:
+    created = drive.post("admin", "/api/v1/admin/groups", json={"name": "SIT दल"})
+    assert created.status_code == 201, created.text
+    group_id = created.json()["id"]
+    added = drive.post(
+        "admin", f"/api/v1/admin/groups/{group_id}/members", json={"username": "hc.b1"}
+    )
+    assert added.status_code == 204
+    listed = drive.get("hc.a1", "/api/v1/groups").json()
+    assert [g["member_ids"] for g in listed if g["id"] == group_id] == [[drive.user_ids["hc.b1"]]]
+
+    node = drive.upload("hc.a1", drive.root("hc.a1"), "seizure-list.pdf", b"%PDF-1.7 list")
+    share = drive.post(
+        "hc.a1",
+        f"/api/v1/nodes/{node['id']}/shares",
+        json={"subject_type": "group", "subject_id": group_id, "permission": "read"},
+    )
+    assert share.status_code == 201, share.text
+    assert drive.get("hc.b1", f"/api/v1/files/{node['id']}/content").content == b"%PDF-1.7 list"
+    assert drive.get("hc.a2", f"/api/v1/files/{node['id']}/content").status_code == 404
+
+    removed = drive.delete("admin", f"/api/v1/admin/groups/{group_id}/members/hc.b1")
+    assert removed.status_code == 204
+    assert drive.get("hc.b1", f"/api/v1/files/{node['id']}/content").status_code == 404
+
+
+def test_only_administrators_manage_groups(drive: Drive) -> None:
+    refused = drive.post("sho.a1", "/api/v1/admin/groups", json={"name": "mine"})
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "admin_required"
+    drive.post("admin", "/api/v1/admin/groups", json={"name": "twice"})
+    again = drive.post("admin", "/api/v1/admin/groups", json={"name": "twice"})
+    assert again.status_code == 409
+    assert again.json()["code"] == "group_exists"
