@@ -365,9 +365,10 @@ class PolarisServer(Server):
     name = "polaris"
     user = "ct.kotwali"
 
-    def __init__(self, workdir: Path, polaris_bin: Path) -> None:
+    def __init__(self, workdir: Path, polaris_bin: Path, workers: int = 1) -> None:
         super().__init__(workdir)
         self.polaris_bin = polaris_bin
+        self.workers = workers
         self.data_dir = workdir / "data"
         self.token = ""
         self.server_version = ""
@@ -405,10 +406,28 @@ class PolarisServer(Server):
             str(self.data_dir),
             "--port",
             str(self.port),
+            "--workers",
+            str(self.workers),
         ]
 
     def ready_path(self) -> tuple[str, int | None]:
         return "/api/v1/health", 200
+
+    def tree_pids(self) -> list[int]:
+        """`polaris serve` and every process below it (the workers of `--workers N`)."""
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    children.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(
+                        int(entry.name)
+                    )
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        return found
 
     def server_pid(self) -> int:
         """The pid that serves HTTP (uvicorn runs inside `polaris serve` unless it forks)."""

@@ -565,7 +565,7 @@ def measure(
 
 
 def run_polaris(work: Path, data: Dataset, args: argparse.Namespace) -> ServerResult:
-    with PolarisServer(work, args.polaris_bin) as server:
+    with PolarisServer(work, args.polaris_bin, args.polaris_workers) as server:
         assert isinstance(server, PolarisServer)
         target = PolarisTarget(server.port, server.token)
         result = ServerResult("Polaris", target.find_user_space())
@@ -576,8 +576,12 @@ def run_polaris(work: Path, data: Dataset, args: argparse.Namespace) -> ServerRe
             else f"pid {pid}, a child of `polaris serve` (pid {server.pid})"
         )
         print(f"polaris on port {server.port}, {result.pid_note}", file=sys.stderr)
-        result.measurements = measure(target, data, args, [pid])
-        result.rss = bench_rss(target, server, data, args.size_mib)
+        if args.polaris_workers > 1:
+            result.pid_note += f"; {args.polaris_workers} worker processes"
+            result.measurements = measure(target, data, args, server.tree_pids())
+        else:
+            result.measurements = measure(target, data, args, [pid])
+            result.rss = bench_rss(target, server, data, args.size_mib)
     return result
 
 
@@ -779,6 +783,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--files", type=int, default=2000, help="number of small files (2000)")
     parser.add_argument("--file-kib", type=int, default=16, help="small file size (16)")
     parser.add_argument("--clients", type=int, default=8, help="parallel clients (8)")
+    parser.add_argument(
+        "--polaris-workers",
+        type=int,
+        default=1,
+        help="`polaris serve --workers` (1; with more, peak RSS is not measured)",
+    )
     parser.add_argument(
         "--only", default=",".join(PEERS), help="servers to run, of polaris,nginx,rclone"
     )

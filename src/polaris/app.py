@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,14 @@ from polaris.web.sealing import PeriodicSealer
 API_PREFIX = "/api/v1"
 # Routes below these stream their bodies to storage and enforce their own limits.
 STREAMING_PREFIXES = ("/api/v1/files", "/api/v1/uploads", "/dav")
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of a ``polaris serve --workers N`` process, for the data directory it was given."""
+    from polaris.config import SERVE_DATA_DIR_ENV, load_settings
+    from polaris.instance import open_instance
+
+    return create_app(open_instance(load_settings(os.environ[SERVE_DATA_DIR_ENV])))
 
 
 def create_app(instance: Instance, *, seal_periodically: bool = True) -> FastAPI:

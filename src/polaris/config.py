@@ -21,6 +21,10 @@ from pydantic_settings import (
 CONFIG_FILE_NAME = "polaris.toml"
 
 
+#: Tells the worker processes of ``polaris serve --workers N`` which instance to open.
+SERVE_DATA_DIR_ENV = "POLARIS_SERVE_DATA_DIR"
+
+
 class SessionSettings(BaseModel):
     idle_minutes: int = Field(default=30, ge=1)
     absolute_hours: int = Field(default=12, ge=1)
@@ -60,6 +64,10 @@ class DriveSettings(BaseModel):
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+    #: Server processes. Python runs one request at a time per process for CPU-bound work, so on
+    #: a machine with several cores more processes serve more requests; they share the database
+    #: and blob store like the nodes of a cluster.
+    workers: int = Field(default=1, ge=1, le=64)
     max_json_bytes: int = 1024 * 1024
     trusted_proxies: list[str] = []
 

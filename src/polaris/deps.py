@@ -10,7 +10,7 @@ it, and SameSite=Strict cookies are a second line.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -36,7 +36,13 @@ def get_instance(request: Request) -> Instance:
     return instance
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request.
+
+    ``async`` on purpose: making a session and closing it after its transactions have ended (each
+    ``transaction()`` commits or rolls back and gives the connection back to the pool) do no I/O,
+    and a synchronous generator would cost two trips to the thread pool on every request.
+    """
     session = get_instance(request).sessions()
     try:
         yield session

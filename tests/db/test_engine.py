@@ -52,3 +52,33 @@ def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
 def test_unsupported_database_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database"):
         make_engine("mysql://localhost/x")
+
+
+def test_concurrent_writers_queue_and_every_write_lands(tmp_path: Path) -> None:
+    """Threads of one process queue on the writer gate (and processes on its lock file)."""
+    import threading
+
+    path = tmp_path / "gate.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (writer INTEGER, n INTEGER)"))
+    errors: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        try:
+            for n in range(25):
+                with engine.begin() as connection:
+                    connection.execute(text("INSERT INTO t VALUES (:w, :n)"), {"w": writer, "n": n})
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 100
+    assert (tmp_path / "gate.db-writer.lock").exists()
+    engine.dispose()

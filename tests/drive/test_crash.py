@@ -40,15 +40,25 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, workers: int = 1) -> None:
         self.data_dir = data_dir
+        self.workers = workers
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {**os.environ, "POLARIS_STORAGE__CHUNK_SIZE": str(CHUNK)}
         self.process = subprocess.Popen(
-            [POLARIS, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+            [
+                POLARIS,
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -184,5 +194,25 @@ def test_killed_server_mid_upload_loses_nothing_and_resumes(
         assert hashlib.sha256(content).hexdigest() == hashlib.sha256(data).hexdigest()
         status, _, body = server.request("GET", f"/api/v1/nodes/{node_id}", headers=auth)
         assert json.loads(body)["sha256"] == hashlib.sha256(data).hexdigest()
+    finally:
+        server.stop()
+
+
+def test_several_worker_processes_share_one_instance(instance_dir: tuple[Path, str, int]) -> None:
+    """``polaris serve --workers 2``: uploads through either process land in the one drive."""
+    data_dir, token, _ = instance_dir
+    auth = {"Authorization": f"Bearer {token}"}
+    server = Server(data_dir, workers=2)
+    server.start()
+    try:
+        _, _, body = server.request("GET", "/api/v1/spaces", headers=auth)
+        root = next(s["root_id"] for s in json.loads(body) if s["kind"] == "user")
+        for number in range(6):
+            status, _, _ = server.request(
+                "POST", f"/api/v1/files?parent_id={root}&name=f{number}", b"x" * number, auth
+            )
+            assert status == 201
+        status, _, body = server.request("GET", f"/api/v1/nodes/{root}/children", headers=auth)
+        assert [item["name"] for item in json.loads(body)["items"]] == [f"f{n}" for n in range(6)]
     finally:
         server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -18,7 +19,7 @@ from polaris.cli.context import (
     settings_for,
     unit_of_work,
 )
-from polaris.config import CONFIG_FILE_NAME
+from polaris.config import CONFIG_FILE_NAME, SERVE_DATA_DIR_ENV
 from polaris.db.engine import make_engine
 from polaris.db.migrate import upgrade
 from polaris.identity import roles, units, users
@@ -129,6 +130,9 @@ def serve(
     data_dir: Path | None = DataDirOption,
     host: str | None = typer.Option(None, help="Address to listen on (default from config)."),
     port: int | None = typer.Option(None, help="Port (default from config)."),
+    workers: int | None = typer.Option(
+        None, min=1, max=64, help="Server processes (default from config: [http] workers)."
+    ),
 ) -> None:
     """Serve the web app and API."""
     import uvicorn
@@ -139,9 +143,18 @@ def serve(
     settings = settings_for(data_dir)
     if not settings.resolved_master_key_file.exists():
         fail(f"no Polaris instance in {settings.data_dir}")
-    app = create_app(open_instance(settings))
+    processes = workers or settings.http.workers
+    app: Any
+    if processes > 1:
+        # Each worker process builds its own instance from the data directory.
+        os.environ[SERVE_DATA_DIR_ENV] = str(settings.data_dir.resolve())
+        app = "polaris.app:create_app_from_environment"
+    else:
+        app = create_app(open_instance(settings))
     uvicorn.run(
         app,
+        factory=processes > 1,
+        workers=processes,
         host=host or settings.http.host,
         port=port or settings.http.port,
         access_log=False,

@@ -14,7 +14,10 @@ last one commits. Other processes (a worker, the CLI) still queue through ``busy
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -51,7 +54,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    writer_gate = threading.Lock()
+    writer_gate = WriterGate(_lock_path(url))
 
     def _release(info: dict[str, Any]) -> None:
         if info.pop(_GATE_HELD, False):
@@ -84,6 +87,45 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         _release(record.info)  # a connection given back with its transaction still open
 
     return engine
+
+
+class WriterGate:
+    """Writers of one SQLite file queue here before ``BEGIN IMMEDIATE``.
+
+    A thread lock orders the threads of this process; an ``flock`` on a file beside the database
+    orders processes (several ``polaris serve`` workers, a job worker, the CLI). Both wake the next
+    writer the moment the lock is released, where SQLite's busy handler would sleep and poll.
+    """
+
+    def __init__(self, lock_path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._lock_path = lock_path
+        self._fd: int | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        if not self._thread_lock.acquire(timeout=timeout):
+            return False
+        if self._lock_path is not None:
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except OSError:
+                # No lock file (read-only directory...): SQLite's own lock still serialises.
+                self._fd = None
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+
+def _lock_path(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database).with_name(Path(database).name + "-writer.lock")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
