@@ -147,6 +147,12 @@ def test_flipped_byte_is_detected_named_and_never_served(store: BlobStore, blob_
     assert error.code == "integrity_error"
     with pytest.raises(IntegrityError, match=damaged):
         b"".join(store.read_range(ref, CHUNK + 10, CHUNK + 20))
+    # Reading ahead (a range of several chunks) serves the good chunk and stops at the bad one.
+    served_range: list[bytes] = []
+    with pytest.raises(IntegrityError, match=damaged):
+        for piece in store.read_range(ref, 0, ref.size):
+            served_range.append(piece)
+    assert served_range == [data[:CHUNK]]
 
 
 def test_swapped_chunks_are_detected(store: BlobStore, blob_root: Path) -> None:

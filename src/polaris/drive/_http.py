@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from polaris.errors import PayloadTooLarge, PolarisError
-from polaris.storage.writer import ContentTooLarge, ContentWriter
+from polaris.storage.writer import ContentWriter
 
 #: Pieces of a request body are handed to the storage thread in batches of this size.
 HANDOFF_BYTES = 1024 * 1024
@@ -80,11 +81,14 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-async def receive_body(request: Request, writer: ContentWriter) -> None:
+async def receive_body(
+    request: Request, writer: ContentWriter, *, on_progress: Callable[[], None] | None = None
+) -> None:
     """Stream the request body into ``writer``; storage work runs off the event loop.
 
-    Raises ``PayloadTooLarge`` past the writer's limit, and lets Starlette's ``ClientDisconnect``
-    through when the client goes away (nothing has been recorded then).
+    ``on_progress`` runs (in the thread pool) after each hand-over to the writer: a resumable
+    upload records the chunks stored so far. ``ContentTooLarge`` (past the writer's limit) and
+    Starlette's ``ClientDisconnect`` propagate; on a disconnect what did arrive is written first.
     """
     pending = bytearray()
     try:
@@ -94,12 +98,14 @@ async def receive_body(request: Request, writer: ContentWriter) -> None:
                 data = bytes(pending)
                 pending.clear()
                 await run_in_threadpool(writer.write, data)
+                if on_progress is not None:
+                    await run_in_threadpool(on_progress)
+    except ClientDisconnect:
         if pending:
             await run_in_threadpool(writer.write, bytes(pending))
-    except ContentTooLarge as exc:
-        raise PayloadTooLarge(
-            f"a file is at most {exc.limit} bytes", code="file_too_large"
-        ) from None
+        raise
+    if pending:
+        await run_in_threadpool(writer.write, bytes(pending))
 
 
 async def read_small_body(request: Request, length: int) -> bytes:

@@ -32,6 +32,7 @@ from polaris.drive.schemas import NodeRead, VersionRead
 from polaris.errors import PayloadTooLarge
 from polaris.identity.actors import actor_context
 from polaris.storage.refs import ContentRef
+from polaris.storage.writer import ContentTooLarge
 
 router = APIRouter(tags=["files"])
 #: Bodies up to this size take the one-transaction path (see ``_upload``).
@@ -94,7 +95,12 @@ async def _upload(
 
         await run_in_threadpool(prepare)
         writer = instance.blobs.writer(limit=limit)
-        await receive_body(request, writer)
+        try:
+            await receive_body(request, writer)
+        except ContentTooLarge as exc:
+            raise PayloadTooLarge(
+                f"a file is at most {exc.limit} bytes", code="file_too_large"
+            ) from None
         if length is not None and writer.size != length:
             raise PayloadTooLarge("the body does not match Content-Length", code="length_mismatch")
         body = await run_in_threadpool(writer.finish)

@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 from polaris.db.uow import transaction
 from polaris.deps import CurrentCaller, CurrentInstance, DbSession
 from polaris.drive import uploads
-from polaris.drive._http import HANDOFF_BYTES, etag_header
+from polaris.drive._http import etag_header, receive_body
 from polaris.errors import (
     Conflict,
     PayloadTooLarge,
@@ -208,21 +208,10 @@ async def append(
             )
         state["saved"] = len(chunks)
 
-    pending = bytearray()
     try:
-        async for piece in request.stream():
-            pending += piece
-            if len(pending) >= HANDOFF_BYTES:
-                data = bytes(pending)
-                pending.clear()
-                await run_in_threadpool(writer.write, data)
-                await run_in_threadpool(save, False)
-        if pending:
-            await run_in_threadpool(writer.write, bytes(pending))
+        await receive_body(request, writer, on_progress=lambda: save(False))
     except ClientDisconnect:
         # Keep what arrived: the client resumes from the offset HEAD will tell.
-        if pending:
-            await run_in_threadpool(writer.write, bytes(pending))
         await run_in_threadpool(save, True)
         raise
     except ContentTooLarge:

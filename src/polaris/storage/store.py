@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from polaris.errors import IntegrityError
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
 DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE
+#: Threads that read the next chunk of a download while the current one is sent.
+_READ_AHEAD = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-read-ahead")
 
 
 class BlobStore:
@@ -133,17 +136,40 @@ class BlobStore:
         return self._iter_range(content, start, end)
 
     def _iter_range(self, content: ContentRef, start: int, end: int) -> Iterator[bytes]:
+        """Read one chunk ahead in a helper thread, so that reading, decrypting and checking the
+        next chunk overlaps with the caller sending this one (hashlib and the AES code release
+        the GIL on large buffers). At most two chunks are in memory.
+        """
         if start == end:
             return
+        wanted: list[tuple[ChunkRef, int, int]] = []
         offset = 0
         for chunk in content.chunks:
             chunk_end = offset + chunk.size
             if offset >= end:
-                return
+                break
             if chunk_end > start:
-                plaintext = self.read_chunk(chunk.chunk_id, expected_size=chunk.size)
-                yield plaintext[max(start - offset, 0) : min(end, chunk_end) - offset]
+                wanted.append((chunk, max(start - offset, 0), min(end, chunk_end) - offset))
             offset = chunk_end
+        if not wanted:
+            return
+        if len(wanted) == 1:
+            chunk, first, last = wanted[0]
+            yield self.read_chunk(chunk.chunk_id, expected_size=chunk.size)[first:last]
+            return
+        pending = _READ_AHEAD.submit(self._read_ref, wanted[0][0])
+        try:
+            for index, (_chunk, first, last) in enumerate(wanted):
+                plaintext = pending.result()
+                if index + 1 < len(wanted):
+                    following = wanted[index + 1][0]
+                    pending = _READ_AHEAD.submit(self._read_ref, following)
+                yield plaintext if (first, last) == (0, len(plaintext)) else plaintext[first:last]
+        finally:
+            pending.cancel()
+
+    def _read_ref(self, chunk: ChunkRef) -> bytes:
+        return self.read_chunk(chunk.chunk_id, expected_size=chunk.size)
 
     def writer(self, *, limit: int | None = None, digest: Hash | None = None) -> ContentWriter:
         """A :class:`ContentWriter`, for content pushed in pieces (``polaris.storage.writer``)."""
