@@ -7,17 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from polaris import __version__
 from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_tus import router as tus_router
+from polaris.drive.views import router as drive_pages
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
+from polaris.identity.views import router as identity_pages
 from polaris.instance import Instance
 from polaris.web import logs, problems
 from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from polaris.web.sealing import PeriodicSealer
+from polaris.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
 # Routes below these stream their bodies to storage and enforce their own limits.
@@ -61,6 +65,9 @@ def create_app(instance: Instance, *, seal_periodically: bool = True) -> FastAPI
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
+    app.include_router(identity_pages)
+    app.include_router(drive_pages)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])
     def health() -> dict[str, str]:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
@@ -107,6 +107,24 @@ def get_caller(request: Request, session: Annotated[Session, Depends(get_session
 
 def csrf_token_for(instance: Instance, session_token: str) -> str:
     return hmac.new(instance.csrf_key, session_token.encode(), "sha256").hexdigest()
+
+
+def set_session_cookies(response: Response, instance: Instance, session_token: str) -> str:
+    """Set the session cookie and the readable CSRF cookie; return the CSRF token."""
+    secure = instance.settings.session.cookie_secure
+    csrf = csrf_token_for(instance, session_token)
+    response.set_cookie(
+        SESSION_COOKIE, session_token, httponly=True, secure=secure, samesite="strict", path="/"
+    )
+    response.set_cookie(
+        CSRF_COOKIE, csrf, httponly=False, secure=secure, samesite="strict", path="/"
+    )
+    return csrf
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
 
 
 def check_csrf(request: Request) -> None:

@@ -18,7 +18,7 @@ from polaris.deps import (
     DbSession,
     Info,
     check_csrf,
-    csrf_token_for,
+    set_session_cookies,
 )
 from polaris.errors import NotAuthenticated
 from polaris.identity import api_tokens, auth, users
@@ -40,21 +40,8 @@ from polaris.identity.schemas import (
     UnitRead,
     UserRead,
 )
-from polaris.instance import Instance
 
 router = APIRouter(tags=["identity"])
-
-
-def _set_session_cookies(response: Response, instance: Instance, step: auth.SignInStep) -> str:
-    secure = instance.settings.session.cookie_secure
-    csrf = csrf_token_for(instance, step.token)
-    response.set_cookie(
-        SESSION_COOKIE, step.token, httponly=True, secure=secure, samesite="strict", path="/"
-    )
-    response.set_cookie(
-        CSRF_COOKIE, csrf, httponly=False, secure=secure, samesite="strict", path="/"
-    )
-    return csrf
 
 
 def _cookie_token(request: Request) -> str:
@@ -81,7 +68,7 @@ def login(
             password=body.password,
             request=info,
         )
-    csrf = _set_session_cookies(response, instance, step)
+    csrf = set_session_cookies(response, instance, step.token)
     return SignInState(
         stage=step.stage,
         expires_at=step.expires_at,
@@ -104,7 +91,7 @@ def verify_mfa(
         step = auth.verify_mfa(
             session=session, config=instance.auth, token=token, code=body.code, request=info
         )
-    csrf = _set_session_cookies(response, instance, step)
+    csrf = set_session_cookies(response, instance, step.token)
     return SignInState(
         stage=step.stage,
         expires_at=step.expires_at,
@@ -141,7 +128,7 @@ def confirm_enrolment(
         )
     if done.step is None:
         return EnrolmentConfirmed(recovery_codes=done.recovery_codes, stage="active")
-    csrf = _set_session_cookies(response, instance, done.step)
+    csrf = set_session_cookies(response, instance, done.step.token)
     return EnrolmentConfirmed(recovery_codes=done.recovery_codes, stage="active", csrf_token=csrf)
 
 

@@ -11,11 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from polaris.errors import PolarisError, Throttled
+from polaris.web.messages import N_
+from polaris.web.pages import Redirect
 
 log = logging.getLogger("polaris.web")
 
@@ -36,8 +38,36 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-async def _polaris_error(request: Request, error: Exception) -> JSONResponse:
+def is_page(request: Request) -> bool:
+    """A browser page (HTML errors) rather than the API, static files or WebDAV."""
+    return not request.url.path.startswith(("/api/", "/static/", "/dav"))
+
+
+def _page_error(request: Request, status: int, code: str) -> Response:
+    from polaris.web.messages import error_message
+    from polaris.web.templating import render
+
+    heading = {404: N_("Not found"), 403: N_("Not allowed")}.get(status, N_("Error"))
+    response = render(
+        request,
+        "error.html",
+        status_code=status,
+        heading=heading,
+        message=error_message(code),
+        csrf="",
+    )
+    return response
+
+
+async def _redirect(request: Request, error: Exception) -> Response:
+    assert isinstance(error, Redirect)
+    return RedirectResponse(error.url, status_code=303)
+
+
+async def _polaris_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, PolarisError)
+    if is_page(request):
+        return _page_error(request, error.status, error.code)
     headers = dict(error.headers)
     if isinstance(error, Throttled):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
@@ -50,8 +80,10 @@ async def _polaris_error(request: Request, error: Exception) -> JSONResponse:
     return problem(error.status, error.code, error.detail, headers=headers, **extra)
 
 
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
+    if is_page(request):
+        return _page_error(request, 422, "validation_failed")
     problems = error.errors()
     if any(item.get("type") == "json_invalid" for item in problems):
         return problem(422, "malformed_json", "the request body is not valid JSON")
@@ -65,16 +97,20 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     return problem(422, "validation_failed", "the request is not valid", fields=fields)
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    if is_page(request):
+        return _page_error(request, error.status_code, code)
     return problem(error.status_code, code, str(error.detail))
 
 
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, error: Exception) -> Response:
     log.exception(
         "unhandled error", extra={"request_id": getattr(request.state, "request_id", None)}
     )
+    if is_page(request):
+        return _page_error(request, 500, "server_error")
     return problem(500, "internal_error", "something went wrong; the error was logged")
 
 
@@ -86,6 +122,7 @@ async def _client_gone(request: Request, error: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnect, _client_gone)
+    app.add_exception_handler(Redirect, _redirect)
     app.add_exception_handler(PolarisError, _polaris_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

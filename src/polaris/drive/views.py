@@ -1,0 +1,88 @@
+"""Drive pages: the spaces sidebar and a folder's contents, rendered on the server.
+
+They call the same services as ``drive.api``: visibility, classification and audit are decided
+there, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from polaris.db.uow import transaction
+from polaris.deps import CurrentInstance, DbSession
+from polaris.drive import repo, service, spaces
+from polaris.drive._locate import children_of
+from polaris.drive.api import space_defaults
+from polaris.drive.schemas import NodeRead, SpaceRead
+from polaris.identity.actors import actor_context
+from polaris.web.pages import PageCaller, form_csrf
+from polaris.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _sidebar(caller: PageCaller, session: DbSession, instance: CurrentInstance) -> list[SpaceRead]:
+    found = spaces.visible_spaces(
+        session=session, actor=caller.actor, defaults=space_defaults(instance)
+    )
+    return [SpaceRead.of(space) for space in found]
+
+
+@router.get("/")
+def home(caller: PageCaller, session: DbSession, instance: CurrentInstance) -> Response:
+    """Straight to the person's own space."""
+    with transaction(session):
+        own = _sidebar(caller, session, instance)[0]
+    return RedirectResponse(f"/drive/{own.root_id}", status_code=303)
+
+
+@router.get("/drive/{node_id}")
+def folder(
+    node_id: int,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    sort: Literal["name", "modified", "size"] = "name",
+    order: Literal["asc", "desc"] = "asc",
+    cursor: str | None = None,
+) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        sidebar = _sidebar(caller, session, instance)
+        located, page = service.list_children(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            folder_id=node_id,
+            sort=sort,
+            descending=order == "desc",
+            limit=200,
+            cursor=cursor,
+        )
+        child_shares = repo.shares_on(session, [n.id for n in page.items])
+        items = [
+            NodeRead.of(child, caller.actor)
+            for child in children_of(located, page.items, child_shares)
+        ]
+        crumbs = [(node.id, node.name) for node in located.chain]
+        current = NodeRead.of(located, caller.actor)
+        space = SpaceRead.of(located.space)
+    token, _ = form_csrf(request)
+    return render(
+        request,
+        "folder.html",
+        csrf=token,
+        user=caller.user,
+        spaces=sidebar,
+        space=space,
+        folder=current,
+        crumbs=crumbs,
+        items=items,
+        next_cursor=page.next_cursor,
+        sort=sort,
+        order=order,
+    )

@@ -1,0 +1,43 @@
+"""Translatable texts for error codes (STYLE rule 4): the UI shows these, never ``detail``.
+
+``N_`` only marks a string for extraction; it is translated when a page is rendered.
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention
+    return message
+
+
+ERROR_MESSAGES = {
+    "invalid_credentials": N_("Wrong username or password."),
+    "invalid_code": N_("That code is not right. Use the newest code from your authenticator app."),
+    "throttled": N_("Too many attempts. Wait a moment and try again."),
+    "session_expired": N_("Your session has ended. Please sign in again."),
+    "not_authenticated": N_("Please sign in."),
+    "csrf_failed": N_("This form has expired. Please try again."),
+    "not_found": N_("There is nothing here, or you may not see it."),
+    "permission_denied": N_("You are not allowed to do this."),
+    "admin_required": N_("Only administrators may do this."),
+    "name_taken": N_("Something with this name is already in the folder."),
+    "name_invalid": N_("This name is not allowed."),
+    "name_too_long": N_("This name is too long."),
+    "name_empty": N_("A name cannot be empty."),
+    "quota_exceeded": N_("There is no room left in this space."),
+    "storage_full": N_("The server's storage is full. Nothing was saved."),
+    "reauthentication_failed": N_("The password is wrong."),
+    "no_enrolment": N_("Start the authenticator set-up again."),
+    "password_too_weak": N_("Choose a longer, less common password."),
+    "server_error": N_("Something went wrong on the server. Nothing was changed."),
+    "validation_failed": N_("Some of what was sent is not valid."),
+}
+GENERIC_ERROR = N_("The request could not be completed.")
+#: Shown as labels; listed here so that extraction finds them.
+CLASSIFICATIONS = (N_("Unclassified"), N_("Restricted"), N_("Confidential"), N_("Secret"))
+ERROR_HEADINGS = (N_("Not found"), N_("Not allowed"), N_("Error"))
+
+
+def error_message(code: str) -> str:
+    """The untranslated message for ``code`` (translate it with the page's ``_``)."""
+    return ERROR_MESSAGES.get(code, GENERIC_ERROR)

@@ -1,0 +1,114 @@
+"""What every page needs: who is signed in, CSRF tokens for forms, and redirects.
+
+Pages authenticate with the session cookie only. A form that changes anything carries a hidden
+``csrf`` field: with a session, the HMAC of the session token (as the API's ``X-CSRF-Token``);
+before sign-in, the HMAC of a random ``polaris_pre`` cookie, so that nobody can make a browser sign
+in to an account of theirs (login CSRF).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from polaris.db.uow import transaction
+from polaris.deps import (
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    Caller,
+    csrf_token_for,
+    get_instance,
+    get_request_info,
+    get_session,
+)
+from polaris.errors import MfaRequired, NotAuthenticated, PermissionDenied
+from polaris.identity import auth
+from polaris.identity.actors import actor_for
+
+PRE_SESSION_COOKIE = "polaris_pre"
+
+
+class Redirect(Exception):
+    """Answer with a 303 to ``url`` (handled in ``polaris.web.problems``)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+def login_url(request: Request, *, expired: bool = False) -> str:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    url = f"/login?next={quote(target, safe='')}"
+    return url + "&expired=1" if expired else url
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site (never ``//host`` or a scheme): no open redirect."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+async def check_form_csrf(request: Request) -> None:
+    """Refuse a state-changing form without the right ``csrf`` field."""
+    if request.method in SAFE_METHODS:
+        return
+    form = await request.form()
+    sent = str(form.get("csrf", ""))
+    instance = get_instance(request)
+    session_token = request.cookies.get(SESSION_COOKIE)
+    expected = []
+    if session_token:
+        expected.append(csrf_token_for(instance, session_token))
+    pre = request.cookies.get(PRE_SESSION_COOKIE)
+    if pre:
+        expected.append(csrf_token_for(instance, "pre:" + pre))
+    if not sent or not any(hmac.compare_digest(sent, token) for token in expected):
+        raise PermissionDenied("missing or wrong CSRF token", code="csrf_failed")
+
+
+def form_csrf(request: Request) -> tuple[str, str | None]:
+    """The token to put in forms, and a new ``polaris_pre`` cookie value when one is needed."""
+    instance = get_instance(request)
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if session_token:
+        return csrf_token_for(instance, session_token), None
+    pre = request.cookies.get(PRE_SESSION_COOKIE) or secrets.token_urlsafe(24)
+    new_cookie = None if request.cookies.get(PRE_SESSION_COOKIE) else pre
+    return csrf_token_for(instance, "pre:" + pre), new_cookie
+
+
+def get_page_caller(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    _csrf: Annotated[None, Depends(check_form_csrf)],
+) -> Caller:
+    """The signed-in person, or a redirect to the step of sign-in they are at."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Redirect(login_url(request))
+    instance = get_instance(request)
+    info = get_request_info(request)
+    try:
+        with transaction(session):
+            row, user = auth.resolve_session(session=session, config=instance.auth, token=token)
+            actor = actor_for(
+                session=session, user=user, auth_factors=row.auth_factors, session_id=row.id
+            )
+    except MfaRequired as error:
+        raise Redirect("/enrol" if error.code == "mfa_enrol_required" else "/login/mfa") from None
+    except NotAuthenticated:
+        raise Redirect(login_url(request, expired=True)) from None
+    request.state.user_id = user.id
+    return Caller(actor=actor, user=user, session_id=row.id, request=info)
+
+
+PageCaller = Annotated[Caller, Depends(get_page_caller)]
+FormChecked = Annotated[None, Depends(check_form_csrf)]
