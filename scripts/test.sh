@@ -7,6 +7,8 @@ source scripts/lib/common.sh
 source scripts/lib/postgres.sh
 
 ensure_python_venv
+# Browser tests drive Debian's Chromium (never Playwright's download); Noto renders Devanagari.
+apt_install chromium fonts-noto-core
 make_venv "[test]"
 ensure_postgres
 

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,85 +23,9 @@ from polaris.config import load_settings
 from polaris.identity import api_tokens
 from polaris.instance import open_instance
 from tests.factories import SYSTEM, build_tree, make_user
+from tests.live_server import Server, wait_for
 
 CHUNK = 64 * 1024
-POLARIS = str(Path(sys.executable).parent / "polaris")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Server:
-    def __init__(self, data_dir: Path, workers: int = 1) -> None:
-        self.data_dir = data_dir
-        self.workers = workers
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "POLARIS_STORAGE__CHUNK_SIZE": str(CHUNK)}
-        self.process = subprocess.Popen(
-            [
-                POLARIS,
-                "serve",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(lambda: self.ready(), what="server start")
-
-    def ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError("polaris serve exited")
-        try:
-            return self.request("GET", "/api/v1/health")[0] == 200
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            connection.close()
-
-
-def wait_for(condition, *, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    """Poll ``condition`` until it holds (waiting for an outside process, not for timing)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -68,7 +68,12 @@ def folder(
             NodeRead.of(child, caller.actor)
             for child in children_of(located, page.items, child_shares)
         ]
-        crumbs = [(node.id, node.name) for node in located.chain]
+        # A personal space's root is "My files" to its owner, not their username.
+        personal = located.space.kind == "user"
+        crumbs = [
+            (node.id, None if personal and node.parent_id is None else node.name)
+            for node in located.chain
+        ]
         current = NodeRead.of(located, caller.actor)
         space = SpaceRead.of(located.space)
     token, _ = form_csrf(request)
