@@ -48,6 +48,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     build_tree(session)
     make_user(session, "ct.e2e", unit="PS-A1", role="constable")
     make_user(session, "hc.e2e", unit="PS-B1", role="head_constable")
+    make_user(session, "hc.drive", unit="PS-A2", role="head_constable")
     session.commit()
     session.close()
     instance.close()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import repo, service, spaces
+from polaris.drive import repo, service, spaces, trash
 from polaris.drive._locate import children_of
 from polaris.drive.api import space_defaults
 from polaris.drive.schemas import NodeRead, SpaceRead
@@ -91,3 +91,84 @@ def folder(
         sort=sort,
         order=order,
     )
+
+
+def _back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectResponse:
+    return RedirectResponse(
+        f"/drive/{node_parent_id}" if node_parent_id else fallback, status_code=303
+    )
+
+
+@router.post("/drive/{node_id}/folders")
+def create_folder(
+    node_id: int, caller: PageCaller, session: DbSession, name: str = Form("")
+) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        service.create_folder(
+            session=session, actor=caller.actor, context=context, parent_id=node_id, name=name
+        )
+    return _back_to(node_id)
+
+
+@router.post("/drive/node/{node_id}/rename")
+def rename(node_id: int, caller: PageCaller, session: DbSession, name: str = Form("")) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located = service.update_node(
+            session=session, actor=caller.actor, context=context, node_id=node_id, name=name
+        )
+        parent_id = located.node.parent_id
+    return _back_to(parent_id)
+
+
+@router.post("/drive/node/{node_id}/delete")
+def delete(node_id: int, caller: PageCaller, session: DbSession) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located = trash.trash_node(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        parent_id = located.node.parent_id
+    return _back_to(parent_id)
+
+
+@router.get("/trash/{space_id}")
+def trash_page(
+    space_id: int,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        sidebar = _sidebar(caller, session, instance)
+        found = trash.list_trash(
+            session=session, actor=caller.actor, context=context, space_id=space_id
+        )
+        items = [NodeRead.of(located, caller.actor) for located in found]
+        space = SpaceRead.of(
+            spaces.get_space(session=session, actor=caller.actor, space_id=space_id)
+        )
+    token, _ = form_csrf(request)
+    return render(
+        request,
+        "trash.html",
+        csrf=token,
+        user=caller.user,
+        spaces=sidebar,
+        space=space,
+        items=items,
+    )
+
+
+@router.post("/drive/node/{node_id}/restore")
+def restore(node_id: int, caller: PageCaller, session: DbSession) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        located = trash.restore_node(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        parent_id = located.node.parent_id
+    return _back_to(parent_id)

@@ -1,0 +1,58 @@
+"""The drive in a real browser: create a folder, upload by button and by drop, rename, trash and
+restore. Names that look like HTML stay text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_sign_in import sign_in
+
+HOSTILE = "<img src=x onerror=alert(1)>.txt"
+
+
+def test_upload_by_button_and_by_drop_then_rename_trash_and_restore(
+    page: Page, tmp_path: Path
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, "hc.drive")
+    page.get_by_label("New folder").fill("केस फ़ाइलें")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name="केस फ़ाइलें").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("केस फ़ाइलें")
+
+    report = tmp_path / "प्रथम सूचना रिपोर्ट.pdf"
+    report.write_bytes(b"%PDF-1.4 " + b"x" * 5_000_000)  # more than one 4 MiB piece
+    with page.expect_navigation():
+        page.get_by_label("Upload files").set_input_files(str(report))
+    expect(page.get_by_role("link", name="प्रथम सूचना रिपोर्ट.pdf")).to_be_visible()
+    expect(page.get_by_text("4.8 MB")).to_be_visible()
+
+    # A drop of a file whose name looks like HTML, built in the page as a browser would.
+    with page.expect_navigation():
+        page.evaluate(
+            """name => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File(["evidence"], name, { type: "text/plain" }));
+                const drop = document.getElementById("drop");
+                const event = new DragEvent("drop", { dataTransfer: transfer, bubbles: true });
+                drop.dispatchEvent(event);
+            }""",
+            HOSTILE,
+        )
+    expect(page.get_by_role("link", name=HOSTILE)).to_be_visible()
+    assert dialogs == [], "a file name ran as script"
+
+    row = page.get_by_role("row").filter(has_text="प्रथम सूचना रिपोर्ट.pdf")
+    row.get_by_text("Rename").click()
+    row.get_by_label("New name").fill("FIR 12-2026.pdf")
+    row.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("link", name="FIR 12-2026.pdf")).to_be_visible()
+
+    page.get_by_role("button", name="Delete FIR 12-2026.pdf").click()
+    expect(page.get_by_role("link", name="FIR 12-2026.pdf")).to_have_count(0)
+    page.get_by_role("link", name="Trash").click()
+    page.get_by_role("button", name="Restore FIR 12-2026.pdf").click()
+    expect(page.get_by_role("link", name="FIR 12-2026.pdf")).to_be_visible()
