@@ -117,18 +117,17 @@ function start(box) {
   }
 
   input.addEventListener("change", () => uploadAll(input.files));
-  for (const target of [drop, box]) {
-    target.addEventListener("dragover", (event) => {
-      event.preventDefault();
-      drop.classList.add("over");
-    });
-    target.addEventListener("dragleave", () => drop.classList.remove("over"));
-    target.addEventListener("drop", (event) => {
-      event.preventDefault();
-      drop.classList.remove("over");
-      uploadAll(event.dataTransfer.files);
-    });
-  }
+  // One listener on the whole upload area: a drop on the zone inside bubbles up to it once.
+  box.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    drop.classList.add("over");
+  });
+  box.addEventListener("dragleave", () => drop.classList.remove("over"));
+  box.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    uploadAll(event.dataTransfer.files);
+  });
 }
 
 const box = document.getElementById("upload");
