@@ -10,6 +10,9 @@ ensure_python_venv
 # Browser tests drive Debian's Chromium (never Playwright's download); Noto renders Devanagari.
 apt_install chromium fonts-noto-core
 make_venv "[test]"
+# axe-core (npm) checks accessibility inside the browser tests.
+command -v npm >/dev/null || apt_install npm
+npm install --prefix tests/e2e --no-audit --no-fund --silent
 ensure_postgres
 
 echo "== ruff"

@@ -1,0 +1,65 @@
+"""axe-core in the browser: no serious or critical accessibility violation on the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.test_sign_in import sign_in
+from tests.live_server import Server
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: Server, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """Like the shared ``page``, but the strict CSP lets the injected axe script run (only here:
+    every other browser test runs under the real policy)."""
+    context = browser.new_context(
+        base_url=f"http://127.0.0.1:{live_server.port}",
+        viewport={"width": 1366, "height": 768},
+        bypass_csp=True,
+    )
+    opened = context.new_page()
+    yield opened
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    opened.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def violations(page: Page) -> list[dict[str, Any]]:
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run ./scripts/test.sh, which installs it with npm")
+    page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate("async () => await axe.run()")
+    assert result["passes"], "axe checked nothing"
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"] for n in v["nodes"]][:3]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_sign_in_page(page: Page) -> None:
+    page.goto("/login")
+    assert violations(page) == []
+    page.goto("/login", wait_until="load")
+    page.context.add_cookies(
+        [{"name": "polaris_lang", "value": "hi", "url": page.url.split("/login")[0]}]
+    )
+    page.reload()
+    assert violations(page) == []
+
+
+def test_folder_and_trash_pages(page: Page) -> None:
+    sign_in(page, "ct.e2e")
+    page.get_by_label("New folder").fill("जाँच")
+    page.get_by_role("button", name="Create").click()
+    assert violations(page) == []
+    page.get_by_role("link", name="Trash").click()
+    assert violations(page) == []
