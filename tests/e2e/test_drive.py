@@ -20,14 +20,14 @@ def test_upload_by_button_and_by_drop_then_rename_trash_and_restore(
     sign_in(page, "hc.drive")
     page.get_by_label("New folder").fill("केस फ़ाइलें")
     page.get_by_role("button", name="Create").click()
-    page.get_by_role("link", name="केस फ़ाइलें").click()
+    page.get_by_role("link", name="केस फ़ाइलें", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("केस फ़ाइलें")
 
     report = tmp_path / "प्रथम सूचना रिपोर्ट.pdf"
     report.write_bytes(b"%PDF-1.4 " + b"x" * 5_000_000)  # more than one 4 MiB piece
     with page.expect_navigation():
         page.get_by_label("Upload files").set_input_files(str(report))
-    expect(page.get_by_role("link", name="प्रथम सूचना रिपोर्ट.pdf")).to_be_visible()
+    expect(page.get_by_role("link", name="प्रथम सूचना रिपोर्ट.pdf", exact=True)).to_be_visible()
     expect(page.get_by_text("4.8 MB")).to_be_visible()
 
     # A drop of a file whose name looks like HTML, built in the page as a browser would.
@@ -42,17 +42,42 @@ def test_upload_by_button_and_by_drop_then_rename_trash_and_restore(
             }""",
             HOSTILE,
         )
-    expect(page.get_by_role("link", name=HOSTILE)).to_be_visible()
+    expect(page.get_by_role("link", name=HOSTILE, exact=True)).to_be_visible()
     assert dialogs == [], "a file name ran as script"
 
     row = page.get_by_role("row").filter(has_text="प्रथम सूचना रिपोर्ट.pdf")
     row.get_by_text("Rename").click()
     row.get_by_label("New name").fill("FIR 12-2026.pdf")
     row.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("link", name="FIR 12-2026.pdf")).to_be_visible()
+    expect(page.get_by_role("link", name="FIR 12-2026.pdf", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Delete FIR 12-2026.pdf").click()
-    expect(page.get_by_role("link", name="FIR 12-2026.pdf")).to_have_count(0)
-    page.get_by_role("link", name="Trash").click()
+    expect(page.get_by_role("link", name="FIR 12-2026.pdf", exact=True)).to_have_count(0)
+    page.get_by_role("link", name="Trash", exact=True).click()
     page.get_by_role("button", name="Restore FIR 12-2026.pdf").click()
-    expect(page.get_by_role("link", name="FIR 12-2026.pdf")).to_be_visible()
+    expect(page.get_by_role("link", name="FIR 12-2026.pdf", exact=True)).to_be_visible()
+
+
+def test_uploading_a_name_again_adds_a_version_and_an_old_one_can_be_restored(
+    page: Page, tmp_path: Path
+) -> None:
+    sign_in(page, "hc.drive")
+    page.get_by_label("New folder").fill("आदेश")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name="आदेश", exact=True).click()
+    order = tmp_path / "order.txt"
+    for text in ("first draft", "second draft"):
+        order.write_text(text, encoding="utf-8")
+        with page.expect_navigation():
+            page.get_by_label("Upload files").set_input_files(str(order))
+    page.get_by_role("link", name="Versions of order.txt", exact=True).click()
+    expect(page.get_by_role("cell", name="2 (current)")).to_be_visible()
+    page.get_by_role("button", name="Restore version 1").click()
+    expect(page.get_by_role("cell", name="3 (current)")).to_be_visible()
+    current = page.evaluate(
+        """async () => {
+            const link = document.querySelector('a[aria-label="Download version 3"]');
+            return await (await fetch(link.href)).text();
+        }"""
+    )
+    assert current == "first draft"

@@ -13,10 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import repo, service, spaces, trash
+from polaris.drive import content, repo, service, spaces, trash
 from polaris.drive._locate import children_of
 from polaris.drive.api import space_defaults
-from polaris.drive.schemas import NodeRead, SpaceRead
+from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.identity.actors import actor_context
 from polaris.web.pages import PageCaller, form_csrf
 from polaris.web.templating import render
@@ -172,3 +172,56 @@ def restore(node_id: int, caller: PageCaller, session: DbSession) -> Response:
         )
         parent_id = located.node.parent_id
     return _back_to(parent_id)
+
+
+@router.get("/drive/file/{node_id}/versions")
+def versions_page(
+    node_id: int,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        sidebar = _sidebar(caller, session, instance)
+        located, versions = content.list_versions(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        node = NodeRead.of(located, caller.actor)
+        space = SpaceRead.of(located.space)
+        rows = [VersionRead.of(version) for version in reversed(versions)]
+        current_id = located.node.current_version_id
+    token, _ = form_csrf(request)
+    return render(
+        request,
+        "versions.html",
+        csrf=token,
+        user=caller.user,
+        spaces=sidebar,
+        space=space,
+        node=node,
+        versions=rows,
+        current_id=current_id,
+    )
+
+
+@router.post("/drive/file/{node_id}/versions/{version_id}/restore")
+def restore_version(
+    node_id: int,
+    version_id: int,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        content.restore_version(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            blobs=instance.blobs,
+            node_id=node_id,
+            version_id=version_id,
+        )
+    return RedirectResponse(f"/drive/file/{node_id}/versions", status_code=303)

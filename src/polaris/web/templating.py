@@ -57,8 +57,13 @@ def render(
             amount /= 1024
         return str(value)
 
+    def translate(message: str, **values: object) -> str:
+        """gettext, then ``%(name)s`` placeholders filled (the result is escaped on output)."""
+        text = catalogue.gettext(message)
+        return text % values if values else text
+
     page = environment.get_template(template).render(
-        _=catalogue.gettext,
+        _=translate,
         ngettext=catalogue.ngettext,
         language=language,
         languages=LANGUAGES,

@@ -42,7 +42,10 @@ async function send(file, folderId, show) {
     method: "POST",
     headers: headers({
       "Upload-Length": String(file.size),
-      "Upload-Metadata": `filename ${base64(file.name)},parent_id ${base64(String(folderId))}`,
+      // A file of the same name becomes its next version: versions are kept, nothing is lost.
+      "Upload-Metadata":
+        `filename ${base64(file.name)},parent_id ${base64(String(folderId))},` +
+        `overwrite ${base64("true")}`,
     }),
   });
   if (created.status !== 201) throw new Error(await problemOf(created));
