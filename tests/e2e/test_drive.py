@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.test_sign_in import sign_in
+from tests.live_server import Server
 
 HOSTILE = "<img src=x onerror=alert(1)>.txt"
 
@@ -81,3 +83,42 @@ def test_uploading_a_name_again_adds_a_version_and_an_old_one_can_be_restored(
         }"""
     )
     assert current == "first draft"
+
+
+def test_share_with_an_officer_of_another_station_who_then_sees_it(
+    browser: Browser, page: Page, live_server: Server, tmp_path: Path
+) -> None:
+    sign_in(page, "hc.drive")
+    page.get_by_label("New folder").fill("साझा")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name="साझा", exact=True).click()
+    memo = tmp_path / "ज्ञापन.txt"
+    memo.write_text("जब्ती सूची संलग्न है", encoding="utf-8")
+    with page.expect_navigation():
+        page.get_by_label("Upload files").set_input_files(str(memo))
+    file_url = page.get_by_role("link", name="ज्ञापन.txt", exact=True).get_attribute("href")
+    assert file_url
+    page.get_by_role("link", name="Share ज्ञापन.txt").click()
+    page.get_by_label("Username or unit code").fill("hc.e2e")
+    page.get_by_role("button", name="Share", exact=True).click()
+    expect(page.get_by_role("cell", name="hc.e2e", exact=True)).to_be_visible()
+
+    def as_officer(username: str) -> Page:
+        context = browser.new_context(base_url=f"http://127.0.0.1:{live_server.port}")
+        other = context.new_page()
+        sign_in(other, username)
+        return other
+
+    recipient = as_officer("hc.e2e")  # PS-B1: another station, another range
+    recipient.get_by_role("link", name="Shared with me").click()
+    expect(recipient.get_by_role("link", name="ज्ञापन.txt", exact=True)).to_be_visible()
+    fetched = recipient.evaluate("async url => (await fetch(url)).status", file_url)
+    assert fetched == 200
+    recipient.screenshot(path=str(SCREENSHOTS / "shared-with-me.png"), full_page=True)
+    recipient.context.close()
+
+    outsider = as_officer("ct.e2e")  # PS-A1: not shared with, not the owner's unit
+    outsider.get_by_role("link", name="Shared with me").click()
+    expect(outsider.get_by_text("Nothing is shared with you.")).to_be_visible()
+    assert outsider.evaluate("async url => (await fetch(url)).status", file_url) == 404
+    outsider.context.close()

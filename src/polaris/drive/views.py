@@ -6,18 +6,22 @@ there, never here.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from polaris.access.policy import Permission
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content, repo, service, spaces, trash
+from polaris.drive import content, repo, service, shares, spaces, trash
 from polaris.drive._locate import children_of
 from polaris.drive.api import space_defaults
-from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
+from polaris.drive.schemas import NodeRead, ShareRead, SpaceRead, VersionRead
+from polaris.identity import units, users
 from polaris.identity.actors import actor_context
+from polaris.identity.models import Unit, User, UserGroup
 from polaris.web.pages import PageCaller, form_csrf
 from polaris.web.templating import render
 
@@ -225,3 +229,107 @@ def restore_version(
             version_id=version_id,
         )
     return RedirectResponse(f"/drive/file/{node_id}/versions", status_code=303)
+
+
+@router.get("/drive/node/{node_id}/shares")
+def shares_page(
+    node_id: int,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        sidebar = _sidebar(caller, session, instance)
+        located = service.get_node(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        current = shares.list_node_shares(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        rows = [
+            (ShareRead.of(share), _subject_label(session, share.subject_type, share.subject_id))
+            for share in current
+        ]
+        node = NodeRead.of(located, caller.actor)
+        space = SpaceRead.of(located.space)
+    token, _ = form_csrf(request)
+    return render(
+        request,
+        "shares.html",
+        csrf=token,
+        user=caller.user,
+        spaces=sidebar,
+        space=space,
+        node=node,
+        shares=rows,
+    )
+
+
+def _subject_label(session: DbSession, subject_type: str, subject_id: int) -> str:
+    model = {"user": User, "unit": Unit, "group": UserGroup}[subject_type]
+    found = session.get(model, subject_id)
+    if found is None:
+        return "?"
+    return str(getattr(found, "username", None) or getattr(found, "name", "?"))
+
+
+@router.post("/drive/node/{node_id}/shares")
+def create_share(
+    node_id: int,
+    caller: PageCaller,
+    session: DbSession,
+    subject_type: Literal["user", "unit"] = Form("user"),
+    subject: str = Form(""),
+    permission: Literal["read", "edit", "manage"] = Form("read"),
+    include_subunits: bool = Form(False),
+    expires_on: dt.date | None = Form(None),
+) -> Response:
+    """Share with a user (by username) or a unit (by code); an expiry date ends it at midnight
+    UTC at the end of that day."""
+    context = actor_context(caller.actor, caller.request)
+    expires_at = (
+        dt.datetime.combine(expires_on + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        if expires_on
+        else None
+    )
+    with transaction(session):
+        if subject_type == "user":
+            subject_id = users.get_by_username(session=session, username=subject.strip()).id
+        else:
+            subject_id = units.get_by_code(session=session, code=subject.strip()).id
+        shares.create_share(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            permission=Permission(permission),
+            include_subunits=include_subunits,
+            expires_at=expires_at,
+        )
+    return RedirectResponse(f"/drive/node/{node_id}/shares", status_code=303)
+
+
+@router.post("/drive/share/{share_id}/revoke")
+def revoke_share(
+    share_id: int, caller: PageCaller, session: DbSession, node_id: int = Form(0)
+) -> Response:
+    context = actor_context(caller.actor, caller.request)
+    with transaction(session):
+        shares.revoke_share(session=session, actor=caller.actor, context=context, share_id=share_id)
+    return RedirectResponse(f"/drive/node/{node_id}/shares", status_code=303)
+
+
+@router.get("/shared")
+def shared_with_me_page(
+    request: Request, caller: PageCaller, session: DbSession, instance: CurrentInstance
+) -> Response:
+    with transaction(session):
+        sidebar = _sidebar(caller, session, instance)
+        found = shares.shared_with_me(session=session, actor=caller.actor)
+        items = [NodeRead.of(s.located, caller.actor) for s in found]
+    token, _ = form_csrf(request)
+    return render(request, "shared.html", csrf=token, user=caller.user, spaces=sidebar, items=items)

@@ -35,6 +35,7 @@ ERROR_MESSAGES = {
 GENERIC_ERROR = N_("The request could not be completed.")
 #: Shown as labels; listed here so that extraction finds them.
 CLASSIFICATIONS = (N_("Unclassified"), N_("Restricted"), N_("Confidential"), N_("Secret"))
+PERMISSIONS = (N_("Read"), N_("Edit"), N_("Manage"))
 ERROR_HEADINGS = (N_("Not found"), N_("Not allowed"), N_("Error"))
 
 
