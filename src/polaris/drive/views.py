@@ -7,7 +7,7 @@ there, never here.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -26,6 +26,18 @@ from polaris.web.pages import PageCaller, form_csrf
 from polaris.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _page(
+    request: Request,
+    caller: PageCaller,
+    template: str,
+    sidebar: list[SpaceRead],
+    **context: Any,
+) -> Response:
+    """Render a signed-in page: the CSRF token for its forms, the person and the spaces."""
+    token, _ = form_csrf(request)
+    return render(request, template, csrf=token, user=caller.user, spaces=sidebar, **context)
 
 
 def _sidebar(caller: PageCaller, session: DbSession, instance: CurrentInstance) -> list[SpaceRead]:
@@ -80,13 +92,11 @@ def folder(
         ]
         current = NodeRead.of(located, caller.actor)
         space = SpaceRead.of(located.space)
-    token, _ = form_csrf(request)
-    return render(
+    return _page(
         request,
+        caller,
         "folder.html",
-        csrf=token,
-        user=caller.user,
-        spaces=sidebar,
+        sidebar,
         space=space,
         folder=current,
         crumbs=crumbs,
@@ -155,13 +165,11 @@ def trash_page(
         space = SpaceRead.of(
             spaces.get_space(session=session, actor=caller.actor, space_id=space_id)
         )
-    token, _ = form_csrf(request)
-    return render(
+    return _page(
         request,
+        caller,
         "trash.html",
-        csrf=token,
-        user=caller.user,
-        spaces=sidebar,
+        sidebar,
         space=space,
         items=items,
     )
@@ -196,13 +204,11 @@ def versions_page(
         space = SpaceRead.of(located.space)
         rows = [VersionRead.of(version) for version in reversed(versions)]
         current_id = located.node.current_version_id
-    token, _ = form_csrf(request)
-    return render(
+    return _page(
         request,
+        caller,
         "versions.html",
-        csrf=token,
-        user=caller.user,
-        spaces=sidebar,
+        sidebar,
         space=space,
         node=node,
         versions=rows,
@@ -254,13 +260,11 @@ def shares_page(
         ]
         node = NodeRead.of(located, caller.actor)
         space = SpaceRead.of(located.space)
-    token, _ = form_csrf(request)
-    return render(
+    return _page(
         request,
+        caller,
         "shares.html",
-        csrf=token,
-        user=caller.user,
-        spaces=sidebar,
+        sidebar,
         space=space,
         node=node,
         shares=rows,
@@ -331,5 +335,4 @@ def shared_with_me_page(
         sidebar = _sidebar(caller, session, instance)
         found = shares.shared_with_me(session=session, actor=caller.actor)
         items = [NodeRead.of(s.located, caller.actor) for s in found]
-    token, _ = form_csrf(request)
-    return render(request, "shared.html", csrf=token, user=caller.user, spaces=sidebar, items=items)
+    return _page(request, caller, "shared.html", sidebar, items=items)
