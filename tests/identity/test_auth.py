@@ -194,7 +194,10 @@ def test_supervisory_role_must_enrol_then_each_code_works_once(db_session: Sessi
     config = auth_config()
     step = login(db_session, "sho.kotwali")
     assert step.stage == "mfa"
-    used_at_enrolment = mfa.current_code(secret)
+    # Codes by time step, not by the clock: a 30 s boundary may pass while the test runs.
+    enrolled = db_session.scalars(select(User).where(User.username == "sho.kotwali")).one()
+    assert enrolled.mfa_last_step is not None
+    used_at_enrolment = mfa.current_code(secret, at=enrolled.mfa_last_step * 30)
     db_session.commit()
     # The code used to enrol cannot sign in again.
     with pytest.raises(NotAuthenticated), transaction(db_session):
@@ -205,7 +208,7 @@ def test_supervisory_role_must_enrol_then_each_code_works_once(db_session: Sessi
             code=used_at_enrolment,
             request=REQUEST,
         )
-    next_code = mfa.current_code(secret, at=utcnow().timestamp() + 30)
+    next_code = mfa.current_code(secret, at=(enrolled.mfa_last_step + 1) * 30)
     done = auth.verify_mfa(
         session=db_session, config=config, token=step.token, code=next_code, request=REQUEST
     )

@@ -114,11 +114,11 @@ def test_second_step_with_totp(seeded: Instance, client: TestClient) -> None:
     session: Session = seeded.sessions()
     user = session.query(User).filter_by(username="admin.one").one()
     secret = mfa.open_secret(seeded.auth.mfa_key, user.mfa_secret_sealed, user_id=user.id)  # type: ignore[arg-type]
+    last_step = user.mfa_last_step
     session.close()
-    # The code used at enrolment cannot be used again: take the next one.
-    import time
-
-    code = mfa.current_code(secret, at=time.time() + 30)
+    assert last_step is not None
+    # The code used at enrolment cannot be used again: take the next time step's.
+    code = mfa.current_code(secret, at=(last_step + 1) * 30)
     right = client.post(
         "/login/mfa", data={"csrf": csrf_of(page.text), "code": code, "next": "/"},
         follow_redirects=False,
