@@ -18,10 +18,11 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
+from polaris.audit.context import AuditContext
 from polaris.db.uow import transaction
 from polaris.errors import NotAuthenticated, PermissionDenied
 from polaris.identity import api_tokens, auth
-from polaris.identity.actors import RequestInfo, actor_for
+from polaris.identity.actors import RequestInfo, actor_context, actor_for
 from polaris.identity.models import User
 from polaris.instance import Instance
 
@@ -66,6 +67,11 @@ class Caller:
     user: User
     session_id: str | None
     request: RequestInfo
+
+    @property
+    def context(self) -> AuditContext:
+        """Who acted and from where, for the audit record of what this request does."""
+        return actor_context(self.actor, self.request)
 
 
 def bearer_token(request: Request) -> str | None:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
+from polaris.drive.service import etag_listed
 from polaris.errors import PayloadTooLarge, PolarisError
 from polaris.storage.writer import ContentWriter
 
@@ -75,10 +76,7 @@ def etag_header(etag: str) -> str:
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    tags = {tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")}
-    return "*" in tags or etag in tags
+    return bool(header) and etag_listed(header or "", etag)
 
 
 async def receive_body(

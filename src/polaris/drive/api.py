@@ -13,8 +13,7 @@ from fastapi import APIRouter, Header, Query, Response
 from polaris.access.policy import Permission
 from polaris.db.uow import transaction
 from polaris.deps import AdminCaller, CurrentCaller, CurrentInstance, DbSession
-from polaris.drive import repo, service, shares, spaces, trash
-from polaris.drive._locate import children_of
+from polaris.drive import copying, service, shares, spaces, trash
 from polaris.drive.schemas import (
     FolderCreate,
     NodeCopy,
@@ -29,7 +28,6 @@ from polaris.drive.schemas import (
     SpaceRead,
     classification_level,
 )
-from polaris.identity.actors import actor_context
 from polaris.instance import Instance
 
 router = APIRouter(tags=["drive"])
@@ -65,7 +63,7 @@ def get_space(space_id: int, caller: CurrentCaller, session: DbSession) -> Space
 
 @router.get("/spaces/{space_id}/trash", response_model=list[NodeRead])
 def list_trash(space_id: int, caller: CurrentCaller, session: DbSession) -> list[NodeRead]:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         found = trash.list_trash(
             session=session, actor=caller.actor, context=context, space_id=space_id
@@ -77,7 +75,7 @@ def list_trash(space_id: int, caller: CurrentCaller, session: DbSession) -> list
 def set_quota(
     space_id: int, body: QuotaUpdate, caller: AdminCaller, session: DbSession
 ) -> SpaceRead:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         space = spaces.set_quota(
             session=session, space_id=space_id, quota_bytes=body.quota_bytes, context=context
@@ -87,7 +85,7 @@ def set_quota(
 
 @router.get("/nodes/{node_id}", response_model=NodeRead)
 def get_node(node_id: int, caller: CurrentCaller, session: DbSession) -> NodeRead:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         located = service.get_node(
             session=session, actor=caller.actor, context=context, node_id=node_id
@@ -106,7 +104,7 @@ def list_children(
     cursor: str | None = None,
 ) -> NodePage:
     """One page of a folder, folders first; pass ``next_cursor`` back for the next page."""
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         folder, page = service.list_children(
             session=session,
@@ -118,11 +116,9 @@ def list_children(
             limit=limit,
             cursor=cursor,
         )
-        child_shares = repo.shares_on(session, [n.id for n in page.items], now=None)
-        located = children_of(folder, page.items, child_shares)
         return NodePage(
             folder=NodeRead.of(folder, caller.actor),
-            items=[NodeRead.of(child, caller.actor) for child in located],
+            items=[NodeRead.of(child, caller.actor) for child in page.items],
             next_cursor=page.next_cursor,
         )
 
@@ -131,7 +127,7 @@ def list_children(
 def create_folder(
     node_id: int, body: FolderCreate, caller: CurrentCaller, session: DbSession
 ) -> NodeRead:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         located = service.create_folder(
             session=session,
@@ -155,7 +151,7 @@ def update_node(
     if_match: IfMatch = None,
 ) -> NodeRead:
     """Rename, move and/or reclassify. ``If-Match`` makes it conditional on the node's ETag."""
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         located = service.update_node(
             session=session,
@@ -186,9 +182,9 @@ def copy_node(
     instance: CurrentInstance,
 ) -> NodeRead:
     """Copy a file or folder tree; no content is duplicated in storage."""
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
-        located = service.copy_node(
+        located = copying.copy_node(
             session=session,
             actor=caller.actor,
             context=context,
@@ -205,7 +201,7 @@ def trash_node(
     node_id: int, caller: CurrentCaller, session: DbSession, if_match: IfMatch = None
 ) -> Response:
     """Move to the trash (with everything below it)."""
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         trash.trash_node(
             session=session, actor=caller.actor, context=context, node_id=node_id, if_match=if_match
@@ -217,7 +213,7 @@ def trash_node(
 def restore_node(
     node_id: int, caller: CurrentCaller, session: DbSession, body: NodeRestore | None = None
 ) -> NodeRead:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     body = body or NodeRestore()
     with transaction(session):
         located = trash.restore_node(
@@ -234,7 +230,7 @@ def restore_node(
 @router.delete("/admin/nodes/{node_id}", status_code=204)
 def purge_node(node_id: int, caller: AdminCaller, session: DbSession) -> Response:
     """Delete a node in the trash for good (administrators)."""
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         trash.purge_node(session=session, actor=caller.actor, context=context, node_id=node_id)
     return Response(status_code=204)
@@ -242,7 +238,7 @@ def purge_node(node_id: int, caller: AdminCaller, session: DbSession) -> Respons
 
 @router.get("/nodes/{node_id}/shares", response_model=list[ShareRead])
 def list_node_shares(node_id: int, caller: CurrentCaller, session: DbSession) -> list[ShareRead]:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         found = shares.list_node_shares(
             session=session, actor=caller.actor, context=context, node_id=node_id
@@ -254,7 +250,7 @@ def list_node_shares(node_id: int, caller: CurrentCaller, session: DbSession) ->
 def create_share(
     node_id: int, body: ShareCreate, caller: CurrentCaller, session: DbSession
 ) -> ShareRead:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         share = shares.create_share(
             session=session,
@@ -272,7 +268,7 @@ def create_share(
 
 @router.delete("/shares/{share_id}", status_code=204)
 def revoke_share(share_id: int, caller: CurrentCaller, session: DbSession) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         shares.revoke_share(session=session, actor=caller.actor, context=context, share_id=share_id)
     return Response(status_code=204)

@@ -30,7 +30,6 @@ from polaris.drive._http import (
 )
 from polaris.drive.schemas import NodeRead, VersionRead
 from polaris.errors import PayloadTooLarge
-from polaris.identity.actors import actor_context
 from polaris.storage.refs import ContentRef
 from polaris.storage.writer import ContentTooLarge
 
@@ -69,7 +68,7 @@ async def _upload(
     overwrite: bool,
     if_match: str | None,
 ) -> JSONResponse:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     limit = instance.settings.drive.max_file_bytes
     length = declared_length(request)
     target = UploadParams(
@@ -190,7 +189,7 @@ def _download(
     node_id: int,
     version_id: int | None,
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         located, version = content.find_content(
             session=session,
@@ -239,7 +238,7 @@ def download(
 
 @router.get("/files/{node_id}/versions", response_model=list[VersionRead])
 def list_versions(node_id: int, caller: CurrentCaller, session: DbSession) -> list[VersionRead]:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         _, versions = content.list_versions(
             session=session, actor=caller.actor, context=context, node_id=node_id
@@ -268,7 +267,7 @@ def restore_version(
     instance: CurrentInstance,
 ) -> NodeRead:
     """Make an old version the current one (as a new version; nothing is rewritten)."""
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         located, version = content.restore_version(
             session=session,

@@ -30,7 +30,6 @@ from polaris.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from polaris.identity.actors import actor_context
 from polaris.storage.writer import ContentTooLarge
 
 router = APIRouter(tags=["uploads (tus 1.0)"])
@@ -107,7 +106,7 @@ def create(
     length = _int_header(request, "upload-length")
     metadata = parse_metadata(request.headers.get("upload-metadata"))
     settings = instance.settings.drive
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         upload = uploads.create_upload(
             session=session,
@@ -152,7 +151,7 @@ def terminate(
     upload_id: str, request: Request, caller: CurrentCaller, session: DbSession
 ) -> Response:
     _check_version(request)
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         uploads.terminate_upload(
             session=session, actor=caller.actor, context=context, upload_id=upload_id
@@ -234,7 +233,7 @@ def _finish(
     headers: dict[str, str],
     status: int,
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         upload = uploads.get_upload(session=session, actor=caller.actor, upload_id=upload_id)
         located, version = uploads.complete_upload(

@@ -252,22 +252,6 @@ def audit_read(
     audit_node(session, context, "file.read", located, version_hash=version.sha256, detail=detail)
 
 
-def open_content(
-    *,
-    session: Session,
-    actor: Actor,
-    context: AuditContext,
-    node_id: int,
-    version_id: int | None = None,
-) -> tuple[Located, FileVersion]:
-    """Authorise and audit one read of a file's content (the current version unless given)."""
-    located, version = find_content(
-        session=session, actor=actor, context=context, node_id=node_id, version_id=version_id
-    )
-    audit_read(session, context, located, version)
-    return located, version
-
-
 def list_versions(
     *, session: Session, actor: Actor, context: AuditContext, node_id: int
 ) -> tuple[Located, list[FileVersion]]:

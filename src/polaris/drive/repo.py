@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from polaris.drive.models import FileVersion, Node, Share, Space, Upload
+from polaris.identity.models import Unit
 
 
 def new_etag() -> str:
@@ -183,7 +184,47 @@ def keyset_after(
     return or_(*clauses)
 
 
+def children_page(
+    session: Session,
+    *,
+    parent_id: int,
+    max_classification: int,
+    columns: Sequence[tuple[SQLColumnExpression[Any], bool]],
+    after: Sequence[object] | None,
+    limit: int,
+) -> list[Node]:
+    """Live children of a folder at or below a level, in ``columns`` order, after a cursor."""
+    query = select(Node).where(
+        Node.parent_id == parent_id,
+        Node.trashed_at.is_(None),
+        Node.classification <= max_classification,
+    )
+    if after is not None:
+        query = query.where(keyset_after(columns, after))
+    order = [column.desc() if desc else column.asc() for column, desc in columns]
+    return list(session.scalars(query.order_by(*order).limit(limit)).all())
+
+
+def trashed_in_space(session: Session, space_id: int) -> list[Node]:
+    """Nodes marked deleted in a space, newest first (what went with them is not marked)."""
+    return list(
+        session.scalars(
+            select(Node)
+            .where(Node.space_id == space_id, Node.trashed_at.is_not(None))
+            .order_by(Node.trashed_at.desc(), Node.id.desc())
+        ).all()
+    )
+
+
 # Versions
+
+
+def versions_by_id(session: Session, ids: Iterable[int]) -> dict[int, FileVersion]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    found = session.scalars(select(FileVersion).where(FileVersion.id.in_(wanted)))
+    return {version.id: version for version in found}
 
 
 def versions_of(session: Session, node_id: int) -> list[FileVersion]:
@@ -211,8 +252,97 @@ def delete_subtree_rows(session: Session, ids: Sequence[int]) -> None:
     session.execute(delete(Node).where(Node.id.in_(ids)))
 
 
+# Shares
+
+
+def live_shares_of(session: Session, node_id: int) -> list[Share]:
+    return list(
+        session.scalars(
+            select(Share)
+            .where(Share.node_id == node_id, Share.revoked_at.is_(None))
+            .order_by(Share.id)
+        ).all()
+    )
+
+
+def shares_reaching(
+    session: Session,
+    *,
+    user_id: int,
+    unit_id: int,
+    ancestor_unit_ids: Iterable[int],
+    group_ids: Iterable[int],
+    now: dt.datetime,
+) -> list[Share]:
+    """Unrevoked, unexpired shares to the user, their unit (or a unit above that includes the
+    units below), or one of their groups; newest first."""
+    units_reached = or_(
+        Share.subject_id == unit_id,
+        and_(
+            Share.include_subunits.is_(True),
+            Share.subject_id.in_(sorted(ancestor_unit_ids) or [-1]),
+        ),
+    )
+    subject = or_(
+        and_(Share.subject_type == "user", Share.subject_id == user_id),
+        and_(Share.subject_type == "unit", units_reached),
+        and_(Share.subject_type == "group", Share.subject_id.in_(sorted(group_ids) or [-1])),
+    )
+    return list(
+        session.scalars(
+            select(Share)
+            .where(
+                subject,
+                Share.revoked_at.is_(None),
+                or_(Share.expires_at.is_(None), Share.expires_at > now),
+            )
+            .order_by(Share.created_at.desc(), Share.id.desc())
+        ).all()
+    )
+
+
+def shares_created_by(session: Session, user_id: int) -> list[Share]:
+    return list(
+        session.scalars(
+            select(Share)
+            .where(Share.created_by == user_id, Share.revoked_at.is_(None))
+            .order_by(Share.created_at.desc(), Share.id.desc())
+        ).all()
+    )
+
+
 # Uploads
 
 
-def expired_uploads(session: Session, now: dt.datetime) -> list[Upload]:
-    return list(session.scalars(select(Upload).where(Upload.expires_at <= now)).all())
+def advance_upload(
+    session: Session, upload_id: str, *, from_offset: int, to_offset: int, chunks: list[Any]
+) -> bool:
+    """Move an upload's offset on, only if nobody moved it since ``from_offset`` was read."""
+    result = session.execute(
+        update(Upload)
+        .where(Upload.id == upload_id, Upload.offset == from_offset)
+        .values(offset=to_offset, chunks=chunks)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_upload(session: Session, upload_id: str) -> None:
+    session.execute(delete(Upload).where(Upload.id == upload_id))
+
+
+def delete_expired_uploads(session: Session, now: dt.datetime) -> int:
+    result = session.execute(
+        delete(Upload).where(Upload.expires_at <= now).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Units (read for the spaces of the units in someone's reach)
+
+
+def units_by_id(session: Session, ids: Iterable[int]) -> dict[int, Unit]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    return {unit.id: unit for unit in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}

@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,12 +22,11 @@ from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import repo
-from polaris.drive._locate import Located, locate, require_folder, require_node
+from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FOLDER, FileVersion, Node
 from polaris.drive.names import normalise_name, sort_key
 from polaris.errors import (
     Conflict,
-    NotFound,
     PermissionDenied,
     PreconditionFailed,
     QuotaExceeded,
@@ -73,7 +71,7 @@ def get_node(*, session: Session, actor: Actor, context: AuditContext, node_id: 
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Node]
+    items: list[Located]
     next_cursor: str | None
 
 
@@ -101,21 +99,21 @@ def list_children(
     sort_column = {"name": Node.sort_name, "modified": Node.modified_at, "size": Node.size}[sort]
     is_file = Node.kind == FILE  # False (folders) sorts first
     columns = [(is_file, False), (sort_column, descending), (Node.id, descending)]
-    query = select(Node).where(
-        Node.parent_id == folder.node.id,
-        Node.trashed_at.is_(None),
-        Node.classification <= int(actor.clearance),
+    rows = repo.children_page(
+        session,
+        parent_id=folder.node.id,
+        max_classification=int(actor.clearance),
+        columns=columns,
+        after=None if cursor is None else _decode_cursor(cursor, sort),
+        limit=limit + 1,
     )
-    if cursor is not None:
-        query = query.where(repo.keyset_after(columns, _decode_cursor(cursor, sort)))
-    order = [column.desc() if desc else column.asc() for column, desc in columns]
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = _encode_cursor(last, sort)
-    return folder, Page(items=rows, next_cursor=next_cursor)
+    shares = repo.shares_on(session, [node.id for node in rows], now=utcnow())
+    return folder, Page(items=children_of(folder, rows, shares), next_cursor=next_cursor)
 
 
 def _encode_cursor(node: Node, sort: SortField) -> str:
@@ -332,12 +330,16 @@ def _depth_below(session: Session, node: Node) -> int:
     return deepest - len(repo.path_ids(node.path)) + 1
 
 
+def etag_listed(header: str, etag: str) -> bool:
+    """Whether an ``If-Match`` / ``If-None-Match`` value (tags, quoted or not, or ``*``) names
+    ``etag``."""
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")}
+    return "*" in tags or etag in tags
+
+
 def check_if_match(located: Located, if_match: str | None) -> None:
     """412 unless ``if_match`` (an ETag, quotes optional, or ``*``) names the node's current one."""
-    if if_match is None:
-        return
-    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-    if "*" not in tags and located.node.etag not in tags:
+    if if_match is not None and not etag_listed(if_match, located.node.etag):
         raise PreconditionFailed("the node changed since you read it", code="etag_mismatch")
 
 
@@ -366,98 +368,6 @@ def set_classification(
         detail={"from": Classification(before).name.lower(), "to": classification.name.lower()},
     )
     return changed
-
-
-def copy_node(
-    *,
-    session: Session,
-    actor: Actor,
-    context: AuditContext,
-    blobs: BlobStore,
-    node_id: int,
-    parent_id: int,
-    name: str | None = None,
-) -> Located:
-    """Copy a file or a folder tree. Content is shared (no byte copied); each copied file gets a
-    version 1 with a manifest of its own. Only what the actor may read is copied.
-    """
-    source = require_node(
-        session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
-    )
-    destination = require_folder(
-        session=session, actor=actor, context=context, node_id=parent_id, action=Action.WRITE
-    )
-    if source.node.id in repo.path_ids(destination.node.path):
-        raise Conflict("a folder cannot be copied into itself", code="copy_into_itself")
-    nodes = [n for n in repo.subtree(session, source.node) if n.trashed_at is None]
-    readable = _readable_subtree(nodes, source.node.id, int(actor.clearance))
-    files = [n for n in readable if n.kind == FILE and n.current_version_id is not None]
-    versions = {
-        v.id: v
-        for v in session.scalars(
-            select(FileVersion).where(FileVersion.id.in_([n.current_version_id for n in files]))
-        )
-    }
-    total = sum(versions[n.current_version_id].size for n in files if n.current_version_id)
-    if not repo.reserve_bytes(session, destination.space.id, total):
-        raise QuotaExceeded("the destination space has no room for this copy")
-    copies: dict[int, Located] = {}
-    first: Located | None = None
-    for original in readable:
-        parent = destination if original.id == source.node.id else copies[original.parent_id or 0]
-        new = insert_node(
-            session,
-            actor=actor,
-            parent=parent,
-            name=(name if name is not None and original.id == source.node.id else original.name),
-            kind=original.kind,
-            # The top copy keeps the source's effective level: a copy never declassifies.
-            classification=Classification(
-                int(source.classification)
-                if original.id == source.node.id
-                else original.classification
-            ),
-        )
-        located = relocate(session, new.id)
-        if original.kind == FILE and original.current_version_id is not None:
-            version = versions[original.current_version_id]
-            add_version(
-                session,
-                actor=actor,
-                blobs=blobs,
-                located=located,
-                content=ContentRef.from_dict(version.content),
-                content_type=version.content_type,
-                first=True,
-            )
-            located = relocate(session, new.id)
-        copies[original.id] = located
-        if first is None:
-            first = located
-    assert first is not None
-    repo.touch(session, repo.path_ids(destination.node.path), now=utcnow())
-    audit_node(
-        session,
-        context,
-        "node.copy",
-        first,
-        detail={"source_id": node_id, "nodes": len(copies), "bytes": total},
-    )
-    return first
-
-
-def _readable_subtree(nodes: list[Node], top_id: int, clearance: int) -> list[Node]:
-    """Nodes (parents first) whose own level and every ancestor's are within ``clearance``."""
-    kept: set[int] = set()
-    result = []
-    for node in nodes:
-        if node.classification > clearance:
-            continue
-        if node.id != top_id and node.parent_id not in kept:
-            continue
-        kept.add(node.id)
-        result.append(node)
-    return result
 
 
 def add_version(
@@ -515,10 +425,3 @@ def add_version(
     session.flush()
     repo.touch(session, repo.path_ids(node.path), now=now)
     return version
-
-
-def get_node_or_404(session: Session, node_id: int) -> Node:
-    node = repo.get_node(session, node_id)
-    if node is None:
-        raise NotFound("node not found")
-    return node

@@ -10,13 +10,13 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Permission
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
+from polaris.drive import repo
 from polaris.drive._locate import Located, locate, require_node
 from polaris.drive.models import Share
 from polaris.drive.service import audit_node
@@ -96,13 +96,7 @@ def list_node_shares(
     require_node(
         session=session, actor=actor, context=context, node_id=node_id, action=Action.SHARE
     )
-    return list(
-        session.scalars(
-            select(Share)
-            .where(Share.node_id == node_id, Share.revoked_at.is_(None))
-            .order_by(Share.id)
-        ).all()
-    )
+    return repo.live_shares_of(session, node_id)
 
 
 def revoke_share(*, session: Session, actor: Actor, context: AuditContext, share_id: int) -> None:
@@ -128,38 +122,19 @@ def revoke_share(*, session: Session, actor: Actor, context: AuditContext, share
 
 def shared_with_me(*, session: Session, actor: Actor) -> list[SharedNode]:
     """Live, unexpired shares that reach the actor, on nodes the actor may read now."""
-    now = utcnow()
-    units_reached = or_(
-        Share.subject_id == actor.unit_id,
-        and_(
-            Share.include_subunits.is_(True),
-            Share.subject_id.in_(sorted(actor.ancestor_unit_ids) or [-1]),
-        ),
+    shares = repo.shares_reaching(
+        session,
+        user_id=actor.user_id,
+        unit_id=actor.unit_id,
+        ancestor_unit_ids=actor.ancestor_unit_ids,
+        group_ids=actor.group_ids,
+        now=utcnow(),
     )
-    subject = or_(
-        and_(Share.subject_type == "user", Share.subject_id == actor.user_id),
-        and_(Share.subject_type == "unit", units_reached),
-        and_(Share.subject_type == "group", Share.subject_id.in_(sorted(actor.group_ids) or [-1])),
-    )
-    shares = session.scalars(
-        select(Share)
-        .where(
-            subject,
-            Share.revoked_at.is_(None),
-            or_(Share.expires_at.is_(None), Share.expires_at > now),
-        )
-        .order_by(Share.created_at.desc(), Share.id.desc())
-    ).all()
     return _readable(session, actor, shares)
 
 
 def shared_by_me(*, session: Session, actor: Actor) -> list[SharedNode]:
-    shares = session.scalars(
-        select(Share)
-        .where(Share.created_by == actor.user_id, Share.revoked_at.is_(None))
-        .order_by(Share.created_at.desc(), Share.id.desc())
-    ).all()
-    return _readable(session, actor, shares)
+    return _readable(session, actor, repo.shares_created_by(session, actor.user_id))
 
 
 def _readable(session: Session, actor: Actor, shares: Sequence[Share]) -> list[SharedNode]:

@@ -6,7 +6,6 @@ Preconditions as in ``polaris.drive.service``.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.access import service as access
@@ -15,7 +14,6 @@ from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import repo, spaces
 from polaris.drive._locate import Located, locate, require_folder, require_node
-from polaris.drive.models import Node
 from polaris.drive.names import normalise_name
 from polaris.drive.service import audit_node, check_if_match, place_node
 from polaris.errors import Conflict, NotFound, PermissionDenied
@@ -52,13 +50,8 @@ def list_trash(
     NotFound for a space the actor cannot see at all.
     """
     spaces.get_space(session=session, actor=actor, space_id=space_id)
-    rows = session.scalars(
-        select(Node)
-        .where(Node.space_id == space_id, Node.trashed_at.is_not(None))
-        .order_by(Node.trashed_at.desc(), Node.id.desc())
-    ).all()
     result = []
-    for node in rows:
+    for node in repo.trashed_in_space(session, space_id):
         located = locate(session, node.id)
         if located is None:
             continue

@@ -19,14 +19,13 @@ import secrets
 import threading
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import content
+from polaris.drive import content, repo
 from polaris.drive._locate import Located
 from polaris.drive.models import FileVersion, Upload
 from polaris.errors import Conflict, NotFound
@@ -129,13 +128,10 @@ def record_progress(
     added = sum(chunk.size for chunk in chunks)
     new_offset = from_offset + added
     all_chunks = [*upload.chunks, *[[c.chunk_id, c.size] for c in chunks]]
-    result = session.execute(
-        update(Upload)
-        .where(Upload.id == upload.id, Upload.offset == from_offset)
-        .values(offset=new_offset, chunks=all_chunks)
-        .execution_options(synchronize_session=False)
+    moved = repo.advance_upload(
+        session, upload.id, from_offset=from_offset, to_offset=new_offset, chunks=all_chunks
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not moved:
         raise Conflict("another request changed this upload", code="offset_mismatch")
     session.expire(upload)
     with _hash_lock:
@@ -170,7 +166,7 @@ def complete_upload(
         overwrite=upload.overwrite,
         if_match=upload.if_match,
     )
-    session.execute(delete(Upload).where(Upload.id == upload.id))
+    repo.delete_upload(session, upload.id)
     return located, version
 
 
@@ -186,9 +182,8 @@ def _rehash(blobs: BlobStore, chunks: tuple[ChunkRef, ...]) -> str:
 def terminate_upload(
     *, session: Session, actor: Actor, context: AuditContext, upload_id: str
 ) -> None:
-    upload = get_upload(session=session, actor=actor, upload_id=upload_id)
-    session.delete(upload)
-    session.flush()
+    get_upload(session=session, actor=actor, upload_id=upload_id)  # the caller's, and live
+    repo.delete_upload(session, upload_id)
     with _hash_lock:
         _running_hashes.pop(upload_id, None)
     audit.append(
@@ -202,9 +197,4 @@ def terminate_upload(
 
 def expire_uploads(*, session: Session, now: dt.datetime | None = None) -> int:
     """Forget abandoned uploads (their chunks, unreferenced, go with garbage collection)."""
-    result = session.execute(
-        delete(Upload)
-        .where(Upload.expires_at <= (now or utcnow()))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return repo.delete_expired_uploads(session, now or utcnow())

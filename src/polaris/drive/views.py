@@ -15,12 +15,10 @@ from fastapi.responses import RedirectResponse, Response
 from polaris.access.policy import Permission
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content, repo, service, shares, spaces, trash
-from polaris.drive._locate import children_of
+from polaris.drive import content, service, shares, spaces, trash
 from polaris.drive.api import space_defaults
 from polaris.drive.schemas import NodeRead, ShareRead, SpaceRead, VersionRead
 from polaris.identity import units, users
-from polaris.identity.actors import actor_context
 from polaris.identity.models import Unit, User, UserGroup
 from polaris.web.pages import PageCaller, form_csrf
 from polaris.web.templating import render
@@ -66,7 +64,7 @@ def folder(
     order: Literal["asc", "desc"] = "asc",
     cursor: str | None = None,
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         sidebar = _sidebar(caller, session, instance)
         located, page = service.list_children(
@@ -79,11 +77,7 @@ def folder(
             limit=200,
             cursor=cursor,
         )
-        child_shares = repo.shares_on(session, [n.id for n in page.items])
-        items = [
-            NodeRead.of(child, caller.actor)
-            for child in children_of(located, page.items, child_shares)
-        ]
+        items = [NodeRead.of(child, caller.actor) for child in page.items]
         # A personal space's root is "My files" to its owner, not their username.
         personal = located.space.kind == "user"
         crumbs = [
@@ -117,7 +111,7 @@ def _back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectRespons
 def create_folder(
     node_id: int, caller: PageCaller, session: DbSession, name: str = Form("")
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         service.create_folder(
             session=session, actor=caller.actor, context=context, parent_id=node_id, name=name
@@ -127,7 +121,7 @@ def create_folder(
 
 @router.post("/drive/node/{node_id}/rename")
 def rename(node_id: int, caller: PageCaller, session: DbSession, name: str = Form("")) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         located = service.update_node(
             session=session, actor=caller.actor, context=context, node_id=node_id, name=name
@@ -138,7 +132,7 @@ def rename(node_id: int, caller: PageCaller, session: DbSession, name: str = For
 
 @router.post("/drive/node/{node_id}/delete")
 def delete(node_id: int, caller: PageCaller, session: DbSession) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         located = trash.trash_node(
             session=session, actor=caller.actor, context=context, node_id=node_id
@@ -155,7 +149,7 @@ def trash_page(
     session: DbSession,
     instance: CurrentInstance,
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         sidebar = _sidebar(caller, session, instance)
         found = trash.list_trash(
@@ -177,7 +171,7 @@ def trash_page(
 
 @router.post("/drive/node/{node_id}/restore")
 def restore(node_id: int, caller: PageCaller, session: DbSession) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         located = trash.restore_node(
             session=session, actor=caller.actor, context=context, node_id=node_id
@@ -194,7 +188,7 @@ def versions_page(
     session: DbSession,
     instance: CurrentInstance,
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         sidebar = _sidebar(caller, session, instance)
         located, versions = content.list_versions(
@@ -224,7 +218,7 @@ def restore_version(
     session: DbSession,
     instance: CurrentInstance,
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         content.restore_version(
             session=session,
@@ -245,7 +239,7 @@ def shares_page(
     session: DbSession,
     instance: CurrentInstance,
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         sidebar = _sidebar(caller, session, instance)
         located = service.get_node(
@@ -292,7 +286,7 @@ def create_share(
 ) -> Response:
     """Share with a user (by username) or a unit (by code); an expiry date ends it at midnight
     UTC at the end of that day."""
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     expires_at = (
         dt.datetime.combine(expires_on + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         if expires_on
@@ -321,7 +315,7 @@ def create_share(
 def revoke_share(
     share_id: int, caller: PageCaller, session: DbSession, node_id: int = Form(0)
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         shares.revoke_share(session=session, actor=caller.actor, context=context, share_id=share_id)
     return RedirectResponse(f"/drive/node/{node_id}/shares", status_code=303)

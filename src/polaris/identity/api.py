@@ -22,7 +22,6 @@ from polaris.deps import (
 )
 from polaris.errors import NotAuthenticated
 from polaris.identity import api_tokens, auth, users
-from polaris.identity.actors import actor_context
 from polaris.identity.models import ApiToken, Unit, User
 from polaris.identity.schemas import (
     CodeRequest,
@@ -212,7 +211,7 @@ def create_token(body: TokenCreate, caller: CurrentCaller, session: DbSession) -
             name=body.name,
             scopes=body.scopes,
             lifetime_days=body.lifetime_days,
-            context=actor_context(caller.actor, caller.request),
+            context=caller.context,
         )
     return TokenIssued(**_token_read(issued.token).model_dump(), token=issued.secret)
 
@@ -224,7 +223,7 @@ def revoke_token(token_id: int, caller: CurrentCaller, session: DbSession) -> No
             session=session,
             user=caller.user,
             token_id=token_id,
-            context=actor_context(caller.actor, caller.request),
+            context=caller.context,
         )
 
 
@@ -247,18 +246,14 @@ def admin_list_users(caller: AdminCaller, session: DbSession) -> list[UserRead]:
 @router.post("/admin/users/{username}/disable", response_model=UserRead)
 def admin_disable(username: str, caller: AdminCaller, session: DbSession) -> UserRead:
     with transaction(session):
-        user = users.disable_user(
-            session=session, username=username, context=actor_context(caller.actor, caller.request)
-        )
+        user = users.disable_user(session=session, username=username, context=caller.context)
     return _user_read(user)
 
 
 @router.post("/admin/users/{username}/reset-mfa", response_model=UserRead)
 def admin_reset_mfa(username: str, caller: AdminCaller, session: DbSession) -> UserRead:
     with transaction(session):
-        user = users.reset_mfa(
-            session=session, username=username, context=actor_context(caller.actor, caller.request)
-        )
+        user = users.reset_mfa(session=session, username=username, context=caller.context)
     return _user_read(user)
 
 
@@ -271,7 +266,7 @@ def admin_reset_password(
             session=session,
             username=username,
             passwords=instance.auth.passwords,
-            context=actor_context(caller.actor, caller.request),
+            context=caller.context,
         )
     return PasswordResetDone(generated_password=generated)
 
@@ -302,5 +297,5 @@ def admin_end_session(session_id: str, caller: AdminCaller, session: DbSession) 
         auth.end_session(
             session=session,
             session_id=session_id,
-            context=actor_context(caller.actor, caller.request),
+            context=caller.context,
         )

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from polaris.db.uow import transaction
 from polaris.deps import AdminCaller, CurrentCaller, DbSession
 from polaris.identity import groups, users
-from polaris.identity.actors import actor_context
 
 router = APIRouter(tags=["groups"])
 
@@ -44,7 +43,7 @@ def list_groups(caller: CurrentCaller, session: DbSession) -> list[GroupRead]:
 
 @router.post("/admin/groups", response_model=GroupRead, status_code=201)
 def create_group(body: GroupCreate, caller: AdminCaller, session: DbSession) -> GroupRead:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         group = groups.create_group(
             session=session, name=body.name, unit_id=body.unit_id, context=context
@@ -54,7 +53,7 @@ def create_group(body: GroupCreate, caller: AdminCaller, session: DbSession) -> 
 
 @router.post("/admin/groups/{group_id}/members", status_code=204)
 def add_member(group_id: int, body: MemberAdd, caller: AdminCaller, session: DbSession) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         user = users.get_by_username(session=session, username=body.username)
         groups.add_member(session=session, group_id=group_id, user_id=user.id, context=context)
@@ -65,7 +64,7 @@ def add_member(group_id: int, body: MemberAdd, caller: AdminCaller, session: DbS
 def remove_member(
     group_id: int, username: str, caller: AdminCaller, session: DbSession
 ) -> Response:
-    context = actor_context(caller.actor, caller.request)
+    context = caller.context
     with transaction(session):
         user = users.get_by_username(session=session, username=username)
         groups.remove_member(session=session, group_id=group_id, user_id=user.id, context=context)
