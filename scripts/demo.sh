@@ -7,6 +7,8 @@ source scripts/lib/common.sh
 
 DATA_DIR="${POLARIS_DATA_DIR:-$PWD/demo-data}"
 ensure_python_venv
+# OCR of scans: Tesseract with its Hindi and English data, Ghostscript for OCRmyPDF.
+apt_install tesseract-ocr tesseract-ocr-hin tesseract-ocr-eng ghostscript fonts-noto-core
 make_venv ""
 
 if [ ! -f "$DATA_DIR/polaris.toml" ]; then

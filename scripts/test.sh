@@ -8,7 +8,8 @@ source scripts/lib/postgres.sh
 
 ensure_python_venv
 # Browser tests drive Debian's Chromium (never Playwright's download); Noto renders Devanagari.
-apt_install chromium fonts-noto-core
+# OCR: Tesseract with its Hindi and English data, Ghostscript for OCRmyPDF (docs/ingest.md).
+apt_install chromium fonts-noto-core tesseract-ocr tesseract-ocr-hin tesseract-ocr-eng ghostscript
 make_venv "[test]"
 # axe-core (npm) checks accessibility inside the browser tests.
 command -v npm >/dev/null || apt_install npm

@@ -2,8 +2,9 @@
 
 PostgreSQL comes from ``POLARIS_TEST_PG_URL`` (default: the local server at 127.0.0.1:5432,
 database ``test``); ``scripts/test.sh`` starts a throwaway server from Debian's packages when none
-is reachable. Each test runs inside a transaction that is rolled back, so tests never see each
-other.
+is reachable. Each test run works in a schema of its own (``test_<pid>``, dropped at the end), so
+two runs on one machine, such as CI's and a developer's, never reset each other's tables. Each
+test runs inside a transaction that is rolled back, so tests never see each other.
 """
 
 from __future__ import annotations
@@ -23,14 +24,43 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASE_BACKENDS = ["sqlite", "postgresql"]
 
 
-def pg_url() -> str:
-    return os.environ.get("POLARIS_TEST_PG_URL", DEFAULT_PG_URL)
+PG_SCHEMA = f"test_{os.getpid()}"
 
 
-def reset_postgresql(engine: Engine) -> None:
+def pg_url(schema: str = PG_SCHEMA) -> str:
+    """The test server's URL, with ``schema`` (this run's by default) on the search path."""
+    base = os.environ.get("POLARIS_TEST_PG_URL", DEFAULT_PG_URL)
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}"
+
+
+def reset_postgresql(engine: Engine, schema: str = PG_SCHEMA) -> None:
     with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+
+
+def drop_stale_schemas(engine: Engine) -> None:
+    """Drop this run's schema and those left by runs that were killed (their pid is gone)."""
+    with engine.begin() as connection:
+        names = connection.execute(
+            text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'test\\_%'")
+        ).scalars()
+        for name in list(names):
+            pid = name.split("_")[1]
+            ours = name == PG_SCHEMA or name.startswith(PG_SCHEMA + "_")
+            if pid.isdigit() and (ours or not _process_alive(int(pid))):
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def fresh_engine(backend: str, directory: Path) -> Engine:
@@ -53,6 +83,8 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 def engine(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = fresh_engine(db_backend, tmp_path_factory.mktemp(f"db-{db_backend}"))
     yield engine
+    if db_backend == "postgresql":
+        drop_stale_schemas(engine)
     engine.dispose()
 
 

@@ -10,14 +10,19 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from polaris import __version__
+from polaris.admin.views import router as admin_pages
 from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_tus import router as tus_router
 from polaris.drive.views import router as drive_pages
+from polaris.handlers import load_job_handlers
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.instance import Instance
+from polaris.jobs import Worker
+from polaris.search.api import router as search_router
+from polaris.search.views import router as search_pages
 from polaris.web import logs, problems
 from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from polaris.web.sealing import PeriodicSealer
@@ -36,17 +41,27 @@ def create_app_from_environment() -> FastAPI:
     return create_app(open_instance(load_settings(os.environ[SERVE_DATA_DIR_ENV])))
 
 
-def create_app(instance: Instance, *, seal_periodically: bool = True) -> FastAPI:
+def create_app(
+    instance: Instance, *, seal_periodically: bool = True, run_jobs: bool = True
+) -> FastAPI:
+    """The web app; unless told not to, it also runs job workers (``jobs.in_process_workers``)."""
     logs.configure()
+    load_job_handlers()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sealer = PeriodicSealer(instance) if seal_periodically else None
         if sealer is not None:
             sealer.start()
+        threads = instance.settings.jobs.in_process_workers if run_jobs else 0
+        worker = Worker(instance, threads=threads) if threads else None
+        if worker is not None:
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
             if sealer is not None:
                 sealer.stop()
 
@@ -65,8 +80,11 @@ def create_app(instance: Instance, *, seal_periodically: bool = True) -> FastAPI
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
+    app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(drive_pages)
+    app.include_router(admin_pages)
+    app.include_router(search_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])

@@ -61,6 +61,43 @@ class DriveSettings(BaseModel):
     upload_expiry_hours: float = Field(default=24.0, gt=0)
 
 
+class JobSettings(BaseModel):
+    """The background queue (``polaris.jobs``)."""
+
+    #: Worker threads inside each server process. The embedded shape needs no other process;
+    #: at scale set 0 and run ``polaris worker`` on machines of their own.
+    in_process_workers: int = Field(default=1, ge=0, le=32)
+    #: How long a claimed job is reserved for its worker; a worker that dies frees it after this.
+    lease_seconds: float = Field(default=600.0, gt=0)
+    #: How often an idle worker looks for due jobs (a job queued in the same process wakes it).
+    poll_seconds: float = Field(default=2.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+
+
+class SearchSettings(BaseModel):
+    """The full-text index (``polaris.search``): Tantivy in ``path`` (default ``DATA_DIR/search``)
+    on the embedded shape; ``postgresql`` (needs a PostgreSQL database) at state scale."""
+
+    engine: Literal["tantivy", "postgresql"] = "tantivy"
+    path: Path | None = None
+    #: Memory of one Tantivy writer while it indexes a batch.
+    writer_heap_mib: int = Field(default=64, ge=16, le=4096)
+
+
+class OcrSettings(BaseModel):
+    """Text extraction and OCR of scans (``polaris.ingest.extract``, docs/ingest.md)."""
+
+    #: Tesseract languages, ``+``-joined, in the order Tesseract tries them. ``eng+hin`` reads the
+    #: digits of FIR numbers and dates exactly where ``hin+eng`` drops leading 1s (docs/ingest.md).
+    languages: str = Field(default="eng+hin", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    #: Pages of one document read side by side; job workers already run documents in parallel.
+    jobs: int = Field(default=1, ge=1, le=32)
+    #: A document's OCR is stopped after this long (its job fails with the reason).
+    timeout_seconds: float = Field(default=1800.0, gt=0)
+    #: Scans with more pages than this are refused rather than hold a worker for hours.
+    max_pages: int = Field(default=500, ge=1)
+
+
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -92,6 +129,9 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     http: HttpSettings = HttpSettings()
     drive: DriveSettings = DriveSettings()
+    jobs: JobSettings = JobSettings()
+    ocr: OcrSettings = OcrSettings()
+    search: SearchSettings = SearchSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,7 @@ from polaris.db.engine import make_engine, make_read_session_factory, make_sessi
 from polaris.identity.auth import AuthConfig
 from polaris.identity.passwords import Argon2Parameters, Passwords
 from polaris.identity.throttle import ThrottlePolicy
+from polaris.search.interface import SearchEngine
 from polaris.storage.keys import Keyring, load_master_key_file
 from polaris.storage.local import LocalBackend
 from polaris.storage.store import BlobStore
@@ -33,6 +34,8 @@ class Instance:
     csrf_key: bytes
     audit_signer: AuditSigner
     blobs: BlobStore
+    #: The full-text index, opened on first use (``polaris.search.indexing.engine_of``).
+    search: SearchEngine | None = None
 
     def close(self) -> None:
         self.engine.dispose()

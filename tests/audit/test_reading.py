@@ -1,7 +1,9 @@
-"""export_jsonl and query."""
+"""export_jsonl, query, and the filtered export (JSON lines or CSV)."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -87,3 +89,52 @@ def test_query_does_not_treat_underscore_as_a_wildcard(db_session: Session) -> N
     audit.append(session=db_session, context=f.user_context(), action="auth.login.sso")
     assert seqs(audit.query(session=db_session, action="auth.login.*")) == [1]
     assert audit.query(session=db_session, action="auth_login.*") == []
+
+
+def test_export_filtered_writes_the_matching_records_as_the_full_export_does(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reading, "EXPORT_BATCH_SIZE", 2)  # several batches
+    f.append_records(db_session, 10)
+    full = io.StringIO()
+    audit.export_jsonl(session=db_session, out=full)
+    out = io.StringIO()
+
+    count = reading.export_filtered(
+        session=db_session, out=out, where=reading.RecordFilter(action="auth.*")
+    )
+
+    lines = out.getvalue().splitlines()
+    assert count == len(lines) == 4
+    assert [json.loads(line)["seq"] for line in lines] == [1, 4, 6, 9]  # oldest first
+    assert set(lines) <= set(full.getvalue().splitlines())  # byte for byte the same lines
+    nothing = io.StringIO()
+    where = reading.RecordFilter(actor_id=1, action="share.create")
+    assert reading.export_filtered(session=db_session, out=nothing, where=where) == 0
+    assert nothing.getvalue() == ""
+
+
+def test_export_filtered_as_csv_defuses_formulas(db_session: Session) -> None:
+    context = f.user_context()
+    hostile = dataclasses.replace(context, client="=cmd|' /C calc'!A0")
+    audit.append(session=db_session, context=hostile, action="auth.login", detail={"n": 1})
+    audit.append(session=db_session, context=context, action="document.read", reason="-ok")
+    out = io.StringIO()
+
+    count = reading.export_filtered(
+        session=db_session, out=out, where=reading.RecordFilter(), fmt="csv"
+    )
+
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert count == len(rows) == 2
+    assert list(rows[0]) == list(reading.CSV_FIELDS)
+    assert rows[0]["client"] == "'=cmd|' /C calc'!A0"
+    assert rows[1]["reason"] == "'-ok"
+    assert json.loads(rows[0]["detail"]) == {"n": 1} and rows[1]["detail"] == ""
+    assert rows[0]["seq"] == "1" and rows[0]["at"].endswith("Z")
+
+
+def test_find_takes_a_record_filter(db_session: Session) -> None:
+    f.append_records(db_session, 10)
+    where = reading.RecordFilter(actor_id=1)
+    assert seqs(reading.find(session=db_session, where=where, limit=2)) == [10, 6]

@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 from polaris.cli.main import app
 from polaris.config import load_settings
 from polaris.db.engine import make_engine
-from tests.conftest import DATABASE_BACKENDS, pg_url, reset_postgresql
+from tests.conftest import DATABASE_BACKENDS, PG_SCHEMA, pg_url, reset_postgresql
+
+CLI_SCHEMA = PG_SCHEMA + "_cli"
 
 runner = CliRunner()
 
@@ -26,17 +28,18 @@ def data_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "instance"
     args = ["init", str(directory), "--demo"]
     if request.param == "postgresql":
-        engine = make_engine(pg_url())
-        reset_postgresql(engine)
+        engine = make_engine(pg_url(CLI_SCHEMA))
+        reset_postgresql(engine, CLI_SCHEMA)
         engine.dispose()
-        args += ["--database-url", pg_url()]
+        args += ["--database-url", pg_url(CLI_SCHEMA)]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     assert "admin login: admin" in result.output
     yield directory
     if request.param == "postgresql":
-        engine = make_engine(pg_url())
-        reset_postgresql(engine)
+        engine = make_engine(pg_url(CLI_SCHEMA))
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {CLI_SCHEMA} CASCADE"))
         engine.dispose()
 
 
@@ -165,3 +168,48 @@ def test_commands_without_an_instance_fail_clearly(tmp_path: Path) -> None:
     result = invoke("user", "disable", "x", "--data-dir", str(tmp_path / "none"))
     assert result.exit_code == 1
     assert "no Polaris instance" in result.output
+
+
+def test_worker_drains_the_queue_and_jobs_status_counts(data_dir: Path) -> None:
+    from polaris import jobs
+    from polaris.db.uow import transaction
+    from polaris.instance import open_instance
+
+    instance = open_instance(load_settings(data_dir))
+    session = instance.sessions()
+    with transaction(session):
+        # A preview of a version that does not exist: the job fails, and says so.
+        jobs.enqueue(session, kind="ingest.previews", payload={"version_id": 999_999})
+    session.close()
+    instance.close()
+
+    drained = cmd(data_dir, "worker", "--drain")
+    assert drained.exit_code == 0, drained.output
+    assert "ran 1 job(s)" in drained.output
+    status = cmd(data_dir, "jobs", "status")
+    assert status.exit_code == 0, status.output
+    assert "failed: 1" in status.output
+    assert "the version no longer exists" in status.output
+
+
+def test_search_reindex_rebuilds_the_index_from_the_database(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    scans = tmp_path / "scans" / "1999"
+    scans.mkdir(parents=True)
+    (scans / "page.png").write_bytes(
+        bytes.fromhex(
+            "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+            "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+        )
+    )
+    imported = cmd(
+        data_dir, "import", str(tmp_path / "scans"), "--space", "unit:DST-BPL",
+        "--as", "clerk.bpl", "--no-process", "--summary", str(tmp_path / "summary.json"),
+    )  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    reindexed = cmd(data_dir, "search", "reindex")
+    assert reindexed.exit_code == 0, reindexed.output
+    assert "indexed 2 files and folders" in reindexed.output  # the folder 1999 and its page
+    status = cmd(data_dir, "search", "status")
+    assert status.exit_code == 0 and "documents: 2" in status.output

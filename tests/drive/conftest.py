@@ -134,7 +134,8 @@ def drive(engine: Engine, tmp_path: Path) -> Iterator[Drive]:
     session.close()
     try:
         with TestClient(
-            create_app(instance, seal_periodically=False), base_url="https://testserver"
+            create_app(instance, seal_periodically=False, run_jobs=False),
+            base_url="https://testserver",
         ) as client:
             yield Drive(client, instance, tokens, user_ids, unit_ids)
     finally:

@@ -231,3 +231,30 @@ def test_purge_is_for_administrators_only(drive: Drive) -> None:
     restored = restore(drive, "sho.a1", file["id"])
     assert restored.status_code == 200, restored.text
     assert used_bytes(drive, "sho.a1") == 3
+
+
+def test_purge_takes_the_previews_of_the_purged_versions_with_it(drive: Drive) -> None:
+    import io
+
+    from PIL import Image
+
+    from polaris import jobs
+    from polaris.ingest.models import Rendition
+
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(picture, format="PNG")
+    root = drive.root("hc.a1")
+    file = drive.upload("hc.a1", root, "scene.png", picture.getvalue())
+    assert jobs.run_pending(drive.instance) >= 1
+
+    def renditions() -> int:
+        session = drive.instance.sessions()
+        count = session.query(Rendition).count()
+        session.close()
+        return count
+
+    assert renditions() >= 2  # thumbnail and page 1 (and the OCR PDF)
+    delete(drive, "hc.a1", file["id"])
+    response = drive.delete("admin", f"{API}/admin/nodes/{file['id']}")
+    assert response.status_code == 204, response.text
+    assert renditions() == 0

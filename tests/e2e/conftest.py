@@ -49,6 +49,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     make_user(session, "ct.e2e", unit="PS-A1", role="constable")
     make_user(session, "hc.e2e", unit="PS-B1", role="head_constable")
     make_user(session, "hc.drive", unit="PS-A2", role="head_constable")
+    make_user(session, "hc.files", unit="PS-A2", role="head_constable")  # test_files.py
+    # Account pages (test_sign_in.py): roles that require MFA, not enrolled yet; one user each
+    # because the flows enrol them and change a password.
+    make_user(session, "sho.e2e", unit="PS-A1", role="station_head")
+    make_user(session, "sdop.e2e", unit="SDV-A", role="subdivision_head")
     session.commit()
     session.close()
     instance.close()

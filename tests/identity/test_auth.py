@@ -334,3 +334,33 @@ def test_disabled_user_cannot_sign_in_and_gets_the_same_answer(db_session: Sessi
         login(db_session, "gone")
     assert raised.value.code == "invalid_credentials"
     assert db_session.get(User, user.id) is not None
+
+
+def test_guessing_the_current_password_from_a_live_session_is_throttled_and_audited(
+    db_session: Session,
+) -> None:
+    build_tree(db_session)
+    user = make_user(db_session, "stolen")
+    step = login(db_session, "stolen")
+
+    def change(current: str) -> None:
+        with transaction(db_session):
+            auth.change_password(
+                session=db_session,
+                config=auth_config(),
+                user=db_session.get(User, user.id),  # type: ignore[arg-type]
+                current_password=current,
+                new_password="attacker's new passphrase",
+                keep_session_id=digest(step.token),
+                request=REQUEST,
+            )
+
+    for guess in range(4):
+        with pytest.raises(NotAuthenticated):
+            change(f"guess number {guess}")
+    with pytest.raises(Throttled):
+        change(PASSWORD)  # even the right password waits now
+    actions = [action for action, _, _ in audit_actions(db_session)]
+    assert actions.count("auth.reauthenticate_failed") == 4
+    assert "auth.reauthenticate_throttled" in actions
+    assert "auth.password_change" not in actions

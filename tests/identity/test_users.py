@@ -148,3 +148,50 @@ def test_reset_password_keeps_mfa_and_ends_sessions(db_session: Session) -> None
     assert FAST_PASSWORDS.verify(user.password_hash, generated).ok
     assert user.must_change_password
     assert user.mfa_secret_sealed == b"sealed"
+
+
+def test_check_hash_insert_is_the_import_in_three_steps(db_session: Session) -> None:
+    build_tree(db_session)
+    before = user_count(db_session)
+    rows = users.check_users_csv(session=db_session, data=USERS_CSV.encode())
+    assert [(row.line, row.spec.username) for row in rows] == [
+        (2, "Ramesh.Sharma"),
+        (3, "sunita.verma"),
+    ]
+    assert user_count(db_session) == before  # checking changes nothing
+    steps: list[tuple[int, int]] = []
+    hashed = users.hash_import_rows(
+        rows, passwords=FAST_PASSWORDS, progress=lambda done, total: steps.append((done, total))
+    )
+    assert steps == [(1, 2), (2, 2)]
+    assert all(h.initial_password and len(h.initial_password) == 16 for h in hashed)
+    created = users.insert_imported_users(session=db_session, rows=hashed, context=SYSTEM)
+    assert user_count(db_session) == before + 2
+    for made, row in zip(created, hashed, strict=True):
+        assert made.initial_password == row.initial_password
+        assert FAST_PASSWORDS.verify(made.user.password_hash, row.initial_password or "").ok
+
+
+def test_insert_checks_again_and_inserts_nothing_when_a_row_went_bad(db_session: Session) -> None:
+    build_tree(db_session)
+    rows = users.check_users_csv(session=db_session, data=USERS_CSV.encode())
+    hashed = users.hash_import_rows(rows, passwords=FAST_PASSWORDS)
+    make_user(db_session, "sunita.verma")  # taken between the check and the insert
+    before = user_count(db_session)
+    with pytest.raises(ImportRejected) as raised:
+        users.insert_imported_users(session=db_session, rows=hashed, context=SYSTEM)
+    assert [(e.row, e.reason) for e in raised.value.errors] == [
+        (3, "username 'sunita.verma' already exists")
+    ]
+    assert user_count(db_session) == before
+
+
+def test_a_password_given_in_the_file_is_kept_not_generated(db_session: Session) -> None:
+    build_tree(db_session)
+    data = (
+        b"username,full_name,unit_code,role,password\nown.pass,Own,PS-A1,constable,ghoda-gaadi-42\n"
+    )
+    [row] = users.check_users_csv(session=db_session, data=data)
+    [hashed] = users.hash_import_rows([row], passwords=FAST_PASSWORDS)
+    assert hashed.initial_password is None
+    assert FAST_PASSWORDS.verify(hashed.password_hash, "ghoda-gaadi-42").ok

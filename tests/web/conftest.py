@@ -60,6 +60,6 @@ def seeded(instance: Instance) -> Instance:
 @pytest.fixture
 def client(seeded: Instance) -> Iterator[TestClient]:
     with TestClient(
-        create_app(seeded, seal_periodically=False), base_url="https://testserver"
+        create_app(seeded, seal_periodically=False, run_jobs=False), base_url="https://testserver"
     ) as client:
         yield client

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from collections.abc import Mapping
-from typing import Any, TextIO
+from dataclasses import dataclass
+from typing import Any, Literal, TextIO
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
@@ -46,6 +48,43 @@ def export_document(row: Mapping[str, Any]) -> dict[str, Any]:
     return document
 
 
+@dataclass(frozen=True)
+class RecordFilter:
+    """What ``query`` and ``export_filtered`` select: every given field must match.
+
+    ``action`` ending in ``.*`` matches a prefix (``"auth.*"``); ``since`` is inclusive and
+    ``until`` exclusive.
+    """
+
+    actor_id: int | str | None = None
+    unit_id: int | str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: int | str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.actor_id is not None:
+            conditions.append(AuditRecord.actor_id == str(self.actor_id))
+        if self.unit_id is not None:
+            conditions.append(AuditRecord.unit_id == str(self.unit_id))
+        if self.action is not None and self.action.endswith(".*"):
+            conditions.append(AuditRecord.action.startswith(self.action[:-1], autoescape=True))
+        elif self.action is not None:
+            conditions.append(AuditRecord.action == self.action)
+        if self.object_type is not None:
+            conditions.append(AuditRecord.object_type == self.object_type)
+        if self.object_id is not None:
+            conditions.append(AuditRecord.object_id == str(self.object_id))
+        if self.since is not None:
+            conditions.append(AuditRecord.at >= self.since)
+        if self.until is not None:
+            conditions.append(AuditRecord.at < self.until)
+        return conditions
+
+
 def query(
     *,
     session: Session,
@@ -59,27 +98,76 @@ def query(
     before_seq: int | None = None,
     limit: int = 50,
 ) -> list[AuditRecord]:
-    """Records matching every given filter, newest first.
+    """Records matching every given filter (see ``RecordFilter``), newest first.
 
-    ``action`` ending in ``.*`` matches a prefix (``"auth.*"``); ``since`` is inclusive and
-    ``until`` exclusive. For the next page pass the last record's seq as ``before_seq``.
+    For the next page pass the last record's seq as ``before_seq``.
     """
-    conditions: list[ColumnElement[bool]] = []
-    if actor_id is not None:
-        conditions.append(AuditRecord.actor_id == str(actor_id))
-    if unit_id is not None:
-        conditions.append(AuditRecord.unit_id == str(unit_id))
-    if action is not None and action.endswith(".*"):
-        conditions.append(AuditRecord.action.startswith(action[:-1], autoescape=True))
-    elif action is not None:
-        conditions.append(AuditRecord.action == action)
-    if object_type is not None:
-        conditions.append(AuditRecord.object_type == object_type)
-    if object_id is not None:
-        conditions.append(AuditRecord.object_id == str(object_id))
-    if since is not None:
-        conditions.append(AuditRecord.at >= since)
-    if until is not None:
-        conditions.append(AuditRecord.at < until)
+    where = RecordFilter(
+        actor_id=actor_id,
+        unit_id=unit_id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        since=since,
+        until=until,
+    )
+    return find(session=session, where=where, before_seq=before_seq, limit=limit)
+
+
+def find(
+    *, session: Session, where: RecordFilter, before_seq: int | None = None, limit: int = 50
+) -> list[AuditRecord]:
+    """``query`` with its filters as one ``RecordFilter``."""
     limit = max(1, min(limit, MAX_QUERY_LIMIT))
-    return repo.find_records(session, conditions=conditions, before_seq=before_seq, limit=limit)
+    return repo.find_records(
+        session, conditions=where.conditions(), before_seq=before_seq, limit=limit
+    )
+
+
+#: The columns of a CSV export: the JSON lines' fields, in column order.
+CSV_FIELDS = (*RECORD_FIELDS, "hash", "hash_version")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_filtered(
+    *, session: Session, out: TextIO, where: RecordFilter, fmt: Literal["jsonl", "csv"] = "jsonl"
+) -> int:
+    """Write the records matching ``where`` in seq order, streamed in batches; the count.
+
+    ``jsonl`` lines are exactly those of ``export_jsonl`` (a SIEM can recompute each hash).
+    ``csv`` is for reading in a spreadsheet: ``detail`` as its JSON text, and a text cell that a
+    spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``) gets a leading
+    ``'``, so a hostile user agent or name cannot run in the reader's spreadsheet. Hashes are
+    recomputed from the JSON lines, not from the CSV.
+    """
+    writer = None
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_FIELDS)
+    conditions = where.conditions()
+    count = 0
+    cursor = 0
+    while rows := repo.filtered_rows(
+        session, conditions=conditions, after_seq=cursor, limit=EXPORT_BATCH_SIZE
+    ):
+        for row in rows:
+            document = export_document(row)
+            if writer is None:
+                out.write(canonical_json(document) + "\n")
+            else:
+                writer.writerow(_csv_cell(document, name) for name in CSV_FIELDS)
+        count += len(rows)
+        cursor = rows[-1]["seq"]
+    return count
+
+
+def _csv_cell(document: Mapping[str, Any], name: str) -> str:
+    value = document[name]
+    if value is None:
+        return ""
+    if name == "detail":
+        value = canonical_json(value)
+    text = str(value)
+    if isinstance(document[name], str | dict | list) and text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text

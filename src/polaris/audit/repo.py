@@ -154,3 +154,21 @@ def find_records(
     if before_seq is not None:
         statement = statement.where(AuditRecord.seq < before_seq)
     return list(session.scalars(statement))
+
+
+def filtered_rows(
+    session: Session,
+    *,
+    conditions: Sequence[ColumnElement[bool]],
+    after_seq: int,
+    limit: int,
+) -> list[Row]:
+    """The next ``limit`` records matching ``conditions`` after ``after_seq``, in seq order, as
+    rows (bounded memory, as ``record_rows``)."""
+    statement = (
+        select(_RECORD)
+        .where(*conditions, _RECORD.c.seq > after_seq)
+        .order_by(_RECORD.c.seq)
+        .limit(limit)
+    )
+    return [dict(row) for row in session.execute(statement).mappings()]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from polaris.cli import admin, audit_cmds, setup
+from polaris.cli import admin, audit_cmds, import_cmd, jobs_cmds, search_cmds, setup
 from polaris.cli.context import DataDirOption, instance_for
 
 app = typer.Typer(help="Polaris: sovereign document cloud and messenger.", no_args_is_help=True)
@@ -15,6 +15,10 @@ app.command("init")(setup.init)
 app.command("migrate")(setup.migrate)
 app.command("serve")(setup.serve)
 app.command("demo")(setup.demo)
+app.command("worker")(jobs_cmds.worker)
+app.command("import")(import_cmd.import_tree)
+app.add_typer(jobs_cmds.jobs_app, name="jobs", help="The background job queue.")
+app.add_typer(search_cmds.search_app, name="search", help="The full-text search index.")
 app.add_typer(admin.units_app, name="units", help="Units of the hierarchy.")
 app.add_typer(admin.users_app, name="users", help="Bulk user administration.")
 app.add_typer(admin.user_app, name="user", help="One user's account.")
@@ -52,3 +56,7 @@ def storage_verify(data_dir: Path | None = DataDirOption) -> None:
 
 def run() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m polaris.cli.main``
+    run()

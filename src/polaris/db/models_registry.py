@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import polaris.audit.models
 import polaris.drive.models
-import polaris.identity.models  # noqa: F401
+import polaris.identity.models
+import polaris.ingest.models
+import polaris.ingest.text_models
+import polaris.jobs.models
+import polaris.search.models  # noqa: F401
 from polaris.db.base import Base
 
 metadata = Base.metadata

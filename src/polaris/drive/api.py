@@ -125,20 +125,35 @@ def list_children(
 
 @router.post("/nodes/{node_id}/folders", response_model=NodeRead, status_code=201)
 def create_folder(
-    node_id: int, body: FolderCreate, caller: CurrentCaller, session: DbSession
+    node_id: int,
+    body: FolderCreate,
+    caller: CurrentCaller,
+    session: DbSession,
+    response: Response,
 ) -> NodeRead:
     context = caller.context
+    level = classification_level(body.classification) if body.classification else None
     with transaction(session):
-        located = service.create_folder(
-            session=session,
-            actor=caller.actor,
-            context=context,
-            parent_id=node_id,
-            name=body.name,
-            classification=(
-                classification_level(body.classification) if body.classification else None
-            ),
-        )
+        if body.exist_ok:
+            located, created = service.ensure_folder(
+                session=session,
+                actor=caller.actor,
+                context=context,
+                parent_id=node_id,
+                name=body.name,
+                classification=level,
+            )
+            if not created:
+                response.status_code = 200
+        else:
+            located = service.create_folder(
+                session=session,
+                actor=caller.actor,
+                context=context,
+                parent_id=node_id,
+                name=body.name,
+                classification=level,
+            )
         return NodeRead.of(located, caller.actor)
 
 

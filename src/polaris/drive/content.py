@@ -252,6 +252,21 @@ def audit_read(
     audit_node(session, context, "file.read", located, version_hash=version.sha256, detail=detail)
 
 
+def audit_preview(
+    session: Session,
+    context: AuditContext,
+    located: Located,
+    version: FileVersion,
+    *,
+    shown: str,
+) -> None:
+    """A look at content drawn by Polaris (a thumbnail, a page image, the text) is a read too."""
+    detail: dict[str, object] = {"version": version.number, "shown": shown}
+    audit_node(
+        session, context, "file.preview", located, version_hash=version.sha256, detail=detail
+    )
+
+
 def list_versions(
     *, session: Session, actor: Actor, context: AuditContext, node_id: int
 ) -> tuple[Located, list[FileVersion]]:

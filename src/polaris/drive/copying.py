@@ -15,6 +15,7 @@ from polaris.drive._locate import Located, require_folder, require_node
 from polaris.drive.models import FILE, Node
 from polaris.drive.service import add_version, audit_node, insert_node, relocate
 from polaris.errors import Conflict, QuotaExceeded
+from polaris.search import requests as search
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore
 
@@ -91,6 +92,7 @@ def copy_node(
         first,
         detail={"source_id": node_id, "nodes": len(copies), "bytes": total},
     )
+    search.request_index(session, first.node.id, subtree=True)
     return first
 
 

@@ -135,6 +135,10 @@ def subtree(session: Session, node: Node, *, include_self: bool = True) -> list[
     return list(session.scalars(query.order_by(func.length(Node.path), Node.id)).all())
 
 
+def root_node_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Node.id).where(Node.parent_id.is_(None)).order_by(Node.id)))
+
+
 def move_subtree(session: Session, node: Node, new_parent: Node) -> None:
     """Re-root ``node``'s subtree under ``new_parent`` (paths and space), in one statement."""
     old_prefix = node.path
@@ -240,6 +244,12 @@ def next_version_number(session: Session, node_id: int) -> int:
         select(func.max(FileVersion.number)).where(FileVersion.node_id == node_id)
     )
     return int(current or 0) + 1
+
+
+def version_ids_of(session: Session, node_ids: Sequence[int]) -> list[int]:
+    return list(
+        session.scalars(select(FileVersion.id).where(FileVersion.node_id.in_(node_ids))).all()
+    )
 
 
 def delete_subtree_rows(session: Session, ids: Sequence[int]) -> None:

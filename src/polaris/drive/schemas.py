@@ -102,6 +102,9 @@ class FolderCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=1024)
     classification: ClassificationName | None = None
+    exist_ok: bool = Field(
+        default=False, description="If a folder of this name exists, answer with it (200)."
+    )
 
 
 class NodeUpdate(BaseModel):

@@ -27,11 +27,15 @@ from polaris.drive.models import FILE, FOLDER, FileVersion, Node
 from polaris.drive.names import normalise_name, sort_key
 from polaris.errors import (
     Conflict,
+    NotFound,
     PermissionDenied,
     PreconditionFailed,
     QuotaExceeded,
     ValidationFailed,
 )
+from polaris.ingest import service as ingest
+from polaris.ingest import text_service
+from polaris.search import requests as search
 from polaris.storage.manifest import FileMetadata
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore
@@ -166,7 +170,56 @@ def create_folder(
     located = relocate(session, node.id)
     repo.touch(session, repo.path_ids(parent.node.path), now=node.created_at)
     audit_node(session, context, "folder.create", located, detail={"parent_id": parent_id})
+    search.request_index(session, node.id)
     return located
+
+
+def find_child(
+    *, session: Session, actor: Actor, context: AuditContext, parent_id: int, name: str
+) -> Located | None:
+    """The live child of that name in a folder the actor may read, or None."""
+    parent = require_folder(
+        session=session, actor=actor, context=context, node_id=parent_id, action=Action.READ
+    )
+    child = repo.live_child(session, parent.node.id, normalise_name(name))
+    if child is None:
+        return None
+    return require_node(
+        session=session, actor=actor, context=context, node_id=child.id, action=Action.READ
+    )
+
+
+def ensure_folder(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    parent_id: int,
+    name: str,
+    classification: Classification | None = None,
+) -> tuple[Located, bool]:
+    """The folder of that name in the parent, made if missing (as ``mkdir -p``, so that uploading
+    a folder tree twice merges into the same folders); (folder, created)."""
+    parent = require_folder(
+        session=session, actor=actor, context=context, node_id=parent_id, action=Action.WRITE
+    )
+    existing = repo.live_child(session, parent.node.id, normalise_name(name))
+    if existing is not None and existing.kind == FOLDER:
+        found = require_folder(
+            session=session, actor=actor, context=context, node_id=existing.id, action=Action.READ
+        )
+        return found, False
+    return (
+        create_folder(
+            session=session,
+            actor=actor,
+            context=context,
+            parent_id=parent_id,
+            name=name,
+            classification=classification,
+        ),
+        True,
+    )
 
 
 def insert_node(
@@ -272,6 +325,8 @@ def update_node(
         return located
     moved = place_node(session, located, target, new_name, old_parent_path=old_parent_path)
     audit_node(session, context, "node.move" if moving else "node.rename", moved, detail=detail)
+    # A move changes the space and the shares that reach everything below; a rename, one name.
+    search.request_index(session, node.id, subtree=moving)
     return moved
 
 
@@ -367,6 +422,7 @@ def set_classification(
         changed,
         detail={"from": Classification(before).name.lower(), "to": classification.name.lower()},
     )
+    search.request_index(session, node_id, subtree=True)  # the effective level below changes
     return changed
 
 
@@ -424,4 +480,19 @@ def add_version(
     node.content_type = content_type
     session.flush()
     repo.touch(session, repo.path_ids(node.path), now=now)
+    ingest.request_previews(
+        session, version_id=version.id, content_type=content_type, size=content.size
+    )
+    text_service.request_text(
+        session, version_id=version.id, content_type=content_type, size=content.size
+    )
+    search.request_index(session, node.id)
+    return version
+
+
+def get_version(session: Session, version_id: int) -> FileVersion:
+    """A version by id, for background work on it (not authorised: no caller is acting)."""
+    version = session.get(FileVersion, version_id)
+    if version is None:
+        raise NotFound("version not found")
     return version

@@ -17,6 +17,8 @@ from polaris.drive._locate import Located, locate, require_folder, require_node
 from polaris.drive.names import normalise_name
 from polaris.drive.service import audit_node, check_if_match, place_node
 from polaris.errors import Conflict, NotFound, PermissionDenied
+from polaris.ingest import service as ingest
+from polaris.search import requests as search
 
 
 def trash_node(
@@ -39,6 +41,7 @@ def trash_node(
     session.flush()
     repo.touch(session, repo.path_ids(located.ancestors[-1].path), now=now)
     audit_node(session, context, "node.trash", located)
+    search.request_index(session, node_id, subtree=True)  # the job finds it trashed: removed
     return located
 
 
@@ -114,6 +117,7 @@ def restore_node(
         restored,
         detail={"parent_id": target.id, "name": new_name},
     )
+    search.request_index(session, node_id, subtree=True)
     return restored
 
 
@@ -132,6 +136,9 @@ def purge_node(*, session: Session, actor: Actor, context: AuditContext, node_id
     nodes = repo.subtree(session, located.node)
     size = repo.subtree_size(session, located.node)
     audit_node(session, context, "node.purge", located, detail={"nodes": len(nodes), "bytes": size})
-    repo.delete_subtree_rows(session, [n.id for n in reversed(nodes)])
+    ids = [n.id for n in reversed(nodes)]
+    ingest.forget_versions(session, repo.version_ids_of(session, ids))
+    repo.delete_subtree_rows(session, ids)
+    search.request_removal(session, ids)
     repo.release_bytes(session, located.space.id, size)
     return size

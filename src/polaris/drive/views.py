@@ -6,50 +6,37 @@ there, never here.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from polaris.access.policy import Permission
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content, service, shares, spaces, trash
-from polaris.drive.api import space_defaults
-from polaris.drive.schemas import NodeRead, ShareRead, SpaceRead, VersionRead
-from polaris.identity import units, users
-from polaris.identity.models import Unit, User, UserGroup
-from polaris.web.pages import PageCaller, form_csrf
-from polaris.web.templating import render
+from polaris.drive import (
+    content,
+    service,
+    spaces,
+    trash,
+    views_preview,
+    views_select,
+    views_shares,
+)
+from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
+from polaris.drive.views_common import back_to, page, sidebar_of
+from polaris.drive.views_select import NOTHING_SELECTED
+from polaris.ingest import service as ingest
+from polaris.web.messages import upload_messages
+from polaris.web.pages import PageCaller
 
 router = APIRouter(include_in_schema=False)
-
-
-def _page(
-    request: Request,
-    caller: PageCaller,
-    template: str,
-    sidebar: list[SpaceRead],
-    **context: Any,
-) -> Response:
-    """Render a signed-in page: the CSRF token for its forms, the person and the spaces."""
-    token, _ = form_csrf(request)
-    return render(request, template, csrf=token, user=caller.user, spaces=sidebar, **context)
-
-
-def _sidebar(caller: PageCaller, session: DbSession, instance: CurrentInstance) -> list[SpaceRead]:
-    found = spaces.visible_spaces(
-        session=session, actor=caller.actor, defaults=space_defaults(instance)
-    )
-    return [SpaceRead.of(space) for space in found]
 
 
 @router.get("/")
 def home(caller: PageCaller, session: DbSession, instance: CurrentInstance) -> Response:
     """Straight to the person's own space."""
     with transaction(session):
-        own = _sidebar(caller, session, instance)[0]
+        own = sidebar_of(caller, session, instance)[0]
     return RedirectResponse(f"/drive/{own.root_id}", status_code=303)
 
 
@@ -63,11 +50,12 @@ def folder(
     sort: Literal["name", "modified", "size"] = "name",
     order: Literal["asc", "desc"] = "asc",
     cursor: str | None = None,
+    notice: Literal["nothing-selected"] | None = None,
 ) -> Response:
     context = caller.context
     with transaction(session):
-        sidebar = _sidebar(caller, session, instance)
-        located, page = service.list_children(
+        sidebar = sidebar_of(caller, session, instance)
+        located, listing = service.list_children(
             session=session,
             actor=caller.actor,
             context=context,
@@ -77,7 +65,14 @@ def folder(
             limit=200,
             cursor=cursor,
         )
-        items = [NodeRead.of(child, caller.actor) for child in page.items]
+        items = [NodeRead.of(child, caller.actor) for child in listing.items]
+        versions = {
+            child.node.id: child.node.current_version_id
+            for child in listing.items
+            if child.node.current_version_id is not None
+        }
+        drawn = ingest.with_thumbnails(session, list(versions.values()))
+        thumbnails = {node: version for node, version in versions.items() if version in drawn}
         # A personal space's root is "My files" to its owner, not their username.
         personal = located.space.kind == "user"
         crumbs = [
@@ -86,7 +81,7 @@ def folder(
         ]
         current = NodeRead.of(located, caller.actor)
         space = SpaceRead.of(located.space)
-    return _page(
+    return page(
         request,
         caller,
         "folder.html",
@@ -95,15 +90,12 @@ def folder(
         folder=current,
         crumbs=crumbs,
         items=items,
-        next_cursor=page.next_cursor,
+        next_cursor=listing.next_cursor,
+        thumbnails=thumbnails,
+        upload_messages=upload_messages(),
+        notice=NOTHING_SELECTED if notice else None,
         sort=sort,
         order=order,
-    )
-
-
-def _back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectResponse:
-    return RedirectResponse(
-        f"/drive/{node_parent_id}" if node_parent_id else fallback, status_code=303
     )
 
 
@@ -116,7 +108,7 @@ def create_folder(
         service.create_folder(
             session=session, actor=caller.actor, context=context, parent_id=node_id, name=name
         )
-    return _back_to(node_id)
+    return back_to(node_id)
 
 
 @router.post("/drive/node/{node_id}/rename")
@@ -127,7 +119,7 @@ def rename(node_id: int, caller: PageCaller, session: DbSession, name: str = For
             session=session, actor=caller.actor, context=context, node_id=node_id, name=name
         )
         parent_id = located.node.parent_id
-    return _back_to(parent_id)
+    return back_to(parent_id)
 
 
 @router.post("/drive/node/{node_id}/delete")
@@ -138,7 +130,7 @@ def delete(node_id: int, caller: PageCaller, session: DbSession) -> Response:
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
         parent_id = located.node.parent_id
-    return _back_to(parent_id)
+    return back_to(parent_id)
 
 
 @router.get("/trash/{space_id}")
@@ -151,7 +143,7 @@ def trash_page(
 ) -> Response:
     context = caller.context
     with transaction(session):
-        sidebar = _sidebar(caller, session, instance)
+        sidebar = sidebar_of(caller, session, instance)
         found = trash.list_trash(
             session=session, actor=caller.actor, context=context, space_id=space_id
         )
@@ -159,7 +151,7 @@ def trash_page(
         space = SpaceRead.of(
             spaces.get_space(session=session, actor=caller.actor, space_id=space_id)
         )
-    return _page(
+    return page(
         request,
         caller,
         "trash.html",
@@ -177,7 +169,7 @@ def restore(node_id: int, caller: PageCaller, session: DbSession) -> Response:
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
         parent_id = located.node.parent_id
-    return _back_to(parent_id)
+    return back_to(parent_id)
 
 
 @router.get("/drive/file/{node_id}/versions")
@@ -190,7 +182,7 @@ def versions_page(
 ) -> Response:
     context = caller.context
     with transaction(session):
-        sidebar = _sidebar(caller, session, instance)
+        sidebar = sidebar_of(caller, session, instance)
         located, versions = content.list_versions(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
@@ -198,7 +190,7 @@ def versions_page(
         space = SpaceRead.of(located.space)
         rows = [VersionRead.of(version) for version in reversed(versions)]
         current_id = located.node.current_version_id
-    return _page(
+    return page(
         request,
         caller,
         "versions.html",
@@ -231,102 +223,6 @@ def restore_version(
     return RedirectResponse(f"/drive/file/{node_id}/versions", status_code=303)
 
 
-@router.get("/drive/node/{node_id}/shares")
-def shares_page(
-    node_id: int,
-    request: Request,
-    caller: PageCaller,
-    session: DbSession,
-    instance: CurrentInstance,
-) -> Response:
-    context = caller.context
-    with transaction(session):
-        sidebar = _sidebar(caller, session, instance)
-        located = service.get_node(
-            session=session, actor=caller.actor, context=context, node_id=node_id
-        )
-        current = shares.list_node_shares(
-            session=session, actor=caller.actor, context=context, node_id=node_id
-        )
-        rows = [
-            (ShareRead.of(share), _subject_label(session, share.subject_type, share.subject_id))
-            for share in current
-        ]
-        node = NodeRead.of(located, caller.actor)
-        space = SpaceRead.of(located.space)
-    return _page(
-        request,
-        caller,
-        "shares.html",
-        sidebar,
-        space=space,
-        node=node,
-        shares=rows,
-    )
-
-
-def _subject_label(session: DbSession, subject_type: str, subject_id: int) -> str:
-    model = {"user": User, "unit": Unit, "group": UserGroup}[subject_type]
-    found = session.get(model, subject_id)
-    if found is None:
-        return "?"
-    return str(getattr(found, "username", None) or getattr(found, "name", "?"))
-
-
-@router.post("/drive/node/{node_id}/shares")
-def create_share(
-    node_id: int,
-    caller: PageCaller,
-    session: DbSession,
-    subject_type: Literal["user", "unit"] = Form("user"),
-    subject: str = Form(""),
-    permission: Literal["read", "edit", "manage"] = Form("read"),
-    include_subunits: bool = Form(False),
-    expires_on: dt.date | None = Form(None),
-) -> Response:
-    """Share with a user (by username) or a unit (by code); an expiry date ends it at midnight
-    UTC at the end of that day."""
-    context = caller.context
-    expires_at = (
-        dt.datetime.combine(expires_on + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-        if expires_on
-        else None
-    )
-    with transaction(session):
-        if subject_type == "user":
-            subject_id = users.get_by_username(session=session, username=subject.strip()).id
-        else:
-            subject_id = units.get_by_code(session=session, code=subject.strip()).id
-        shares.create_share(
-            session=session,
-            actor=caller.actor,
-            context=context,
-            node_id=node_id,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            permission=Permission(permission),
-            include_subunits=include_subunits,
-            expires_at=expires_at,
-        )
-    return RedirectResponse(f"/drive/node/{node_id}/shares", status_code=303)
-
-
-@router.post("/drive/share/{share_id}/revoke")
-def revoke_share(
-    share_id: int, caller: PageCaller, session: DbSession, node_id: int = Form(0)
-) -> Response:
-    context = caller.context
-    with transaction(session):
-        shares.revoke_share(session=session, actor=caller.actor, context=context, share_id=share_id)
-    return RedirectResponse(f"/drive/node/{node_id}/shares", status_code=303)
-
-
-@router.get("/shared")
-def shared_with_me_page(
-    request: Request, caller: PageCaller, session: DbSession, instance: CurrentInstance
-) -> Response:
-    with transaction(session):
-        sidebar = _sidebar(caller, session, instance)
-        found = shares.shared_with_me(session=session, actor=caller.actor)
-        items = [NodeRead.of(s.located, caller.actor) for s in found]
-    return _page(request, caller, "shared.html", sidebar, items=items)
+# The other drive pages live in modules of their own; this router serves them all.
+for _sub in (views_shares.router, views_preview.router, views_select.router):
+    router.include_router(_sub)

@@ -254,7 +254,7 @@ def begin_enrolment(
     if row.stage == "mfa":
         raise MfaRequired("complete the second sign-in step", code="mfa_mfa_required")
     if row.stage == "active":
-        _reauthenticate(config, user, password)
+        _reauthenticate(session, config, user, password, request)
     secret = mfa.new_secret()
     user.mfa_secret_sealed = mfa.seal_secret(config.mfa_key, secret, user_id=user.id)
     user.mfa_enabled_at = None
@@ -313,8 +313,25 @@ def confirm_enrolment(
     return EnrolmentDone(recovery_codes=codes, step=new_step)
 
 
-def _reauthenticate(config: AuthConfig, user: User, password: str | None) -> None:
+def _reauthenticate(
+    session: Session, config: AuthConfig, user: User, password: str | None, request: RequestInfo
+) -> None:
+    """The password once more, for a sensitive change from a live session. Throttled and
+    audited like a sign-in, so that someone holding a stolen session cannot guess it."""
+    keys = throttle.keys_for(user.username, request.source_address)
+    try:
+        throttle.check(session=session, keys=keys, now=utcnow())
+    except Throttled:
+        _after_failure(
+            session, config, keys, request, "auth.reauthenticate_throttled", user.username,
+            "throttled",
+        )  # fmt: skip
+        raise
     if password is None or not config.passwords.verify(user.password_hash, password).ok:
+        _after_failure(
+            session, config, keys, request, "auth.reauthenticate_failed", user.username,
+            "bad_password",
+        )  # fmt: skip
         raise NotAuthenticated("password is wrong", code="reauthentication_failed")
 
 
@@ -345,7 +362,7 @@ def change_password(
     request: RequestInfo,
 ) -> None:
     """Re-authenticate, check the policy, store, and end every other session of the user."""
-    _reauthenticate(config, user, current_password)
+    _reauthenticate(session, config, user, current_password, request)
     check_policy(new_password, username=user.username)
     user.password_hash = config.passwords.hash(new_password)
     user.password_changed_at = utcnow()

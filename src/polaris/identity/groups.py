@@ -75,3 +75,11 @@ def list_groups(*, session: Session) -> list[tuple[UserGroup, list[int]]]:
     for group_id, user_id in session.execute(select(GroupMember.group_id, GroupMember.user_id)):
         members.setdefault(group_id, []).append(user_id)
     return [(group, sorted(members.get(group.id, []))) for group in groups]
+
+
+def get_by_name(*, session: Session, name: str) -> UserGroup:
+    wanted = unicodedata.normalize("NFC", name.strip())
+    found = session.scalars(select(UserGroup).where(UserGroup.name == wanted)).first()
+    if found is None:
+        raise NotFound("no such group", code="group_not_found")
+    return found

@@ -111,3 +111,8 @@ def ensure_default_roles(session: Session) -> None:
             )
         )
     session.flush()
+
+
+def list_roles(*, session: Session) -> list[Role]:
+    """Every role, lowest rank first."""
+    return list(session.scalars(select(Role).order_by(Role.rank_order, Role.code)))

@@ -45,6 +45,11 @@ def get_by_code(*, session: Session, code: str) -> Unit:
     return unit
 
 
+def list_units(*, session: Session) -> list[Unit]:
+    """Every unit (about a thousand in a state), by name: office names are not secret."""
+    return list(session.scalars(select(Unit).order_by(Unit.name, Unit.code)))
+
+
 def create_unit(*, session: Session, spec: UnitSpec, context: audit.AuditContext) -> Unit:
     """Create one unit under an existing parent (or the root, for an HQ)."""
     _check_spec(spec)

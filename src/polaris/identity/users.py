@@ -42,6 +42,23 @@ class CreatedUser:
     initial_password: str | None
 
 
+@dataclass(frozen=True)
+class ImportRow:
+    """A parsed row of a user CSV: its line in the file (the header is line 1) and what it asks."""
+
+    line: int
+    spec: UserSpec
+
+
+@dataclass(frozen=True)
+class HashedRow:
+    """An import row with its password hashed (the slow part, done outside any transaction)."""
+
+    row: ImportRow
+    password_hash: str
+    initial_password: str | None
+
+
 def normalise_username(username: str) -> str:
     return unicodedata.normalize("NFC", username).strip().lower()
 
@@ -112,25 +129,31 @@ def _insert(
     initial = None if spec.password else generate_password()
     password = spec.password or initial
     assert password is not None
+    user = _new_user(spec, unit, role, passwords.hash(password), initial is not None)
+    session.add(user)
+    session.flush()
+    return CreatedUser(user=user, initial_password=initial)
+
+
+def _new_user(
+    spec: UserSpec, unit: Unit, role: Role, password_hash: str, must_change: bool
+) -> User:
     clearance = (
         spec.clearance
         if spec.clearance is not None
         else Classification(min(role.max_clearance, Classification.RESTRICTED))
     )
-    user = User(
+    return User(
         username=normalise_username(spec.username),
         full_name=spec.full_name,
         rank=spec.rank,
         unit_id=unit.id,
         role_code=role.code,
         clearance=int(clearance),
-        password_hash=passwords.hash(password),
+        password_hash=password_hash,
         password_changed_at=utcnow(),
-        must_change_password=initial is not None,
+        must_change_password=must_change,
     )
-    session.add(user)
-    session.flush()
-    return CreatedUser(user=user, initial_password=initial)
 
 
 def import_users_csv(
@@ -141,37 +164,77 @@ def import_users_csv(
     context: audit.AuditContext,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[CreatedUser]:
-    """Import every row or none (see ``ImportRejected``). Missing passwords are generated."""
-    units = {u.code: u for u in session.scalars(select(Unit))}
-    roles = {r.code: r for r in session.scalars(select(Role))}
-    existing = set(session.scalars(select(User.username)).all())
-    specs: list[UserSpec] = []
+    """Import every row or none (see ``ImportRejected``). Missing passwords are generated.
+
+    The three steps below in one go; a background import runs them apart, so that hashing (about
+    0.1 s a user) happens outside the write transaction.
+    """
+    rows = check_users_csv(session=session, data=data)
+    hashed = hash_import_rows(rows, passwords=passwords, progress=progress)
+    return insert_imported_users(session=session, rows=hashed, context=context)
+
+
+def check_users_csv(*, session: Session, data: bytes) -> list[ImportRow]:
+    """Check every row of a user CSV against the database; change nothing.
+
+    Raises ``ImportRejected`` listing every bad row (wrong columns, a bad value, an unknown unit or
+    role, a clearance above the role's, a weak password, a username taken or repeated).
+    """
+    rows: list[ImportRow] = []
     errors: list[RowError] = []
-    first_row: dict[str, int] = {}
     for line, row in read_rows(data, required=USER_CSV_COLUMNS, optional=USER_CSV_OPTIONAL):
         try:
-            spec = _spec_from_row(row)
+            rows.append(ImportRow(line, _spec_from_row(row)))
         except ValueError as error:
             errors.append(RowError(line, str(error)))
-            continue
-        username = normalise_username(spec.username)
-        problem = _check_spec(spec, units, roles)
-        if problem is None and username in existing:
-            problem = f"username {username!r} already exists"
-        if problem is None and username in first_row:
-            problem = f"duplicate username {username!r} (first on row {first_row[username]})"
-        if problem:
-            errors.append(RowError(line, problem))
-            continue
-        first_row[username] = line
-        specs.append(spec)
+    valid, problems = _check_rows(session, rows)
+    errors.extend(problems)
+    if errors:
+        raise ImportRejected(sorted(errors, key=lambda error: error.row))
+    return valid
+
+
+def hash_import_rows(
+    rows: list[ImportRow],
+    *,
+    passwords: Passwords,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[HashedRow]:
+    """Hash each row's password, generating one where the row has none. No database work."""
+    hashed: list[HashedRow] = []
+    for row in rows:
+        initial = None if row.spec.password else generate_password()
+        password = row.spec.password or initial
+        assert password is not None
+        hashed.append(HashedRow(row, passwords.hash(password), initial))
+        if progress is not None:
+            progress(len(hashed), len(rows))
+    return hashed
+
+
+def insert_imported_users(
+    *, session: Session, rows: list[HashedRow], context: audit.AuditContext
+) -> list[CreatedUser]:
+    """Insert checked, hashed rows: all or none, checked again against the database as it is now
+    (a username may have been taken, or a unit removed, since ``check_users_csv``)."""
+    _valid, errors = _check_rows(session, [hashed.row for hashed in rows])
     if errors:
         raise ImportRejected(errors)
+    units = {u.code: u for u in session.scalars(select(Unit))}
+    roles = {r.code: r for r in session.scalars(select(Role))}
     created = []
-    for spec in specs:
-        created.append(_insert(session, spec, units[spec.unit_code], roles[spec.role], passwords))
-        if progress is not None:
-            progress(len(created), len(specs))
+    for hashed in rows:
+        spec = hashed.row.spec
+        user = _new_user(
+            spec,
+            units[spec.unit_code],
+            roles[spec.role],
+            hashed.password_hash,
+            hashed.initial_password is not None,
+        )
+        session.add(user)
+        created.append(CreatedUser(user=user, initial_password=hashed.initial_password))
+    session.flush()
     audit.append(
         session=session,
         context=context,
@@ -180,6 +243,29 @@ def import_users_csv(
         detail={"count": len(created)},
     )
     return created
+
+
+def _check_rows(session: Session, rows: list[ImportRow]) -> tuple[list[ImportRow], list[RowError]]:
+    """(rows that pass, an error for each that does not), in file order."""
+    units = {u.code: u for u in session.scalars(select(Unit))}
+    roles = {r.code: r for r in session.scalars(select(Role))}
+    existing = set(session.scalars(select(User.username)).all())
+    valid: list[ImportRow] = []
+    errors: list[RowError] = []
+    first_row: dict[str, int] = {}
+    for row in rows:
+        username = normalise_username(row.spec.username)
+        problem = _check_spec(row.spec, units, roles)
+        if problem is None and username in existing:
+            problem = f"username {username!r} already exists"
+        if problem is None and username in first_row:
+            problem = f"duplicate username {username!r} (first on row {first_row[username]})"
+        if problem:
+            errors.append(RowError(row.line, problem))
+            continue
+        first_row[username] = row.line
+        valid.append(row)
+    return valid, errors
 
 
 def _spec_from_row(row: dict[str, str]) -> UserSpec:

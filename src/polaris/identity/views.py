@@ -1,4 +1,5 @@
-"""Sign-in pages: password, second factor, authenticator enrolment, sign-out, language.
+"""Sign-in pages: password, second factor, authenticator enrolment, sign-out, language, and
+the signed-in person's password change.
 
 Pages call the same ``auth`` services as the JSON API and add no rule of their own.
 """
@@ -20,14 +21,29 @@ from polaris.deps import (
     clear_session_cookies,
     set_session_cookies,
 )
-from polaris.errors import PolarisError
+from polaris.errors import MfaRequired, NotAuthenticated, PolarisError, ValidationFailed
 from polaris.identity import auth
+from polaris.identity.models import User
 from polaris.web.i18n import LANGUAGE_COOKIE, LANGUAGES
-from polaris.web.messages import error_message
-from polaris.web.pages import PRE_SESSION_COOKIE, FormChecked, form_csrf, safe_next
+from polaris.web.messages import N_, error_message
+from polaris.web.pages import PRE_SESSION_COOKIE, FormChecked, PageCaller, form_csrf, safe_next
 from polaris.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path, not a password
+#: Messages of the password page, by error code, and the field each one is about.
+PASSWORD_ERRORS = {
+    "reauthentication_failed": (N_("Your current password is not right."), "current"),
+    "password_mismatch": (N_("The two new passwords are not the same."), "repeat"),
+    "password_too_short": (N_("The new password is too short: use at least 8 characters."), "new"),
+    "password_too_long": (N_("The new password is too long: use at most 128 characters."), "new"),
+    "password_common": (
+        N_("The new password is one that many people use. Choose one that is harder to guess."),
+        "new",
+    ),
+    "password_is_username": (N_("The new password cannot be your username."), "new"),
+}
 
 
 def _page(
@@ -43,11 +59,15 @@ def _page(
     return response
 
 
-def _after_step(stage: str, next_url: str) -> str:
-    if stage == "mfa":
+def _after_step(step: auth.SignInStep, next_url: str) -> str:
+    """Where a sign-in step leads: the next step, the password page if an administrator set the
+    password, or where the person was going."""
+    if step.stage == "mfa":
         return f"/login/mfa?next={quote(next_url, safe='')}"
-    if stage == "enrol":
+    if step.stage == "enrol":
         return "/enrol"
+    if step.user.must_change_password:
+        return PASSWORD_PAGE
     return next_url
 
 
@@ -88,7 +108,7 @@ def login(
             error=error_message(error.code),
             username=username,
         )
-    response = RedirectResponse(_after_step(step.stage, target), status_code=303)
+    response = RedirectResponse(_after_step(step, target), status_code=303)
     set_session_cookies(response, instance, step.token)
     response.delete_cookie(PRE_SESSION_COOKIE, path="/")
     return response
@@ -123,14 +143,60 @@ def verify_mfa(
             request, "mfa.html", status_code=error.status, next=target,
             error=error_message(error.code),
         )  # fmt: skip
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(_after_step(step, target), status_code=303)
     set_session_cookies(response, instance, step.token)
     return response
 
 
+def _sign_in_stage(request: Request, instance: CurrentInstance, session: DbSession) -> str | None:
+    """``active``, ``mfa`` or ``enrol``: how far the session cookie's sign-in got; None if over."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        with transaction(session):
+            auth.resolve_session(session=session, config=instance.auth, token=token)
+    except MfaRequired as error:
+        return "enrol" if error.code == "mfa_enrol_required" else "mfa"
+    except NotAuthenticated:
+        return None
+    return "active"
+
+
+def _enrol_page(
+    request: Request,
+    instance: CurrentInstance,
+    session: DbSession,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    """The start of enrolment: forced by the role during sign-in, or chosen from a full session
+    (which must give the password again)."""
+    stage = _sign_in_stage(request, instance, session)
+    if stage is None:
+        expired = SESSION_COOKIE in request.cookies
+        return RedirectResponse("/login?expired=1" if expired else "/login", status_code=303)
+    if stage == "mfa":
+        return RedirectResponse("/login/mfa", status_code=303)
+    return _page(
+        request, "enrol.html", status_code=status_code, forced=stage == "enrol", error=error
+    )
+
+
+def _enrol_failed(
+    request: Request, instance: CurrentInstance, session: DbSession, error: PolarisError
+) -> Response:
+    if error.code == "session_expired":
+        return RedirectResponse("/login?expired=1", status_code=303)
+    return _enrol_page(
+        request, instance, session, status_code=error.status, error=error_message(error.code)
+    )
+
+
 @router.get("/enrol")
-def enrol_page(request: Request) -> Response:
-    return _page(request, "enrol.html", error=None)
+def enrol_page(request: Request, instance: CurrentInstance, session: DbSession) -> Response:
+    return _enrol_page(request, instance, session)
 
 
 @router.post("/enrol/start")
@@ -149,13 +215,11 @@ def enrol_start(
                 session=session, config=instance.auth, token=token, password=password, request=info
             )
     except PolarisError as error:
-        if error.code == "session_expired":
-            return RedirectResponse("/login?expired=1", status_code=303)
-        return _page(
-            request, "enrol.html", status_code=error.status, error=error_message(error.code)
-        )
+        return _enrol_failed(request, instance, session, error)
     qr = segno.make(started.provisioning_uri, error="m").svg_data_uri(scale=5, border=2)
-    return _page(request, "enrol_qr.html", qr=qr, secret=started.secret, error=None)
+    response = _page(request, "enrol_qr.html", qr=qr, secret=started.secret, error=None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/enrol/confirm")
@@ -174,10 +238,20 @@ def enrol_confirm(
                 session=session, config=instance.auth, token=token, code=code.strip(), request=info
             )
     except PolarisError as error:
+        if error.code != "invalid_code":
+            return _enrol_failed(request, instance, session, error)
+        # The app already holds the key: ask for a code again rather than start over.
         return _page(
-            request, "enrol.html", status_code=error.status, error=error_message(error.code)
-        )
-    response = _page(request, "recovery_codes.html", codes=done.recovery_codes)
+            request, "enrol_qr.html", status_code=error.status, qr=None, secret=None,
+            error=error_message(error.code),
+        )  # fmt: skip
+    must_change = done.step is not None and done.step.user.must_change_password
+    response = _page(
+        request,
+        "recovery_codes.html",
+        codes=done.recovery_codes,
+        continue_to=PASSWORD_PAGE if must_change else "/",
+    )
     if done.step is not None:
         set_session_cookies(response, instance, done.step.token)
     response.headers["Cache-Control"] = "no-store"
@@ -217,3 +291,71 @@ def choose_language(
             path="/",
         )
     return response
+
+
+def _password_page(
+    request: Request,
+    caller: PageCaller,
+    *,
+    status_code: int = 200,
+    notice: str | None = None,
+    error_code: str | None = None,
+) -> Response:
+    error, invalid = PASSWORD_ERRORS.get(error_code or "", (None, None))
+    if error_code is not None and error is None:
+        error = error_message(error_code)
+    token, _ = form_csrf(request)
+    response = render(
+        request,
+        "password.html",
+        status_code=status_code,
+        csrf=token,
+        user=caller.user,
+        notice=notice,  # only after a change: the page then offers no form
+        error=error,
+        invalid=invalid,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get(PASSWORD_PAGE)
+def password_page(request: Request, caller: PageCaller, changed: bool = False) -> Response:
+    if not changed:
+        return _password_page(request, caller)
+    notice = N_(
+        "Your password has been changed. You are still signed in here; everywhere else you "
+        "have been signed out."
+    )
+    return _password_page(request, caller, notice=notice)
+
+
+@router.post(PASSWORD_PAGE)
+def change_password(
+    request: Request,
+    caller: PageCaller,
+    instance: CurrentInstance,
+    session: DbSession,
+    current_password: str = Form(""),
+    new_password: str = Form(""),
+    repeat_password: str = Form(""),
+) -> Response:
+    """The same service as ``POST /api/v1/auth/password``; only the repeat is checked here."""
+    try:
+        if new_password != repeat_password:
+            raise ValidationFailed("the new passwords differ", code="password_mismatch")
+        with transaction(session):
+            user = session.get(User, caller.user.id)
+            assert user is not None
+            auth.change_password(
+                session=session,
+                config=instance.auth,
+                user=user,
+                current_password=current_password,
+                new_password=new_password,
+                keep_session_id=caller.session_id,
+                request=caller.request,
+            )
+    except PolarisError as error:
+        return _password_page(request, caller, status_code=error.status, error_code=error.code)
+    return RedirectResponse(f"{PASSWORD_PAGE}?changed=1", status_code=303)

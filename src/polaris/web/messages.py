@@ -31,11 +31,38 @@ ERROR_MESSAGES = {
     "password_too_weak": N_("Choose a longer, less common password."),
     "server_error": N_("Something went wrong on the server. Nothing was changed."),
     "validation_failed": N_("Some of what was sent is not valid."),
+    "file_too_large": N_("This file is larger than the server accepts."),
+    "too_deep": N_("Folders cannot be nested this deep."),
 }
 GENERIC_ERROR = N_("The request could not be completed.")
+#: Why an upload can be refused: shown by the upload script, translated, by error code.
+UPLOAD_ERROR_CODES = (
+    "quota_exceeded",
+    "storage_full",
+    "name_taken",
+    "name_invalid",
+    "name_too_long",
+    "permission_denied",
+    "not_found",
+    "file_too_large",
+    "csrf_failed",
+    "session_expired",
+    "not_authenticated",
+    "classification_too_high",
+)
+
+
+def upload_messages() -> dict[str, str]:
+    """Untranslated messages for the upload script, by error code (``generic`` for the rest)."""
+    found = {code: ERROR_MESSAGES[code] for code in UPLOAD_ERROR_CODES if code in ERROR_MESSAGES}
+    return {"generic": N_("The upload was refused."), **found}
+
+
 #: Shown as labels; listed here so that extraction finds them.
 CLASSIFICATIONS = (N_("Unclassified"), N_("Restricted"), N_("Confidential"), N_("Secret"))
 PERMISSIONS = (N_("Read"), N_("Edit"), N_("Manage"))
+#: Sizes of files: bytes, kilobytes, megabytes, gigabytes, terabytes.
+SIZE_UNITS = (N_("B"), N_("KB"), N_("MB"), N_("GB"), N_("TB"))
 ERROR_HEADINGS = (N_("Not found"), N_("Not allowed"), N_("Error"))
 
 

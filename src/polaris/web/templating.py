@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from polaris.web.i18n import LANGUAGES, pick_language, translations
+from polaris.web.messages import SIZE_UNITS
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -48,7 +49,7 @@ def render(
     def size(value: int | None) -> str:
         if value is None:
             return ""
-        units = [catalogue.gettext("B"), "KB", "MB", "GB", "TB"]
+        units = [catalogue.gettext(unit) for unit in SIZE_UNITS]
         amount = float(value)
         for unit in units:
             if amount < 1024 or unit == units[-1]:
@@ -62,8 +63,13 @@ def render(
         text = catalogue.gettext(message)
         return text % values if values else text
 
+    def translate_all(messages: dict[str, str]) -> dict[str, str]:
+        """Each message translated, for a page script's JSON data block."""
+        return {key: catalogue.gettext(message) for key, message in messages.items()}
+
     page = environment.get_template(template).render(
         _=translate,
+        translate_all=translate_all,
         ngettext=catalogue.ngettext,
         language=language,
         languages=LANGUAGES,

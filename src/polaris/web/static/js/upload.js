@@ -1,8 +1,10 @@
-// Uploads from the folder page: a file button and a drop zone, each file sent with the tus 1.0
-// protocol in 4 MiB pieces, with a progress bar, resuming from the server's offset after a
-// dropped connection. No library: the protocol is four requests.
+// Uploads from the folder page: file and folder buttons and a drop zone (files and whole folders),
+// each file sent with the tus 1.0 protocol in 4 MiB pieces, with a progress bar, resuming from the
+// server's offset after a dropped connection. No library: the protocol is four requests.
+// Folders are made first (as `mkdir -p`: a folder already there is reused).
 
 const PIECE = 4 * 1024 * 1024;
+const PARALLEL_FILES = 3;
 const MAX_RETRIES = 6;
 
 function csrfToken() {
@@ -20,13 +22,72 @@ function headers(extra) {
   return { "Tus-Resumable": "1.0.0", "X-CSRF-Token": csrfToken(), ...extra };
 }
 
+// Translated messages by error code, from the page (a JSON block: data, never run).
+const MESSAGES = JSON.parse(document.getElementById("upload-messages")?.textContent || "{}");
+
 async function problemOf(response) {
+  let code = "";
   try {
-    const body = await response.json();
-    return body.detail || body.code || String(response.status);
+    code = (await response.json()).code || "";
   } catch {
-    return String(response.status);
+    // Not a problem document (a proxy's page): fall back to the generic message.
   }
+  return MESSAGES[code] || MESSAGES.generic || String(response.status);
+}
+
+async function makeFolder(parent, name) {
+  const response = await fetch(`/api/v1/nodes/${parent}/folders`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: JSON.stringify({ name, exist_ok: true }),
+  });
+  if (!response.ok) throw Object.assign(new Error(await problemOf(response)), { final: true });
+  return (await response.json()).id;
+}
+
+// Make (or reuse) the folders of a relative path below `rootId`; returns the innermost id.
+// Files of one folder share one request for it (the promise is kept, not just its result).
+const folderIds = new Map();
+async function folderFor(rootId, directories) {
+  let parent = rootId;
+  let key = String(rootId);
+  for (const name of directories) {
+    key += "/" + name;
+    if (!folderIds.has(key)) {
+      const made = makeFolder(parent, name);
+      made.catch(() => folderIds.delete(key)); // a later file may try again
+      folderIds.set(key, made);
+    }
+    parent = await folderIds.get(key);
+  }
+  return parent;
+}
+
+// Every file under a dropped folder entry, with its path ("a/b/c.pdf").
+async function filesOfEntry(entry, path) {
+  if (entry.isFile) {
+    const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+    return [{ file, path: path + file.name }];
+  }
+  const reader = entry.createReader();
+  const found = [];
+  for (;;) {
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    if (batch.length === 0) break; // readEntries gives at most 100 at a time
+    for (const child of batch) found.push(...(await filesOfEntry(child, `${path}${entry.name}/`)));
+  }
+  return found;
+}
+
+async function droppedFiles(transfer) {
+  const entries = Array.from(transfer.items || [])
+    .map((item) => (item.webkitGetAsEntry ? item.webkitGetAsEntry() : null))
+    .filter(Boolean);
+  if (entries.length === 0) {
+    return Array.from(transfer.files).map((file) => ({ file, path: file.name }));
+  }
+  const lists = await Promise.all(entries.map((entry) => filesOfEntry(entry, "")));
+  return lists.flat();
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -37,7 +98,9 @@ async function serverOffset(url) {
   return Number(response.headers.get("Upload-Offset"));
 }
 
-async function send(file, folderId, show) {
+async function send(file, path, rootId, show) {
+  const directories = path.split("/").slice(0, -1);
+  const folderId = directories.length ? await folderFor(rootId, directories) : rootId;
   const created = await fetch("/api/v1/uploads", {
     method: "POST",
     headers: headers({
@@ -88,22 +151,24 @@ function start(box) {
   const folderId = box.dataset.folder;
   const list = box.querySelector("#progress");
   const input = box.querySelector("#files");
+  const folderInput = box.querySelector("#folder-files");
   const drop = box.querySelector("#drop");
 
-  async function uploadAll(files) {
-    const jobs = Array.from(files).map(async (file) => {
+  // `entries` are {file, path}; folders in a path are made before their files are sent.
+  async function uploadAll(entries) {
+    const uploadOne = async ({ file, path }) => {
       const item = document.createElement("li");
       const name = document.createElement("span");
-      name.textContent = file.name; // text, never HTML
+      name.textContent = path; // text, never HTML
       const bar = document.createElement("progress");
       bar.max = 1;
       bar.value = 0;
-      bar.setAttribute("aria-label", file.name);
+      bar.setAttribute("aria-label", path);
       const status = document.createElement("span");
       item.append(name, bar, status);
       list.append(item);
       try {
-        await send(file, folderId, (fraction, state) => {
+        await send(file, path, folderId, (fraction, state) => {
           bar.value = fraction;
           status.textContent = state === "retrying" ? box.dataset.failed : "";
         });
@@ -114,22 +179,31 @@ function start(box) {
         status.textContent = `${box.dataset.gaveUp}: ${error.message}`;
         return false;
       }
+    };
+    // A few files at a time: a folder of thousands must not open thousands of uploads at once.
+    const queue = entries.slice();
+    const results = [];
+    const lanes = Array.from({ length: PARALLEL_FILES }, async () => {
+      while (queue.length) results.push(await uploadOne(queue.shift()));
     });
-    const results = await Promise.all(jobs);
+    await Promise.all(lanes);
     if (results.every(Boolean)) window.location.reload();
   }
 
-  input.addEventListener("change", () => uploadAll(input.files));
+  const picked = (files) =>
+    Array.from(files).map((file) => ({ file, path: file.webkitRelativePath || file.name }));
+  input.addEventListener("change", () => uploadAll(picked(input.files)));
+  folderInput?.addEventListener("change", () => uploadAll(picked(folderInput.files)));
   // One listener on the whole upload area: a drop on the zone inside bubbles up to it once.
   box.addEventListener("dragover", (event) => {
     event.preventDefault();
     drop.classList.add("over");
   });
   box.addEventListener("dragleave", () => drop.classList.remove("over"));
-  box.addEventListener("drop", (event) => {
+  box.addEventListener("drop", async (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    uploadAll(event.dataTransfer.files);
+    uploadAll(await droppedFiles(event.dataTransfer));
   });
 }
 

@@ -1,0 +1,1 @@
+"""Administration pages: units, users, the audit log and the status of verification."""

@@ -1,0 +1,85 @@
+"""What every administration page needs: an administrator, the frame, and translated errors.
+
+Who is an administrator is decided where the JSON API decides it (``polaris.deps.get_admin``: the
+role's ``is_admin``); a page only asks. Everyone else gets the translated 403 page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+
+from polaris.deps import Caller, get_admin
+from polaris.errors import PolarisError
+from polaris.web.messages import N_, error_message
+from polaris.web.pages import PageCaller, form_csrf
+from polaris.web.templating import render
+
+#: Texts for the error codes of the services these pages call (the rest are in web.messages).
+ADMIN_ERRORS = {
+    "duplicate_username": N_("That username is taken."),
+    "invalid_user": N_("The user was not created:"),
+    "import_rejected": N_("Nothing was imported. Correct these rows and upload the file again."),
+    "passwords_gone": N_("These passwords were already shown, and are not kept."),
+    "not_your_import": N_("Only the administrator who started this import may see its passwords."),
+}
+
+#: Labels of unit kinds (``identity.units.UnitKind``).
+UNIT_KINDS = {
+    "hq": N_("Headquarters"),
+    "zone": N_("Zone"),
+    "range": N_("Range"),
+    "district": N_("District"),
+    "subdivision": N_("Sub-division"),
+    "station": N_("Police station"),
+    "branch": N_("Branch"),
+}
+#: Clearance levels by their number (``access.policy.Classification``).
+CLEARANCES = (N_("Unclassified"), N_("Restricted"), N_("Confidential"), N_("Secret"))
+
+
+def get_admin_page_caller(caller: PageCaller) -> Caller:
+    return get_admin(caller)
+
+
+AdminPageCaller = Annotated[Caller, Depends(get_admin_page_caller)]
+
+
+def message_for(error: PolarisError) -> str:
+    """The untranslated text for ``error``'s code (the page translates it)."""
+    return ADMIN_ERRORS.get(error.code) or error_message(error.code)
+
+
+def admin_page(
+    request: Request,
+    caller: Caller,
+    template: str,
+    *,
+    section: str,
+    status_code: int = 200,
+    no_store: bool = False,
+    **context: Any,
+) -> Response:
+    """Render an administration page in the signed-in frame; ``section`` marks the current tab.
+
+    ``no_store`` for a page that shows a secret once (a first password): no copy in any cache.
+    """
+    token, _ = form_csrf(request)
+    context.setdefault("notice", None)
+    context.setdefault("error", None)
+    response = render(
+        request,
+        template,
+        status_code=status_code,
+        csrf=token,
+        user=caller.user,
+        section=section,
+        unit_kinds=UNIT_KINDS,
+        clearances=CLEARANCES,
+        **context,
+    )
+    if no_store:
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,31 @@
+"""``polaris search``: rebuild the full-text index, and see how big it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from polaris.cli.context import DataDirOption, console, instance_for, progress_bar
+
+search_app = typer.Typer(no_args_is_help=True, help="The full-text search index.")
+
+
+@search_app.command("reindex")
+def reindex(data_dir: Path | None = DataDirOption) -> None:
+    """Rebuild the index from the database (after a restore, or a change of engine)."""
+    from polaris.search.indexing import reindex_all
+
+    with instance_for(data_dir) as instance, progress_bar("indexing spaces") as progress:
+        indexed = reindex_all(instance, on_progress=progress)
+    console.print(f"indexed {indexed} files and folders")
+
+
+@search_app.command("status")
+def status(data_dir: Path | None = DataDirOption) -> None:
+    """Which engine answers, and how many documents it holds."""
+    from polaris.search.indexing import engine_of
+
+    with instance_for(data_dir) as instance:
+        count = engine_of(instance).count()
+        console.print(f"engine: {instance.settings.search.engine}; documents: {count}")

@@ -1,0 +1,105 @@
+"""What the search index needs to know about nodes, read for background jobs (not authorised:
+no caller is acting; what a *searcher* may see is decided at query time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from polaris.access import service as access
+from polaris.access.policy import Action, Actor
+from polaris.drive import repo
+from polaris.drive._locate import Located, locate
+from polaris.drive.models import FILE, Node
+
+
+@dataclass(frozen=True)
+class IndexedNode:
+    node_id: int
+    space_id: int
+    #: Node ids from the space's root to this node, inclusive.
+    ancestors: tuple[int, ...]
+    name: str
+    is_file: bool
+    content_type: str | None
+    #: The effective level: the highest on the path.
+    classification: int
+    owner_id: int | None
+    unit_id: int | None
+    modified_at: dt.datetime
+    version_id: int | None
+
+
+def nodes_for_index(
+    session: Session, node_id: int, *, subtree: bool
+) -> tuple[list[IndexedNode], list[int]]:
+    """(live nodes to index, ids to remove from the index) for a node, or its whole subtree.
+
+    A node in the trash (or below a trashed folder) is removed; so is one that is gone. Space
+    roots are never indexed: they stand for the space itself.
+    """
+    located = locate(session, node_id)
+    if located is None:
+        return [], [node_id]
+    top = located.node
+    nodes = repo.subtree(session, top) if subtree else [top]
+    inherited = max((node.classification for node in located.ancestors), default=0)
+    trashed_above = any(node.trashed_at is not None for node in located.ancestors)
+    level: dict[int, int] = {}
+    trashed: dict[int, bool] = {}
+    live: list[IndexedNode] = []
+    gone: list[int] = []
+    space = located.space
+    for node in nodes:  # parents before children
+        parent_level = inherited if node.id == top.id else level[node.parent_id or 0]
+        parent_trashed = trashed_above if node.id == top.id else trashed[node.parent_id or 0]
+        level[node.id] = max(parent_level, node.classification)
+        trashed[node.id] = parent_trashed or node.trashed_at is not None
+        if node.parent_id is None:
+            continue
+        if trashed[node.id]:
+            gone.append(node.id)
+            continue
+        live.append(_indexed(node, level[node.id], space.id, space.owner_id, space.unit_id))
+    return live, gone
+
+
+def _indexed(
+    node: Node, level: int, space_id: int, owner_id: int | None, unit_id: int | None
+) -> IndexedNode:
+    return IndexedNode(
+        node_id=node.id,
+        space_id=space_id,
+        ancestors=tuple(int(part) for part in node.path.strip("/").split("/")),
+        name=node.name,
+        is_file=node.kind == FILE,
+        content_type=node.content_type,
+        classification=level,
+        owner_id=owner_id,
+        unit_id=unit_id,
+        modified_at=node.modified_at,
+        version_id=node.current_version_id,
+    )
+
+
+def space_roots(session: Session) -> list[int]:
+    """Every space's root node, for rebuilding the whole index."""
+    return repo.root_node_ids(session)
+
+
+def readable(session: Session, actor: Actor, node_ids: list[int]) -> dict[int, Located]:
+    """Of these nodes, those the actor may read now and that are not in the trash.
+
+    For search results: the index may lag a move or a trashing by a moment, so each hit is checked
+    against the database once more (quietly: a stale hit is no attempt to be audited).
+    """
+    found: dict[int, Located] = {}
+    for node_id in node_ids:
+        located = locate(session, node_id)
+        if located is None or located.in_trash:
+            continue
+        if access.can(actor, Action.READ, located.resource()):
+            found[node_id] = located
+    return found

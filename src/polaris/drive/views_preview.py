@@ -1,0 +1,203 @@
+"""A file's page: its details, and a preview drawn by Polaris (page images, or the text).
+
+Images come from renditions drawn in the background (``polaris.ingest``). Each look at a
+thumbnail, a page image or the text is authorised like a download and audited as ``file.preview``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from polaris.db.uow import transaction
+from polaris.deps import CurrentInstance, DbSession
+from polaris.drive import content
+from polaris.drive._http import content_disposition
+from polaris.drive.schemas import NodeRead, SpaceRead
+from polaris.drive.views_common import page, sidebar_of
+from polaris.ingest import service as ingest
+from polaris.ingest import text_service
+from polaris.storage.refs import ContentRef
+from polaris.web.pages import PageCaller
+
+router = APIRouter(include_in_schema=False)
+
+#: Plain text up to this size is shown in the page.
+MAX_TEXT_BYTES = 512 * 1024
+TEXT_TYPES = ("text/plain", "text/csv", "text/markdown")
+#: A version's images never change, so a browser may keep them (privately) for a day.
+IMAGE_CACHE = "private, max-age=86400, immutable"
+
+
+@router.get("/drive/file/{node_id}")
+def file_page(
+    node_id: int,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    context = caller.context
+    text = None
+    with transaction(session):
+        sidebar = sidebar_of(caller, session, instance)
+        located, version = content.find_content(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        status = ingest.preview_status(
+            session, version_id=version.id, content_type=version.content_type, size=version.size
+        )
+        if version.content_type in TEXT_TYPES and version.size <= MAX_TEXT_BYTES:
+            data = instance.blobs.read_bytes(ContentRef.from_dict(version.content))
+            text = data.decode("utf-8", errors="replace")
+            content.audit_preview(session, context, located, version, shown="text")
+        node = NodeRead.of(located, caller.actor, version_number=version.number)
+        space = SpaceRead.of(located.space)
+        crumbs = [(n.id, n.name) for n in located.chain[:-1]]
+        pages = [(r.page, r.width, r.height) for r in status.pages]
+    return page(
+        request,
+        caller,
+        "file.html",
+        sidebar,
+        space=space,
+        node=node,
+        version_id=version.id,
+        crumbs=crumbs,
+        preview=status.state,
+        preview_error=status.error,
+        pages=pages,
+        text=text,
+    )
+
+
+@router.get("/drive/file/{node_id}/text")
+def text_page(
+    node_id: int,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    """The text extracted from the current version (its layer, or OCR) and how it was made."""
+    context = caller.context
+    with transaction(session):
+        sidebar = sidebar_of(caller, session, instance)
+        located, version = content.find_content(
+            session=session, actor=caller.actor, context=context, node_id=node_id
+        )
+        status = text_service.text_status(session, version.id)
+        found = status.text
+        if status.state == "ready":
+            content.audit_preview(session, context, located, version, shown="extracted text")
+        has_ocr_pdf = status.state == "ready" and found is not None and found.method == "ocr"
+        node = NodeRead.of(located, caller.actor, version_number=version.number)
+        space = SpaceRead.of(located.space)
+    return page(
+        request,
+        caller,
+        "file_text.html",
+        sidebar,
+        space=space,
+        node=node,
+        version_id=version.id,
+        state=status.state,
+        method=found.method if found is not None else None,
+        pages=found.pages if found is not None else None,
+        ocr_languages=found.language if found is not None else None,
+        truncated=bool(found.truncated) if found is not None else False,
+        extracted_at=found.extracted_at if found is not None else None,
+        text=found.text if status.state == "ready" and found is not None else None,
+        has_ocr_pdf=has_ocr_pdf,
+    )
+
+
+@router.get("/drive/file/{node_id}/ocr-pdf/{version_id}")
+def ocr_pdf(
+    node_id: int, version_id: int, caller: PageCaller, session: DbSession, instance: CurrentInstance
+) -> Response:
+    """The searchable PDF that OCR made, downloaded (never shown inline)."""
+    context = caller.context
+    with transaction(session):
+        located, version = content.find_content(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            version_id=version_id,
+        )
+        rendition = text_service.get_ocr_pdf(session, version_id=version.id)
+        content.audit_preview(session, context, located, version, shown="ocr pdf")
+        data = instance.blobs.read_bytes(ContentRef.from_dict(rendition.content))
+        stem = located.node.name.rsplit(".", 1)[0]
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": content_disposition(f"{stem} (OCR).pdf"),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/drive/file/{node_id}/preview-status")
+def preview_status(node_id: int, caller: PageCaller, session: DbSession) -> Response:
+    """For the page's script, while previews are being drawn: ``pending``, ``ready``..."""
+    with transaction(session):
+        _, version = content.find_content(
+            session=session, actor=caller.actor, context=caller.context, node_id=node_id
+        )
+        status = ingest.preview_status(
+            session, version_id=version.id, content_type=version.content_type, size=version.size
+        )
+    return JSONResponse({"state": status.state}, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/drive/file/{node_id}/thumbnail/{version_id}")
+def thumbnail(
+    node_id: int, version_id: int, caller: PageCaller, session: DbSession, instance: CurrentInstance
+) -> Response:
+    return _image(caller, session, instance, node_id, version_id, ingest.THUMBNAIL, 1)
+
+
+@router.get("/drive/file/{node_id}/page/{version_id}/{number}")
+def page_image(
+    node_id: int,
+    version_id: int,
+    number: int,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+) -> Response:
+    return _image(caller, session, instance, node_id, version_id, ingest.PAGE, number)
+
+
+def _image(
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    node_id: int,
+    version_id: int,
+    kind: str,
+    number: int,
+) -> Response:
+    context = caller.context
+    with transaction(session):
+        located, version = content.find_content(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            version_id=version_id,
+        )
+        rendition = ingest.get_rendition(session, version_id=version.id, kind=kind, page=number)
+        shown = kind if kind == ingest.THUMBNAIL else f"page {number}"
+        content.audit_preview(session, context, located, version, shown=shown)
+        data = instance.blobs.read_bytes(ContentRef.from_dict(rendition.content))
+        media_type = rendition.media_type
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Cache-Control": IMAGE_CACHE, "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,45 @@
+"""The ingest package's SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from polaris.ingest.models import Rendition
+
+
+def renditions_of(session: Session, version_id: int, kind: str) -> Sequence[Rendition]:
+    return session.scalars(
+        select(Rendition)
+        .where(Rendition.version_id == version_id, Rendition.kind == kind)
+        .order_by(Rendition.page)
+    ).all()
+
+
+def rendition(session: Session, version_id: int, kind: str, page: int) -> Rendition | None:
+    return session.scalars(
+        select(Rendition).where(
+            Rendition.version_id == version_id, Rendition.kind == kind, Rendition.page == page
+        )
+    ).first()
+
+
+def versions_with(session: Session, version_ids: Iterable[int], kind: str) -> set[int]:
+    ids = list(version_ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Rendition.version_id).where(
+                Rendition.version_id.in_(ids), Rendition.kind == kind
+            )
+        ).all()
+    )
+
+
+def delete_for_versions(session: Session, version_ids: list[int]) -> None:
+    for start in range(0, len(version_ids), 500):
+        batch = version_ids[start : start + 500]
+        session.execute(delete(Rendition).where(Rendition.version_id.in_(batch)))

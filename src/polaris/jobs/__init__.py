@@ -1,0 +1,39 @@
+"""The background queue: durable jobs recorded in the database, run by worker threads.
+
+A job is a row written in the same transaction as the change that needs it (a new version needs
+its thumbnail), so a crash can neither lose it nor run it for a change that was rolled back. Workers
+claim due jobs with a lease; a worker that dies frees its job when the lease ends, and a failed job
+is retried with exponential backoff. Handlers must therefore be idempotent.
+
+On the embedded shape each server process runs worker threads; at scale ``polaris worker`` runs
+them apart from the web nodes, against the same PostgreSQL (claims use ``SKIP LOCKED``).
+"""
+
+from polaris.jobs.models import Job, JobStatus
+from polaris.jobs.service import (
+    JobContext,
+    PermanentError,
+    enqueue,
+    get_job,
+    handler,
+    jobs_for_subject,
+    jobs_for_subjects,
+    run_one,
+    run_pending,
+)
+from polaris.jobs.worker import Worker
+
+__all__ = [
+    "Job",
+    "JobContext",
+    "JobStatus",
+    "PermanentError",
+    "Worker",
+    "enqueue",
+    "get_job",
+    "handler",
+    "jobs_for_subject",
+    "jobs_for_subjects",
+    "run_one",
+    "run_pending",
+]

@@ -1,0 +1,107 @@
+"""The job queue's SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from polaris.jobs.models import Job, JobStatus
+
+
+def by_key(session: Session, key: str) -> Job | None:
+    return session.scalars(select(Job).where(Job.key == key)).first()
+
+
+def by_id(session: Session, job_id: int) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def for_subject(session: Session, subject_type: str, subject_id: int) -> Sequence[Job]:
+    return session.scalars(
+        select(Job)
+        .where(Job.subject_type == subject_type, Job.subject_id == subject_id)
+        .order_by(Job.id)
+    ).all()
+
+
+def for_subjects(session: Session, subject_type: str, subject_ids: Sequence[int]) -> Sequence[Job]:
+    found: list[Job] = []
+    for start in range(0, len(subject_ids), 500):  # bounded IN lists
+        batch = subject_ids[start : start + 500]
+        found.extend(
+            session.scalars(
+                select(Job)
+                .where(Job.subject_type == subject_type, Job.subject_id.in_(batch))
+                .order_by(Job.id)
+            ).all()
+        )
+    return found
+
+
+def claim_next(
+    session: Session,
+    *,
+    kinds: Sequence[str],
+    now: dt.datetime,
+    lease_until: dt.datetime,
+    worker: str,
+) -> Job | None:
+    """Take the oldest due job of ``kinds``: queued and due, or running with its lease run out.
+
+    ``SKIP LOCKED`` lets workers on PostgreSQL claim side by side without waiting on each other;
+    SQLite ignores it, its transactions being serial anyway.
+    """
+    due = or_(
+        and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
+        and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
+    )
+    job = session.scalars(
+        select(Job)
+        .where(due, Job.kind.in_(kinds))
+        .order_by(Job.run_after, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if job is None:
+        return None
+    job.status = JobStatus.RUNNING
+    job.key = None  # from now on the same key asks for a new job: this one may miss the change
+    job.attempts += 1
+    job.lease_until = lease_until
+    job.worker = worker
+    job.started_at = now
+    session.flush()
+    return job
+
+
+def update_claimed(
+    session: Session, *, job_id: int, worker: str, attempt: int, **values: Any
+) -> bool:
+    """Change a job only while this worker's claim (this attempt) still holds it."""
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.worker == worker,
+            Job.attempts == attempt,
+            Job.status == JobStatus.RUNNING,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+def latest_failures(session: Session, *, limit: int) -> Sequence[Job]:
+    return session.scalars(
+        select(Job).where(Job.status == JobStatus.FAILED).order_by(Job.id.desc()).limit(limit)
+    ).all()

@@ -1,0 +1,274 @@
+"""Enqueue jobs, register their handlers, and run due jobs (see ``polaris.jobs``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from polaris.clock import utcnow
+from polaris.db.uow import transaction
+from polaris.errors import NotFound
+from polaris.jobs import repo
+from polaris.jobs.models import Job, JobStatus
+
+if TYPE_CHECKING:
+    from polaris.instance import Instance
+
+log = logging.getLogger("polaris.jobs")
+
+Payload = dict[str, Any]
+Result = dict[str, Any] | None
+HandlerFunction = Callable[["JobContext", Payload], Result]
+
+DEFAULT_MAX_ATTEMPTS = 5
+BACKOFF_BASE = dt.timedelta(seconds=10)
+BACKOFF_CAP = dt.timedelta(hours=1)
+#: Progress is written at most this often; the last step is always written.
+PROGRESS_INTERVAL_SECONDS = 0.5
+
+_HANDLERS: dict[str, HandlerFunction] = {}
+#: Set when a job is committed in this process, so that idle workers here wake at once.
+WAKE = threading.Event()
+
+
+class PermanentError(Exception):
+    """A failure that retrying cannot mend (a corrupt file, an unsupported format)."""
+
+
+def handler(kind: str) -> Callable[[HandlerFunction], HandlerFunction]:
+    """Register the function that runs jobs of ``kind``. It must be idempotent."""
+
+    def register(function: HandlerFunction) -> HandlerFunction:
+        if kind in _HANDLERS and _HANDLERS[kind] is not function:
+            raise ValueError(f"a handler for job kind {kind!r} is already registered")
+        _HANDLERS[kind] = function
+        return function
+
+    return register
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    payload: Payload,
+    key: str | None = None,
+    subject: tuple[str, int] | None = None,
+    created_by: int | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    run_after: dt.datetime | None = None,
+) -> Job:
+    """Add a job in the caller's transaction; with the ``key`` of a job still queued (not yet
+    claimed), return that job instead."""
+    if key is not None:
+        existing = repo.by_key(session, key)
+        if existing is not None:
+            return existing
+    job = Job(
+        kind=kind,
+        key=key,
+        payload=payload,
+        subject_type=subject[0] if subject else None,
+        subject_id=subject[1] if subject else None,
+        status=JobStatus.QUEUED,
+        max_attempts=max_attempts,
+        run_after=run_after or utcnow(),
+        created_by=created_by,
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        if key is None:
+            raise
+        raced = repo.by_key(session, key)  # another transaction enqueued it first
+        if raced is None:
+            raise
+        return raced
+    event.listen(session, "after_commit", _wake_workers, once=True)
+    return job
+
+
+def _wake_workers(_session: Session) -> None:
+    WAKE.set()
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = repo.by_id(session, job_id)
+    if job is None:
+        raise NotFound("no such job", code="job_not_found")
+    return job
+
+
+def jobs_for_subject(session: Session, subject_type: str, subject_id: int) -> list[Job]:
+    return list(repo.for_subject(session, subject_type, subject_id))
+
+
+def jobs_for_subjects(
+    session: Session, subject_type: str, subject_ids: list[int]
+) -> dict[int, list[Job]]:
+    """The jobs of many subjects at once, by subject id."""
+    found: dict[int, list[Job]] = {}
+    for job in repo.for_subjects(session, subject_type, subject_ids):
+        assert job.subject_id is not None
+        found.setdefault(job.subject_id, []).append(job)
+    return found
+
+
+def backoff(attempt: int) -> dt.timedelta:
+    """10 s, 20 s, 40 s… after the 1st, 2nd, 3rd failure, at most an hour."""
+    delay: dt.timedelta = BACKOFF_BASE * (2 ** max(attempt - 1, 0))
+    return min(delay, BACKOFF_CAP)
+
+
+@dataclass
+class JobContext:
+    """What a running handler gets: the instance, its job, and a way to report progress.
+
+    On SQLite a process has one writer at a time, so call :meth:`progress` between transactions,
+    never while one of the handler's own write transactions is open.
+    """
+
+    instance: Instance
+    job_id: int
+    attempt: int
+    worker: str
+    _last_progress: float = field(default=0.0, repr=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work for the handler."""
+        session = self.instance.sessions()
+        try:
+            with transaction(session):
+                yield session
+        finally:
+            session.close()
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        """Record how far the job is (and renew its lease); written at most twice a second."""
+        import time
+
+        now = time.monotonic()
+        last_step = total is not None and done >= total
+        if not last_step and now - self._last_progress < PROGRESS_INTERVAL_SECONDS:
+            return
+        self._last_progress = now
+        lease = dt.timedelta(seconds=self.instance.settings.jobs.lease_seconds)
+        values: dict[str, Any] = {"progress_done": done, "lease_until": utcnow() + lease}
+        if total is not None:
+            values["progress_total"] = total
+        with self.session() as session:
+            repo.update_claimed(
+                session, job_id=self.job_id, worker=self.worker, attempt=self.attempt, **values
+            )
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def run_one(instance: Instance, *, worker: str | None = None) -> bool:
+    """Claim and run one due job; False when none is due."""
+    worker = worker or worker_name()
+    kinds = registered_kinds()
+    if not kinds:
+        return False
+    lease = dt.timedelta(seconds=instance.settings.jobs.lease_seconds)
+    session = instance.sessions()
+    try:
+        with transaction(session):
+            now = utcnow()
+            job = repo.claim_next(
+                session, kinds=kinds, now=now, lease_until=now + lease, worker=worker
+            )
+            if job is None:
+                return False
+            job_id, kind, attempt = job.id, job.kind, job.attempts
+            payload = dict(job.payload)
+            if attempt > job.max_attempts:
+                # Its worker died on the last allowed attempt.
+                job.status = JobStatus.FAILED
+                job.error = job.error or "the worker running this job stopped"
+                job.finished_at = now
+                return True
+    finally:
+        session.close()
+    context = JobContext(instance=instance, job_id=job_id, attempt=attempt, worker=worker)
+    try:
+        result = _HANDLERS[kind](context, payload)
+    except PermanentError as error:
+        _finish(context, status=JobStatus.FAILED, error=str(error) or type(error).__name__)
+    except Exception as error:  # a failing job must never stop its worker
+        log.warning("job %s (%s) attempt %s failed: %r", job_id, kind, attempt, error)
+        _retry_or_fail(context, error, max_attempts=_max_attempts(instance, job_id))
+    else:
+        _finish(context, status=JobStatus.DONE, result=result, error=None)
+    return True
+
+
+def _max_attempts(instance: Instance, job_id: int) -> int:
+    session = instance.sessions()
+    try:
+        with transaction(session):
+            job = repo.by_id(session, job_id)
+            return job.max_attempts if job is not None else 0
+    finally:
+        session.close()
+
+
+def _retry_or_fail(context: JobContext, error: Exception, *, max_attempts: int) -> None:
+    message = f"{type(error).__name__}: {error}"[:2000]
+    if context.attempt >= max_attempts:
+        _finish(context, status=JobStatus.FAILED, error=message)
+        return
+    with context.session() as session:
+        repo.update_claimed(
+            session,
+            job_id=context.job_id,
+            worker=context.worker,
+            attempt=context.attempt,
+            status=JobStatus.QUEUED,
+            run_after=utcnow() + backoff(context.attempt),
+            lease_until=None,
+            error=message,
+        )
+
+
+def _finish(context: JobContext, *, status: JobStatus, **values: Any) -> None:
+    with context.session() as session:
+        repo.update_claimed(
+            session,
+            job_id=context.job_id,
+            worker=context.worker,
+            attempt=context.attempt,
+            status=status,
+            lease_until=None,
+            finished_at=utcnow(),
+            **values,
+        )
+
+
+def run_pending(instance: Instance, *, limit: int | None = None) -> int:
+    """Run due jobs in this thread until none is left (or ``limit``); how many ran."""
+    count = 0
+    while limit is None or count < limit:
+        if not run_one(instance):
+            break
+        count += 1
+    return count

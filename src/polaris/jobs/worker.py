@@ -1,0 +1,56 @@
+"""Worker threads: run due jobs, then wait to be woken or for the next poll."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from polaris.jobs.service import WAKE, run_one, worker_name
+
+if TYPE_CHECKING:
+    from polaris.instance import Instance
+
+log = logging.getLogger("polaris.jobs")
+
+
+class Worker:
+    """``threads`` threads running jobs until :meth:`stop`; a job under way is finished first."""
+
+    def __init__(self, instance: Instance, *, threads: int = 1) -> None:
+        self._instance = instance
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"jobs-{n}", daemon=True)
+            for n in range(threads)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        WAKE.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` (for ``polaris worker``)."""
+        for thread in self._threads:
+            while thread.is_alive():
+                thread.join(timeout=1.0)
+
+    def _run(self) -> None:
+        name = worker_name()
+        poll = self._instance.settings.jobs.poll_seconds
+        while not self._stop.is_set():
+            try:
+                ran = run_one(self._instance, worker=name)
+            except Exception:  # a database hiccup must not end the worker
+                log.exception("claiming a job failed")
+                ran = False
+            if ran:
+                continue
+            WAKE.wait(poll)
+            WAKE.clear()

@@ -1,0 +1,120 @@
+"""Highlights and snippets, made the same way for every engine, from the query's clauses.
+
+Neither engine's own highlighter fits. PostgreSQL's ``ts_headline`` re-parses the text with its
+own parser, which is not our tokeniser: it keeps ``report.pdf`` and ``a@b.com`` as one word and
+reads ``FIR-123/2025`` as ``fir``, ``-123``, ``/2025``, so it would fail to mark ``report`` or
+``123`` that matched; it also answers with markup. Tantivy's snippet generator marks no prefix
+matches. Here a match is found with the tokeniser's own rule (a run of letters, marks and digits
+bounded by anything else, in the NFC text with its ignorables removed) and reported as offsets
+into the original NFC text, so both engines mark the same words and the page escapes plain text.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+import regex
+
+from polaris.search.interface import Highlight
+from polaris.search.query import Clause
+from polaris.search.text import IgnorableMap, nfc
+
+#: Characters of text around the matches in a snippet.
+SNIPPET_CHARS = 240
+#: How far the snippet starts before its first match.
+LEAD_CHARS = 60
+#: Matches looked at to place the snippet (the text may be a whole book).
+MAX_MATCHES = 500
+ELLIPSIS = "…"
+
+_WORD = r"[\p{L}\p{M}\p{N}]"
+_GAP = r"[^\p{L}\p{M}\p{N}]+"
+_WHITESPACE = regex.compile(r"\s")
+
+
+@functools.lru_cache(maxsize=256)
+def matcher(clauses: tuple[Clause, ...]) -> regex.Pattern[str] | None:
+    """One pattern for all clauses; group ``i + 1`` is clause ``i``. Compiled once a query."""
+    if not clauses:
+        return None
+    alternatives = []
+    for clause in clauses:
+        words = [regex.escape(word) for word in clause.words]
+        tail = f"{_WORD}*" if clause.prefix else f"(?!{_WORD})"
+        alternatives.append(f"(?<!{_WORD})({_GAP.join(words)}{tail})")
+    return regex.compile("|".join(alternatives), regex.IGNORECASE | regex.V1)
+
+
+def _matches(pattern: regex.Pattern[str], text: str) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, clause)`` of each match, in offsets of ``text``."""
+    mapping = IgnorableMap(text)
+    for count, match in enumerate(pattern.finditer(mapping.stripped)):
+        if count >= MAX_MATCHES:
+            return
+        yield mapping.start(match.start()), mapping.end(match.end()), (match.lastindex or 1) - 1
+
+
+def highlight(text: str, clauses: tuple[Clause, ...]) -> Highlight:
+    """All of ``text`` (a name), with its matches marked."""
+    text = nfc(text)
+    pattern = matcher(clauses)
+    if pattern is None:
+        return Highlight(text)
+    return Highlight(text, tuple((start, end) for start, end, _ in _matches(pattern, text)))
+
+
+def snippet(text: str, clauses: tuple[Clause, ...], size: int = SNIPPET_CHARS) -> Highlight:
+    """A piece of ``text`` around the densest cluster of matches (the start if none matched).
+
+    Whitespace becomes plain spaces (one for one, so offsets hold); an ellipsis marks a cut.
+    """
+    text = nfc(text)
+    pattern = matcher(clauses)
+    found = list(_matches(pattern, text)) if pattern is not None else []
+    start = _best_window(found, size)
+    begin = 0 if start is None else _word_start(text, max(0, start - LEAD_CHARS), start)
+    end = _word_end(text, begin + size)
+    piece = _WHITESPACE.sub(" ", text[begin:end])
+    lead = ELLIPSIS if begin > 0 else ""
+    trail = ELLIPSIS if end < len(text) else ""
+    spans = tuple(
+        (s - begin + len(lead), e - begin + len(lead))
+        for s, e, _ in found
+        if begin <= s and e <= end
+    )
+    return Highlight(lead + piece + trail, spans)
+
+
+def _best_window(found: list[tuple[int, int, int]], size: int) -> int | None:
+    """Start of the window of ``size`` holding the most distinct clauses, then most matches."""
+    best: tuple[int, int] | None = None
+    best_start = None
+    last = 0
+    for first, (start, _, _) in enumerate(found):
+        last = max(last, first)
+        while last + 1 < len(found) and found[last + 1][1] <= start + size:
+            last += 1
+        window = found[first : last + 1]
+        score = (len({clause for _, _, clause in window}), len(window))
+        if best is None or score > best:
+            best, best_start = score, start
+    return best_start
+
+
+def _word_start(text: str, at: int, limit: int) -> int:
+    """Move ``at`` forward to the start of a word (not past ``limit``), so no word is cut."""
+    if at == 0:
+        return 0
+    space = _WHITESPACE.search(text, at, limit)
+    return space.end() if space is not None else at
+
+
+def _word_end(text: str, at: int) -> int:
+    """Move ``at`` back to the end of a word, at most a few characters."""
+    if at >= len(text):
+        return len(text)
+    for back in range(at, max(0, at - 20), -1):
+        if text[back].isspace():
+            return back
+    return at

@@ -1,0 +1,91 @@
+"""The index job: documents from drive (names, places, levels) and ingest (text) into the engine.
+
+Importing this module registers the handler. The engine is opened once per process and kept on
+the instance (the Tantivy engine holds its index open).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from polaris import jobs
+from polaris.drive import indexing as drive_index
+from polaris.ingest import text_service
+from polaris.instance import Instance
+from polaris.search.interface import SearchDocument, SearchEngine
+from polaris.search.requests import INDEX_JOB
+from polaris.search.service import open_search_engine
+
+BATCH = 500
+_OPEN_LOCK = threading.Lock()
+
+
+def engine_of(instance: Instance) -> SearchEngine:
+    """The instance's search engine, opened on first use."""
+    with _OPEN_LOCK:
+        if instance.search is None:
+            instance.search = open_search_engine(instance.settings, instance.engine)
+        return instance.search
+
+
+@jobs.handler(INDEX_JOB)
+def index_job(context: jobs.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    engine = engine_of(context.instance)
+    if "remove" in payload:
+        removed = [int(node_id) for node_id in payload["remove"]]
+        engine.delete(removed)
+        return {"removed": len(removed)}
+    return index_node(context.instance, int(payload["node_id"]), subtree=bool(payload["subtree"]))
+
+
+def index_node(instance: Instance, node_id: int, *, subtree: bool) -> dict[str, Any]:
+    """Bring the index in line with a node (or its subtree) as it is now; idempotent."""
+    engine = engine_of(instance)
+    session = instance.read_sessions()
+    try:
+        with session.begin():
+            live, gone = drive_index.nodes_for_index(session, node_id, subtree=subtree)
+            texts = text_service.texts_of(
+                session, [n.version_id for n in live if n.version_id is not None]
+            )
+    finally:
+        session.close()
+    if gone:
+        engine.delete(gone)
+    for start in range(0, len(live), BATCH):
+        engine.upsert([_document(node, texts) for node in live[start : start + BATCH]])
+    return {"indexed": len(live), "removed": len(gone)}
+
+
+def _document(node: drive_index.IndexedNode, texts: dict[int, str]) -> SearchDocument:
+    return SearchDocument(
+        node_id=node.node_id,
+        space_id=node.space_id,
+        ancestors=node.ancestors,
+        name=node.name,
+        text=texts.get(node.version_id, "") if node.version_id is not None else "",
+        content_type=node.content_type if node.is_file else "inode/directory",
+        classification=node.classification,
+        owner_id=node.owner_id,
+        unit_id=node.unit_id,
+        modified_at=node.modified_at,
+    )
+
+
+def reindex_all(instance: Instance, *, on_progress: Any = None) -> int:
+    """Rebuild the whole index from the database (after a restore, or a change of engine)."""
+    engine = engine_of(instance)
+    session = instance.read_sessions()
+    try:
+        with session.begin():
+            roots = drive_index.space_roots(session)
+    finally:
+        session.close()
+    engine.clear()
+    indexed = 0
+    for done, root in enumerate(roots, start=1):
+        indexed += int(index_node(instance, root, subtree=True)["indexed"])
+        if on_progress is not None:
+            on_progress(done, len(roots))
+    return indexed

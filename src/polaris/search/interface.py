@@ -1,0 +1,166 @@
+"""What every search engine takes and gives: documents in, authorised pages of hits out.
+
+The engines know nothing of users, roles or shares. The caller turns the access policy into a
+:class:`Visibility` (the spaces the user reads wholly, the nodes shared with them, their clearance)
+and every engine applies it *inside* its query, before ranking, counting and pagination: a page is
+never filled from hits that are filtered away afterwards, and a hidden document never shows up in
+a count or a snippet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from polaris.errors import ValidationFailed
+
+#: A page holds at most this many hits.
+MAX_LIMIT = 100
+#: Deeper pages are refused: nobody reads them, and they cost the engine the whole prefix.
+MAX_OFFSET = 1000
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    """One file or folder as the index holds it.
+
+    ``ancestors`` are the node ids from the space's root down to the node itself, inclusive (the
+    node's materialised ``path``); a share of any of them reaches the document. ``classification``
+    is the effective one (the highest on the path). ``unit_id`` is the space's unit (``None`` for a
+    personal space), ``owner_id`` the space's owner (``None`` for a unit's space).
+    """
+
+    node_id: int
+    space_id: int
+    ancestors: tuple[int, ...]
+    name: str
+    text: str
+    content_type: str | None
+    classification: int
+    owner_id: int | None
+    unit_id: int | None
+    modified_at: dt.datetime
+
+    def __post_init__(self) -> None:
+        if not self.ancestors or self.ancestors[-1] != self.node_id:
+            raise ValueError("ancestors must run from the space root to the node itself")
+        if self.modified_at.tzinfo is None:
+            raise ValueError("modified_at must be timezone-aware")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What the searching user may read, computed by the caller from the access policy.
+
+    A document is visible when its space is in ``space_ids`` or one of its ancestors is in
+    ``shared_roots``, and its classification is at most ``max_classification``.
+    """
+
+    space_ids: frozenset[int]
+    shared_roots: frozenset[int]
+    max_classification: int
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A search, with optional filters; every filter narrows the result (AND).
+
+    ``text`` follows the syntax of :mod:`polaris.search.query` (words AND-ed, ``"phrases"``,
+    ``prefix*``); empty text lists the visible documents that pass the filters, newest first.
+    ``classification`` keeps documents of exactly that level. The modified range is half-open,
+    ``modified_from <= modified_at < modified_to``, to the second.
+    """
+
+    text: str = ""
+    space_ids: frozenset[int] | None = None
+    content_types: frozenset[str] | None = None
+    classification: int | None = None
+    owner_id: int | None = None
+    unit_id: int | None = None
+    modified_from: dt.datetime | None = None
+    modified_to: dt.datetime | None = None
+    limit: int = 20
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValidationFailed(f"limit must be 1 to {MAX_LIMIT}", code="search_limit")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise ValidationFailed(f"offset must be 0 to {MAX_OFFSET}", code="search_offset")
+        for moment in (self.modified_from, self.modified_to):
+            if moment is not None and moment.tzinfo is None:
+                raise ValidationFailed("dates must carry a timezone", code="search_date")
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A piece of text and the matched words in it, as ``(start, end)`` character offsets.
+
+    Spans are sorted and do not overlap. They are offsets into ``text`` (Python ``str`` indices),
+    never markup: the page escapes ``text[a:b]`` pieces itself.
+    """
+
+    text: str
+    spans: tuple[tuple[int, int], ...] = ()
+
+    def pieces(self) -> list[tuple[str, bool]]:
+        """``text`` cut into ``(piece, is_match)`` runs, for a template to escape and wrap."""
+        pieces: list[tuple[str, bool]] = []
+        at = 0
+        for start, end in self.spans:
+            if start > at:
+                pieces.append((self.text[at:start], False))
+            pieces.append((self.text[start:end], True))
+            at = end
+        if at < len(self.text):
+            pieces.append((self.text[at:], False))
+        return pieces
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    node_id: int
+    #: The engine's relevance (BM25 for Tantivy, ``ts_rank`` for PostgreSQL); 0 when listing.
+    score: float
+    name: Highlight
+    snippet: Highlight
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: tuple[SearchHit, ...]
+    #: Visible documents that match, all pages together (a lower bound if not ``total_exact``).
+    total: int
+    offset: int
+    limit: int
+    #: False when the engine stopped counting (PostgreSQL past ``MAX_RANKED``): show "5,000+".
+    total_exact: bool = True
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.hits) < self.total
+
+
+class SearchEngine(Protocol):
+    """The one interface of the full-text index; engines are picked by ``settings.search``.
+
+    Writes are idempotent and visible to every later search, in this process or another, once the
+    call returns.
+    """
+
+    def upsert(self, documents: Sequence[SearchDocument]) -> None:
+        """Add the documents, replacing any indexed under the same node ids."""
+
+    def delete(self, node_ids: Sequence[int]) -> None:
+        """Remove the documents; ids not in the index are ignored."""
+
+    def search(self, query: SearchQuery, visibility: Visibility) -> SearchPage:
+        """The page of visible documents matching ``query``, best first."""
+
+    def clear(self) -> None:
+        """Remove every document (before a full reindex)."""
+
+    def count(self) -> int:
+        """How many documents the index holds (all, visible or not: for operators)."""

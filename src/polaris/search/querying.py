@@ -1,0 +1,61 @@
+"""Searching as a user: the access policy turned into a :class:`Visibility`, the engine asked, each
+hit checked once more against the database, and the search audited.
+
+The engine applies the visibility inside its query (see ``search.interface``), so pages are full
+and counts never include what the user may not see. The second check only drops hits that the
+index has not caught up with yet (a node moved or trashed a moment ago).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import Actor
+from polaris.audit import service as audit
+from polaris.audit.context import AuditContext
+from polaris.drive import indexing as drive_index
+from polaris.drive import shares, spaces
+from polaris.drive._locate import Located
+from polaris.search.interface import SearchEngine, SearchHit, SearchPage, SearchQuery, Visibility
+
+
+@dataclass(frozen=True)
+class Found:
+    located: Located
+    hit: SearchHit
+
+
+def visibility_for(session: Session, actor: Actor, defaults: spaces.SpaceDefaults) -> Visibility:
+    """What ``actor`` may read: spaces wholly, nodes shared with them, up to their clearance."""
+    readable_spaces = spaces.visible_spaces(session=session, actor=actor, defaults=defaults)
+    shared = shares.shared_with_me(session=session, actor=actor)
+    return Visibility(
+        space_ids=frozenset(space.id for space in readable_spaces),
+        shared_roots=frozenset(item.located.node.id for item in shared),
+        max_classification=int(actor.clearance),
+    )
+
+
+def search(
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    engine: SearchEngine,
+    query: SearchQuery,
+    defaults: spaces.SpaceDefaults,
+) -> tuple[list[Found], SearchPage]:
+    visibility = visibility_for(session, actor, defaults)
+    page = engine.search(query, visibility)
+    readable = drive_index.readable(session, actor, [hit.node_id for hit in page.hits])
+    found = [Found(readable[hit.node_id], hit) for hit in page.hits if hit.node_id in readable]
+    audit.append(
+        session=session,
+        context=context,
+        action="search.query",
+        object_type="search",
+        detail={"query": query.text[:500], "total": page.total, "offset": query.offset},
+    )
+    return found, page

@@ -1,0 +1,40 @@
+"""Asking for the index to follow a change: called by drive and ingest in the transaction of the
+change, so the request cannot be lost (the job in ``search.indexing`` does the work).
+
+Shares need no reindexing: who may see a document is decided at query time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from polaris import jobs
+from polaris.drive.models import FileVersion
+
+INDEX_JOB = "search.index"
+
+
+def request_index(session: Session, node_id: int, *, subtree: bool = False) -> None:
+    """Index a node (and with ``subtree`` everything below it) as it is when the job runs: its
+    name, place, classification and text; a trashed or purged node is removed."""
+    scope = "tree" if subtree else "node"
+    jobs.enqueue(
+        session,
+        kind=INDEX_JOB,
+        payload={"node_id": node_id, "subtree": subtree},
+        key=f"{INDEX_JOB}:{scope}:{node_id}",
+        subject=("node", node_id),
+    )
+
+
+def request_index_of_version(session: Session, version_id: int) -> None:
+    """Index the file a version belongs to (its text has just been extracted)."""
+    version = session.get(FileVersion, version_id)
+    if version is not None:
+        request_index(session, version.node_id)
+
+
+def request_removal(session: Session, node_ids: list[int]) -> None:
+    """Remove purged nodes (they will not be found when the job runs)."""
+    if node_ids:
+        jobs.enqueue(session, kind=INDEX_JOB, payload={"remove": node_ids})

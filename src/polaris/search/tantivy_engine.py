@@ -1,0 +1,303 @@
+"""The embedded engine: a Tantivy index in a directory of the instance (``DATA_DIR/search``).
+
+Writers. Several processes write (web workers, job workers, the CLI), and Tantivy allows one
+``IndexWriter`` per index at a time (a second fails with ``LockBusy``). Every write therefore
+queues on a lock first: a thread lock for the threads of this process and an ``flock`` on
+``writer.lock`` in the directory for the processes (:class:`polaris.db.engine.WriterGate`, the
+same gate SQLite's writers use). Holding it, a write opens a writer, applies one batch, commits and
+waits for the merges it started, then lets go: one commit per batch, and a writer held no longer
+than its batch. A failed batch rolls back, leaving the index as the last commit left it.
+
+Readers reload before each search, which costs tens of microseconds when nothing changed (Tantivy
+compares the segment list in ``meta.json``), so a search sees every batch committed before it, by
+any process. Files of merged segments are deleted by the writer; another process still reading
+them keeps them open (POSIX unlink semantics), so readers never break.
+
+Tokeniser. Text is indexed by Tantivy's own regex tokenizer over :data:`TOKEN_PATTERN` with its
+lower-caser and ``remove_long`` filter: the same rule as :func:`polaris.search.text.tokens`,
+which makes the query's words (a test checks that both agree). Python strips the ignorables and
+normalises to NFC first; the original NFC name and text are stored apart, for highlights.
+
+Format (``FORMAT_VERSION`` in ``polaris-search.json`` beside the index; a mismatch asks for a
+rebuild):
+1. node id, space, ancestors, classification, owner, unit, content type, modified time (seconds),
+   name and text (tokenised), original name and text (stored).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import tantivy
+
+from polaris.db.engine import WriterGate
+from polaris.search.highlight import highlight, snippet
+from polaris.search.interface import (
+    SearchDocument,
+    SearchHit,
+    SearchPage,
+    SearchQuery,
+    Visibility,
+)
+from polaris.search.query import Clause, Plan, plan, stored_second
+from polaris.search.text import TOKEN_BYTES_LIMIT, TOKEN_PATTERN, nfc, search_form
+
+FORMAT_VERSION = 1
+FORMAT_FILE = "polaris-search.json"
+TOKENIZER = "polaris_words"
+#: A name match counts this much more than a match in the text.
+NAME_BOOST = 2.0
+#: How long a write waits for the writers before it (jobs retry after a failure).
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+class SearchIndexError(RuntimeError):
+    """The index cannot be used as it is (another format, a lock not obtained)."""
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("node_id", stored=True, indexed=True, fast=True)
+    builder.add_unsigned_field("space_id", indexed=True, fast=True)
+    builder.add_unsigned_field("ancestors", indexed=True)
+    builder.add_unsigned_field("classification", indexed=True, fast=True)
+    builder.add_unsigned_field("owner_id", indexed=True)
+    builder.add_unsigned_field("unit_id", indexed=True)
+    builder.add_text_field("content_type", tokenizer_name="raw", index_option="basic")
+    builder.add_date_field("modified_at", indexed=True, fast=True)
+    builder.add_text_field("name", tokenizer_name=TOKENIZER)
+    builder.add_text_field("text", tokenizer_name=TOKENIZER)
+    builder.add_bytes_field("name_stored", stored=True)
+    builder.add_bytes_field("text_stored", stored=True)
+    return builder.build()
+
+
+def analyzer() -> tantivy.TextAnalyzer:
+    """Tantivy's side of :func:`polaris.search.text.tokens`."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(TOKEN_PATTERN))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.remove_long(TOKEN_BYTES_LIMIT))
+        .build()
+    )
+
+
+class TantivySearchEngine:
+    """Full-text search over a Tantivy index in ``path`` (made on first use)."""
+
+    def __init__(self, path: Path, *, writer_heap_bytes: int = 64_000_000) -> None:
+        self.path = path
+        self._heap = writer_heap_bytes
+        path.mkdir(parents=True, exist_ok=True)
+        self._gate = WriterGate(path / "writer.lock")
+        self._schema = _schema()
+        with self._locked():
+            self._check_format()
+            self._index = tantivy.Index(self._schema, path=str(path), reuse=True)
+        self._index.register_tokenizer(TOKENIZER, analyzer())
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[SearchDocument]) -> None:
+        latest = {document.node_id: document for document in documents}  # the last one wins
+
+        def work(writer: tantivy.IndexWriter) -> None:
+            # Deletes apply to what was added before them: old versions go, the new ones stay.
+            writer.delete_documents_by_query(self._any("node_id", latest))
+            for document in latest.values():
+                writer.add_document(self._document(document))
+
+        if latest:
+            self._write(work)
+
+    def delete(self, node_ids: Sequence[int]) -> None:
+        # By query: ``delete_documents_by_term`` makes a signed term for a Python int, which
+        # matches nothing in an unsigned field.
+        if node_ids:
+            self._write(
+                lambda writer: writer.delete_documents_by_query(self._any("node_id", node_ids))
+            )
+
+    def clear(self) -> None:
+        self._write(lambda writer: writer.delete_all_documents())
+
+    def count(self) -> int:
+        self._index.reload()
+        return self._index.searcher().num_docs
+
+    def _document(self, document: SearchDocument) -> tantivy.Document:
+        doc = tantivy.Document()
+        doc.add_unsigned("node_id", document.node_id)
+        doc.add_unsigned("space_id", document.space_id)
+        for ancestor in document.ancestors:
+            doc.add_unsigned("ancestors", ancestor)
+        doc.add_unsigned("classification", document.classification)
+        if document.owner_id is not None:
+            doc.add_unsigned("owner_id", document.owner_id)
+        if document.unit_id is not None:
+            doc.add_unsigned("unit_id", document.unit_id)
+        if document.content_type:
+            doc.add_text("content_type", document.content_type.lower())
+        doc.add_date("modified_at", stored_second(document.modified_at))
+        name, text = nfc(document.name), nfc(document.text)
+        doc.add_text("name", search_form(name))
+        doc.add_text("text", search_form(text))
+        doc.add_bytes("name_stored", name.encode())
+        doc.add_bytes("text_stored", text.encode())
+        return doc
+
+    def _write(self, work: Callable[[tantivy.IndexWriter], object]) -> None:
+        with self._locked():
+            writer = self._index.writer(heap_size=self._heap, num_threads=1)
+            try:
+                work(writer)
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                raise
+            finally:
+                writer.wait_merging_threads()
+        self._index.reload()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if not self._gate.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            raise SearchIndexError("the search index is busy; try again")
+        try:
+            yield
+        finally:
+            self._gate.release()
+
+    def _check_format(self) -> None:
+        marker = self.path / FORMAT_FILE
+        if marker.exists():
+            found = json.loads(marker.read_text()).get("format")
+            if found != FORMAT_VERSION:
+                raise SearchIndexError(
+                    f"the search index in {self.path} has format {found}, this Polaris reads "
+                    f"{FORMAT_VERSION}: remove the directory and reindex"
+                )
+        elif tantivy.Index.exists(str(self.path)):
+            raise SearchIndexError(f"{self.path} holds an index that is not Polaris's")
+        else:
+            marker.write_text(json.dumps({"format": FORMAT_VERSION}))
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery, visibility: Visibility) -> SearchPage:
+        planned = plan(query, visibility)
+        if planned is None:
+            return SearchPage((), 0, query.offset, query.limit)
+        self._index.reload()
+        searcher = self._index.searcher()
+        tantivy_query = self._query(planned)
+        if planned.clauses:
+            result = searcher.search(
+                tantivy_query, planned.limit, count=True, offset=planned.offset
+            )
+        else:
+            result = searcher.search(
+                tantivy_query,
+                planned.limit,
+                count=True,
+                order_by_field="modified_at",
+                offset=planned.offset,
+                order=tantivy.Order.Desc,
+            )
+        hits = []
+        for score, address in result.hits:
+            stored = searcher.doc(address)
+            name = bytes(stored.get_first("name_stored") or b"").decode()
+            text = bytes(stored.get_first("text_stored") or b"").decode()
+            hits.append(
+                SearchHit(
+                    node_id=int(stored.get_first("node_id") or 0),
+                    score=float(score) if planned.clauses else 0.0,
+                    name=highlight(name, planned.clauses),
+                    snippet=snippet(text, planned.clauses),
+                )
+            )
+        # ``count`` is there when asked for (``count=True``), though the stub leaves it out.
+        total = int(getattr(result, "count", 0) or 0)
+        return SearchPage(tuple(hits), total, query.offset, query.limit)
+
+    def _query(self, planned: Plan) -> tantivy.Query:
+        schema = self._schema
+        must: list[tantivy.Query] = [self._clause(clause) for clause in planned.clauses]
+        if not must:
+            must.append(tantivy.Query.all_query())
+        filters = [self._visible(planned)]
+        filters.append(self._range("classification", 0, planned.max_classification))
+        if planned.space_filter is not None:
+            filters.append(self._any("space_id", planned.space_filter))
+        if planned.classification is not None:
+            filters.append(self._term("classification", planned.classification))
+        if planned.content_types is not None:
+            filters.append(self._any("content_type", planned.content_types))
+        if planned.owner_id is not None:
+            filters.append(self._term("owner_id", planned.owner_id))
+        if planned.unit_id is not None:
+            filters.append(self._term("unit_id", planned.unit_id))
+        if planned.modified_from is not None or planned.modified_to is not None:
+            filters.append(
+                tantivy.Query.range_query(
+                    schema,
+                    "modified_at",
+                    tantivy.FieldType.Date,
+                    planned.modified_from or tantivy.MIN_DATETIME,
+                    planned.modified_to or tantivy.MAX_DATETIME,
+                    include_upper=planned.modified_to is None,
+                )
+            )
+        # Filters decide what may match; they add nothing to the score.
+        subqueries = [(tantivy.Occur.Must, query) for query in must]
+        subqueries += [
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(query, 0.0)) for query in filters
+        ]
+        return tantivy.Query.boolean_query(subqueries)
+
+    def _visible(self, planned: Plan) -> tantivy.Query:
+        """Authorisation: in a space read wholly, or below a node shared with the user."""
+        either = []
+        if planned.space_keys:
+            either.append(self._any("space_id", planned.space_keys))
+        if planned.shared_roots:
+            either.append(self._any("ancestors", planned.shared_roots))
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, query) for query in either])
+
+    def _clause(self, clause: Clause) -> tantivy.Query:
+        """The clause in the name or in the text."""
+        return tantivy.Query.boolean_query(
+            [
+                (
+                    tantivy.Occur.Should,
+                    tantivy.Query.boost_query(self._words("name", clause), NAME_BOOST),
+                ),
+                (tantivy.Occur.Should, self._words("text", clause)),
+            ]
+        )
+
+    def _words(self, field: str, clause: Clause) -> tantivy.Query:
+        schema = self._schema
+        # Words hold letters, marks and digits only: no regex metacharacter needs escaping.
+        if not clause.is_phrase:
+            word = clause.words[0]
+            if clause.prefix:
+                return tantivy.Query.regex_query(schema, field, word + ".*")
+            return tantivy.Query.term_query(schema, field, word)
+        if clause.prefix:
+            words = [*clause.words[:-1], clause.words[-1] + ".*"]
+            return tantivy.Query.regex_phrase_query(schema, field, list(words))
+        return tantivy.Query.phrase_query(schema, field, list(clause.words))
+
+    def _term(self, field: str, value: int) -> tantivy.Query:
+        return tantivy.Query.term_query(self._schema, field, value)
+
+    def _any(self, field: str, values: Iterable[object]) -> tantivy.Query:
+        return tantivy.Query.term_set_query(self._schema, field, list(values))
+
+    def _range(self, field: str, low: int, high: int) -> tantivy.Query:
+        return tantivy.Query.range_query(self._schema, field, tantivy.FieldType.Unsigned, low, high)

@@ -1,0 +1,93 @@
+"""What only the PostgreSQL engine has: the tsvector it writes, and its limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from polaris.search.interface import SearchDocument, SearchQuery, Visibility
+from polaris.search.postgres_engine import MAX_POSITION, PostgresSearchEngine, tsvector_literal
+
+
+def test_the_tsvector_literal_is_taken_as_written(search_pg_engine: Engine) -> None:
+    literal = tsvector_literal(["चोरी", "रिपोर्ट"], ["चोरी", "it's", "a\\b"])
+    assert literal == "'चोरी':1A,4 'रिपोर्ट':2A 'it''s':5 'a\\\\b':6"
+    with search_pg_engine.connect() as connection:
+        lexemes = connection.execute(
+            text("SELECT array_to_string(tsvector_to_array(CAST(:v AS tsvector)), '|')"),
+            {"v": literal},
+        ).scalar_one()
+    assert sorted(lexemes.split("|")) == sorted(["a\\b", "it's", "चोरी", "रिपोर्ट"])
+
+
+def test_positions_stop_at_postgresqls_limit() -> None:
+    words = [f"w{n}" for n in range(MAX_POSITION + 10)]
+    literal = tsvector_literal([], words)
+    assert f"'w{MAX_POSITION + 5}':{MAX_POSITION}" in literal
+    assert len(tsvector_literal([], ["x"] * 1000)) < 2000  # at most 256 positions a word
+
+
+def test_a_long_document_is_still_found_by_its_last_words(search_pg_engine: Engine) -> None:
+    engine = PostgresSearchEngine(search_pg_engine)
+    body = " ".join(["भराव"] * 20_000 + ["अंतिम", "शब्द"])
+    engine.upsert(
+        [
+            SearchDocument(
+                node_id=1,
+                space_id=1,
+                ancestors=(1,),
+                name="लंबा.txt",
+                text=body,
+                content_type=None,
+                classification=0,
+                owner_id=None,
+                unit_id=None,
+                modified_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+            )
+        ]
+    )
+    try:
+        everyone = Visibility(frozenset({1}), frozenset(), 0)
+        assert engine.search(SearchQuery("अंतिम शब्द"), everyone).total == 1
+        # Known limit: a phrase beyond word 16,383 is not found (Tantivy finds it).
+        assert engine.search(SearchQuery('"अंतिम शब्द"'), everyone).total == 0
+    finally:
+        engine.clear()
+
+
+def test_sqlite_is_refused(tmp_path: object) -> None:
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        PostgresSearchEngine(create_engine("sqlite://"))
+
+
+def test_past_max_ranked_the_total_is_a_lower_bound(search_pg_engine: Engine) -> None:
+    engine = PostgresSearchEngine(search_pg_engine, max_ranked=10)
+    engine.upsert([_document(n, space_id=1 if n <= 12 else 9) for n in range(1, 40)])
+    try:
+        user = Visibility(frozenset({1}), frozenset(), 0)
+        page = engine.search(SearchQuery("गबन", limit=5), user)
+        assert page.total == 10 and not page.total_exact
+        assert len(page.hits) == 5 and all(hit.node_id <= 12 for hit in page.hits)
+        listing = engine.search(SearchQuery(""), user)
+        assert listing.total == 10 and not listing.total_exact
+        few = engine.search(SearchQuery("गबन"), Visibility(frozenset(), frozenset({3, 4}), 0))
+        assert few.total == 2 and few.total_exact
+    finally:
+        engine.clear()
+
+
+def _document(node_id: int, *, space_id: int) -> SearchDocument:
+    return SearchDocument(
+        node_id=node_id,
+        space_id=space_id,
+        ancestors=(space_id * 1000, node_id),
+        name=f"{node_id}.txt",
+        text="गबन का मामला",
+        content_type=None,
+        classification=0,
+        owner_id=None,
+        unit_id=None,
+        modified_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    )

@@ -1,0 +1,351 @@
+"""Drive pages over HTTP: file page with previews and thumbnails, selection (move, copy, delete),
+folder uploads that reuse folders, the share form's answers, sizes in Hindi."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polaris import jobs
+from polaris.audit.context import AuditContext
+from polaris.audit.models import AuditRecord
+from polaris.drive import content, service, spaces
+from polaris.drive.models import Node
+from polaris.identity import groups
+from polaris.identity.actors import actor_for
+from polaris.identity.models import User
+from polaris.instance import Instance
+from tests.factories import SYSTEM, make_user
+from tests.web.test_pages import csrf_of, sign_in
+
+
+def png(size: tuple[int, int] = (640, 480)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, "darkgreen").save(out, format="PNG")
+    return out.getvalue()
+
+
+def put(
+    instance: Instance, username: str, name: str, data: bytes, parent: int | None = None
+) -> int:
+    """Store a file as ``username`` (in their own space unless ``parent``); its node id."""
+    session: Session = instance.sessions()
+    user = session.scalars(select(User).where(User.username == username)).one()
+    actor = actor_for(session=session, user=user, auth_factors="password")
+    if parent is None:
+        parent = spaces.ensure_user_space(session, user, spaces.SpaceDefaults()).root_id
+    located, _, _ = content.commit_upload(
+        session=session,
+        actor=actor,
+        context=AuditContext.system("test"),
+        blobs=instance.blobs,
+        content=data,
+        parent_id=parent,
+        name=name,
+    )
+    session.commit()
+    session.close()
+    return located.node.id
+
+
+def folder(instance: Instance, username: str, name: str, parent: int | None = None) -> int:
+    session: Session = instance.sessions()
+    user = session.scalars(select(User).where(User.username == username)).one()
+    actor = actor_for(session=session, user=user, auth_factors="password")
+    if parent is None:
+        parent = spaces.ensure_user_space(session, user, spaces.SpaceDefaults()).root_id
+    located = service.create_folder(
+        session=session, actor=actor, context=SYSTEM, parent_id=parent, name=name
+    )
+    session.commit()
+    session.close()
+    return located.node.id
+
+
+def node(instance: Instance, node_id: int) -> Node:
+    session: Session = instance.sessions()
+    found = session.get(Node, node_id)
+    session.close()
+    assert found is not None
+    return found
+
+
+def audit_actions(instance: Instance) -> list[str]:
+    session: Session = instance.sessions()
+    actions = list(session.scalars(select(AuditRecord.action).order_by(AuditRecord.seq)))
+    session.close()
+    return actions
+
+
+def test_a_picture_gets_a_thumbnail_and_page_preview_drawn_in_the_background(
+    seeded: Instance, client: TestClient
+) -> None:
+    file_id = put(seeded, "ct.one", "scene photo.png", png())
+    sign_in(client, "ct.one")
+
+    waiting = client.get(f"/drive/file/{file_id}")
+    assert waiting.status_code == 200
+    assert "The preview is being prepared." in waiting.text
+    assert '<script type="module" src="/static/js/preview.js">' in waiting.text
+    assert client.get(f"/drive/file/{file_id}/preview-status").json() == {"state": "pending"}
+    listing = client.get("/", follow_redirects=True)
+    assert "/thumbnail/" not in listing.text  # not drawn yet: an icon instead
+
+    assert jobs.run_pending(seeded) >= 1  # the previews (and the search index)
+
+    assert client.get(f"/drive/file/{file_id}/preview-status").json() == {"state": "ready"}
+    ready = client.get(f"/drive/file/{file_id}")
+    page_urls = re.findall(r'src="(/drive/file/\d+/page/\d+/\d+)"', ready.text)
+    assert len(page_urls) == 1
+    assert 'alt="Page 1 of scene photo.png"' in ready.text
+    image = client.get(page_urls[0])
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/jpeg"
+    assert image.headers["x-content-type-options"] == "nosniff"
+    assert Image.open(io.BytesIO(image.content)).size == (640, 480)
+
+    listing = client.get("/", follow_redirects=True)
+    thumbs = re.findall(r'src="(/drive/file/\d+/thumbnail/\d+)"', listing.text)
+    assert len(thumbs) == 1
+    thumb = client.get(thumbs[0])
+    assert thumb.status_code == 200
+    assert max(Image.open(io.BytesIO(thumb.content)).size) == 256
+    assert audit_actions(seeded).count("file.preview") == 2
+
+
+def test_previews_follow_the_files_permissions(seeded: Instance, client: TestClient) -> None:
+    file_id = put(seeded, "ct.one", "private.png", png())
+    jobs.run_pending(seeded)
+    sign_in(client, "ct.one")
+    ready = client.get(f"/drive/file/{file_id}")
+    page_url = re.findall(r'src="(/drive/file/\d+/page/\d+/\d+)"', ready.text)[0]
+    thumb_url = page_url.replace("/page/", "/thumbnail/").rsplit("/", 1)[0]
+    client.cookies.clear()
+
+    session: Session = seeded.sessions()
+    make_user(session, "ct.other", unit="PS-B1")
+    session.commit()
+    session.close()
+    sign_in(client, "ct.other")
+    for url in (f"/drive/file/{file_id}", page_url, thumb_url):
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_corrupt_pdf_says_it_cannot_be_previewed(seeded: Instance, client: TestClient) -> None:
+    file_id = put(seeded, "ct.one", "FIR 12-2026.pdf", b"%PDF-1.7 truncated nonsense")
+    jobs.run_pending(seeded)
+    session: Session = seeded.sessions()
+    version_id = session.get(Node, file_id).current_version_id  # type: ignore[union-attr]
+    found = jobs.jobs_for_subject(session, "file_version", version_id)  # type: ignore[arg-type]
+    (job,) = [j for j in found if j.kind == "ingest.previews"]
+    session.close()
+    assert job.status == "failed" and "the PDF cannot be read" in (job.error or "")
+    sign_in(client, "ct.one")
+    page = client.get(f"/drive/file/{file_id}")
+    assert page.status_code == 200
+    assert "This file could not be previewed. Download it to open it." in page.text
+
+
+def test_plain_text_is_shown_escaped_in_the_page(seeded: Instance, client: TestClient) -> None:
+    file_id = put(seeded, "ct.one", "note.txt", "<script>alert(1)</script> चोरी".encode())
+    sign_in(client, "ct.one")
+    page = client.get(f"/drive/file/{file_id}")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; चोरी" in page.text
+    assert "<script>alert" not in page.text
+    assert "file.preview" in audit_actions(seeded)
+
+
+def test_selected_items_move_into_a_chosen_folder(seeded: Instance, client: TestClient) -> None:
+    a = put(seeded, "ct.one", "a.txt", b"a")
+    b = put(seeded, "ct.one", "b.txt", b"b")
+    target = folder(seeded, "ct.one", "Case 12")
+    sign_in(client, "ct.one")
+    root = client.get("/", follow_redirects=True)
+    root_id = int(str(root.url).rsplit("/", 1)[1])
+    chosen = client.post(
+        f"/drive/{root_id}/selection",
+        data={"csrf": csrf_of(root.text), "action": "move", "ids": [a, b]},
+        follow_redirects=False,
+    )
+    assert chosen.status_code == 303 and chosen.headers["location"].startswith("/destination?")
+    picker = client.get(chosen.headers["location"])
+    assert "a.txt" in picker.text and "Case 12" in picker.text
+    into = re.search(r'href="(/destination\?[^"]*at=' + str(target) + r'[^"]*)"', picker.text)
+    assert into, "the picker links to the folder"
+    inside = client.get(into.group(1).replace("&amp;", "&"))
+    assert "Move here" in inside.text
+    done = client.post(
+        "/destination",
+        data={
+            "csrf": csrf_of(inside.text),
+            "action": "move",
+            "ids": f"{a},{b}",
+            "target": target,
+            "back": root_id,
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/drive/{target}"
+    assert node(seeded, a).parent_id == target and node(seeded, b).parent_id == target
+
+
+def test_a_clash_in_the_target_moves_nothing_and_says_why(
+    seeded: Instance, client: TestClient
+) -> None:
+    a = put(seeded, "ct.one", "a.txt", b"a")
+    b = put(seeded, "ct.one", "b.txt", b"b")
+    target = folder(seeded, "ct.one", "Case 12")
+    put(seeded, "ct.one", "b.txt", b"other", parent=target)
+    sign_in(client, "ct.one")
+    page = client.get(f"/drive/{target}")
+    root_id = node(seeded, a).parent_id
+    refused = client.post(
+        "/destination",
+        data={
+            "csrf": csrf_of(page.text),
+            "action": "move",
+            "ids": f"{a},{b}",
+            "target": target,
+            "back": root_id,
+        },
+    )
+    assert refused.status_code == 422
+    assert "Something with this name is already in the folder." in refused.text
+    assert node(seeded, a).parent_id == root_id  # all or nothing: a did not move either
+
+
+def test_copy_and_delete_a_selection(seeded: Instance, client: TestClient) -> None:
+    a = put(seeded, "ct.one", "a.txt", b"a")
+    target = folder(seeded, "ct.one", "Copies")
+    sign_in(client, "ct.one")
+    page = client.get(f"/drive/{target}")
+    root_id = node(seeded, a).parent_id
+    copied = client.post(
+        "/destination",
+        data={"csrf": csrf_of(page.text), "action": "copy", "ids": str(a), "target": target,
+              "back": root_id},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert copied.status_code == 303
+    assert "a.txt" in client.get(f"/drive/{target}").text
+    assert node(seeded, a).parent_id == root_id  # the original stays
+    deleted = client.post(
+        f"/drive/{root_id}/selection",
+        data={"csrf": csrf_of(page.text), "action": "delete", "ids": [a]},
+        follow_redirects=False,
+    )
+    assert deleted.status_code == 303
+    assert node(seeded, a).trashed_at is not None
+    nothing = client.post(
+        f"/drive/{root_id}/selection",
+        data={"csrf": csrf_of(page.text), "action": "delete"},
+        follow_redirects=True,
+    )
+    assert "Select at least one file or folder first." in nothing.text
+
+
+def test_folder_upload_reuses_a_folder_of_the_same_name(
+    seeded: Instance, client: TestClient
+) -> None:
+    sign_in(client, "ct.one")
+    page = client.get("/", follow_redirects=True)
+    root_id = int(str(page.url).rsplit("/", 1)[1])
+    headers = {"X-CSRF-Token": client.cookies["polaris_csrf"]}
+    first = client.post(
+        f"/api/v1/nodes/{root_id}/folders", json={"name": "स्कैन", "exist_ok": True}, headers=headers
+    )
+    again = client.post(
+        f"/api/v1/nodes/{root_id}/folders", json={"name": "स्कैन", "exist_ok": True}, headers=headers
+    )
+    plain = client.post(f"/api/v1/nodes/{root_id}/folders", json={"name": "स्कैन"}, headers=headers)
+    assert (first.status_code, again.status_code, plain.status_code) == (201, 200, 409)
+    assert first.json()["id"] == again.json()["id"]
+    put(seeded, "ct.one", "file", b"x", parent=root_id)
+    clash = client.post(
+        f"/api/v1/nodes/{root_id}/folders", json={"name": "file", "exist_ok": True}, headers=headers
+    )
+    assert clash.status_code == 409  # a file of that name is not a folder to reuse
+
+
+def test_share_form_explains_a_mistyped_name_and_keeps_what_was_typed(
+    seeded: Instance, client: TestClient
+) -> None:
+    file_id = put(seeded, "ct.one", "report.pdf", b"%PDF")
+    sign_in(client, "ct.one")
+    page = client.get(f"/drive/node/{file_id}/shares")
+    answer = client.post(
+        f"/drive/node/{file_id}/shares",
+        data={"csrf": csrf_of(page.text), "subject_type": "unit", "subject": "PS-ZZ9",
+              "permission": "edit"},
+    )  # fmt: skip
+    assert answer.status_code == 422
+    assert "There is no unit with the code PS-ZZ9." in answer.text
+    assert 'value="PS-ZZ9"' in answer.text
+    assert re.search(r'<option value="edit" selected>', answer.text)
+    hindi = client.post(
+        f"/drive/node/{file_id}/shares",
+        data={"csrf": csrf_of(page.text), "subject_type": "user", "subject": "nobody"},
+        headers={"Accept-Language": "hi"},
+    )
+    assert hindi.status_code == 422
+    assert "nobody" in hindi.text and "There is no user" not in hindi.text
+
+
+def test_share_with_a_group_by_name(seeded: Instance, client: TestClient) -> None:
+    session: Session = seeded.sessions()
+    colleague = make_user(session, "hc.b1", unit="PS-B1", role="head_constable")
+    group = groups.create_group(session=session, name="SIT चोरी", unit_id=None, context=SYSTEM)
+    groups.add_member(session=session, group_id=group.id, user_id=colleague.id, context=SYSTEM)
+    session.commit()
+    session.close()
+    file_id = put(seeded, "ct.one", "case.pdf", b"%PDF")
+    sign_in(client, "ct.one")
+    page = client.get(f"/drive/node/{file_id}/shares")
+    assert '<option value="SIT चोरी">' in page.text
+    shared = client.post(
+        f"/drive/node/{file_id}/shares",
+        data={"csrf": csrf_of(page.text), "subject_type": "group", "subject": "SIT चोरी"},
+        follow_redirects=True,
+    )
+    assert shared.status_code == 200
+    assert "SIT चोरी" in shared.text and "Not shared with anyone." not in shared.text
+
+
+def test_sizes_are_written_in_hindi_on_hindi_pages(seeded: Instance, client: TestClient) -> None:
+    put(seeded, "ct.one", "big.bin", b"x" * 3000)
+    sign_in(client, "ct.one")
+    english = client.get("/", follow_redirects=True)
+    assert "2.9 KB" in english.text
+    client.cookies.set("polaris_lang", "hi")
+    hindi = client.get("/", follow_redirects=True)
+    assert "2.9 KB" not in hindi.text
+
+
+def test_the_text_page_shows_what_was_read_and_how(seeded: Instance, client: TestClient) -> None:
+    file_id = put(seeded, "ct.one", "रोज़नामचा.txt", "थाना कोतवाली: चोरी की सूचना".encode())
+    sign_in(client, "ct.one")
+    waiting = client.get(f"/drive/file/{file_id}/text")
+    assert waiting.status_code == 200
+    assert "Waiting to be read" in waiting.text
+    jobs.run_pending(seeded)
+    ready = client.get(f"/drive/file/{file_id}/text")
+    assert "Text extracted" in ready.text and "The file&#39;s own text" in ready.text
+    assert "थाना कोतवाली: चोरी की सूचना" in ready.text
+    assert "Download the searchable PDF" not in ready.text  # OCR only makes one for scans
+    assert "file.preview" in audit_actions(seeded)
+
+
+def test_the_text_of_a_file_is_found_by_search(seeded: Instance, client: TestClient) -> None:
+    put(seeded, "ct.one", "statement.txt", "गवाह ने कहा कि मोटरसाइकिल चोरी हुई".encode())
+    jobs.run_pending(seeded)
+    sign_in(client, "ct.one")
+    found = client.get("/api/v1/search", params={"q": "मोटरसाइकिल"}).json()
+    assert [hit["node"]["name"] for hit in found["hits"]] == ["statement.txt"]
+    snippet = found["hits"][0]["snippet"]
+    start, end = snippet["spans"][0]
+    assert snippet["text"][start:end] == "मोटरसाइकिल"

@@ -1,0 +1,159 @@
+"""Search over HTTP (API and page) on a real Tantivy index, kept in step with the drive by jobs:
+results are exactly what the searcher may read, and follow uploads, renames, moves, shares,
+classification and the trash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polaris import jobs
+from polaris.access.policy import Classification
+from polaris.audit.models import AuditRecord
+from polaris.drive import service, shares, spaces, trash
+from polaris.drive.models import Node
+from polaris.identity.actors import actor_for
+from polaris.identity.models import Unit, User
+from polaris.instance import Instance
+from polaris.search.indexing import engine_of
+from polaris.search.interface import SearchQuery, Visibility
+from tests.factories import SYSTEM, make_user
+from tests.web.test_drive_pages import folder, put
+from tests.web.test_pages import sign_in
+
+
+def space_of(instance: Instance, node_id: int) -> int:
+    session: Session = instance.sessions()
+    node = session.get(Node, node_id)
+    session.close()
+    assert node is not None
+    return node.space_id
+
+
+def find(client: TestClient, q: str, **params: Any) -> list[str]:
+    response = client.get("/api/v1/search", params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return [hit["node"]["name"] for hit in response.json()["hits"]]
+
+
+def as_user(instance: Instance, username: str):  # type: ignore[no-untyped-def]
+    session: Session = instance.sessions()
+    user = session.scalars(select(User).where(User.username == username)).one()
+    return session, actor_for(session=session, user=user, auth_factors="password")
+
+
+def test_results_follow_the_drive_and_the_searchers_rights(
+    seeded: Instance, client: TestClient
+) -> None:
+    session: Session = seeded.sessions()
+    make_user(session, "hc.b1", unit="PS-B1", role="head_constable")
+    session.commit()
+    session.close()
+    cases = folder(seeded, "ct.one", "प्रकरण")
+    report = put(seeded, "ct.one", "चोरी की रिपोर्ट.txt", b"x", parent=cases)
+    put(seeded, "ct.one", "चार पन्ने.txt", b"y")
+    jobs.run_pending(seeded)
+
+    sign_in(client, "ct.one")
+    assert find(client, "चोरी") == ["चोरी की रिपोर्ट.txt"]  # not चार
+    assert find(client, "रिपो*") == ["चोरी की रिपोर्ट.txt"]
+    assert find(client, "प्रकरण") == ["प्रकरण"]
+    assert find(client, "चोरी", type="folder") == []
+
+    other = TestClient(client.app, base_url="https://testserver")
+    sign_in(other, "hc.b1")
+    assert find(other, "चोरी") == []  # another station's officer: not theirs
+
+    session, actor = as_user(seeded, "ct.one")
+    colleague = session.scalars(select(User).where(User.username == "hc.b1")).one()
+    shares.create_share(
+        session=session, actor=actor, context=SYSTEM, node_id=cases, subject_type="user",
+        subject_id=colleague.id, permission=shares.Permission.READ, include_subunits=False,
+        expires_at=None,
+    )  # fmt: skip
+    session.commit()
+    session.close()
+    assert find(other, "चोरी") == ["चोरी की रिपोर्ट.txt"]  # shared: no reindexing needed
+
+    session, actor = as_user(seeded, "ct.one")
+    service.update_node(
+        session=session, actor=actor, context=SYSTEM, node_id=report, name="FIR 12-2026.txt"
+    )
+    session.commit()
+    session.close()
+    jobs.run_pending(seeded)
+    assert find(client, "चोरी") == []
+    assert find(client, "FIR") == ["FIR 12-2026.txt"]
+
+    session, actor = as_user(seeded, "ct.one")
+    trash.trash_node(session=session, actor=actor, context=SYSTEM, node_id=cases)
+    session.commit()
+    session.close()
+    jobs.run_pending(seeded)
+    assert find(client, "FIR") == [] and find(client, "प्रकरण") == []
+
+    session, actor = as_user(seeded, "ct.one")
+    trash.restore_node(session=session, actor=actor, context=SYSTEM, node_id=cases)
+    session.commit()
+    session.close()
+    jobs.run_pending(seeded)
+    assert find(client, "FIR") == ["FIR 12-2026.txt"]
+
+
+def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
+    seeded: Instance, client: TestClient
+) -> None:
+    session: Session = seeded.sessions()
+    make_user(session, "sho.one", role="station_head", clearance=Classification.SECRET)
+    unit = session.scalars(select(Unit).where(Unit.code == "PS-A1")).one()
+    station_root = spaces.ensure_unit_space(session, unit, spaces.SpaceDefaults()).root_id
+    session.commit()
+    session.close()
+    inquiry = folder(seeded, "sho.one", "जांच", parent=station_root)
+    put(seeded, "sho.one", "statement of witness.txt", b"x", parent=inquiry)
+    jobs.run_pending(seeded)
+    sign_in(client, "ct.one")
+    assert find(client, "witness") == ["statement of witness.txt"]  # the station's space
+
+    session, actor = as_user(seeded, "sho.one")
+    service.set_classification(
+        session=session, actor=actor, context=SYSTEM, node_id=inquiry,
+        classification=Classification.SECRET,
+    )  # fmt: skip
+    session.commit()
+    session.close()
+    jobs.run_pending(seeded)
+    assert find(client, "witness") == []
+    # Still in the index, at its new level: someone cleared for it finds it.
+    cleared = Visibility(
+        frozenset({space_of(seeded, inquiry)}), frozenset(), int(Classification.SECRET)
+    )
+    hits = engine_of(seeded).search(SearchQuery(text="witness"), cleared).hits
+    assert len(hits) == 1
+
+
+def test_the_page_marks_matches_and_escapes_names(seeded: Instance, client: TestClient) -> None:
+    put(seeded, "ct.one", "<img src=x onerror=alert(1)>चोरी report.txt", b"x")
+    jobs.run_pending(seeded)
+    sign_in(client, "ct.one")
+    page = client.get("/search", params={"q": "चोरी"})
+    assert page.status_code == 200
+    assert "&lt;img src=x onerror=alert(1)&gt;<mark>चोरी</mark> report.txt" in page.text
+    assert "<img src=x" not in page.text
+    assert "1 result" in page.text
+    session: Session = seeded.sessions()
+    details = session.scalars(
+        select(AuditRecord.detail).where(AuditRecord.action == "search.query")
+    ).all()
+    session.close()
+    assert any('"query":"चोरी"' in (d or "").replace(" ", "") for d in details)
+
+
+def test_a_bad_filter_is_a_clear_error(seeded: Instance, client: TestClient) -> None:
+    sign_in(client, "ct.one")
+    response = client.get("/api/v1/search", params={"q": "x", "unit": "PS-NOPE"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "search_filter"
