@@ -71,7 +71,9 @@ class JobSettings(BaseModel):
     lease_seconds: float = Field(default=600.0, gt=0)
     #: How often an idle worker looks for due jobs (a job queued in the same process wakes it).
     poll_seconds: float = Field(default=2.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1)
+    #: At scale: Redis (``redis://host:6379/0``) to wake workers on other nodes the moment a job
+    #: is queued. The queue itself is always the database; without Redis, workers poll.
+    redis_url: str | None = None
 
 
 class SearchSettings(BaseModel):

@@ -63,3 +63,29 @@ def test_folder_and_trash_pages(page: Page) -> None:
     assert violations(page) == []
     page.get_by_role("link", name="Trash").click()
     assert violations(page) == []
+
+
+def test_file_text_destination_share_and_search_pages(page: Page, tmp_path: Path) -> None:
+    sign_in(page, "ct.e2e")
+    page.get_by_label("New folder").fill("अभिलेख")
+    page.get_by_role("button", name="Create").click()
+    note = tmp_path / "सूचना.txt"
+    note.write_text("थाना कोतवाली में चोरी की सूचना", encoding="utf-8")
+    with page.expect_navigation():
+        page.get_by_label("Upload files").set_input_files(str(note))
+    page.get_by_role("link", name="सूचना.txt", exact=True).click()
+    assert violations(page) == []  # the file page, with its text shown
+    page.get_by_role("link", name="Text and OCR").click()
+    assert violations(page) == []
+    page.go_back()
+    page.get_by_role("link", name="Share", exact=True).click()
+    page.get_by_label("Username, unit code or group name").fill("nobody.here")
+    page.get_by_role("button", name="Share", exact=True).click()
+    assert page.get_by_role("alert").is_visible()
+    assert violations(page) == []  # the share form with its error
+    page.goto("/")
+    page.get_by_label("Select सूचना.txt").check()
+    page.get_by_role("button", name="Move", exact=True).click()
+    assert violations(page) == []  # the destination picker
+    page.goto("/search?q=चोरी")
+    assert violations(page) == []

@@ -85,3 +85,24 @@ def test_storage_verify_finds_a_damaged_chunk(
     assert content.chunks[0].chunk_id in storage_part
     [record] = records(seeded, "storage.verify")
     assert record.detail_value["ok"] is False and record.reason == "problems_found"
+
+
+def test_the_queue_is_shown_with_the_reason_of_each_failed_job(
+    seeded: Instance, client: TestClient
+) -> None:
+    from polaris.db.uow import transaction
+
+    session: Session = seeded.sessions()
+    with transaction(session):
+        jobs.enqueue(session, kind="ingest.previews", payload={"version_id": 424242})
+        jobs.enqueue(session, kind="search.index", payload={"remove": [1]})
+    session.close()
+    jobs.run_pending(seeded)
+    sign_in_admin(client)
+    page = client.get("/admin/status")
+    queue = re.search(r'<section class="queue".*?</section>', page.text, re.S)
+    assert queue, "no queue section"
+    assert re.search(r"<dt>Done</dt><dd>1</dd>", queue.group(0))
+    assert re.search(r"<dt>Failed</dt><dd>1</dd>", queue.group(0))
+    assert "the version no longer exists" in queue.group(0)
+    assert "<code>ingest.previews</code>" in queue.group(0)

@@ -23,13 +23,20 @@ def status_page(request: Request, caller: AdminPageCaller, session: DbSession) -
             check: verification.last_check(session=session, check=check)
             for check in verification.JOB_KINDS
         }
+        queue = jobs.queue_summary(session)
     running = [
         view.job.id
         for view in checks.values()
         if view is not None and view.job.status in (jobs.JobStatus.QUEUED, jobs.JobStatus.RUNNING)
     ]
     return admin_page(
-        request, caller, "admin/status.html", section="status", checks=checks, running=running
+        request,
+        caller,
+        "admin/status.html",
+        section="status",
+        checks=checks,
+        running=running,
+        queue=queue,
     )
 
 

@@ -18,6 +18,7 @@ from polaris.jobs.service import (
     handler,
     jobs_for_subject,
     jobs_for_subjects,
+    queue_summary,
     run_one,
     run_pending,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "handler",
     "jobs_for_subject",
     "jobs_for_subjects",
+    "queue_summary",
     "run_one",
     "run_pending",
 ]

@@ -105,3 +105,9 @@ def latest_failures(session: Session, *, limit: int) -> Sequence[Job]:
     return session.scalars(
         select(Job).where(Job.status == JobStatus.FAILED).order_by(Job.id.desc()).limit(limit)
     ).all()
+
+
+def running(session: Session, *, limit: int) -> Sequence[Job]:
+    return session.scalars(
+        select(Job).where(Job.status == JobStatus.RUNNING).order_by(Job.started_at).limit(limit)
+    ).all()

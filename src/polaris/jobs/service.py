@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from polaris.clock import utcnow
 from polaris.db.uow import transaction
 from polaris.errors import NotFound
-from polaris.jobs import repo
+from polaris.jobs import notify, repo
 from polaris.jobs.models import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def enqueue(
 
 def _wake_workers(_session: Session) -> None:
     WAKE.set()
+    notify.nudge_others()
 
 
 def get_job(session: Session, job_id: int) -> Job:
@@ -128,6 +129,23 @@ def jobs_for_subjects(
         assert job.subject_id is not None
         found.setdefault(job.subject_id, []).append(job)
     return found
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    """How the queue stands, for operators: jobs by status, what runs, what failed last."""
+
+    counts: dict[str, int]
+    running: list[Job]
+    failures: list[Job]
+
+
+def queue_summary(session: Session, *, limit: int = 20) -> QueueSummary:
+    return QueueSummary(
+        counts=repo.count_by_status(session),
+        running=list(repo.running(session, limit=limit)),
+        failures=list(repo.latest_failures(session, limit=limit)),
+    )
 
 
 def backoff(attempt: int) -> dt.timedelta:

@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from polaris.jobs import notify
 from polaris.jobs.service import WAKE, run_one, worker_name
 
 if TYPE_CHECKING:
@@ -26,6 +27,9 @@ class Worker:
         ]
 
     def start(self) -> None:
+        nudge = notify.configure(self._instance.settings.jobs.redis_url)
+        if nudge is not None:
+            nudge.listen(WAKE)  # jobs queued on other nodes wake these threads at once
         for thread in self._threads:
             thread.start()
 
@@ -34,6 +38,7 @@ class Worker:
         WAKE.set()
         for thread in self._threads:
             thread.join(timeout=timeout)
+        notify.configure(None)
 
     def wait(self) -> None:
         """Block until :meth:`stop` (for ``polaris worker``)."""
