@@ -50,6 +50,7 @@ from polaris.search.interface import (
 from polaris.search.postgres_engine import PostgresSearchEngine
 from polaris.search.query import parse
 from polaris.search.tantivy_engine import TantivySearchEngine
+from polaris.search.text import nfc
 
 UNIT_SPACES = 1050
 PERSONAL_SPACES = 2000
@@ -321,9 +322,10 @@ class Fts5:
             "INSERT INTO doc VALUES (?, ?, ?, ?, ?)",
             [(r.node_id, r.space_id, r.folder_id, r.classification, r.modified_at) for r in rows],
         )
+        # NFC, as Polaris does at every boundary (the queries' words are NFC).
         self.db.executemany(
             "INSERT INTO fts (rowid, name, text) VALUES (?, ?, ?)",
-            [(r.node_id, r.name, r.text) for r in rows],
+            [(r.node_id, nfc(r.name), nfc(r.text)) for r in rows],
         )
         self.db.execute("COMMIT")
 

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from polaris.db.engine import make_engine
 from polaris.db.migrate import downgrade, upgrade
 from polaris.db.models_registry import metadata
-from tests.conftest import DATABASE_BACKENDS, pg_url
+from tests.conftest import DATABASE_BACKENDS, PG_SCHEMA, pg_url
 
-SCHEMA = "migration_test"
+#: Of this run (see tests/conftest.py), so that concurrent runs do not collide.
+SCHEMA = PG_SCHEMA + "_migrations"
 
 
 @pytest.fixture(params=DATABASE_BACKENDS)
@@ -30,9 +31,7 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine = create_engine(
-        make_engine(pg_url()).url, connect_args={"options": f"-csearch_path={SCHEMA}"}
-    )
+    engine = make_engine(pg_url(SCHEMA))
     yield engine
     engine.dispose()
     with admin.begin() as connection:

@@ -62,6 +62,9 @@ class SearchHitRead(BaseModel):
 
 class SearchResults(BaseModel):
     total: int
+    #: False when the engine stopped counting (PostgreSQL ranks at most the first 2,000 matches):
+    #: then there are at least ``total``.
+    total_exact: bool
     offset: int
     limit: int
     hits: list[SearchHitRead]
@@ -153,4 +156,10 @@ def search(
             )
             for item in found
         ]
-    return SearchResults(total=page.total, offset=page.offset, limit=page.limit, hits=hits)
+    return SearchResults(
+        total=page.total,
+        total_exact=page.total_exact,
+        offset=page.offset,
+        limit=page.limit,
+        hits=hits,
+    )

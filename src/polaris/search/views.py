@@ -36,6 +36,7 @@ def search_page(
 ) -> Response:
     found: list[tuple[NodeRead, querying.Found]] = []
     total = 0
+    total_exact = True
     error = None
     with transaction(session):
         sidebar = sidebar_of(caller, session, instance)
@@ -67,6 +68,7 @@ def search_page(
                 )
                 found = [(NodeRead.of(item.located, caller.actor), item) for item in results]
                 total = result_page.total
+                total_exact = result_page.total_exact
     return page(
         request,
         caller,
@@ -78,6 +80,7 @@ def search_page(
         modified_from=modified_from.isoformat() if modified_from else "",
         found=found,
         total=total,
+        total_exact=total_exact,
         offset=offset,
         page_size=PAGE_SIZE,
         search_error=error,
