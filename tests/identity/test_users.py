@@ -195,3 +195,23 @@ def test_a_password_given_in_the_file_is_kept_not_generated(db_session: Session)
     [hashed] = users.hash_import_rows([row], passwords=FAST_PASSWORDS)
     assert hashed.initial_password is None
     assert FAST_PASSWORDS.verify(hashed.password_hash, "ghoda-gaadi-42").ok
+
+
+def test_an_admin_cannot_disable_themselves_nor_the_last_admin(db_session: Session) -> None:
+    from polaris.audit.context import AuditContext
+
+    build_tree(db_session)
+    first = make_user(db_session, "admin.first", unit="PHQ", role="admin")
+    as_first = AuditContext(actor_id=first.id, actor_name="admin.first")
+    with pytest.raises(Conflict) as own:
+        users.disable_user(session=db_session, username="admin.first", context=as_first)
+    assert own.value.code == "cannot_disable_self"
+    with pytest.raises(Conflict) as last:
+        users.disable_user(session=db_session, username="admin.first", context=SYSTEM)
+    assert last.value.code == "last_admin"
+    second = make_user(db_session, "admin.second", unit="PHQ", role="admin")
+    users.disable_user(session=db_session, username="admin.second", context=as_first)
+    assert second.disabled_at is not None
+    # An ordinary officer may always be disabled.
+    make_user(db_session, "ct.someone")
+    users.disable_user(session=db_session, username="ct.someone", context=as_first)

@@ -184,3 +184,12 @@ def test_actions_without_the_form_token_are_refused(seeded: Instance, client: Te
 def test_unknown_user_is_a_plain_404(client: TestClient) -> None:
     sign_in_admin(client)
     assert client.get("/admin/user/nobody.here").status_code == 404
+
+
+def test_disabling_yourself_is_refused_with_a_message(seeded: Instance, client: TestClient) -> None:
+    sign_in_admin(client)
+    page = client.get("/admin/user/admin.one")
+    refused = client.post("/admin/user/admin.one/disable", data={"csrf": csrf_of(page.text)})
+    assert refused.status_code == 409
+    assert "You cannot disable your own account." in refused.text
+    assert load_user(seeded, "admin.one").disabled_at is None

@@ -302,7 +302,14 @@ def end_sessions_and_tokens(*, session: Session, user_id: int, reason: str) -> N
 
 
 def disable_user(*, session: Session, username: str, context: audit.AuditContext) -> User:
+    """End every session and token of a user and keep them out. Refused for the acting
+    administrator themselves, and for the last enabled administrator: either would leave nobody
+    able to undo it from the browser."""
     user = get_by_username(session=session, username=username)
+    if context.actor_id is not None and str(context.actor_id) == str(user.id):
+        raise Conflict("you cannot disable your own account", code="cannot_disable_self")
+    if user.disabled_at is None and user.role.is_admin and _enabled_admins(session) <= 1:
+        raise Conflict("the last enabled administrator cannot be disabled", code="last_admin")
     if user.disabled_at is None:
         user.disabled_at = utcnow()
     end_sessions_and_tokens(session=session, user_id=user.id, reason="user_disabled")
@@ -314,6 +321,16 @@ def disable_user(*, session: Session, username: str, context: audit.AuditContext
         object_id=str(user.id),
     )
     return user
+
+
+def _enabled_admins(session: Session) -> int:
+    return len(
+        session.scalars(
+            select(User.id)
+            .join(Role, Role.code == User.role_code)
+            .where(Role.is_admin.is_(True), User.disabled_at.is_(None))
+        ).all()
+    )
 
 
 def enable_user(*, session: Session, username: str, context: audit.AuditContext) -> User:

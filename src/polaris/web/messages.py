@@ -33,6 +33,8 @@ ERROR_MESSAGES = {
     "validation_failed": N_("Some of what was sent is not valid."),
     "file_too_large": N_("This file is larger than the server accepts."),
     "too_deep": N_("Folders cannot be nested this deep."),
+    "cannot_disable_self": N_("You cannot disable your own account."),
+    "last_admin": N_("This is the last enabled administrator: enable another one first."),
 }
 GENERIC_ERROR = N_("The request could not be completed.")
 #: Why an upload can be refused: shown by the upload script, translated, by error code.
