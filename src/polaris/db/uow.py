@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 _AFTER_ROLLBACK = "polaris.after_rollback"
 
@@ -44,3 +44,15 @@ def transaction(session: Session) -> Iterator[Session]:
                     effect(session)
         raise
     session.info.pop(_AFTER_ROLLBACK, None)
+
+
+@contextmanager
+def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A new session in one :func:`transaction`, closed afterwards (for work outside a request:
+    jobs, the sealer, imports)."""
+    session = sessions()
+    try:
+        with transaction(session):
+            yield session
+    finally:
+        session.close()

@@ -87,10 +87,8 @@ def text_page(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
         status = text_service.text_status(session, version.id)
-        found = status.text
         if status.state == "ready":
             content.audit_preview(session, context, located, version, shown="extracted text")
-        has_ocr_pdf = status.state == "ready" and found is not None and found.method == "ocr"
         node = NodeRead.of(located, caller.actor, version_number=version.number)
         space = SpaceRead.of(located.space)
     return page(
@@ -102,13 +100,7 @@ def text_page(
         node=node,
         version_id=version.id,
         state=status.state,
-        method=found.method if found is not None else None,
-        pages=found.pages if found is not None else None,
-        ocr_languages=found.language if found is not None else None,
-        truncated=bool(found.truncated) if found is not None else False,
-        extracted_at=found.extracted_at if found is not None else None,
-        text=found.text if status.state == "ready" and found is not None else None,
-        has_ocr_pdf=has_ocr_pdf,
+        found=status.text,
     )
 
 

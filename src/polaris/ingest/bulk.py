@@ -19,8 +19,8 @@ import hashlib
 import os
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from polaris import jobs
 from polaris.access.policy import Actor
 from polaris.audit.context import AuditContext
-from polaris.db.uow import transaction
+from polaris.db.uow import unit_of_work
 from polaris.drive import content, service
 from polaris.errors import PolarisError
 from polaris.instance import Instance
@@ -240,17 +240,7 @@ class Importer:
             return version.id
 
     def _unit_of_work(self) -> AbstractContextManager[Session]:
-        return _unit_of_work(self._instance)
-
-
-@contextmanager
-def _unit_of_work(instance: Instance) -> Iterator[Session]:
-    session = instance.sessions()
-    try:
-        with transaction(session):
-            yield session
-    finally:
-        session.close()
+        return unit_of_work(self._instance.sessions)
 
 
 def _sha256_of(path: Path) -> str:
@@ -308,7 +298,7 @@ def process(
 
 def _finished_versions(instance: Instance, version_ids: list[int]) -> dict[int, str | None]:
     """Versions whose jobs are all finished: None when all succeeded, else the first error."""
-    with _unit_of_work(instance) as session:
+    with unit_of_work(instance.sessions) as session:
         by_version = jobs.jobs_for_subjects(session, "file_version", version_ids)
     finished: dict[int, str | None] = {}
     for version_id in version_ids:

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from polaris.clock import utcnow
-from polaris.db.uow import transaction
+from polaris.db.uow import unit_of_work
 from polaris.errors import NotFound
 from polaris.jobs import notify, repo
 from polaris.jobs.models import Job, JobStatus
@@ -40,6 +41,7 @@ PROGRESS_INTERVAL_SECONDS = 0.5
 _HANDLERS: dict[str, HandlerFunction] = {}
 #: Set when a job is committed in this process, so that idle workers here wake at once.
 WAKE = threading.Event()
+_WAKE_PENDING = "polaris.jobs.wake_pending"
 
 
 class PermanentError(Exception):
@@ -90,21 +92,27 @@ def enqueue(
         run_after=run_after or utcnow(),
         created_by=created_by,
     )
-    try:
-        with session.begin_nested():
-            session.add(job)
-    except IntegrityError:
-        if key is None:
-            raise
-        raced = repo.by_key(session, key)  # another transaction enqueued it first
-        if raced is None:
-            raise
-        return raced
-    event.listen(session, "after_commit", _wake_workers, once=True)
+    if key is None:
+        session.add(job)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():  # only a keyed job can race another transaction
+                session.add(job)
+        except IntegrityError:
+            raced = repo.by_key(session, key)  # another transaction enqueued it first
+            if raced is None:
+                raise
+            return raced
+    if not session.info.get(_WAKE_PENDING):
+        # Once per transaction, however many jobs it queues.
+        session.info[_WAKE_PENDING] = True
+        event.listen(session, "after_commit", _wake_workers, once=True)
     return job
 
 
-def _wake_workers(_session: Session) -> None:
+def _wake_workers(session: Session) -> None:
+    session.info.pop(_WAKE_PENDING, None)
     WAKE.set()
     notify.nudge_others()
 
@@ -166,22 +174,17 @@ class JobContext:
     job_id: int
     attempt: int
     worker: str
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     _last_progress: float = field(default=0.0, repr=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work for the handler."""
-        session = self.instance.sessions()
-        try:
-            with transaction(session):
-                yield session
-        finally:
-            session.close()
+        with unit_of_work(self.instance.sessions) as session:
+            yield session
 
     def progress(self, done: int, total: int | None = None) -> None:
         """Record how far the job is (and renew its lease); written at most twice a second."""
-        import time
-
         now = time.monotonic()
         last_step = total is not None and done >= total
         if not last_step and now - self._last_progress < PROGRESS_INTERVAL_SECONDS:
@@ -208,51 +211,41 @@ def run_one(instance: Instance, *, worker: str | None = None) -> bool:
     if not kinds:
         return False
     lease = dt.timedelta(seconds=instance.settings.jobs.lease_seconds)
-    session = instance.sessions()
-    try:
-        with transaction(session):
-            now = utcnow()
-            job = repo.claim_next(
-                session, kinds=kinds, now=now, lease_until=now + lease, worker=worker
-            )
-            if job is None:
-                return False
-            job_id, kind, attempt = job.id, job.kind, job.attempts
-            payload = dict(job.payload)
-            if attempt > job.max_attempts:
-                # Its worker died on the last allowed attempt.
-                job.status = JobStatus.FAILED
-                job.error = job.error or "the worker running this job stopped"
-                job.finished_at = now
-                return True
-    finally:
-        session.close()
-    context = JobContext(instance=instance, job_id=job_id, attempt=attempt, worker=worker)
+    with unit_of_work(instance.sessions) as session:
+        now = utcnow()
+        job = repo.claim_next(session, kinds=kinds, now=now, lease_until=now + lease, worker=worker)
+        if job is None:
+            return False
+        job_id, kind, attempt, max_attempts = job.id, job.kind, job.attempts, job.max_attempts
+        payload = dict(job.payload)
+        if attempt > max_attempts:
+            # Its worker died on the last allowed attempt.
+            job.status = JobStatus.FAILED
+            job.error = job.error or "the worker running this job stopped"
+            job.finished_at = now
+            return True
+    context = JobContext(
+        instance=instance,
+        job_id=job_id,
+        attempt=attempt,
+        worker=worker,
+        max_attempts=max_attempts,
+    )
     try:
         result = _HANDLERS[kind](context, payload)
     except PermanentError as error:
         _finish(context, status=JobStatus.FAILED, error=str(error) or type(error).__name__)
     except Exception as error:  # a failing job must never stop its worker
         log.warning("job %s (%s) attempt %s failed: %r", job_id, kind, attempt, error)
-        _retry_or_fail(context, error, max_attempts=_max_attempts(instance, job_id))
+        _retry_or_fail(context, error)
     else:
         _finish(context, status=JobStatus.DONE, result=result, error=None)
     return True
 
 
-def _max_attempts(instance: Instance, job_id: int) -> int:
-    session = instance.sessions()
-    try:
-        with transaction(session):
-            job = repo.by_id(session, job_id)
-            return job.max_attempts if job is not None else 0
-    finally:
-        session.close()
-
-
-def _retry_or_fail(context: JobContext, error: Exception, *, max_attempts: int) -> None:
+def _retry_or_fail(context: JobContext, error: Exception) -> None:
     message = f"{type(error).__name__}: {error}"[:2000]
-    if context.attempt >= max_attempts:
+    if context.attempt >= context.max_attempts:
         _finish(context, status=JobStatus.FAILED, error=message)
         return
     with context.session() as session:

@@ -65,6 +65,7 @@ def search_page(
                     engine=engine_of(instance),
                     query=query,
                     defaults=space_defaults(instance),
+                    space_ids=frozenset(space.id for space in sidebar),
                 )
                 found = [(NodeRead.of(item.located, caller.actor), item) for item in results]
                 total = result_page.total

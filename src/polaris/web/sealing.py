@@ -12,7 +12,7 @@ import logging
 import threading
 
 from polaris.audit import service as audit
-from polaris.db.uow import transaction
+from polaris.db.uow import unit_of_work
 from polaris.errors import PolarisError
 from polaris.instance import Instance
 
@@ -21,19 +21,15 @@ log = logging.getLogger("polaris.audit")
 
 def seal_once(instance: Instance, *, force: bool) -> int | None:
     """Seal if due (or whenever anything is unsealed, with ``force``); the sealed seq or None."""
-    session = instance.sessions()
-    try:
-        with transaction(session):
-            if force:
-                checkpoint = audit.seal(session=session, signer=instance.audit_signer)
-            else:
-                checkpoint = audit.seal_if_due(
-                    session=session,
-                    signer=instance.audit_signer,
-                    interval=instance.settings.audit_checkpoint_interval,
-                )
-    finally:
-        session.close()
+    with unit_of_work(instance.sessions) as session:
+        if force:
+            checkpoint = audit.seal(session=session, signer=instance.audit_signer)
+        else:
+            checkpoint = audit.seal_if_due(
+                session=session,
+                signer=instance.audit_signer,
+                interval=instance.settings.audit_checkpoint_interval,
+            )
     return None if checkpoint is None else checkpoint.seq
 
 
