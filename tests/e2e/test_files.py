@@ -99,7 +99,7 @@ def test_the_search_box_finds_a_file_by_a_hindi_word(page: Page, tmp_path: Path)
     page.wait_for_function(
         """async word => {
             const response = await fetch("/api/v1/search?q=" + encodeURIComponent(word));
-            return response.ok && (await response.json()).total > 0;
+            return response.ok && (await response.json()).hits.length > 0;
         }""",
         arg="चोरी",
         polling=500,
