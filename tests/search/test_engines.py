@@ -14,6 +14,7 @@ from polaris.search.interface import (
     SearchQuery,
     Visibility,
 )
+from polaris.search.paging import search_page
 
 T0 = dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC)
 EVERYTHING = Visibility(frozenset({1, 2, 3}), frozenset(), max_classification=3)
@@ -50,7 +51,7 @@ def doc(
 def find(
     search: SearchEngine, text: str, visibility: Visibility = EVERYTHING, **filters: object
 ) -> SearchPage:
-    return search.search(SearchQuery(text=text, **filters), visibility)  # type: ignore[arg-type]
+    return search_page(search, SearchQuery(text=text, **filters), visibility)  # type: ignore[arg-type]
 
 
 def ids(

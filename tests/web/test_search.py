@@ -20,6 +20,7 @@ from polaris.identity.models import Unit, User
 from polaris.instance import Instance
 from polaris.search.indexing import engine_of
 from polaris.search.interface import SearchQuery, Visibility
+from polaris.search.paging import search_page
 from tests.factories import SYSTEM, make_user
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import sign_in
@@ -131,7 +132,7 @@ def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
     cleared = Visibility(
         frozenset({space_of(seeded, inquiry)}), frozenset(), int(Classification.SECRET)
     )
-    hits = engine_of(seeded).search(SearchQuery(text="witness"), cleared).hits
+    hits = search_page(engine_of(seeded), SearchQuery(text="witness"), cleared).hits
     assert len(hits) == 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -91,6 +92,44 @@ def locate(session: Session, node_id: int) -> Located | None:
         return None
     shares = tuple(repo.shares_on(session, ids, now=utcnow()))
     return Located(node=node, space=space, ancestors=ancestors, shares=shares)
+
+
+def locate_many(session: Session, node_ids: Sequence[int]) -> dict[int, Located]:
+    """:func:`locate` for many nodes in a few queries (not a few each): for search, which checks
+    up to a thousand hits against the database on every search. Unknown ids are left out."""
+    nodes: dict[int, Node] = {}
+    for chunk in _chunks(sorted(set(node_ids))):
+        nodes.update(repo.nodes_by_id(session, chunk))
+    paths = {node.id: repo.path_ids(node.path) for node in nodes.values()}
+    on_paths = sorted({i for ids in paths.values() for i in ids})
+    by_id = dict(nodes)
+    for chunk in _chunks([i for i in on_paths if i not in by_id]):
+        by_id.update(repo.nodes_by_id(session, chunk))
+    spaces = {
+        space_id: repo.get_space(session, space_id)
+        for space_id in {node.space_id for node in nodes.values()}
+    }
+    now = utcnow()
+    shares_by_node: dict[int, list[Share]] = {}
+    for chunk in _chunks(on_paths):
+        for share in repo.shares_on(session, chunk, now=now):
+            shares_by_node.setdefault(share.node_id, []).append(share)
+    found: dict[int, Located] = {}
+    for node_id, node in nodes.items():
+        ids = paths[node_id]
+        ancestors = tuple(by_id[i] for i in ids[:-1] if i in by_id)
+        space = spaces[node.space_id]
+        if space is None or len(ancestors) != len(ids) - 1:
+            continue
+        shares = sorted(
+            (share for i in ids for share in shares_by_node.get(i, ())), key=lambda s: s.id
+        )
+        found[node_id] = Located(node=node, space=space, ancestors=ancestors, shares=tuple(shares))
+    return found
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def require_node(

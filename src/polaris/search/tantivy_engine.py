@@ -34,12 +34,11 @@ from pathlib import Path
 import tantivy
 
 from polaris.db.engine import WriterGate
-from polaris.search.highlight import highlight, snippet
 from polaris.search.interface import (
+    Matches,
     SearchDocument,
-    SearchHit,
-    SearchPage,
     SearchQuery,
+    StoredText,
     Visibility,
 )
 from polaris.search.query import Clause, Plan, plan, stored_second
@@ -187,42 +186,45 @@ class TantivySearchEngine:
 
     # --- reads --------------------------------------------------------------------------------
 
-    def search(self, query: SearchQuery, visibility: Visibility) -> SearchPage:
+    def matches(self, query: SearchQuery, visibility: Visibility, bound: int) -> Matches:
         planned = plan(query, visibility)
         if planned is None:
-            return SearchPage((), 0, query.offset, query.limit)
+            return Matches((), complete=True)
         self._index.reload()
         searcher = self._index.searcher()
         tantivy_query = self._query(planned)
         if planned.clauses:
-            result = searcher.search(
-                tantivy_query, planned.limit, count=True, offset=planned.offset
-            )
+            result = searcher.search(tantivy_query, bound, count=True)
         else:
             result = searcher.search(
                 tantivy_query,
-                planned.limit,
+                bound,
                 count=True,
                 order_by_field="modified_at",
-                offset=planned.offset,
                 order=tantivy.Order.Desc,
             )
-        hits = []
-        for score, address in result.hits:
-            stored = searcher.doc(address)
-            name = bytes(stored.get_first("name_stored") or b"").decode()
-            text = bytes(stored.get_first("text_stored") or b"").decode()
-            hits.append(
-                SearchHit(
-                    node_id=int(stored.get_first("node_id") or 0),
-                    score=float(score) if planned.clauses else 0.0,
-                    name=highlight(name, planned.clauses),
-                    snippet=snippet(text, planned.clauses),
-                )
-            )
+        keys = [key for key, _ in result.hits]
+        node_ids = searcher.fast_field_values("node_id", [address for _, address in result.hits])
+        # Ties (equal scores, equal times) in a fixed order, whatever the segments: newest id first.
+        ranked = sorted(zip(keys, node_ids, strict=True), key=lambda hit: (-hit[0], -hit[1]))
         # ``count`` is there when asked for (``count=True``), though the stub leaves it out.
         total = int(getattr(result, "count", 0) or 0)
-        return SearchPage(tuple(hits), total, query.offset, query.limit)
+        return Matches(tuple(int(node_id) for _, node_id in ranked), complete=total <= bound)
+
+    def stored(self, node_ids: Sequence[int]) -> dict[int, StoredText]:
+        if not node_ids:
+            return {}
+        self._index.reload()
+        searcher = self._index.searcher()
+        result = searcher.search(self._any("node_id", node_ids), len(node_ids), count=False)
+        texts = {}
+        for _, address in result.hits:
+            stored = searcher.doc(address)
+            texts[int(stored.get_first("node_id") or 0)] = StoredText(
+                name=bytes(stored.get_first("name_stored") or b"").decode(),
+                text=bytes(stored.get_first("text_stored") or b"").decode(),
+            )
+        return texts
 
     def _query(self, planned: Plan) -> tantivy.Query:
         schema = self._schema
