@@ -65,14 +65,13 @@ def search(
     space_ids: frozenset[int] | None = None,
 ) -> tuple[list[Found], SearchPage]:
     visibility = visibility_for(session, actor, defaults, space_ids)
-    readable: dict[int, Located] = {}
 
     def keep(node_ids: Sequence[int]) -> Collection[int]:
-        readable.update(drive_index.readable(session, actor, node_ids))
-        return readable.keys()
+        return drive_index.readable(session, actor, node_ids)
 
     page = search_page(engine, query, visibility, keep=keep)
-    found = [Found(readable[hit.node_id], hit) for hit in page.hits]
+    located = drive_index.located(session, [hit.node_id for hit in page.hits])
+    found = [Found(located[hit.node_id], hit) for hit in page.hits if hit.node_id in located]
     audit.append(
         session=session,
         context=context,

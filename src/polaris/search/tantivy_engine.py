@@ -211,13 +211,14 @@ class TantivySearchEngine:
                 order_by_field="modified_at",
                 order=tantivy.Order.Desc,
             )
-        keys = [key for key, _ in result.hits]
-        node_ids = searcher.fast_field_values("node_id", [address for _, address in result.hits])
+        keys = [float(key or 0) for key, _ in result.hits]
+        addresses = [address for _, address in result.hits]
+        node_ids = [int(n or 0) for n in searcher.fast_field_values("node_id", addresses)]
         # Ties (equal scores, equal times) in a fixed order, whatever the segments: newest id first.
         ranked = sorted(zip(keys, node_ids, strict=True), key=lambda hit: (-hit[0], -hit[1]))
         # ``count`` is there when asked for (``count=True``), though the stub leaves it out.
         total = int(getattr(result, "count", 0) or 0)
-        return Matches(tuple(int(node_id) for _, node_id in ranked), complete=total <= bound)
+        return Matches(tuple(node_id for _, node_id in ranked), complete=total <= bound)
 
     def stored(self, node_ids: Sequence[int]) -> dict[int, StoredText]:
         if not node_ids:
