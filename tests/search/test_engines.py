@@ -363,3 +363,12 @@ def test_hidden_documents_change_neither_the_matches_nor_their_order(search: Sea
     search.upsert([doc(200 + n, "मामला " + " ".join(["शब्द"] * 300), space_id=2) for n in range(50)])
     search.upsert([doc(300 + n, "गबन मामला", classification=3) for n in range(25)])
     assert answers() == before
+
+
+def test_past_the_bound_the_best_and_then_the_newest_are_handed_over(search: SearchEngine) -> None:
+    """Ties at the cut go to the newest documents, not to whichever the index stored first."""
+    named = [doc(n, "गबन", name=f"गबन {n}.pdf") for n in (1, 2, 3)]
+    search.upsert(named + [doc(n, "गबन का मामला") for n in range(4, 40)])
+    search.upsert([doc(n, "गबन का मामला") for n in range(40, 60)])  # another segment
+    found = search.matches(SearchQuery("गबन"), EVERYTHING, 10)
+    assert found.node_ids == (3, 2, 1, 59, 58, 57, 56, 55, 54, 53) and not found.complete

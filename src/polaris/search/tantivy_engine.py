@@ -38,6 +38,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -201,9 +202,7 @@ class TantivySearchEngine:
         self._index.reload()
         searcher = self._index.searcher()
         tantivy_query = self._query(planned)
-        if planned.clauses:
-            result = searcher.search(tantivy_query, bound, count=True)
-        else:
+        if not planned.clauses:
             result = searcher.search(
                 tantivy_query,
                 bound,
@@ -211,14 +210,43 @@ class TantivySearchEngine:
                 order_by_field="modified_at",
                 order=tantivy.Order.Desc,
             )
-        keys = [float(key or 0) for key, _ in result.hits]
-        addresses = [address for _, address in result.hits]
+            return Matches(self._ranked(searcher, result.hits, bound), _count(result) <= bound)
+        result = searcher.search(tantivy_query, bound, count=True)
+        hits = list(result.hits)
+        if _count(result) > bound:
+            hits += self._newest_scored(searcher, tantivy_query, bound)
+        return Matches(self._ranked(searcher, hits, bound), _count(result) <= bound)
+
+    def _newest_scored(
+        self, searcher: tantivy.Searcher, query: tantivy.Query, bound: int
+    ) -> list[tuple[Any, tantivy.DocAddress]]:
+        """The newest ``bound`` matches, with their scores.
+
+        Past ``bound`` matches, Tantivy's top-k breaks ties at the cut by segment order, which
+        depends on every document written (hidden ones too) and is not "newest first". Scores
+        take few values here (see Ranking), so ties are the rule: the newest matches, added to
+        the candidates, fill the last score level at the cut with the newest documents.
+        """
+        newest = searcher.search(
+            query, bound, count=False, order_by_field="node_id", order=tantivy.Order.Desc
+        )
+        ids = [int(key or 0) for key, _ in newest.hits]
+        only = tantivy.Query.const_score_query(self._any("node_id", ids), 0.0)
+        both = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
+        )
+        return list(searcher.search(both, len(ids), count=False).hits) if ids else []
+
+    @staticmethod
+    def _ranked(
+        searcher: tantivy.Searcher, hits: Sequence[tuple[Any, tantivy.DocAddress]], bound: int
+    ) -> tuple[int, ...]:
+        """Node ids by key (score, or time when listing) and then newest node, at most ``bound``."""
+        keys = [float(key or 0) for key, _ in hits]
+        addresses = [address for _, address in hits]
         node_ids = [int(n or 0) for n in searcher.fast_field_values("node_id", addresses)]
-        # Ties (equal scores, equal times) in a fixed order, whatever the segments: newest id first.
-        ranked = sorted(zip(keys, node_ids, strict=True), key=lambda hit: (-hit[0], -hit[1]))
-        # ``count`` is there when asked for (``count=True``), though the stub leaves it out.
-        total = int(getattr(result, "count", 0) or 0)
-        return Matches(tuple(node_id for _, node_id in ranked), complete=total <= bound)
+        ranked = sorted(set(zip(keys, node_ids, strict=True)), key=lambda hit: (-hit[0], -hit[1]))
+        return tuple(node_id for _, node_id in ranked[:bound])
 
     def stored(self, node_ids: Sequence[int]) -> dict[int, StoredText]:
         if not node_ids:
@@ -315,3 +343,8 @@ class TantivySearchEngine:
 
     def _range(self, field: str, low: int, high: int) -> tantivy.Query:
         return tantivy.Query.range_query(self._schema, field, tantivy.FieldType.Unsigned, low, high)
+
+
+def _count(result: tantivy.SearchResult) -> int:
+    """Matches in all (``count`` is there when asked for, though the stub leaves it out)."""
+    return int(getattr(result, "count", 0) or 0)
