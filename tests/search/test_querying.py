@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor, Classification
 from polaris.drive import indexing as drive_index
-from polaris.drive import service, spaces, trash
+from polaris.drive import service, shares, spaces, trash
 from polaris.identity.actors import actor_for
 from polaris.identity.models import Unit, User
 from polaris.search import querying
@@ -108,3 +108,31 @@ def test_pages_neither_skip_nor_repeat_when_stale_matches_drop_out(
     assert {page.total for _, page in pages} == {22}
     assert not set(seen) & set(hidden)
     assert [page.has_more for _, page in pages] == [True, True, False]
+
+
+def test_a_revoked_share_hides_at_once(db_session: Session, search: SearchEngine) -> None:
+    """Shares are read at query time: no index job is needed, and none has run here."""
+    root = station(db_session)
+    make_user(db_session, "hc.b1", unit="PS-B1", role="head_constable")
+    theirs = spaces.ensure_user_space(
+        db_session, db_session.scalars(select(User).where(User.username == "hc.b1")).one(), DEFAULTS
+    ).root_id
+    owner = actor(db_session, "hc.b1")
+    loot = service.create_folder(
+        session=db_session, actor=owner, context=SYSTEM, parent_id=theirs, name="गबन बरामदगी"
+    ).node.id
+    mkdir(db_session, root, "गबन सूची")
+    index(db_session, search, root)
+    index(db_session, search, theirs)
+    reader = db_session.scalars(select(User).where(User.username == "ct.one")).one()
+    share = shares.create_share(
+        session=db_session, actor=owner, context=SYSTEM, node_id=loot, subject_type="user",
+        subject_id=reader.id, permission=shares.Permission.READ, include_subunits=False,
+        expires_at=None,
+    )  # fmt: skip
+    ids, page = find(db_session, search, "गबन")
+    assert loot in ids and page.total == 2
+
+    shares.revoke_share(session=db_session, actor=owner, context=SYSTEM, share_id=share.id)
+    ids, page = find(db_session, search, "गबन")
+    assert loot not in ids and page.total == 1
