@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import text as sql
@@ -47,6 +48,7 @@ from polaris.search.interface import (
     SearchQuery,
     Visibility,
 )
+from polaris.search.paging import search_page
 from polaris.search.postgres_engine import PostgresSearchEngine
 from polaris.search.query import parse
 from polaris.search.tantivy_engine import TantivySearchEngine
@@ -351,13 +353,11 @@ class Fts5:
             (match, visibility.max_classification, query.limit, query.offset),
         ).fetchall()
         hits = []
-        for node_id, score, _ in rows:
+        for node_id, _score, _ in rows:
             name, body = self.db.execute(
                 "SELECT name, text FROM fts WHERE rowid = ?", (node_id,)
             ).fetchone()
-            hits.append(
-                SearchHit(node_id, -score, highlight(name, clauses), snippet(body, clauses))
-            )
+            hits.append(SearchHit(node_id, highlight(name, clauses), snippet(body, clauses)))
         return SearchPage(tuple(hits), rows[0][2] if rows else 0, query.offset, query.limit)
 
 
@@ -422,7 +422,11 @@ def bench_tantivy(corpus: Corpus, work: Path, args: argparse.Namespace) -> Resul
     )
     result.size_bytes = directory_size(work / "tantivy")
     run_queries(
-        "tantivy", engine.search, corpus, make_queries(corpus, args.queries, args.seed), result
+        "tantivy",
+        partial(search_page, engine),
+        corpus,
+        make_queries(corpus, args.queries, args.seed),
+        result,
     )
     return result
 
@@ -460,7 +464,7 @@ def bench_postgresql(corpus: Corpus, work: Path, args: argparse.Namespace) -> Re
         progress(f"postgresql: vacuum analyze {time.perf_counter() - started:.0f} s")
         run_queries(
             "postgresql",
-            engine.search,
+            partial(search_page, engine),
             corpus,
             make_queries(corpus, args.queries, args.seed),
             result,

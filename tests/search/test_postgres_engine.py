@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from polaris.search.interface import SearchDocument, SearchQuery, Visibility
+from polaris.search.paging import search_page
 from polaris.search.postgres_engine import MAX_POSITION, PostgresSearchEngine, tsvector_literal
 
 
@@ -50,9 +51,9 @@ def test_a_long_document_is_still_found_by_its_last_words(search_pg_engine: Engi
     )
     try:
         everyone = Visibility(frozenset({1}), frozenset(), 0)
-        assert engine.search(SearchQuery("अंतिम शब्द"), everyone).total == 1
+        assert search_page(engine, SearchQuery("अंतिम शब्द"), everyone).total == 1
         # Known limit: a phrase beyond word 16,383 is not found (Tantivy finds it).
-        assert engine.search(SearchQuery('"अंतिम शब्द"'), everyone).total == 0
+        assert search_page(engine, SearchQuery('"अंतिम शब्द"'), everyone).total == 0
     finally:
         engine.clear()
 
@@ -67,12 +68,12 @@ def test_past_max_ranked_the_total_is_a_lower_bound(search_pg_engine: Engine) ->
     engine.upsert([_document(n, space_id=1 if n <= 12 else 9) for n in range(1, 40)])
     try:
         user = Visibility(frozenset({1}), frozenset(), 0)
-        page = engine.search(SearchQuery("गबन", limit=5), user)
+        page = search_page(engine, SearchQuery("गबन", limit=5), user)
         assert page.total == 10 and not page.total_exact
         assert len(page.hits) == 5 and all(hit.node_id <= 12 for hit in page.hits)
-        listing = engine.search(SearchQuery(""), user)
+        listing = search_page(engine, SearchQuery(""), user)
         assert listing.total == 10 and not listing.total_exact
-        few = engine.search(SearchQuery("गबन"), Visibility(frozenset(), frozenset({3, 4}), 0))
+        few = search_page(engine, SearchQuery("गबन"), Visibility(frozenset(), frozenset({3, 4}), 0))
         assert few.total == 2 and few.total_exact
     finally:
         engine.clear()

@@ -12,6 +12,7 @@ import pytest
 import tantivy
 
 from polaris.search.interface import SearchDocument, SearchQuery, Visibility
+from polaris.search.paging import search_page
 from polaris.search.tantivy_engine import FORMAT_FILE, SearchIndexError, TantivySearchEngine
 
 EVERYTHING = Visibility(frozenset({1}), frozenset(), 3)
@@ -62,7 +63,7 @@ def test_processes_write_one_at_a_time_and_read_each_other(tmp_path: Path) -> No
     total = 2 * BATCHES * PER_BATCH
     assert here.count() == total
     pages = [
-        here.search(SearchQuery("सूचकांक", limit=100, offset=offset), EVERYTHING)
+        search_page(here, SearchQuery("सूचकांक", limit=100, offset=offset), EVERYTHING)
         for offset in (0, 100)
     ]
     assert pages[0].total == total
@@ -81,9 +82,9 @@ def _write_batches_here(engine: TantivySearchEngine) -> None:
 def test_a_second_handle_sees_commits_without_reopening(tmp_path: Path) -> None:
     writer = TantivySearchEngine(tmp_path, writer_heap_bytes=16_000_000)
     reader = TantivySearchEngine(tmp_path, writer_heap_bytes=16_000_000)
-    assert reader.search(SearchQuery("सूचकांक"), EVERYTHING).total == 0
+    assert search_page(reader, SearchQuery("सूचकांक"), EVERYTHING).total == 0
     writer.upsert([_doc(1, "सूचकांक")])
-    assert reader.search(SearchQuery("सूचकांक"), EVERYTHING).total == 1
+    assert search_page(reader, SearchQuery("सूचकांक"), EVERYTHING).total == 1
     reader.delete([1])
     assert writer.count() == 0
 

@@ -4,8 +4,10 @@ classification and the trash."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +22,8 @@ from polaris.identity.models import Unit, User
 from polaris.instance import Instance
 from polaris.search.indexing import engine_of
 from polaris.search.interface import SearchQuery, Visibility
+from polaris.search.paging import search_page
+from polaris.search.postgres_engine import PostgresSearchEngine
 from tests.factories import SYSTEM, make_user
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import sign_in
@@ -131,7 +135,7 @@ def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
     cleared = Visibility(
         frozenset({space_of(seeded, inquiry)}), frozenset(), int(Classification.SECRET)
     )
-    hits = engine_of(seeded).search(SearchQuery(text="witness"), cleared).hits
+    hits = search_page(engine_of(seeded), SearchQuery(text="witness"), cleared).hits
     assert len(hits) == 1
 
 
@@ -157,3 +161,76 @@ def test_a_bad_filter_is_a_clear_error(seeded: Instance, client: TestClient) -> 
     response = client.get("/api/v1/search", params={"q": "x", "unit": "PS-NOPE"})
     assert response.status_code == 422
     assert response.json()["code"] == "search_filter"
+
+
+@pytest.fixture(params=["tantivy", "postgresql"])
+def engine_name(request: pytest.FixtureRequest, seeded: Instance, db_backend: str) -> Iterator[str]:
+    """Each engine behind the app (PostgreSQL's only on a PostgreSQL database)."""
+    if request.param == "postgresql":
+        if db_backend != "postgresql":
+            pytest.skip("PostgreSQL search needs a PostgreSQL database")
+        engine = PostgresSearchEngine(seeded.engine)  # writes outside the test's transaction
+        engine.clear()
+        seeded.search = engine
+        yield request.param
+        engine.clear()
+    else:
+        yield request.param
+
+
+def classify(instance: Instance, username: str, node_id: int, level: Classification) -> None:
+    session, actor = as_user(instance, username)
+    service.set_classification(
+        session=session, actor=actor, context=SYSTEM, node_id=node_id, classification=level
+    )
+    session.commit()
+    session.close()
+
+
+def test_a_match_hidden_before_the_index_caught_up_is_not_counted(
+    seeded: Instance, client: TestClient, engine_name: str
+) -> None:
+    session: Session = seeded.sessions()
+    make_user(session, "sho.one", role="station_head", clearance=Classification.SECRET)
+    unit = session.scalars(select(Unit).where(Unit.code == "PS-A1")).one()
+    station_root = spaces.ensure_unit_space(session, unit, spaces.SpaceDefaults()).root_id
+    session.commit()
+    session.close()
+    inquiry = folder(seeded, "sho.one", "जांच", parent=station_root)
+    put(seeded, "sho.one", "statement of witness.txt", b"x", parent=inquiry)
+    put(seeded, "sho.one", "witness list.txt", b"y", parent=station_root)
+    jobs.run_pending(seeded)
+    sign_in(client, "ct.one")
+    before = client.get("/api/v1/search", params={"q": "witness"}).json()
+    assert before["total"] == 2 and len(before["hits"]) == 2
+
+    classify(seeded, "sho.one", inquiry, Classification.SECRET)  # its index job has not run
+    stale = client.get("/api/v1/search", params={"q": "witness"}).json()
+    assert [hit["node"]["name"] for hit in stale["hits"]] == ["witness list.txt"]
+    assert stale["total"] == 1 and stale["total_exact"]
+    page = client.get("/search", params={"q": "witness"})
+    assert "1 result" in page.text and "statement" not in page.text
+    jobs.run_pending(seeded)
+    assert client.get("/api/v1/search", params={"q": "witness"}).json() == stale
+
+
+def test_another_stations_hidden_documents_change_no_response(
+    seeded: Instance, client: TestClient, engine_name: str
+) -> None:
+    """The score of a hit gave away how many hidden documents hold its words (BM25's IDF)."""
+    session: Session = seeded.sessions()
+    make_user(session, "hc.b1", unit="PS-B1", role="head_constable")
+    session.commit()
+    session.close()
+    put(seeded, "ct.one", "मालखाना रजिस्टर.txt", b"x")
+    jobs.run_pending(seeded)
+    sign_in(client, "ct.one")
+    before = client.get("/api/v1/search", params={"q": "मालखाना"})
+    assert before.json()["total"] == 1
+    assert "score" not in before.json()["hits"][0]
+
+    for n in range(25):
+        put(seeded, "hc.b1", f"मालखाना {n}.txt", b"z")
+    jobs.run_pending(seeded)
+    after = client.get("/api/v1/search", params={"q": "मालखाना"})
+    assert after.content == before.content

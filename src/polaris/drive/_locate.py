@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -91,6 +92,82 @@ def locate(session: Session, node_id: int) -> Located | None:
         return None
     shares = tuple(repo.shares_on(session, ids, now=utcnow()))
     return Located(node=node, space=space, ancestors=ancestors, shares=shares)
+
+
+def locate_many(session: Session, node_ids: Sequence[int]) -> dict[int, Located]:
+    """:func:`locate` for a page of nodes in a few queries (not a few each); unknown ids are left
+    out."""
+    nodes: dict[int, Node] = {}
+    for chunk in chunks(sorted(set(node_ids))):
+        nodes.update(repo.nodes_by_id(session, chunk))
+    paths = {node.id: repo.path_ids(node.path) for node in nodes.values()}
+    on_paths = sorted({i for ids in paths.values() for i in ids})
+    by_id = dict(nodes)
+    for chunk in chunks([i for i in on_paths if i not in by_id]):
+        by_id.update(repo.nodes_by_id(session, chunk))
+    spaces = repo.spaces_by_id(session, (node.space_id for node in nodes.values()))
+    shares = shares_by_node(session, on_paths)
+    found: dict[int, Located] = {}
+    for node_id, node in nodes.items():
+        ids = paths[node_id]
+        ancestors = tuple(by_id[i] for i in ids[:-1] if i in by_id)
+        space = spaces.get(node.space_id)
+        if space is None or len(ancestors) != len(ids) - 1:
+            continue
+        on_path = sorted((s for i in ids for s in shares.get(i, ())), key=lambda s: s.id)
+        found[node_id] = Located(node=node, space=space, ancestors=ancestors, shares=tuple(on_path))
+    return found
+
+
+def readable_ids(session: Session, actor: Actor, node_ids: Sequence[int]) -> set[int]:
+    """Of these nodes, those ``actor`` may read now and that are not in the trash: the rule of
+    :func:`locate` and ``Located.resource`` over plain rows, for a thousand ids at a time."""
+    facts = {}
+    for chunk in chunks(sorted(set(node_ids))):
+        facts.update({row.id: row for row in repo.node_facts(session, chunk)})
+    paths = {node_id: repo.path_ids(row.path) for node_id, row in facts.items()}
+    on_paths = sorted({i for ids in paths.values() for i in ids})
+    for chunk in chunks([i for i in on_paths if i not in facts]):
+        facts.update({row.id: row for row in repo.node_facts(session, chunk)})
+    spaces = repo.spaces_by_id(session, (facts[i].space_id for i in paths))
+    shares = shares_by_node(session, on_paths)
+    readable: set[int] = set()
+    for node_id, ids in paths.items():
+        chain = [facts[i] for i in ids if i in facts]
+        space = spaces.get(facts[node_id].space_id)
+        if space is None or len(chain) != len(ids):
+            continue
+        if any(row.trashed_at is not None for row in chain):
+            continue
+        resource = Resource(
+            kind=RESOURCE_KIND,
+            id=str(node_id),
+            unit_id=space.unit_id,
+            classification=Classification(max(row.classification for row in chain)),
+            owner_id=space.owner_id,
+            grants=tuple(
+                grant_of(share)
+                for share in sorted((s for i in ids for s in shares.get(i, ())), key=lambda s: s.id)
+            ),
+        )
+        if access.can(actor, Action.READ, resource):
+            readable.add(node_id)
+    return readable
+
+
+def shares_by_node(session: Session, node_ids: Sequence[int]) -> dict[int, list[Share]]:
+    """Live shares on these nodes, by node."""
+    found: dict[int, list[Share]] = {}
+    now = utcnow()
+    for chunk in chunks(node_ids):
+        for share in repo.shares_on(session, chunk, now=now):
+            found.setdefault(share.node_id, []).append(share)
+    return found
+
+
+def chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    """``ids`` in pieces small enough for one ``IN (...)`` on every database."""
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def require_node(

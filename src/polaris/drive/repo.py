@@ -356,3 +356,19 @@ def units_by_id(session: Session, ids: Iterable[int]) -> dict[int, Unit]:
     if not wanted:
         return {}
     return {unit.id: unit for unit in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
+
+
+def node_facts(session: Session, ids: Sequence[int]) -> list[Any]:
+    """``(id, path, space_id, classification, trashed_at)`` of these nodes, as plain rows: search
+    checks a thousand matches on every search, and ORM objects cost ten times as much."""
+    if not ids:
+        return []
+    columns = (Node.id, Node.path, Node.space_id, Node.classification, Node.trashed_at)
+    return list(session.execute(select(*columns).where(Node.id.in_(ids))).all())
+
+
+def spaces_by_id(session: Session, ids: Iterable[int]) -> dict[int, Space]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {space.id: space for space in session.scalars(select(Space).where(Space.id.in_(wanted)))}

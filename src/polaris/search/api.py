@@ -54,15 +54,18 @@ class Marked(BaseModel):
 
 
 class SearchHitRead(BaseModel):
+    """A hit, best first. No relevance score: an engine's score depends on every document in
+    the index, hidden ones too (see docs/security.md)."""
+
     node: NodeRead
-    score: float
     name: Marked
     snippet: Marked
 
 
 class SearchResults(BaseModel):
+    #: Matches the caller may read now (checked against the database, not only the index).
     total: int
-    #: False when the engine stopped counting (PostgreSQL ranks at most the first 2,000 matches):
+    #: False when the engine stopped counting (past 1,100 matches, or PostgreSQL's 2,000 ranked):
     #: then there are at least ``total``.
     total_exact: bool
     offset: int
@@ -150,7 +153,6 @@ def search(
         hits = [
             SearchHitRead(
                 node=NodeRead.of(item.located, caller.actor),
-                score=item.hit.score,
                 name=Marked.of(item.hit.name),
                 snippet=Marked.of(item.hit.snippet),
             )

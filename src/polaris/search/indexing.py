@@ -54,11 +54,11 @@ def index_node(instance: Instance, node_id: int, *, subtree: bool) -> dict[str, 
     if gone:
         engine.delete(gone)
     for start in range(0, len(live), BATCH):
-        engine.upsert([_document(node, texts) for node in live[start : start + BATCH]])
+        engine.upsert([document_of(node, texts) for node in live[start : start + BATCH]])
     return {"indexed": len(live), "removed": len(gone)}
 
 
-def _document(node: drive_index.IndexedNode, texts: dict[int, str]) -> SearchDocument:
+def document_of(node: drive_index.IndexedNode, texts: dict[int, str]) -> SearchDocument:
     return SearchDocument(
         node_id=node.node_id,
         space_id=node.space_id,

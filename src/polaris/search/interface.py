@@ -2,9 +2,16 @@
 
 The engines know nothing of users, roles or shares. The caller turns the access policy into a
 :class:`Visibility` (the spaces the user reads wholly, the nodes shared with them, their clearance)
-and every engine applies it *inside* its query, before ranking, counting and pagination: a page is
-never filled from hits that are filtered away afterwards, and a hidden document never shows up in
-a count or a snippet.
+and every engine applies it *inside* its query, before ranking: hidden documents never crowd the
+visible ones out of the :class:`Matches`.
+
+The index can lag the database (a classification raised, a move or a trashing whose index job has
+not run yet), so an engine answers with matching *ids* only, best first, up to a bound; the caller
+checks them against the database and counts, pages and highlights only those that pass
+(:func:`polaris.search.paging.search_page`). A count or a snippet is never made from a document
+the index merely believes visible, and no engine score leaves the engine: relevance is only the
+order of the ids (see ``docs/security.md``, "Search: counts and scores over what the caller may
+see").
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from polaris.errors import ValidationFailed
 MAX_LIMIT = 100
 #: Deeper pages are refused: nobody reads them, and they cost the engine the whole prefix.
 MAX_OFFSET = 1000
+#: Matches an engine hands over for checking, at most: enough for the deepest page. Past it the
+#: total is a lower bound (``SearchPage.total_exact`` false).
+MAX_CHECKED = MAX_OFFSET + MAX_LIMIT
 
 
 @dataclass(frozen=True)
@@ -120,10 +130,31 @@ class Highlight:
 
 
 @dataclass(frozen=True)
+class Matches:
+    """What matched a search among the documents the *index* holds visible, best first.
+
+    Relevance is the order alone: engines keep their scores (which depend on every document in
+    the index, hidden ones too) to themselves.
+    """
+
+    node_ids: tuple[int, ...]
+    #: False when more matched than ``node_ids`` holds (the engine stopped at its bound).
+    complete: bool
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """A document's name and text as indexed (NFC), for highlights."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
 class SearchHit:
+    """A hit as shown: no score (see :class:`Matches`)."""
+
     node_id: int
-    #: The engine's relevance (BM25 for Tantivy, ``ts_rank`` for PostgreSQL); 0 when listing.
-    score: float
     name: Highlight
     snippet: Highlight
 
@@ -131,11 +162,12 @@ class SearchHit:
 @dataclass(frozen=True)
 class SearchPage:
     hits: tuple[SearchHit, ...]
-    #: Visible documents that match, all pages together (a lower bound if not ``total_exact``).
+    #: Matches that passed the check, all pages together (a lower bound if not ``total_exact``).
     total: int
     offset: int
     limit: int
-    #: False when the engine stopped counting (PostgreSQL past ``MAX_RANKED``): show "5,000+".
+    #: False when the engine stopped at its bound (``MAX_CHECKED``, or PostgreSQL's
+    #: ``MAX_RANKED``): there are at least ``total``.
     total_exact: bool = True
 
     @property
@@ -156,8 +188,15 @@ class SearchEngine(Protocol):
     def delete(self, node_ids: Sequence[int]) -> None:
         """Remove the documents; ids not in the index are ignored."""
 
-    def search(self, query: SearchQuery, visibility: Visibility) -> SearchPage:
-        """The page of visible documents matching ``query``, best first."""
+    def matches(self, query: SearchQuery, visibility: Visibility, bound: int) -> Matches:
+        """The ids of the visible documents matching ``query``, best first, at most ``bound``.
+
+        ``query.limit`` and ``query.offset`` are not the engine's business: the caller pages
+        through what passes its check (:func:`polaris.search.paging.search_page`).
+        """
+
+    def stored(self, node_ids: Sequence[int]) -> dict[int, StoredText]:
+        """Name and text of these documents, for highlights; ids not in the index are left out."""
 
     def clear(self) -> None:
         """Remove every document (before a full reindex)."""

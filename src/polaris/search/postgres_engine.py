@@ -16,9 +16,11 @@ still is), where Tantivy finds it. Snippets come from :mod:`polaris.search.highl
 Tantivy, not from ``ts_headline`` (which re-parses with PostgreSQL's parser, see there).
 
 Ranking has no early exit in PostgreSQL (``ts_rank`` reads every matching row's ``tsvector``),
-so a search ranks the first :data:`MAX_RANKED` visible matches (in the table's order) and pages
-through those; beyond that the total is a lower bound (``total_exact`` false) and the best hits
-are the best of that sample. Rare words and phrases, which people search for, stay well below.
+so a search ranks the first :data:`MAX_RANKED` visible matches (in the table's order) and hands
+over the best of those (``matches``); beyond that the total is a lower bound (``total_exact``
+false) and the best hits are the best of that sample. Rare words and phrases, which people search
+for, stay well below. ``ts_rank`` reads only the document's own ``tsvector`` (no corpus
+statistics), so the order of a user's hits owes nothing to documents they cannot see.
 
 Authorisation is part of the ``WHERE`` clause that ranks, counts and pages:
 ``(space_id = ANY(:spaces) OR ancestors && :shared_roots) AND classification <= :clearance``.
@@ -39,10 +41,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    CTE,
     ColumnElement,
     Engine,
     Integer,
+    Select,
     Text,
     bindparam,
     cast,
@@ -56,12 +58,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from polaris.clock import utcnow
-from polaris.search.highlight import highlight, snippet
 from polaris.search.interface import (
+    Matches,
     SearchDocument,
-    SearchHit,
-    SearchPage,
     SearchQuery,
+    StoredText,
     Visibility,
 )
 from polaris.search.models import SearchEntry
@@ -133,51 +134,44 @@ class PostgresSearchEngine:
 
     # --- reads --------------------------------------------------------------------------------
 
-    def search(self, query: SearchQuery, visibility: Visibility) -> SearchPage:
+    def matches(self, query: SearchQuery, visibility: Visibility, bound: int) -> Matches:
         planned = plan(query, visibility)
         if planned is None:
-            return SearchPage((), 0, query.offset, query.limit)
+            return Matches((), complete=True)
         conditions = _conditions(planned)
-        tsquery = cast(literal(_tsquery(planned.clauses), Text), postgresql.TSQUERY)
-        if planned.clauses:
-            conditions.append(_entry.c.document.op("@@")(tsquery))
-            hits = self._ranked(planned, conditions, tsquery)
-        else:
-            hits = self._newest(planned, conditions)
-        statement = (
-            select(hits.c.node_id, hits.c.score, hits.c.total, _entry.c.name, _entry.c.text)
-            .join(_entry, _entry.c.node_id == hits.c.node_id)
-            .order_by(hits.c.rank)
-        )
         with self._engine.begin() as connection:
             # JIT compiling a large ranking costs more than it saves, tens of milliseconds.
             connection.execute(text("SET LOCAL jit = off"))
-            rows = connection.execute(statement).all()
-            if rows and planned.clauses:
-                total = int(rows[0].total)
-            else:  # a listing, or a page past the end: count (as far as the ranking would)
-                matched = select(_entry.c.node_id).where(*conditions).limit(self._max_ranked)
-                total = int(
-                    connection.execute(
-                        select(func.count()).select_from(matched.subquery())
-                    ).scalar_one()
-                )
-        page = tuple(
-            SearchHit(
-                node_id=row.node_id,
-                score=float(row.score),
-                name=highlight(row.name, planned.clauses),
-                snippet=snippet(row.text, planned.clauses),
-            )
-            for row in rows
+            if planned.clauses:
+                tsquery = cast(literal(_tsquery(planned.clauses), Text), postgresql.TSQUERY)
+                conditions.append(_entry.c.document.op("@@")(tsquery))
+                rows = connection.execute(self._ranked(conditions, tsquery, bound)).all()
+                matched = int(rows[0].matched) if rows else 0
+                complete = matched < self._max_ranked and matched <= bound
+            else:
+                most = min(bound, self._max_ranked)
+                rows = connection.execute(self._newest(conditions, most + 1)).all()
+                complete = len(rows) <= most
+                rows = rows[:most]
+        return Matches(tuple(int(row.node_id) for row in rows), complete=complete)
+
+    def stored(self, node_ids: Sequence[int]) -> dict[int, StoredText]:
+        if not node_ids:
+            return {}
+        statement = select(_entry.c.node_id, _entry.c.name, _entry.c.text).where(
+            _entry.c.node_id == func.any(_int_array(node_ids))
         )
-        exact = total < self._max_ranked
-        return SearchPage(page, total, query.offset, query.limit, total_exact=exact)
+        with self._engine.connect() as connection:
+            return {
+                int(row.node_id): StoredText(name=row.name, text=row.text)
+                for row in connection.execute(statement)
+            }
 
     def _ranked(
-        self, planned: Plan, conditions: list[ColumnElement[bool]], tsquery: ColumnElement[Any]
-    ) -> CTE:
-        """The page of the best matches among the first ``max_ranked`` visible ones."""
+        self, conditions: list[ColumnElement[bool]], tsquery: ColumnElement[Any], bound: int
+    ) -> Select[Any]:
+        """The best ``bound`` among the first ``max_ranked`` visible matches, and how many
+        matched (up to ``max_ranked``)."""
         matched = (
             select(_entry.c.node_id, _entry.c.document)
             .where(*conditions)
@@ -185,35 +179,19 @@ class PostgresSearchEngine:
             .subquery("matched")
         )
         score = func.ts_rank(matched.c.document, tsquery, RANK_NORMALISATION)
-        order = [score.desc(), matched.c.node_id.desc()]
         return (
-            select(
-                matched.c.node_id,
-                score.label("score"),
-                func.count().over().label("total"),
-                func.row_number().over(order_by=order).label("rank"),
-            )
-            .order_by(*order)
-            .limit(planned.limit)
-            .offset(planned.offset)
-            .cte("hits")
+            select(matched.c.node_id, func.count().over().label("matched"))
+            .order_by(score.desc(), matched.c.node_id.desc())
+            .limit(bound)
         )
 
-    def _newest(self, planned: Plan, conditions: list[ColumnElement[bool]]) -> CTE:
-        """A listing: the page of the newest visible documents (the modified-time index)."""
-        order = [_entry.c.modified_at.desc(), _entry.c.node_id.desc()]
+    def _newest(self, conditions: list[ColumnElement[bool]], most: int) -> Select[Any]:
+        """A listing: the newest visible documents (the modified-time index)."""
         return (
-            select(
-                _entry.c.node_id,
-                literal(0.0).label("score"),
-                literal(0).label("total"),
-                func.row_number().over(order_by=order).label("rank"),
-            )
+            select(_entry.c.node_id)
             .where(*conditions)
-            .order_by(*order)
-            .limit(planned.limit)
-            .offset(planned.offset)
-            .cte("hits")
+            .order_by(_entry.c.modified_at.desc(), _entry.c.node_id.desc())
+            .limit(most)
         )
 
 

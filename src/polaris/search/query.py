@@ -91,8 +91,6 @@ class Plan:
     unit_id: int | None
     modified_from: dt.datetime | None
     modified_to: dt.datetime | None
-    limit: int
-    offset: int
 
 
 def plan(query: SearchQuery, visibility: Visibility) -> Plan | None:
@@ -129,8 +127,6 @@ def plan(query: SearchQuery, visibility: Visibility) -> Plan | None:
         unit_id=query.unit_id,
         modified_from=modified_from,
         modified_to=modified_to,
-        limit=query.limit,
-        offset=query.offset,
     )
 
 

@@ -1,13 +1,17 @@
-"""Searching as a user: the access policy turned into a :class:`Visibility`, the engine asked, each
-hit checked once more against the database, and the search audited.
+"""Searching as a user: the access policy turned into a :class:`Visibility`, the engine asked, every
+match checked once more against the database, and the search audited.
 
-The engine applies the visibility inside its query (see ``search.interface``), so pages are full
-and counts never include what the user may not see. The second check only drops hits that the
-index has not caught up with yet (a node moved or trashed a moment ago).
+The engine applies the visibility inside its query (see ``search.interface``), so hidden documents
+do not crowd a user's own out of the matches. The index can lag the database by its job queue
+(a classification raised, a node moved or trashed a moment ago), so the matches are checked
+against the database *before* they are counted, paged or highlighted
+(:func:`polaris.search.paging.search_page`): the total, the pages and the snippets are made only
+of what the user may read now.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -19,6 +23,7 @@ from polaris.drive import indexing as drive_index
 from polaris.drive import shares, spaces
 from polaris.drive._locate import Located
 from polaris.search.interface import SearchEngine, SearchHit, SearchPage, SearchQuery, Visibility
+from polaris.search.paging import search_page
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,13 @@ def search(
     space_ids: frozenset[int] | None = None,
 ) -> tuple[list[Found], SearchPage]:
     visibility = visibility_for(session, actor, defaults, space_ids)
-    page = engine.search(query, visibility)
-    readable = drive_index.readable(session, actor, [hit.node_id for hit in page.hits])
-    found = [Found(readable[hit.node_id], hit) for hit in page.hits if hit.node_id in readable]
+
+    def keep(node_ids: Sequence[int]) -> Collection[int]:
+        return drive_index.readable(session, actor, node_ids)
+
+    page = search_page(engine, query, visibility, keep=keep)
+    located = drive_index.located(session, [hit.node_id for hit in page.hits])
+    found = [Found(located[hit.node_id], hit) for hit in page.hits if hit.node_id in located]
     audit.append(
         session=session,
         context=context,

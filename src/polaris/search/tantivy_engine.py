@@ -18,6 +18,14 @@ lower-caser and ``remove_long`` filter: the same rule as :func:`polaris.search.t
 which makes the query's words (a test checks that both agree). Python strips the ignorables and
 normalises to NFC first; the original NFC name and text are stored apart, for highlights.
 
+Ranking. Not BM25: its IDF and average field length are taken over every document in the index,
+hidden ones too, so a user's own hits scored and even ranked differently after another station
+added documents with the same words (25 hidden documents took a score from 3.914 to 0.912, and
+the ratio gives their number). A hit scores, for each clause, :data:`NAME_BOOST` if the clause
+matched in its name and 1 if in its text: a sum of the document's own facts. Equal scores go
+newest node first (highest id), so the order of a user's hits depends on those hits alone. What
+that costs: how often a word occurs in a text, and how long the text is, no longer count.
+
 Format (``FORMAT_VERSION`` in ``polaris-search.json`` beside the index; a mismatch asks for a
 rebuild):
 1. node id, space, ancestors, classification, owner, unit, content type, modified time (seconds),
@@ -30,16 +38,16 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
 from polaris.db.engine import WriterGate
-from polaris.search.highlight import highlight, snippet
 from polaris.search.interface import (
+    Matches,
     SearchDocument,
-    SearchHit,
-    SearchPage,
     SearchQuery,
+    StoredText,
     Visibility,
 )
 from polaris.search.query import Clause, Plan, plan, stored_second
@@ -48,7 +56,7 @@ from polaris.search.text import TOKEN_BYTES_LIMIT, TOKEN_PATTERN, nfc, search_fo
 FORMAT_VERSION = 1
 FORMAT_FILE = "polaris-search.json"
 TOKENIZER = "polaris_words"
-#: A name match counts this much more than a match in the text.
+#: A clause matched in the name counts this much; in the text, 1 (in both, the sum).
 NAME_BOOST = 2.0
 #: How long a write waits for the writers before it (jobs retry after a failure).
 LOCK_TIMEOUT_SECONDS = 120.0
@@ -187,42 +195,73 @@ class TantivySearchEngine:
 
     # --- reads --------------------------------------------------------------------------------
 
-    def search(self, query: SearchQuery, visibility: Visibility) -> SearchPage:
+    def matches(self, query: SearchQuery, visibility: Visibility, bound: int) -> Matches:
         planned = plan(query, visibility)
         if planned is None:
-            return SearchPage((), 0, query.offset, query.limit)
+            return Matches((), complete=True)
         self._index.reload()
         searcher = self._index.searcher()
         tantivy_query = self._query(planned)
-        if planned.clauses:
-            result = searcher.search(
-                tantivy_query, planned.limit, count=True, offset=planned.offset
-            )
-        else:
+        if not planned.clauses:
             result = searcher.search(
                 tantivy_query,
-                planned.limit,
+                bound,
                 count=True,
                 order_by_field="modified_at",
-                offset=planned.offset,
                 order=tantivy.Order.Desc,
             )
-        hits = []
-        for score, address in result.hits:
+            return Matches(self._ranked(searcher, result.hits, bound), _count(result) <= bound)
+        result = searcher.search(tantivy_query, bound, count=True)
+        hits = list(result.hits)
+        if _count(result) > bound:
+            hits += self._newest_scored(searcher, tantivy_query, bound)
+        return Matches(self._ranked(searcher, hits, bound), _count(result) <= bound)
+
+    def _newest_scored(
+        self, searcher: tantivy.Searcher, query: tantivy.Query, bound: int
+    ) -> list[tuple[Any, tantivy.DocAddress]]:
+        """The newest ``bound`` matches, with their scores.
+
+        Past ``bound`` matches, Tantivy's top-k breaks ties at the cut by segment order, which
+        depends on every document written (hidden ones too) and is not "newest first". Scores
+        take few values here (see Ranking), so ties are the rule: the newest matches, added to
+        the candidates, fill the last score level at the cut with the newest documents.
+        """
+        newest = searcher.search(
+            query, bound, count=False, order_by_field="node_id", order=tantivy.Order.Desc
+        )
+        ids = [int(key or 0) for key, _ in newest.hits]
+        only = tantivy.Query.const_score_query(self._any("node_id", ids), 0.0)
+        both = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
+        )
+        return list(searcher.search(both, len(ids), count=False).hits) if ids else []
+
+    @staticmethod
+    def _ranked(
+        searcher: tantivy.Searcher, hits: Sequence[tuple[Any, tantivy.DocAddress]], bound: int
+    ) -> tuple[int, ...]:
+        """Node ids by key (score, or time when listing) and then newest node, at most ``bound``."""
+        keys = [float(key or 0) for key, _ in hits]
+        addresses = [address for _, address in hits]
+        node_ids = [int(n or 0) for n in searcher.fast_field_values("node_id", addresses)]
+        ranked = sorted(set(zip(keys, node_ids, strict=True)), key=lambda hit: (-hit[0], -hit[1]))
+        return tuple(node_id for _, node_id in ranked[:bound])
+
+    def stored(self, node_ids: Sequence[int]) -> dict[int, StoredText]:
+        if not node_ids:
+            return {}
+        self._index.reload()
+        searcher = self._index.searcher()
+        result = searcher.search(self._any("node_id", node_ids), len(node_ids), count=False)
+        texts = {}
+        for _, address in result.hits:
             stored = searcher.doc(address)
-            name = bytes(stored.get_first("name_stored") or b"").decode()
-            text = bytes(stored.get_first("text_stored") or b"").decode()
-            hits.append(
-                SearchHit(
-                    node_id=int(stored.get_first("node_id") or 0),
-                    score=float(score) if planned.clauses else 0.0,
-                    name=highlight(name, planned.clauses),
-                    snippet=snippet(text, planned.clauses),
-                )
+            texts[int(stored.get_first("node_id") or 0)] = StoredText(
+                name=bytes(stored.get_first("name_stored") or b"").decode(),
+                text=bytes(stored.get_first("text_stored") or b"").decode(),
             )
-        # ``count`` is there when asked for (``count=True``), though the stub leaves it out.
-        total = int(getattr(result, "count", 0) or 0)
-        return SearchPage(tuple(hits), total, query.offset, query.limit)
+        return texts
 
     def _query(self, planned: Plan) -> tantivy.Query:
         schema = self._schema
@@ -269,14 +308,17 @@ class TantivySearchEngine:
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, query) for query in either])
 
     def _clause(self, clause: Clause) -> tantivy.Query:
-        """The clause in the name or in the text."""
+        """The clause in the name or in the text, scored by where it matched only (see Ranking)."""
         return tantivy.Query.boolean_query(
             [
                 (
                     tantivy.Occur.Should,
-                    tantivy.Query.boost_query(self._words("name", clause), NAME_BOOST),
+                    tantivy.Query.const_score_query(self._words("name", clause), NAME_BOOST),
                 ),
-                (tantivy.Occur.Should, self._words("text", clause)),
+                (
+                    tantivy.Occur.Should,
+                    tantivy.Query.const_score_query(self._words("text", clause), 1.0),
+                ),
             ]
         )
 
@@ -301,3 +343,8 @@ class TantivySearchEngine:
 
     def _range(self, field: str, low: int, high: int) -> tantivy.Query:
         return tantivy.Query.range_query(self._schema, field, tantivy.FieldType.Unsigned, low, high)
+
+
+def _count(result: tantivy.SearchResult) -> int:
+    """Matches in all (``count`` is there when asked for, though the stub leaves it out)."""
+    return int(getattr(result, "count", 0) or 0)
