@@ -91,7 +91,8 @@ def _database_error(error: DBAPIError) -> str | None:
     reason = _driver_reason(error)
     if _missing_table(error):
         return _one_line(
-            f"the database has no Polaris tables or old ones ({reason}); run: polaris migrate"
+            f"the database has no Polaris tables or old ones ({reason}); "
+            "run: polaris migrate (with the same --data-dir)"
         )
     if isinstance(error, OperationalError):
         return _one_line(f"cannot use the database: {reason}; check {DATABASE_SETTING}")
@@ -109,7 +110,8 @@ def _driver_reason(error: DBAPIError) -> str:
     text = str(error.orig)
     if "FATAL:" in text:
         text = text.rsplit("FATAL:", 1)[1]
-    return _one_line(text)
+    lines = text.strip().splitlines()  # PostgreSQL adds the statement's LINE and a caret
+    return _one_line(lines[0] if lines else repr(error.orig))
 
 
 def _os_error(error: OSError) -> str:

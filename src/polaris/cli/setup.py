@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from polaris.audit.keys import create_key_file
@@ -26,7 +29,7 @@ from polaris.cli.context import (
 from polaris.cli.failures import CommandFailed, database_unreachable
 from polaris.config import CONFIG_FILE_NAME, SERVE_DATA_DIR_ENV, Settings, load_settings
 from polaris.db.engine import make_engine
-from polaris.db.migrate import upgrade
+from polaris.db.migrate import alembic_config, upgrade
 from polaris.identity import roles, units, users
 from polaris.storage.keys import create_master_key_file
 from polaris.storage.local import LocalBackend
@@ -310,8 +313,7 @@ def serve(
         fail(f"no Polaris instance in {settings.data_dir} (run 'polaris init {settings.data_dir}')")
     # Key files and the database are checked here, once, before any server process starts.
     instance = open_instance(settings)
-    with instance.engine.connect():
-        pass
+    _require_current_schema(instance.engine, settings.data_dir)
     processes = workers or settings.http.workers
     app: Any
     if processes > 1:
@@ -343,6 +345,19 @@ def serve(
     server.run(sockets=[listener])
     if not server.started:
         raise typer.Exit(3)  # the app did not start; uvicorn has logged why
+
+
+def _require_current_schema(engine: Engine, data_dir: Path) -> None:
+    """Refuse to serve a database whose schema is not the one this code was written for."""
+    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        raise CommandFailed(
+            f"the database schema is at {', '.join(sorted(current)) or 'no revision'}, this Polaris "
+            f"needs {', '.join(sorted(heads))}; run: polaris migrate --data-dir "
+            f"{shlex.quote(str(data_dir))}"
+        )
 
 
 def _address(listener: socket.socket) -> str:
