@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -94,8 +95,9 @@ def init(
         _check_database(settings.resolved_database_url, written)
         text = CONFIG_TEMPLATE.format(cookie_secure="true")
         if database_url:
+            # A JSON string is a valid TOML basic string: quotes and backslashes stay escaped.
             text = text.replace(
-                "# database_url", f'database_url = "{database_url}"\n# database_url', 1
+                "# database_url", f"database_url = {json.dumps(database_url)}\n# database_url", 1
             )
         written.write_text(directory / CONFIG_FILE_NAME, text)
         written.add(settings.resolved_master_key_file)
@@ -108,16 +110,32 @@ def init(
             _master(settings.resolved_master_key_file),
         )
         _migrate_and_seed(directory)
-        console.print(f"created Polaris instance in {directory}")
         if with_demo:
             demo(directory)
-        elif admin is not None:
-            _first_administrator(directory, admin, admin_name, unit_code, unit_name)
+        first = None
+        if admin is not None:
+            first = _first_administrator(directory, admin, admin_name, unit_code, unit_name)
     except BaseException:
         written.remove()
         raise
-    if not with_demo and admin is None:
-        _print_next_steps(directory)
+    console.print(f"created Polaris instance in {directory}")
+    where = shlex.quote(str(directory))
+    if first is not None:
+        username, password = first
+        console.print(
+            f"top unit {unit_code} ({unit_name}); administrator {username}",
+            highlight=False,
+            markup=False,
+        )
+        console.print(
+            f"one-off password: {password} (shown only now; a new password and MFA enrolment "
+            "are asked at first sign-in)",
+            highlight=False,
+            markup=False,
+        )
+        console.print(f"next: polaris serve --data-dir {where}", highlight=False, markup=False)
+    elif not with_demo:
+        _print_next_steps(where)
 
 
 def _chosen_data_dir(argument: Path | None, option: Path | None) -> Path:
@@ -171,7 +189,7 @@ def _check_database(url: str, written: WrittenFiles) -> None:
 
 def _first_administrator(
     directory: Path, username: str, full_name: str, unit_code: str, unit_name: str
-) -> None:
+) -> tuple[str, str]:
     """The top unit and an administrator in it, whose generated password must be changed."""
     context = cli_context()
     with instance_for(directory) as instance, unit_of_work(instance) as session:
@@ -188,17 +206,11 @@ def _first_administrator(
             passwords=instance.auth.passwords,
             context=context,
         )
-    console.print(f"top unit {unit_code} ({unit_name}); administrator {created.user.username}")
-    console.print(
-        f"one-off password: [bold]{created.initial_password}[/] (shown only now; a new password "
-        "and MFA enrolment are asked at first sign-in)",
-        highlight=False,
-    )
-    console.print(f"next: polaris serve --data-dir {shlex.quote(str(directory))}", highlight=False)
+    assert created.initial_password is not None  # generated: no password was given
+    return created.user.username, created.initial_password
 
 
-def _print_next_steps(directory: Path) -> None:
-    where = shlex.quote(str(directory))
+def _print_next_steps(where: str) -> None:
     console.print(
         "no unit and no administrator yet. Create the top unit and the first administrator "
         "(change the code, names and username as you need; the password is printed once):",
@@ -353,10 +365,10 @@ def _require_current_schema(engine: Engine, data_dir: Path) -> None:
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     if current != heads:
+        at = ", ".join(sorted(current)) or "no revision"
         raise CommandFailed(
-            f"the database schema is at {', '.join(sorted(current)) or 'no revision'}, this Polaris "
-            f"needs {', '.join(sorted(heads))}; run: polaris migrate --data-dir "
-            f"{shlex.quote(str(data_dir))}"
+            f"the database schema is at {at}, this Polaris needs {', '.join(sorted(heads))}; "
+            f"run: polaris migrate --data-dir {shlex.quote(str(data_dir))}"
         )
 
 
