@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from polaris.cli.main import app
 from polaris.config import load_settings
 from polaris.db.engine import make_engine
 from polaris.identity.passwords import Argon2Parameters, Passwords
+from tests.conftest import DEFAULT_PG_URL
 
 runner = CliRunner()
 
@@ -94,3 +98,14 @@ def test_init_refuses_two_different_data_directories(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "two data directories given" in result.output
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_database_failure_never_shows_the_password(tmp_path: Path) -> None:
+    base = make_url(os.environ.get("POLARIS_TEST_PG_URL", DEFAULT_PG_URL))
+    url = base.set(password="s3cret-word", database=f"polaris_missing_{uuid.uuid4().hex[:12]}")
+    result = invoke(
+        "init", str(tmp_path / "instance"), "--database-url", url.render_as_string(False)
+    )
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+    assert "s3cret-word" not in result.output and "***" in result.output
