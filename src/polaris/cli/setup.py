@@ -60,7 +60,7 @@ backend = "local"
 def init(
     data_dir_argument: Path | None = typer.Argument(
         None,
-        metavar="[DATA_DIR]",
+        metavar="DATA_DIR",
         help="Directory to create the instance in (or --data-dir; default: ./polaris-data).",
         show_default=False,
     ),
@@ -77,11 +77,9 @@ def init(
     unit_code: str = typer.Option("HQ", help="Code of the top unit made with --admin."),
     unit_name: str = typer.Option("Headquarters", help="Name of the top unit made with --admin."),
 ) -> None:
-    """Create an instance: config file, master key (mode 0600), audit key, database.
-
-    The database is reached before anything is written, and whatever a failed step had written is
-    removed again, so running the same command after fixing the cause works.
-    """
+    """Create an instance: config file, master key (mode 0600), audit key, database."""
+    # The database is reached before anything is written, and whatever a failed step had written
+    # is removed again: running the same command after fixing the cause works.
     directory = _chosen_data_dir(data_dir_argument, data_dir)
     if admin is not None and with_demo:
         raise CommandFailed("--demo creates its own administrator; give --demo or --admin")
