@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install Polaris into .venv, create a demo instance (first run only) and serve it on
-# http://127.0.0.1:8080. Works on a fresh Debian machine (installs python3-venv if missing).
+# Install Polaris into .venv, create a demo instance (first run only) and serve it (on
+# http://127.0.0.1:8080 unless polaris.toml or POLARIS_HTTP__PORT says otherwise). Works on a
+# fresh Debian machine (installs python3-venv if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -18,5 +19,5 @@ else
     tail -n 1 "$DATA_DIR/demo-logins.txt" 2>/dev/null || true
 fi
 echo "admin login: user 'admin', password in $DATA_DIR/demo-logins.txt"
-echo "serving on http://127.0.0.1:8080 (API: /api/v1, OpenAPI: /api/openapi.json)"
+# polaris serve prints the address it listens on ([http] in polaris.toml, POLARIS_HTTP__PORT).
 exec .venv/bin/polaris serve --data-dir "$DATA_DIR"

@@ -64,7 +64,7 @@ def test_demo_organisation_has_every_level_and_role(data_dir: Path) -> None:
     settings = load_settings(data_dir)
     engine = make_engine(settings.resolved_database_url)
     with engine.connect() as connection:
-        kinds = dict(
+        kinds: dict[str, int] = dict(
             connection.execute(text("SELECT kind, count(*) FROM unit GROUP BY kind")).all()
         )
         roles = {

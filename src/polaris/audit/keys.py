@@ -92,7 +92,7 @@ def load_key_file(path: Path) -> AuditSigner:
         if info.st_mode & 0o077:
             raise AuditKeyError(
                 f"audit key file {path} has mode {stat.S_IMODE(info.st_mode):04o}; "
-                "it must be readable by its owner only (chmod 600)"
+                f"it must be readable by its owner only (run: chmod 600 {path})"
             )
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read()

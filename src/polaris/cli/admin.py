@@ -32,6 +32,22 @@ def _read(path: Path) -> bytes:
         raise
 
 
+@units_app.command("add")
+def add_unit(
+    code: str,
+    name: str = typer.Option(..., help="The unit's name."),
+    kind: units.UnitKind = typer.Option(..., help="What kind of office it is."),
+    parent: str | None = typer.Option(None, help="Code of the unit above (none for the HQ)."),
+    name_hi: str | None = typer.Option(None, help="The name in Hindi."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Add one unit: the top unit (--kind hq) or one under --parent."""
+    spec = units.UnitSpec(code, name, kind, parent, name_hi)
+    with instance_for(data_dir) as instance, unit_of_work(instance) as session:
+        units.create_unit(session=session, spec=spec, context=cli_context())
+    console.print(f"added unit {code}", highlight=False)
+
+
 @units_app.command("import")
 def import_units(file: Path, data_dir: Path | None = DataDirOption) -> None:
     """Import units from CSV (code,name,kind,parent_code[,name_hi]): all rows or none."""
@@ -110,7 +126,8 @@ def add_user(
             session=session, spec=spec, passwords=instance.auth.passwords, context=cli_context()
         )
     console.print(
-        f"added {created.user.username}; first sign-in password: {created.initial_password}",
+        f"added {created.user.username}; first sign-in password: {created.initial_password} "
+        "(shown only now; a new password is asked at first sign-in)",
         highlight=False,
     )
 

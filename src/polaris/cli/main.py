@@ -9,8 +9,26 @@ import typer
 
 from polaris.cli import admin, audit_cmds, import_cmd, jobs_cmds, search_cmds, setup
 from polaris.cli.context import DataDirOption, instance_for
+from polaris.cli.failures import PolarisGroup
 
-app = typer.Typer(help="Polaris: sovereign document cloud and messenger.", no_args_is_help=True)
+app = typer.Typer(
+    help="Polaris: sovereign document cloud and messenger.",
+    no_args_is_help=True,
+    cls=PolarisGroup,
+    # A traceback's local variables would include master keys and passwords.
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def options(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="POLARIS_DEBUG", help="Show the traceback of a failure."
+    ),
+) -> None:
+    """Polaris: sovereign document cloud and messenger."""
+
+
 app.command("init")(setup.init)
 app.command("migrate")(setup.migrate)
 app.command("serve")(setup.serve)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
+import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
 import typer
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from polaris.audit.keys import create_key_file
 from polaris.cli import demo as demo_org
@@ -19,9 +27,10 @@ from polaris.cli.context import (
     settings_for,
     unit_of_work,
 )
-from polaris.config import CONFIG_FILE_NAME, SERVE_DATA_DIR_ENV
+from polaris.cli.failures import CommandFailed, database_unreachable
+from polaris.config import CONFIG_FILE_NAME, SERVE_DATA_DIR_ENV, Settings, load_settings
 from polaris.db.engine import make_engine
-from polaris.db.migrate import upgrade
+from polaris.db.migrate import alembic_config, upgrade
 from polaris.identity import roles, units, users
 from polaris.storage.keys import create_master_key_file
 from polaris.storage.local import LocalBackend
@@ -49,31 +58,197 @@ backend = "local"
 
 
 def init(
-    data_dir: Path = typer.Argument(..., help="Directory to create the instance in."),
+    data_dir_argument: Path | None = typer.Argument(
+        None,
+        metavar="DATA_DIR",
+        help="Directory to create the instance in (or --data-dir; default: ./polaris-data).",
+        show_default=False,
+    ),
+    data_dir: Path | None = DataDirOption,
     with_demo: bool = typer.Option(False, "--demo", help="Also create the demo organisation."),
     database_url: str = typer.Option("", help="PostgreSQL URL; default: SQLite in DATA_DIR."),
+    admin: str | None = typer.Option(
+        None,
+        "--admin",
+        metavar="USERNAME",
+        help="Create the top unit and this first administrator (one-off password printed once).",
+    ),
+    admin_name: str = typer.Option("Administrator", help="The first administrator's full name."),
+    unit_code: str = typer.Option("HQ", help="Code of the top unit made with --admin."),
+    unit_name: str = typer.Option("Headquarters", help="Name of the top unit made with --admin."),
 ) -> None:
     """Create an instance: config file, master key (mode 0600), audit key, database."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
-    config_file = data_dir / CONFIG_FILE_NAME
+    # The database is reached before anything is written, and whatever a failed step had written
+    # is removed again: running the same command after fixing the cause works.
+    directory = _chosen_data_dir(data_dir_argument, data_dir)
+    if admin is not None and with_demo:
+        raise CommandFailed("--demo creates its own administrator; give --demo or --admin")
+    overrides: dict[str, object] = {"database_url": database_url} if database_url else {}
+    settings = load_settings(directory, **overrides)
+    _refuse_an_existing_instance(settings)
+    written = WrittenFiles()
+    try:
+        written.make_directory(directory)
+        os.chmod(directory, 0o700)
+        _check_database(settings.resolved_database_url, written)
+        text = CONFIG_TEMPLATE.format(cookie_secure="true")
+        if database_url:
+            # A JSON string is a valid TOML basic string: quotes and backslashes stay escaped.
+            text = text.replace(
+                "# database_url", f"database_url = {json.dumps(database_url)}\n# database_url", 1
+            )
+        written.write_text(directory / CONFIG_FILE_NAME, text)
+        written.add(settings.resolved_master_key_file)
+        create_master_key_file(settings.resolved_master_key_file)
+        written.add(settings.resolved_audit_key_file)
+        create_key_file(settings.resolved_audit_key_file)
+        written.add(settings.resolved_blob_path)
+        BlobStore.initialise(
+            LocalBackend(settings.resolved_blob_path),
+            _master(settings.resolved_master_key_file),
+        )
+        _migrate_and_seed(directory)
+        if with_demo:
+            demo(directory)
+        first = None
+        if admin is not None:
+            first = _first_administrator(directory, admin, admin_name, unit_code, unit_name)
+    except BaseException:
+        written.remove()
+        raise
+    console.print(f"created Polaris instance in {directory}")
+    where = shlex.quote(str(directory))
+    if first is not None:
+        username, password = first
+        console.print(
+            f"top unit {unit_code} ({unit_name}); administrator {username}",
+            highlight=False,
+            markup=False,
+        )
+        console.print(
+            f"one-off password: {password} (shown only now; a new password and MFA enrolment "
+            "are asked at first sign-in)",
+            highlight=False,
+            markup=False,
+        )
+        console.print(f"next: polaris serve --data-dir {where}", highlight=False, markup=False)
+    elif not with_demo:
+        _print_next_steps(where)
+
+
+def _chosen_data_dir(argument: Path | None, option: Path | None) -> Path:
+    """``polaris init DIR`` and ``polaris init --data-dir DIR`` (or POLARIS_DATA_DIR) alike."""
+    if argument is not None and option is not None and argument != option:
+        raise CommandFailed(
+            f"two data directories given: {argument} and {option} (--data-dir or "
+            "POLARIS_DATA_DIR); give one"
+        )
+    return argument or option or settings_for(None).data_dir
+
+
+def _refuse_an_existing_instance(settings: Settings) -> None:
+    config_file = settings.data_dir / CONFIG_FILE_NAME
     if config_file.exists():
-        fail(f"{config_file} exists: {data_dir} already holds an instance")
-    text = CONFIG_TEMPLATE.format(cookie_secure="true")
-    if database_url:
-        text = text.replace("# database_url", f'database_url = "{database_url}"\n# database_url', 1)
-    config_file.write_text(text, encoding="utf-8")
-    settings = settings_for(data_dir)
-    create_master_key_file(settings.resolved_master_key_file)
-    create_key_file(settings.resolved_audit_key_file)
-    BlobStore.initialise(
-        LocalBackend(settings.resolved_blob_path),
-        _master(settings.resolved_master_key_file),
+        raise CommandFailed(f"{config_file} exists: {settings.data_dir} already holds an instance")
+    blobs = settings.resolved_blob_path
+    leftovers = [
+        path
+        for path in (settings.resolved_master_key_file, settings.resolved_audit_key_file)
+        if path.exists()
+    ] + ([blobs] if blobs.is_dir() and any(blobs.iterdir()) else [])
+    if leftovers:
+        raise CommandFailed(
+            f"{', '.join(map(str, leftovers))} exist but {config_file} does not (an instance "
+            "left half-made by an older Polaris?); move them away, then run polaris init again"
+        )
+
+
+def _check_database(url: str, written: WrittenFiles) -> None:
+    """Connect once before anything is written: a wrong URL or a missing database stops here."""
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ValueError) as error:
+        raise CommandFailed(f"--database-url: {error}; nothing was written") from error
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database:
+        for suffix in ("", "-wal", "-shm", "-journal", "-writer.lock"):
+            written.add(Path(database + suffix))
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as error:
+        raise CommandFailed(
+            f"{database_unreachable(url, error)}; nothing was written: create the database or "
+            "correct --database-url, then run polaris init again"
+        ) from error
+    finally:
+        engine.dispose()
+
+
+def _first_administrator(
+    directory: Path, username: str, full_name: str, unit_code: str, unit_name: str
+) -> tuple[str, str]:
+    """The top unit and an administrator in it, whose generated password must be changed."""
+    context = cli_context()
+    with instance_for(directory) as instance, unit_of_work(instance) as session:
+        units.create_unit(
+            session=session,
+            spec=units.UnitSpec(unit_code, unit_name, units.UnitKind.HQ, None),
+            context=context,
+        )
+        created = users.create_user(
+            session=session,
+            spec=users.UserSpec(
+                username=username, full_name=full_name, unit_code=unit_code, role="admin"
+            ),
+            passwords=instance.auth.passwords,
+            context=context,
+        )
+    assert created.initial_password is not None  # generated: no password was given
+    return created.user.username, created.initial_password
+
+
+def _print_next_steps(where: str) -> None:
+    console.print(
+        "no unit and no administrator yet. Create the top unit and the first administrator "
+        "(change the code, names and username as you need; the password is printed once):",
+        highlight=False,
     )
-    _migrate_and_seed(data_dir)
-    console.print(f"created Polaris instance in {data_dir}")
-    if with_demo:
-        demo(data_dir)
+    for command in (
+        f"polaris units add HQ --name Headquarters --kind hq --data-dir {where}",
+        f"polaris user add admin --name Administrator --unit HQ --role admin --data-dir {where}",
+        f"polaris serve --data-dir {where}",
+    ):
+        console.print(f"  {command}", highlight=False, markup=False)
+
+
+class WrittenFiles:
+    """The files and directories init made, removed again (newest first) if a later step fails."""
+
+    def __init__(self) -> None:
+        self._paths: list[Path] = []
+
+    def add(self, path: Path) -> None:
+        """Note ``path``, about to be made, unless it is already there (then it is not ours)."""
+        if not path.exists() and path not in self._paths:
+            self._paths.append(path)
+
+    def make_directory(self, path: Path) -> None:
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        if missing:
+            self.add(missing[-1])
+        path.mkdir(parents=True, exist_ok=True)
+
+    def write_text(self, path: Path, text: str) -> None:
+        self.add(path)
+        path.write_text(text, encoding="utf-8")
+
+    def remove(self) -> None:
+        for path in reversed(self._paths):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _master(path: Path):  # type: ignore[no-untyped-def]
@@ -129,35 +304,74 @@ def demo(data_dir: Path | None = DataDirOption) -> None:
 def serve(
     data_dir: Path | None = DataDirOption,
     host: str | None = typer.Option(None, help="Address to listen on (default from config)."),
-    port: int | None = typer.Option(None, help="Port (default from config)."),
+    port: int | None = typer.Option(
+        None, min=0, max=65535, help="Port (default from config; 0: any free port)."
+    ),
     workers: int | None = typer.Option(
         None, min=1, max=64, help="Server processes (default from config: [http] workers)."
     ),
 ) -> None:
-    """Serve the web app and API."""
+    """Serve the web app and API; prints the address it listens on once it does."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from polaris.app import create_app
     from polaris.instance import open_instance
 
     settings = settings_for(data_dir)
-    if not settings.resolved_master_key_file.exists():
-        fail(f"no Polaris instance in {settings.data_dir}")
+    if not settings.resolved_master_key_file.exists() and settings.master_key is None:
+        fail(f"no Polaris instance in {settings.data_dir} (run 'polaris init {settings.data_dir}')")
+    # Key files and the database are checked here, once, before any server process starts.
+    instance = open_instance(settings)
+    _require_current_schema(instance.engine, settings.data_dir)
     processes = workers or settings.http.workers
     app: Any
     if processes > 1:
         # Each worker process builds its own instance from the data directory.
+        instance.close()
         os.environ[SERVE_DATA_DIR_ENV] = str(settings.data_dir.resolve())
         app = "polaris.app:create_app_from_environment"
     else:
-        app = create_app(open_instance(settings))
-    uvicorn.run(
+        app = create_app(instance)
+    config = uvicorn.Config(
         app,
         factory=processes > 1,
         workers=processes,
         host=host or settings.http.host,
-        port=port or settings.http.port,
+        port=settings.http.port if port is None else port,
         access_log=False,
         proxy_headers=bool(settings.http.trusted_proxies),
         forwarded_allow_ips=",".join(settings.http.trusted_proxies) or None,
     )
+    listener = config.bind_socket()
+    # Listening before the line is printed: a client that connects on reading it waits in the
+    # backlog until the app has started, instead of being refused.
+    listener.listen(config.backlog)
+    console.print(f"Polaris serving on {_address(listener)} (API: /api/v1); stop with Ctrl-C")
+    if processes > 1:
+        Multiprocess(config, sockets=[listener]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run(sockets=[listener])
+    if not server.started:
+        raise typer.Exit(3)  # the app did not start; uvicorn has logged why
+
+
+def _require_current_schema(engine: Engine, data_dir: Path) -> None:
+    """Refuse to serve a database whose schema is not the one this code was written for."""
+    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        at = ", ".join(sorted(current)) or "no revision"
+        raise CommandFailed(
+            f"the database schema is at {at}, this Polaris needs {', '.join(sorted(heads))}; "
+            f"run: polaris migrate --data-dir {shlex.quote(str(data_dir))}"
+        )
+
+
+def _address(listener: socket.socket) -> str:
+    """``http://host:port`` of the socket as bound (the real port when 0 was asked for)."""
+    bound_host, bound_port = listener.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return f"http://{shown}:{bound_port}"
