@@ -40,10 +40,17 @@ class PasswordSettings(BaseModel):
 
 
 class ThrottleSettings(BaseModel):
+    """Sign-in backoff (``polaris.identity.throttle``): per address and account, per account,
+    and, looser, per address alone (a whole station may share one NAT address)."""
+
     base_delay_seconds: float = 1.0
     max_delay_seconds: float = 900.0
-    free_failures: int = 3
-    max_failures_per_hour: int = 100
+    free_failures: int = Field(default=3, ge=0)
+    max_failures_per_hour: int = Field(default=100, ge=1, le=100)
+    account_free_failures: int = Field(default=10, ge=0)
+    source_free_failures: int = Field(default=30, ge=0)
+    source_max_failures_per_hour: int = Field(default=1000, ge=1)
+    tally_window_seconds: float = Field(default=300.0, gt=0)
 
 
 class StorageSettings(BaseModel):
