@@ -105,6 +105,11 @@ class OcrSettings(BaseModel):
     timeout_seconds: float = Field(default=1800.0, gt=0)
     #: Scans with more pages than this are refused rather than hold a worker for hours.
     max_pages: int = Field(default=500, ge=1)
+    #: Memory (address space) of the process that reads one file's text layer or markup; a
+    #: decompression bomb fails its job here instead of taking the server's memory.
+    extract_memory_mb: int = Field(default=1536, ge=256)
+    #: Reading one file's text layer or markup is stopped after this long.
+    extract_timeout_seconds: float = Field(default=300.0, gt=0)
 
 
 class HttpSettings(BaseModel):
