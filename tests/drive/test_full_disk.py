@@ -6,6 +6,7 @@ the same server works again once there is room, without a restart.
 
 from __future__ import annotations
 
+import base64
 import errno
 import os
 import sqlite3
@@ -137,10 +138,25 @@ def test_a_full_database_disk_is_507_and_writes_work_again_once_there_is_room(
         def mkdir(name: str) -> httpx.Response:
             return client.post(f"/api/v1/nodes/{root}/folders", json={"name": name}, headers=bearer)
 
+        def tus_create() -> httpx.Response:
+            meta = ",".join(
+                f"{key} {base64.b64encode(str(value).encode()).decode()}"
+                for key, value in (("filename", "a.txt"), ("parent_id", root))
+            )
+            headers = {"Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Metadata": meta}
+            return client.post("/api/v1/uploads", headers={**bearer, **headers})
+
+        def search() -> httpx.Response:
+            return client.get("/api/v1/search", params={"q": "fir"}, headers=bearer)
+
         filler = fill(small_disk)
         assert_plain_507(sign_in(), str(small_disk))
         assert_plain_507(mkdir("cases"), str(small_disk))
+        assert_plain_507(tus_create(), str(small_disk))
+        assert_plain_507(search(), str(small_disk))
         filler.unlink()
         assert sign_in().status_code == 200
         assert mkdir("cases").status_code == 201
+        assert tus_create().status_code == 201
+        assert search().status_code == 200
     engine.dispose()
