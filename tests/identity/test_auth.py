@@ -388,7 +388,10 @@ def test_throttled_attempts_are_audited_once_per_window_with_their_count(
     db_session: Session,
 ) -> None:
     build_tree(db_session)
-    policy = auth.throttle.ThrottlePolicy(free_failures=0, tally_window_seconds=300)
+    # Waits long enough that no attempt below outlasts them, however slow the machine.
+    policy = auth.throttle.ThrottlePolicy(
+        free_failures=0, base_delay_seconds=600, tally_window_seconds=300
+    )
     before = db_session.scalar(select(func.count()).select_from(AuditRecord))
     with pytest.raises(NotAuthenticated):
         login_from(db_session, "nobody", "a wrong password", "10.9.9.9", policy)
@@ -415,7 +418,7 @@ def test_one_accounts_failures_do_not_make_others_behind_the_same_address_wait(
     db_session: Session,
 ) -> None:
     build_tree(db_session)
-    policy = auth.throttle.ThrottlePolicy()
+    policy = auth.throttle.ThrottlePolicy(base_delay_seconds=600)
     names = [f"ct.station{n}" for n in range(8)]
     for name in names:
         make_user(db_session, name)
@@ -431,7 +434,7 @@ def test_one_accounts_failures_do_not_make_others_behind_the_same_address_wait(
 def test_one_address_trying_many_usernames_is_stopped(db_session: Session) -> None:
     build_tree(db_session)
     make_user(db_session, "real.user")
-    policy = auth.throttle.ThrottlePolicy(source_free_failures=6)
+    policy = auth.throttle.ThrottlePolicy(source_free_failures=6, base_delay_seconds=600)
     for n in range(policy.source_free_failures + 1):
         with pytest.raises(NotAuthenticated):
             login_from(db_session, f"guess{n}", "Password123!", "10.66.0.1", policy)
