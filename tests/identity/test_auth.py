@@ -442,3 +442,16 @@ def test_one_address_trying_many_usernames_is_stopped(db_session: Session) -> No
         login_from(db_session, "real.user", PASSWORD, "10.66.0.1", policy)
     # Another address is not affected.
     assert login_from(db_session, "real.user", PASSWORD, "10.66.0.2", policy).stage == "active"
+
+
+def test_a_very_long_username_is_throttled_like_any_other(db_session: Session) -> None:
+    """The sign-in form takes a username of any length; its throttle keys still fit."""
+    build_tree(db_session)
+    policy = auth.throttle.ThrottlePolicy(free_failures=0, base_delay_seconds=600)
+    long_name, long_address = "क" * 300, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+    with pytest.raises(NotAuthenticated):
+        login_from(db_session, long_name, "a wrong password", long_address, policy)
+    with pytest.raises(Throttled):
+        login_from(db_session, long_name, "a wrong password", long_address, policy)
+    keys = db_session.scalars(select(LoginThrottle.key)).all()
+    assert keys and all(len(key) <= 160 for key in keys)

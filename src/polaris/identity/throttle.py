@@ -25,6 +25,7 @@ closed into one summary record (:func:`note_throttled`, :func:`close_ended_windo
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +39,8 @@ from polaris.errors import Throttled
 from polaris.identity.models import LoginThrottle, LoginThrottleTally
 
 WINDOW = dt.timedelta(hours=1)
+#: Longest username or address kept as it is in a key (longer ones are replaced by a digest).
+MAX_KEY_PART = 64
 #: How many ended tally windows one sign-in failure closes at most (bounded extra work).
 CLOSE_BATCH = 10
 
@@ -57,10 +60,20 @@ class ThrottlePolicy:
 
 
 def keys_for(username: str, source_address: str | None) -> list[str]:
-    keys = [f"account:{username}"]
+    name = _fit(username)
+    keys = [f"account:{name}"]
     if source_address:
-        keys += [f"pair:{source_address}|{username}", f"source:{source_address}"]
+        address = _fit(source_address)
+        keys += [f"pair:{address}|{name}", f"source:{address}"]
     return keys
+
+
+def _fit(value: str) -> str:
+    """``value``, or a digest of it when it is too long for a key (a sign-in form takes any
+    username; the key column holds 160 characters)."""
+    if len(value) <= MAX_KEY_PART:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:40]
 
 
 def check(*, session: Session, keys: list[str], now: dt.datetime) -> None:
@@ -132,9 +145,7 @@ def record_success(
 ) -> None:
     """A correct sign-in clears the account's backoff and that of the account from this address
     (not the hourly counts, nor the source's: one valid account must not reset a sprayer)."""
-    keys = [f"account:{username}"]
-    if source_address:
-        keys.append(f"pair:{source_address}|{username}")
+    keys = [key for key in keys_for(username, source_address) if not key.startswith("source:")]
     for row in session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))):
         row.consecutive_failures = 0
         row.blocked_until = None
@@ -163,7 +174,7 @@ def note_throttled(
     *, session: Session, source_address: str | None, now: dt.datetime, policy: ThrottlePolicy
 ) -> Tally:
     """Count one throttled attempt from ``source_address`` (one row per source, locked)."""
-    source = source_address or "-"
+    source = _fit(source_address) if source_address else "-"
     _insert_missing(
         session, LoginThrottleTally, source=source, window_started_at=now, last_at=now, attempts=0
     )
