@@ -447,3 +447,12 @@ def test_entities_in_office_xml_are_not_expanded(tmp_path: Path) -> None:
     except CannotExtract:
         return
     assert "lol" not in result.text
+
+
+def test_a_reader_past_its_deadline_is_stopped(tmp_path: Path) -> None:
+    """Reading millions of paragraphs takes seconds; a deadline of one second stops it."""
+    data = bomb("docx", 96 * 1024 * 1024, numbered=True)
+    limits = Limits(extract_timeout_seconds=1.0, extract_memory_bytes=8 * 1024**3)
+    with pytest.raises(CannotExtract, match="took longer than 1 s and was stopped"):
+        extract(data, DOCX_TYPE, tmp_path, limits=limits)
+    assert list(tmp_path.iterdir()) == []
