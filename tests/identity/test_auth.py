@@ -448,7 +448,7 @@ def test_a_very_long_username_is_throttled_like_any_other(db_session: Session) -
     """The sign-in form takes a username of any length; its throttle keys still fit."""
     build_tree(db_session)
     policy = auth.throttle.ThrottlePolicy(free_failures=0, base_delay_seconds=600)
-    long_name, long_address = "क" * 300, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+    long_name, long_address = "क" * 5000, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
     with pytest.raises(NotAuthenticated):
         login_from(db_session, long_name, "a wrong password", long_address, policy)
     with pytest.raises(Throttled):

@@ -34,6 +34,7 @@ from polaris.identity.users import normalise_username
 MFA_STAGE_LIFETIME = dt.timedelta(minutes=5)
 ENROL_STAGE_LIFETIME = dt.timedelta(minutes=15)
 LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
+MAX_LOGGED_USERNAME = 128
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ def _after_failure(
         for window in closed:
             _audit_throttled_window(failure_session, window)
         if audit_this:
-            detail: dict[str, object] = {"username": username}
+            # The sign-in form takes a username of any length; the log keeps a clipped one.
+            detail: dict[str, object] = {"username": username[:MAX_LOGGED_USERNAME]}
             if reason == "throttled":
                 detail["window_seconds"] = config.throttle.tally_window_seconds
             audit.append(
