@@ -40,10 +40,17 @@ class PasswordSettings(BaseModel):
 
 
 class ThrottleSettings(BaseModel):
+    """Sign-in backoff (``polaris.identity.throttle``): per address and account, per account,
+    and, looser, per address alone (a whole station may share one NAT address)."""
+
     base_delay_seconds: float = 1.0
     max_delay_seconds: float = 900.0
-    free_failures: int = 3
-    max_failures_per_hour: int = 100
+    free_failures: int = Field(default=3, ge=0)
+    max_failures_per_hour: int = Field(default=100, ge=1, le=100)
+    account_free_failures: int = Field(default=10, ge=0)
+    source_free_failures: int = Field(default=30, ge=0)
+    source_max_failures_per_hour: int = Field(default=1000, ge=1)
+    tally_window_seconds: float = Field(default=300.0, gt=0)
 
 
 class StorageSettings(BaseModel):
@@ -98,6 +105,11 @@ class OcrSettings(BaseModel):
     timeout_seconds: float = Field(default=1800.0, gt=0)
     #: Scans with more pages than this are refused rather than hold a worker for hours.
     max_pages: int = Field(default=500, ge=1)
+    #: Memory (address space) of the process that reads one file's text layer or markup; a
+    #: decompression bomb fails its job here instead of taking the server's memory.
+    extract_memory_mb: int = Field(default=1536, ge=256)
+    #: Reading one file's text layer or markup is stopped after this long.
+    extract_timeout_seconds: float = Field(default=300.0, gt=0)
 
 
 class HttpSettings(BaseModel):

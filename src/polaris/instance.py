@@ -50,12 +50,7 @@ def auth_config(settings: Settings, mfa_key: bytes) -> AuthConfig:
                 parallelism=settings.password.parallelism,
             )
         ),
-        throttle=ThrottlePolicy(
-            base_delay_seconds=settings.throttle.base_delay_seconds,
-            max_delay_seconds=settings.throttle.max_delay_seconds,
-            free_failures=settings.throttle.free_failures,
-            max_failures_per_hour=settings.throttle.max_failures_per_hour,
-        ),
+        throttle=ThrottlePolicy(**settings.throttle.model_dump()),
         idle_timeout=dt.timedelta(minutes=settings.session.idle_minutes),
         absolute_timeout=dt.timedelta(hours=settings.session.absolute_hours),
         mfa_key=mfa_key,

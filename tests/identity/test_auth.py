@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from polaris.audit.models import AuditRecord
@@ -364,3 +364,94 @@ def test_guessing_the_current_password_from_a_live_session_is_throttled_and_audi
     assert actions.count("auth.reauthenticate_failed") == 4
     assert "auth.reauthenticate_throttled" in actions
     assert "auth.password_change" not in actions
+
+
+def login_from(
+    session: Session,
+    username: str,
+    password: str,
+    source: str,
+    policy: auth.throttle.ThrottlePolicy,
+) -> auth.SignInStep:
+    session.commit()
+    with transaction(session):
+        return auth.login(
+            session=session,
+            config=auth_config(throttle=policy),
+            username=username,
+            password=password,
+            request=RequestInfo(source_address=source, client="x" * 5000, request_id="r"),
+        )
+
+
+def test_throttled_attempts_are_audited_once_per_window_with_their_count(
+    db_session: Session,
+) -> None:
+    build_tree(db_session)
+    # Waits long enough that no attempt below outlasts them, however slow the machine.
+    policy = auth.throttle.ThrottlePolicy(
+        free_failures=0, base_delay_seconds=600, tally_window_seconds=300
+    )
+    before = db_session.scalar(select(func.count()).select_from(AuditRecord))
+    with pytest.raises(NotAuthenticated):
+        login_from(db_session, "nobody", "a wrong password", "10.9.9.9", policy)
+    for _ in range(40):  # a client hammering while it waits
+        with pytest.raises(Throttled):
+            login_from(db_session, "nobody", "a wrong password", "10.9.9.9", policy)
+    throttled = [a for a in audit_actions(db_session) if a[0] == "auth.login_throttled"]
+    assert throttled == [("auth.login_throttled", "deny", "throttled")]
+    # The window ends: the next failure anywhere closes it into one summary with the count.
+    tally = db_session.scalars(select(auth.throttle.LoginThrottleTally)).one()
+    tally.window_started_at -= dt.timedelta(seconds=301)
+    with pytest.raises(NotAuthenticated):
+        login_from(db_session, "someone", "a wrong password", "10.7.7.7", policy)
+    summary = db_session.scalars(
+        select(AuditRecord).where(AuditRecord.action == "auth.throttled_summary")
+    ).one()
+    assert summary.source_address == "10.9.9.9"
+    assert summary.detail is not None and '"attempts":40' in summary.detail
+    records = db_session.scalar(select(func.count()).select_from(AuditRecord))
+    assert records == before + 4  # failure, first throttled, failure from elsewhere, summary
+
+
+def test_one_accounts_failures_do_not_make_others_behind_the_same_address_wait(
+    db_session: Session,
+) -> None:
+    build_tree(db_session)
+    policy = auth.throttle.ThrottlePolicy(base_delay_seconds=600)
+    names = [f"ct.station{n}" for n in range(8)]
+    for name in names:
+        make_user(db_session, name)
+    for _ in range(policy.free_failures + 3):
+        with pytest.raises((NotAuthenticated, Throttled)):
+            login_from(db_session, names[0], "typo typo typo", "10.20.0.1", policy)
+    with pytest.raises(Throttled):
+        login_from(db_session, names[0], PASSWORD, "10.20.0.1", policy)  # that account waits
+    for name in names[1:]:
+        assert login_from(db_session, name, PASSWORD, "10.20.0.1", policy).stage == "active"
+
+
+def test_one_address_trying_many_usernames_is_stopped(db_session: Session) -> None:
+    build_tree(db_session)
+    make_user(db_session, "real.user")
+    policy = auth.throttle.ThrottlePolicy(source_free_failures=6, base_delay_seconds=600)
+    for n in range(policy.source_free_failures + 1):
+        with pytest.raises(NotAuthenticated):
+            login_from(db_session, f"guess{n}", "Password123!", "10.66.0.1", policy)
+    with pytest.raises(Throttled):
+        login_from(db_session, "real.user", PASSWORD, "10.66.0.1", policy)
+    # Another address is not affected.
+    assert login_from(db_session, "real.user", PASSWORD, "10.66.0.2", policy).stage == "active"
+
+
+def test_a_very_long_username_is_throttled_like_any_other(db_session: Session) -> None:
+    """The sign-in form takes a username of any length; its throttle keys still fit."""
+    build_tree(db_session)
+    policy = auth.throttle.ThrottlePolicy(free_failures=0, base_delay_seconds=600)
+    long_name, long_address = "क" * 5000, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+    with pytest.raises(NotAuthenticated):
+        login_from(db_session, long_name, "a wrong password", long_address, policy)
+    with pytest.raises(Throttled):
+        login_from(db_session, long_name, "a wrong password", long_address, policy)
+    keys = db_session.scalars(select(LoginThrottle.key)).all()
+    assert keys and all(len(key) <= 160 for key in keys)

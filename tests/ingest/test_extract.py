@@ -345,3 +345,114 @@ def test_a_text_layer_too_long_for_the_page_limit_is_refused(tmp_path: Path) -> 
     assert len(pdfium.PdfDocument(data)) == 3
     with pytest.raises(CannotExtract, match="3 pages, more than 2"):
         extract(data, PDF_TYPE, tmp_path, limits=Limits(text_pages=2))
+
+
+def blank_package(kind: str) -> bytes:
+    out = io.BytesIO()
+    if kind == "docx":
+        docx.Document().save(out)
+    elif kind == "xlsx":
+        openpyxl.Workbook().save(out)
+    else:
+        odfdo.Document("text").save(out)
+    return out.getvalue()
+
+
+BOMB_PARTS = {
+    "docx": ("word/document.xml", DOCX_TYPE, b"<w:p/>"),
+    "xlsx": ("xl/worksheets/sheet1.xml", XLSX_TYPE, b"<row/>"),
+    "odt": ("content.xml", ODT_TYPE, b"<text:p/>"),
+}
+
+
+def bomb(kind: str, unpacked_bytes: int, *, numbered: bool = False) -> bytes:
+    """A real package of ``kind`` whose main part is inflated to about ``unpacked_bytes`` of
+    valid, repetitive XML: small on disk, written in a stream (never whole in memory).
+    ``numbered`` paragraphs pack about 10 to 1 instead of 1000 to 1."""
+    part, _, filler = BOMB_PARTS[kind]
+    with zipfile.ZipFile(io.BytesIO(blank_package(kind))) as source:
+        original = source.read(part)
+        others = [(info, source.read(info)) for info in source.infolist() if info.filename != part]
+    # Keep the part's opening (namespaces, <w:body>, <sheetData>, <office:text>) and its end.
+    marker = {"docx": b"<w:body>", "xlsx": b"<sheetData", "odt": b"<office:text"}[kind]
+    cut = original.index(b">", original.index(marker)) + 1
+    head, tail = original[:cut], original[cut:]
+    if kind == "xlsx":
+        head, tail = head.replace(b"<sheetData/>", b"<sheetData>"), b"</sheetData></worksheet>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in others:
+            archive.writestr(info, data, zipfile.ZIP_DEFLATED)
+        block = filler * (1024 * 1024 // len(filler))
+        if numbered:
+            paragraph = {
+                "docx": "<w:p><w:r><w:t>{}</w:t></w:r></w:p>",
+                "odt": "<text:p>{}</text:p>",
+            }
+            block = "".join(paragraph[kind].format(n) for n in range(60_000)).encode()
+        with archive.open(part, "w", force_zip64=True) as stream:
+            stream.write(head)
+            for _ in range(unpacked_bytes // len(block)):
+                stream.write(block)
+            stream.write(tail)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["docx", "xlsx", "odt"])
+def test_a_part_that_unpacks_beyond_its_limit_is_refused(kind: str, tmp_path: Path) -> None:
+    data = bomb(kind, 300 * 1024 * 1024)  # 300 MB in one part, under the 512 MiB of all parts
+    assert len(data) < 1024 * 1024
+    with pytest.raises(CannotExtract, match=r"a part of the file unpacks .*ZIP bomb"):
+        extract(data, BOMB_PARTS[kind][1], tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["docx", "xlsx", "odt"])
+def test_a_part_that_packs_like_a_bomb_is_refused(kind: str, tmp_path: Path) -> None:
+    with pytest.raises(CannotExtract, match=r"unpacks \d+ times its size"):
+        extract(bomb(kind, 40 * 1024 * 1024), BOMB_PARTS[kind][1], tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["docx", "odt"])
+def test_a_bomb_within_the_zip_limits_stops_at_the_reader_memory_limit(
+    kind: str, tmp_path: Path
+) -> None:
+    """Millions of empty paragraphs: a small XML, a tree many times its size in memory. The
+    reader's process runs out of its memory; the caller (the server) gets the reason."""
+    limits = Limits(extract_memory_bytes=384 * 1024 * 1024)
+    data = bomb(kind, 96 * 1024 * 1024, numbered=True)
+    with pytest.raises(CannotExtract, match="more than 384 MiB of memory"):
+        extract(data, BOMB_PARTS[kind][1], tmp_path, limits=limits)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_entities_in_office_xml_are_not_expanded(tmp_path: Path) -> None:
+    """A "billion laughs" in an ODT's content: the entities stay unexpanded or the file is
+    refused; either way the reader never builds the expansion."""
+    laughs = b'<!DOCTYPE d [<!ENTITY a "' + b"lol" * 10 + b'">'
+    for n in range(1, 10):
+        laughs += f'<!ENTITY {chr(97 + n)} "{("&" + chr(96 + n) + ";") * 10}">'.encode()
+    laughs += b"]>"
+    with zipfile.ZipFile(io.BytesIO(blank_package("odt"))) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    content = parts["content.xml"]
+    body = content.index(b"<office:text")
+    body = content.index(b">", body) + 1
+    parts["content.xml"] = (
+        laughs + content[content.index(b"<office:document-content") : body]
+        + b"<text:p>&j;</text:p>" + content[body:]
+    )  # fmt: skip
+    try:
+        result = extract(zip_bytes(parts), ODT_TYPE, tmp_path)
+    except CannotExtract:
+        return
+    assert "lol" not in result.text
+
+
+def test_a_reader_past_its_deadline_is_stopped(tmp_path: Path) -> None:
+    """Reading millions of paragraphs takes seconds; a deadline of one second stops it."""
+    data = bomb("docx", 96 * 1024 * 1024, numbered=True)
+    limits = Limits(extract_timeout_seconds=1.0, extract_memory_bytes=8 * 1024**3)
+    with pytest.raises(CannotExtract, match="took longer than 1 s and was stopped"):
+        extract(data, DOCX_TYPE, tmp_path, limits=limits)
+    assert list(tmp_path.iterdir()) == []

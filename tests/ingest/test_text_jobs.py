@@ -30,6 +30,7 @@ from polaris.jobs.models import Job
 from polaris.storage.refs import ContentRef
 from tests.drive.conftest import make_instance
 from tests.factories import SYSTEM, build_tree, make_user
+from tests.ingest.test_extract import bomb
 from tests.ingest.test_ocr import encoded, hindi_recall, missing, page
 
 HINDI = "थाना प्रभारी ने विवेचना अधिकारी को प्रकरण की जांच सौंपी"
@@ -183,6 +184,29 @@ def test_a_file_that_cannot_be_read_fails_with_the_reason_recorded(instance: Ins
     session = instance.sessions()
     assert text_service.texts_of(session, [version_id]) == {}
     session.close()
+
+
+def test_a_decompression_bomb_fails_its_job_for_good_with_the_reason(
+    instance: Instance,
+) -> None:
+    """A Word file of some forty kilobytes whose text part unpacks to 40 MB."""
+    version_id = upload(instance, "report.docx", bomb("docx", 40 * 1024 * 1024))
+    jobs.run_pending(instance)
+    [job] = text_jobs_of(instance, version_id)
+    assert job.status == "failed" and job.attempts == 1
+    assert job.error is not None and "ZIP bomb" in job.error
+    assert status(instance, version_id)[0] == "failed"
+
+
+def test_the_reader_memory_limit_comes_from_the_settings(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(instance.settings.ocr, "extract_memory_mb", 384)
+    version_id = upload(instance, "many.docx", bomb("docx", 96 * 1024 * 1024, numbered=True))
+    jobs.run_pending(instance)
+    [job] = text_jobs_of(instance, version_id)
+    assert job.status == "failed"
+    assert job.error is not None and "more than 384 MiB of memory" in job.error
 
 
 def test_a_file_without_text_gets_no_job(instance: Instance) -> None:

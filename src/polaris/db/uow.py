@@ -3,7 +3,8 @@
 A denied attempt and a failed login raise an error, which rolls the transaction back, yet both must
 leave an audit record (and a failed login a throttle count). Services register such effects with
 :func:`after_rollback`; :func:`transaction` runs them in a fresh transaction after the rollback and
-then re-raises the original error.
+then re-raises the original error. A full disk (of the database or the blob store) is raised as
+``StorageFull``, whatever layer noticed it (``polaris.db.full``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
+
+from polaris.db.full import storage_full_from
 
 _AFTER_ROLLBACK = "polaris.after_rollback"
 
@@ -36,14 +39,25 @@ def transaction(session: Session) -> Iterator[Session]:
     try:
         with session.begin():
             yield session
-    except BaseException:
+    except BaseException as error:
         effects: list[AfterRollback] = session.info.pop(_AFTER_ROLLBACK, [])
-        if effects:
-            with session.begin():
-                for effect in effects:
-                    effect(session)
+        try:
+            if effects:
+                with session.begin():
+                    for effect in effects:
+                        effect(session)
+        except Exception as effect_error:
+            _raise_if_full(effect_error)
+            raise
+        _raise_if_full(error)
         raise
     session.info.pop(_AFTER_ROLLBACK, None)
+
+
+def _raise_if_full(error: BaseException) -> None:
+    full = storage_full_from(error)
+    if full is not None:
+        raise full from error
 
 
 @contextmanager

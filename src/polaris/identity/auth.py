@@ -34,6 +34,7 @@ from polaris.identity.users import normalise_username
 MFA_STAGE_LIFETIME = dt.timedelta(minutes=5)
 ENROL_STAGE_LIFETIME = dt.timedelta(minutes=15)
 LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
+MAX_LOGGED_USERNAME = 128
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ def login(
         reason = "unknown_user" if user is None else "disabled" if not usable else "bad_password"
         _after_failure(session, config, keys, request, "auth.login_failed", name, reason)
         raise NotAuthenticated("wrong username or password", code="invalid_credentials")
-    throttle.record_success(session=session, username=name, now=now)
+    throttle.record_success(
+        session=session, username=name, source_address=request.source_address, now=now
+    )
     if result.needs_rehash:
         user.password_hash = config.passwords.hash(password)
     if user.mfa_enabled_at is not None:
@@ -105,25 +108,71 @@ def _after_failure(
     username: str,
     reason: str,
 ) -> None:
-    """Persist the throttle count and the audit record of a failure after its rollback."""
+    """Persist the throttle count and the audit record of a failure after its rollback.
+
+    A failure is audited each time (the throttle bounds how many there can be). A throttled
+    attempt costs an unauthenticated client nothing, so it is only counted per source: the first
+    of a window is audited, the rest are summarised in one record when the window ends.
+    """
 
     def effect(failure_session: Session) -> None:
         now = utcnow()
-        if reason != "throttled":
+        context = anonymous_context(request)
+        if reason == "throttled":
+            tally = throttle.note_throttled(
+                session=failure_session,
+                source_address=request.source_address,
+                now=now,
+                policy=config.throttle,
+            )
+            closed = [] if tally.closed is None else [tally.closed]
+            audit_this = tally.first_of_window
+        else:
             throttle.record_failure(
                 session=failure_session, keys=keys, now=now, policy=config.throttle
             )
-        audit.append(
-            session=failure_session,
-            context=anonymous_context(request),
-            action=action,
-            object_type="user",
-            decision="deny",
-            reason=reason,
-            detail={"username": username},
-        )
+            closed = throttle.close_ended_windows(
+                session=failure_session, now=now, policy=config.throttle
+            )
+            audit_this = True
+        for window in closed:
+            _audit_throttled_window(failure_session, window)
+        if audit_this:
+            # The sign-in form takes a username of any length; the log keeps a clipped one.
+            detail: dict[str, object] = {"username": username[:MAX_LOGGED_USERNAME]}
+            if reason == "throttled":
+                detail["window_seconds"] = config.throttle.tally_window_seconds
+            audit.append(
+                session=failure_session,
+                context=context,
+                action=action,
+                object_type="user",
+                decision="deny",
+                reason=reason,
+                detail=detail,
+            )
 
     after_rollback(session, effect)
+
+
+def _audit_throttled_window(session: Session, window: throttle.ClosedWindow) -> None:
+    """One record for all throttled sign-in attempts of one source in one window."""
+    audit.append(
+        session=session,
+        context=audit.AuditContext.anonymous(
+            source_address=None if window.source == "-" else window.source,
+            client=None,
+            request_id=None,
+        ),
+        action="auth.throttled_summary",
+        decision="deny",
+        reason="throttled",
+        detail={
+            "attempts": window.attempts,
+            "first_at": window.started_at.isoformat(),
+            "last_at": window.last_at.isoformat(),
+        },
+    )
 
 
 def _start_session(
@@ -202,7 +251,9 @@ def verify_mfa(
     if factor is None:
         _after_failure(session, config, keys, request, "auth.mfa_failed", user.username, "bad_code")
         raise NotAuthenticated("wrong code", code="invalid_code")
-    throttle.record_success(session=session, username=user.username, now=now)
+    throttle.record_success(
+        session=session, username=user.username, source_address=request.source_address, now=now
+    )
     _end(row, "mfa_passed")
     factors = f"password+{factor}"
     step = _start_session(session, user, "active", factors, now + config.absolute_timeout, request)

@@ -155,6 +155,25 @@ class LoginThrottle(Base):
     blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class LoginThrottleTally(Base):
+    """Refused (throttled) sign-in attempts from one source address in the current window.
+
+    A throttled attempt is not audited one row each (that let an unauthenticated client grow the
+    log by megabytes a minute): the first of a window is, later ones only count here, and the
+    count goes into one summary record when the window ends (``polaris.identity.throttle``).
+    ``attempts`` is 0 between windows.
+    """
+
+    __tablename__ = "login_throttle_tally"
+    __table_args__ = (UniqueConstraint("source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(160))
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class UserGroup(Base):
     """A named set of users (a task force, a cell) that drive items can be shared with."""
 

@@ -17,6 +17,10 @@ a PDF.
 | plain text | UTF-8 (or a BOM's encoding) first, then charset-normalizer's best guess |
 
 The text is NFC, with ``\\n`` line ends and pages separated by a form feed (U+000C).
+
+Every reader runs in a child process with a memory limit and a deadline
+(``polaris.ingest.sandbox``), after the size and packing checks of office files: a decompression
+bomb fails its job with the reason and never takes the server's memory.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any, Literal
 
 import regex
 
-from polaris.ingest import _readers, ocr
+from polaris.ingest import ocr, sandbox
 from polaris.ingest._readers import CannotExtract, Limits
 
 __all__ = [
@@ -116,13 +120,15 @@ def extract_text(
     if kind == "none":
         return Extracted(text="", method="none")
     reader = {
-        "docx": _readers.read_docx,
-        "odt": _readers.read_odt,
-        "xlsx": _readers.read_xlsx,
-        "email": _readers.read_email,
-        "text": _readers.read_plain,
+        "docx": "read_docx",
+        "odt": "read_odt",
+        "xlsx": "read_xlsx",
+        "email": "read_email",
+        "text": "read_plain",
     }[kind]
-    text, truncated = reader(data, limits)
+    text, truncated = sandbox.run_reader(
+        reader, data, workdir=workdir, limits=limits, on_wait=on_wait
+    )
     return _result(text, "text", None, limits, truncated=truncated)
 
 
@@ -170,7 +176,11 @@ def _zip_kind(data: bytes) -> str:
                 return "docx"
             if "xl/workbook.xml" in names:
                 return "xlsx"
-            if "mimetype" in names and archive.read("mimetype").startswith(ODT_TYPE.encode()):
+            if (
+                "mimetype" in names
+                and archive.getinfo("mimetype").file_size < 256  # not a bomb in the server
+                and archive.read("mimetype").startswith(ODT_TYPE.encode())
+            ):
                 return "odt"
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise CannotExtract(f"the file is a damaged ZIP archive ({error})") from error
@@ -210,7 +220,9 @@ def _pdf(
     limits: Limits,
     on_wait: Callable[[], None] | None,
 ) -> Extracted:
-    texts = _pdf_text_layer(data, limits)
+    texts: list[str] = sandbox.run_reader(
+        "read_pdf_pages", data, workdir=workdir, limits=limits, on_wait=on_wait
+    )
     count = len(texts)
     scanned = [number for number, text in enumerate(texts, 1) if _letters(text) < MIN_PAGE_LETTERS]
     if not scanned:
@@ -238,40 +250,6 @@ def _pdf(
         searchable_pdf=output.pdf,
         language=options.languages,
     )
-
-
-def _pdf_text_layer(data: bytes, limits: Limits) -> list[str]:
-    import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
-
-    try:
-        document = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as error:
-        if getattr(error, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
-            raise CannotExtract("the PDF is protected by a password") from error
-        raise CannotExtract(f"the PDF cannot be read ({error})") from error
-    try:
-        count = len(document)
-        if count == 0:
-            raise CannotExtract("the PDF has no pages")
-        if count > limits.text_pages:
-            raise CannotExtract(f"the PDF has {count} pages, more than {limits.text_pages}")
-        texts: list[str] = []
-        for index in range(count):
-            page = document[index]
-            try:
-                textpage = page.get_textpage()
-                try:
-                    texts.append(str(textpage.get_text_range()))
-                finally:
-                    textpage.close()
-            finally:
-                page.close()
-        return texts
-    except pdfium.PdfiumError as error:
-        raise CannotExtract(f"a page of the PDF cannot be read ({error})") from error
-    finally:
-        document.close()
 
 
 def _letters(text: str) -> int:

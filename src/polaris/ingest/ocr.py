@@ -21,7 +21,6 @@ killed child leaves nothing behind once the caller removes it.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import multiprocessing
 import multiprocessing.context
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import regex
+
+from polaris.ingest import sandbox
 
 #: Measured on rendered police pages (docs/ingest.md): ``hin+eng`` drops leading 1s of FIR numbers
 #: and dates on half of the pages; ``eng+hin`` reads them all and Hindi as well.
@@ -154,19 +155,10 @@ def split_sidecar(text: str) -> list[str]:
     ]
 
 
-@functools.cache
 def _processes() -> multiprocessing.context.ForkServerContext:
-    """The fork server OCR processes start from, with OCRmyPDF imported once (started on first use).
-
-    The fork server is itself a fresh interpreter, so it holds none of the server's threads or
-    open database connections. ``__main__`` is preloaded too: a child would otherwise import the
-    program's main module (the ``polaris`` command, pytest) again before it could start.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        ["__main__", "ocrmypdf", "pikepdf", "pypdfium2", "polaris.ingest.ocr"]
-    )
-    return context
+    """The fork server OCR processes start from, with OCRmyPDF imported once (shared with the
+    readers of ``polaris.ingest.sandbox``)."""
+    return sandbox.fork_server()
 
 
 def _kill(process: multiprocessing.process.BaseProcess) -> None:

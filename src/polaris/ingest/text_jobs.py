@@ -45,6 +45,8 @@ def extract_version_text(context: jobs.JobContext, payload: dict[str, Any]) -> d
         ocr_pages=settings.max_pages,
         ocr_timeout_seconds=settings.timeout_seconds,
         ocr_jobs=settings.jobs,
+        extract_memory_bytes=settings.extract_memory_mb * 1024 * 1024,
+        extract_timeout_seconds=settings.extract_timeout_seconds,
     )
     blobs = context.instance.blobs
     data = blobs.read_bytes(content)

@@ -1,7 +1,9 @@
 """Errors leave the API as ``application/problem+json`` (RFC 9457) with a stable ``code``.
 
 ``PolarisError`` maps to its own status and code; request validation (including malformed JSON)
-to 422; anything else is logged with its traceback and answered as a bare 500 that reveals nothing.
+to 422; a full disk, wherever it is noticed (the blob store, SQLite, PostgreSQL), to 507
+``storage_full`` in plain words; anything else is logged with its traceback and answered as a bare
+500 that reveals nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from polaris.errors import PolarisError, Throttled
+from polaris.db.full import FULL_DETAIL, storage_full_from
+from polaris.errors import PolarisError, StorageFailure, StorageFull, Throttled
 from polaris.web.messages import N_
 from polaris.web.pages import Redirect
 
@@ -64,8 +67,26 @@ async def _redirect(request: Request, error: Exception) -> Response:
     return RedirectResponse(error.url, status_code=303)
 
 
+def _plain(error: PolarisError) -> PolarisError:
+    """The error as a client may see it: a full disk or a failed write is told in plain words,
+    its internal detail (file and chunk paths, the database's message) goes to the log only."""
+    full = storage_full_from(error)
+    if full is not None or isinstance(error, StorageFull | StorageFailure):
+        log.error("storage: %s", error.detail, extra={"code": error.code})
+        if full is None:
+            full = StorageFull(FULL_DETAIL) if isinstance(error, StorageFull) else None
+        plain = full or StorageFailure(FAILURE_DETAIL)
+        plain.headers.update(error.headers)
+        return plain
+    return error
+
+
+FAILURE_DETAIL = "the server could not store the data; nothing was saved"
+
+
 async def _polaris_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, PolarisError)
+    error = _plain(error)
     if is_page(request):
         return _page_error(request, error.status, error.code)
     headers = dict(error.headers)
@@ -106,6 +127,10 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
+    full = storage_full_from(error)
+    if full is not None:  # the database's disk is full: a clear 507, not a server error
+        log.error("database: %s", error)
+        return await _polaris_error(request, full)
     log.exception(
         "unhandled error", extra={"request_id": getattr(request.state, "request_id", None)}
     )
