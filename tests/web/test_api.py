@@ -87,12 +87,16 @@ def test_bearer_tokens_forged_and_revoked(client: TestClient) -> None:
         json={"name": "rclone", "scopes": ["read"], "lifetime_days": 7},
         headers={"X-CSRF-Token": csrf},
     ).json()
+    cookies = dict(client.cookies)
     client.cookies.clear()
     bearer = {"Authorization": f"Bearer {issued['token']}"}
     assert client.get("/api/v1/me", headers=bearer).json()["username"] == "ct.one"
     forged = client.get("/api/v1/me", headers={"Authorization": "Bearer pol_forged"})
     assert forged.status_code == 401 and forged.json()["code"] == "invalid_token"
-    assert client.delete(f"/api/v1/tokens/{issued['id']}", headers=bearer).status_code == 204
+    client.cookies.update(cookies)
+    revoked = client.delete(f"/api/v1/tokens/{issued['id']}", headers={"X-CSRF-Token": csrf})
+    assert revoked.status_code == 204
+    client.cookies.clear()
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
 
 
