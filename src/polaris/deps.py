@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from polaris.access import gate
 from polaris.access.policy import Actor, Need, route_need
+from polaris.access.routes import ADMINISTRATOR
 from polaris.audit.context import AuditContext
 from polaris.db.uow import transaction
 from polaris.errors import NotAuthenticated, PermissionDenied
@@ -224,10 +225,16 @@ def check_csrf(request: Request) -> None:
 def get_admin(
     request: Request,
     session: Annotated[Session, Depends(get_session)],
-    _token: TokenCredentials,
-    _cookie: SessionCookie,
+    _token: Annotated[
+        HTTPAuthorizationCredentials | None, Security(token_scheme, scopes=[Need.ALL.value])
+    ],
+    _cookie: Annotated[str | None, Security(session_scheme, scopes=[ADMINISTRATOR])],
 ) -> Caller:
-    """An administrator (``access.gate.require_admin``); a token needs the ``all`` scope."""
+    """An administrator (``access.gate.require_admin``); a token needs the ``all`` scope.
+
+    The OpenAPI lists ``all`` under ``token`` and the role ``administrator`` under ``session``
+    (OpenAPI 3.1 lets a non-OAuth scheme list the roles an operation needs).
+    """
     return _caller(request, session, Need.ALL, admin=True)
 
 
@@ -235,7 +242,7 @@ DbSession = Annotated[Session, Depends(get_session)]
 CurrentCaller = Annotated[Caller, Security(get_caller)]
 SessionCaller = Annotated[Caller, Depends(get_session_caller)]
 PasswordCaller = Annotated[Caller, Depends(get_password_caller)]
-AdminCaller = Annotated[Caller, Security(get_admin, scopes=[Need.ALL.value])]
+AdminCaller = Annotated[Caller, Depends(get_admin)]
 NoToken = Depends(refuse_token)
 Info = Annotated[RequestInfo, Depends(get_request_info)]
 CurrentInstance = Annotated[Instance, Depends(get_instance)]
