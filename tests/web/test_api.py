@@ -6,8 +6,12 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from polaris.audit.models import AuditRecord
 from polaris.identity import mfa
+from polaris.instance import Instance
 from polaris.web.logs import JsonFormatter
 from tests.factories import PASSWORD
 
@@ -151,11 +155,33 @@ def test_unknown_route_is_a_problem_404(client: TestClient) -> None:
     assert response.headers["content-type"] == PROBLEM
 
 
-def test_admin_routes_refuse_others(client: TestClient) -> None:
-    sign_in(client)
+def test_admin_routes_refuse_others_and_access_audits_it(seeded, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client)
     response = client.get("/api/v1/admin/users")
     assert response.status_code == 403
     assert response.json()["code"] == "admin_required"
+    refused = client.post("/api/v1/admin/users/admin.one/disable", headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 403 and refused.json()["code"] == "admin_required"
+    page = client.get("/admin/users")
+    assert page.status_code == 403
+    assert admin_denials(seeded) == [
+        ("GET /api/v1/admin/users", "not_admin", "ct.one"),
+        ("POST /api/v1/admin/users/admin.one/disable", "not_admin", "ct.one"),
+        ("GET /admin/users", "not_admin", "ct.one"),
+    ]
+
+
+def admin_denials(instance: Instance) -> list[tuple[str | None, str | None, str | None]]:
+    session: Session = instance.sessions()
+    try:
+        rows = session.execute(
+            select(AuditRecord.object_id, AuditRecord.reason, AuditRecord.actor_name)
+            .where(AuditRecord.action == "access.admin", AuditRecord.decision == "deny")
+            .order_by(AuditRecord.seq)
+        ).all()
+        return [(r.object_id, r.reason, r.actor_name) for r in rows]
+    finally:
+        session.close()
 
 
 def test_admin_enrols_mfa_then_disables_a_user_whose_session_ends(
