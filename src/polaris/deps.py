@@ -140,6 +140,7 @@ def _caller(request: Request, session: Session, need: Need, *, admin: bool = Fal
     (a refusal is audited there)."""
     with transaction(session):
         caller = _authenticate(request, session)
+        request.state.user_id = caller.user.id  # for the access log, refused or not
         if admin:
             gate.require_admin(
                 session=session,
@@ -155,7 +156,6 @@ def _caller(request: Request, session: Session, need: Need, *, admin: bool = Fal
                 operation=operation_of(request),
                 context=caller.context,
             )
-    request.state.user_id = caller.user.id
     return caller
 
 
