@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.audit.models import AuditRecord
-from polaris.identity import mfa
+from polaris.identity import mfa, users
 from polaris.instance import Instance
 from polaris.web.logs import JsonFormatter
-from tests.factories import PASSWORD
+from tests.factories import FAST_PASSWORDS, PASSWORD, SYSTEM
 
 PROBLEM = "application/problem+json"
 
@@ -233,3 +233,32 @@ def test_logs_hold_no_password_or_token(
     assert secret_password not in logs
     assert token and token not in logs
     assert "leaky-query-value" not in logs
+
+
+def test_a_due_password_change_is_made_over_the_api_and_nothing_else(
+    seeded: Instance, client: TestClient
+) -> None:
+    session: Session = seeded.sessions()
+    users.reset_password(
+        session=session,
+        username="ct.one",
+        passwords=FAST_PASSWORDS,
+        context=SYSTEM,
+        new_password="handed over at the desk",
+    )
+    session.commit()
+    session.close()
+    signed_in = client.post(
+        "/api/v1/auth/login", json={"username": "ct.one", "password": "handed over at the desk"}
+    ).json()
+    assert signed_in["must_change_password"] is True
+    csrf = {"X-CSRF-Token": signed_in["csrf_token"]}
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 403 and refused.json()["code"] == "password_change_required"
+    changed = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": "handed over at the desk", "new_password": "monsoon ledger 77"},
+        headers=csrf,
+    )
+    assert changed.status_code == 204, changed.text
+    assert client.get("/api/v1/me").json()["username"] == "ct.one"
