@@ -23,6 +23,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from polaris.access import gate
+from polaris.access.policy import SAFE_METHODS as SAFE_METHODS
 from polaris.access.policy import Actor, Need, route_need
 from polaris.access.routes import ADMINISTRATOR
 from polaris.audit.context import AuditContext
@@ -36,7 +37,6 @@ from polaris.instance import Instance
 SESSION_COOKIE = "polaris_session"
 CSRF_COOKIE = "polaris_csrf"
 CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_instance(request: Request) -> Instance:

@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from polaris.access import gate
-from polaris.access.policy import Need
+from polaris.access.policy import Need, route_need
 from polaris.db.uow import transaction
 from polaris.deps import (
     SAFE_METHODS,
@@ -30,6 +30,7 @@ from polaris.deps import (
     get_instance,
     get_request_info,
     get_session,
+    operation_of,
 )
 from polaris.errors import MfaRequired, NotAuthenticated, PermissionDenied
 from polaris.identity import auth
@@ -112,7 +113,7 @@ def _page_caller(request: Request, session: Session, need: Need) -> Caller:
                 session=session,
                 actor=actor,
                 need=need,
-                operation=f"{request.method} {request.url.path}",
+                operation=operation_of(request),
                 context=actor_context(actor, info),
             )
     except MfaRequired as error:
@@ -133,8 +134,7 @@ def get_page_caller(
     _csrf: Annotated[None, Depends(check_form_csrf)],
 ) -> Caller:
     """The signed-in person of every page but the password form."""
-    need = Need.READ if request.method in SAFE_METHODS else Need.WRITE
-    return _page_caller(request, session, need)
+    return _page_caller(request, session, route_need(request.method))
 
 
 def get_password_page_caller(
