@@ -1,10 +1,14 @@
 """Request dependencies: the instance, a database session, who is asking, and CSRF checks.
 
 Authentication is either the ``polaris_session`` cookie (browser) or ``Authorization: Bearer``
-with an API token (programs). A state-changing request authenticated by cookie must carry the
-``X-CSRF-Token`` header: an HMAC of the session token under the instance's CSRF key, given to the
-page at sign-in (body and the readable ``polaris_csrf`` cookie). A forged cookie cannot produce
-it, and SameSite=Strict cookies are a second line.
+with an API token (programs). Which of them a route takes, and the token scope it needs, is
+declared by the caller dependency it uses (``CurrentCaller``, ``SessionCaller``,
+``PasswordCaller``, ``AdminCaller``), decided by ``access`` and shown in the OpenAPI.
+
+A state-changing request authenticated by cookie must carry the ``X-CSRF-Token`` header: an HMAC
+of the session token under the instance's CSRF key, given to the page at sign-in (body and the
+readable ``polaris_csrf`` cookie). A forged cookie cannot produce it, and SameSite=Strict cookies
+are a second line.
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.orm import Session
 
-from polaris.access.policy import Actor
+from polaris.access import gate
+from polaris.access.policy import SAFE_METHODS as SAFE_METHODS
+from polaris.access.policy import Actor, Need, route_need
+from polaris.access.routes import ADMINISTRATOR
 from polaris.audit.context import AuditContext
 from polaris.db.uow import transaction
 from polaris.errors import NotAuthenticated, PermissionDenied
@@ -29,7 +37,6 @@ from polaris.instance import Instance
 SESSION_COOKIE = "polaris_session"
 CSRF_COOKIE = "polaris_csrf"
 CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_instance(request: Request) -> Instance:
@@ -82,33 +89,107 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def get_caller(request: Request, session: Annotated[Session, Depends(get_session)]) -> Caller:
+#: How the OpenAPI describes the two ways to authenticate. The scopes an operation lists under
+#: ``token`` are what an API token needs for it; an operation without ``token`` takes none.
+token_scheme = HTTPBearer(
+    scheme_name="token",
+    auto_error=False,
+    description="An API token (`pol_…`) with the scopes `read`, `write` or `all`.",
+)
+session_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    auto_error=False,
+    description="A signed-in browser session; state changes also need `X-CSRF-Token`.",
+)
+TokenCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(token_scheme)]
+SessionCookie = Annotated[str | None, Depends(session_scheme)]
+
+
+def operation_of(request: Request) -> str:
+    """What was asked, for the audit record of a refusal."""
+    return f"{request.method} {request.url.path}"
+
+
+def _authenticate(request: Request, session: Session) -> Caller:
+    """Who is calling (by token, else by session cookie); inside the caller's transaction."""
     instance = get_instance(request)
     info = get_request_info(request)
     token = bearer_token(request)
+    if token is not None:
+        api_token, user = api_tokens.resolve_token(session=session, secret=token)
+        actor = actor_for(
+            session=session,
+            user=user,
+            auth_factors="token",
+            token_scopes=frozenset(api_token.scopes),
+        )
+        return Caller(actor=actor, user=user, session_id=None, request=info)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NotAuthenticated("sign in first", code="not_authenticated")
+    if request.method not in SAFE_METHODS:
+        check_csrf(request)
+    row, user = auth.resolve_session(session=session, config=instance.auth, token=cookie)
+    actor = actor_for(session=session, user=user, auth_factors=row.auth_factors, session_id=row.id)
+    return Caller(actor=actor, user=user, session_id=row.id, request=info)
+
+
+def _caller(request: Request, session: Session, need: Need, *, admin: bool = False) -> Caller:
+    """Authenticate, then ask ``access`` whether these credentials may do what the route needs
+    (a refusal is audited there)."""
     with transaction(session):
-        if token is not None:
-            api_token, user = api_tokens.resolve_token(session=session, secret=token)
-            actor = actor_for(
+        caller = _authenticate(request, session)
+        request.state.user_id = caller.user.id  # for the access log, refused or not
+        if admin:
+            gate.require_admin(
                 session=session,
-                user=user,
-                auth_factors="token",
-                token_scopes=frozenset(api_token.scopes),
+                actor=caller.actor,
+                operation=operation_of(request),
+                context=caller.context,
             )
-            caller = Caller(actor=actor, user=user, session_id=None, request=info)
         else:
-            cookie = request.cookies.get(SESSION_COOKIE)
-            if not cookie:
-                raise NotAuthenticated("sign in first", code="not_authenticated")
-            if request.method not in SAFE_METHODS:
-                check_csrf(request)
-            row, user = auth.resolve_session(session=session, config=instance.auth, token=cookie)
-            actor = actor_for(
-                session=session, user=user, auth_factors=row.auth_factors, session_id=row.id
+            gate.require_credentials(
+                session=session,
+                actor=caller.actor,
+                need=need,
+                operation=operation_of(request),
+                context=caller.context,
             )
-            caller = Caller(actor=actor, user=user, session_id=row.id, request=info)
-    request.state.user_id = caller.user.id
     return caller
+
+
+def get_caller(
+    request: Request,
+    scopes: SecurityScopes,
+    session: Annotated[Session, Depends(get_session)],
+    _token: TokenCredentials,
+    _cookie: SessionCookie,
+) -> Caller:
+    """The caller of a route that takes a session or a token: the token needs the scope the route
+    declares (``Security(get_caller, scopes=[...])``), else ``read`` for GET and HEAD and
+    ``write`` for anything else (``access.policy.route_need``)."""
+    return _caller(request, session, route_need(request.method, scopes.scopes))
+
+
+def get_session_caller(
+    request: Request, session: Annotated[Session, Depends(get_session)], _cookie: SessionCookie
+) -> Caller:
+    """The caller of a route that needs a signed-in session: an API token is refused."""
+    return _caller(request, session, Need.SESSION)
+
+
+def get_password_caller(
+    request: Request, session: Annotated[Session, Depends(get_session)], _cookie: SessionCookie
+) -> Caller:
+    """The caller of the password change: a session, also while a password change is due."""
+    return _caller(request, session, Need.PASSWORD_CHANGE)
+
+
+def refuse_token(request: Request) -> None:
+    """For the sign-in steps, which take a password or a sign-in cookie and never a token."""
+    if bearer_token(request) is not None:
+        raise PermissionDenied(gate.REFUSALS["token_not_allowed"], code="token_not_allowed")
 
 
 def csrf_token_for(instance: Instance, session_token: str) -> str:
@@ -141,14 +222,27 @@ def check_csrf(request: Request) -> None:
         raise PermissionDenied("missing or wrong CSRF token", code="csrf_failed")
 
 
-def get_admin(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
-    if not caller.actor.is_admin:
-        raise PermissionDenied("administrators only", code="admin_required")
-    return caller
+def get_admin(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    _token: Annotated[
+        HTTPAuthorizationCredentials | None, Security(token_scheme, scopes=[Need.ALL.value])
+    ],
+    _cookie: Annotated[str | None, Security(session_scheme, scopes=[ADMINISTRATOR])],
+) -> Caller:
+    """An administrator (``access.gate.require_admin``); a token needs the ``all`` scope.
+
+    The OpenAPI lists ``all`` under ``token`` and the role ``administrator`` under ``session``
+    (OpenAPI 3.1 lets a non-OAuth scheme list the roles an operation needs).
+    """
+    return _caller(request, session, Need.ALL, admin=True)
 
 
 DbSession = Annotated[Session, Depends(get_session)]
-CurrentCaller = Annotated[Caller, Depends(get_caller)]
+CurrentCaller = Annotated[Caller, Security(get_caller)]
+SessionCaller = Annotated[Caller, Depends(get_session_caller)]
+PasswordCaller = Annotated[Caller, Depends(get_password_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin)]
+NoToken = Depends(refuse_token)
 Info = Annotated[RequestInfo, Depends(get_request_info)]
 CurrentInstance = Annotated[Instance, Depends(get_instance)]

@@ -13,8 +13,10 @@ def test_group_share_reaches_members_added_and_stops_when_removed(drive: Drive) 
         "admin", f"/api/v1/admin/groups/{group_id}/members", json={"username": "hc.b1"}
     )
     assert added.status_code == 204
-    listed = drive.get("hc.a1", "/api/v1/groups").json()
+    listed = drive.get("hc.b1", "/api/v1/groups").json()
     assert [g["member_ids"] for g in listed if g["id"] == group_id] == [[drive.user_ids["hc.b1"]]]
+    # A group of no unit is seen by its members and administrators only (access.group_reach).
+    assert drive.get("hc.a1", "/api/v1/groups").json() == []
 
     node = drive.upload("hc.a1", drive.root("hc.a1"), "seizure-list.pdf", b"%PDF-1.7 list")
     share = drive.post(
@@ -35,6 +37,23 @@ def test_only_administrators_manage_groups(drive: Drive) -> None:
     refused = drive.post("sho.a1", "/api/v1/admin/groups", json={"name": "mine"})
     assert refused.status_code == 403
     assert refused.json()["code"] == "admin_required"
+
+
+def test_groups_list_only_what_the_caller_may_see(drive: Drive) -> None:
+    for name, unit in (("A1 beat", "PS-A1"), ("B1 SIT", "PS-B1")):
+        created = drive.post(
+            "admin", "/api/v1/admin/groups", json={"name": name, "unit_id": drive.unit_ids[unit]}
+        )
+        assert created.status_code == 201, created.text
+    b1 = drive.get("admin", "/api/v1/groups").json()
+    assert [g["name"] for g in b1] == ["A1 beat", "B1 SIT"]
+    b1_id = next(g["id"] for g in b1 if g["name"] == "B1 SIT")
+    drive.post("admin", f"/api/v1/admin/groups/{b1_id}/members", json={"username": "hc.b1"})
+    assert [g["name"] for g in drive.get("hc.a1", "/api/v1/groups").json()] == ["A1 beat"]
+    assert [g["name"] for g in drive.get("sdop.a", "/api/v1/groups").json()] == ["A1 beat"]
+    assert [(g["name"], g["member_ids"]) for g in drive.get("hc.b1", "/api/v1/groups").json()] == [
+        ("B1 SIT", [drive.user_ids["hc.b1"]])
+    ]
     drive.post("admin", "/api/v1/admin/groups", json={"name": "twice"})
     again = drive.post("admin", "/api/v1/admin/groups", json={"name": "twice"})
     assert again.status_code == 409

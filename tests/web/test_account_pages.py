@@ -224,6 +224,84 @@ def test_after_an_administrators_reset_sign_in_leads_to_the_password_page(
     assert sign_in(other_browser(client), "ct.one", NEW_PASSWORD) == "/"
 
 
+def test_a_due_password_change_holds_every_page_and_api_call_until_it_is_done(
+    seeded: Instance, client: TestClient
+) -> None:
+    """An administrator-issued password: nothing but the change form and sign-out until it is
+    changed; pages lead back to the form, the API refuses with ``password_change_required``."""
+    session: Session = seeded.sessions()
+    users.reset_password(
+        session=session,
+        username="ct.one",
+        passwords=FAST_PASSWORDS,
+        context=SYSTEM,
+        new_password="handed over at the desk",
+    )
+    session.commit()
+    session.close()
+    assert sign_in(client, "ct.one", "handed over at the desk") == "/account/password"
+    form = client.get("/account/password")
+    assert form.status_code == 200
+    assert "Back to my files" not in form.text and 'action="/search"' not in form.text
+    for path in ("/", "/search?q=fir", "/shared", "/admin/users"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/account/password", path
+    csrf = {"X-CSRF-Token": client.cookies["polaris_csrf"]}
+    for method, path in (
+        ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/spaces"),
+        ("GET", "/api/v1/search?q=fir"),
+        ("GET", "/api/v1/groups"),
+        ("POST", "/api/v1/tokens"),
+    ):
+        body = {"name": "t", "scopes": ["read"]} if method == "POST" else None
+        response = client.request(method, path, json=body, headers=csrf)
+        assert response.status_code == 403, path
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "password_change_required", path
+    refusals = [
+        r for r in audit_records(seeded, "access.read") if r.reason == "password_change_required"
+    ]
+    assert [r.object_id for r in refusals][:2] == ["GET /", "GET /search"]
+
+    assert change_password(client, "handed over at the desk", NEW_PASSWORD).status_code == 303  # type: ignore[attr-defined]
+    assert client.get("/api/v1/me").status_code == 200
+    home = client.get("/", follow_redirects=True)
+    assert home.status_code == 200 and "/account/password" not in str(home.url)
+
+
+def test_sign_out_works_while_a_password_change_is_due(
+    seeded: Instance, client: TestClient
+) -> None:
+    session: Session = seeded.sessions()
+    users.reset_password(
+        session=session,
+        username="ct.one",
+        passwords=FAST_PASSWORDS,
+        context=SYSTEM,
+        new_password="handed over at the desk",
+    )
+    session.commit()
+    session.close()
+    sign_in(client, "ct.one", "handed over at the desk")
+    form = client.get("/account/password")
+    signed_out = client.post("/logout", data={"csrf": csrf_of(form.text)}, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def audit_records(instance: Instance, action: str) -> list[AuditRecord]:
+    session: Session = instance.sessions()
+    try:
+        found = session.scalars(
+            select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq)
+        )
+        return list(found)
+    finally:
+        session.close()
+
+
 def test_an_idle_session_ends_with_a_translated_notice_and_sign_in_returns_there(
     seeded: Instance, client: TestClient
 ) -> None:

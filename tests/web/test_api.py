@@ -6,10 +6,14 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from polaris.identity import mfa
+from polaris.audit.models import AuditRecord
+from polaris.identity import mfa, users
+from polaris.instance import Instance
 from polaris.web.logs import JsonFormatter
-from tests.factories import PASSWORD
+from tests.factories import FAST_PASSWORDS, PASSWORD, SYSTEM
 
 PROBLEM = "application/problem+json"
 
@@ -87,12 +91,16 @@ def test_bearer_tokens_forged_and_revoked(client: TestClient) -> None:
         json={"name": "rclone", "scopes": ["read"], "lifetime_days": 7},
         headers={"X-CSRF-Token": csrf},
     ).json()
+    cookies = dict(client.cookies)
     client.cookies.clear()
     bearer = {"Authorization": f"Bearer {issued['token']}"}
     assert client.get("/api/v1/me", headers=bearer).json()["username"] == "ct.one"
     forged = client.get("/api/v1/me", headers={"Authorization": "Bearer pol_forged"})
     assert forged.status_code == 401 and forged.json()["code"] == "invalid_token"
-    assert client.delete(f"/api/v1/tokens/{issued['id']}", headers=bearer).status_code == 204
+    client.cookies.update(cookies)
+    revoked = client.delete(f"/api/v1/tokens/{issued['id']}", headers={"X-CSRF-Token": csrf})
+    assert revoked.status_code == 204
+    client.cookies.clear()
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
 
 
@@ -147,11 +155,33 @@ def test_unknown_route_is_a_problem_404(client: TestClient) -> None:
     assert response.headers["content-type"] == PROBLEM
 
 
-def test_admin_routes_refuse_others(client: TestClient) -> None:
-    sign_in(client)
+def test_admin_routes_refuse_others_and_access_audits_it(seeded, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client)
     response = client.get("/api/v1/admin/users")
     assert response.status_code == 403
     assert response.json()["code"] == "admin_required"
+    refused = client.post("/api/v1/admin/users/admin.one/disable", headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 403 and refused.json()["code"] == "admin_required"
+    page = client.get("/admin/users")
+    assert page.status_code == 403
+    assert admin_denials(seeded) == [
+        ("GET /api/v1/admin/users", "not_admin", "ct.one"),
+        ("POST /api/v1/admin/users/admin.one/disable", "not_admin", "ct.one"),
+        ("GET /admin/users", "not_admin", "ct.one"),
+    ]
+
+
+def admin_denials(instance: Instance) -> list[tuple[str | None, str | None, str | None]]:
+    session: Session = instance.sessions()
+    try:
+        rows = session.execute(
+            select(AuditRecord.object_id, AuditRecord.reason, AuditRecord.actor_name)
+            .where(AuditRecord.action == "access.admin", AuditRecord.decision == "deny")
+            .order_by(AuditRecord.seq)
+        ).all()
+        return [(r.object_id, r.reason, r.actor_name) for r in rows]
+    finally:
+        session.close()
 
 
 def test_admin_enrols_mfa_then_disables_a_user_whose_session_ends(
@@ -203,3 +233,32 @@ def test_logs_hold_no_password_or_token(
     assert secret_password not in logs
     assert token and token not in logs
     assert "leaky-query-value" not in logs
+
+
+def test_a_due_password_change_is_made_over_the_api_and_nothing_else(
+    seeded: Instance, client: TestClient
+) -> None:
+    session: Session = seeded.sessions()
+    users.reset_password(
+        session=session,
+        username="ct.one",
+        passwords=FAST_PASSWORDS,
+        context=SYSTEM,
+        new_password="handed over at the desk",
+    )
+    session.commit()
+    session.close()
+    signed_in = client.post(
+        "/api/v1/auth/login", json={"username": "ct.one", "password": "handed over at the desk"}
+    ).json()
+    assert signed_in["must_change_password"] is True
+    csrf = {"X-CSRF-Token": signed_in["csrf_token"]}
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 403 and refused.json()["code"] == "password_change_required"
+    changed = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": "handed over at the desk", "new_password": "monsoon ledger 77"},
+        headers=csrf,
+    )
+    assert changed.status_code == 204, changed.text
+    assert client.get("/api/v1/me").json()["username"] == "ct.one"

@@ -16,7 +16,7 @@ from polaris.audit.context import AuditContext
 from polaris.audit.models import AuditRecord
 from polaris.drive import content, service, spaces
 from polaris.drive.models import Node
-from polaris.identity import groups
+from polaris.identity import groups, units
 from polaris.identity.actors import actor_for
 from polaris.identity.models import User
 from polaris.instance import Instance
@@ -299,14 +299,24 @@ def test_share_form_explains_a_mistyped_name_and_keeps_what_was_typed(
 def test_share_with_a_group_by_name(seeded: Instance, client: TestClient) -> None:
     session: Session = seeded.sessions()
     colleague = make_user(session, "hc.b1", unit="PS-B1", role="head_constable")
-    group = groups.create_group(session=session, name="SIT चोरी", unit_id=None, context=SYSTEM)
+    # A group of ct.one's station (ct.one sees it) and one of another (ct.one does not).
+    station = units.get_by_code(session=session, code="PS-A1").id
+    group = groups.create_group(session=session, name="SIT चोरी", unit_id=station, context=SYSTEM)
     groups.add_member(session=session, group_id=group.id, user_id=colleague.id, context=SYSTEM)
+    other = units.get_by_code(session=session, code="PS-B1").id
+    groups.create_group(session=session, name="B1 beat", unit_id=other, context=SYSTEM)
     session.commit()
     session.close()
     file_id = put(seeded, "ct.one", "case.pdf", b"%PDF")
     sign_in(client, "ct.one")
     page = client.get(f"/drive/node/{file_id}/shares")
     assert '<option value="SIT चोरी">' in page.text
+    assert "B1 beat" not in page.text
+    hidden = client.post(
+        f"/drive/node/{file_id}/shares",
+        data={"csrf": csrf_of(page.text), "subject_type": "group", "subject": "B1 beat"},
+    )
+    assert "There is no group named B1 beat." in hidden.text
     shared = client.post(
         f"/drive/node/{file_id}/shares",
         data={"csrf": csrf_of(page.text), "subject_type": "group", "subject": "SIT चोरी"},

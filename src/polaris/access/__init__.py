@@ -8,9 +8,16 @@ from polaris.access.policy import (
     Classification,
     Decision,
     Grant,
+    GroupReach,
+    Need,
     Permission,
     Resource,
     decide,
+    decide_admin,
+    decide_credentials,
+    decide_group,
+    group_reach,
+    route_need,
 )
 
 __all__ = [
@@ -19,7 +26,14 @@ __all__ = [
     "Classification",
     "Decision",
     "Grant",
+    "GroupReach",
+    "Need",
     "Permission",
     "Resource",
     "decide",
+    "decide_admin",
+    "decide_credentials",
+    "decide_group",
+    "group_reach",
+    "route_need",
 ]

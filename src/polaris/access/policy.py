@@ -15,6 +15,10 @@ Rules, checked in this order; the first that decides wins:
 
 Callers turn a denial into ``NotFound`` when the actor may not even read the object (STYLE rule 3:
 an object you may not see does not exist for you) and into ``PermissionDenied`` otherwise.
+
+Before any object is looked at, every request passes ``decide_credentials`` (what the credentials
+it came with may do at all: the token's scope, a due password change) and every administration
+request ``decide_admin``; ``decide_group`` says which groups of users an actor may see.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ class Actor:
     token_scopes: frozenset[str] | None = None
     auth_factors: str = "password"
     session_hash: str | None = None
+    # An administrator issued the password: nothing but changing it until it is changed.
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,109 @@ def _scope_allows(scopes: frozenset[str], action: Action) -> bool:
     if action is Action.READ:
         return "read" in scopes or "write" in scopes
     return "write" in scopes
+
+
+#: API token scopes, each including the ones before it.
+TOKEN_SCOPES = ("read", "write", "all")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Need(enum.StrEnum):
+    """What an operation needs of the credentials it is called with."""
+
+    READ = "read"  # reading: a session or any token
+    WRITE = "write"  # changing documents: a session or a ``write``/``all`` token
+    ALL = "all"  # administration: a session or an ``all`` token (and ``decide_admin``)
+    SESSION = "session"  # a signed-in session, never a token (tokens, password, MFA)
+    # A session, even while a password change is due.
+    PASSWORD_CHANGE = "password_change"  # noqa: S105 - a name, not a password
+
+
+def route_need(method: str, declared: list[str] | tuple[str, ...] = ()) -> Need:
+    """What a route needs: what it declares, else ``read`` for a safe method, ``write`` otherwise.
+
+    The default makes a new state-changing route refuse a ``read`` token without anyone
+    remembering to say so.
+    """
+    if declared:
+        (need,) = declared
+        return Need(need)
+    return Need.READ if method.upper() in SAFE_METHODS else Need.WRITE
+
+
+def decide_credentials(actor: Actor, need: Need) -> Decision:
+    """May the credentials of this request be used for an operation that needs ``need``?
+
+    1. A disabled actor may do nothing.
+    2. While a password change is due, only the change itself (and signing out, which needs no
+       caller) is allowed.
+    3. A token never does what needs a session: making or revoking tokens, changing the
+       password or MFA. Those need a signed-in session, which has passed MFA where the role
+       requires it.
+    4. A token does only what its scopes name (``read`` < ``write`` < ``all``).
+    """
+    if actor.disabled:
+        return Decision(False, "actor_disabled")
+    if actor.must_change_password and need is not Need.PASSWORD_CHANGE:
+        return Decision(False, "password_change_required")
+    if actor.token_scopes is None:
+        return Decision(True, "session")
+    if need in (Need.SESSION, Need.PASSWORD_CHANGE):
+        return Decision(False, "token_not_allowed")
+    held = max((TOKEN_SCOPES.index(s) for s in actor.token_scopes if s in TOKEN_SCOPES), default=-1)
+    if held >= TOKEN_SCOPES.index(need.value):
+        return Decision(True, "token_scope")
+    return Decision(False, "token_scope")
+
+
+def decide_admin(actor: Actor) -> Decision:
+    """Administration: the credentials must allow it (an ``all`` token at most) and the role must
+    be an administrator's."""
+    credentials = decide_credentials(actor, Need.ALL)
+    if not credentials.allowed:
+        return credentials
+    if not actor.is_admin:
+        return Decision(False, "not_admin")
+    return Decision(True, "admin")
+
+
+@dataclass(frozen=True)
+class GroupReach:
+    """Which groups an actor may see, as the values a query filters on (``decide_group`` and the
+    list query use the same reach, so the two cannot disagree)."""
+
+    every_group: bool
+    member_of: frozenset[int]
+    unit_ids: frozenset[int]
+
+
+def group_reach(actor: Actor) -> GroupReach:
+    """Members see their groups; everyone in a group's unit sees it, and so do supervisors of the
+    units above it (a role that reaches down the tree); administrators see every group.
+
+    A group without a unit is seen only by its members and administrators.
+    """
+    units = {actor.unit_id}
+    if actor.subtree_actions:
+        # A supervisor sees the groups of their unit's whole subtree.
+        units |= actor.descendant_unit_ids
+    return GroupReach(
+        every_group=actor.is_admin and not actor.disabled,
+        member_of=frozenset() if actor.disabled else actor.group_ids,
+        unit_ids=frozenset() if actor.disabled else frozenset(units),
+    )
+
+
+def decide_group(actor: Actor, *, group_id: int, unit_id: int | None) -> Decision:
+    """May the actor see this group and its members?"""
+    reach = group_reach(actor)
+    if reach.every_group:
+        return Decision(True, "admin")
+    if group_id in reach.member_of:
+        return Decision(True, "member")
+    if unit_id is not None and unit_id in reach.unit_ids:
+        return Decision(True, "unit_role" if unit_id == actor.unit_id else "supervisory_reach")
+    return Decision(False, "no_reach")
 
 
 def _grant_applies(grant: Grant, actor: Actor, now: dt.datetime) -> bool:

@@ -1,7 +1,7 @@
 """What every administration page needs: an administrator, the frame, and translated errors.
 
-Who is an administrator is decided where the JSON API decides it (``polaris.deps.get_admin``: the
-role's ``is_admin``); a page only asks. Everyone else gets the translated 403 page.
+Who is an administrator is decided where the JSON API's is (``access.gate.require_admin``, which
+also audits a refusal); a page only asks. Everyone else gets the translated 403 page.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from polaris.deps import Caller, get_admin
+from polaris.access import gate
+from polaris.db.uow import transaction
+from polaris.deps import Caller, DbSession, operation_of
 from polaris.errors import PolarisError
 from polaris.web.messages import N_, error_message
 from polaris.web.pages import PageCaller, form_csrf
@@ -40,8 +42,15 @@ UNIT_KINDS = {
 CLEARANCES = (N_("Unclassified"), N_("Restricted"), N_("Confidential"), N_("Secret"))
 
 
-def get_admin_page_caller(caller: PageCaller) -> Caller:
-    return get_admin(caller)
+def get_admin_page_caller(request: Request, caller: PageCaller, session: DbSession) -> Caller:
+    with transaction(session):
+        gate.require_admin(
+            session=session,
+            actor=caller.actor,
+            operation=operation_of(request),
+            context=caller.context,
+        )
+    return caller
 
 
 AdminPageCaller = Annotated[Caller, Depends(get_admin_page_caller)]

@@ -13,8 +13,9 @@ The steps, and why they are apart:
 3. ``take_passwords`` (the administrator who started it, once): opens the sealed passwords, wipes
    them from the job and audits that they were handed out. Nobody can see them again.
 
-Preconditions: only administrators reach ``start_import`` and ``take_passwords`` (the pages check
-with ``deps.get_admin``); ``run_import`` acts for the requester and checks that they still are one.
+Preconditions: only administrators reach ``start_import`` and ``take_passwords`` (the pages ask
+``access.gate.require_admin``); ``run_import`` acts for the requester and checks that they still
+are one.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from polaris import jobs
+from polaris.access.policy import decide_admin
 from polaris.admin._sealed import context_from_payload, context_to_payload, seal, unseal
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.errors import Conflict, NotFound, PermissionDenied
 from polaris.identity import directory, users
+from polaris.identity.actors import actor_for
 from polaris.identity.csvrows import ImportRejected
 from polaris.instance import Instance
 
@@ -152,7 +155,8 @@ def _require_admin(session: Session, context: AuditContext) -> None:
     user = None
     if context.actor_id is not None:
         user = directory.get_user(session=session, user_id=int(context.actor_id))
-    if user is None or user.disabled_at is not None or not user.role.is_admin:
+    actor = None if user is None else actor_for(session=session, user=user, auth_factors="job")
+    if actor is None or not decide_admin(actor).allowed:
         raise jobs.PermanentError("the administrator who started this import no longer is one")
 
 

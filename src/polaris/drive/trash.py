@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from polaris.access import gate
 from polaris.access import service as access
 from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
@@ -16,7 +17,7 @@ from polaris.drive import repo, spaces
 from polaris.drive._locate import Located, locate, require_folder, require_node
 from polaris.drive.names import normalise_name
 from polaris.drive.service import audit_node, check_if_match, place_node
-from polaris.errors import Conflict, NotFound, PermissionDenied
+from polaris.errors import Conflict, NotFound
 from polaris.ingest import service as ingest
 from polaris.search import requests as search
 
@@ -126,8 +127,7 @@ def purge_node(*, session: Session, actor: Actor, context: AuditContext, node_id
 
     Administrators only. Returns the number of bytes released from the space's quota.
     """
-    if not actor.is_admin:
-        raise PermissionDenied("only an administrator may purge", code="admin_required")
+    gate.require_admin(session=session, actor=actor, operation="node.purge", context=context)
     located = locate(session, node_id)
     if located is None:
         raise NotFound("node not found")

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from polaris.access.policy import Permission
+from polaris.access.policy import Actor, Permission
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import service, shares
@@ -60,7 +60,9 @@ def _render_shares(
             (ShareRead.of(share), _subject_label(session, share.subject_type, share.subject_id))
             for share in current
         ]
-        group_names = [group.name for group, _ in groups.list_groups(session=session)]
+        group_names = [
+            group.name for group, _ in groups.list_groups(session=session, actor=caller.actor)
+        ]
         node = NodeRead.of(located, caller.actor)
     response = page(
         request,
@@ -102,13 +104,13 @@ class UnknownSubject(Exception):
     """Nobody by the name typed into the share form."""
 
 
-def _subject_id(session: Session, subject_type: SubjectType, subject: str) -> int:
+def _subject_id(session: Session, actor: Actor, subject_type: SubjectType, subject: str) -> int:
     try:
         if subject_type == "user":
             return users.get_by_username(session=session, username=subject).id
         if subject_type == "unit":
             return units.get_by_code(session=session, code=subject).id
-        return groups.get_by_name(session=session, name=subject).id
+        return groups.get_by_name(session=session, actor=actor, name=subject).id
     except NotFound:
         raise UnknownSubject(subject) from None
 
@@ -150,7 +152,7 @@ def create_share(
                 context=context,
                 node_id=node_id,
                 subject_type=subject_type,
-                subject_id=_subject_id(session, subject_type, subject),
+                subject_id=_subject_id(session, caller.actor, subject_type, subject),
                 permission=Permission(permission),
                 include_subunits=include_subunits,
                 expires_at=expires_at,

@@ -52,6 +52,7 @@ def actor_for(
         token_scopes=token_scopes,
         auth_factors=auth_factors,
         session_hash=hash_session_id(session_id) if session_id else None,
+        must_change_password=user.must_change_password,
     )
 
 

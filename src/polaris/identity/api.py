@@ -1,6 +1,8 @@
 """JSON routes of identity: sign-in, MFA, sign-out, password, API tokens, and user administration.
 
-Routes are thin: read input, run one service call in a transaction, shape the answer.
+Routes are thin: read input, run one service call in a transaction, shape the answer. The caller
+dependency of each route says what it needs (``polaris.deps``): the sign-in steps take no token,
+tokens and the password need a signed-in session, administration an administrator.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from polaris.deps import (
     CurrentInstance,
     DbSession,
     Info,
+    NoToken,
+    PasswordCaller,
+    SessionCaller,
     check_csrf,
     set_session_cookies,
 )
@@ -51,7 +56,7 @@ def _cookie_token(request: Request) -> str:
     return token
 
 
-@router.post("/auth/login", response_model=SignInState)
+@router.post("/auth/login", response_model=SignInState, dependencies=[NoToken])
 def login(
     body: LoginRequest,
     response: Response,
@@ -76,7 +81,7 @@ def login(
     )
 
 
-@router.post("/auth/mfa", response_model=SignInState)
+@router.post("/auth/mfa", response_model=SignInState, dependencies=[NoToken])
 def verify_mfa(
     body: CodeRequest,
     request: Request,
@@ -99,7 +104,7 @@ def verify_mfa(
     )
 
 
-@router.post("/auth/mfa/enrol", response_model=EnrolmentStarted)
+@router.post("/auth/mfa/enrol", response_model=EnrolmentStarted, dependencies=[NoToken])
 def begin_enrolment(
     body: EnrolRequest, request: Request, instance: CurrentInstance, session: DbSession, info: Info
 ) -> EnrolmentStarted:
@@ -111,7 +116,7 @@ def begin_enrolment(
     return EnrolmentStarted(secret=started.secret, provisioning_uri=started.provisioning_uri)
 
 
-@router.post("/auth/mfa/confirm", response_model=EnrolmentConfirmed)
+@router.post("/auth/mfa/confirm", response_model=EnrolmentConfirmed, dependencies=[NoToken])
 def confirm_enrolment(
     body: CodeRequest,
     request: Request,
@@ -131,7 +136,7 @@ def confirm_enrolment(
     return EnrolmentConfirmed(recovery_codes=done.recovery_codes, stage="active", csrf_token=csrf)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, dependencies=[NoToken])
 def logout(
     request: Request, response: Response, instance: CurrentInstance, session: DbSession, info: Info
 ) -> None:
@@ -146,7 +151,7 @@ def logout(
 
 @router.post("/auth/password", status_code=204)
 def change_password(
-    body: PasswordChange, caller: CurrentCaller, instance: CurrentInstance, session: DbSession
+    body: PasswordChange, caller: PasswordCaller, instance: CurrentInstance, session: DbSession
 ) -> None:
     with transaction(session):
         user = session.get(User, caller.user.id)
@@ -196,12 +201,12 @@ def _token_read(token: ApiToken) -> TokenRead:
 
 
 @router.get("/tokens", response_model=list[TokenRead])
-def list_tokens(caller: CurrentCaller, session: DbSession) -> list[TokenRead]:
+def list_tokens(caller: SessionCaller, session: DbSession) -> list[TokenRead]:
     return [_token_read(t) for t in api_tokens.list_tokens(session=session, user=caller.user)]
 
 
 @router.post("/tokens", response_model=TokenIssued, status_code=201)
-def create_token(body: TokenCreate, caller: CurrentCaller, session: DbSession) -> TokenIssued:
+def create_token(body: TokenCreate, caller: SessionCaller, session: DbSession) -> TokenIssued:
     with transaction(session):
         user = session.get(User, caller.user.id)
         assert user is not None
@@ -217,7 +222,7 @@ def create_token(body: TokenCreate, caller: CurrentCaller, session: DbSession) -
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, caller: CurrentCaller, session: DbSession) -> None:
+def revoke_token(token_id: int, caller: SessionCaller, session: DbSession) -> None:
     with transaction(session):
         api_tokens.revoke_token(
             session=session,

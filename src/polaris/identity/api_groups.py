@@ -1,4 +1,5 @@
-"""JSON routes for groups of users (share targets): anyone lists, administrators manage."""
+"""JSON routes for groups of users (share targets): each user lists the groups they may see
+(``access.policy.group_reach``), administrators manage them."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def list_groups(caller: CurrentCaller, session: DbSession) -> list[GroupRead]:
     with transaction(session):
         return [
             GroupRead(id=group.id, name=group.name, unit_id=group.unit_id, member_ids=members)
-            for group, members in groups.list_groups(session=session)
+            for group, members in groups.list_groups(session=session, actor=caller.actor)
         ]
 
 

@@ -1,12 +1,17 @@
-"""Groups of users, for sharing with a set of people that is not a unit."""
+"""Groups of users, for sharing with a set of people that is not a unit.
+
+Administrators make groups and choose their members; everyone else sees only the groups
+``access.policy.group_reach`` gives them.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
+from polaris.access.policy import Actor, group_reach
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.errors import Conflict, NotFound, ValidationFailed
@@ -68,18 +73,41 @@ def remove_member(*, session: Session, group_id: int, user_id: int, context: Aud
     )
 
 
-def list_groups(*, session: Session) -> list[tuple[UserGroup, list[int]]]:
-    """Every group with its members' user ids (group names are not secret inside the force)."""
-    groups = session.scalars(select(UserGroup).order_by(UserGroup.name)).all()
+def _visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The groups ``actor`` may see (``access.policy.group_reach``), as a WHERE clause."""
+    reach = group_reach(actor)
+    if reach.every_group:
+        return true()
+    return or_(
+        UserGroup.id.in_(sorted(reach.member_of)),
+        UserGroup.unit_id.in_(sorted(reach.unit_ids)),
+    )
+
+
+def list_groups(*, session: Session, actor: Actor) -> list[tuple[UserGroup, list[int]]]:
+    """The groups ``actor`` may see, each with its members' user ids.
+
+    Filtered in the query (DESIGN rule 2): members see their groups, a group's unit and the
+    supervisors above it see it, administrators see all (``access.policy.decide_group``).
+    """
+    groups = session.scalars(
+        select(UserGroup).where(_visible_to(actor)).order_by(UserGroup.name)
+    ).all()
     members: dict[int, list[int]] = {}
-    for group_id, user_id in session.execute(select(GroupMember.group_id, GroupMember.user_id)):
+    ids = [group.id for group in groups]
+    for group_id, user_id in session.execute(
+        select(GroupMember.group_id, GroupMember.user_id).where(GroupMember.group_id.in_(ids))
+    ):
         members.setdefault(group_id, []).append(user_id)
     return [(group, sorted(members.get(group.id, []))) for group in groups]
 
 
-def get_by_name(*, session: Session, name: str) -> UserGroup:
+def get_by_name(*, session: Session, actor: Actor, name: str) -> UserGroup:
+    """A group ``actor`` may see, by name; one they may not see is "no such group"."""
     wanted = unicodedata.normalize("NFC", name.strip())
-    found = session.scalars(select(UserGroup).where(UserGroup.name == wanted)).first()
+    found = session.scalars(
+        select(UserGroup).where(UserGroup.name == wanted, _visible_to(actor))
+    ).first()
     if found is None:
         raise NotFound("no such group", code="group_not_found")
     return found

@@ -26,12 +26,18 @@ from polaris.identity import auth
 from polaris.identity.models import User
 from polaris.web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from polaris.web.messages import N_, error_message
-from polaris.web.pages import PRE_SESSION_COOKIE, FormChecked, PageCaller, form_csrf, safe_next
+from polaris.web.pages import (
+    PASSWORD_PAGE,
+    PRE_SESSION_COOKIE,
+    FormChecked,
+    PasswordPageCaller,
+    form_csrf,
+    safe_next,
+)
 from polaris.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path, not a password
 #: Messages of the password page, by error code, and the field each one is about.
 PASSWORD_ERRORS = {
     "reauthentication_failed": (N_("Your current password is not right."), "current"),
@@ -295,7 +301,7 @@ def choose_language(
 
 def _password_page(
     request: Request,
-    caller: PageCaller,
+    caller: PasswordPageCaller,
     *,
     status_code: int = 200,
     notice: str | None = None,
@@ -320,7 +326,7 @@ def _password_page(
 
 
 @router.get(PASSWORD_PAGE)
-def password_page(request: Request, caller: PageCaller, changed: bool = False) -> Response:
+def password_page(request: Request, caller: PasswordPageCaller, changed: bool = False) -> Response:
     if not changed:
         return _password_page(request, caller)
     notice = N_(
@@ -333,7 +339,7 @@ def password_page(request: Request, caller: PageCaller, changed: bool = False) -
 @router.post(PASSWORD_PAGE)
 def change_password(
     request: Request,
-    caller: PageCaller,
+    caller: PasswordPageCaller,
     instance: CurrentInstance,
     session: DbSession,
     current_password: str = Form(""),

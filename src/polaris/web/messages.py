@@ -20,6 +20,11 @@ ERROR_MESSAGES = {
     "not_found": N_("There is nothing here, or you may not see it."),
     "permission_denied": N_("You are not allowed to do this."),
     "admin_required": N_("Only administrators may do this."),
+    "password_change_required": N_(
+        "An administrator has set your password. Change it before you do anything else."
+    ),
+    "token_not_allowed": N_("This needs you to be signed in; an API token may not do it."),
+    "token_scope": N_("The API token's scopes do not allow this."),
     "name_taken": N_("Something with this name is already in the folder."),
     "name_invalid": N_("This name is not allowed."),
     "name_too_long": N_("This name is too long."),

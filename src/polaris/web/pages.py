@@ -1,9 +1,12 @@
 """What every page needs: who is signed in, CSRF tokens for forms, and redirects.
 
-Pages authenticate with the session cookie only. A form that changes anything carries a hidden
-``csrf`` field: with a session, the HMAC of the session token (as the API's ``X-CSRF-Token``);
-before sign-in, the HMAC of a random ``polaris_pre`` cookie, so that nobody can make a browser sign
-in to an account of theirs (login CSRF).
+Pages authenticate with the session cookie only (never an API token). While an
+administrator-issued password is unchanged, every page but the password form leads back to it.
+
+A form that changes anything carries a hidden ``csrf`` field: with a session, the HMAC of the
+session token (as the API's ``X-CSRF-Token``); before sign-in, the HMAC of a random
+``polaris_pre`` cookie, so that nobody can make a browser sign in to an account of theirs (login
+CSRF).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from polaris.access import gate
+from polaris.access.policy import Need, route_need
 from polaris.db.uow import transaction
 from polaris.deps import (
     SAFE_METHODS,
@@ -25,10 +30,11 @@ from polaris.deps import (
     get_instance,
     get_request_info,
     get_session,
+    operation_of,
 )
 from polaris.errors import MfaRequired, NotAuthenticated, PermissionDenied
 from polaris.identity import auth
-from polaris.identity.actors import actor_for
+from polaris.identity.actors import actor_context, actor_for
 
 PRE_SESSION_COOKIE = "polaris_pre"
 
@@ -85,12 +91,13 @@ def form_csrf(request: Request) -> tuple[str, str | None]:
     return csrf_token_for(instance, "pre:" + pre), new_cookie
 
 
-def get_page_caller(
-    request: Request,
-    session: Annotated[Session, Depends(get_session)],
-    _csrf: Annotated[None, Depends(check_form_csrf)],
-) -> Caller:
-    """The signed-in person, or a redirect to the step of sign-in they are at."""
+#: The one page open while a password change is due (sign-out is a form that needs no caller).
+PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path, not a password
+
+
+def _page_caller(request: Request, session: Session, need: Need) -> Caller:
+    """The signed-in person, or a redirect to the step of sign-in they are at, or to the
+    password form while a password change is due (``access`` decides and audits that)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Redirect(login_url(request))
@@ -102,13 +109,43 @@ def get_page_caller(
             actor = actor_for(
                 session=session, user=user, auth_factors=row.auth_factors, session_id=row.id
             )
+            gate.require_credentials(
+                session=session,
+                actor=actor,
+                need=need,
+                operation=operation_of(request),
+                context=actor_context(actor, info),
+            )
     except MfaRequired as error:
         raise Redirect("/enrol" if error.code == "mfa_enrol_required" else "/login/mfa") from None
     except NotAuthenticated:
         raise Redirect(login_url(request, expired=True)) from None
+    except PermissionDenied as error:
+        if error.code == "password_change_required":
+            raise Redirect(PASSWORD_PAGE) from None
+        raise
     request.state.user_id = user.id
     return Caller(actor=actor, user=user, session_id=row.id, request=info)
 
 
+def get_page_caller(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    _csrf: Annotated[None, Depends(check_form_csrf)],
+) -> Caller:
+    """The signed-in person of every page but the password form."""
+    return _page_caller(request, session, route_need(request.method))
+
+
+def get_password_page_caller(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    _csrf: Annotated[None, Depends(check_form_csrf)],
+) -> Caller:
+    """The signed-in person on the password form, also while a password change is due."""
+    return _page_caller(request, session, Need.PASSWORD_CHANGE)
+
+
 PageCaller = Annotated[Caller, Depends(get_page_caller)]
+PasswordPageCaller = Annotated[Caller, Depends(get_password_page_caller)]
 FormChecked = Annotated[None, Depends(check_form_csrf)]
