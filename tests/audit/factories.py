@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
+from polaris.audit import repo, sealing
 from polaris.audit import service as audit
 from polaris.audit.encoding import HASH_VERSION, RECORD_FIELDS, record_hash
 from polaris.audit.keys import AuditSigner
@@ -34,8 +35,19 @@ def user_context(number: int = 7) -> audit.AuditContext:
     )
 
 
-def append_records(session: Session, count: int, *, start: int = 0) -> list[AuditRecord]:
-    """``count`` records with varied fields (ids, Devanagari names, details, denials)."""
+def chain(session: Session) -> None:
+    """Put the unsealed records into the chain (as the sealer does) without a checkpoint."""
+    session.flush()
+    head = repo.lock_or_create_head(session)
+    sealing.chain_unsealed(session, head, repo.unsealed_rows(session, limit=1_000_000))
+    session.expire_all()
+
+
+def append_records(
+    session: Session, count: int, *, start: int = 0, chained: bool = True
+) -> list[AuditRecord]:
+    """``count`` records with varied fields (ids, Devanagari names, details, denials), put into
+    the chain (``chained``) as the sealer would, but with no checkpoint."""
     records = []
     for index in range(start, start + count):
         records.append(
@@ -52,6 +64,8 @@ def append_records(session: Session, count: int, *, start: int = 0) -> list[Audi
                 detail={"n": index, "नाम": "फ़ाइल"} if index % 2 == 0 else None,
             )
         )
+    if chained:
+        chain(session)
     return records
 
 
@@ -136,6 +150,7 @@ def flip(hex_text: str) -> str:
 
 
 def seal(session: Session, signer: AuditSigner) -> AuditCheckpoint:
-    checkpoint = audit.seal(session=session, signer=signer)
+    """A checkpoint over the head, adopting chained records that no checkpoint covers yet."""
+    checkpoint = audit.seal(session=session, signer=signer, adopt=True)
     assert checkpoint is not None
     return checkpoint
