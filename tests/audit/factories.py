@@ -48,9 +48,9 @@ def append_records(
 ) -> list[AuditRecord]:
     """``count`` records with varied fields (ids, Devanagari names, details, denials), put into
     the chain (``chained``) as the sealer would, but with no checkpoint."""
-    records = []
+    ids = []
     for index in range(start, start + count):
-        records.append(
+        ids.append(
             audit.append(
                 session=session,
                 context=user_context(index % 4),
@@ -62,11 +62,12 @@ def append_records(
                 decision="deny" if index % 5 == 4 else "allow",
                 reason="प्रतिबंधित" if index % 5 == 4 else None,
                 detail={"n": index, "नाम": "फ़ाइल"} if index % 2 == 0 else None,
-            )
+            ).id
         )
     if chained:
         chain(session)
-    return records
+    # Loaded from the session (``append`` returns a record that is not attached to it).
+    return [session.get_one(AuditRecord, record_id) for record_id in ids]
 
 
 def rows(session: Session) -> list[dict[str, Any]]:

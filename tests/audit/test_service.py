@@ -66,7 +66,9 @@ def test_append_stores_every_field(db_session: Session, ticking_clock: list[dt.d
         detail={"path": "/केस/FIR 12.pdf", "size": 10},
     )
 
-    stored = f.row(db_session, record.seq)
+    f.chain(db_session)
+    stored = f.row(db_session, 1)
+    assert stored["id"] == record.id
     assert stored["at"] == ticking_clock[0]
     assert (stored["actor_id"], stored["unit_id"], stored["object_id"]) == ("3", "40", "42")
     assert stored["session_hash"] == audit.hash_session_id("session-3")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -31,6 +31,7 @@ _HEAD = cast(Table, AuditHead.__table__)
 _READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ROW_ID)
 _LOCK_HEAD = _READ_HEAD.with_for_update()
 _TRY_LOCK_HEAD = _READ_HEAD.with_for_update(skip_locked=True)
+_INSERT_RECORD = insert(_RECORD).returning(_RECORD.c.id)
 _SEAL_RECORD = (
     update(_RECORD)
     .where(_RECORD.c.id == bindparam("b_id"), _RECORD.c.seq.is_(None))
@@ -130,6 +131,12 @@ def record_rows(
     if until is not None:
         statement = statement.where(_RECORD.c.at < until)
     return [dict(row) for row in session.execute(statement).mappings()]
+
+
+def insert_record(session: Session, values: Mapping[str, Any]) -> int:
+    """INSERT one unsealed record; its database-generated id. Core, not the ORM: this runs on
+    every audited request, and the unit of work's bookkeeping would cost more than the insert."""
+    return int(session.execute(_INSERT_RECORD, dict(values)).scalar_one())
 
 
 def unsealed_rows(session: Session, *, limit: int) -> list[Row]:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from polaris import clock
-from polaris.audit import sealing
+from polaris.audit import repo, sealing
 from polaris.audit.context import AuditContext, hash_session_id
 from polaris.audit.encoding import canonical_json
 from polaris.audit.keys import (
@@ -77,7 +77,8 @@ def append(
     reason: str | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> AuditRecord:
-    """Add one (unsealed) record in the session's transaction and flush it.
+    """INSERT one unsealed record in the session's transaction (executed at once, not left to
+    a flush); the record as written, with its id, *not attached to the session*.
 
     Raises ``ValueError`` for a malformed call (unknown decision, secret-looking detail key,
     identifier too long) and ``AuditUnavailable`` when the database refuses the write.
@@ -107,11 +108,11 @@ def append(
     values: dict[str, Any] = {name: _text(name, value) for name, value in raw.items()}
     values["detail"] = _detail_text(detail)
     session.flush()  # the caller's own pending writes: their errors are theirs, not the log's
+    values["at"] = clock.utcnow()
     with _audit_errors(session):
-        record = AuditRecord(**values, at=clock.utcnow())
-        session.add(record)
-        session.flush()
-    return record
+        record_id = repo.insert_record(session, values)
+    # The record as written, for the caller; not attached to the session (nothing to flush).
+    return AuditRecord(id=record_id, **values)
 
 
 def _text(name: str, value: int | str | None) -> str | None:
