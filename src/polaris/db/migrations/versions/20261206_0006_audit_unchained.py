@@ -15,6 +15,8 @@ Create Date: 2026-12-06 08:00:00
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -42,7 +44,7 @@ _NEW_INDEXES = {
     "ix_audit_record_object_id": ["object_type", "object_id", "id"],
     "ix_audit_record_unit_id_id": ["unit_id", "id"],
 }
-_NULLABLE_LATER = {
+_NULLABLE_LATER: dict[str, sa.types.TypeEngine[Any]] = {
     "prev_hash": sa.String(length=64),
     "hash": sa.String(length=64),
     "hash_version": sa.SmallInteger(),
