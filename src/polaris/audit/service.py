@@ -162,6 +162,11 @@ def seal(*, session: Session, signer: AuditSigner, adopt: bool = False) -> Audit
         return sealing.seal(session=session, signer=signer, adopt=adopt)
 
 
+def count_unsealed(*, session: Session) -> int:
+    """How many committed records wait for the sealer."""
+    return repo.count_unsealed(session)
+
+
 def seal_if_due(*, session: Session, signer: AuditSigner, interval: int) -> AuditCheckpoint | None:
     """Seal when at least ``interval`` records wait to be sealed."""
     with _audit_errors(session):
@@ -179,6 +184,7 @@ __all__ = [
     "SealRefused",
     "VerifyReport",
     "append",
+    "count_unsealed",
     "create_key_file",
     "export_jsonl",
     "export_public_key",

@@ -33,6 +33,8 @@ def seal_once(instance: Instance, *, force: bool) -> int | None:
 
     A backlog larger than one batch is sealed in several transactions, one checkpoint each.
     """
+    if not force and not _enough_waiting(instance):
+        return None
     sealed = None
     for _ in range(MAX_BATCHES):
         with unit_of_work(instance.sessions) as session:
@@ -50,6 +52,17 @@ def seal_once(instance: Instance, *, force: bool) -> int | None:
         sealed = checkpoint.seq
         force = True  # the rest of a backlog is sealed in this round too
     return sealed
+
+
+def _enough_waiting(instance: Instance) -> bool:
+    """Counted in a read-only session: a poll that finds too few records to seal takes no write
+    lock (SQLite's writer lock is the whole database's)."""
+    reader = instance.read_sessions()
+    try:
+        waiting = audit.count_unsealed(session=reader)
+    finally:
+        reader.close()
+    return waiting >= instance.settings.audit_checkpoint_interval
 
 
 class PeriodicSealer:
