@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from polaris import jobs
-from polaris.audit.models import AuditRecord
+from polaris.audit.models import AuditCheckpoint, AuditRecord
 from polaris.instance import Instance
 from polaris.storage import names
 from polaris.web.sealing import seal_once
@@ -69,6 +69,21 @@ def test_a_tampered_audit_log_is_reported(seeded: Instance, client: TestClient) 
     audit_part = section(client.get("/admin/status").text, "audit")
     assert re.search(r"\d+ problems? found", audit_part)
     assert "<td><code>3</code></td>" in audit_part
+    assert records(seeded, "audit.verify")[-1].detail_value["ok"] is False
+
+
+def test_deleted_checkpoints_are_reported(seeded: Instance, client: TestClient) -> None:
+    """Regression (issue 9): the check used to say "ok" once the checkpoints were deleted."""
+    sign_in_admin(client)
+    seal_once(seeded, force=True)
+    session: Session = seeded.sessions()
+    session.execute(delete(AuditCheckpoint))
+    session.commit()
+    session.close()
+    run_check(client, "audit")
+    jobs.run_pending(seeded)
+    audit_part = section(client.get("/admin/status").text, "audit")
+    assert re.search(r"\d+ problems? found", audit_part)
     assert records(seeded, "audit.verify")[-1].detail_value["ok"] is False
 
 
