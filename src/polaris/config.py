@@ -6,6 +6,7 @@ Environment variables win over the file; nested fields use ``__``
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Literal
@@ -134,8 +135,13 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = None
     # Master key(s) as base64 (comma-separated, first current) instead of the key file.
     master_key: SecretStr | None = None
+    # The server seals the audit log when this many records wait, and at least every
+    # audit_seal_seconds; verify fails on records older than seconds + grace left uncovered.
     audit_checkpoint_interval: int = Field(default=1000, ge=1)
     audit_seal_seconds: float = Field(default=300.0, gt=0)
+    audit_seal_grace_seconds: float = Field(default=300.0, ge=0)
+    # Each new checkpoint is appended here as a JSON line (best on another disk or machine).
+    audit_anchor_file: Path | None = None
     instance_name: str = "Polaris"
     session: SessionSettings = SessionSettings()
     password: PasswordSettings = PasswordSettings()
@@ -174,6 +180,11 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_key_file(self) -> Path:
         return self.audit_key_file or self.data_dir / "audit-signing.key"
+
+    @property
+    def audit_max_unsealed_age(self) -> dt.timedelta:
+        """How old a record may be before ``verify`` requires a checkpoint over it."""
+        return dt.timedelta(seconds=self.audit_seal_seconds + self.audit_seal_grace_seconds)
 
     @property
     def resolved_blob_path(self) -> Path:

@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
+from polaris.audit import repo, sealing
 from polaris.audit import service as audit
 from polaris.audit.encoding import HASH_VERSION, RECORD_FIELDS, record_hash
 from polaris.audit.keys import AuditSigner
@@ -34,11 +35,22 @@ def user_context(number: int = 7) -> audit.AuditContext:
     )
 
 
-def append_records(session: Session, count: int, *, start: int = 0) -> list[AuditRecord]:
-    """``count`` records with varied fields (ids, Devanagari names, details, denials)."""
-    records = []
+def chain(session: Session) -> None:
+    """Put the unsealed records into the chain (as the sealer does) without a checkpoint."""
+    session.flush()
+    head = repo.lock_or_create_head(session)
+    sealing.chain_unsealed(session, head, repo.unsealed_rows(session, limit=1_000_000))
+    session.expire_all()
+
+
+def append_records(
+    session: Session, count: int, *, start: int = 0, chained: bool = True
+) -> list[AuditRecord]:
+    """``count`` records with varied fields (ids, Devanagari names, details, denials), put into
+    the chain (``chained``) as the sealer would, but with no checkpoint."""
+    ids = []
     for index in range(start, start + count):
-        records.append(
+        ids.append(
             audit.append(
                 session=session,
                 context=user_context(index % 4),
@@ -50,9 +62,12 @@ def append_records(session: Session, count: int, *, start: int = 0) -> list[Audi
                 decision="deny" if index % 5 == 4 else "allow",
                 reason="प्रतिबंधित" if index % 5 == 4 else None,
                 detail={"n": index, "नाम": "फ़ाइल"} if index % 2 == 0 else None,
-            )
+            ).id
         )
-    return records
+    if chained:
+        chain(session)
+    # Loaded from the session (``append`` returns a record that is not attached to it).
+    return [session.get_one(AuditRecord, record_id) for record_id in ids]
 
 
 def rows(session: Session) -> list[dict[str, Any]]:
@@ -136,6 +151,7 @@ def flip(hex_text: str) -> str:
 
 
 def seal(session: Session, signer: AuditSigner) -> AuditCheckpoint:
-    checkpoint = audit.seal(session=session, signer=signer)
+    """A checkpoint over the head, adopting chained records that no checkpoint covers yet."""
+    checkpoint = audit.seal(session=session, signer=signer, adopt=True)
     assert checkpoint is not None
     return checkpoint

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, registry, sessionmaker
 
 from polaris.audit import service as audit
@@ -19,6 +19,7 @@ from polaris.audit.encoding import (
 )
 from polaris.audit.keys import AuditSigner
 from polaris.audit.models import AuditCheckpoint
+from polaris.audit.sealing import SealRefused
 from polaris.errors import AuditUnavailable, IntegrityError
 from tests.audit import factories as f
 from tests.audit.conftest import widget
@@ -65,7 +66,9 @@ def test_append_stores_every_field(db_session: Session, ticking_clock: list[dt.d
         detail={"path": "/केस/FIR 12.pdf", "size": 10},
     )
 
-    stored = f.row(db_session, record.seq)
+    f.chain(db_session)
+    stored = f.row(db_session, 1)
+    assert stored["id"] == record.id
     assert stored["at"] == ticking_clock[0]
     assert (stored["actor_id"], stored["unit_id"], stored["object_id"]) == ("3", "40", "42")
     assert stored["session_hash"] == audit.hash_session_id("session-3")
@@ -148,14 +151,18 @@ def test_a_database_error_fails_the_append_and_nothing_commits(
 ) -> None:
     with committing.begin() as session:
         f.append_records(session, 2)
+    with committing.begin() as session:  # the table the append writes to is gone
+        session.execute(text("ALTER TABLE audit_record RENAME TO audit_record_gone"))
     session = committing()
-    f.set_head(session, seq=0, hash=GENESIS_HASH)  # the next seq (1) collides with a record
     session.execute(widget.insert().values(name="case file"))
-
-    with pytest.raises(AuditUnavailable):
-        audit.append(session=session, context=f.user_context(), action="document.update")
-    session.commit()  # a caller that swallowed the error still commits nothing
-    session.close()
+    try:
+        with pytest.raises(AuditUnavailable):
+            audit.append(session=session, context=f.user_context(), action="document.update")
+        session.commit()  # a caller that swallowed the error still commits nothing
+        session.close()
+    finally:
+        with committing.begin() as restore:
+            restore.execute(text("ALTER TABLE audit_record_gone RENAME TO audit_record"))
 
     with committing() as check:
         assert check.execute(select(func.count()).select_from(widget)).scalar_one() == 0
@@ -163,9 +170,26 @@ def test_a_database_error_fails_the_append_and_nothing_commits(
         assert audit.verify(session=check, public_keys=[]).ok
 
 
+def test_append_touches_no_shared_row_and_seal_chains_in_id_order(db_session: Session) -> None:
+    """An append only inserts; the sealer gives seq, hashes and a checkpoint, in id order."""
+    records = f.append_records(db_session, 3, chained=False)
+    assert [r.seq for r in records] == [None, None, None]
+    assert [r.hash for r in records] == [None, None, None]
+    assert db_session.execute(select(func.count()).select_from(f.HEAD)).scalar_one() == 0
+
+    checkpoint = audit.seal(session=db_session, signer=SIGNER)
+
+    assert checkpoint is not None and checkpoint.seq == 3
+    stored = f.rows(db_session)
+    assert [row["seq"] for row in stored] == [1, 2, 3]
+    assert [row["id"] for row in stored] == sorted(r.id for r in records)
+    assert (checkpoint.version, checkpoint.prev_seq) == (2, 0)
+    assert audit.verify(session=db_session, public_keys=[SIGNER.public_key]).ok
+
+
 def test_seal_signs_the_head_once(db_session: Session) -> None:
     assert audit.seal(session=db_session, signer=SIGNER) is None  # nothing to seal yet
-    f.append_records(db_session, 3)
+    f.append_records(db_session, 3, chained=False)
 
     checkpoint = audit.seal(session=db_session, signer=SIGNER)
 
@@ -176,20 +200,24 @@ def test_seal_signs_the_head_once(db_session: Session) -> None:
         SIGNER.key_id,
     )
     assert audit.seal(session=db_session, signer=SIGNER) is None
+    f.append_records(db_session, 2, start=3, chained=False)
+    second = audit.seal(session=db_session, signer=SIGNER)
+    assert second is not None
+    assert (second.seq, second.prev_seq, second.prev_hash) == (5, 3, checkpoint.hash)
     report = audit.verify(session=db_session, public_keys=[SIGNER.public_key])
     assert report.ok
-    assert report.checkpoints_valid == 1
+    assert report.checkpoints_valid == 2
 
 
 def test_seal_if_due_waits_for_the_interval(db_session: Session) -> None:
     assert audit.seal_if_due(session=db_session, signer=SIGNER, interval=3) is None
-    f.append_records(db_session, 2)
+    f.append_records(db_session, 2, chained=False)
     assert audit.seal_if_due(session=db_session, signer=SIGNER, interval=3) is None
-    f.append_records(db_session, 1, start=2)
+    f.append_records(db_session, 1, start=2, chained=False)
     first = audit.seal_if_due(session=db_session, signer=SIGNER, interval=3)
-    f.append_records(db_session, 2, start=3)
+    f.append_records(db_session, 2, start=3, chained=False)
     assert audit.seal_if_due(session=db_session, signer=SIGNER, interval=3) is None
-    f.append_records(db_session, 1, start=5)
+    f.append_records(db_session, 1, start=5, chained=False)
     second = audit.seal_if_due(session=db_session, signer=SIGNER, interval=3)
 
     assert (first and first.seq, second and second.seq) == (3, 6)
@@ -198,7 +226,7 @@ def test_seal_if_due_waits_for_the_interval(db_session: Session) -> None:
 
 
 def test_a_database_error_fails_the_seal(db_session: Session) -> None:
-    f.append_records(db_session, 2)
+    f.append_records(db_session, 2, chained=False)
     db_session.execute(text("ALTER TABLE audit_checkpoint RENAME TO audit_checkpoint_gone"))
     with pytest.raises(AuditUnavailable):
         audit.seal(session=db_session, signer=SIGNER)
@@ -206,8 +234,28 @@ def test_a_database_error_fails_the_seal(db_session: Session) -> None:
 
 
 def test_seal_refuses_a_head_that_does_not_match_its_record(db_session: Session) -> None:
-    f.append_records(db_session, 3)
+    f.append_records(db_session, 3, chained=False)
+    f.seal(db_session, SIGNER)
     f.set_fields(db_session, 3, actor_name="someone else")
+    f.append_records(db_session, 1, start=3, chained=False)
     with pytest.raises(IntegrityError):
         audit.seal(session=db_session, signer=SIGNER)
-    assert db_session.execute(select(func.count()).select_from(AuditCheckpoint)).scalar_one() == 0
+    assert db_session.execute(select(func.count()).select_from(AuditCheckpoint)).scalar_one() == 1
+
+
+def test_seal_refuses_to_sign_over_deleted_checkpoints(db_session: Session) -> None:
+    """Regression (issue 9): with its checkpoints deleted, the chain is not re-signed."""
+    f.append_records(db_session, 3, chained=False)
+    f.seal(db_session, SIGNER)
+    f.append_records(db_session, 2, start=3, chained=False)
+    f.seal(db_session, SIGNER)
+    db_session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq == 5))
+    f.append_records(db_session, 1, start=5, chained=False)
+
+    with pytest.raises(SealRefused):
+        audit.seal(session=db_session, signer=SIGNER)
+    db_session.execute(delete(AuditCheckpoint))
+    with pytest.raises(SealRefused):
+        audit.seal(session=db_session, signer=SIGNER)
+    adopted = audit.seal(session=db_session, signer=SIGNER, adopt=True)  # the operator's call
+    assert adopted is not None and adopted.seq == 6

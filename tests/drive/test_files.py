@@ -90,14 +90,14 @@ def audit_records(drive: Drive, action: str, node_id: int) -> list[AuditRecord]:
         query = (
             select(AuditRecord)
             .where(AuditRecord.action == action, AuditRecord.object_id == str(node_id))
-            .order_by(AuditRecord.seq)
+            .order_by(AuditRecord.id)
         )
         return list(session.scalars(query).all())
 
 
 def all_audit_actions(drive: Drive) -> list[str]:
     with drive.instance.sessions() as session:
-        return list(session.scalars(select(AuditRecord.action).order_by(AuditRecord.seq)).all())
+        return list(session.scalars(select(AuditRecord.action).order_by(AuditRecord.id)).all())
 
 
 def blob_root(drive: Drive) -> Path:

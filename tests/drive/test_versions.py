@@ -30,7 +30,7 @@ def audit_records(drive: Drive, action: str, node_id: int) -> list[AuditRecord]:
         query = (
             select(AuditRecord)
             .where(AuditRecord.action == action, AuditRecord.object_id == str(node_id))
-            .order_by(AuditRecord.seq)
+            .order_by(AuditRecord.id)
         )
         return list(session.scalars(query).all())
 

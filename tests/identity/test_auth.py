@@ -39,7 +39,7 @@ def login(
 def audit_actions(session: Session) -> list[tuple[str, str, str | None]]:
     rows = session.execute(
         select(AuditRecord.action, AuditRecord.decision, AuditRecord.reason).order_by(
-            AuditRecord.seq
+            AuditRecord.id
         )
     ).all()
     return [(r.action, r.decision, r.reason) for r in rows]

@@ -16,6 +16,7 @@ from polaris.audit.context import AuditContext
 from polaris.audit.encoding import canonical_json, record_hash
 from polaris.identity import units
 from polaris.instance import Instance
+from polaris.web.sealing import seal_once
 from tests.web.test_admin_pages import sign_in_admin
 from tests.web.test_pages import sign_in
 
@@ -28,7 +29,8 @@ def seqs_on(html: str) -> list[int]:
     return [int(n) for n in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
 
 
-def append(instance: Instance, count: int, **values: object) -> None:
+def append(instance: Instance, count: int, *, sealed: bool = True, **values: object) -> None:
+    """``count`` records, then sealed as the server's sealer does (unless ``sealed`` is off)."""
     session: Session = instance.sessions()
     context = AuditContext(actor_id=999, actor_name='=HYPERLINK("x")', unit_id=None)
     for n in range(count):
@@ -42,6 +44,8 @@ def append(instance: Instance, count: int, **values: object) -> None:
         )
     session.commit()
     session.close()
+    if sealed:
+        seal_once(instance, force=True)
 
 
 def test_filters_by_user_action_prefix_and_object(seeded: Instance, client: TestClient) -> None:
@@ -86,6 +90,25 @@ def test_pages_go_back_in_time(seeded: Instance, client: TestClient) -> None:
     rest = seqs_on(second.text)
     assert len(rest) == 20 and max(rest) < min(seqs)
     assert 'rel="next"' not in second.text
+
+
+def test_unsealed_records_are_shown_newest_first_and_exported_once_sealed(
+    seeded: Instance, client: TestClient
+) -> None:
+    append(seeded, 2)
+    append(seeded, 1, sealed=False, action="report.print")
+    sign_in_admin(client)
+    page = client.get("/admin/audit", params={"action": "report.*"})
+    assert actions_on(page.text) == ["report.print", "report.read", "report.read"]
+    assert page.text.count("Not sealed yet") == 2  # its number and its hash
+    exported = client.get("/admin/audit/export", params={"action": "report.*"})
+    assert [json.loads(line)["action"] for line in exported.text.splitlines()] == [
+        "report.read",
+        "report.read",
+    ]
+    seal_once(seeded, force=True)
+    exported = client.get("/admin/audit/export", params={"action": "report.*"})
+    assert len(exported.text.splitlines()) == 3
 
 
 def test_export_json_lines_match_the_cli_export_and_verify(

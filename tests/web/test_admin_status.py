@@ -6,13 +6,14 @@ import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from polaris import jobs
-from polaris.audit.models import AuditRecord
+from polaris.audit.models import AuditCheckpoint, AuditRecord
 from polaris.instance import Instance
 from polaris.storage import names
+from polaris.web.sealing import seal_once
 from tests.web.test_admin_pages import records, sign_in_admin
 from tests.web.test_pages import csrf_of
 
@@ -41,6 +42,7 @@ def test_audit_verify_runs_as_a_job_and_its_result_is_shown_and_audited(
     seeded: Instance, client: TestClient
 ) -> None:
     sign_in_admin(client)
+    seal_once(seeded, force=True)  # as the server's sealer does (records wait for it)
     run_check(client, "audit")
     run_check(client, "audit")  # a second click while it waits queues nothing more
     waiting = client.get("/admin/status")
@@ -57,6 +59,7 @@ def test_audit_verify_runs_as_a_job_and_its_result_is_shown_and_audited(
 
 def test_a_tampered_audit_log_is_reported(seeded: Instance, client: TestClient) -> None:
     sign_in_admin(client)
+    seal_once(seeded, force=True)
     session: Session = seeded.sessions()
     session.execute(update(AuditRecord).where(AuditRecord.seq == 3).values(action="x.edited"))
     session.commit()
@@ -66,6 +69,21 @@ def test_a_tampered_audit_log_is_reported(seeded: Instance, client: TestClient) 
     audit_part = section(client.get("/admin/status").text, "audit")
     assert re.search(r"\d+ problems? found", audit_part)
     assert "<td><code>3</code></td>" in audit_part
+    assert records(seeded, "audit.verify")[-1].detail_value["ok"] is False
+
+
+def test_deleted_checkpoints_are_reported(seeded: Instance, client: TestClient) -> None:
+    """Regression (issue 9): the check used to say "ok" once the checkpoints were deleted."""
+    sign_in_admin(client)
+    seal_once(seeded, force=True)
+    session: Session = seeded.sessions()
+    session.execute(delete(AuditCheckpoint))
+    session.commit()
+    session.close()
+    run_check(client, "audit")
+    jobs.run_pending(seeded)
+    audit_part = section(client.get("/admin/status").text, "audit")
+    assert re.search(r"\d+ problems? found", audit_part)
     assert records(seeded, "audit.verify")[-1].detail_value["ok"] is False
 
 

@@ -77,7 +77,7 @@ def node(instance: Instance, node_id: int) -> Node:
 
 def audit_actions(instance: Instance) -> list[str]:
     session: Session = instance.sessions()
-    actions = list(session.scalars(select(AuditRecord.action).order_by(AuditRecord.seq)))
+    actions = list(session.scalars(select(AuditRecord.action).order_by(AuditRecord.id)))
     session.close()
     return actions
 

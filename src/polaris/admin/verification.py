@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from polaris import jobs
 from polaris.admin._sealed import context_from_payload, context_to_payload
+from polaris.audit import anchor
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.storage.verify import VerifyProgress, verify_store
@@ -77,10 +78,17 @@ def is_check_job(job: jobs.Job) -> bool:
 
 def run_audit_verify(ctx: jobs.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     instance = ctx.instance
+    anchor_file = instance.settings.audit_anchor_file
     reader = instance.read_sessions()
     try:
         report = audit.verify(
-            session=reader, public_keys=[instance.audit_signer.public_key], progress=ctx.progress
+            session=reader,
+            public_keys=[instance.audit_signer.public_key],
+            progress=ctx.progress,
+            max_unsealed_age=instance.settings.audit_max_unsealed_age,
+            anchored=anchor.read_anchor(anchor_file)
+            if anchor_file is not None and anchor_file.exists()
+            else None,
         )
     finally:
         reader.close()

@@ -113,7 +113,7 @@ def audit_log(
             error = str(problem)
         else:
             found = reading.find(
-                session=session, where=where, before_seq=before, limit=PAGE_SIZE + 1
+                session=session, where=where, before_id=before, limit=PAGE_SIZE + 1
             )
         unit_codes = {str(u.id): u.code for u in units.list_units(session=session)}
     more = len(found) > PAGE_SIZE
@@ -126,7 +126,7 @@ def audit_log(
         filters=filters,
         records=shown,
         unit_codes=unit_codes,
-        next_before=shown[-1].seq if more else None,
+        next_before=shown[-1].id if more else None,
         before=before,
         error=error,
     )

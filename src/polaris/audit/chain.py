@@ -28,6 +28,10 @@ class FindingKind(StrEnum):
     CHECKPOINT_FORGED = "checkpoint_forged"  # the signature does not verify
     CHECKPOINT_UNKNOWN_KEY = "checkpoint_unknown_key"  # signed by a key we were not given
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"  # validly signed, but the chain differs there
+    CHECKPOINT_MISSING = "checkpoint_missing"  # a checkpoint names a predecessor that is gone
+    UNCOVERED = "uncovered"  # records older than the sealing interval that no checkpoint covers
+    ANCHOR_MISSING = "anchor_missing"  # a checkpoint kept outside the database is not in it
+    ANCHOR_MISMATCH = "anchor_mismatch"  # ... or differs from the copy kept outside
 
 
 @dataclass(frozen=True)

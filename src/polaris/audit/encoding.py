@@ -22,11 +22,15 @@ Values, so that the hash recomputes identically from SQLite and PostgreSQL:
 
 Checkpoint signature: Ed25519 over ``CHECKPOINT_DOMAIN || canonical_json({"at", "hash",
 "key_id", "seq", "v"})`` with ``at`` formatted as above; stored as lower-case hex (128 chars).
+Checkpoint version 2 adds ``"prev_seq"`` and ``"prev_hash"`` to the signed document: the seq and
+hash of the checkpoint before it (``0`` and ``GENESIS_HASH`` for the first), so checkpoints form a
+chain of their own and a deleted one leaves a gap that the next one names.
 
 The domain prefixes keep a record hash from ever being mistaken for a checkpoint message.
 
 Changelog
     1 (2025): first version.
+    Checkpoint version 2 (2026): checkpoints name their predecessor.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ HASH_VERSION = 1
 GENESIS_HASH = "0" * 64
 RECORD_DOMAIN = b"polaris.audit.record.v1\n"
 CHECKPOINT_DOMAIN = b"polaris.audit.checkpoint.v1\n"
+CHECKPOINT_VERSION = 2
 
 #: Every hashed field, in column order (the JSON itself is key-sorted).
 RECORD_FIELDS = (
@@ -95,6 +100,28 @@ def record_hash(fields: Mapping[str, Any], *, hash_version: int = HASH_VERSION) 
     return hashlib.sha256(RECORD_DOMAIN + payload).hexdigest()
 
 
-def checkpoint_message(*, seq: int, hash: str, at: dt.datetime, key_id: str) -> bytes:
-    document = {"at": format_time(at), "hash": hash, "key_id": key_id, "seq": seq, "v": 1}
+def checkpoint_message(
+    *,
+    seq: int,
+    hash: str,
+    at: dt.datetime,
+    key_id: str,
+    version: int = 1,
+    prev_seq: int | None = None,
+    prev_hash: str | None = None,
+) -> bytes:
+    """The signed bytes of a checkpoint; version 2 includes its predecessor."""
+    document: dict[str, Any] = {
+        "at": format_time(at),
+        "hash": hash,
+        "key_id": key_id,
+        "seq": seq,
+        "v": version,
+    }
+    if version == CHECKPOINT_VERSION:
+        if prev_seq is None or prev_hash is None:
+            raise ValueError("a version 2 checkpoint names its predecessor")
+        document.update(prev_seq=prev_seq, prev_hash=prev_hash)
+    elif version != 1:
+        raise UnknownHashVersionError(f"unknown checkpoint version {version}")
     return CHECKPOINT_DOMAIN + canonical_json(document).encode("utf-8")

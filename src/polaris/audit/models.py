@@ -1,4 +1,9 @@
-"""Audit tables: the hash-chained records, the single head row and the signed checkpoints.
+"""Audit tables: the records, the single head row and the signed, chained checkpoints.
+
+A record is inserted *unsealed* (``seq``, ``prev_hash``, ``hash`` and ``hash_version`` are NULL)
+with a database-generated ``id``, in the transaction of the action it records; no shared row is
+touched. The sealer (``polaris.audit.sealing``) later gives it its chain position ``seq`` and its
+hashes. ``id`` orders records only until they are sealed; it is not hashed.
 
 There are deliberately no foreign keys: an audit record outlives the user, unit or object it names,
 and ``verify`` (not the schema) is what detects a missing or altered row.
@@ -10,31 +15,45 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from polaris.db.base import Base, UTCDateTime
 
-# INTEGER PRIMARY KEY on SQLite makes seq the rowid (no separate index); BIGINT elsewhere.
-_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+# INTEGER PRIMARY KEY on SQLite makes id the rowid (no separate index); BIGINT elsewhere.
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+_UNSEALED = text("seq IS NULL")
 
 HEAD_ROW_ID = 1
 
 
 class AuditRecord(Base):
-    """One audited event. Every column but ``hash`` is covered by ``hash`` (see ``encoding``)."""
+    """One audited event. Once sealed, every column but ``id`` and ``hash`` is covered by
+    ``hash`` (see ``encoding``)."""
 
     __tablename__ = "audit_record"
     __table_args__ = (
         CheckConstraint("decision IN ('allow', 'deny')", name="decision"),
+        Index("ix_audit_record_seq", "seq", unique=True),
         Index("ix_audit_record_at", "at"),
-        Index("ix_audit_record_actor_id_seq", "actor_id", "seq"),
-        Index("ix_audit_record_unit_id_seq", "unit_id", "seq"),
-        Index("ix_audit_record_action_seq", "action", "seq"),
-        Index("ix_audit_record_object_seq", "object_type", "object_id", "seq"),
+        Index("ix_audit_record_actor_id_id", "actor_id", "id"),
+        Index("ix_audit_record_unit_id_id", "unit_id", "id"),
+        Index("ix_audit_record_action_id", "action", "id"),
+        Index("ix_audit_record_object_id", "object_type", "object_id", "id"),
+        Index("ix_audit_record_unsealed", "id", postgresql_where=_UNSEALED, sqlite_where=_UNSEALED),
     )
 
-    seq: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger)  # chain position, set when sealed
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     actor_id: Mapped[str | None] = mapped_column(String(64))
     actor_name: Mapped[str | None] = mapped_column(String(255))
@@ -53,9 +72,13 @@ class AuditRecord(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)  # canonical JSON text, hashed as stored
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-    hash_version: Mapped[int] = mapped_column(SmallInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+    hash_version: Mapped[int | None] = mapped_column(SmallInteger)
+
+    @property
+    def sealed(self) -> bool:
+        return self.seq is not None
 
     @property
     def detail_value(self) -> Any:
@@ -64,7 +87,7 @@ class AuditRecord(Base):
 
 
 class AuditHead(Base):
-    """The single row (id 1) holding the last seq and hash; appends lock it to serialise."""
+    """The single row (id 1) holding the last sealed seq and hash; only the sealer locks it."""
 
     __tablename__ = "audit_head"
     __table_args__ = (CheckConstraint(f"id = {HEAD_ROW_ID}", name="single_row"),)
@@ -75,7 +98,12 @@ class AuditHead(Base):
 
 
 class AuditCheckpoint(Base):
-    """A signed statement that the chain's record ``seq`` had hash ``hash`` at time ``at``."""
+    """A signed statement that the chain's record ``seq`` had hash ``hash`` at time ``at``.
+
+    From version 2 on it also names the previous checkpoint (``prev_seq``, ``prev_hash``; 0 and
+    the genesis hash for the first), so a deleted checkpoint leaves a visible gap. Version 1
+    checkpoints (written before) have NULL there.
+    """
 
     __tablename__ = "audit_checkpoint"
 
@@ -84,3 +112,6 @@ class AuditCheckpoint(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     key_id: Mapped[str] = mapped_column(String(32))
     signature: Mapped[str] = mapped_column(String(128))  # Ed25519, lower-case hex
+    version: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    prev_seq: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))

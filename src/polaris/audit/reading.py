@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from polaris.audit import repo
+from polaris.audit.anchor import checkpoint_document
 from polaris.audit.encoding import RECORD_FIELDS, canonical_json, format_time
 from polaris.audit.models import AuditRecord
 
@@ -26,16 +27,31 @@ def export_jsonl(
     out: TextIO,
     since_seq: int | None = None,
     until: dt.datetime | None = None,
+    checkpoints: bool = True,
 ) -> int:
-    """Write records with seq > ``since_seq`` and ``at`` < ``until`` as JSON lines; the count.
+    """Write sealed records with seq > ``since_seq`` and ``at`` < ``until`` as JSON lines; the
+    number of records.
 
     Each line is one canonical JSON object with every column; ``at`` as in the hash encoding and
-    ``detail`` parsed (its canonical re-encoding is the hashed text).
+    ``detail`` parsed (its canonical re-encoding is the hashed text). With ``checkpoints``, each
+    signed checkpoint follows the record it covers, as a line with ``"kind": "checkpoint"``
+    (``anchor.checkpoint_document``): the export then carries its own proof, and can serve as an
+    anchor for ``verify --anchor``. Unsealed records are not exported: they have no place in the
+    chain yet (the next export after the sealer ran has them).
     """
     count = 0
     cursor = 0 if since_seq is None else since_seq
     while rows := repo.record_rows(session, after_seq=cursor, limit=EXPORT_BATCH_SIZE, until=until):
-        out.writelines(canonical_json(export_document(row)) + "\n" for row in rows)
+        marks: dict[int, dict[str, Any]] = {}
+        if checkpoints:
+            for mark in repo.checkpoint_rows(
+                session, after_seq=cursor, until_seq=rows[-1]["seq"], limit=len(rows)
+            ):
+                marks[mark["seq"]] = mark
+        for row in rows:
+            out.write(canonical_json(export_document(row)) + "\n")
+            if row["seq"] in marks:
+                out.write(canonical_json(checkpoint_document(marks[row["seq"]])) + "\n")
         count += len(rows)
         cursor = rows[-1]["seq"]
     return count
@@ -95,12 +111,13 @@ def query(
     object_id: int | str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    before_seq: int | None = None,
+    before_id: int | None = None,
     limit: int = 50,
 ) -> list[AuditRecord]:
-    """Records matching every given filter (see ``RecordFilter``), newest first.
+    """Records matching every given filter (see ``RecordFilter``), newest (highest id) first,
+    unsealed ones included (their ``seq`` is ``None``).
 
-    For the next page pass the last record's seq as ``before_seq``.
+    For the next page pass the last record's id as ``before_id``.
     """
     where = RecordFilter(
         actor_id=actor_id,
@@ -111,16 +128,16 @@ def query(
         since=since,
         until=until,
     )
-    return find(session=session, where=where, before_seq=before_seq, limit=limit)
+    return find(session=session, where=where, before_id=before_id, limit=limit)
 
 
 def find(
-    *, session: Session, where: RecordFilter, before_seq: int | None = None, limit: int = 50
+    *, session: Session, where: RecordFilter, before_id: int | None = None, limit: int = 50
 ) -> list[AuditRecord]:
     """``query`` with its filters as one ``RecordFilter``."""
     limit = max(1, min(limit, MAX_QUERY_LIMIT))
     return repo.find_records(
-        session, conditions=where.conditions(), before_seq=before_seq, limit=limit
+        session, conditions=where.conditions(), before_id=before_id, limit=limit
     )
 
 
@@ -132,7 +149,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def export_filtered(
     *, session: Session, out: TextIO, where: RecordFilter, fmt: Literal["jsonl", "csv"] = "jsonl"
 ) -> int:
-    """Write the records matching ``where`` in seq order, streamed in batches; the count.
+    """Write the sealed records matching ``where`` in seq order, streamed in batches; the count.
 
     ``jsonl`` lines are exactly those of ``export_jsonl`` (a SIEM can recompute each hash).
     ``csv`` is for reading in a spreadsheet: ``detail`` as its JSON text, and a text cell that a

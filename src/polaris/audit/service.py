@@ -5,10 +5,11 @@ committed together by the caller, or not at all. ``append`` and ``seal`` turn an
 into ``AuditUnavailable`` *and roll the session back*, so a caller that swallowed the error still
 cannot commit the action without its record.
 
-Appends are serialised on the single ``audit_head`` row (``SELECT ... FOR UPDATE`` on
-PostgreSQL; SQLite has one writer at a time anyway). The lock is held until the caller commits,
-so call ``append`` as the last step of a transaction, just before the commit. The hash encoding
-is described in ``polaris.audit.encoding``.
+``append`` only INSERTs an unsealed record with a database-generated id: no row is shared
+between requests, so audited requests do not queue behind each other (there used to be one
+``audit_head`` row locked by every append until commit). ``seal`` (``polaris.audit.sealing``),
+run on a schedule by the server, chains the committed records and signs a checkpoint. The hash
+encoding is described in ``polaris.audit.encoding``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from polaris import clock
-from polaris.audit import repo
+from polaris.audit import repo, sealing
 from polaris.audit.context import AuditContext, hash_session_id
-from polaris.audit.encoding import HASH_VERSION, canonical_json, checkpoint_message, record_hash
+from polaris.audit.encoding import canonical_json
 from polaris.audit.keys import (
     AuditKeyError,
     AuditSigner,
@@ -36,8 +37,9 @@ from polaris.audit.keys import (
 )
 from polaris.audit.models import AuditCheckpoint, AuditRecord
 from polaris.audit.reading import export_jsonl, query
+from polaris.audit.sealing import SealRefused
 from polaris.audit.verify import Finding, FindingKind, VerifyReport, verify
-from polaris.errors import AuditUnavailable, IntegrityError
+from polaris.errors import AuditUnavailable
 
 DECISIONS = ("allow", "deny")
 MAX_DETAIL_CHARS = 4096
@@ -75,7 +77,8 @@ def append(
     reason: str | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> AuditRecord:
-    """Append one record to the chain in the session's transaction and flush it.
+    """INSERT one unsealed record in the session's transaction (executed at once, not left to
+    a flush); the record as written, with its id, *not attached to the session*.
 
     Raises ``ValueError`` for a malformed call (unknown decision, secret-looking detail key,
     identifier too long) and ``AuditUnavailable`` when the database refuses the write.
@@ -105,14 +108,11 @@ def append(
     values: dict[str, Any] = {name: _text(name, value) for name, value in raw.items()}
     values["detail"] = _detail_text(detail)
     session.flush()  # the caller's own pending writes: their errors are theirs, not the log's
+    values["at"] = clock.utcnow()
     with _audit_errors(session):
-        head = repo.lock_or_create_head(session)
-        values.update(seq=head.seq + 1, at=clock.utcnow(), prev_hash=head.hash)
-        record = AuditRecord(**values, hash_version=HASH_VERSION, hash=record_hash(values))
-        session.add(record)
-        repo.set_head(session, seq=record.seq, hash=record.hash)
-        session.flush()
-    return record
+        record_id = repo.insert_record(session, values)
+    # The record as written, for the caller; not attached to the session (nothing to flush).
+    return AuditRecord(id=record_id, **values)
 
 
 def _text(name: str, value: int | str | None) -> str | None:
@@ -155,49 +155,22 @@ def _refuse_secret_keys(value: Any) -> None:
             _refuse_secret_keys(item)
 
 
-def seal(*, session: Session, signer: AuditSigner) -> AuditCheckpoint | None:
-    """Sign a checkpoint over the current head; ``None`` if the log is empty or already sealed."""
+def seal(*, session: Session, signer: AuditSigner, adopt: bool = False) -> AuditCheckpoint | None:
+    """Chain the unsealed records and sign a checkpoint (``sealing.seal``); ``None`` when
+    nothing waits or another sealer is at work. Raises ``SealRefused`` on a damaged chain end."""
     with _audit_errors(session):
-        head = repo.lock_head(session)
-        if head is None or head.seq == 0:
-            return None
-        return _seal_head(session, signer, head)
+        return sealing.seal(session=session, signer=signer, adopt=adopt)
+
+
+def count_unsealed(*, session: Session) -> int:
+    """How many committed records wait for the sealer."""
+    return repo.count_unsealed(session)
 
 
 def seal_if_due(*, session: Session, signer: AuditSigner, interval: int) -> AuditCheckpoint | None:
-    """Seal when at least ``interval`` records were appended since the last checkpoint."""
-    if interval < 1:
-        raise ValueError("the checkpoint interval must be at least 1")
+    """Seal when at least ``interval`` records wait to be sealed."""
     with _audit_errors(session):
-        head = repo.lock_head(session)
-        if head is None or head.seq - repo.last_checkpoint_seq(session) < interval:
-            return None
-        return _seal_head(session, signer, head)
-
-
-def _seal_head(session: Session, signer: AuditSigner, head: repo.Head) -> AuditCheckpoint | None:
-    if repo.checkpoint_exists(session, head.seq):
-        return None
-    # Never sign a head that does not match its own record (the full check is ``verify``).
-    record = repo.record_at(session, head.seq)
-    if (
-        record is None
-        or record["hash"] != head.hash
-        or record_hash(record, hash_version=record["hash_version"]) != head.hash
-    ):
-        raise IntegrityError(f"audit record {head.seq} does not match the head; run verify")
-    at = clock.utcnow()
-    message = checkpoint_message(seq=head.seq, hash=head.hash, at=at, key_id=signer.key_id)
-    checkpoint = AuditCheckpoint(
-        seq=head.seq,
-        hash=head.hash,
-        at=at,
-        key_id=signer.key_id,
-        signature=signer.sign(message).hex(),
-    )
-    session.add(checkpoint)
-    session.flush()
-    return checkpoint
+        return sealing.seal_if_due(session=session, signer=signer, interval=interval)
 
 
 __all__ = [
@@ -208,8 +181,10 @@ __all__ = [
     "AuditSigner",
     "Finding",
     "FindingKind",
+    "SealRefused",
     "VerifyReport",
     "append",
+    "count_unsealed",
     "create_key_file",
     "export_jsonl",
     "export_public_key",

@@ -9,8 +9,13 @@ made (the broken link after an altered record, the link across a gap) is not rep
 
 What the chain alone cannot show is a rewrite that recomputes every later hash, or records cut
 from the end together with the head row: signed checkpoints catch those up to the newest
-checkpoint, which is why ``VerifyReport.last_valid_checkpoint_seq`` is reported. Records after it
-are protected only by the head row and by copies exported to the SIEM.
+checkpoint, which is why ``VerifyReport.last_valid_checkpoint_seq`` is reported. Checkpoints name
+their predecessor, so a deleted one is found; the sealer makes one at every seal, so sealed
+records after the newest checkpoint mean the newest were deleted. With ``max_unsealed_age``,
+records appended longer ago than that (the sealing interval and a grace) that no valid checkpoint
+covers are a finding too: deleting every checkpoint cannot pass. What remains is cutting the
+end: records, checkpoints and head removed together; checkpoints kept outside the database
+(``anchored``, see ``polaris.audit.anchor``) catch that. Unsealed records are not verified.
 
 For a consistent answer on a live PostgreSQL database run it in a REPEATABLE READ transaction.
 Under READ COMMITTED concurrent appends are still not reported as tampering: the head is re-read
@@ -29,10 +34,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
-from polaris.audit import repo
+from polaris import clock
+from polaris.audit import anchor, repo
 from polaris.audit.chain import ChainWalker, Finding, FindingKind, FindingSink, span
-from polaris.audit.encoding import GENESIS_HASH, checkpoint_message
+from polaris.audit.encoding import GENESIS_HASH
 from polaris.audit.keys import key_id_of
+from polaris.audit.sealing import message_of
 
 BATCH_SIZE = 5000
 MAX_FINDINGS = 1000
@@ -48,6 +55,8 @@ class VerifyReport:
     checkpoints: int = 0
     checkpoints_valid: int = 0
     last_valid_checkpoint_seq: int | None = None
+    newest_checkpoint_version: int | None = None
+    anchored: int = 0
     findings: list[Finding] = field(default_factory=list)
     findings_omitted: int = 0
 
@@ -69,12 +78,19 @@ def verify(
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
     max_findings: int = MAX_FINDINGS,
+    max_unsealed_age: dt.timedelta | None = None,
+    anchored: Iterable[Mapping[str, Any]] | None = None,
 ) -> VerifyReport:
     """Walk the chain and the checkpoints; the report lists every finding, by seq.
 
     ``public_keys`` are the checkpoint keys to trust (old keys too, after a rotation).
-    ``progress(done, total)`` is called after each batch.
+    ``progress(done, total)`` is called after each batch. ``max_unsealed_age`` (the sealing
+    interval and its grace) turns on the coverage checks of a log kept by the sealer: records
+    older than this must be covered by a valid checkpoint, and no sealed record may lie after
+    the newest (version 2) checkpoint. ``anchored``: checkpoints kept outside the database
+    (``anchor.read_anchor``), each of which must be in it unchanged.
     """
+    started = clock.utcnow()
     report = VerifyReport()
 
     def sink(kind: FindingKind, seq: int | None, message: str) -> None:
@@ -95,7 +111,49 @@ def verify(
     report.last_seq = walker.last_seq
     _check_head(session, head, walker.last_seq, walker.last_hash, report, sink)
     _check_checkpoints(session, _keys_by_id(public_keys), walker.last_seq, report, sink, batch_size)
+    if max_unsealed_age is not None:
+        _check_coverage(session, head, report, sink)
+        _check_age(session, started - max_unsealed_age, max_unsealed_age, report, sink)
+    if anchored is not None:
+        report.anchored = anchor.compare(session, anchored, sink)
     return report
+
+
+def _check_coverage(
+    session: Session, head: repo.Head | None, report: VerifyReport, sink: FindingSink
+) -> None:
+    """Every seal writes a checkpoint at the head: sealed records after the newest valid one
+    mean checkpoints were removed (unless that one is of version 1, from before)."""
+    covered = report.last_valid_checkpoint_seq or 0
+    if head is None or head.seq <= covered or report.newest_checkpoint_version == 1:
+        return
+    sink(
+        FindingKind.UNCOVERED,
+        covered + 1,
+        f"{span(covered + 1, head.seq)} are sealed but no valid signed checkpoint covers them: "
+        "checkpoints were deleted",
+    )
+
+
+def _check_age(
+    session: Session,
+    before: dt.datetime,
+    age: dt.timedelta,
+    report: VerifyReport,
+    sink: FindingSink,
+) -> None:
+    count, first_id = repo.uncovered(
+        session, after_seq=report.last_valid_checkpoint_seq or 0, before=before
+    )
+    if count:
+        minutes = int(age.total_seconds() // 60)
+        sink(
+            FindingKind.UNCOVERED,
+            None,
+            f"{count} record(s) appended more than {minutes} minutes ago (the first has id "
+            f"{first_id}) are not covered by a valid signed checkpoint: checkpoints were "
+            "deleted, or no sealer ran (the server seals; `polaris audit seal` does so by hand)",
+        )
 
 
 def _head_seq(head: repo.Head | None) -> int:
@@ -192,10 +250,13 @@ def _check_checkpoints(
     batch_size: int,
 ) -> None:
     cursor: int | None = None
+    previous: tuple[int, str] = (0, GENESIS_HASH)
     while rows := repo.checkpoint_rows(session, after_seq=cursor, limit=batch_size):
         cursor = rows[-1]["seq"]
         report.checkpoints += len(rows)
         signed = [row for row in rows if _signature_ok(row, keys, sink)]
+        for row in signed:
+            previous = _check_link(row, previous, sink)
         hashes = repo.stored_hashes(session, [row["seq"] for row in signed])
         for row in signed:
             seq = row["seq"]
@@ -218,6 +279,31 @@ def _check_checkpoints(
             else:
                 report.checkpoints_valid += 1
                 report.last_valid_checkpoint_seq = seq
+                report.newest_checkpoint_version = row["version"]
+
+
+def _check_link(
+    row: Mapping[str, Any], previous: tuple[int, str], sink: FindingSink
+) -> tuple[int, str]:
+    """A version 2 checkpoint must name the valid checkpoint before it; the new ``previous``."""
+    seq = row["seq"]
+    if row["version"] != 1:
+        named = (row["prev_seq"], row["prev_hash"])
+        if named[0] > previous[0]:
+            sink(
+                FindingKind.CHECKPOINT_MISSING,
+                named[0],
+                f"checkpoint {seq} follows checkpoint {named[0]}, which is missing "
+                f"(the one before it is {previous[0] or 'none'}): checkpoints were deleted",
+            )
+        elif named != previous:
+            sink(
+                FindingKind.CHECKPOINT_MISSING,
+                seq,
+                f"checkpoint {seq} names checkpoint {named[0]} as its predecessor, not "
+                f"{previous[0] or 'none'}: the checkpoints were rewritten",
+            )
+    return (seq, row["hash"])
 
 
 def _signature_ok(
@@ -233,8 +319,7 @@ def _signature_ok(
         )
         return False
     try:
-        message = checkpoint_message(seq=seq, hash=row["hash"], at=row["at"], key_id=row["key_id"])
-        key.verify(bytes.fromhex(row["signature"]), message)
+        key.verify(bytes.fromhex(row["signature"]), message_of(row))
     except (InvalidSignature, ValueError, TypeError):
         sink(FindingKind.CHECKPOINT_FORGED, seq, f"checkpoint {seq}'s signature does not verify")
         return False

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from polaris.audit import anchor
 from polaris.audit import service as audit
 from polaris.cli.context import DataDirOption, console, errors, instance_for, progress_bar
 
@@ -14,8 +15,18 @@ audit_app = typer.Typer(no_args_is_help=True)
 
 
 @audit_app.command("verify")
-def verify(data_dir: Path | None = DataDirOption) -> None:
-    """Recompute the hash chain and check signed checkpoints; name the position of any problem."""
+def verify(
+    anchor_file: Path | None = typer.Option(
+        None,
+        "--anchor",
+        help="Checkpoints kept outside the database (the anchor file, or an export) to compare.",
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Recompute the hash chain and check signed checkpoints; name the position of any problem.
+
+    Records older than the sealing interval plus its grace must be covered by a checkpoint.
+    """
     with instance_for(data_dir) as instance, progress_bar("verifying audit log") as progress:
         session = instance.read_sessions()
         try:
@@ -23,7 +34,12 @@ def verify(data_dir: Path | None = DataDirOption) -> None:
                 session=session,
                 public_keys=[instance.audit_signer.public_key],
                 progress=progress,
+                max_unsealed_age=instance.settings.audit_max_unsealed_age,
+                anchored=None if anchor_file is None else anchor.read_anchor(anchor_file),
             )
+        except anchor.AnchorError as error:
+            errors.print(f"[red]error[/]: {error}", highlight=False)
+            raise typer.Exit(2) from None
         finally:
             session.close()
     for finding in report.findings:
@@ -35,22 +51,43 @@ def verify(data_dir: Path | None = DataDirOption) -> None:
         total = len(report.findings) + report.findings_omitted
         errors.print(f"{total} problem(s) in {report.records} records")
         raise typer.Exit(1)
+    anchored = f", {report.anchored} anchored checkpoints match" if anchor_file else ""
     console.print(
         f"ok: {report.records} records, {report.checkpoints_valid} valid signed checkpoints"
+        f"{anchored}"
     )
 
 
 @audit_app.command("seal")
-def seal(data_dir: Path | None = DataDirOption) -> None:
-    """Sign a checkpoint over the newest record now."""
+def seal(
+    adopt: bool = typer.Option(
+        False,
+        "--adopt",
+        help="Also sign over sealed records that no checkpoint covers (after verify: only if "
+        "they are as they should be).",
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Chain the records waiting to be sealed and sign a checkpoint over them now."""
+    sealed = None
     with instance_for(data_dir) as instance:
-        session = instance.sessions()
-        try:
-            with session.begin():
-                checkpoint = audit.seal(session=session, signer=instance.audit_signer)
-        finally:
-            session.close()
-    console.print("already sealed" if checkpoint is None else f"sealed at record {checkpoint.seq}")
+        while True:
+            session = instance.sessions()
+            try:
+                with session.begin():
+                    checkpoint = audit.seal(
+                        session=session, signer=instance.audit_signer, adopt=adopt
+                    )
+            except audit.SealRefused as error:
+                errors.print(f"[red]refused[/]: {error}", highlight=False)
+                raise typer.Exit(1) from None
+            finally:
+                session.close()
+            if checkpoint is None:
+                break
+            anchor.publish(checkpoint, instance.settings.audit_anchor_file)
+            sealed, adopt = checkpoint.seq, False
+    console.print("already sealed" if sealed is None else f"sealed up to record {sealed}")
 
 
 @audit_app.command("export")
@@ -61,7 +98,11 @@ def export(
     since_seq: int | None = typer.Option(None, help="Only records after this sequence number."),
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Write the audit log as JSON lines, one record per line, for a SIEM."""
+    """Write the sealed audit log as JSON lines, one record per line, for a SIEM.
+
+    Each signed checkpoint follows the record it covers as a line with "kind": "checkpoint";
+    the file can be given to `verify --anchor` later.
+    """
     with instance_for(data_dir) as instance:
         session = instance.read_sessions()
         try:
