@@ -3,8 +3,8 @@
 One row per source address counting its throttled sign-in attempts in the current window, so
 that throttled attempts are audited once per window with their count instead of one record each.
 
-Revision ID: 20261206_000b
-Revises: 20261123_0005
+Revision ID: 20261206_0007
+Revises: 20261206_0006
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import polaris.db.base
 
-revision = "20261206_000b"
-down_revision = "20261123_0005"
+revision = "20261206_0007"
+down_revision = "20261206_0006"
 branch_labels = None
 depends_on = None
 
