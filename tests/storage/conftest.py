@@ -15,7 +15,7 @@ from polaris.storage import (
     create_master_key_file,
     load_master_key_file,
 )
-from polaris.storage.backend import Backend
+from polaris.storage.backend import Backend, ObjectInfo
 
 CHUNK = 1024
 
@@ -49,6 +49,18 @@ class CountingBackend:
     def list(self, prefix: str = "") -> Iterator[str]:
         self.calls["list"] += 1
         return self.inner.list(prefix)
+
+    def scan(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        self.calls["scan"] += 1
+        return self.inner.scan(prefix)
+
+    def touch(self, name: str) -> bool:
+        self.calls["touch"] += 1
+        return self.inner.touch(name)
+
+    def remove_unless_reused(self, name: str, cutoff: float) -> bool:
+        self.calls["remove"] += 1
+        return self.inner.remove_unless_reused(name, cutoff)
 
 
 @pytest.fixture

@@ -104,7 +104,9 @@ class BlobStore:
         """Store one chunk (1 byte to ``MAX_CHUNK_SIZE``) unless present; durable on return."""
         cid = chunk_id(self.keys.dedup_key, plaintext)
         name = names.chunk_name(cid)
-        if not self.backend.exists(name):
+        # A chunk already stored is reused, and the reuse recorded (its time refreshed), so that
+        # garbage collection keeps it through its grace period (docs/storage-format.md §17).
+        if not self.backend.touch(name):
             self.backend.put(name, self._seal(Kind.CHUNK, cid, plaintext))
         return ChunkRef(cid, len(plaintext))
 
@@ -204,7 +206,7 @@ class BlobStore:
         plaintext = encode_manifest(content, metadata)
         mid = manifest_id(self.keys.dedup_key, plaintext)
         name = names.manifest_name(mid)
-        if not self.backend.exists(name):
+        if not self.backend.touch(name):
             self.backend.put(name, self._seal(Kind.MANIFEST, mid, plaintext))
         return mid
 
