@@ -146,8 +146,8 @@ def _stream(
     sessions: sessionmaker[Session],
 ) -> Iterator[bytes]:
     """The checked first piece, then the rest; a failure is logged, recorded and raised as
-    :class:`StreamAborted` (the server then aborts the response). Only errors of the store are caught: a client that goes
-    away closes the generator at a ``yield``, which is not a failed read."""
+    :class:`StreamAborted` (the server then aborts the response). Only errors of the store are
+    caught: a client that goes away closes the generator at a ``yield``, not a failed read."""
     if first is None:
         return
     yield first
