@@ -1,7 +1,7 @@
 """verify with references: every object the database needs is present and intact, and each one
 missing is named with the file it breaks; what no reference needs is unreferenced, not a problem.
 
-The database is stood in for by :class:`ListedReferences`, a plain implementation of the
+The database is stood in for by ``conftest.ListedReferences``, a plain implementation of the
 ``ReferenceSource`` protocol (the real ones, over the drive and ingest tables, are tested in
 ``tests/admin/test_stored_content.py``).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,49 +17,7 @@ import pytest
 
 from polaris.storage import BlobStore, FileMetadata, Finding, VerifyProgress, names, verify
 from polaris.storage.references import Reference
-from polaris.storage.refs import ContentRef
-from tests.storage.conftest import CHUNK
-
-
-class ListedReferences:
-    """References held in a list, described by a dict: the database in miniature."""
-
-    def __init__(self) -> None:
-        self.items: list[Reference] = []
-        self.labels: dict[str, str] = {}
-
-    def version(self, store: BlobStore, data: bytes, label: str) -> tuple[str, ContentRef]:
-        content = store.put_bytes(data)
-        mid = store.write_manifest(content, FileMetadata(name=label, created_at=datetime.now(UTC)))
-        key = f"version:{len(self.items)}"
-        self.items.append(Reference(key, content.chunks, mid, content.size, content.sha256))
-        self.labels[key] = label
-        return mid, content
-
-    def rendition(self, store: BlobStore, data: bytes, label: str) -> ContentRef:
-        content = store.put_bytes(data)
-        key = f"rendition:{len(self.items)}"
-        self.items.append(Reference(key, content.chunks))
-        self.labels[key] = label
-        return content
-
-    def count(self) -> int:
-        return len(self.items)
-
-    def references(self) -> Iterator[Reference]:
-        return iter(list(self.items))
-
-    def describe(self, keys: Collection[str]) -> Mapping[str, str]:
-        return {key: self.labels[key] for key in keys if key in self.labels}
-
-
-@pytest.fixture
-def refs() -> ListedReferences:
-    return ListedReferences()
-
-
-def chunk_names(content: ContentRef) -> list[str]:
-    return [names.chunk_name(c.chunk_id) for c in content.chunks]
+from tests.storage.conftest import CHUNK, ListedReferences, chunk_names
 
 
 def test_a_clean_store_with_previews_has_nothing_unreferenced(
