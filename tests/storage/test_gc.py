@@ -58,7 +58,11 @@ def scene(store: BlobStore, refs: ListedReferences) -> dict[str, list[str]]:
             *chunk_names(preview),
             *chunk_names(upload),
         ],
-        "garbage": [names.manifest_name(stray_mid), *chunk_names(stray), *chunk_names(dead)],
+        # In removal order: manifests first, then chunks (each kind in id order).
+        "garbage": [
+            names.manifest_name(stray_mid),
+            *sorted(chunk_names(stray) + chunk_names(dead)),
+        ],
     }
 
 
@@ -94,7 +98,11 @@ def test_young_objects_stay_and_so_do_the_chunks_of_a_young_manifest(
 ) -> None:
     """A young manifest may belong to an upload about to be committed: it and its (old) chunks
     are kept; a young chunk alone is kept too."""
-    stray_manifest, stray_chunk, dead_chunk = scene["garbage"]
+    stray_manifest = scene["garbage"][0]
+    stray_chunk = next(
+        name for name in scene["garbage"][1:] if (blob_root / name).stat().st_size == 50 + 42
+    )
+    dead_chunk = next(name for name in scene["garbage"][1:] if name != stray_chunk)
     set_age(blob_root, stray_manifest, 6)
     set_age(blob_root, dead_chunk, 1)
     seen, report = gc(store, refs, dry_run=False)

@@ -404,7 +404,10 @@ def node_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return dict(session.execute(select(Node.id, Node.name).where(Node.id.in_(wanted))).tuples())
+    return {
+        row[0]: row[1]
+        for row in session.execute(select(Node.id, Node.name).where(Node.id.in_(wanted)))
+    }
 
 
 def uploads_by_id(session: Session, ids: Iterable[str]) -> list[Upload]:

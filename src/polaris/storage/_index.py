@@ -21,7 +21,7 @@ _SCHEMA = """
 CREATE TABLE chunk (id BLOB PRIMARY KEY, size INTEGER, problem TEXT, stored_size INTEGER,
                     modified_at REAL) WITHOUT ROWID;
 CREATE TABLE manifest (id BLOB PRIMARY KEY, problem TEXT, size INTEGER, sha256 TEXT,
-                       stored_size INTEGER, modified_at REAL) WITHOUT ROWID;
+                       stored_size INTEGER, modified_at REAL, chunk_problems TEXT) WITHOUT ROWID;
 CREATE TABLE manifest_chunk (manifest_id BLOB, chunk_id BLOB);
 CREATE TABLE ref (id INTEGER PRIMARY KEY, key TEXT, manifest_id BLOB, size INTEGER, sha256 TEXT);
 CREATE TABLE ref_chunk (ref INTEGER, position INTEGER, chunk_id BLOB, size INTEGER);
@@ -60,7 +60,7 @@ class ScratchIndex:
 
     _INSERTS: ClassVar[dict[str, str]] = {
         "chunk": "INSERT OR REPLACE INTO chunk VALUES (?, ?, ?, ?, ?)",
-        "manifest": "INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, ?, ?, ?)",
+        "manifest": "INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, ?, ?, ?, ?)",
         "manifest_chunk": "INSERT INTO manifest_chunk VALUES (?, ?)",
         "ref": "INSERT INTO ref VALUES (?, ?, ?, ?, ?)",
         "ref_chunk": "INSERT INTO ref_chunk VALUES (?, ?, ?, ?)",
@@ -104,8 +104,18 @@ class ScratchIndex:
         sha256: str | None = None,
         stored_size: int | None = None,
         modified_at: float | None = None,
+        chunk_problems: str | None = None,
     ) -> None:
-        row = (bytes.fromhex(manifest_id), problem, size, sha256, stored_size, modified_at)
+        """``chunk_problems``: what is wrong with the chunks it names (the manifest is intact)."""
+        row = (
+            bytes.fromhex(manifest_id),
+            problem,
+            size,
+            sha256,
+            stored_size,
+            modified_at,
+            chunk_problems,
+        )
         self._add("manifest", row)
 
     def add_manifest_chunks(self, manifest_id: str, chunk_ids: Iterable[str]) -> None:

@@ -215,8 +215,6 @@ class _Run:
                 self.step(name, reason)
                 continue
             content = manifest.content
-            self.index.add_manifest(mid, size=content.size, sha256=content.sha256)
-            self.index.add_manifest_chunks(mid, (c.chunk_id for c in content.chunks))
             states = self.index.chunk_states([c.chunk_id for c in content.chunks])
             problems: list[str] = []
             for chunk in content.chunks:
@@ -229,7 +227,14 @@ class _Run:
                     problems.append(
                         f"chunk {chunk.chunk_id} is {actual} bytes, the manifest says {chunk.size}"
                     )
-            self.step(name, "; ".join(dict.fromkeys(problems)) if problems else None)
+            summary = "; ".join(dict.fromkeys(problems)) if problems else None
+            self.index.add_manifest(
+                mid, size=content.size, sha256=content.sha256, chunk_problems=summary
+            )
+            self.index.add_manifest_chunks(mid, (c.chunk_id for c in content.chunks))
+            # In a cross-check, the chunks of a manifest the database needs are reported with
+            # the file they break (cross_check); those of the others after it (unreferenced).
+            self.step(name, summary if self.references is None else None)
 
     def cross_check(self) -> None:
         """Every reference's manifest and chunks: present, authentic, the size it expects."""
@@ -259,10 +264,12 @@ class _Run:
                 report.unreferenced_chunks.append(cid.hex())
         if self.references is None:
             return
-        for (mid,) in self.index.rows(UNREFERENCED_MANIFESTS):
+        for mid, chunk_problems in self.index.rows(UNREFERENCED_MANIFESTS):
             report.unreferenced_manifest_count += 1
             if len(report.unreferenced_manifests) < MAX_LISTED:
                 report.unreferenced_manifests.append(mid.hex())
+            if chunk_problems is not None:
+                report.add(Finding(names.manifest_name(mid.hex()), chunk_problems))
 
 
 #: Chunks neither a reference nor a referenced manifest needs (with references), or no manifest
@@ -277,7 +284,7 @@ _UNREFERENCED_CHUNKS = {
         WHERE NOT EXISTS (SELECT 1 FROM manifest_chunk mc WHERE mc.chunk_id = c.id)
         ORDER BY c.id""",
 }
-UNREFERENCED_MANIFESTS = """SELECT m.id FROM manifest m
+UNREFERENCED_MANIFESTS = """SELECT m.id, m.chunk_problems FROM manifest m
     WHERE NOT EXISTS (SELECT 1 FROM ref r WHERE r.manifest_id = m.id) ORDER BY m.id"""
 
 _REFERENCE_PROBLEMS = """
