@@ -368,7 +368,9 @@ def count_versions_and_uploads(session: Session) -> int:
     return int(versions) + int(uploads)
 
 
-def stream_version_content(session: Session) -> Iterator[Row[Any]]:
+def stream_version_content(
+    session: Session,
+) -> Iterator[Row[int, str, dict[str, object], int, str]]:
     """(id, manifest_id, content, size, sha256) of every version, a batch at a time."""
     query = select(
         FileVersion.id,
@@ -380,13 +382,15 @@ def stream_version_content(session: Session) -> Iterator[Row[Any]]:
     yield from session.execute(query.execution_options(yield_per=1000))
 
 
-def stream_upload_chunks(session: Session) -> Iterator[Row[Any]]:
+def stream_upload_chunks(session: Session) -> Iterator[Row[str, list[list[object]]]]:
     """(id, chunks) of every upload row, expired or not (its chunks are needed until it goes)."""
     query = select(Upload.id, Upload.chunks).order_by(Upload.id)
     yield from session.execute(query.execution_options(yield_per=1000))
 
 
-def versions_with_nodes(session: Session, ids: Iterable[int]) -> list[Row[Any]]:
+def versions_with_nodes(
+    session: Session, ids: Iterable[int]
+) -> list[Row[int, int, int, str, int, str]]:
     """(version id, number, node id, node path, space id, space name) of the given versions."""
     wanted = list(ids)
     if not wanted:

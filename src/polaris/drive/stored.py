@@ -29,7 +29,8 @@ def references(*, session: Session) -> Iterator[Reference]:
     """Uploads first, then versions: completing an upload moves its chunks from the one to the
     other in one transaction, so a snapshot sees them in exactly one of the two."""
     for upload_id, chunks in repo.stream_upload_chunks(session):
-        refs = tuple(ChunkRef(str(cid), int(size)) for cid, size in chunks or [])
+        # JSON gives ``object``; ``int(str(...))`` keeps mypy strict without a cast.
+        refs = tuple(ChunkRef(str(cid), int(str(size))) for cid, size in chunks or [])
         yield Reference(f"{UPLOAD}{upload_id}", refs)
     for version_id, manifest_id, content, size, sha256 in repo.stream_version_content(session):
         stored = ContentRef.from_dict(content)

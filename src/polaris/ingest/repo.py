@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
@@ -53,7 +52,7 @@ def count_renditions(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Rendition)) or 0)
 
 
-def stream_rendition_content(session: Session) -> Iterator[Row[Any]]:
+def stream_rendition_content(session: Session) -> Iterator[Row[int, dict[str, object]]]:
     """(id, content) of every rendition, a batch at a time."""
     query = select(Rendition.id, Rendition.content).order_by(Rendition.id)
     yield from session.execute(query.execution_options(yield_per=1000))
