@@ -51,7 +51,7 @@ class StorageSettings(BaseModel):
     path: Path | None = None
     chunk_size: int = Field(default=4 * 1024 * 1024, ge=1024, le=4 * 1024 * 1024)
     #: ``polaris storage gc`` never removes an object younger than this (days), referenced or
-    #: not: it covers uploads whose rows are not committed yet (docs/storage-format.md §17).
+    #: not: it covers uploads whose rows are not committed yet (docs/storage-format.md §15).
     gc_grace_days: float = Field(default=7.0, ge=1.0)
 
 

@@ -1,6 +1,6 @@
 """Garbage collection: remove the chunks and manifests nothing needs, after a grace period.
 
-The rules (docs/storage-format.md §17):
+The rules (docs/storage-format.md §15):
 
 * an object is **referenced** when the database needs it (a version's manifest and chunks, a
   preview's chunks, the chunks of an upload in progress: the caller's :class:`ReferenceSource`),

@@ -107,7 +107,7 @@ class BlobStore:
         cid = chunk_id(self.keys.dedup_key, plaintext)
         name = names.chunk_name(cid)
         # A chunk already stored is reused, and the reuse recorded (its time refreshed), so that
-        # garbage collection keeps it through its grace period (docs/storage-format.md §17).
+        # garbage collection keeps it through its grace period (docs/storage-format.md §15).
         if not self.backend.touch(name):
             self.backend.put(name, self._seal(Kind.CHUNK, cid, plaintext))
         return ChunkRef(cid, len(plaintext))
