@@ -172,3 +172,12 @@ def test_an_intact_download_is_one_file_read_record(drive: Drive) -> None:
     response = get(drive, node_id)
     assert response.status_code == 200 and response.content == data
     assert [r.action for r in records(drive, node_id)] == ["file.read"]
+
+
+def test_a_version_row_edited_into_nonsense_is_refused_not_a_crash(drive: Drive) -> None:
+    node_id, version = upload(drive, "a.bin", os.urandom(CHUNK))
+    with drive.instance.sessions() as session, session.begin():
+        row = session.get(FileVersion, version.id)
+        assert row is not None
+        row.content = {"chunks": [["not-an-id", 5]], "size": 5, "sha256": "0" * 64}
+    assert_refused_and_audited(drive, node_id, get(drive, node_id))

@@ -34,6 +34,7 @@ from polaris.drive._locate import Located
 from polaris.drive.content import audit_read
 from polaris.drive.models import FileVersion
 from polaris.errors import IntegrityError, StorageFailure
+from polaris.storage import names
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore
 
@@ -114,9 +115,9 @@ def open_read(
     that records a failure found while streaming.
     """
     failed = _FailedRead(context, located, version, byte_range)
-    stored = ContentRef.from_dict(version.content)
-    start, end = byte_range if byte_range is not None else (0, stored.size)
+    start, end = byte_range if byte_range is not None else (0, version.size)
     try:
+        stored = _content_of(version)
         manifest = blobs.read_manifest(version.manifest_id)
         if manifest.content != stored or (stored.size, stored.sha256) != (
             version.size,
@@ -137,6 +138,16 @@ def open_read(
         raise StorageFailure(UNREADABLE) from None
     audit_read(session, context, located, version, byte_range=byte_range)
     return _stream(first, pieces, failed, sessions)
+
+
+def _content_of(version: FileVersion) -> ContentRef:
+    """The row's chunk list; a row that does not parse (edited in the database) is damage too."""
+    try:
+        stored = ContentRef.from_dict(version.content)
+        names.check_id(version.manifest_id, "manifest id")
+    except ValueError as exc:
+        raise IntegrityError(f"version row {version.id}: {exc}") from None
+    return stored
 
 
 def _stream(
