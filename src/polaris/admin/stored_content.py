@@ -12,8 +12,11 @@ from collections.abc import Collection, Iterator, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from polaris.audit import service as audit
+from polaris.audit.context import AuditContext
 from polaris.drive import stored as drive_stored
 from polaris.ingest import stored as ingest_stored
+from polaris.storage.gc import GcReport
 from polaris.storage.references import Reference
 
 _DOMAINS = (drive_stored, ingest_stored)
@@ -41,3 +44,24 @@ class DatabaseReferences:
             for domain in _DOMAINS:
                 found.update(domain.describe(session=session, keys=keys))
         return found
+
+
+def record_gc(*, session: Session, context: AuditContext, report: GcReport) -> None:
+    """A garbage collection that could remove blobs is a change: it goes into the audit log
+    (``storage.gc``) with what it removed, kept and, if it refused, why."""
+    audit.append(
+        session=session,
+        context=context,
+        action="storage.gc",
+        object_type="blob_store",
+        object_id=0,
+        reason="refused" if report.refused else None,
+        detail={
+            "removed": report.removed,
+            "removed_bytes": report.removed_bytes,
+            "kept_young": report.kept_young,
+            "kept_reused": report.kept_reused,
+            "cutoff": report.cutoff.isoformat(timespec="seconds"),
+            "refused": report.refused,
+        },
+    )

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import typer
 
-from polaris.admin.stored_content import DatabaseReferences
-from polaris.cli.context import DataDirOption, console, errors, instance_for, progress_bar
+from polaris.admin.stored_content import DatabaseReferences, record_gc
+from polaris.cli.context import (
+    DataDirOption,
+    cli_context,
+    console,
+    errors,
+    instance_for,
+    progress_bar,
+    unit_of_work,
+)
 from polaris.storage.gc import Garbage, collect_garbage
 from polaris.storage.verify import VerifyProgress, verify_store
 
@@ -62,7 +70,7 @@ def gc(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Remove chunks and manifests that nothing in the database needs and that are older than
-    the grace period (setting ``storage.gc_grace_days``)."""
+    the grace period (setting ``storage.gc_grace_days``); the run is audited (``storage.gc``)."""
     with instance_for(data_dir) as instance:
         grace = dt.timedelta(days=instance.settings.storage.gc_grace_days)
 
@@ -79,6 +87,9 @@ def gc(
             on_garbage=on_garbage,
             scratch_dir=instance.settings.data_dir,
         )
+        if not dry_run:
+            with unit_of_work(instance) as session:
+                record_gc(session=session, context=cli_context(), report=report)
     if report.refused is not None:
         errors.print(
             f"[bold red]refused:[/] {report.refused}; nothing was removed", highlight=False
