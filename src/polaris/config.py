@@ -58,6 +58,9 @@ class StorageSettings(BaseModel):
     backend: Literal["local"] = "local"
     path: Path | None = None
     chunk_size: int = Field(default=4 * 1024 * 1024, ge=1024, le=4 * 1024 * 1024)
+    #: ``polaris storage gc`` never removes an object younger than this (days), referenced or
+    #: not: it covers uploads whose rows are not committed yet (docs/storage-format.md §15).
+    gc_grace_days: float = Field(default=7.0, ge=1.0)
 
 
 class DriveSettings(BaseModel):

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from polaris.storage import (
     BlobStore,
+    FileMetadata,
     Keyring,
     LocalBackend,
     create_master_key_file,
     load_master_key_file,
+    names,
 )
-from polaris.storage.backend import Backend
+from polaris.storage.backend import Backend, ObjectInfo
+from polaris.storage.references import Reference
+from polaris.storage.refs import ContentRef
 
 CHUNK = 1024
 
@@ -49,6 +54,18 @@ class CountingBackend:
     def list(self, prefix: str = "") -> Iterator[str]:
         self.calls["list"] += 1
         return self.inner.list(prefix)
+
+    def scan(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        self.calls["scan"] += 1
+        return self.inner.scan(prefix)
+
+    def touch(self, name: str) -> bool:
+        self.calls["touch"] += 1
+        return self.inner.touch(name)
+
+    def remove_unless_reused(self, name: str, cutoff: float) -> bool:
+        self.calls["remove"] += 1
+        return self.inner.remove_unless_reused(name, cutoff)
 
 
 @pytest.fixture
@@ -90,3 +107,44 @@ def object_files(root: Path, prefix: str = "") -> list[str]:
 
 def temp_files(root: Path) -> list[Path]:
     return sorted((root / "tmp").iterdir())
+
+
+class ListedReferences:
+    """References held in a list, described by a dict: the database in miniature."""
+
+    def __init__(self) -> None:
+        self.items: list[Reference] = []
+        self.labels: dict[str, str] = {}
+
+    def version(self, store: BlobStore, data: bytes, label: str) -> tuple[str, ContentRef]:
+        content = store.put_bytes(data)
+        mid = store.write_manifest(content, FileMetadata(name=label, created_at=datetime.now(UTC)))
+        key = f"version:{len(self.items)}"
+        self.items.append(Reference(key, content.chunks, mid, content.size, content.sha256))
+        self.labels[key] = label
+        return mid, content
+
+    def rendition(self, store: BlobStore, data: bytes, label: str) -> ContentRef:
+        content = store.put_bytes(data)
+        key = f"rendition:{len(self.items)}"
+        self.items.append(Reference(key, content.chunks))
+        self.labels[key] = label
+        return content
+
+    def count(self) -> int:
+        return len(self.items)
+
+    def references(self) -> Iterator[Reference]:
+        return iter(list(self.items))
+
+    def describe(self, keys: Collection[str]) -> Mapping[str, str]:
+        return {key: self.labels[key] for key in keys if key in self.labels}
+
+
+@pytest.fixture
+def refs() -> ListedReferences:
+    return ListedReferences()
+
+
+def chunk_names(content: ContentRef) -> list[str]:
+    return [names.chunk_name(c.chunk_id) for c in content.chunks]

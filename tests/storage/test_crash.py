@@ -97,7 +97,7 @@ def test_writer_killed_mid_write_leaves_nothing_visible(
 
     report = BlobStore.open(LocalBackend(blob_root), load_master_key_file(key_file)).verify()
     assert report.ok, report.findings
-    assert sorted(report.orphan_chunks) == sorted(written)
+    assert sorted(report.unreferenced_chunks) == sorted(written)
 
 
 FULL_DISK = textwrap.dedent(
@@ -118,7 +118,7 @@ FULL_DISK = textwrap.dedent(
     result["chunks"] = sum(1 for _ in store.backend.list("data/chunks/"))
     report = store.verify()
     result["verify_ok"] = report.ok
-    result["orphans"] = len(report.orphan_chunks)
+    result["orphans"] = len(report.unreferenced_chunks)
     print(json.dumps(result))
     """
 )

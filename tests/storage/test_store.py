@@ -287,7 +287,7 @@ def test_disk_full_during_put_stream(
     assert temp_files(blob_root) == []
     report = store.verify()
     assert report.ok, report.findings
-    assert len(report.orphan_chunks) == 2
+    assert len(report.unreferenced_chunks) == 2
     assert b"".join(store.open_stream(store.put_bytes(data))) == data
 
 

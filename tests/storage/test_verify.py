@@ -24,7 +24,7 @@ def test_clean_store_with_progress(store: BlobStore) -> None:
     events: list[VerifyProgress] = []
     report = store.verify(progress=events.append)
     assert report.ok
-    assert report.findings == [] and report.orphan_chunks == []
+    assert report.findings == [] and report.unreferenced_chunks == []
     total = 2 + 4 + 2  # two key wrappings, four chunks, two manifests
     assert report.total == report.checked == total
     assert [e.done for e in events] == list(range(1, total + 1))
@@ -63,7 +63,7 @@ def test_missing_referenced_chunk_and_orphan_chunk(store: BlobStore, blob_root: 
     assert report.findings == [
         Finding(names.manifest_name(mid), f"references missing chunk {chunks[0]}")
     ]
-    assert report.orphan_chunks == [orphan]
+    assert report.unreferenced_chunks == [orphan]
 
 
 def test_damaged_manifest_and_key_and_stray_object(store: BlobStore, blob_root: Path) -> None:

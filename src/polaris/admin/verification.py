@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from polaris import jobs
 from polaris.admin._sealed import context_from_payload, context_to_payload
+from polaris.admin.stored_content import DatabaseReferences
 from polaris.audit import anchor
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
@@ -111,24 +112,38 @@ def run_audit_verify(ctx: jobs.JobContext, payload: dict[str, Any]) -> dict[str,
 
 
 def run_storage_verify(ctx: jobs.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Cross-check the store against every reference in the database (``stored_content``)."""
+
     def progress(step: VerifyProgress) -> None:
         ctx.progress(step.done, step.total)
 
-    report = verify_store(ctx.instance.blobs, progress=progress)
+    instance = ctx.instance
+    report = verify_store(
+        instance.blobs,
+        progress=progress,
+        references=DatabaseReferences(instance.read_sessions),
+        scratch_dir=instance.settings.data_dir,
+    )
     result = {
         "ok": report.ok,
         "objects": report.total,
         "checked": report.checked,
-        "problems": len(report.findings),
-        "orphan_chunks": len(report.orphan_chunks),
+        "problems": len(report.findings) + report.findings_omitted,
+        "references": report.references,
+        "broken_files": report.broken_references,
+        "orphan_chunks": report.unreferenced_chunk_count,
+        "unreferenced_manifests": report.unreferenced_manifest_count,
         "unverifiable": len(report.unverifiable),
         "findings": [
-            {"where": f.object_name, "message": f.reason}
+            {
+                "where": f.object_name,
+                "message": f.reason if f.breaks is None else f"{f.reason}; breaks {f.breaks}",
+            }
             for f in report.findings[:MAX_KEPT_FINDINGS]
         ],
     }
-    summary = {k: result[k] for k in ("ok", "checked", "problems", "orphan_chunks")}
-    _record(ctx, payload, "storage.verify", "blob_store", summary)
+    keys = ("ok", "checked", "problems", "broken_files", "orphan_chunks", "unreferenced_manifests")
+    _record(ctx, payload, "storage.verify", "blob_store", {k: result[k] for k in keys})
     return result
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
-from polaris.cli import admin, audit_cmds, import_cmd, jobs_cmds, search_cmds, setup
-from polaris.cli.context import DataDirOption, instance_for
+from polaris.cli import (
+    admin,
+    audit_cmds,
+    import_cmd,
+    jobs_cmds,
+    search_cmds,
+    setup,
+    storage_cmds,
+)
 from polaris.cli.failures import PolarisGroup
 
 app = typer.Typer(
@@ -42,34 +48,7 @@ app.add_typer(admin.users_app, name="users", help="Bulk user administration.")
 app.add_typer(admin.user_app, name="user", help="One user's account.")
 app.add_typer(admin.token_app, name="token", help="API tokens.")
 app.add_typer(audit_cmds.audit_app, name="audit", help="The tamper-evident audit log.")
-
-storage_app = typer.Typer(no_args_is_help=True, help="The encrypted blob store.")
-app.add_typer(storage_app, name="storage")
-
-
-@storage_app.command("verify")
-def storage_verify(data_dir: Path | None = DataDirOption) -> None:
-    """Re-read and authenticate every stored object; list what is wrong."""
-    from polaris.cli.context import console, errors, progress_bar
-    from polaris.storage.verify import VerifyProgress
-
-    with instance_for(data_dir) as instance, progress_bar("verifying blobs") as progress:
-
-        def on_object(step: VerifyProgress) -> None:
-            progress(step.done, step.total)
-
-        report = instance.blobs.verify(progress=on_object)
-    for finding in report.findings:
-        errors.print(f"[red]problem[/] {finding.object_name}: {finding.reason}", highlight=False)
-    for finding in report.unverifiable:
-        errors.print(f"[yellow]not checked[/] {finding.object_name}: {finding.reason}")
-    if report.findings:
-        errors.print(f"{len(report.findings)} problem(s) found in {report.checked} objects")
-        raise typer.Exit(1)
-    console.print(
-        f"ok: {report.checked} objects verified"
-        + (f" ({len(report.orphan_chunks)} unreferenced chunks)" if report.orphan_chunks else "")
-    )
+app.add_typer(storage_cmds.storage_app, name="storage", help="The encrypted blob store.")
 
 
 def run() -> None:  # pragma: no cover - console entry point

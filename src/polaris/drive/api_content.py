@@ -8,7 +8,6 @@ Starlette iterates their synchronous body in the thread pool.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
@@ -18,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentCaller, CurrentInstance, DbSession
-from polaris.drive import content
+from polaris.drive import content, reads
 from polaris.drive._http import (
     content_disposition,
     declared_length,
@@ -202,8 +201,16 @@ def _download(
         if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers={"ETag": etag_header(etag)})
         byte_range = parse_range(request.headers.get("range"), version.size)
-        content.audit_read(session, context, located, version, byte_range=byte_range)
-        stored = ContentRef.from_dict(version.content)
+        body = reads.open_read(
+            session=session,
+            context=context,
+            blobs=instance.blobs,
+            sessions=instance.sessions,
+            located=located,
+            version=version,
+            byte_range=byte_range,
+        )
+        size = version.size
         name = located.node.name
         media_type = version.content_type or "application/octet-stream"
     headers = {
@@ -214,13 +221,12 @@ def _download(
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "X-Content-Type-Options": "nosniff",
     }
-    start, end = byte_range if byte_range is not None else (0, stored.size)
+    start, end = byte_range if byte_range is not None else (0, size)
     headers["Content-Length"] = str(end - start)
     status = 200
     if byte_range is not None:
         status = 206
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{stored.size}"
-    body: Iterator[bytes] = instance.blobs.read_range(stored, start, end)
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
 
 

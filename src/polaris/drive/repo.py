@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     SQLColumnExpression,
     and_,
     delete,
@@ -372,3 +373,65 @@ def spaces_by_id(session: Session, ids: Iterable[int]) -> dict[int, Space]:
     if not wanted:
         return {}
     return {space.id: space for space in session.scalars(select(Space).where(Space.id.in_(wanted)))}
+
+
+# Stored content (storage verification and garbage collection read every row, streamed)
+
+
+def count_versions_and_uploads(session: Session) -> int:
+    versions = session.scalar(select(func.count()).select_from(FileVersion)) or 0
+    uploads = session.scalar(select(func.count()).select_from(Upload)) or 0
+    return int(versions) + int(uploads)
+
+
+def stream_version_content(
+    session: Session,
+) -> Iterator[Row[int, str, dict[str, object], int, str]]:
+    """(id, manifest_id, content, size, sha256) of every version, a batch at a time."""
+    query = select(
+        FileVersion.id,
+        FileVersion.manifest_id,
+        FileVersion.content,
+        FileVersion.size,
+        FileVersion.sha256,
+    ).order_by(FileVersion.id)
+    yield from session.execute(query.execution_options(yield_per=1000))
+
+
+def stream_upload_chunks(session: Session) -> Iterator[Row[str, list[list[object]]]]:
+    """(id, chunks) of every upload row, expired or not (its chunks are needed until it goes)."""
+    query = select(Upload.id, Upload.chunks).order_by(Upload.id)
+    yield from session.execute(query.execution_options(yield_per=1000))
+
+
+def versions_with_nodes(
+    session: Session, ids: Iterable[int]
+) -> list[Row[int, int, int, str, int, str]]:
+    """(version id, number, node id, node path, space id, space name) of the given versions."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    query = (
+        select(FileVersion.id, FileVersion.number, Node.id, Node.path, Space.id, Space.name)
+        .join(Node, Node.id == FileVersion.node_id)
+        .join(Space, Space.id == Node.space_id)
+        .where(FileVersion.id.in_(wanted))
+    )
+    return list(session.execute(query).all())
+
+
+def node_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {
+        row[0]: row[1]
+        for row in session.execute(select(Node.id, Node.name).where(Node.id.in_(wanted)))
+    }
+
+
+def uploads_by_id(session: Session, ids: Iterable[str]) -> list[Upload]:
+    wanted = list(ids)
+    if not wanted:
+        return []
+    return list(session.scalars(select(Upload).where(Upload.id.in_(wanted))))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from polaris.ingest.models import Rendition
@@ -43,3 +43,23 @@ def delete_for_versions(session: Session, version_ids: list[int]) -> None:
     for start in range(0, len(version_ids), 500):
         batch = version_ids[start : start + 500]
         session.execute(delete(Rendition).where(Rendition.version_id.in_(batch)))
+
+
+# Stored content (storage verification and garbage collection)
+
+
+def count_renditions(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Rendition)) or 0)
+
+
+def stream_rendition_content(session: Session) -> Iterator[Row[int, dict[str, object]]]:
+    """(id, content) of every rendition, a batch at a time."""
+    query = select(Rendition.id, Rendition.content).order_by(Rendition.id)
+    yield from session.execute(query.execution_options(yield_per=1000))
+
+
+def renditions_by_id(session: Session, ids: Iterable[int]) -> list[Rendition]:
+    wanted = list(ids)
+    if not wanted:
+        return []
+    return list(session.scalars(select(Rendition).where(Rendition.id.in_(wanted))))

@@ -1,13 +1,14 @@
 """The backend seam: where sealed objects live (a local directory now, S3 later).
 
 A backend stores named, immutable byte strings. It knows nothing of keys, chunks or manifests and
-never sees plaintext. The application API has no overwrite and no delete: only a separate garbage
-collector (not written yet) may remove objects, after the retention period.
+never sees plaintext. There is no overwrite, and only garbage collection (``polaris.storage.gc``)
+removes objects, through :meth:`Backend.remove_unless_reused`: no other code calls it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from polaris.errors import IntegrityError, NotFound
@@ -29,6 +30,16 @@ class ObjectTooLargeError(IntegrityError):
         self.object_name = name
         self.size = size
         self.limit = limit
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """An object as listed for garbage collection: its name, stored size and the time (POSIX
+    seconds) it was last written or reused (see :meth:`Backend.touch`)."""
+
+    name: str
+    size: int
+    modified_at: float
 
 
 class Backend(Protocol):
@@ -59,4 +70,26 @@ class Backend(Protocol):
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Names starting with ``prefix``, in lexicographic order."""
+        ...
+
+    def scan(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Like :meth:`list`, with each object's size and modification time."""
+        ...
+
+    def touch(self, name: str) -> bool:
+        """Record that a writer reuses ``name`` (dedup) by setting its modification time to now;
+        False if there is no such object (the writer then stores it).
+
+        Garbage collection never removes an object modified within its grace period, so an object
+        a writer has just relied on survives until the row that references it is committed.
+        """
+        ...
+
+    def remove_unless_reused(self, name: str, cutoff: float) -> bool:
+        """Remove ``name`` unless it was modified after ``cutoff`` (POSIX seconds); True if removed.
+
+        For garbage collection only. MUST be atomic against :meth:`touch`: a writer's touch either
+        happens first (then the object is kept) or fails because the object is gone (then the
+        writer stores it again).
+        """
         ...

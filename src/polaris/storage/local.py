@@ -8,15 +8,17 @@ atomically.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
+import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from polaris.storage import _fsio
-from polaris.storage.backend import ObjectNotFound, ObjectTooLargeError
+from polaris.storage.backend import ObjectInfo, ObjectNotFound, ObjectTooLargeError
 from polaris.storage.names import check_object_name, check_prefix
 
 TMP_DIR = "tmp"
@@ -81,12 +83,63 @@ class LocalBackend:
             raise _fsio.translate(exc, f"checking {name}") from exc
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        for name, _entry in self._entries(prefix):
+            yield name
+
+    def scan(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        for name, entry in self._entries(prefix):
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed since it was listed
+            except OSError as exc:
+                raise _fsio.translate(exc, f"checking {name}") from exc
+            yield ObjectInfo(name, info.st_size, info.st_mtime)
+
+    def touch(self, name: str) -> bool:
+        try:
+            os.utime(self.path(name), follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _fsio.translate(exc, f"touching {name}") from exc
+        return True
+
+    def remove_unless_reused(self, name: str, cutoff: float) -> bool:
+        """Move the file aside (``rename`` into ``tmp/``, atomic), then look at its modification
+        time: a writer that touched it before the move made it young, and it is linked back; a
+        touch after the move finds no file, and that writer stores the chunk anew."""
+        final = self.path(name)
+        held = self.tmp_dir / f"{_fsio.TMP_PREFIX}gc-{secrets.token_hex(8)}"
+        try:
+            os.rename(final, held)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _fsio.translate(exc, f"removing {name}") from exc
+        try:
+            if os.lstat(held).st_mtime > cutoff:
+                # A writer may have stored it again meanwhile: either copy is correct.
+                with contextlib.suppress(FileExistsError):
+                    os.link(held, final)
+                _fsio.fsync_dir(final.parent)
+                return False
+            _fsio.fsync_dir(final.parent)
+            return True
+        except OSError as exc:
+            raise _fsio.translate(exc, f"removing {name}") from exc
+        finally:
+            held.unlink(missing_ok=True)
+
+    def _entries(self, prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
         check_prefix(prefix)
         base = prefix.rpartition("/")[0]
         start = self.root / base if base else self.root
         yield from self._walk(start, f"{base}/" if base else "", prefix)
 
-    def _walk(self, directory: Path, relative: str, prefix: str) -> Iterator[str]:
+    def _walk(
+        self, directory: Path, relative: str, prefix: str
+    ) -> Iterator[tuple[str, os.DirEntry[str]]]:
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
         except FileNotFoundError:
@@ -102,7 +155,7 @@ class LocalBackend:
                 if child.startswith(prefix) or prefix.startswith(child):
                     yield from self._walk(Path(entry.path), child, prefix)
             elif entry.is_file(follow_symlinks=False) and name.startswith(prefix):
-                yield name
+                yield name, entry
 
     def _open(self, name: str) -> io.FileIO:
         path = self.path(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from polaris.errors import IntegrityError
@@ -35,6 +36,7 @@ from polaris.storage.manifest import (
     decode_manifest,
     encode_manifest,
 )
+from polaris.storage.references import ReferenceSource
 from polaris.storage.refs import EMPTY_SHA256, MAX_CHUNK_SIZE, ChunkRef, ContentRef
 from polaris.storage.verify import ProgressCallback, VerifyReport, verify_store
 from polaris.storage.writer import ContentWriter
@@ -104,7 +106,9 @@ class BlobStore:
         """Store one chunk (1 byte to ``MAX_CHUNK_SIZE``) unless present; durable on return."""
         cid = chunk_id(self.keys.dedup_key, plaintext)
         name = names.chunk_name(cid)
-        if not self.backend.exists(name):
+        # A chunk already stored is reused, and the reuse recorded (its time refreshed), so that
+        # garbage collection keeps it through its grace period (docs/storage-format.md §15).
+        if not self.backend.touch(name):
             self.backend.put(name, self._seal(Kind.CHUNK, cid, plaintext))
         return ChunkRef(cid, len(plaintext))
 
@@ -204,7 +208,7 @@ class BlobStore:
         plaintext = encode_manifest(content, metadata)
         mid = manifest_id(self.keys.dedup_key, plaintext)
         name = names.manifest_name(mid)
-        if not self.backend.exists(name):
+        if not self.backend.touch(name):
             self.backend.put(name, self._seal(Kind.MANIFEST, mid, plaintext))
         return mid
 
@@ -264,9 +268,16 @@ class BlobStore:
 
     # Verification
 
-    def verify(self, progress: ProgressCallback | None = None) -> VerifyReport:
-        """Re-read and authenticate every object (:func:`polaris.storage.verify.verify_store`)."""
-        return verify_store(self, progress)
+    def verify(
+        self,
+        progress: ProgressCallback | None = None,
+        *,
+        references: ReferenceSource | None = None,
+        scratch_dir: Path | None = None,
+    ) -> VerifyReport:
+        """Re-read and authenticate every object and, given ``references``, cross-check them
+        (:func:`polaris.storage.verify.verify_store`)."""
+        return verify_store(self, progress, references=references, scratch_dir=scratch_dir)
 
     # Internals
 

@@ -1,0 +1,181 @@
+"""Sending a file version's bytes: checked before the first byte, audited as sent or as failed.
+
+A download used to answer ``200`` with a ``Content-Length`` and then abort at the first bad chunk,
+while the audit log said the read succeeded. Now :func:`open_read`, called inside the transaction
+that authorised the read and before any status line exists:
+
+1. reads the version's manifest (authenticated, and naming exactly the content the version row
+   names) and the first chunk of the requested range;
+2. if either fails, registers a ``file.read_failed`` record to be written after the rollback and
+   raises ``IntegrityError`` (500) or ``StorageFailure`` (503): the client gets a clear error, the
+   log says the read failed, and no success record exists;
+3. otherwise writes the ``file.read`` record in the caller's transaction (committed before a byte
+   leaves: DESIGN §8) and returns the bytes, the first piece already read.
+
+A chunk further on can still fail while the response streams (it is read only then: memory stays
+bounded). The stream then stops (the server aborts the response, so the client sees it cut short
+of its ``Content-Length``), the failure is logged with the node, version and chunk, and a
+``file.read_failed`` record is appended in a unit of work of its own, next to the ``file.read``
+record written before the first byte.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from polaris.audit import service as audit
+from polaris.audit.context import AuditContext
+from polaris.db.uow import after_rollback, unit_of_work
+from polaris.drive._locate import Located
+from polaris.drive.content import audit_read
+from polaris.drive.models import FileVersion
+from polaris.errors import IntegrityError, StorageFailure
+from polaris.storage import names
+from polaris.storage.refs import ContentRef
+from polaris.storage.store import BlobStore
+
+logger = logging.getLogger(__name__)
+
+#: What the client is told; the chunk and manifest ids go to the server log only.
+DAMAGED = "the stored content of this file failed its integrity check and cannot be sent"
+UNREADABLE = "the stored content of this file cannot be read now; try again later"
+READ_FAILED = "file.read_failed"
+
+
+class StreamAborted(Exception):
+    """Stored content failed after the response began. Deliberately not a ``PolarisError``: no
+    handler can answer any more, so the error travels to the server, which aborts the response
+    (the client sees fewer bytes than the ``Content-Length``)."""
+
+
+class _FailedRead:
+    """What a ``file.read_failed`` record needs, captured while the version's rows are loaded
+    (the record may be written after a rollback, or from the streaming thread)."""
+
+    def __init__(
+        self,
+        context: AuditContext,
+        located: Located,
+        version: FileVersion,
+        byte_range: tuple[int, int] | None,
+    ) -> None:
+        self.context = context
+        self.node_id = located.node.id
+        self.classification = located.classification.name.lower()
+        self.version_id = version.id
+        self.version_number = version.number
+        self.version_hash = version.sha256
+        self.byte_range = byte_range
+
+    def describe(self, error: IntegrityError | StorageFailure) -> str:
+        return f"node {self.node_id} version {self.version_number} (id {self.version_id}): {error}"
+
+    def object_ids(self, error: IntegrityError | StorageFailure) -> dict[str, Any]:
+        return {k: v for k, v in error.extra.items() if k in ("chunk_id", "manifest_id")}
+
+    def record(self, session: Session, error: IntegrityError | StorageFailure, sent: int) -> None:
+        detail: dict[str, Any] = {
+            "version": self.version_number,
+            "sent_bytes": sent,
+            **self.object_ids(error),
+        }
+        if self.byte_range is not None:
+            detail["range"] = f"{self.byte_range[0]}-{self.byte_range[1] - 1}"
+        audit.append(
+            session=session,
+            context=self.context,
+            action=READ_FAILED,
+            object_type="node",
+            object_id=self.node_id,
+            version_hash=self.version_hash,
+            classification=self.classification,
+            reason=error.code,
+            detail=detail,
+        )
+
+
+def open_read(
+    *,
+    session: Session,
+    context: AuditContext,
+    blobs: BlobStore,
+    sessions: sessionmaker[Session],
+    located: Located,
+    version: FileVersion,
+    byte_range: tuple[int, int] | None,
+) -> Iterator[bytes]:
+    """Check, audit and return the bytes ``byte_range`` (all when None) of an authorised version.
+
+    Preconditions: the caller authorised the read (``content.find_content``) in ``session``'s
+    open transaction and commits it before sending anything. ``sessions`` makes the unit of work
+    that records a failure found while streaming.
+    """
+    failed = _FailedRead(context, located, version, byte_range)
+    start, end = byte_range if byte_range is not None else (0, version.size)
+    try:
+        stored = _content_of(version)
+        manifest = blobs.read_manifest(version.manifest_id)
+        if manifest.content != stored or (stored.size, stored.sha256) != (
+            version.size,
+            version.sha256,
+        ):
+            raise IntegrityError(
+                f"manifest {version.manifest_id}: names other content than the database's version",
+                manifest_id=version.manifest_id,
+            )
+        pieces = blobs.read_range(stored, start, end)
+        first = next(pieces, None)
+    except (IntegrityError, StorageFailure) as error:
+        logger.error("download refused, stored content unusable: %s", failed.describe(error))
+        cause = error  # ``error`` is unbound when the except block ends
+        after_rollback(session, lambda later: failed.record(later, cause, 0))
+        if isinstance(error, IntegrityError):
+            raise IntegrityError(DAMAGED) from None
+        raise StorageFailure(UNREADABLE) from None
+    audit_read(session, context, located, version, byte_range=byte_range)
+    return _stream(first, pieces, failed, sessions)
+
+
+def _content_of(version: FileVersion) -> ContentRef:
+    """The row's chunk list; a row that does not parse (edited in the database) is damage too."""
+    try:
+        stored = ContentRef.from_dict(version.content)
+        names.check_id(version.manifest_id, "manifest id")
+    except ValueError as exc:
+        raise IntegrityError(f"version row {version.id}: {exc}") from None
+    return stored
+
+
+def _stream(
+    first: bytes | None,
+    rest: Iterator[bytes],
+    failed: _FailedRead,
+    sessions: sessionmaker[Session],
+) -> Iterator[bytes]:
+    """The checked first piece, then the rest; a failure is logged, recorded and raised as
+    :class:`StreamAborted` (the server then aborts the response). Only errors of the store are
+    caught: a client that goes away closes the generator at a ``yield``, not a failed read."""
+    if first is None:
+        return
+    yield first
+    sent = len(first)
+    while True:
+        try:
+            piece = next(rest)
+        except StopIteration:
+            return
+        except (IntegrityError, StorageFailure) as error:
+            logger.error(
+                "download aborted after %d bytes, stored content unusable: %s",
+                sent,
+                failed.describe(error),
+            )
+            with unit_of_work(sessions) as session:
+                failed.record(session, error, sent)
+            raise StreamAborted(f"download aborted after {sent} bytes") from error
+        yield piece
+        sent += len(piece)
