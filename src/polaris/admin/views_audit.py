@@ -26,6 +26,7 @@ from polaris.deps import CurrentInstance, DbSession
 from polaris.errors import NotFound
 from polaris.identity import units, users
 from polaris.web.messages import N_
+from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,7 +102,7 @@ def audit_log(
     object_id: str = "",
     since: str = "",
     until: str = "",
-    before: int | None = None,
+    before: Id | None = None,
 ) -> Response:
     filters = Filters(user, unit, action, object_type, object_id, since, until)
     found: list[AuditRecord] = []

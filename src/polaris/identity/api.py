@@ -39,6 +39,7 @@ from polaris.identity.schemas import (
     UnitRead,
     UserRead,
 )
+from polaris.web.params import Id
 
 router = APIRouter(tags=["identity"])
 
@@ -217,7 +218,7 @@ def create_token(body: TokenCreate, caller: CurrentCaller, session: DbSession) -
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, caller: CurrentCaller, session: DbSession) -> None:
+def revoke_token(token_id: Id, caller: CurrentCaller, session: DbSession) -> None:
     with transaction(session):
         api_tokens.revoke_token(
             session=session,

@@ -1,0 +1,62 @@
+"""Types for values that come from outside (path, query, form and JSON fields).
+
+Each type refuses, as a 422 before any route runs, what the layers below cannot hold: the
+database's 64-bit integers, instants whose conversion to UTC leaves ``datetime``'s range, days the
+search engines cannot represent. Route parameters and request schemas use these instead of bare
+``int``, ``datetime`` or ``date``, so an out-of-range value is a client error, never a 500.
+``refuse_undecodable_url`` (a dependency of every route) refuses URLs that are not UTF-8.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import unquote_to_bytes
+
+from fastapi import Request
+from pydantic import AfterValidator, AwareDatetime, Field
+
+from polaris.errors import PolarisError
+
+#: The largest value of a signed 64-bit integer: SQLite's INTEGER and PostgreSQL's BIGINT.
+MAX_ID = 2**63 - 1
+#: The days a request may name. Tantivy stores instants as 64-bit nanoseconds since 1970,
+#: which reach from 1677-09-21 to 2262-04-11; a whole day on either side is kept free.
+FIRST_DAY = dt.date(1678, 1, 1)
+LAST_DAY = dt.date(2261, 12, 31)
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description="A positive 64-bit id")]
+"""The id of a stored row (node, version, share, token, space, group, unit, user, job)."""
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    """The same instant in UTC; ValueError when UTC cannot hold it (9999-12-31T23:00-23:59)."""
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("the instant is outside the years 1 to 9999 in UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+"""An instant with a time zone, handed on in UTC; one that UTC cannot hold is refused."""
+
+Day = Annotated[dt.date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+"""A calendar day from outside (a search filter, a share's last day) that every store and search
+engine can turn into an instant, the day after included."""
+
+
+async def refuse_undecodable_url(request: Request) -> None:
+    """Refuse a path or query string whose percent-encoded bytes are not UTF-8 (400).
+
+    Starlette decodes them leniently, replacing each bad byte with U+FFFD, so ``?name=%FF`` would
+    reach a route as a name that is not what the client sent, and be stored. This dependency runs
+    for every route, before authentication and before the parameters are read; ``async``
+    because it does no I/O and so needs no trip to the thread pool.
+    """
+    for raw in (request.scope.get("raw_path") or b"", request.scope.get("query_string") or b""):
+        try:
+            unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PolarisError(
+                "the URL holds percent-encoded bytes that are not UTF-8", code="invalid_utf8"
+            ) from None
