@@ -8,10 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polaris.drive.names import JOINERS, MAX_NAME_BYTES, normalise_name, sort_key
+from polaris.drive.names import MAX_NAME_BYTES, normalise_name, sort_key
 from polaris.errors import ValidationFailed
 
 KA = "\u0915"  # क: three bytes of UTF-8, like every Devanagari letter
+#: ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER: format characters Indian scripts need.
+JOINERS = "\u200c\u200d"
 #: ऩ (U+0929) composes under NFC from न + nukta; क़ (U+0958) is a composition exclusion.
 NNNA_NFC = "\u0929\u093e\u092e"
 NNNA_NFD = "\u0928\u093c\u093e\u092e"

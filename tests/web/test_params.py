@@ -7,6 +7,7 @@ percent-encoded bytes are not UTF-8 (stored as U+FFFD).
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from polaris.identity.models import User, UserGroup
 from polaris.instance import Instance
 from polaris.web.params import MAX_ID
 from tests.factories import SYSTEM
+from tests.web.test_admin_pages import sign_in_admin
 from tests.web.test_api import sign_in
 
 TOO_BIG = MAX_ID + 1  # 2^63
@@ -72,7 +74,8 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> None:
 def test_ids_past_64_bits_are_refused(
     client: TestClient, constable: dict[str, str], method: str, url: str
 ) -> None:
-    response = client.request(method, url.format(big=TOO_BIG), headers=constable, content=b"x")
+    body = b"x" if url.startswith("/api/v1/files?") else None
+    response = client.request(method, url.format(big=TOO_BIG), headers=constable, content=body)
     assert_problem(response, 422, "validation_failed")
 
 
@@ -267,3 +270,38 @@ def test_page_ids_past_64_bits_are_refused(client: TestClient) -> None:
         response = client.get(url)
         assert response.status_code == 422, url
         assert "text/html" in response.headers["content-type"]
+
+
+@pytest.mark.parametrize("key", ["parent_id", "node_id"])
+def test_a_tus_upload_naming_an_id_past_64_bits_is_refused(
+    client: TestClient, constable: dict[str, str], key: str
+) -> None:
+    metadata = f"{key} {base64.b64encode(str(TOO_BIG).encode()).decode()}"
+    response = client.post(
+        "/api/v1/uploads",
+        headers={
+            **constable,
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "1",
+            "Upload-Metadata": f"{metadata},filename {base64.b64encode(b'a.txt').decode()}",
+        },
+    )
+    assert_problem(response, 422, "validation_failed")
+
+
+def test_a_tus_length_past_64_bits_is_refused(
+    client: TestClient, constable: dict[str, str]
+) -> None:
+    response = client.post(
+        "/api/v1/uploads",
+        headers={**constable, "Tus-Resumable": "1.0.0", "Upload-Length": str(TOO_BIG)},
+    )
+    assert_problem(response, 422, "bad_header")
+
+
+def test_the_audit_page_answers_for_the_last_day_of_the_calendar(client: TestClient) -> None:
+    sign_in_admin(client)
+    response = client.get("/admin/audit?until=9999-12-31")
+    assert response.status_code == 200
+    before = client.get(f"/admin/audit?before={TOO_BIG}")
+    assert before.status_code == 422

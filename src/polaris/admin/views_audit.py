@@ -77,7 +77,8 @@ def _record_filter(session: DbSession, filters: Filters) -> reading.RecordFilter
     try:
         since = _day(filters.since)
         until = _day(filters.until)
-    except ValueError:
+        after_until = until + dt.timedelta(days=1) if until else None
+    except (ValueError, OverflowError):
         raise LookupError(BAD_DATE) from None
     return reading.RecordFilter(
         actor_id=actor_id,
@@ -86,7 +87,7 @@ def _record_filter(session: DbSession, filters: Filters) -> reading.RecordFilter
         object_type=filters.object_type.strip() or None,
         object_id=filters.object_id.strip() or None,
         since=since,
-        until=until + dt.timedelta(days=1) if until else None,
+        until=after_until,
     )
 
 
