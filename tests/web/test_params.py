@@ -18,12 +18,13 @@ from polaris.drive.models import Node
 from polaris.identity import api_tokens
 from polaris.identity.models import User, UserGroup
 from polaris.instance import Instance
-from polaris.web.params import MAX_ID
+from polaris.web.params import MAX_ID, MAX_INT64
 from tests.factories import SYSTEM
 from tests.web.test_admin_pages import sign_in_admin
 from tests.web.test_api import sign_in
 
-TOO_BIG = MAX_ID + 1  # 2^63
+TOO_BIG = MAX_INT64 + 1  # 2^63: past every integer column
+PAST_IDS = MAX_ID + 1  # 2^31: past PostgreSQL's INTEGER, which id columns are
 
 
 def bearer(instance: Instance, username: str) -> dict[str, str]:
@@ -43,6 +44,10 @@ def constable(client: TestClient, seeded: Instance) -> dict[str, str]:
 @pytest.fixture
 def admin(client: TestClient, seeded: Instance) -> dict[str, str]:
     return bearer(seeded, "admin.one")
+
+
+def a_unit_id(client: TestClient, headers: dict[str, str]) -> int:
+    return int(client.get("/api/v1/units", headers=headers).json()[0]["id"])
 
 
 def root_folder(client: TestClient, headers: dict[str, str]) -> int:
@@ -79,28 +84,32 @@ def test_ids_past_64_bits_are_refused(
     assert_problem(response, 422, "validation_failed")
 
 
-def test_ids_in_bodies_past_64_bits_are_refused(
-    client: TestClient, constable: dict[str, str], admin: dict[str, str]
+@pytest.mark.parametrize("big", [TOO_BIG, PAST_IDS])
+def test_ids_in_bodies_past_the_id_columns_are_refused(
+    client: TestClient, constable: dict[str, str], admin: dict[str, str], big: int
 ) -> None:
     root = root_folder(client, constable)
     for url, body, headers in [
-        (f"/api/v1/nodes/{root}/copy", {"parent_id": TOO_BIG}, constable),
-        (
-            f"/api/v1/nodes/{root}/shares",
-            {"subject_type": "user", "subject_id": TOO_BIG},
-            constable,
-        ),
-        ("/api/v1/admin/groups", {"name": "g", "unit_id": TOO_BIG}, admin),
+        (f"/api/v1/nodes/{root}/copy", {"parent_id": big}, constable),
+        (f"/api/v1/nodes/{root}/shares", {"subject_type": "user", "subject_id": big}, constable),
+        ("/api/v1/admin/groups", {"name": "g", "unit_id": big}, admin),
     ]:
         assert_problem(client.post(url, json=body, headers=headers), 422, "validation_failed")
-    moved = client.patch(f"/api/v1/nodes/{root}", json={"parent_id": TOO_BIG}, headers=constable)
+    moved = client.patch(f"/api/v1/nodes/{root}", json={"parent_id": big}, headers=constable)
     assert_problem(moved, 422, "validation_failed")
+
+
+def test_a_quota_past_64_bits_is_refused(client: TestClient, admin: dict[str, str]) -> None:
     quota = client.put("/api/v1/admin/spaces/1/quota", json={"quota_bytes": TOO_BIG}, headers=admin)
     assert_problem(quota, 422, "validation_failed")
 
 
-def test_the_largest_id_is_a_plain_not_found(client: TestClient, constable: dict[str, str]) -> None:
+def test_the_largest_id_is_a_plain_not_found_and_the_next_is_refused(
+    client: TestClient, constable: dict[str, str]
+) -> None:
     assert_problem(client.get(f"/api/v1/nodes/{MAX_ID}", headers=constable), 404, "not_found")
+    assert_problem(client.get(f"/api/v1/nodes/{PAST_IDS}", headers=constable), 422)
+    assert_problem(client.delete(f"/api/v1/shares/{PAST_IDS}", headers=constable), 422)
 
 
 def test_every_integer_parameter_and_field_of_the_api_is_bounded(client: TestClient) -> None:
@@ -177,7 +186,11 @@ def test_share_expiry_that_utc_cannot_hold_is_refused(
     folder = client.post(f"/api/v1/nodes/{root}/folders", json={"name": "F"}, headers=constable)
     response = client.post(
         f"/api/v1/nodes/{folder.json()['id']}/shares",
-        json={"subject_type": "unit", "subject_id": 1, "expires_at": expires_at},
+        json={
+            "subject_type": "unit",
+            "subject_id": a_unit_id(client, constable),
+            "expires_at": expires_at,
+        },
         headers=constable,
     )
     assert_problem(response, 422, "validation_failed")
@@ -188,7 +201,11 @@ def test_share_expiry_is_stored_in_utc(client: TestClient, constable: dict[str, 
     folder = client.post(f"/api/v1/nodes/{root}/folders", json={"name": "F"}, headers=constable)
     response = client.post(
         f"/api/v1/nodes/{folder.json()['id']}/shares",
-        json={"subject_type": "unit", "subject_id": 1, "expires_at": "2099-01-01T05:30:00+05:30"},
+        json={
+            "subject_type": "unit",
+            "subject_id": a_unit_id(client, constable),
+            "expires_at": "2099-01-01T05:30:00+05:30",
+        },
         headers=constable,
     )
     assert response.status_code == 201, response.text
@@ -204,8 +221,9 @@ def test_a_group_in_a_missing_unit_is_refused(
     assert_problem(response, 422, "unit_not_found")
     with seeded.sessions() as session:
         assert session.scalar(select(func.count()).select_from(UserGroup)) == 0
+    unit_id = a_unit_id(client, admin)
     created = client.post(
-        "/api/v1/admin/groups", json={"name": "Night shift", "unit_id": 1}, headers=admin
+        "/api/v1/admin/groups", json={"name": "Night shift", "unit_id": unit_id}, headers=admin
     )
     assert created.status_code == 201, created.text
 

@@ -26,7 +26,7 @@ from polaris.deps import CurrentInstance, DbSession
 from polaris.errors import NotFound
 from polaris.identity import units, users
 from polaris.web.messages import N_
-from polaris.web.params import Id
+from polaris.web.params import Seq
 
 router = APIRouter(include_in_schema=False)
 
@@ -103,7 +103,7 @@ def audit_log(
     object_id: str = "",
     since: str = "",
     until: str = "",
-    before: Id | None = None,
+    before: Seq | None = None,
 ) -> Response:
     filters = Filters(user, unit, action, object_type, object_id, since, until)
     found: list[AuditRecord] = []

@@ -31,7 +31,7 @@ from polaris.errors import (
     ValidationFailed,
 )
 from polaris.storage.writer import ContentTooLarge
-from polaris.web.params import MAX_ID
+from polaris.web.params import MAX_ID, MAX_INT64
 
 router = APIRouter(tags=["uploads (tus 1.0)"])
 TUS_VERSION = "1.0.0"
@@ -58,7 +58,7 @@ def _int_header(request: Request, name: str) -> int:
         number = int(value) if value is not None else -1
     except ValueError:
         number = -1
-    if not 0 <= number <= MAX_ID:
+    if not 0 <= number <= MAX_INT64:
         raise ValidationFailed(f"{name} must be a non-negative 64-bit integer", code="bad_header")
     return number
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polaris.access.policy import Actor, Classification
 from polaris.drive._locate import Located, allowed_actions
 from polaris.drive.models import FILE, FileVersion, Share, Space
-from polaris.web.params import MAX_ID, Id, UtcDatetime
+from polaris.web.params import MAX_INT64, Id, UtcDatetime
 
 ClassificationName = Literal["unclassified", "restricted", "confidential", "secret"]
 
@@ -200,4 +200,4 @@ class SharedNodeRead(BaseModel):
 class QuotaUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quota_bytes: int | None = Field(default=None, ge=0, le=MAX_ID)
+    quota_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64)

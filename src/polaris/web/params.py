@@ -1,7 +1,7 @@
 """Types for values that come from outside (path, query, form and JSON fields).
 
 Each type refuses, as a 422 before any route runs, what the layers below cannot hold: the
-database's 64-bit integers, instants whose conversion to UTC leaves ``datetime``'s range, days the
+database's integer columns, instants whose conversion to UTC leaves ``datetime``'s range, days the
 search engines cannot represent. Route parameters and request schemas use these instead of bare
 ``int``, ``datetime`` or ``date``, so an out-of-range value is a client error, never a 500.
 ``refuse_undecodable_url`` (a dependency of every route) refuses URLs that are not UTF-8.
@@ -18,15 +18,20 @@ from pydantic import AfterValidator, AwareDatetime, Field
 
 from polaris.errors import PolarisError
 
-#: The largest value of a signed 64-bit integer: SQLite's INTEGER and PostgreSQL's BIGINT.
-MAX_ID = 2**63 - 1
+#: The largest row id: ids are INTEGER columns, 32-bit on PostgreSQL (SQLite's hold 64 bits).
+MAX_ID = 2**31 - 1
+#: The largest value of a BIGINT column (sizes, quotas, offsets, audit sequence numbers).
+MAX_INT64 = 2**63 - 1
 #: The days a request may name. Tantivy stores instants as 64-bit nanoseconds since 1970,
 #: which reach from 1677-09-21 to 2262-04-11; a whole day on either side is kept free.
 FIRST_DAY = dt.date(1678, 1, 1)
 LAST_DAY = dt.date(2261, 12, 31)
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID, description="A positive 64-bit id")]
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description="The id of a stored row")]
 """The id of a stored row (node, version, share, token, space, group, unit, user, job)."""
+
+Seq = Annotated[int, Field(ge=1, le=MAX_INT64, description="A position in a 64-bit sequence")]
+"""A position in a BIGINT sequence, such as an audit record's ``seq``."""
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
