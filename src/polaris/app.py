@@ -25,7 +25,7 @@ from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
 from polaris.web import logs, problems
 from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from polaris.web.params import refuse_undecodable_url
+from polaris.web.params import FormEncodingMiddleware, refuse_undecodable_url
 from polaris.web.sealing import PeriodicSealer
 from polaris.web.templating import STATIC_DIR
 
@@ -93,6 +93,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.add_middleware(FormEncodingMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=instance.settings.http.max_json_bytes,

@@ -22,6 +22,8 @@ from polaris.web.params import MAX_ID, MAX_INT64
 from tests.factories import SYSTEM
 from tests.web.test_admin_pages import sign_in_admin
 from tests.web.test_api import sign_in
+from tests.web.test_pages import csrf_of
+from tests.web.test_pages import sign_in as page_sign_in
 
 TOO_BIG = MAX_INT64 + 1  # 2^63: past every integer column
 PAST_IDS = MAX_ID + 1  # 2^31: past PostgreSQL's INTEGER, which id columns are
@@ -323,3 +325,26 @@ def test_the_audit_page_answers_for_the_last_day_of_the_calendar(client: TestCli
     assert response.status_code == 200
     before = client.get(f"/admin/audit?before={TOO_BIG}")
     assert before.status_code == 422
+
+
+def test_a_page_form_that_is_not_utf8_is_refused_and_nothing_stored(
+    client: TestClient, seeded: Instance
+) -> None:
+    page_sign_in(client, "ct.one")
+    home = client.get("/", follow_redirects=True)
+    root = int(str(home.url).rstrip("/").rsplit("/", 1)[-1])
+    csrf = csrf_of(home.text)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    refused = client.post(f"/drive/{root}/folders", content=f"csrf={csrf}&name=a%FFb", headers=form)
+    assert refused.status_code == 400
+    assert "text/html" in refused.headers["content-type"]
+    kept = client.post(
+        f"/drive/{root}/folders",
+        content=f"csrf={csrf}&name=%E0%A4%95+%E2%80%8D",
+        headers=form,
+        follow_redirects=False,
+    )
+    assert kept.status_code == 303, kept.text
+    with seeded.sessions() as session:
+        names = session.scalars(select(Node.name).where(Node.parent_id == root)).all()
+        assert names == ["\u0915 \u200d"]

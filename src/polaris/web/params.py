@@ -4,7 +4,8 @@ Each type refuses, as a 422 before any route runs, what the layers below cannot 
 database's integer columns, instants whose conversion to UTC leaves ``datetime``'s range, days the
 search engines cannot represent. Route parameters and request schemas use these instead of bare
 ``int``, ``datetime`` or ``date``, so an out-of-range value is a client error, never a 500.
-``refuse_undecodable_url`` (a dependency of every route) refuses URLs that are not UTF-8.
+``refuse_undecodable_url`` (a dependency of every route) refuses URLs and URL-encoded forms that
+are not UTF-8.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
 from pydantic import AfterValidator, AwareDatetime, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polaris.errors import PolarisError
 
@@ -50,18 +52,78 @@ Day = Annotated[dt.date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 engine can turn into an instant, the day after included."""
 
 
+#: Set in the ASGI scope's state by ``FormEncodingMiddleware`` for a form that is not UTF-8.
+FORM_NOT_UTF8 = "polaris_form_not_utf8"
+_URLENCODED = b"application/x-www-form-urlencoded"
+
+
+def _is_percent_encoded_utf8(raw: bytes) -> bool:
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 async def refuse_undecodable_url(request: Request) -> None:
-    """Refuse a path or query string whose percent-encoded bytes are not UTF-8 (400).
+    """Refuse a path, query string or URL-encoded form whose bytes are not UTF-8 (400).
 
     Starlette decodes them leniently, replacing each bad byte with U+FFFD, so ``?name=%FF`` would
     reach a route as a name that is not what the client sent, and be stored. This dependency runs
-    for every route, before authentication and before the parameters are read; ``async``
-    because it does no I/O and so needs no trip to the thread pool.
+    for every route, before authentication and before the route; ``async`` because it does no
+    I/O and so needs no trip to the thread pool. A form was read before any dependency runs, so
+    ``FormEncodingMiddleware`` checks its raw bytes and leaves a mark in the scope.
     """
-    for raw in (request.scope.get("raw_path") or b"", request.scope.get("query_string") or b""):
-        try:
-            unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            raise PolarisError(
-                "the URL holds percent-encoded bytes that are not UTF-8", code="invalid_utf8"
-            ) from None
+    scope = request.scope
+    raw_parts = (scope.get("raw_path") or b"", scope.get("query_string") or b"")
+    form_not_utf8 = scope.get("state", {}).get(FORM_NOT_UTF8, False)
+    if form_not_utf8 or not all(_is_percent_encoded_utf8(raw) for raw in raw_parts):
+        raise PolarisError(
+            "the request holds percent-encoded bytes that are not UTF-8", code="invalid_utf8"
+        )
+
+
+class FormEncodingMiddleware:
+    """Check a URL-encoded form body's raw bytes, then hand the same body on.
+
+    Only ``application/x-www-form-urlencoded`` bodies are read ahead (pages' forms: small, and
+    capped by ``BodyLimitMiddleware`` outside this one); every other body streams through.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_urlencoded(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        first: Message = {"type": "http.request", "body": b"", "more_body": False}
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                first = message  # the client went away: the app sees that
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        if first["type"] == "http.request" and not _is_percent_encoded_utf8(first["body"]):
+            scope.setdefault("state", {})[FORM_NOT_UTF8] = True
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return first
+
+        await self.app(scope, replay, send)
+
+
+def _is_urlencoded(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return bool(value.split(b";")[0].strip().lower() == _URLENCODED)
+    return False
