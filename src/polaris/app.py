@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from polaris import __version__
@@ -25,6 +25,7 @@ from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
 from polaris.web import logs, problems
 from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from polaris.web.params import FormEncodingMiddleware, refuse_undecodable_url
 from polaris.web.sealing import PeriodicSealer
 from polaris.web.templating import STATIC_DIR
 
@@ -72,6 +73,7 @@ def create_app(
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_undecodable_url)],
     )
     app.state.instance = instance
     problems.install(app)
@@ -91,6 +93,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.add_middleware(FormEncodingMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=instance.settings.http.max_json_bytes,

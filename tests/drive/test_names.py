@@ -5,11 +5,15 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from polaris.drive.names import MAX_NAME_BYTES, normalise_name, sort_key
 from polaris.errors import ValidationFailed
 
 KA = "\u0915"  # क: three bytes of UTF-8, like every Devanagari letter
+#: ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER: format characters Indian scripts need.
+JOINERS = "\u200c\u200d"
 #: ऩ (U+0929) composes under NFC from न + nukta; क़ (U+0958) is a composition exclusion.
 NNNA_NFC = "\u0929\u093e\u092e"
 NNNA_NFD = "\u0928\u093c\u093e\u092e"
@@ -55,6 +59,49 @@ def test_precomposed_and_decomposed_nukta_letters_are_one_name() -> None:
 def test_zero_width_joiners_are_allowed() -> None:
     name = "\u0915\u094d\u200d\u0937 \u0915\u094d\u200c\u0937"
     assert normalise_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u0915\u094d\u200d\u0937\u0947\u0924\u094d\u0930.pdf",  # क्‍षेत्र: half form by ZWJ
+        "\u0930\u094d\u200d\u092f\u093e.docx",  # र्‍या (eyelash ra), as Marathi writes it
+        "\u0926\u094d\u200c\u0935\u093e\u0930.txt",  # द्‌वार: visible virama by ZWNJ
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467.png",  # an emoji family joined by ZWJ
+    ],
+)
+def test_names_that_need_a_joiner_are_kept(name: str) -> None:
+    assert normalise_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "char",
+    [
+        "\ufeff",  # ZERO WIDTH NO-BREAK SPACE (byte order mark)
+        "\u2028",  # LINE SEPARATOR (Zl)
+        "\u2029",  # PARAGRAPH SEPARATOR (Zp)
+        "\u200b",  # ZERO WIDTH SPACE
+        "\u2060",  # WORD JOINER
+        "\u00ad",  # SOFT HYPHEN
+        "\u180e",  # MONGOLIAN VOWEL SEPARATOR
+        "\ufff9",  # INTERLINEAR ANNOTATION ANCHOR
+        "\U000e0001",  # LANGUAGE TAG
+    ],
+    ids=lambda c: f"U+{ord(c):04X}",
+)
+def test_invisible_format_and_separator_characters_are_refused(char: str) -> None:
+    assert refusal(f"report{char}.pdf") == "name_invalid"
+    assert refusal(f"{char}report.pdf") == "name_invalid"
+
+
+@given(
+    st.characters(categories=["Cc", "Cf", "Zl", "Zp"], exclude_characters=JOINERS),
+    st.text(st.characters(categories=["L", "M", "N"]), min_size=1, max_size=10),
+)
+def test_every_control_format_and_separator_character_but_the_joiners_is_refused(
+    char: str, word: str
+) -> None:
+    assert refusal(word + char) == "name_invalid"
 
 
 @pytest.mark.parametrize("name", ["", " ", "\t ", "\u3000"])

@@ -26,6 +26,7 @@ from polaris.deps import CurrentInstance, DbSession
 from polaris.errors import NotFound
 from polaris.identity import units, users
 from polaris.web.messages import N_
+from polaris.web.params import Seq
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,7 +77,8 @@ def _record_filter(session: DbSession, filters: Filters) -> reading.RecordFilter
     try:
         since = _day(filters.since)
         until = _day(filters.until)
-    except ValueError:
+        after_until = until + dt.timedelta(days=1) if until else None
+    except (ValueError, OverflowError):
         raise LookupError(BAD_DATE) from None
     return reading.RecordFilter(
         actor_id=actor_id,
@@ -85,7 +87,7 @@ def _record_filter(session: DbSession, filters: Filters) -> reading.RecordFilter
         object_type=filters.object_type.strip() or None,
         object_id=filters.object_id.strip() or None,
         since=since,
-        until=until + dt.timedelta(days=1) if until else None,
+        until=after_until,
     )
 
 
@@ -101,7 +103,7 @@ def audit_log(
     object_id: str = "",
     since: str = "",
     until: str = "",
-    before: int | None = None,
+    before: Seq | None = None,
 ) -> Response:
     filters = Filters(user, unit, action, object_type, object_id, since, until)
     found: list[AuditRecord] = []

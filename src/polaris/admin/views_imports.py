@@ -18,6 +18,7 @@ from polaris.errors import NotFound, PolarisError
 from polaris.identity.csvrows import ImportRejected
 from polaris.identity.users import USER_CSV_COLUMNS, USER_CSV_OPTIONAL
 from polaris.web.messages import N_
+from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,7 +95,7 @@ def upload(
 
 @router.get("/admin/users/import/{job_id}")
 def import_job(
-    job_id: int, request: Request, caller: AdminPageCaller, session: DbSession
+    job_id: Id, request: Request, caller: AdminPageCaller, session: DbSession
 ) -> Response:
     with transaction(session):
         view = imports.get_import(session=session, job_id=job_id)
@@ -111,7 +112,7 @@ def import_job(
 
 @router.post("/admin/users/import/{job_id}/passwords")
 def take_passwords(
-    job_id: int,
+    job_id: Id,
     request: Request,
     caller: AdminPageCaller,
     session: DbSession,
@@ -154,7 +155,7 @@ def take_passwords(
 
 
 @router.get("/admin/jobs/{job_id}/status")
-def job_status(job_id: int, caller: AdminPageCaller, session: DbSession) -> Response:
+def job_status(job_id: Id, caller: AdminPageCaller, session: DbSession) -> Response:
     """How far an administration job is, for the progress bar's polling (JSON)."""
     with transaction(session):
         job = jobs.get_job(session, job_id)

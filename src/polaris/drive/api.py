@@ -29,6 +29,7 @@ from polaris.drive.schemas import (
     classification_level,
 )
 from polaris.instance import Instance
+from polaris.web.params import Id
 
 router = APIRouter(tags=["drive"])
 IfMatch = Annotated[str | None, Header(alias="if-match")]
@@ -54,7 +55,7 @@ def list_spaces(
 
 
 @router.get("/spaces/{space_id}", response_model=SpaceRead)
-def get_space(space_id: int, caller: CurrentCaller, session: DbSession) -> SpaceRead:
+def get_space(space_id: Id, caller: CurrentCaller, session: DbSession) -> SpaceRead:
     with transaction(session):
         return SpaceRead.of(
             spaces.get_space(session=session, actor=caller.actor, space_id=space_id)
@@ -62,7 +63,7 @@ def get_space(space_id: int, caller: CurrentCaller, session: DbSession) -> Space
 
 
 @router.get("/spaces/{space_id}/trash", response_model=list[NodeRead])
-def list_trash(space_id: int, caller: CurrentCaller, session: DbSession) -> list[NodeRead]:
+def list_trash(space_id: Id, caller: CurrentCaller, session: DbSession) -> list[NodeRead]:
     context = caller.context
     with transaction(session):
         found = trash.list_trash(
@@ -73,7 +74,7 @@ def list_trash(space_id: int, caller: CurrentCaller, session: DbSession) -> list
 
 @router.put("/admin/spaces/{space_id}/quota", response_model=SpaceRead)
 def set_quota(
-    space_id: int, body: QuotaUpdate, caller: AdminCaller, session: DbSession
+    space_id: Id, body: QuotaUpdate, caller: AdminCaller, session: DbSession
 ) -> SpaceRead:
     context = caller.context
     with transaction(session):
@@ -84,7 +85,7 @@ def set_quota(
 
 
 @router.get("/nodes/{node_id}", response_model=NodeRead)
-def get_node(node_id: int, caller: CurrentCaller, session: DbSession) -> NodeRead:
+def get_node(node_id: Id, caller: CurrentCaller, session: DbSession) -> NodeRead:
     context = caller.context
     with transaction(session):
         located = service.get_node(
@@ -95,7 +96,7 @@ def get_node(node_id: int, caller: CurrentCaller, session: DbSession) -> NodeRea
 
 @router.get("/nodes/{node_id}/children", response_model=NodePage)
 def list_children(
-    node_id: int,
+    node_id: Id,
     caller: CurrentCaller,
     session: DbSession,
     sort: Literal["name", "modified", "size"] = "name",
@@ -125,7 +126,7 @@ def list_children(
 
 @router.post("/nodes/{node_id}/folders", response_model=NodeRead, status_code=201)
 def create_folder(
-    node_id: int,
+    node_id: Id,
     body: FolderCreate,
     caller: CurrentCaller,
     session: DbSession,
@@ -159,7 +160,7 @@ def create_folder(
 
 @router.patch("/nodes/{node_id}", response_model=NodeRead)
 def update_node(
-    node_id: int,
+    node_id: Id,
     body: NodeUpdate,
     caller: CurrentCaller,
     session: DbSession,
@@ -190,7 +191,7 @@ def update_node(
 
 @router.post("/nodes/{node_id}/copy", response_model=NodeRead, status_code=201)
 def copy_node(
-    node_id: int,
+    node_id: Id,
     body: NodeCopy,
     caller: CurrentCaller,
     session: DbSession,
@@ -213,7 +214,7 @@ def copy_node(
 
 @router.delete("/nodes/{node_id}", status_code=204)
 def trash_node(
-    node_id: int, caller: CurrentCaller, session: DbSession, if_match: IfMatch = None
+    node_id: Id, caller: CurrentCaller, session: DbSession, if_match: IfMatch = None
 ) -> Response:
     """Move to the trash (with everything below it)."""
     context = caller.context
@@ -226,7 +227,7 @@ def trash_node(
 
 @router.post("/nodes/{node_id}/restore", response_model=NodeRead)
 def restore_node(
-    node_id: int, caller: CurrentCaller, session: DbSession, body: NodeRestore | None = None
+    node_id: Id, caller: CurrentCaller, session: DbSession, body: NodeRestore | None = None
 ) -> NodeRead:
     context = caller.context
     body = body or NodeRestore()
@@ -243,7 +244,7 @@ def restore_node(
 
 
 @router.delete("/admin/nodes/{node_id}", status_code=204)
-def purge_node(node_id: int, caller: AdminCaller, session: DbSession) -> Response:
+def purge_node(node_id: Id, caller: AdminCaller, session: DbSession) -> Response:
     """Delete a node in the trash for good (administrators)."""
     context = caller.context
     with transaction(session):
@@ -252,7 +253,7 @@ def purge_node(node_id: int, caller: AdminCaller, session: DbSession) -> Respons
 
 
 @router.get("/nodes/{node_id}/shares", response_model=list[ShareRead])
-def list_node_shares(node_id: int, caller: CurrentCaller, session: DbSession) -> list[ShareRead]:
+def list_node_shares(node_id: Id, caller: CurrentCaller, session: DbSession) -> list[ShareRead]:
     context = caller.context
     with transaction(session):
         found = shares.list_node_shares(
@@ -263,7 +264,7 @@ def list_node_shares(node_id: int, caller: CurrentCaller, session: DbSession) ->
 
 @router.post("/nodes/{node_id}/shares", response_model=ShareRead, status_code=201)
 def create_share(
-    node_id: int, body: ShareCreate, caller: CurrentCaller, session: DbSession
+    node_id: Id, body: ShareCreate, caller: CurrentCaller, session: DbSession
 ) -> ShareRead:
     context = caller.context
     with transaction(session):
@@ -282,7 +283,7 @@ def create_share(
 
 
 @router.delete("/shares/{share_id}", status_code=204)
-def revoke_share(share_id: int, caller: CurrentCaller, session: DbSession) -> Response:
+def revoke_share(share_id: Id, caller: CurrentCaller, session: DbSession) -> Response:
     context = caller.context
     with transaction(session):
         shares.revoke_share(session=session, actor=caller.actor, context=context, share_id=share_id)

@@ -31,6 +31,7 @@ from polaris.drive.schemas import NodeRead, VersionRead
 from polaris.errors import PayloadTooLarge
 from polaris.storage.refs import ContentRef
 from polaris.storage.writer import ContentTooLarge
+from polaris.web.params import Id
 
 router = APIRouter(tags=["files"])
 #: Bodies up to this size take the one-transaction path (see ``_upload``).
@@ -134,7 +135,7 @@ async def upload_file(
     caller: CurrentCaller,
     session: DbSession,
     instance: CurrentInstance,
-    parent_id: int,
+    parent_id: Id,
     name: str,
     overwrite: bool = False,
     if_match: Annotated[str | None, Header(alias="if-match")] = None,
@@ -159,7 +160,7 @@ async def upload_file(
 
 @router.put("/files/{node_id}/content", response_model=NodeRead)
 async def put_content(
-    node_id: int,
+    node_id: Id,
     request: Request,
     caller: CurrentCaller,
     session: DbSession,
@@ -232,7 +233,7 @@ def _download(
 
 @router.get("/files/{node_id}/content", response_class=StreamingResponse)
 def download(
-    node_id: int,
+    node_id: Id,
     request: Request,
     caller: CurrentCaller,
     session: DbSession,
@@ -243,7 +244,7 @@ def download(
 
 
 @router.get("/files/{node_id}/versions", response_model=list[VersionRead])
-def list_versions(node_id: int, caller: CurrentCaller, session: DbSession) -> list[VersionRead]:
+def list_versions(node_id: Id, caller: CurrentCaller, session: DbSession) -> list[VersionRead]:
     context = caller.context
     with transaction(session):
         _, versions = content.list_versions(
@@ -254,8 +255,8 @@ def list_versions(node_id: int, caller: CurrentCaller, session: DbSession) -> li
 
 @router.get("/files/{node_id}/versions/{version_id}/content", response_class=StreamingResponse)
 def download_version(
-    node_id: int,
-    version_id: int,
+    node_id: Id,
+    version_id: Id,
     request: Request,
     caller: CurrentCaller,
     session: DbSession,
@@ -266,8 +267,8 @@ def download_version(
 
 @router.post("/files/{node_id}/versions/{version_id}/restore", response_model=NodeRead)
 def restore_version(
-    node_id: int,
-    version_id: int,
+    node_id: Id,
+    version_id: Id,
     caller: CurrentCaller,
     session: DbSession,
     instance: CurrentInstance,

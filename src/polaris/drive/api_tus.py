@@ -31,6 +31,7 @@ from polaris.errors import (
     ValidationFailed,
 )
 from polaris.storage.writer import ContentTooLarge
+from polaris.web.params import MAX_ID, MAX_INT64
 
 router = APIRouter(tags=["uploads (tus 1.0)"])
 TUS_VERSION = "1.0.0"
@@ -57,8 +58,8 @@ def _int_header(request: Request, name: str) -> int:
         number = int(value) if value is not None else -1
     except ValueError:
         number = -1
-    if number < 0:
-        raise ValidationFailed(f"{name} must be a non-negative integer", code="bad_header")
+    if not 0 <= number <= MAX_INT64:
+        raise ValidationFailed(f"{name} must be a non-negative 64-bit integer", code="bad_header")
     return number
 
 
@@ -81,9 +82,12 @@ def _optional_int(metadata: dict[str, str], key: str) -> int | None:
     if key not in metadata:
         return None
     try:
-        return int(metadata[key])
+        number = int(metadata[key])
     except ValueError:
-        raise ValidationFailed(f"Upload-Metadata {key} must be a number") from None
+        number = 0
+    if not 1 <= number <= MAX_ID:
+        raise ValidationFailed(f"Upload-Metadata {key} must be an id")
+    return number
 
 
 @router.options("/uploads", include_in_schema=False)

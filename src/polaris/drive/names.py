@@ -1,8 +1,18 @@
-"""Node names (DESIGN §6): NFC, 1–255 bytes of UTF-8, no ``/``, no control characters.
+"""Node names (DESIGN §6): NFC, 1–255 bytes of UTF-8, no ``/``, no invisible control characters.
 
-Bidirectional overrides are refused as well: U+202E turns ``report‮fdp.exe`` into what looks like
-``reportexe.pdf``, a classic way to disguise a program. Zero-width joiners (U+200C, U+200D) stay
-allowed: Devanagari and other Indian scripts need them.
+Refused by Unicode general category, so the rule covers characters nobody listed by hand:
+
+- ``Cc`` controls (NUL, newline, ESC, DEL, U+0085...) and ``Cs`` lone surrogates;
+- ``Zl`` and ``Zp``, the line and paragraph separators U+2028 and U+2029: a name is one line;
+- ``Cf`` format characters. They are invisible, so two names that look alike can differ (U+FEFF,
+  the zero-width space U+200B, the soft hyphen U+00AD), or they reorder what is shown: a
+  bidirectional override (U+202E) between ``report`` and ``fdp.exe`` shows ``reportexe.pdf``,
+  a classic way to disguise a program. The one exception is the pair of joiners U+200C and
+  U+200D: Devanagari and other Indian scripts need them to choose the form of a conjunct
+  (क, virama, U+200D, ष), and emoji sequences use U+200D. Tag characters (also ``Cf``) are
+  refused with the rest; the cost is the few subdivision flags built from them.
+
+Visible spaces (``Zs``: U+00A0, U+3000) and private-use characters stay allowed.
 """
 
 from __future__ import annotations
@@ -12,9 +22,10 @@ import unicodedata
 from polaris.errors import ValidationFailed
 
 MAX_NAME_BYTES = 255
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
+#: Unicode general categories no name may contain (see the module's docstring).
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER, format characters that Indian scripts need.
+JOINERS = frozenset("\u200c\u200d")
 
 
 def normalise_name(name: str) -> str:
@@ -27,9 +38,9 @@ def normalise_name(name: str) -> str:
     if "/" in name or "\\" in name:
         raise ValidationFailed("a name cannot contain '/' or '\\'", code="name_invalid")
     for char in name:
-        if unicodedata.category(char) in {"Cc", "Cs"} or char in _BIDI_CONTROLS:
+        if unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS:
             raise ValidationFailed(
-                f"a name cannot contain the control character U+{ord(char):04X}",
+                f"a name cannot contain the invisible character U+{ord(char):04X}",
                 code="name_invalid",
             )
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from polaris.access.policy import Actor, Classification
 from polaris.drive._locate import Located, allowed_actions
 from polaris.drive.models import FILE, FileVersion, Share, Space
+from polaris.web.params import MAX_INT64, Id, UtcDatetime
 
 ClassificationName = Literal["unclassified", "restricted", "confidential", "secret"]
 
@@ -113,21 +114,21 @@ class NodeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=1024)
-    parent_id: int | None = None
+    parent_id: Id | None = None
     classification: ClassificationName | None = None
 
 
 class NodeCopy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parent_id: int
+    parent_id: Id
     name: str | None = Field(default=None, min_length=1, max_length=1024)
 
 
 class NodeRestore(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parent_id: int | None = None
+    parent_id: Id | None = None
     name: str | None = Field(default=None, min_length=1, max_length=1024)
 
 
@@ -159,10 +160,10 @@ class ShareCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject_type: Literal["user", "unit", "group"]
-    subject_id: int
+    subject_id: Id
     permission: Literal["read", "edit", "manage"] = "read"
     include_subunits: bool = False
-    expires_at: AwareDatetime | None = Field(default=None, description="With a time zone")
+    expires_at: UtcDatetime | None = Field(default=None, description="With a time zone")
 
 
 class ShareRead(BaseModel):
@@ -199,4 +200,4 @@ class SharedNodeRead(BaseModel):
 class QuotaUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quota_bytes: int | None = Field(default=None, ge=0)
+    quota_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64)

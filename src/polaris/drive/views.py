@@ -28,6 +28,7 @@ from polaris.drive.views_select import NOTHING_SELECTED
 from polaris.ingest import service as ingest
 from polaris.web.messages import upload_messages
 from polaris.web.pages import PageCaller
+from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,7 +43,7 @@ def home(caller: PageCaller, session: DbSession, instance: CurrentInstance) -> R
 
 @router.get("/drive/{node_id}")
 def folder(
-    node_id: int,
+    node_id: Id,
     request: Request,
     caller: PageCaller,
     session: DbSession,
@@ -101,7 +102,7 @@ def folder(
 
 @router.post("/drive/{node_id}/folders")
 def create_folder(
-    node_id: int, caller: PageCaller, session: DbSession, name: str = Form("")
+    node_id: Id, caller: PageCaller, session: DbSession, name: str = Form("")
 ) -> Response:
     context = caller.context
     with transaction(session):
@@ -112,7 +113,7 @@ def create_folder(
 
 
 @router.post("/drive/node/{node_id}/rename")
-def rename(node_id: int, caller: PageCaller, session: DbSession, name: str = Form("")) -> Response:
+def rename(node_id: Id, caller: PageCaller, session: DbSession, name: str = Form("")) -> Response:
     context = caller.context
     with transaction(session):
         located = service.update_node(
@@ -123,7 +124,7 @@ def rename(node_id: int, caller: PageCaller, session: DbSession, name: str = For
 
 
 @router.post("/drive/node/{node_id}/delete")
-def delete(node_id: int, caller: PageCaller, session: DbSession) -> Response:
+def delete(node_id: Id, caller: PageCaller, session: DbSession) -> Response:
     context = caller.context
     with transaction(session):
         located = trash.trash_node(
@@ -135,7 +136,7 @@ def delete(node_id: int, caller: PageCaller, session: DbSession) -> Response:
 
 @router.get("/trash/{space_id}")
 def trash_page(
-    space_id: int,
+    space_id: Id,
     request: Request,
     caller: PageCaller,
     session: DbSession,
@@ -162,7 +163,7 @@ def trash_page(
 
 
 @router.post("/drive/node/{node_id}/restore")
-def restore(node_id: int, caller: PageCaller, session: DbSession) -> Response:
+def restore(node_id: Id, caller: PageCaller, session: DbSession) -> Response:
     context = caller.context
     with transaction(session):
         located = trash.restore_node(
@@ -174,7 +175,7 @@ def restore(node_id: int, caller: PageCaller, session: DbSession) -> Response:
 
 @router.get("/drive/file/{node_id}/versions")
 def versions_page(
-    node_id: int,
+    node_id: Id,
     request: Request,
     caller: PageCaller,
     session: DbSession,
@@ -204,8 +205,8 @@ def versions_page(
 
 @router.post("/drive/file/{node_id}/versions/{version_id}/restore")
 def restore_version(
-    node_id: int,
-    version_id: int,
+    node_id: Id,
+    version_id: Id,
     caller: PageCaller,
     session: DbSession,
     instance: CurrentInstance,

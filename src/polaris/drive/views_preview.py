@@ -19,6 +19,7 @@ from polaris.ingest import service as ingest
 from polaris.ingest import text_service
 from polaris.storage.refs import ContentRef
 from polaris.web.pages import PageCaller
+from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,7 +32,7 @@ IMAGE_CACHE = "private, max-age=86400, immutable"
 
 @router.get("/drive/file/{node_id}")
 def file_page(
-    node_id: int,
+    node_id: Id,
     request: Request,
     caller: PageCaller,
     session: DbSession,
@@ -73,7 +74,7 @@ def file_page(
 
 @router.get("/drive/file/{node_id}/text")
 def text_page(
-    node_id: int,
+    node_id: Id,
     request: Request,
     caller: PageCaller,
     session: DbSession,
@@ -106,7 +107,7 @@ def text_page(
 
 @router.get("/drive/file/{node_id}/ocr-pdf/{version_id}")
 def ocr_pdf(
-    node_id: int, version_id: int, caller: PageCaller, session: DbSession, instance: CurrentInstance
+    node_id: Id, version_id: Id, caller: PageCaller, session: DbSession, instance: CurrentInstance
 ) -> Response:
     """The searchable PDF that OCR made, downloaded (never shown inline)."""
     context = caller.context
@@ -134,7 +135,7 @@ def ocr_pdf(
 
 
 @router.get("/drive/file/{node_id}/preview-status")
-def preview_status(node_id: int, caller: PageCaller, session: DbSession) -> Response:
+def preview_status(node_id: Id, caller: PageCaller, session: DbSession) -> Response:
     """For the page's script, while previews are being drawn: ``pending``, ``ready``..."""
     with transaction(session):
         _, version = content.find_content(
@@ -148,16 +149,16 @@ def preview_status(node_id: int, caller: PageCaller, session: DbSession) -> Resp
 
 @router.get("/drive/file/{node_id}/thumbnail/{version_id}")
 def thumbnail(
-    node_id: int, version_id: int, caller: PageCaller, session: DbSession, instance: CurrentInstance
+    node_id: Id, version_id: Id, caller: PageCaller, session: DbSession, instance: CurrentInstance
 ) -> Response:
     return _image(caller, session, instance, node_id, version_id, ingest.THUMBNAIL, 1)
 
 
 @router.get("/drive/file/{node_id}/page/{version_id}/{number}")
 def page_image(
-    node_id: int,
-    version_id: int,
-    number: int,
+    node_id: Id,
+    version_id: Id,
+    number: Id,
     caller: PageCaller,
     session: DbSession,
     instance: CurrentInstance,

@@ -21,6 +21,7 @@ from polaris.drive.views_common import page, sidebar_of
 from polaris.errors import Conflict, PermissionDenied, QuotaExceeded, ValidationFailed
 from polaris.web.messages import N_, error_message
 from polaris.web.pages import PageCaller
+from polaris.web.params import MAX_ID, Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,17 +35,18 @@ def _pick_url(action: str, ids: list[int], at: int, back: int) -> str:
 
 
 def _parse_ids(value: str) -> list[int]:
-    ids = [int(part) for part in value.split(",") if part.strip().isdigit()]
+    digits = (part.strip() for part in value.split(","))
+    ids = [int(part) for part in digits if part.isdigit() and 1 <= int(part) <= MAX_ID]
     return list(dict.fromkeys(ids))[:MAX_SELECTION]
 
 
 @router.post("/drive/{folder_id}/selection")
 def act_on_selection(
-    folder_id: int,
+    folder_id: Id,
     caller: PageCaller,
     session: DbSession,
     action: Literal["move", "copy", "delete"] = Form(...),
-    ids: list[int] = Form(default_factory=list),
+    ids: list[Id] = Form(default_factory=list),
 ) -> Response:
     chosen = list(dict.fromkeys(ids))[:MAX_SELECTION]
     if not chosen:
@@ -133,8 +135,8 @@ def pick_page(
     instance: CurrentInstance,
     action: Literal["move", "copy"] = Query(...),
     ids: str = Query(...),
-    at: int = Query(...),
-    back: int = Query(...),
+    at: Id = Query(...),
+    back: Id = Query(...),
 ) -> Response:
     """Browse to the folder to move or copy the selection into."""
     return _render_pick(
@@ -150,8 +152,8 @@ def move_or_copy_here(
     instance: CurrentInstance,
     action: Literal["move", "copy"] = Form(...),
     ids: str = Form(...),
-    target: int = Form(...),
-    back: int = Form(...),
+    target: Id = Form(...),
+    back: Id = Form(...),
 ) -> Response:
     chosen = _parse_ids(ids)
     context = caller.context

@@ -24,6 +24,7 @@ from polaris.identity import groups, units, users
 from polaris.identity.models import Unit, User, UserGroup
 from polaris.web.messages import N_, error_message
 from polaris.web.pages import PageCaller
+from polaris.web.params import Day, Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -83,7 +84,7 @@ def _render_shares(
 
 @router.get("/drive/node/{node_id}/shares")
 def shares_page(
-    node_id: int,
+    node_id: Id,
     request: Request,
     caller: PageCaller,
     session: DbSession,
@@ -117,7 +118,7 @@ def _subject_id(session: Session, actor: Actor, subject_type: SubjectType, subje
 
 @router.post("/drive/node/{node_id}/shares")
 def create_share(
-    node_id: int,
+    node_id: Id,
     request: Request,
     caller: PageCaller,
     session: DbSession,
@@ -126,7 +127,7 @@ def create_share(
     subject: str = Form(""),
     permission: Literal["read", "edit", "manage"] = Form("read"),
     include_subunits: bool = Form(False),
-    expires_on: dt.date | None = Form(None),
+    expires_on: Day | None = Form(None),
 ) -> Response:
     """Share with a user (by username), a unit (by code) or a group (by name); an expiry date
     ends the share at midnight UTC at the end of that day."""
@@ -178,7 +179,7 @@ def create_share(
 
 @router.post("/drive/share/{share_id}/revoke")
 def revoke_share(
-    share_id: int, caller: PageCaller, session: DbSession, node_id: int = Form(0)
+    share_id: Id, caller: PageCaller, session: DbSession, node_id: int = Form(0)
 ) -> Response:
     context = caller.context
     with transaction(session):

@@ -44,6 +44,7 @@ from polaris.identity.schemas import (
     UnitRead,
     UserRead,
 )
+from polaris.web.params import Id
 
 router = APIRouter(tags=["identity"])
 
@@ -222,7 +223,7 @@ def create_token(body: TokenCreate, caller: SessionCaller, session: DbSession) -
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, caller: SessionCaller, session: DbSession) -> None:
+def revoke_token(token_id: Id, caller: SessionCaller, session: DbSession) -> None:
     with transaction(session):
         api_tokens.revoke_token(
             session=session,

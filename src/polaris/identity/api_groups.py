@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polaris.db.uow import transaction
 from polaris.deps import AdminCaller, CurrentCaller, DbSession
 from polaris.identity import groups, users
+from polaris.web.params import Id
 
 router = APIRouter(tags=["groups"])
 
@@ -24,7 +25,7 @@ class GroupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255)
-    unit_id: int | None = None
+    unit_id: Id | None = None
 
 
 class MemberAdd(BaseModel):
@@ -53,7 +54,7 @@ def create_group(body: GroupCreate, caller: AdminCaller, session: DbSession) -> 
 
 
 @router.post("/admin/groups/{group_id}/members", status_code=204)
-def add_member(group_id: int, body: MemberAdd, caller: AdminCaller, session: DbSession) -> Response:
+def add_member(group_id: Id, body: MemberAdd, caller: AdminCaller, session: DbSession) -> Response:
     context = caller.context
     with transaction(session):
         user = users.get_by_username(session=session, username=body.username)
@@ -62,9 +63,7 @@ def add_member(group_id: int, body: MemberAdd, caller: AdminCaller, session: DbS
 
 
 @router.delete("/admin/groups/{group_id}/members/{username}", status_code=204)
-def remove_member(
-    group_id: int, username: str, caller: AdminCaller, session: DbSession
-) -> Response:
+def remove_member(group_id: Id, username: str, caller: AdminCaller, session: DbSession) -> Response:
     context = caller.context
     with transaction(session):
         user = users.get_by_username(session=session, username=username)

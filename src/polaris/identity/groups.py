@@ -15,7 +15,7 @@ from polaris.access.policy import Actor, group_reach
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.errors import Conflict, NotFound, ValidationFailed
-from polaris.identity.models import GroupMember, User, UserGroup
+from polaris.identity.models import GroupMember, Unit, User, UserGroup
 
 
 def create_group(
@@ -26,6 +26,8 @@ def create_group(
         raise ValidationFailed("a group needs a name of 1 to 255 characters")
     if session.scalar(select(UserGroup.id).where(UserGroup.name == name)) is not None:
         raise Conflict(f"a group named {name!r} exists", code="group_exists")
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        raise ValidationFailed(f"there is no unit {unit_id}", code="unit_not_found")
     group = UserGroup(name=name, unit_id=unit_id)
     session.add(group)
     session.flush()

@@ -17,6 +17,7 @@ from polaris.identity import units, users
 from polaris.search import querying
 from polaris.search.indexing import engine_of
 from polaris.search.interface import Highlight, SearchQuery
+from polaris.web.params import Day, Id
 
 router = APIRouter(tags=["search"])
 
@@ -118,13 +119,13 @@ def search(
     session: DbSession,
     instance: CurrentInstance,
     q: str = Query("", max_length=500, description='Words (all must match), "a phrase", prefix*'),
-    space_id: int | None = None,
+    space_id: Id | None = None,
     types: list[TypeGroup] = Query(default_factory=list, alias="type"),
     classification: ClassificationName | None = None,
     owner: str | None = Query(None, description="The username owning a personal space"),
     unit: str | None = Query(None, description="A unit's code (its space)"),
-    modified_from: dt.date | None = None,
-    modified_to: dt.date | None = Query(None, description="Inclusive"),
+    modified_from: Day | None = None,
+    modified_to: Day | None = Query(None, description="Inclusive"),
     limit: int = Query(20, ge=1, le=100),
     offset: int = Query(0, ge=0, le=1000),
 ) -> SearchResults:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
@@ -17,6 +15,7 @@ from polaris.search import querying
 from polaris.search.api import TypeGroup, build_query
 from polaris.search.indexing import engine_of
 from polaris.web.pages import PageCaller
+from polaris.web.params import Day
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
@@ -31,7 +30,7 @@ def search_page(
     q: str = Query("", max_length=500),
     types: list[TypeGroup] = Query(default_factory=list, alias="type"),
     classification: ClassificationName | None = Query(None),
-    modified_from: dt.date | None = None,
+    modified_from: Day | None = None,
     offset: int = Query(0, ge=0, le=1000),
 ) -> Response:
     found: list[tuple[NodeRead, querying.Found]] = []
