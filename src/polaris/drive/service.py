@@ -21,7 +21,7 @@ from polaris.access.policy import Action, Actor, Classification
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo
+from polaris.drive import repo, stamps
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FOLDER, FileVersion, Node
 from polaris.drive.names import normalise_name, sort_key
@@ -100,7 +100,8 @@ def list_children(
         session=session, actor=actor, context=context, node_id=folder_id, action=Action.READ
     )
     limit = max(1, min(limit, MAX_PAGE))
-    sort_column = {"name": Node.sort_name, "modified": Node.modified_at, "size": Node.size}[sort]
+    modified = stamps.modified_column(actor.clearance)  # as the actor sees it
+    sort_column = {"name": Node.sort_name, "modified": modified, "size": Node.size}[sort]
     is_file = Node.kind == FILE  # False (folders) sorts first
     columns = [(is_file, False), (sort_column, descending), (Node.id, descending)]
     rows = repo.children_page(
@@ -115,15 +116,15 @@ def list_children(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode_cursor(last, sort)
+        next_cursor = _encode_cursor(last, sort, actor.clearance)
     shares = repo.shares_on(session, [node.id for node in rows], now=utcnow())
     return folder, Page(items=children_of(folder, rows, shares), next_cursor=next_cursor)
 
 
-def _encode_cursor(node: Node, sort: SortField) -> str:
+def _encode_cursor(node: Node, sort: SortField, clearance: int) -> str:
     value: Any = {
         "name": node.sort_name,
-        "modified": node.modified_at.isoformat(),
+        "modified": stamps.modified_seen(node, clearance).isoformat(),
         "size": node.size,
     }[sort]
     raw = json.dumps([sort, node.kind == FILE, value, node.id], ensure_ascii=False)
@@ -168,7 +169,12 @@ def create_folder(
         classification=classification,
     )
     located = relocate(session, node.id)
-    repo.touch(session, repo.path_ids(parent.node.path), now=node.created_at)
+    repo.touch(
+        session,
+        repo.path_ids(parent.node.path),
+        level=int(located.classification),
+        now=node.created_at,
+    )
     audit_node(session, context, "folder.create", located, detail={"parent_id": parent_id})
     search.request_index(session, node.id)
     return located
@@ -248,11 +254,10 @@ def insert_node(
         name=name,
         sort_name=sort_key(name),
         classification=level,
-        etag=repo.new_etag(),
         size=0,
         created_by=actor.user_id,
         created_at=now,
-        modified_at=now,
+        **stamps.renewed(0, repo.new_etag(), now),
     )
     try:
         with session.begin_nested():
@@ -296,7 +301,7 @@ def update_node(
     )
     if located.is_root:
         raise Conflict("the root of a space cannot be renamed or moved", code="is_root")
-    check_if_match(located, if_match)
+    check_if_match(located, if_match, actor.clearance)
     node = located.node
     new_name = node.name if name is None else normalise_name(name)
     old_parent_path = repo.path_ids(located.ancestors[-1].path)
@@ -374,8 +379,15 @@ def place_node(
         raise Conflict(f"{new_name!r} already exists in the folder", code="name_taken") from None
     if moving:
         session.refresh(node)
-    repo.touch(session, old_parent_path + repo.path_ids(node.path), now=now)
-    return relocate(session, node.id)
+    placed = relocate(session, node.id)
+    # What the old folders lost was seen at the old level; the new ones gain it at the new one.
+    old_level, new_level = int(located.classification), int(placed.classification)
+    if moving:
+        repo.touch(session, old_parent_path, level=old_level, now=now)
+        repo.touch(session, repo.path_ids(node.path), level=new_level, now=now)
+    else:
+        repo.touch(session, repo.path_ids(node.path), level=min(old_level, new_level), now=now)
+    return placed
 
 
 def _depth_below(session: Session, node: Node) -> int:
@@ -392,9 +404,12 @@ def etag_listed(header: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def check_if_match(located: Located, if_match: str | None) -> None:
-    """412 unless ``if_match`` (an ETag, quotes optional, or ``*``) names the node's current one."""
-    if if_match is not None and not etag_listed(if_match, located.node.etag):
+def check_if_match(located: Located, if_match: str | None, clearance: int) -> None:
+    """412 unless ``if_match`` (an ETag, quotes optional, or ``*``) names the node's current one,
+    as a caller of ``clearance`` sees it."""
+    if if_match is not None and not etag_listed(
+        if_match, stamps.etag_seen(located.node, clearance)
+    ):
         raise PreconditionFailed("the node changed since you read it", code="etag_mismatch")
 
 
@@ -411,9 +426,16 @@ def set_classification(
     )
     check_classification(actor, int(classification))
     before = located.node.classification
+    before_level = int(located.classification)  # effective, before the change
     located.node.classification = int(classification)
     session.flush()
-    repo.touch(session, repo.path_ids(located.node.path), now=utcnow())
+    changed = relocate(session, node_id)
+    # Who sees the node, and what is below it, changes for every level from the lower of the two
+    # effective levels up: their stamps are renewed, below the node as well.
+    level = min(before_level, int(changed.classification))
+    now = utcnow()
+    repo.touch(session, repo.path_ids(located.node.path), level=level, now=now)
+    repo.touch_subtree(session, located.node, level=level, now=now)
     changed = relocate(session, node_id)
     audit_node(
         session,
@@ -479,7 +501,7 @@ def add_version(
     node.sha256 = content.sha256
     node.content_type = content_type
     session.flush()
-    repo.touch(session, repo.path_ids(node.path), now=now)
+    repo.touch(session, repo.path_ids(node.path), level=int(located.classification), now=now)
     ingest.request_previews(
         session, version_id=version.id, content_type=content_type, size=content.size
     )
