@@ -8,11 +8,8 @@ its audit record last, in the same transaction. Content (upload, download, versi
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session
@@ -22,6 +19,7 @@ from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import repo, stamps
+from polaris.drive._cursor import SortField, decode_cursor, encode_cursor
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FOLDER, FileVersion, Node
 from polaris.drive.names import normalise_name, sort_key
@@ -40,7 +38,6 @@ from polaris.storage.manifest import FileMetadata
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore
 
-SortField = Literal["name", "modified", "size"]
 MAX_PAGE = 1000
 MAX_DEPTH = 64
 
@@ -109,43 +106,16 @@ def list_children(
         parent_id=folder.node.id,
         max_classification=int(actor.clearance),
         columns=columns,
-        after=None if cursor is None else _decode_cursor(cursor, sort),
+        after=None if cursor is None else decode_cursor(cursor, sort),
         limit=limit + 1,
     )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode_cursor(last, sort, actor.clearance)
+        next_cursor = encode_cursor(last, sort, actor.clearance)
     shares = repo.shares_on(session, [node.id for node in rows], now=utcnow())
     return folder, Page(items=children_of(folder, rows, shares), next_cursor=next_cursor)
-
-
-def _encode_cursor(node: Node, sort: SortField, clearance: int) -> str:
-    value: Any = {
-        "name": node.sort_name,
-        "modified": stamps.modified_seen(node, clearance).isoformat(),
-        "size": node.size,
-    }[sort]
-    raw = json.dumps([sort, node.kind == FILE, value, node.id], ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: SortField) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, is_file, value, node_id = json.loads(raw)
-        if kind != sort or not isinstance(is_file, bool) or not isinstance(node_id, int):
-            raise ValueError("cursor does not match the sort")
-        if sort == "modified":
-            value = dt.datetime.fromisoformat(value)
-        elif sort == "size" and not isinstance(value, int):
-            raise ValueError("bad size")
-        elif sort == "name" and not isinstance(value, str):
-            raise ValueError("bad name")
-    except (ValueError, TypeError) as exc:
-        raise ValidationFailed("invalid cursor", code="invalid_cursor") from exc
-    return [is_file, value, node_id]
 
 
 def create_folder(
