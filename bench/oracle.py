@@ -43,6 +43,7 @@ from polaris.audit.keys import AuditSigner
 from polaris.config import load_settings
 from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
 from polaris.db.migrate import upgrade
+from polaris.drive._locate import locate
 from polaris.identity import api_tokens, roles, units, users
 from polaris.identity.auth import AuthConfig
 from polaris.identity.passwords import Argon2Parameters, Passwords
@@ -318,8 +319,32 @@ def run(kind: str, rounds: int, warmup: int, pg_url: str) -> list[Row]:
                 for probe in probes(things):
                     _log(f"{kind}: {probe.name}")
                     rows.append((probe.name, *measure(client, auth["hc.a"], probe, rounds, warmup)))
+            rows.append(("locate() alone, in process", *lookup_only(instance, things, rounds)))
             instance.close()
     return rows
+
+
+def lookup_only(instance: Instance, things: dict[str, Any], rounds: int) -> tuple[float, ...]:
+    """The node lookup by itself (``drive._locate.locate``, a fresh identity map each time):
+    the part of the work that still depends on whether the row exists."""
+    session = instance.sessions()
+    times: dict[str, list[float]] = {"hidden": [], "missing": []}
+    try:
+        for _ in range(rounds * 10):
+            for label, node_id in (("hidden", things["file"]), ("missing", 10_000_000)):
+                session.expunge_all()
+                start = time.perf_counter()
+                locate(session, node_id)
+                times[label].append((time.perf_counter() - start) * 1000)
+            session.rollback()
+    finally:
+        session.close()
+    paired = [h - m for h, m in zip(times["hidden"], times["missing"], strict=True)]
+    return (
+        statistics.median(times["hidden"]),
+        statistics.median(times["missing"]),
+        statistics.median(paired),
+    )
 
 
 def main() -> None:
