@@ -15,6 +15,7 @@ from polaris.access.policy import Classification
 from polaris.app import create_app
 from polaris.audit.keys import AuditSigner
 from polaris.config import load_settings
+from polaris.drive.models import Space
 from polaris.identity import api_tokens
 from polaris.instance import Instance
 from polaris.storage.keys import create_master_key_file
@@ -93,6 +94,16 @@ class Drive:
         assert response.status_code == 200, response.text
         mine = [s for s in response.json() if s["kind"] == kind]
         return mine[0]  # type: ignore[no-any-return]
+
+    def used_bytes(self, who: str, kind: str = "user") -> int:
+        """The space's usage as stored (the API shows it only to those who see all the space)."""
+        session = self.instance.sessions()
+        try:
+            found = session.get(Space, self.space(who, kind)["id"])
+            assert found is not None
+            return found.used_bytes
+        finally:
+            session.close()
 
     def root(self, who: str, kind: str = "user") -> int:
         return int(self.space(who, kind)["root_id"])  # type: ignore[call-overload]

@@ -403,7 +403,7 @@ def test_copy_a_folder_tree(drive: Drive) -> None:
     file_a = drive.upload("hc.a1", source["id"], "a.txt", data_a)
     file_b = drive.upload("hc.a1", sub["id"], "b.bin", data_b)
     target = drive.folder("hc.a1", root, "target")
-    used_before = drive.space("hc.a1")["used_bytes"]
+    used_before = drive.used_bytes("hc.a1")
 
     response = drive.post(
         "hc.a1", f"{API}/nodes/{source['id']}/copy", json={"parent_id": target["id"]}
@@ -427,7 +427,7 @@ def test_copy_a_folder_tree(drive: Drive) -> None:
     assert drive.get("hc.a1", f"{API}/files/{copied_b['id']}/content").content == data_b
     # The original is untouched, and the copy counts against the quota.
     assert names(children(drive, "hc.a1", source["id"])) == ["sub", "a.txt"]
-    assert drive.space("hc.a1")["used_bytes"] == used_before + len(data_a) + len(data_b)
+    assert drive.used_bytes("hc.a1") == used_before + len(data_a) + len(data_b)
 
 
 def test_copy_beside_the_original_needs_a_new_name(drive: Drive) -> None:

@@ -43,7 +43,7 @@ def space(drive: Drive, who: str, kind: str = "user") -> dict[str, Any]:
 
 
 def used_bytes(drive: Drive, who: str, kind: str = "user") -> int:
-    return int(space(drive, who, kind)["used_bytes"])
+    return drive.used_bytes(who, kind)
 
 
 def test_delete_moves_to_the_trash_and_restore_brings_back(drive: Drive) -> None:

@@ -152,7 +152,7 @@ def test_restore_is_audited(drive: Drive, three: tuple[int, list[bytes]]) -> Non
 def test_restore_counts_against_the_quota(drive: Drive, three: tuple[int, list[bytes]]) -> None:
     node_id, bodies = three
     space = drive.space("hc.a1")
-    used = int(space["used_bytes"])  # type: ignore[call-overload]
+    used = drive.used_bytes("hc.a1")
     assert used == sum(len(b) for b in bodies)
     quota = drive.put(
         "admin", f"/api/v1/admin/spaces/{space['id']}/quota", json={"quota_bytes": used + 50}

@@ -359,3 +359,65 @@ def test_the_text_of_a_file_is_found_by_search(seeded: Instance, client: TestCli
     snippet = found["hits"][0]["snippet"]
     start, end = snippet["spans"][0]
     assert snippet["text"][start:end] == "मोटरसाइकिल"
+
+
+def _deny_reasons(instance: Instance, object_id: int) -> list[str | None]:
+    session: Session = instance.sessions()
+    reasons = list(
+        session.scalars(
+            select(AuditRecord.reason).where(
+                AuditRecord.decision == "deny", AuditRecord.object_id == str(object_id)
+            )
+        )
+    )
+    session.close()
+    return reasons
+
+
+def test_pages_answer_a_hidden_id_exactly_like_a_missing_one(
+    seeded: Instance, client: TestClient
+) -> None:
+    """Another station's file and folder against ids of nothing: same page, same audited denial."""
+    session: Session = seeded.sessions()
+    make_user(session, "ct.other", unit="PS-B1")
+    session.commit()
+    session.close()
+    hidden_folder = folder(seeded, "ct.other", "Malkhana")
+    hidden_file = put(seeded, "ct.other", "seized.txt", b"not for station A", parent=hidden_folder)
+    missing = hidden_file + 1000
+    sign_in(client, "ct.one")
+    csrf = csrf_of(client.get("/", follow_redirects=True).text)
+    gets = [
+        "/drive/{id}",
+        "/drive/file/{id}",
+        "/drive/file/{id}/text",
+        "/drive/file/{id}/versions",
+        "/drive/file/{id}/preview-status",
+        "/drive/node/{id}/shares",
+    ]
+    posts = [
+        ("/drive/{id}/folders", {"name": "probe"}),
+        ("/drive/node/{id}/rename", {"name": "probe"}),
+        ("/drive/node/{id}/delete", {}),
+        ("/drive/node/{id}/restore", {}),
+    ]
+    requests = [("GET", url, None) for url in gets] + [("POST", url, data) for url, data in posts]
+    for method, url, data in requests:
+        answers = []
+        for node_id in (hidden_file if "file" in url else hidden_folder, missing):
+            form = None if data is None else {**data, "csrf": csrf}
+            before = len(_deny_reasons(seeded, node_id))
+            path = url.format(id=node_id)
+            answer = client.request(method, path, data=form)
+            assert len(_deny_reasons(seeded, node_id)) == before + 1, (url, node_id)
+            # The page echoes its own address (the language form's "next"): that is no leak.
+            answers.append((answer, answer.content.replace(path.encode(), b"{path}")))
+        (hidden, hidden_body), (absent, absent_body) = answers
+        assert hidden.status_code == absent.status_code == 404, url
+        assert hidden_body == absent_body, url
+        # Content-Length follows the echoed address; the bodies are compared above.
+        per_request = {"x-request-id", "date", "content-length"}
+        assert {k: v for k, v in hidden.headers.items() if k not in per_request} == {
+            k: v for k, v in absent.headers.items() if k not in per_request
+        }, url
+    assert "missing" in _deny_reasons(seeded, missing)

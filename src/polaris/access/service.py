@@ -7,6 +7,8 @@ rolled back (see ``polaris.db.uow``), because the denial error aborts the caller
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Action, Actor, Resource, decide
@@ -56,3 +58,38 @@ def require(
 def can(actor: Actor, action: Action, resource: Resource) -> bool:
     """For filtering what to show (never instead of ``require`` before acting)."""
     return decide(actor, action, resource, now=utcnow()).allowed
+
+
+def deny_missing(
+    *,
+    session: Session,
+    actor: Actor,
+    kind: str,
+    object_id: int | str,
+    action: Action,
+    context: audit.AuditContext,
+) -> NoReturn:
+    """Audit an attempt on an object that does not exist as a denial (reason ``missing``) and
+    raise ``NotFound``, exactly as :func:`require` treats an object the actor may not see.
+
+    A denial of a hidden object writes an audit record after the rollback; if a missing id wrote
+    nothing, the time of the answer would tell the two apart (a timing oracle). Asking for ids
+    that do not exist is worth recording anyway: it is what probing looks like. ``actor`` is
+    part of the call so that both paths take the same arguments; the record's actor comes from
+    ``context``.
+    """
+    del actor  # the context names the actor; kept for the symmetry with ``require``
+
+    def _audit_denial(audit_session: Session) -> None:
+        audit.append(
+            session=audit_session,
+            context=context,
+            action=f"{kind}.{action.value}",
+            object_type=kind,
+            object_id=object_id,
+            decision="deny",
+            reason="missing",
+        )
+
+    after_rollback(session, _audit_denial)
+    raise NotFound(f"{kind} not found")

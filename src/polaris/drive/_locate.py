@@ -13,7 +13,7 @@ from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import repo
 from polaris.drive.models import FOLDER, Node, Share, Space
-from polaris.errors import Conflict, NotFound
+from polaris.errors import Conflict
 
 RESOURCE_KIND = "node"
 
@@ -80,17 +80,27 @@ def grant_of(share: Share) -> Grant:
     )
 
 
+#: An id no row has (ids start at 1). A lookup that finds nothing goes on with it, so that a
+#: missing id costs the same queries as a hidden one (see ``require_node``).
+NO_ID = 0
+
+
 def locate(session: Session, node_id: int) -> Located | None:
+    """The node with its space, ancestors and live shares; None if there is none.
+
+    Always four queries (node, ancestors, space, shares), found or not, root or not: the time of
+    a miss must not tell it from a node the caller may not see.
+    """
     node = repo.get_node(session, node_id)
-    if node is None:
-        return None
-    ids = repo.path_ids(node.path)
-    by_id = repo.nodes_by_id(session, ids[:-1])
-    ancestors = tuple(by_id[i] for i in ids[:-1] if i in by_id)
-    space = repo.get_space(session, node.space_id)
-    if space is None or len(ancestors) != len(ids) - 1:
-        return None
+    ids = repo.path_ids(node.path) if node is not None else [NO_ID]
+    by_id = repo.nodes_by_id(session, ids[:-1] or [NO_ID])
+    space = repo.get_space(session, node.space_id if node is not None else NO_ID)
     shares = tuple(repo.shares_on(session, ids, now=utcnow()))
+    if node is None or space is None:
+        return None
+    ancestors = tuple(by_id[i] for i in ids[:-1] if i in by_id)
+    if len(ancestors) != len(ids) - 1:
+        return None
     return Located(node=node, space=space, ancestors=ancestors, shares=shares)
 
 
@@ -179,10 +189,21 @@ def require_node(
     action: Action,
     allow_trashed: bool = False,
 ) -> Located:
-    """The node if the actor may do ``action`` to it; NotFound or PermissionDenied (audited)."""
+    """The node if the actor may do ``action`` to it; NotFound or PermissionDenied (audited).
+
+    A missing node (or one in the trash, unless ``allow_trashed``) is an audited denial too, with
+    the same queries, record and answer as a node the actor may not see.
+    """
     located = locate(session, node_id)
     if located is None or (located.in_trash and not allow_trashed):
-        raise NotFound("node not found")
+        access.deny_missing(
+            session=session,
+            actor=actor,
+            kind=RESOURCE_KIND,
+            object_id=node_id,
+            action=action,
+            context=context,
+        )
     access.require(
         session=session, actor=actor, action=action, resource=located.resource(), context=context
     )

@@ -51,14 +51,17 @@ def list_spaces(
         found = spaces.visible_spaces(
             session=session, actor=caller.actor, defaults=space_defaults(instance)
         )
-        return [SpaceRead.of(space) for space in found]
+        return [SpaceRead.of(space, caller.actor) for space in found]
 
 
 @router.get("/spaces/{space_id}", response_model=SpaceRead)
 def get_space(space_id: Id, caller: CurrentCaller, session: DbSession) -> SpaceRead:
     with transaction(session):
         return SpaceRead.of(
-            spaces.get_space(session=session, actor=caller.actor, space_id=space_id)
+            spaces.get_space(
+                session=session, actor=caller.actor, space_id=space_id, context=caller.context
+            ),
+            caller.actor,
         )
 
 
@@ -81,7 +84,7 @@ def set_quota(
         space = spaces.set_quota(
             session=session, space_id=space_id, quota_bytes=body.quota_bytes, context=context
         )
-        return SpaceRead.of(space)
+        return SpaceRead.of(space, caller.actor)
 
 
 @router.get("/nodes/{node_id}", response_model=NodeRead)

@@ -139,7 +139,9 @@ def create(
 def head(upload_id: str, request: Request, caller: CurrentCaller, session: DbSession) -> Response:
     _check_version(request)
     with transaction(session):
-        upload = uploads.get_upload(session=session, actor=caller.actor, upload_id=upload_id)
+        upload = uploads.get_upload(
+            session=session, actor=caller.actor, context=caller.context, upload_id=upload_id
+        )
         headers = _tus_headers(
             **{
                 "Upload-Offset": str(upload.offset),
@@ -179,7 +181,9 @@ async def append(
 
     def begin() -> tuple[int, Any]:
         with transaction(session):
-            upload = uploads.get_upload(session=session, actor=caller.actor, upload_id=upload_id)
+            upload = uploads.get_upload(
+                session=session, actor=caller.actor, context=caller.context, upload_id=upload_id
+            )
             if upload.offset != offset:
                 raise Conflict(
                     f"the upload is at offset {upload.offset}",
@@ -201,7 +205,9 @@ async def append(
         if not new and not final:
             return
         with transaction(session):
-            upload = uploads.get_upload(session=session, actor=caller.actor, upload_id=upload_id)
+            upload = uploads.get_upload(
+                session=session, actor=caller.actor, context=caller.context, upload_id=upload_id
+            )
             state["offset"] = uploads.record_progress(
                 session=session,
                 upload=upload,
@@ -239,7 +245,9 @@ def _finish(
 ) -> Response:
     context = caller.context
     with transaction(session):
-        upload = uploads.get_upload(session=session, actor=caller.actor, upload_id=upload_id)
+        upload = uploads.get_upload(
+            session=session, actor=caller.actor, context=caller.context, upload_id=upload_id
+        )
         located, version = uploads.complete_upload(
             session=session,
             actor=caller.actor,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from polaris.access import service as access
 from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
 from polaris.drive import repo
@@ -69,7 +70,7 @@ def resolve_target(
         )
         if existing.node.kind != FILE:
             raise Conflict("a folder has no content", code="not_a_file")
-        check_if_match(existing, if_match)
+        check_if_match(existing, if_match, actor.clearance)
         return UploadTarget(parent=None, existing=existing, name=existing.node.name)
     if parent_id is None or name is None:
         raise NotFound("folder not found")
@@ -87,7 +88,7 @@ def resolve_target(
     existing = require_node(
         session=session, actor=actor, context=context, node_id=clash.id, action=Action.WRITE
     )
-    check_if_match(existing, if_match)
+    check_if_match(existing, if_match, actor.clearance)
     return UploadTarget(parent=parent, existing=existing, name=name)
 
 
@@ -293,7 +294,15 @@ def restore_version(
     )
     old = session.get(FileVersion, version_id)
     if old is None or old.node_id != node_id:
-        raise NotFound("version not found")
+        # Not this file's: audited like the file itself would be, if it were hidden.
+        access.deny_missing(
+            session=session,
+            actor=actor,
+            kind="version",
+            object_id=version_id,
+            action=Action.WRITE,
+            context=context,
+        )
     if not repo.reserve_bytes(session, located.space.id, old.size):
         raise QuotaExceeded("the space's quota does not allow another version")
     version = add_version(

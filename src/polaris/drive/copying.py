@@ -84,7 +84,12 @@ def copy_node(
         if first is None:
             first = located
     assert first is not None
-    repo.touch(session, repo.path_ids(destination.node.path), now=utcnow())
+    repo.touch(
+        session,
+        repo.path_ids(destination.node.path),
+        level=int(first.classification),
+        now=utcnow(),
+    )
     audit_node(
         session,
         context,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
-from polaris.drive import repo
+from polaris.drive import repo, stamps
 from polaris.drive._locate import Located, locate, locate_many, readable_ids
 from polaris.drive.models import FILE, Node
 
@@ -79,7 +79,9 @@ def _indexed(
         classification=level,
         owner_id=owner_id,
         unit_id=unit_id,
-        modified_at=node.modified_at,
+        # As seen by the lowest clearance that sees the node at all: one entry serves every
+        # searcher, so it shows no change made below the node at a higher level.
+        modified_at=stamps.modified_seen(node, level),
         version_id=node.current_version_id,
     )
 

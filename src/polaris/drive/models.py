@@ -76,7 +76,12 @@ class Node(Base):
     #: ``name.casefold()``: the order people expect in a listing, whatever the case.
     sort_name: Mapped[str] = mapped_column(String(1020))
     classification: Mapped[int] = mapped_column(Integer, default=0)
+    #: What a caller cleared for Secret sees (everything below); ``etag_<level>`` is what a
+    #: caller of a lower clearance sees (see ``polaris.drive.stamps``).
     etag: Mapped[str] = mapped_column(String(32))
+    etag_unclassified: Mapped[str] = mapped_column(String(32))
+    etag_restricted: Mapped[str] = mapped_column(String(32))
+    etag_confidential: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     sha256: Mapped[str | None] = mapped_column(String(64))
     content_type: Mapped[str | None] = mapped_column(String(255))
@@ -84,6 +89,9 @@ class Node(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at_unclassified: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at_restricted: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at_confidential: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Set on the node the user deleted (not on what is below it, which goes with it).
     trashed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     trashed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from polaris.drive import stamps
 from polaris.drive.models import FileVersion, Node, Share, Space, Upload
 from polaris.identity.models import Unit
 
@@ -113,19 +114,30 @@ def shares_on(
     return list(session.scalars(query.order_by(Share.id)).all())
 
 
-def touch(session: Session, ids: Iterable[int], *, now: dt.datetime | None = None) -> str:
-    """Give the nodes (a node and its ancestors) a new ETag; return it."""
+def touch(
+    session: Session, ids: Iterable[int], *, level: int, now: dt.datetime | None = None
+) -> str:
+    """Give the nodes (a node and its ancestors) a new ETag at ``level`` and above (a change to
+    something of that level: see ``polaris.drive.stamps``); return it."""
     etag = new_etag()
-    values: dict[str, object] = {"etag": etag}
-    if now is not None:
-        values["modified_at"] = now
     session.execute(
         update(Node)
         .where(Node.id.in_(list(set(ids))))
-        .values(**values)
+        .values(**stamps.renewed(level, etag, now))
         .execution_options(synchronize_session="evaluate")
     )
     return etag
+
+
+def touch_subtree(session: Session, node: Node, *, level: int, now: dt.datetime) -> None:
+    """Renew the stamps at ``level`` and above of ``node`` and everything below it (what a
+    caller of that level sees below it changed: it was reclassified)."""
+    session.execute(
+        update(Node)
+        .where(Node.path.like(_like_prefix(node.path)))
+        .values(**stamps.renewed(level, new_etag(), now))
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def subtree(session: Session, node: Node, *, include_self: bool = True) -> list[Node]:
@@ -264,6 +276,10 @@ def delete_subtree_rows(session: Session, ids: Sequence[int]) -> None:
 
 
 # Shares
+
+
+def get_share(session: Session, share_id: int) -> Share | None:
+    return session.get(Share, share_id)
 
 
 def live_shares_of(session: Session, node_id: int) -> list[Share]:

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from polaris.access.policy import Actor, Classification
 from polaris.drive._locate import Located, allowed_actions
 from polaris.drive.models import FILE, FileVersion, Share, Space
+from polaris.drive.spaces import usage_visible
+from polaris.drive.stamps import etag_seen, modified_seen
 from polaris.web.params import MAX_INT64, Id, UtcDatetime
 
 ClassificationName = Literal["unclassified", "restricted", "confidential", "secret"]
@@ -31,12 +33,18 @@ class SpaceRead(BaseModel):
     owner_id: int | None
     root_id: int
     classification: ClassificationName
-    quota_bytes: int | None
-    used_bytes: int
+    quota_bytes: int | None = Field(
+        description="null for no limit, and for a caller who may not see the whole space"
+    )
+    used_bytes: int | None = Field(
+        description="null for a caller who may not see the whole space (it would count what is "
+        "hidden from them)"
+    )
 
     @classmethod
-    def of(cls, space: Space) -> SpaceRead:
+    def of(cls, space: Space, actor: Actor) -> SpaceRead:
         assert space.root_id is not None
+        shown = usage_visible(actor, space)
         return cls(
             id=space.id,
             kind=space.kind,
@@ -45,8 +53,8 @@ class SpaceRead(BaseModel):
             owner_id=space.owner_id,
             root_id=space.root_id,
             classification=classification_name(space.classification),
-            quota_bytes=space.quota_bytes,
-            used_bytes=space.used_bytes,
+            quota_bytes=space.quota_bytes if shown else None,
+            used_bytes=space.used_bytes if shown else None,
         )
 
 
@@ -84,9 +92,9 @@ class NodeRead(BaseModel):
             content_type=node.content_type,
             version=version_number,
             classification=classification_name(int(located.classification)),
-            etag=node.etag,
+            etag=etag_seen(node, actor.clearance),
             created_at=node.created_at,
-            modified_at=node.modified_at,
+            modified_at=modified_seen(node, actor.clearance),
             trashed_at=node.trashed_at,
             permissions=allowed_actions(actor, located),
         )

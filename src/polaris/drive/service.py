@@ -8,11 +8,8 @@ its audit record last, in the same transaction. Content (upload, download, versi
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session
@@ -21,7 +18,8 @@ from polaris.access.policy import Action, Actor, Classification
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo
+from polaris.drive import repo, stamps
+from polaris.drive._cursor import SortField, decode_cursor, encode_cursor
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FOLDER, FileVersion, Node
 from polaris.drive.names import normalise_name, sort_key
@@ -40,7 +38,6 @@ from polaris.storage.manifest import FileMetadata
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore
 
-SortField = Literal["name", "modified", "size"]
 MAX_PAGE = 1000
 MAX_DEPTH = 64
 
@@ -100,7 +97,8 @@ def list_children(
         session=session, actor=actor, context=context, node_id=folder_id, action=Action.READ
     )
     limit = max(1, min(limit, MAX_PAGE))
-    sort_column = {"name": Node.sort_name, "modified": Node.modified_at, "size": Node.size}[sort]
+    modified = stamps.modified_column(actor.clearance)  # as the actor sees it
+    sort_column = {"name": Node.sort_name, "modified": modified, "size": Node.size}[sort]
     is_file = Node.kind == FILE  # False (folders) sorts first
     columns = [(is_file, False), (sort_column, descending), (Node.id, descending)]
     rows = repo.children_page(
@@ -108,43 +106,16 @@ def list_children(
         parent_id=folder.node.id,
         max_classification=int(actor.clearance),
         columns=columns,
-        after=None if cursor is None else _decode_cursor(cursor, sort),
+        after=None if cursor is None else decode_cursor(cursor, sort),
         limit=limit + 1,
     )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode_cursor(last, sort)
+        next_cursor = encode_cursor(last, sort, actor.clearance)
     shares = repo.shares_on(session, [node.id for node in rows], now=utcnow())
     return folder, Page(items=children_of(folder, rows, shares), next_cursor=next_cursor)
-
-
-def _encode_cursor(node: Node, sort: SortField) -> str:
-    value: Any = {
-        "name": node.sort_name,
-        "modified": node.modified_at.isoformat(),
-        "size": node.size,
-    }[sort]
-    raw = json.dumps([sort, node.kind == FILE, value, node.id], ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: SortField) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, is_file, value, node_id = json.loads(raw)
-        if kind != sort or not isinstance(is_file, bool) or not isinstance(node_id, int):
-            raise ValueError("cursor does not match the sort")
-        if sort == "modified":
-            value = dt.datetime.fromisoformat(value)
-        elif sort == "size" and not isinstance(value, int):
-            raise ValueError("bad size")
-        elif sort == "name" and not isinstance(value, str):
-            raise ValueError("bad name")
-    except (ValueError, TypeError) as exc:
-        raise ValidationFailed("invalid cursor", code="invalid_cursor") from exc
-    return [is_file, value, node_id]
 
 
 def create_folder(
@@ -168,7 +139,12 @@ def create_folder(
         classification=classification,
     )
     located = relocate(session, node.id)
-    repo.touch(session, repo.path_ids(parent.node.path), now=node.created_at)
+    repo.touch(
+        session,
+        repo.path_ids(parent.node.path),
+        level=int(located.classification),
+        now=node.created_at,
+    )
     audit_node(session, context, "folder.create", located, detail={"parent_id": parent_id})
     search.request_index(session, node.id)
     return located
@@ -248,11 +224,10 @@ def insert_node(
         name=name,
         sort_name=sort_key(name),
         classification=level,
-        etag=repo.new_etag(),
         size=0,
         created_by=actor.user_id,
         created_at=now,
-        modified_at=now,
+        **stamps.renewed(0, repo.new_etag(), now),
     )
     try:
         with session.begin_nested():
@@ -296,7 +271,7 @@ def update_node(
     )
     if located.is_root:
         raise Conflict("the root of a space cannot be renamed or moved", code="is_root")
-    check_if_match(located, if_match)
+    check_if_match(located, if_match, actor.clearance)
     node = located.node
     new_name = node.name if name is None else normalise_name(name)
     old_parent_path = repo.path_ids(located.ancestors[-1].path)
@@ -374,8 +349,15 @@ def place_node(
         raise Conflict(f"{new_name!r} already exists in the folder", code="name_taken") from None
     if moving:
         session.refresh(node)
-    repo.touch(session, old_parent_path + repo.path_ids(node.path), now=now)
-    return relocate(session, node.id)
+    placed = relocate(session, node.id)
+    # What the old folders lost was seen at the old level; the new ones gain it at the new one.
+    old_level, new_level = int(located.classification), int(placed.classification)
+    if moving:
+        repo.touch(session, old_parent_path, level=old_level, now=now)
+        repo.touch(session, repo.path_ids(node.path), level=new_level, now=now)
+    else:
+        repo.touch(session, repo.path_ids(node.path), level=min(old_level, new_level), now=now)
+    return placed
 
 
 def _depth_below(session: Session, node: Node) -> int:
@@ -392,9 +374,12 @@ def etag_listed(header: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def check_if_match(located: Located, if_match: str | None) -> None:
-    """412 unless ``if_match`` (an ETag, quotes optional, or ``*``) names the node's current one."""
-    if if_match is not None and not etag_listed(if_match, located.node.etag):
+def check_if_match(located: Located, if_match: str | None, clearance: int) -> None:
+    """412 unless ``if_match`` (an ETag, quotes optional, or ``*``) names the node's current one,
+    as a caller of ``clearance`` sees it."""
+    if if_match is not None and not etag_listed(
+        if_match, stamps.etag_seen(located.node, clearance)
+    ):
         raise PreconditionFailed("the node changed since you read it", code="etag_mismatch")
 
 
@@ -411,9 +396,16 @@ def set_classification(
     )
     check_classification(actor, int(classification))
     before = located.node.classification
+    before_level = int(located.classification)  # effective, before the change
     located.node.classification = int(classification)
     session.flush()
-    repo.touch(session, repo.path_ids(located.node.path), now=utcnow())
+    changed = relocate(session, node_id)
+    # Who sees the node, and what is below it, changes for every level from the lower of the two
+    # effective levels up: their stamps are renewed, below the node as well.
+    level = min(before_level, int(changed.classification))
+    now = utcnow()
+    repo.touch(session, repo.path_ids(located.node.path), level=level, now=now)
+    repo.touch_subtree(session, located.node, level=level, now=now)
     changed = relocate(session, node_id)
     audit_node(
         session,
@@ -479,7 +471,7 @@ def add_version(
     node.sha256 = content.sha256
     node.content_type = content_type
     session.flush()
-    repo.touch(session, repo.path_ids(node.path), now=now)
+    repo.touch(session, repo.path_ids(node.path), level=int(located.classification), now=now)
     ingest.request_previews(
         session, version_id=version.id, content_type=content_type, size=content.size
     )

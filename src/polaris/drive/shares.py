@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -17,13 +17,14 @@ from polaris.access.policy import Action, Actor, Permission
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import repo
-from polaris.drive._locate import Located, locate, require_node
+from polaris.drive._locate import NO_ID, Located, locate, require_node
 from polaris.drive.models import Share
 from polaris.drive.service import audit_node
 from polaris.errors import NotFound, ValidationFailed
 from polaris.identity.models import Unit, User, UserGroup
 
 SUBJECT_TYPES = ("user", "unit", "group")
+SHARE_KIND = "share"
 
 
 @dataclass(frozen=True)
@@ -100,21 +101,31 @@ def list_node_shares(
 
 
 def revoke_share(*, session: Session, actor: Actor, context: AuditContext, share_id: int) -> None:
-    """Its creator, or anyone who may share the node, may revoke a share."""
-    share = session.get(Share, share_id)
-    if share is None or share.revoked_at is not None:
-        raise NotFound("share not found")
-    if share.created_by != actor.user_id or actor.disabled:
-        require_node(
+    """Its creator, or anyone who may share the node, may revoke a share.
+
+    A share that does not exist (or is revoked already) is an audited denial like one on a node
+    the actor may not see, after the same lookups: its id tells nothing by the answer or its time.
+    """
+    share = repo.get_share(session, share_id)
+    live = share is not None and share.revoked_at is None
+    located = locate(session, share.node_id if share is not None and live else NO_ID)
+    if share is None or not live or located is None:
+        access.deny_missing(
             session=session,
             actor=actor,
-            context=context,
-            node_id=share.node_id,
+            kind=SHARE_KIND,
+            object_id=share_id,
             action=Action.SHARE,
+            context=context,
         )
-    located = locate(session, share.node_id)
-    if located is None:
-        raise NotFound("share not found")
+    if share.created_by != actor.user_id or actor.disabled:
+        access.require(
+            session=session,
+            actor=actor,
+            action=Action.SHARE,
+            resource=replace(located.resource(), kind=SHARE_KIND, id=str(share_id)),
+            context=context,
+        )
     share.revoked_at = utcnow()
     session.flush()
     audit_node(session, context, "share.revoke", located, detail={"share_id": share.id})

@@ -7,18 +7,18 @@ their role allows, and by supervisors above the unit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session
 
 from polaris.access import service as access
-from polaris.access.policy import Action, Actor, Classification
+from polaris.access.policy import Action, Actor, Classification, Resource
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo
-from polaris.drive._locate import resource_for
+from polaris.drive import repo, stamps
+from polaris.drive._locate import NO_ID, resource_for
 from polaris.drive.models import FOLDER, Node, Space
 from polaris.errors import NotFound, ValidationFailed
 from polaris.identity.models import Unit, User
@@ -45,10 +45,9 @@ def _create(session: Session, space: Space) -> Space:
             name=space.name,
             sort_name=space.name.casefold(),
             classification=space.classification,
-            etag=repo.new_etag(),
             size=0,
             created_at=now,
-            modified_at=now,
+            **stamps.renewed(0, repo.new_etag(), now),
         )
         session.add(root)
         session.flush()
@@ -131,12 +130,64 @@ def _can_read_root(actor: Actor, space: Space, root: Node | None) -> bool:
     return access.can(actor, Action.READ, resource)
 
 
-def get_space(*, session: Session, actor: Actor, space_id: int) -> Space:
+SPACE_KIND = "space"
+
+
+def get_space(
+    *, session: Session, actor: Actor, space_id: int, context: AuditContext | None = None
+) -> Space:
+    """A space whose root the actor may read; NotFound otherwise.
+
+    A space that does not exist and one the actor may not see take the same two queries and, with
+    a ``context`` (every request has one), leave the same audited denial. Without one (the
+    ``import`` command resolving ``--space``), a refusal is not audited.
+    """
     space = repo.get_space(session, space_id)
-    root = repo.get_node(session, space.root_id) if space and space.root_id else None
-    if space is None or not _can_read_root(actor, space, root):
-        raise NotFound("space not found")
+    root = repo.get_node(session, space.root_id if space and space.root_id else NO_ID)
+    if context is None:
+        if space is None or not _can_read_root(actor, space, root):
+            raise NotFound("space not found")
+        return space
+    if space is None or root is None:
+        access.deny_missing(
+            session=session,
+            actor=actor,
+            kind=SPACE_KIND,
+            object_id=space_id,
+            action=Action.READ,
+            context=context,
+        )
+    resource = resource_for(space, root, Classification(root.classification), ())
+    access.require(
+        session=session,
+        actor=actor,
+        action=Action.READ,
+        resource=replace(resource, kind=SPACE_KIND, id=str(space.id)),
+        context=context,
+    )
     return space
+
+
+def usage_visible(actor: Actor, space: Space) -> bool:
+    """Whether ``actor`` may see the space's quota figures (``quota_bytes``, ``used_bytes``).
+
+    The usage counts every byte in the space, so it would tell anyone who cannot see all of it
+    when something hidden from them was stored, and how large it is. It is shown to those who may
+    see the whole space: the policy must let them read, through the unit rule or ownership (a
+    share reaches part of a space, never all of it), something of the highest classification
+    there. Administrators set quotas and read the audit log, which holds every upload's size
+    already, so they see the figures too.
+    """
+    if actor.is_admin and not actor.disabled:
+        return True
+    whole = Resource(
+        kind=SPACE_KIND,
+        id=str(space.id),
+        unit_id=space.unit_id,
+        owner_id=space.owner_id,
+        classification=max(Classification),
+    )
+    return access.can(actor, Action.READ, whole)
 
 
 def set_quota(

@@ -35,12 +35,17 @@ def trash_node(
     )
     if located.is_root:
         raise Conflict("the root of a space cannot be deleted", code="is_root")
-    check_if_match(located, if_match)
+    check_if_match(located, if_match, actor.clearance)
     now = utcnow()
     located.node.trashed_at = now
     located.node.trashed_by = actor.user_id
     session.flush()
-    repo.touch(session, repo.path_ids(located.ancestors[-1].path), now=now)
+    repo.touch(
+        session,
+        repo.path_ids(located.ancestors[-1].path),
+        level=int(located.classification),
+        now=now,
+    )
     audit_node(session, context, "node.trash", located)
     search.request_index(session, node_id, subtree=True)  # the job finds it trashed: removed
     return located
@@ -53,7 +58,7 @@ def list_trash(
 
     NotFound for a space the actor cannot see at all.
     """
-    spaces.get_space(session=session, actor=actor, space_id=space_id)
+    spaces.get_space(session=session, actor=actor, space_id=space_id, context=context)
     result = []
     for node in repo.trashed_in_space(session, space_id):
         located = locate(session, node.id)

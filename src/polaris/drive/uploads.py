@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from polaris.access.policy import Actor
+from polaris.access import service as access
+from polaris.access.policy import Action, Actor, Resource
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
@@ -95,11 +96,32 @@ def create_upload(
     return upload
 
 
-def get_upload(*, session: Session, actor: Actor, upload_id: str) -> Upload:
-    """The caller's own upload, unexpired; NotFound otherwise (tus answers 404)."""
+UPLOAD_KIND = "upload"
+
+
+def get_upload(*, session: Session, actor: Actor, context: AuditContext, upload_id: str) -> Upload:
+    """The caller's own upload, unexpired; NotFound otherwise (tus answers 404).
+
+    Someone else's upload and an id that does not exist are both audited denials after the same
+    one query, so neither the answer nor its time says which it was.
+    """
     upload = session.get(Upload, upload_id)
-    if upload is None or upload.user_id != actor.user_id or actor.disabled:
-        raise NotFound("upload not found")
+    if upload is None:
+        access.deny_missing(
+            session=session,
+            actor=actor,
+            kind=UPLOAD_KIND,
+            object_id=upload_id,
+            action=Action.WRITE,
+            context=context,
+        )
+    access.require(
+        session=session,
+        actor=actor,
+        action=Action.WRITE,
+        resource=Resource(kind=UPLOAD_KIND, id=upload_id, unit_id=None, owner_id=upload.user_id),
+        context=context,
+    )
     if upload.expires_at <= utcnow():
         raise NotFound("the upload expired", code="upload_expired")
     return upload
@@ -182,7 +204,7 @@ def _rehash(blobs: BlobStore, chunks: tuple[ChunkRef, ...]) -> str:
 def terminate_upload(
     *, session: Session, actor: Actor, context: AuditContext, upload_id: str
 ) -> None:
-    get_upload(session=session, actor=actor, upload_id=upload_id)  # the caller's, and live
+    get_upload(session=session, actor=actor, context=context, upload_id=upload_id)  # live, theirs
     repo.delete_upload(session, upload_id)
     with _hash_lock:
         _running_hashes.pop(upload_id, None)

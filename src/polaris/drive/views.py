@@ -81,7 +81,7 @@ def folder(
             for node in located.chain
         ]
         current = NodeRead.of(located, caller.actor)
-        space = SpaceRead.of(located.space)
+        space = SpaceRead.of(located.space, caller.actor)
     return page(
         request,
         caller,
@@ -150,7 +150,10 @@ def trash_page(
         )
         items = [NodeRead.of(located, caller.actor) for located in found]
         space = SpaceRead.of(
-            spaces.get_space(session=session, actor=caller.actor, space_id=space_id)
+            spaces.get_space(
+                session=session, actor=caller.actor, space_id=space_id, context=context
+            ),
+            caller.actor,
         )
     return page(
         request,
@@ -188,7 +191,7 @@ def versions_page(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
         node = NodeRead.of(located, caller.actor)
-        space = SpaceRead.of(located.space)
+        space = SpaceRead.of(located.space, caller.actor)
         rows = [VersionRead.of(version) for version in reversed(versions)]
         current_id = located.node.current_version_id
     return page(

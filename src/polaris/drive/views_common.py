@@ -33,7 +33,7 @@ def sidebar_of(
     found = spaces.visible_spaces(
         session=session, actor=caller.actor, defaults=space_defaults(instance)
     )
-    return [SpaceRead.of(space) for space in found]
+    return [SpaceRead.of(space, caller.actor) for space in found]
 
 
 def back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectResponse:

@@ -53,7 +53,7 @@ def file_page(
             text = data.decode("utf-8", errors="replace")
             content.audit_preview(session, context, located, version, shown="text")
         node = NodeRead.of(located, caller.actor, version_number=version.number)
-        space = SpaceRead.of(located.space)
+        space = SpaceRead.of(located.space, caller.actor)
         crumbs = [(n.id, n.name) for n in located.chain[:-1]]
         pages = [(r.page, r.width, r.height) for r in status.pages]
     return page(
@@ -91,7 +91,7 @@ def text_page(
         if status.state == "ready":
             content.audit_preview(session, context, located, version, shown="extracted text")
         node = NodeRead.of(located, caller.actor, version_number=version.number)
-        space = SpaceRead.of(located.space)
+        space = SpaceRead.of(located.space, caller.actor)
     return page(
         request,
         caller,

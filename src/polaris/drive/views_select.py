@@ -106,7 +106,7 @@ def _render_pick(
             (node.id, None if personal and node.parent_id is None else node.name)
             for node in located.chain
         ]
-        space = SpaceRead.of(located.space)
+        space = SpaceRead.of(located.space, caller.actor)
     response = page(
         request,
         caller,

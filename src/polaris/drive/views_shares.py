@@ -70,7 +70,7 @@ def _render_shares(
         caller,
         "shares.html",
         sidebar,
-        space=SpaceRead.of(located.space),
+        space=SpaceRead.of(located.space, caller.actor),
         node=node,
         shares=rows,
         group_names=group_names,
