@@ -52,7 +52,7 @@ def records(drive: Drive, node_id: int) -> list[AuditRecord]:
                 AuditRecord.action.in_(("file.read", "file.read_failed")),
                 AuditRecord.object_id == str(node_id),
             )
-            .order_by(AuditRecord.seq)
+            .order_by(AuditRecord.id)
         )
         return list(session.scalars(query).all())
 
@@ -161,7 +161,7 @@ def test_a_later_bad_chunk_aborts_the_stream_logs_the_file_and_records_the_failu
     assert read.action == "file.read" and read.reason is None
     assert failed.action == "file.read_failed"
     assert failed.reason == "integrity_error"
-    assert failed.seq > read.seq
+    assert failed.id > read.id  # appended after the read (the chain seals them in this order)
     chunk_id = third.rsplit("/", 1)[1]
     assert chunk_id in failed.detail
     logged = " ".join(r.getMessage() for r in caplog.records)

@@ -295,7 +295,7 @@ def audit_records(instance: Instance, action: str) -> list[AuditRecord]:
     session: Session = instance.sessions()
     try:
         found = session.scalars(
-            select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq)
+            select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.id)
         )
         return list(found)
     finally:

@@ -177,7 +177,7 @@ def admin_denials(instance: Instance) -> list[tuple[str | None, str | None, str 
         rows = session.execute(
             select(AuditRecord.object_id, AuditRecord.reason, AuditRecord.actor_name)
             .where(AuditRecord.action == "access.admin", AuditRecord.decision == "deny")
-            .order_by(AuditRecord.seq)
+            .order_by(AuditRecord.id)
         ).all()
         return [(r.object_id, r.reason, r.actor_name) for r in rows]
     finally:

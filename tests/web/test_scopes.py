@@ -44,7 +44,7 @@ def denials(instance: Instance) -> list[tuple[str, str | None, str | None]]:
         rows = session.execute(
             select(AuditRecord.action, AuditRecord.object_id, AuditRecord.reason)
             .where(AuditRecord.decision == "deny")
-            .order_by(AuditRecord.seq)
+            .order_by(AuditRecord.id)
         ).all()
         return [(r.action, r.object_id, r.reason) for r in rows]
     finally:
