@@ -16,6 +16,7 @@ from polaris.access.policy import (
     Permission,
     Resource,
     decide,
+    decide_usage,
 )
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -211,3 +212,25 @@ def test_token_scope_limits_actions() -> None:
     resource = Resource(kind="document", id="x", unit_id=1)
     assert decide(actor, Action.READ, resource, now=NOW)
     assert decide(actor, Action.WRITE, resource, now=NOW).reason == "token_scope"
+
+
+def test_quota_figures_need_the_whole_space_or_an_administrator() -> None:
+    officer = Actor(
+        user_id=1,
+        username="u",
+        unit_id=1,
+        role_code="r",
+        clearance=Classification.CONFIDENTIAL,
+        unit_actions=frozenset({Action.READ}),
+    )
+    whole_space = Resource(kind="space", id="7", unit_id=1, classification=Classification.SECRET)
+    assert decide_usage(officer, whole_space, now=NOW).reason == "clearance"
+    cleared = replace(officer, clearance=Classification.SECRET)
+    assert decide_usage(cleared, whole_space, now=NOW).reason == "unit_role"
+    elsewhere = replace(cleared, unit_id=2)
+    assert decide_usage(elsewhere, whole_space, now=NOW).reason == "no_reach"
+    admin = replace(elsewhere, is_admin=True)
+    assert decide_usage(admin, whole_space, now=NOW).reason == "admin"
+    assert decide_usage(replace(admin, disabled=True), whole_space, now=NOW).reason == (
+        "actor_disabled"
+    )

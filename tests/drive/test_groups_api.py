@@ -19,11 +19,16 @@ def test_group_share_reaches_members_added_and_stops_when_removed(drive: Drive) 
     assert drive.get("hc.a1", "/api/v1/groups").json() == []
 
     node = drive.upload("hc.a1", drive.root("hc.a1"), "seizure-list.pdf", b"%PDF-1.7 list")
-    share = drive.post(
-        "hc.a1",
-        f"/api/v1/nodes/{node['id']}/shares",
-        json={"subject_type": "group", "subject_id": group_id, "permission": "read"},
+    to_group = {"subject_type": "group", "subject_id": group_id, "permission": "read"}
+    # A group the sharer may not see answers as missing: its id tells nothing.
+    hidden = drive.post("hc.a1", f"/api/v1/nodes/{node['id']}/shares", json=to_group)
+    missing = drive.post(
+        "hc.a1", f"/api/v1/nodes/{node['id']}/shares", json={**to_group, "subject_id": 987654}
     )
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "share_subject_not_found")
+    assert hidden.json() == missing.json()
+    drive.post("admin", f"/api/v1/admin/groups/{group_id}/members", json={"username": "hc.a1"})
+    share = drive.post("hc.a1", f"/api/v1/nodes/{node['id']}/shares", json=to_group)
     assert share.status_code == 201, share.text
     assert drive.get("hc.b1", f"/api/v1/files/{node['id']}/content").content == b"%PDF-1.7 list"
     assert drive.get("hc.a2", f"/api/v1/files/{node['id']}/content").status_code == 404

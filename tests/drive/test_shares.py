@@ -202,9 +202,10 @@ def test_include_subunits_needs_a_unit(drive: Drive, files: dict[str, dict[str, 
 def test_share_with_a_group(drive: Drive, files: dict[str, dict[str, Any]]) -> None:
     with drive.instance.sessions() as session:
         group = groups.create_group(session=session, name="विशेष दल", unit_id=None, context=SYSTEM)
-        groups.add_member(
-            session=session, group_id=group.id, user_id=drive.user_ids["hc.b1"], context=SYSTEM
-        )
+        for member in ("hc.b1", "hc.a1"):  # the sharer must see the group (a member does)
+            groups.add_member(
+                session=session, group_id=group.id, user_id=drive.user_ids[member], context=SYSTEM
+            )
         session.commit()
         group_id = group.id
     file = files["shared"]

@@ -70,7 +70,7 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> None:
         ("GET", "/api/v1/nodes/{big}"),
         ("GET", "/api/v1/spaces/{big}"),
         ("DELETE", "/api/v1/shares/{big}"),
-        ("DELETE", "/api/v1/tokens/{big}"),
+        ("DELETE", "/api/v1/nodes/{big}"),
         ("GET", "/api/v1/files/{big}/versions/1/content"),
         ("POST", "/api/v1/files/1/versions/{big}/restore"),
         ("POST", "/api/v1/nodes/{big}/restore"),

@@ -246,6 +246,22 @@ def decide_group(actor: Actor, *, group_id: int, unit_id: int | None) -> Decisio
     return Decision(False, "no_reach")
 
 
+def decide_usage(actor: Actor, whole_space: Resource, *, now: dt.datetime) -> Decision:
+    """May the actor see a space's quota figures (used and allowed bytes)?
+
+    ``whole_space`` stands for everything in the space: its unit and owner, at the highest
+    classification, with no shares (a share reaches part of a space, never all of it). The usage
+    counts every byte, so anyone who could not see all of it would learn when something hidden
+    was stored, and its size. Administrators set quotas and read the audit log, which already
+    holds every upload's size, so they see the figures too.
+    """
+    if actor.disabled:
+        return Decision(False, "actor_disabled")
+    if actor.is_admin:
+        return Decision(True, "admin")
+    return decide(actor, Action.READ, whole_space, now=now)
+
+
 def _grant_applies(grant: Grant, actor: Actor, now: dt.datetime) -> bool:
     if grant.expires_at is not None and grant.expires_at <= now:
         return False

@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from sqlalchemy.orm import Session
 
-from polaris.access.policy import Action, Actor, Resource, decide
+from polaris.access.policy import Action, Actor, Resource, decide, decide_group, decide_usage
 from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.db.uow import after_rollback
@@ -58,6 +58,17 @@ def require(
 def can(actor: Actor, action: Action, resource: Resource) -> bool:
     """For filtering what to show (never instead of ``require`` before acting)."""
     return decide(actor, action, resource, now=utcnow()).allowed
+
+
+def can_see_group(actor: Actor, *, group_id: int, unit_id: int | None) -> bool:
+    """Whether ``actor`` may see a group (``policy.decide_group``): a group they may not see is
+    answered as missing wherever it is named, a share's subject included."""
+    return decide_group(actor, group_id=group_id, unit_id=unit_id).allowed
+
+
+def can_see_usage(actor: Actor, whole_space: Resource) -> bool:
+    """Whether a space's quota figures are shown to ``actor`` (``policy.decide_usage``)."""
+    return decide_usage(actor, whole_space, now=utcnow()).allowed
 
 
 def deny_missing(

@@ -48,7 +48,7 @@ def create_share(
     located = require_node(
         session=session, actor=actor, context=context, node_id=node_id, action=Action.SHARE
     )
-    _check_subject(session, subject_type, subject_id)
+    _check_subject(session, actor, subject_type, subject_id)
     if include_subunits and subject_type != "unit":
         raise ValidationFailed("only a unit share can include the units below", code="bad_share")
     now = utcnow()
@@ -82,11 +82,16 @@ def create_share(
     return share
 
 
-def _check_subject(session: Session, subject_type: str, subject_id: int) -> None:
+def _check_subject(session: Session, actor: Actor, subject_type: str, subject_id: int) -> None:
+    """The subject exists, and a group is one the actor may see (else it answers as missing)."""
     model = {"user": User, "unit": Unit, "group": UserGroup}.get(subject_type)
     if model is None:
         raise ValidationFailed(f"share with one of {', '.join(SUBJECT_TYPES)}", code="bad_share")
-    if session.get(model, subject_id) is None:
+    subject = session.get(model, subject_id)
+    hidden = isinstance(subject, UserGroup) and not access.can_see_group(
+        actor, group_id=subject.id, unit_id=subject.unit_id
+    )
+    if subject is None or hidden:
         raise NotFound(f"{subject_type} not found", code="share_subject_not_found")
 
 

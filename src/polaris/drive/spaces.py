@@ -169,17 +169,8 @@ def get_space(
 
 
 def usage_visible(actor: Actor, space: Space) -> bool:
-    """Whether ``actor`` may see the space's quota figures (``quota_bytes``, ``used_bytes``).
-
-    The usage counts every byte in the space, so it would tell anyone who cannot see all of it
-    when something hidden from them was stored, and how large it is. It is shown to those who may
-    see the whole space: the policy must let them read, through the unit rule or ownership (a
-    share reaches part of a space, never all of it), something of the highest classification
-    there. Administrators set quotas and read the audit log, which holds every upload's size
-    already, so they see the figures too.
-    """
-    if actor.is_admin and not actor.disabled:
-        return True
+    """Whether ``actor`` may see the space's quota figures (``quota_bytes``, ``used_bytes``):
+    only those who may see the whole space (``access.policy.decide_usage`` says why)."""
     whole = Resource(
         kind=SPACE_KIND,
         id=str(space.id),
@@ -187,7 +178,7 @@ def usage_visible(actor: Actor, space: Space) -> bool:
         owner_id=space.owner_id,
         classification=max(Classification),
     )
-    return access.can(actor, Action.READ, whole)
+    return access.can_see_usage(actor, whole)
 
 
 def set_quota(
