@@ -158,3 +158,20 @@ def test_an_anchor_file_that_is_not_json_lines_is_refused(tmp_path: Path) -> Non
     path.write_text('{"kind": "checkpoint", "seq": 1}\nnot json\n', encoding="utf-8")
     with pytest.raises(anchor.AnchorError):
         list(anchor.read_anchor(path))
+
+
+def test_a_configured_anchor_file_that_is_gone_is_a_finding(
+    db_session: Session, tmp_path: Path
+) -> None:
+    build(db_session)
+    path = tmp_path / "anchor.jsonl"
+    for row in db_session.query(AuditCheckpoint).order_by(AuditCheckpoint.seq):
+        anchor.publish(row, path)
+
+    def verify_with_file() -> VerifyReport:
+        return audit.verify(session=db_session, public_keys=[SIGNER.public_key], anchor_file=path)
+
+    assert verify_with_file().ok and verify_with_file().anchored == 3
+    # The intruder who cuts the tail removes the copy outside too: that must not pass as "ok".
+    path.unlink()
+    assert kinds(verify_with_file()) == {K.ANCHOR_FILE_MISSING}

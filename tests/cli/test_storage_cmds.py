@@ -99,7 +99,10 @@ def test_gc_dry_run_lists_old_garbage_only_and_gc_removes_it(
     assert not (data_dir / "blobs" / garbage_name).exists()
     assert cmd(data_dir, "audit", "seal").exit_code == 0  # the export holds sealed records only
     export = cmd(data_dir, "audit", "export")
-    [gc_record] = [line for line in export.output.splitlines() if '"storage.gc"' in line]
+    lines = export.output.splitlines()
+    [gc_record] = [line for line in lines if '"storage.gc"' in line]
+    [started] = [n for n, line in enumerate(lines) if '"storage.gc_start"' in line]
+    assert started < lines.index(gc_record)  # recorded before anything was removed
     assert '"removed":1' in gc_record.replace(" ", "").replace('\\"', '"')
     after = cmd(data_dir, "storage", "verify")
     assert after.exit_code == 0, after.output

@@ -46,6 +46,20 @@ class DatabaseReferences:
         return found
 
 
+def record_gc_start(*, session: Session, context: AuditContext, grace_days: float) -> None:
+    """Recorded and committed before anything is removed (``storage.gc_start``): if the audit
+    log cannot take it, garbage collection does not run, and a crash mid-way still leaves a
+    record that it began."""
+    audit.append(
+        session=session,
+        context=context,
+        action="storage.gc_start",
+        object_type="blob_store",
+        object_id=0,
+        detail={"grace_days": grace_days},
+    )
+
+
 def record_gc(*, session: Session, context: AuditContext, report: GcReport) -> None:
     """A garbage collection that could remove blobs is a change: it goes into the audit log
     (``storage.gc``) with what it removed, kept and, if it refused, why."""

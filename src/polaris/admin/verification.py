@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from polaris import jobs
 from polaris.admin._sealed import context_from_payload, context_to_payload
 from polaris.admin.stored_content import DatabaseReferences
-from polaris.audit import anchor
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.storage.verify import VerifyProgress, verify_store
@@ -87,9 +86,7 @@ def run_audit_verify(ctx: jobs.JobContext, payload: dict[str, Any]) -> dict[str,
             public_keys=[instance.audit_signer.public_key],
             progress=ctx.progress,
             max_unsealed_age=instance.settings.audit_max_unsealed_age,
-            anchored=anchor.read_anchor(anchor_file)
-            if anchor_file is not None and anchor_file.exists()
-            else None,
+            anchor_file=anchor_file,
         )
     finally:
         reader.close()

@@ -31,6 +31,7 @@ class FindingKind(StrEnum):
     CHECKPOINT_MISSING = "checkpoint_missing"  # a checkpoint names a predecessor that is gone
     UNCOVERED = "uncovered"  # records older than the sealing interval that no checkpoint covers
     ANCHOR_MISSING = "anchor_missing"  # a checkpoint kept outside the database is not in it
+    ANCHOR_FILE_MISSING = "anchor_file_missing"  # the configured anchor file is gone
     ANCHOR_MISMATCH = "anchor_mismatch"  # ... or differs from the copy kept outside
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -80,6 +81,7 @@ def verify(
     max_findings: int = MAX_FINDINGS,
     max_unsealed_age: dt.timedelta | None = None,
     anchored: Iterable[Mapping[str, Any]] | None = None,
+    anchor_file: Path | None = None,
 ) -> VerifyReport:
     """Walk the chain and the checkpoints; the report lists every finding, by seq.
 
@@ -88,7 +90,9 @@ def verify(
     interval and its grace) turns on the coverage checks of a log kept by the sealer: records
     older than this must be covered by a valid checkpoint, and no sealed record may lie after
     the newest (version 2) checkpoint. ``anchored``: checkpoints kept outside the database
-    (``anchor.read_anchor``), each of which must be in it unchanged.
+    (``anchor.read_anchor``), each of which must be in it unchanged. ``anchor_file``: the
+    configured anchor file, read as ``anchored``; when it is gone while the database holds
+    checkpoints, that is a finding (deleting it with the tail must not turn the check off).
     """
     started = clock.utcnow()
     report = VerifyReport()
@@ -114,6 +118,16 @@ def verify(
     if max_unsealed_age is not None:
         _check_coverage(session, head, report, sink)
         _check_age(session, started - max_unsealed_age, max_unsealed_age, report, sink)
+    if anchor_file is not None and anchored is None:
+        if anchor_file.exists():
+            anchored = anchor.read_anchor(anchor_file)
+        elif report.checkpoints:
+            sink(
+                FindingKind.ANCHOR_FILE_MISSING,
+                None,
+                f"the anchor file {anchor_file} is missing, though {report.checkpoints} "
+                "checkpoints were sealed: the copy kept outside the database was removed",
+            )
     if anchored is not None:
         report.anchored = anchor.compare(session, anchored, sink)
     return report

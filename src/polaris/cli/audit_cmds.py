@@ -35,7 +35,8 @@ def verify(
                 public_keys=[instance.audit_signer.public_key],
                 progress=progress,
                 max_unsealed_age=instance.settings.audit_max_unsealed_age,
-                anchored=None if anchor_file is None else anchor.read_anchor(anchor_file),
+                # The configured anchor file unless another copy is named.
+                anchor_file=anchor_file or instance.settings.audit_anchor_file,
             )
         except anchor.AnchorError as error:
             errors.print(f"[red]error[/]: {error}", highlight=False)
@@ -51,7 +52,8 @@ def verify(
         total = len(report.findings) + report.findings_omitted
         errors.print(f"{total} problem(s) in {report.records} records")
         raise typer.Exit(1)
-    anchored = f", {report.anchored} anchored checkpoints match" if anchor_file else ""
+    compared = anchor_file or instance.settings.audit_anchor_file
+    anchored = f", {report.anchored} anchored checkpoints match" if compared else ""
     console.print(
         f"ok: {report.records} records, {report.checkpoints_valid} valid signed checkpoints"
         f"{anchored}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from polaris.admin.stored_content import DatabaseReferences, record_gc
+from polaris.admin.stored_content import DatabaseReferences, record_gc, record_gc_start
 from polaris.cli.context import (
     DataDirOption,
     cli_context,
@@ -79,6 +79,13 @@ def gc(
             verb = "would remove" if dry_run else "removed"
             console.print(f"{verb} {garbage.name} ({garbage.size} bytes, {when})", highlight=False)
 
+        if not dry_run:
+            with unit_of_work(instance) as session:
+                record_gc_start(
+                    session=session,
+                    context=cli_context(),
+                    grace_days=instance.settings.storage.gc_grace_days,
+                )
         report = collect_garbage(
             instance.blobs,
             references=DatabaseReferences(instance.read_sessions),

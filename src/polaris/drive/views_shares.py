@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from polaris.access import service as access
 from polaris.access.policy import Actor, Permission
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
@@ -58,7 +59,10 @@ def _render_shares(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
         rows = [
-            (ShareRead.of(share), _subject_label(session, share.subject_type, share.subject_id))
+            (
+                ShareRead.of(share),
+                _subject_label(session, caller.actor, share.subject_type, share.subject_id),
+            )
             for share in current
         ]
         group_names = [
@@ -93,10 +97,14 @@ def shares_page(
     return _render_shares(request, caller, session, instance, node_id)
 
 
-def _subject_label(session: Session, subject_type: str, subject_id: int) -> str:
+def _subject_label(session: Session, actor: Actor, subject_type: str, subject_id: int) -> str:
+    """Who a share goes to; a group the viewer may not see is not named (as in the share form)."""
     model = {"user": User, "unit": Unit, "group": UserGroup}[subject_type]
     found = session.get(model, subject_id)
-    if found is None:
+    hidden = isinstance(found, UserGroup) and not access.can_see_group(
+        actor, group_id=found.id, unit_id=found.unit_id
+    )
+    if found is None or hidden:
         return "?"
     return str(getattr(found, "username", None) or getattr(found, "name", "?"))
 

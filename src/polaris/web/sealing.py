@@ -15,6 +15,8 @@ import logging
 import threading
 import time
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from polaris.audit import anchor
 from polaris.audit import service as audit
 from polaris.db.uow import unit_of_work
@@ -85,11 +87,13 @@ class PeriodicSealer:
             due = time.monotonic() - last >= period
             try:
                 seal_once(self._instance, force=due)
-            except (PolarisError, OSError) as error:
+            except (PolarisError, OSError, SQLAlchemyError) as error:
+                # A database restart or a dropped connection must not end the thread: records
+                # would wait unsealed (and unprotected) until the next server start.
                 log.error("sealing the audit log failed: %s", error)
             if due:
                 last = time.monotonic()
         try:
             seal_once(self._instance, force=True)
-        except (PolarisError, OSError) as error:
+        except (PolarisError, OSError, SQLAlchemyError) as error:
             log.error("sealing the audit log at shutdown failed: %s", error)
