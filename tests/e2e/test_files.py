@@ -4,6 +4,7 @@ in the page, thumbnails in the list, and moving a selection into another folder.
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -95,16 +96,18 @@ def test_the_search_box_finds_a_file_by_a_hindi_word(page: Page, tmp_path: Path)
     report.write_text("report", encoding="utf-8")
     with page.expect_navigation():
         page.get_by_label("Upload files").set_input_files(str(report))
-    # Indexing is a background job of the server: wait until the index has the file.
-    page.wait_for_function(
+    # Indexing is a background job of the server: poll until the index has the file.
+    # (``wait_for_function`` does not await an async predicate: its promise is truthy at once.)
+    deadline = time.monotonic() + 60
+    while not page.evaluate(
         """async word => {
             const response = await fetch("/api/v1/search?q=" + encodeURIComponent(word));
             return response.ok && (await response.json()).hits.length > 0;
         }""",
-        arg="चोरी",
-        polling=500,
-        timeout=60_000,
-    )
+        "चोरी",
+    ):
+        assert time.monotonic() < deadline, "the file never reached the search index"
+        page.wait_for_timeout(250)
     page.get_by_role("searchbox", name="Search").first.fill("चोरी")
     page.get_by_role("button", name="Search").first.click()
     result = page.locator("ol.results a.result-name")
