@@ -25,7 +25,6 @@ import json
 import multiprocessing
 import multiprocessing.context
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -133,7 +132,7 @@ def run_ocr(
                 on_wait()
     finally:
         if process.exitcode is None:
-            _kill(process)
+            sandbox.kill(process)
         exitcode = process.exitcode
         process.close()
     if exitcode != 0:
@@ -159,16 +158,6 @@ def _processes() -> multiprocessing.context.ForkServerContext:
     """The fork server OCR processes start from, with OCRmyPDF imported once (shared with the
     readers of ``polaris.ingest.sandbox``)."""
     return sandbox.fork_server()
-
-
-def _kill(process: multiprocessing.process.BaseProcess) -> None:
-    """End the child and everything it started (it leads a process group of its own)."""
-    pid = process.pid
-    if pid is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-    process.kill()
-    process.join()
 
 
 def _raise_failure(exitcode: int | None, failure: Path) -> None:
