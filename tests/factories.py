@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.access.policy import Classification
 from polaris.audit.context import AuditContext
@@ -86,3 +86,21 @@ def make_user(
         context=SYSTEM,
     )
     return created.user
+
+
+HANDED_OVER = "handed over at the desk"
+
+
+def hand_over_password(sessions: sessionmaker[Session], username: str) -> str:
+    """An administrator resets ``username``'s password to a known one (a change is then due at
+    the next sign-in); returns it."""
+    with sessions() as session:
+        users.reset_password(
+            session=session,
+            username=username,
+            passwords=FAST_PASSWORDS,
+            context=SYSTEM,
+            new_password=HANDED_OVER,
+        )
+        session.commit()
+    return HANDED_OVER

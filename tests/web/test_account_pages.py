@@ -13,11 +13,16 @@ from sqlalchemy.orm import Session
 
 from polaris.audit.models import AuditRecord
 from polaris.clock import utcnow
-from polaris.identity import mfa, users
+from polaris.identity import mfa
 from polaris.identity.models import User, UserSession
 from polaris.identity.tokens import digest
 from polaris.instance import Instance
-from tests.factories import FAST_PASSWORDS, PASSWORD, SYSTEM, make_user
+from tests.factories import (
+    HANDED_OVER,
+    PASSWORD,
+    hand_over_password,
+    make_user,
+)
 from tests.web.test_pages import csrf_of
 
 NEW_PASSWORD = "monsoon ledger kotwali 2026"
@@ -204,21 +209,12 @@ def test_a_change_without_the_forms_csrf_token_is_refused(
 def test_after_an_administrators_reset_sign_in_leads_to_the_password_page(
     seeded: Instance, client: TestClient
 ) -> None:
-    session: Session = seeded.sessions()
-    users.reset_password(
-        session=session,
-        username="ct.one",
-        passwords=FAST_PASSWORDS,
-        context=SYSTEM,
-        new_password="handed over at the desk",
-    )
-    session.commit()
-    session.close()
+    hand_over_password(seeded.sessions, "ct.one")
 
-    assert sign_in(client, "ct.one", "handed over at the desk") == "/account/password"
+    assert sign_in(client, "ct.one", HANDED_OVER) == "/account/password"
     page = client.get("/account/password")
     assert "An administrator has set your password." in page.text
-    response = change_password(client, "handed over at the desk", NEW_PASSWORD)
+    response = change_password(client, HANDED_OVER, NEW_PASSWORD)
     assert response.status_code == 303  # type: ignore[attr-defined]
     assert "An administrator has set your password." not in client.get("/account/password").text
     assert sign_in(other_browser(client), "ct.one", NEW_PASSWORD) == "/"
@@ -229,17 +225,8 @@ def test_a_due_password_change_holds_every_page_and_api_call_until_it_is_done(
 ) -> None:
     """An administrator-issued password: nothing but the change form and sign-out until it is
     changed; pages lead back to the form, the API refuses with ``password_change_required``."""
-    session: Session = seeded.sessions()
-    users.reset_password(
-        session=session,
-        username="ct.one",
-        passwords=FAST_PASSWORDS,
-        context=SYSTEM,
-        new_password="handed over at the desk",
-    )
-    session.commit()
-    session.close()
-    assert sign_in(client, "ct.one", "handed over at the desk") == "/account/password"
+    hand_over_password(seeded.sessions, "ct.one")
+    assert sign_in(client, "ct.one", HANDED_OVER) == "/account/password"
     form = client.get("/account/password")
     assert form.status_code == 200
     assert "Back to my files" not in form.text and 'action="/search"' not in form.text
@@ -265,7 +252,7 @@ def test_a_due_password_change_holds_every_page_and_api_call_until_it_is_done(
     ]
     assert [r.object_id for r in refusals][:2] == ["GET /", "GET /search"]
 
-    assert change_password(client, "handed over at the desk", NEW_PASSWORD).status_code == 303  # type: ignore[attr-defined]
+    assert change_password(client, HANDED_OVER, NEW_PASSWORD).status_code == 303  # type: ignore[attr-defined]
     assert client.get("/api/v1/me").status_code == 200
     home = client.get("/", follow_redirects=True)
     assert home.status_code == 200 and "/account/password" not in str(home.url)
@@ -274,17 +261,8 @@ def test_a_due_password_change_holds_every_page_and_api_call_until_it_is_done(
 def test_sign_out_works_while_a_password_change_is_due(
     seeded: Instance, client: TestClient
 ) -> None:
-    session: Session = seeded.sessions()
-    users.reset_password(
-        session=session,
-        username="ct.one",
-        passwords=FAST_PASSWORDS,
-        context=SYSTEM,
-        new_password="handed over at the desk",
-    )
-    session.commit()
-    session.close()
-    sign_in(client, "ct.one", "handed over at the desk")
+    hand_over_password(seeded.sessions, "ct.one")
+    sign_in(client, "ct.one", HANDED_OVER)
     form = client.get("/account/password")
     signed_out = client.post("/logout", data={"csrf": csrf_of(form.text)}, follow_redirects=False)
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.audit.models import AuditRecord
-from polaris.identity import mfa, users
+from polaris.identity import mfa
 from polaris.instance import Instance
 from polaris.web.logs import JsonFormatter
-from tests.factories import FAST_PASSWORDS, PASSWORD, SYSTEM
+from tests.factories import HANDED_OVER, PASSWORD, hand_over_password
 
 PROBLEM = "application/problem+json"
 
@@ -238,18 +238,9 @@ def test_logs_hold_no_password_or_token(
 def test_a_due_password_change_is_made_over_the_api_and_nothing_else(
     seeded: Instance, client: TestClient
 ) -> None:
-    session: Session = seeded.sessions()
-    users.reset_password(
-        session=session,
-        username="ct.one",
-        passwords=FAST_PASSWORDS,
-        context=SYSTEM,
-        new_password="handed over at the desk",
-    )
-    session.commit()
-    session.close()
+    hand_over_password(seeded.sessions, "ct.one")
     signed_in = client.post(
-        "/api/v1/auth/login", json={"username": "ct.one", "password": "handed over at the desk"}
+        "/api/v1/auth/login", json={"username": "ct.one", "password": HANDED_OVER}
     ).json()
     assert signed_in["must_change_password"] is True
     csrf = {"X-CSRF-Token": signed_in["csrf_token"]}
@@ -257,7 +248,7 @@ def test_a_due_password_change_is_made_over_the_api_and_nothing_else(
     assert refused.status_code == 403 and refused.json()["code"] == "password_change_required"
     changed = client.post(
         "/api/v1/auth/password",
-        json={"current_password": "handed over at the desk", "new_password": "monsoon ledger 77"},
+        json={"current_password": HANDED_OVER, "new_password": "monsoon ledger 77"},
         headers=csrf,
     )
     assert changed.status_code == 204, changed.text

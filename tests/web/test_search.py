@@ -107,15 +107,21 @@ def test_results_follow_the_drive_and_the_searchers_rights(
     assert find(client, "FIR") == ["FIR 12-2026.txt"]
 
 
-def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
-    seeded: Instance, client: TestClient
-) -> None:
-    session: Session = seeded.sessions()
+def station_with_a_secret_cleared_head(instance: Instance) -> int:
+    """Station PS-A1 gets its SHO ``sho.one``, cleared for Secret; returns its space's root."""
+    session: Session = instance.sessions()
     make_user(session, "sho.one", role="station_head", clearance=Classification.SECRET)
     unit = session.scalars(select(Unit).where(Unit.code == "PS-A1")).one()
     station_root = spaces.ensure_unit_space(session, unit, spaces.SpaceDefaults()).root_id
     session.commit()
     session.close()
+    return station_root
+
+
+def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
+    seeded: Instance, client: TestClient
+) -> None:
+    station_root = station_with_a_secret_cleared_head(seeded)
     inquiry = folder(seeded, "sho.one", "जांच", parent=station_root)
     put(seeded, "sho.one", "statement of witness.txt", b"x", parent=inquiry)
     jobs.run_pending(seeded)
@@ -190,12 +196,7 @@ def classify(instance: Instance, username: str, node_id: int, level: Classificat
 def test_a_match_hidden_before_the_index_caught_up_is_not_counted(
     seeded: Instance, client: TestClient, engine_name: str
 ) -> None:
-    session: Session = seeded.sessions()
-    make_user(session, "sho.one", role="station_head", clearance=Classification.SECRET)
-    unit = session.scalars(select(Unit).where(Unit.code == "PS-A1")).one()
-    station_root = spaces.ensure_unit_space(session, unit, spaces.SpaceDefaults()).root_id
-    session.commit()
-    session.close()
+    station_root = station_with_a_secret_cleared_head(seeded)
     inquiry = folder(seeded, "sho.one", "जांच", parent=station_root)
     put(seeded, "sho.one", "statement of witness.txt", b"x", parent=inquiry)
     put(seeded, "sho.one", "witness list.txt", b"y", parent=station_root)
