@@ -151,7 +151,8 @@ def test_a_damaged_wrapping_is_survived_through_another_master_keys_copy(
     new_key = rotate_master_key(store, key_file)
     for name in (names.data_key_name(1, new_key.key_id), names.dedup_key_name(new_key.key_id)):
         path = blob_root / name
-        path.write_bytes(path.read_bytes()[:-1] + b"\0")
+        data = path.read_bytes()  # flip the last byte (one ending in NUL already must change too)
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
 
     both = BlobStore.open(LocalBackend(blob_root), load_master_key_file(key_file))
     assert both.read_bytes(ref) == b"content"
