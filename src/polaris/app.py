@@ -15,6 +15,7 @@ from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_tus import router as tus_router
 from polaris.drive.views import router as drive_pages
+from polaris.events.runner import EventRunner
 from polaris.handlers import load_job_handlers
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
@@ -56,12 +57,15 @@ def create_app(
             sealer.start()
         threads = instance.settings.jobs.in_process_workers if run_jobs else 0
         worker = Worker(instance, threads=threads) if threads else None
-        if worker is not None:
+        events = EventRunner(instance) if threads else None
+        if worker is not None and events is not None:
             worker.start()
+            events.start()
         try:
             yield
         finally:
-            if worker is not None:
+            if worker is not None and events is not None:
+                events.stop()
                 worker.stop()
             if sealer is not None:
                 sealer.stop()

@@ -87,6 +87,14 @@ class JobSettings(BaseModel):
     redis_url: str | None = None
 
 
+class EventSettings(BaseModel):
+    """The change stream (``polaris.events``)."""
+
+    #: Events older than this, once every consumer has read them, are removed. A sync client
+    #: further behind than this must list its folders again (the changes feed says so).
+    retention_days: float = Field(default=30.0, ge=1.0)
+
+
 class SearchSettings(BaseModel):
     """The full-text index (``polaris.search``): Tantivy in ``path`` (default ``DATA_DIR/search``)
     on the embedded shape; ``postgresql`` (needs a PostgreSQL database) at state scale."""
@@ -153,6 +161,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     drive: DriveSettings = DriveSettings()
     jobs: JobSettings = JobSettings()
+    events: EventSettings = EventSettings()
     ocr: OcrSettings = OcrSettings()
     search: SearchSettings = SearchSettings()
 

@@ -19,23 +19,29 @@ def worker(
     drain: bool = typer.Option(False, help="Run every due job, then exit (no waiting)."),
 ) -> None:
     """Run background jobs (previews, imports...) until stopped with Ctrl-C or SIGTERM."""
+    from polaris.events import drain as drain_events
+    from polaris.events.runner import EventRunner
     from polaris.handlers import load_job_handlers
     from polaris.jobs import Worker, run_pending
 
     load_job_handlers()
     with instance_for(data_dir) as instance:
         if drain:
-            console.print(f"ran {run_pending(instance)} job(s)")
+            moved = drain_events(instance.sessions)
+            console.print(f"ran {run_pending(instance)} job(s); {moved} event(s) handed over")
             return
         running = Worker(instance, threads=threads)
+        events = EventRunner(instance)
 
         def stop(_signal: int, _frame: FrameType | None) -> None:
             console.print("stopping: finishing the jobs under way")
+            events.stop()
             running.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         running.start()
+        events.start()
         console.print(f"worker running with {threads} thread(s)")
         running.wait()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polaris.audit.models
 import polaris.drive.models
+import polaris.events.models
 import polaris.identity.models
 import polaris.ingest.models
 import polaris.ingest.text_models

@@ -22,15 +22,16 @@ CHANNEL = "polaris:jobs"
 class RedisNudge:
     """Publishes a nudge after each commit that queued jobs; listens for others' nudges."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, channel: str = CHANNEL) -> None:
         self._url = url
+        self._channel = channel
         self._client: Any = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
 
     def publish(self) -> None:
         try:
-            self._client.publish(CHANNEL, b"1")
+            self._client.publish(self._channel, b"1")
         except redis.RedisError as error:  # the job is queued anyway; workers poll
             log.warning("could not nudge workers through Redis: %s", error)
 
@@ -46,7 +47,7 @@ class RedisNudge:
             try:
                 client: Any = redis.Redis.from_url(self._url, socket_connect_timeout=2)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(self._channel)
                 while not self._stop.is_set():
                     if pubsub.get_message(timeout=1.0) is not None:
                         wake.set()

@@ -1,0 +1,150 @@
+"""Consumers: code that reacts to the change stream, with a durable cursor each.
+
+A consumer's handler gets a batch of events and runs in the same transaction that moves its cursor
+past them, so its database effects (a queued job, an updated row) happen exactly once, whichever
+node runs it and however often that node is killed. Effects outside the database (an index file,
+a message to a phone) must be idempotent: a batch whose transaction failed is handed over again.
+
+The cursor row is locked while a batch runs, so one node at a time runs a given consumer; the
+others wait for the lock and then read on from where it stopped. A handler that raises leaves the
+cursor where it was (the batch is retried at the next pass) and records the error on the cursor for
+``polaris events status``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from polaris.clock import utcnow
+from polaris.db.uow import unit_of_work
+from polaris.events import repo, service
+from polaris.events.service import Event
+
+log = logging.getLogger("polaris.events")
+
+Handler = Callable[[Session, Sequence[Event]], None]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """``handle`` gets the events of ``kinds`` (all when ``None``), in position order.
+
+    ``start`` says where a consumer seen for the first time begins: at the ``beginning`` of the
+    kept stream (an index that must know everything) or at the head (``now``: a notifier that must
+    not replay the past).
+    """
+
+    name: str
+    handle: Handler
+    kinds: frozenset[str] | None = None
+    batch: int = 500
+    start: Literal["beginning", "now"] = "beginning"
+
+
+_CONSUMERS: dict[str, Consumer] = {}
+
+
+def consumer(
+    name: str,
+    *,
+    kinds: Sequence[str] | None = None,
+    batch: int = 500,
+    start: Literal["beginning", "now"] = "beginning",
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the consumer ``name``."""
+
+    def register(handle: Handler) -> Handler:
+        found = _CONSUMERS.get(name)
+        if found is not None and found.handle is not handle:
+            raise ValueError(f"a consumer named {name!r} is already registered")
+        chosen = frozenset(kinds) if kinds is not None else None
+        _CONSUMERS[name] = Consumer(name, handle, kinds=chosen, batch=batch, start=start)
+        return handle
+
+    return register
+
+
+def registered_consumers() -> list[Consumer]:
+    return [_CONSUMERS[name] for name in sorted(_CONSUMERS)]
+
+
+def run_batch(
+    sessions: sessionmaker[Session], chosen: Consumer, *, raise_errors: bool = False
+) -> int:
+    """Hand one batch to ``chosen`` and move its cursor past it; how many events it looked at
+    (0 when it is caught up or its handler failed; with ``raise_errors`` a failure is raised
+    after it is recorded)."""
+    try:
+        with unit_of_work(sessions) as session:
+            after = _lock_cursor(session, chosen)
+            until = repo.last_position_until(session, after=after, limit=chosen.batch)
+            if until is None:
+                return 0
+            kinds = sorted(chosen.kinds) if chosen.kinds is not None else None
+            rows = repo.events_after(
+                session, after=after, limit=chosen.batch, kinds=kinds, until=until
+            )
+            if rows:
+                chosen.handle(session, [Event.of(row) for row in rows])
+            repo.advance_cursor(session, chosen.name, position=until, now=utcnow())
+            return until - after
+    except Exception as error:  # a failing consumer must not stop the runner or the others
+        log.warning("event consumer %s failed: %r", chosen.name, error)
+        _record_failure(sessions, chosen, f"{type(error).__name__}: {error}"[:2000])
+        if raise_errors:
+            raise
+        return 0
+
+
+def _lock_cursor(session: Session, chosen: Consumer) -> int:
+    start = 0 if chosen.start == "beginning" else repo.head_position(session)
+    return repo.lock_or_create_cursor(session, chosen.name, start=start)
+
+
+def _record_failure(sessions: sessionmaker[Session], chosen: Consumer, error: str) -> None:
+    try:
+        with unit_of_work(sessions) as session:
+            _lock_cursor(session, chosen)  # a first batch that failed rolled its creation back
+            repo.record_failure(session, chosen.name, error=error, now=utcnow())
+    except Exception:
+        log.exception("could not record the failure of event consumer %s", chosen.name)
+
+
+def sequence_pending(sessions: sessionmaker[Session]) -> int:
+    """Sequence every committed event waiting for a position; how many."""
+    total = 0
+    while True:
+        with unit_of_work(sessions) as session:
+            count = service.sequence(session)
+        total += count
+        if count < service.SEQUENCE_BATCH:
+            return total
+
+
+def run_pass(sessions: sessionmaker[Session], *, raise_errors: bool = False) -> int:
+    """Sequence, then run every registered consumer that is behind until it is caught up; how
+    many events were sequenced or handed over."""
+    progress = sequence_pending(sessions)
+    with sessions() as session:
+        head = repo.head_position(session)
+        positions = repo.cursor_positions(session)
+    for chosen in registered_consumers():
+        if positions.get(chosen.name, -1) >= head:
+            continue
+        while (moved := run_batch(sessions, chosen, raise_errors=raise_errors)) > 0:
+            progress += moved
+    return progress
+
+
+def drain(sessions: sessionmaker[Session], *, raise_errors: bool = True) -> int:
+    """Run passes until nothing moves (for tests and ``polaris events drain``); events moved.
+    A failing consumer's error is raised (after it is recorded) unless ``raise_errors`` is off."""
+    total = 0
+    while (moved := run_pass(sessions, raise_errors=raise_errors)) > 0:
+        total += moved
+    return total

@@ -1,0 +1,159 @@
+"""All SQL of the change stream. Takes the session first and never commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from polaris.events.models import HEAD_ROW_ID, DomainEvent, EventCursor, EventHead
+
+_HEAD = EventHead.__table__
+_CURSOR = EventCursor.__table__
+
+
+def add_event(session: Session, values: dict[str, object]) -> None:
+    """INSERT one event (position NULL): no shared row is touched, so appenders never wait."""
+    session.execute(insert(DomainEvent).values(values))
+
+
+def lock_or_create_head(session: Session) -> int:
+    """The last position given out, with the head row locked until the transaction ends.
+
+    The lock waits (no ``SKIP LOCKED``): a sequencer that gave up could leave an event that
+    committed after the other sequencer's snapshot unsequenced until the next wake-up.
+    """
+    query = select(EventHead.position).where(EventHead.id == HEAD_ROW_ID).with_for_update()
+    position = session.execute(query).scalar_one_or_none()
+    if position is not None:
+        return position
+    _insert_ignoring_conflict(session, _HEAD, {"id": HEAD_ROW_ID, "position": 0}, "id")
+    return session.execute(query).scalar_one()
+
+
+def set_head(session: Session, position: int) -> None:
+    session.execute(update(EventHead).where(EventHead.id == HEAD_ROW_ID).values(position=position))
+
+
+def head_position(session: Session) -> int:
+    found = session.execute(
+        select(EventHead.position).where(EventHead.id == HEAD_ROW_ID)
+    ).scalar_one_or_none()
+    return found or 0
+
+
+def oldest_position(session: Session) -> int | None:
+    """The lowest position still kept (``None`` when no sequenced event is kept)."""
+    return session.execute(select(func.min(DomainEvent.position))).scalar_one_or_none()
+
+
+def unsequenced_ids(session: Session, *, limit: int) -> list[int]:
+    """Committed events without a position, in id order (the order they were appended)."""
+    query = (
+        select(DomainEvent.id)
+        .where(DomainEvent.position.is_(None))
+        .order_by(DomainEvent.id)
+        .limit(limit)
+    )
+    return list(session.execute(query).scalars())
+
+
+def assign_positions(session: Session, ids: Sequence[int], *, first: int) -> None:
+    session.execute(
+        update(DomainEvent),
+        [{"id": event_id, "position": first + n} for n, event_id in enumerate(ids)],
+    )
+
+
+def events_after(
+    session: Session,
+    *,
+    after: int,
+    limit: int,
+    kinds: Sequence[str] | None = None,
+    until: int | None = None,
+) -> list[DomainEvent]:
+    query = select(DomainEvent).where(DomainEvent.position > after)
+    if until is not None:
+        query = query.where(DomainEvent.position <= until)
+    if kinds is not None:
+        query = query.where(DomainEvent.kind.in_(kinds))
+    query = query.order_by(DomainEvent.position).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def last_position_until(session: Session, *, after: int, limit: int) -> int | None:
+    """The position of the ``limit``-th event after ``after`` (or the last one): how far a
+    filtered read of ``limit`` events has looked, matching or not."""
+    query = (
+        select(DomainEvent.position)
+        .where(DomainEvent.position > after)
+        .order_by(DomainEvent.position)
+        .limit(limit)
+    )
+    positions = list(session.execute(query).scalars())
+    return positions[-1] if positions else None
+
+
+def lock_or_create_cursor(session: Session, consumer: str, *, start: int) -> int:
+    """The consumer's position, its cursor row locked until the transaction ends."""
+    query = select(EventCursor.position).where(EventCursor.consumer == consumer).with_for_update()
+    position = session.execute(query).scalar_one_or_none()
+    if position is not None:
+        return position
+    _insert_ignoring_conflict(
+        session, _CURSOR, {"consumer": consumer, "position": start}, "consumer"
+    )
+    return session.execute(query).scalar_one()
+
+
+def advance_cursor(session: Session, consumer: str, *, position: int, now: dt.datetime) -> None:
+    session.execute(
+        update(EventCursor)
+        .where(EventCursor.consumer == consumer)
+        .values(position=position, updated_at=now, error=None, failed_at=None)
+    )
+
+
+def record_failure(session: Session, consumer: str, *, error: str, now: dt.datetime) -> None:
+    session.execute(
+        update(EventCursor)
+        .where(EventCursor.consumer == consumer)
+        .values(error=error, failed_at=now)
+    )
+
+
+def cursors(session: Session) -> list[EventCursor]:
+    return list(session.execute(select(EventCursor).order_by(EventCursor.consumer)).scalars())
+
+
+def cursor_positions(session: Session) -> dict[str, int]:
+    rows = session.execute(select(EventCursor.consumer, EventCursor.position))
+    return {row.consumer: row.position for row in rows}
+
+
+def delete_through(session: Session, *, position: int, created_before: dt.datetime) -> int:
+    """Remove sequenced events at or below ``position`` created before ``created_before``."""
+    result = session.execute(
+        delete(DomainEvent).where(
+            DomainEvent.position <= position, DomainEvent.created_at < created_before
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _insert_ignoring_conflict(
+    session: Session, table: object, values: dict[str, object], key: str
+) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=[key])  # type: ignore[arg-type]
+        )
+    else:
+        session.execute(
+            sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=[key])  # type: ignore[arg-type]
+        )

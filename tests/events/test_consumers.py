@@ -1,0 +1,124 @@
+"""Consumers: durable cursors, batches in the cursor's transaction, failures kept for operators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from polaris.db.uow import unit_of_work
+from polaris.events import Consumer, Event, append, consumers, drain, head_position
+from polaris.events import repo as events_repo
+
+
+@pytest.fixture
+def registry() -> Iterator[dict[str, Consumer]]:
+    """The consumer registry, emptied for the test and restored after it."""
+    saved = dict(consumers._CONSUMERS)
+    consumers._CONSUMERS.clear()
+    try:
+        yield consumers._CONSUMERS
+    finally:
+        consumers._CONSUMERS.clear()
+        consumers._CONSUMERS.update(saved)
+
+
+def _append(sessions: sessionmaker[Session], *kinds: str) -> None:
+    with unit_of_work(sessions) as session:
+        for number, kind in enumerate(kinds, start=1):
+            append(session, kind=kind, subject=("node", number))
+
+
+def _cursor(sessions: sessionmaker[Session], name: str) -> tuple[int, str | None]:
+    with sessions() as session:
+        [found] = [c for c in events_repo.cursors(session) if c.consumer == name]
+        return found.position, found.error
+
+
+def test_a_consumer_sees_each_event_of_its_kinds_once(
+    sessions: sessionmaker[Session], registry: dict[str, Consumer]
+) -> None:
+    seen: list[tuple[int, str]] = []
+
+    @consumers.consumer("test.index", kinds=["node.created", "node.trashed"], batch=2)
+    def index(session: Session, events: Sequence[Event]) -> None:
+        seen.extend((e.position, e.kind) for e in events)
+
+    _append(sessions, "node.created", "node.renamed", "node.renamed", "node.trashed")
+    assert drain(sessions) > 0
+    assert seen == [(1, "node.created"), (4, "node.trashed")]
+    assert _cursor(sessions, "test.index") == (4, None)  # it read past what it ignores
+    assert drain(sessions) == 0
+    _append(sessions, "node.created")
+    drain(sessions)
+    assert seen[-1] == (5, "node.created")
+
+
+def test_a_failing_batch_is_retried_and_its_error_kept(
+    sessions: sessionmaker[Session], registry: dict[str, Consumer]
+) -> None:
+    attempts: list[list[int]] = []
+
+    @consumers.consumer("test.flaky", kinds=["node.created"])
+    def flaky(session: Session, events: Sequence[Event]) -> None:
+        attempts.append([e.position for e in events])
+        # Its own write in the cursor's transaction: rolled back with the failed batch.
+        append(session, kind="node.indexed", subject=("node", 99))
+        if len(attempts) == 1:
+            raise RuntimeError("index unavailable")
+
+    _append(sessions, "node.created", "node.created")
+    with pytest.raises(RuntimeError):
+        drain(sessions)
+    position, error = _cursor(sessions, "test.flaky")
+    assert position == 0
+    assert error == "RuntimeError: index unavailable"
+    drain(sessions)
+    assert attempts[:2] == [[1, 2], [1, 2]]
+    assert len(attempts) == 2
+    assert _cursor(sessions, "test.flaky") == (3, None)  # past its own event; error cleared
+    with sessions() as session:
+        assert head_position(session) == 3
+
+
+def test_a_failing_consumer_does_not_hold_up_the_others(
+    sessions: sessionmaker[Session], registry: dict[str, Consumer]
+) -> None:
+    seen: list[int] = []
+
+    @consumers.consumer("test.broken")
+    def broken(session: Session, events: Sequence[Event]) -> None:
+        raise RuntimeError("always")
+
+    @consumers.consumer("test.working")
+    def working(session: Session, events: Sequence[Event]) -> None:
+        seen.extend(e.position for e in events)
+
+    _append(sessions, "node.created")
+    drain(sessions, raise_errors=False)
+    assert seen == [1]
+    assert _cursor(sessions, "test.broken")[0] == 0
+
+
+def test_a_consumer_that_starts_now_skips_the_past(
+    sessions: sessionmaker[Session], registry: dict[str, Consumer]
+) -> None:
+    _append(sessions, "node.created", "node.created")
+    drain(sessions)
+    seen: list[int] = []
+
+    @consumers.consumer("test.notifier", start="now")
+    def notifier(session: Session, events: Sequence[Event]) -> None:
+        seen.extend(e.position for e in events)
+
+    drain(sessions)
+    _append(sessions, "node.renamed")
+    drain(sessions)
+    assert seen == [3]
+
+
+def test_a_name_is_registered_once(registry: dict[str, Consumer]) -> None:
+    consumers.consumer("test.one")(lambda session, events: None)
+    with pytest.raises(ValueError, match="already registered"):
+        consumers.consumer("test.one")(lambda session, events: None)
