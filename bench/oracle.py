@@ -44,7 +44,7 @@ from polaris.config import load_settings
 from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
 from polaris.db.migrate import upgrade
 from polaris.drive._locate import locate
-from polaris.identity import api_tokens, roles, units, users
+from polaris.identity import program_tokens, roles, units, users
 from polaris.identity.auth import AuthConfig
 from polaris.identity.passwords import Argon2Parameters, Passwords
 from polaris.identity.throttle import ThrottlePolicy
@@ -143,7 +143,7 @@ def seed(instance: Instance) -> dict[str, str]:
             passwords=instance.auth.passwords,
             context=SYSTEM,
         ).user
-        issued = api_tokens.create_token(
+        issued = program_tokens.create_token(
             session=session,
             user=user,
             name="bench",

@@ -1,4 +1,10 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: the composition root of the web app.
+
+It is the one module that imports every package's routes, and it wires what the packages offer one
+another without importing one another: ingest's thumbnails into drive's folder listing
+(``polaris.web.listing``). The tables are collected in ``polaris.tables``, the job handlers in
+``polaris.handlers``.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +26,12 @@ from polaris.handlers import load_job_handlers
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
+from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
 from polaris.jobs import Worker
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
-from polaris.web import logs, problems
+from polaris.web import listing, logs, problems
 from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from polaris.web.params import FormEncodingMiddleware, refuse_undecodable_url
 from polaris.web.sealing import PeriodicSealer
@@ -81,6 +88,7 @@ def create_app(
     )
     app.state.instance = instance
     problems.install(app)
+    ingest_views.decorate(listing.install(app))
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(groups_router, prefix=API_PREFIX)
     app.include_router(drive_router, prefix=API_PREFIX)
@@ -88,6 +96,7 @@ def create_app(
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
+    app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
     app.include_router(drive_pages)
     app.include_router(admin_pages)
     app.include_router(search_pages)

@@ -29,7 +29,7 @@ from polaris.access.routes import ADMINISTRATOR
 from polaris.audit.context import AuditContext
 from polaris.db.uow import transaction
 from polaris.errors import NotAuthenticated, PermissionDenied
-from polaris.identity import api_tokens, auth
+from polaris.identity import auth, program_tokens
 from polaris.identity.actors import RequestInfo, actor_context, actor_for
 from polaris.identity.models import User
 from polaris.instance import Instance
@@ -117,7 +117,7 @@ def _authenticate(request: Request, session: Session) -> Caller:
     info = get_request_info(request)
     token = bearer_token(request)
     if token is not None:
-        api_token, user = api_tokens.resolve_token(session=session, secret=token)
+        api_token, user = program_tokens.resolve_token(session=session, secret=token)
         actor = actor_for(
             session=session,
             user=user,
@@ -130,7 +130,13 @@ def _authenticate(request: Request, session: Session) -> Caller:
         raise NotAuthenticated("sign in first", code="not_authenticated")
     if request.method not in SAFE_METHODS:
         check_csrf(request)
-    row, user = auth.resolve_session(session=session, config=instance.auth, token=cookie)
+    return session_caller(session, instance, cookie, info)
+
+
+def session_caller(session: Session, instance: Instance, token: str, info: RequestInfo) -> Caller:
+    """Who is signed in with the session ``token`` (``NotAuthenticated`` when it is unknown or has
+    expired), for the API's caller and for the pages' (``polaris.web.pages``) alike."""
+    row, user = auth.resolve_session(session=session, config=instance.auth, token=token)
     actor = actor_for(session=session, user=user, auth_factors=row.auth_factors, session_id=row.id)
     return Caller(actor=actor, user=user, session_id=row.id, request=info)
 

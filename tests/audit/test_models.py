@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
-from polaris.db.models_registry import metadata
+from polaris.tables import metadata
 
 AUDIT_TABLE = re.compile(r"\baudit_(record|head|checkpoint)\b")
 

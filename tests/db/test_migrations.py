@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, text
 
 from polaris.db.engine import make_engine
 from polaris.db.migrate import downgrade, upgrade
-from polaris.db.models_registry import metadata
+from polaris.tables import metadata
 from tests.conftest import DATABASE_BACKENDS, PG_SCHEMA, pg_url
 
 #: Of this run (see tests/conftest.py), so that concurrent runs do not collide.

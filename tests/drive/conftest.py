@@ -16,7 +16,7 @@ from polaris.app import create_app
 from polaris.audit.keys import AuditSigner
 from polaris.config import load_settings
 from polaris.drive.models import Space
-from polaris.identity import api_tokens
+from polaris.identity import program_tokens
 from polaris.instance import Instance
 from polaris.storage.keys import create_master_key_file
 from polaris.storage.local import LocalBackend
@@ -126,7 +126,7 @@ def seed(session: Session) -> tuple[dict[str, str], dict[str, int], dict[str, in
     tokens, user_ids = {}, {}
     for username, unit, role, clearance in PEOPLE:
         user = make_user(session, username, unit=unit, role=role, clearance=clearance)
-        issued = api_tokens.create_token(
+        issued = program_tokens.create_token(
             session=session, user=user, name="test", scopes=["all"], lifetime_days=1, context=SYSTEM
         )
         tokens[username] = issued.secret

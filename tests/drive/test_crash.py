@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from polaris.cli.main import app as cli_app
 from polaris.config import load_settings
-from polaris.identity import api_tokens
+from polaris.identity import program_tokens
 from polaris.instance import open_instance
 from tests.factories import SYSTEM, build_tree, make_user
 from tests.live_server import Server, wait_for
@@ -37,7 +37,7 @@ def instance_dir(tmp_path: Path) -> Iterator[tuple[Path, str, int]]:
     session = instance.sessions()
     build_tree(session)
     user = make_user(session, "hc.crash", unit="PS-A1", role="head_constable")
-    token = api_tokens.create_token(
+    token = program_tokens.create_token(
         session=session, user=user, name="crash", scopes=["all"], lifetime_days=1, context=SYSTEM
     ).secret
     session.commit()

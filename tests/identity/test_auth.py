@@ -12,7 +12,7 @@ from polaris.audit.models import AuditRecord
 from polaris.clock import utcnow
 from polaris.db.uow import transaction
 from polaris.errors import MfaRequired, NotAuthenticated, Throttled, ValidationFailed
-from polaris.identity import api_tokens, auth, mfa
+from polaris.identity import auth, mfa, program_tokens
 from polaris.identity.actors import RequestInfo
 from polaris.identity.models import ApiToken, LoginThrottle, User, UserSession
 from polaris.identity.passwords import Argon2Parameters, Passwords, VerifyResult
@@ -292,7 +292,7 @@ def test_password_change_needs_the_current_one_and_ends_other_sessions(db_sessio
 def test_api_tokens_forged_expired_revoked(db_session: Session) -> None:
     build_tree(db_session)
     user = make_user(db_session, "script")
-    issued = api_tokens.create_token(
+    issued = program_tokens.create_token(
         session=db_session,
         user=user,
         name="rclone",
@@ -300,23 +300,25 @@ def test_api_tokens_forged_expired_revoked(db_session: Session) -> None:
         lifetime_days=7,
         context=SYSTEM,
     )
-    token, owner = api_tokens.resolve_token(session=db_session, secret=issued.secret)
+    token, owner = program_tokens.resolve_token(session=db_session, secret=issued.secret)
     assert owner.id == user.id and token.scopes == ["read"]
     stored = db_session.scalars(select(ApiToken.token_hash)).all()
     assert issued.secret not in stored  # hashed at rest
     with pytest.raises(NotAuthenticated):
-        api_tokens.resolve_token(session=db_session, secret=issued.secret[:-1] + "x")
+        program_tokens.resolve_token(session=db_session, secret=issued.secret[:-1] + "x")
     issued.token.expires_at = utcnow() - dt.timedelta(seconds=1)
     with pytest.raises(NotAuthenticated):
-        api_tokens.resolve_token(session=db_session, secret=issued.secret)
-    second = api_tokens.create_token(
+        program_tokens.resolve_token(session=db_session, secret=issued.secret)
+    second = program_tokens.create_token(
         session=db_session, user=user, name="b", scopes=["write"], lifetime_days=1, context=SYSTEM
     )
-    api_tokens.revoke_token(session=db_session, user=user, token_id=second.token.id, context=SYSTEM)
+    program_tokens.revoke_token(
+        session=db_session, user=user, token_id=second.token.id, context=SYSTEM
+    )
     with pytest.raises(NotAuthenticated):
-        api_tokens.resolve_token(session=db_session, secret=second.secret)
+        program_tokens.resolve_token(session=db_session, secret=second.secret)
     with pytest.raises(ValidationFailed):
-        api_tokens.create_token(
+        program_tokens.create_token(
             session=db_session,
             user=user,
             name="c",

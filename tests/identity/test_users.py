@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from polaris.access.policy import Classification
 from polaris.errors import Conflict, ValidationFailed
-from polaris.identity import api_tokens, auth, users
+from polaris.identity import auth, program_tokens, users
 from polaris.identity.actors import RequestInfo
 from polaris.identity.csvrows import ImportRejected
 from polaris.identity.models import User, UserSession
@@ -117,7 +117,7 @@ def test_disabling_ends_every_session_and_token_at_once(db_session: Session) -> 
         )
         for _ in range(2)
     ]
-    issued = api_tokens.create_token(
+    issued = program_tokens.create_token(
         session=db_session,
         user=user,
         name="sync",
@@ -130,7 +130,7 @@ def test_disabling_ends_every_session_and_token_at_once(db_session: Session) -> 
         with pytest.raises(Exception, match="not valid"):
             auth.resolve_session(session=db_session, config=config, token=step.token)
     with pytest.raises(Exception, match="not valid"):
-        api_tokens.resolve_token(session=db_session, secret=issued.secret)
+        program_tokens.resolve_token(session=db_session, secret=issued.secret)
     live = db_session.scalar(
         select(func.count()).select_from(UserSession).where(UserSession.ended_at.is_(None))
     )

@@ -30,7 +30,7 @@ from polaris.audit.keys import AuditSigner
 from polaris.config import load_settings
 from polaris.db import make_engine
 from polaris.db.migrate import upgrade
-from polaris.identity import api_tokens
+from polaris.identity import program_tokens
 from polaris.identity.models import User
 from polaris.instance import Instance
 from polaris.storage.keys import create_master_key_file
@@ -71,7 +71,7 @@ def _instance(directory: Path, *, migrate: bool = True) -> Instance:
 def _token(instance: Instance, username: str) -> str:
     with instance.sessions() as session, session.begin():
         user = session.query(User).filter_by(username=username).one()
-        issued = api_tokens.create_token(
+        issued = program_tokens.create_token(
             session=session,
             user=user,
             name="fuzz",

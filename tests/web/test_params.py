@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from polaris.drive.models import Node
-from polaris.identity import api_tokens
+from polaris.identity import program_tokens
 from polaris.identity.models import User, UserGroup
 from polaris.instance import Instance
 from polaris.web.params import MAX_ID, MAX_INT64
@@ -32,7 +32,7 @@ PAST_IDS = MAX_ID + 1  # 2^31: past PostgreSQL's INTEGER, which id columns are
 def bearer(instance: Instance, username: str) -> dict[str, str]:
     with instance.sessions() as session, session.begin():
         user = session.scalars(select(User).where(User.username == username)).one()
-        issued = api_tokens.create_token(
+        issued = program_tokens.create_token(
             session=session, user=user, name="t", scopes=["all"], lifetime_days=1, context=SYSTEM
         )
         return {"Authorization": f"Bearer {issued.secret}"}

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from polaris.access.routes import scope_table
 from polaris.audit.models import AuditRecord
-from polaris.identity import api_tokens
+from polaris.identity import program_tokens
 from polaris.identity.models import ApiToken, User
 from polaris.instance import Instance
 from tests.factories import PASSWORD, SYSTEM
@@ -26,7 +26,7 @@ SCOPE_SECTION = "## Token scopes of every route"
 def issue(instance: Instance, username: str, *scopes: str) -> str:
     session: Session = instance.sessions()
     user = session.scalars(select(User).where(User.username == username)).one()
-    issued = api_tokens.create_token(
+    issued = program_tokens.create_token(
         session=session, user=user, name="t", scopes=list(scopes), lifetime_days=7, context=SYSTEM
     )
     session.commit()

@@ -16,7 +16,7 @@ from polaris.cli.context import (
     progress_bar,
     unit_of_work,
 )
-from polaris.identity import api_tokens, units, users
+from polaris.identity import program_tokens, units, users
 
 units_app = typer.Typer(no_args_is_help=True)
 users_app = typer.Typer(no_args_is_help=True)
@@ -172,7 +172,7 @@ def create_token(
     """Create an API token for a user; the secret is printed once."""
     with instance_for(data_dir) as instance, unit_of_work(instance) as session:
         user = users.get_by_username(session=session, username=username)
-        issued = api_tokens.create_token(
+        issued = program_tokens.create_token(
             session=session,
             user=user,
             name=name,

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from polaris.access.policy import Actor
 from polaris.cli.context import DataDirOption, console, errors, fail, instance_for, unit_of_work
 from polaris.drive import spaces
-from polaris.drive.api import space_defaults
 from polaris.drive.models import Space
 from polaris.identity import units, users
 from polaris.identity.actors import RequestInfo, actor_context, actor_for
@@ -135,7 +134,7 @@ def _target(instance: Instance, username: str, space_spec: str, folder: str) -> 
 
 
 def _space(session: Session, instance: Instance, actor: Actor, spec: str) -> Space:
-    defaults = space_defaults(instance)
+    defaults = spaces.space_defaults(instance.settings)
     kind, _, value = spec.partition(":")
     if kind == "unit" and value:
         return spaces.ensure_unit_space(

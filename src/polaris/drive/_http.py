@@ -1,11 +1,12 @@
-"""HTTP details of file transfer: Range parsing, Content-Disposition, reading a request body."""
+"""HTTP details of file transfer: Range parsing, ETags, reading a request body.
+
+``Content-Disposition`` is in ``polaris.web.downloads``: ingest's pages send files too.
+"""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -55,20 +56,6 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         raise RangeNotSatisfiable(f"the content has {size} bytes", headers=unsatisfiable)
     end = size if last == "" else min(int(last) + 1, size)
     return start, end
-
-
-def content_disposition(name: str) -> str:
-    """``attachment`` with an ASCII fallback and the exact name (RFC 6266 and 5987)."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    fallback = (
-        "".join(
-            c if 0x20 <= ord(c) < 0x7F and c not in '"\\%' else "_"
-            for c in decomposed
-            if not unicodedata.combining(c)
-        ).strip()
-        or "download"
-    )
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def etag_header(etag: str) -> str:

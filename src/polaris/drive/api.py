@@ -28,18 +28,10 @@ from polaris.drive.schemas import (
     SpaceRead,
     classification_level,
 )
-from polaris.instance import Instance
 from polaris.web.params import Id
 
 router = APIRouter(tags=["drive"])
 IfMatch = Annotated[str | None, Header(alias="if-match")]
-
-
-def space_defaults(instance: Instance) -> spaces.SpaceDefaults:
-    drive = instance.settings.drive
-    return spaces.SpaceDefaults(
-        user_quota_bytes=drive.user_quota_bytes, unit_quota_bytes=drive.unit_quota_bytes
-    )
 
 
 @router.get("/spaces", response_model=list[SpaceRead])
@@ -49,7 +41,7 @@ def list_spaces(
     """The caller's own space, their unit's, and those of units within their reach."""
     with transaction(session):
         found = spaces.visible_spaces(
-            session=session, actor=caller.actor, defaults=space_defaults(instance)
+            session=session, actor=caller.actor, defaults=spaces.space_defaults(instance.settings)
         )
         return [SpaceRead.of(space, caller.actor) for space in found]
 

@@ -19,7 +19,6 @@ from polaris.db.uow import transaction
 from polaris.deps import CurrentCaller, CurrentInstance, DbSession
 from polaris.drive import content, reads
 from polaris.drive._http import (
-    content_disposition,
     declared_length,
     etag_header,
     etag_matches,
@@ -31,6 +30,7 @@ from polaris.drive.schemas import NodeRead, VersionRead
 from polaris.errors import PayloadTooLarge
 from polaris.storage.refs import ContentRef
 from polaris.storage.writer import ContentTooLarge
+from polaris.web.downloads import content_disposition
 from polaris.web.params import Id
 
 router = APIRouter(tags=["files"])

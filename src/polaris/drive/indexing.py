@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
 from polaris.drive import repo, stamps
-from polaris.drive._locate import Located, locate, locate_many, readable_ids
+from polaris.drive._locate import Located as Located  # what ``located`` hands out, for search
+from polaris.drive._locate import locate, locate_many, readable_ids
 from polaris.drive.models import FILE, Node
 
 

@@ -17,6 +17,7 @@ from polaris.access.policy import Action, Actor, Classification, Resource
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
+from polaris.config import Settings
 from polaris.drive import repo, stamps
 from polaris.drive._locate import NO_ID, resource_for
 from polaris.drive.models import FOLDER, Node, Space
@@ -26,8 +27,19 @@ from polaris.identity.models import Unit, User
 
 @dataclass(frozen=True)
 class SpaceDefaults:
+    """The quotas a new space starts with."""
+
     user_quota_bytes: int | None = None
     unit_quota_bytes: int | None = None
+
+
+def space_defaults(settings: Settings) -> SpaceDefaults:
+    """The instance's defaults for new spaces (``[drive]`` in the settings), for every caller:
+    the drive's routes and pages, search, ``polaris import``."""
+    drive = settings.drive
+    return SpaceDefaults(
+        user_quota_bytes=drive.user_quota_bytes, unit_quota_bytes=drive.unit_quota_bytes
+    )
 
 
 def _create(session: Session, space: Space) -> Space:

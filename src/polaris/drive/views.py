@@ -1,7 +1,8 @@
 """Drive pages: the spaces sidebar and a folder's contents, rendered on the server.
 
 They call the same services as ``drive.api``: visibility, classification and audit are decided
-there, never here.
+there, never here. A listing's thumbnails are ingest's: the folder page asks the app's listing
+decorations (``polaris.web.listing``), which ingest fills, so that drive does not import ingest.
 """
 
 from __future__ import annotations
@@ -13,31 +14,29 @@ from fastapi.responses import RedirectResponse, Response
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import (
-    content,
-    service,
-    spaces,
-    trash,
-    views_preview,
-    views_select,
-    views_shares,
-)
+from polaris.drive import content, service, spaces, trash, views_select, views_shares
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
-from polaris.drive.views_common import back_to, page, sidebar_of
+from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
-from polaris.ingest import service as ingest
+from polaris.web.listing import Decorations
 from polaris.web.messages import upload_messages
-from polaris.web.pages import PageCaller
+from polaris.web.pages import PageCaller, page
 from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
+
+
+def back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectResponse:
+    return RedirectResponse(
+        f"/drive/{node_parent_id}" if node_parent_id else fallback, status_code=303
+    )
 
 
 @router.get("/")
 def home(caller: PageCaller, session: DbSession, instance: CurrentInstance) -> Response:
     """Straight to the person's own space."""
     with transaction(session):
-        own = sidebar_of(caller, session, instance)[0]
+        own = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)[0]
     return RedirectResponse(f"/drive/{own.root_id}", status_code=303)
 
 
@@ -48,6 +47,7 @@ def folder(
     caller: PageCaller,
     session: DbSession,
     instance: CurrentInstance,
+    decorations: Decorations,
     sort: Literal["name", "modified", "size"] = "name",
     order: Literal["asc", "desc"] = "asc",
     cursor: str | None = None,
@@ -55,7 +55,7 @@ def folder(
 ) -> Response:
     context = caller.context
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         located, listing = service.list_children(
             session=session,
             actor=caller.actor,
@@ -72,7 +72,7 @@ def folder(
             for child in listing.items
             if child.node.current_version_id is not None
         }
-        drawn = ingest.with_thumbnails(session, list(versions.values()))
+        drawn = decorations.with_thumbnails(session, list(versions.values()))
         thumbnails = {node: version for node, version in versions.items() if version in drawn}
         # A personal space's root is "My files" to its owner, not their username.
         personal = located.space.kind == "user"
@@ -144,7 +144,7 @@ def trash_page(
 ) -> Response:
     context = caller.context
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         found = trash.list_trash(
             session=session, actor=caller.actor, context=context, space_id=space_id
         )
@@ -186,7 +186,7 @@ def versions_page(
 ) -> Response:
     context = caller.context
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         located, versions = content.list_versions(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
@@ -227,6 +227,7 @@ def restore_version(
     return RedirectResponse(f"/drive/file/{node_id}/versions", status_code=303)
 
 
-# The other drive pages live in modules of their own; this router serves them all.
-for _sub in (views_shares.router, views_preview.router, views_select.router):
+# The other drive pages live in modules of their own; this router serves them all. A file's page
+# and its previews are ingest's (``polaris.ingest.views``).
+for _sub in (views_shares.router, views_select.router):
     router.include_router(_sub)

@@ -17,10 +17,10 @@ from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import copying, service, trash
 from polaris.drive.schemas import NodeRead, SpaceRead
-from polaris.drive.views_common import page, sidebar_of
+from polaris.drive.sidebar import sidebar_of
 from polaris.errors import Conflict, PermissionDenied, QuotaExceeded, ValidationFailed
 from polaris.web.messages import N_, error_message
-from polaris.web.pages import PageCaller
+from polaris.web.pages import PageCaller, page
 from polaris.web.params import MAX_ID, Id
 
 router = APIRouter(include_in_schema=False)
@@ -77,7 +77,7 @@ def _render_pick(
 ) -> Response:
     context = caller.context
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         chosen = [
             NodeRead.of(
                 service.get_node(session=session, actor=caller.actor, context=context, node_id=i),

@@ -19,12 +19,12 @@ from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import service, shares
 from polaris.drive.schemas import NodeRead, ShareRead, SpaceRead
-from polaris.drive.views_common import page, sidebar_of
+from polaris.drive.sidebar import sidebar_of
 from polaris.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from polaris.identity import groups, units, users
 from polaris.identity.models import Unit, User, UserGroup
 from polaris.web.messages import N_, error_message
-from polaris.web.pages import PageCaller
+from polaris.web.pages import PageCaller, page
 from polaris.web.params import Day, Id
 
 router = APIRouter(include_in_schema=False)
@@ -51,7 +51,7 @@ def _render_shares(
 ) -> Response:
     context = caller.context
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         located = service.get_node(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
@@ -200,7 +200,7 @@ def shared_with_me_page(
     request: Request, caller: PageCaller, session: DbSession, instance: CurrentInstance
 ) -> Response:
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         found = shares.shared_with_me(session=session, actor=caller.actor)
         items = [NodeRead.of(s.located, caller.actor) for s in found]
     return page(request, caller, "shared.html", sidebar, items=items)

@@ -26,7 +26,7 @@ from polaris.deps import (
     set_session_cookies,
 )
 from polaris.errors import NotAuthenticated
-from polaris.identity import api_tokens, auth, users
+from polaris.identity import auth, program_tokens, users
 from polaris.identity.models import ApiToken, Unit, User
 from polaris.identity.schemas import (
     CodeRequest,
@@ -203,7 +203,7 @@ def _token_read(token: ApiToken) -> TokenRead:
 
 @router.get("/tokens", response_model=list[TokenRead])
 def list_tokens(caller: SessionCaller, session: DbSession) -> list[TokenRead]:
-    return [_token_read(t) for t in api_tokens.list_tokens(session=session, user=caller.user)]
+    return [_token_read(t) for t in program_tokens.list_tokens(session=session, user=caller.user)]
 
 
 @router.post("/tokens", response_model=TokenIssued, status_code=201)
@@ -211,7 +211,7 @@ def create_token(body: TokenCreate, caller: SessionCaller, session: DbSession) -
     with transaction(session):
         user = session.get(User, caller.user.id)
         assert user is not None
-        issued = api_tokens.create_token(
+        issued = program_tokens.create_token(
             session=session,
             user=user,
             name=body.name,
@@ -225,7 +225,7 @@ def create_token(body: TokenCreate, caller: SessionCaller, session: DbSession) -
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: Id, caller: SessionCaller, session: DbSession) -> None:
     with transaction(session):
-        api_tokens.revoke_token(
+        program_tokens.revoke_token(
             session=session,
             user=caller.user,
             token_id=token_id,

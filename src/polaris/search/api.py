@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentCaller, CurrentInstance, DbSession
-from polaris.drive.api import space_defaults
+from polaris.drive import spaces
 from polaris.drive.schemas import ClassificationName, NodeRead, classification_level
 from polaris.errors import NotFound, ValidationFailed
 from polaris.identity import units, users
@@ -149,7 +149,7 @@ def search(
             context=caller.context,
             engine=engine_of(instance),
             query=query,
-            defaults=space_defaults(instance),
+            defaults=spaces.space_defaults(instance.settings),
         )
         hits = [
             SearchHitRead(

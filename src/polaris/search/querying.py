@@ -21,7 +21,7 @@ from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.drive import indexing as drive_index
 from polaris.drive import shares, spaces
-from polaris.drive._locate import Located
+from polaris.drive.indexing import Located
 from polaris.search.interface import SearchEngine, SearchHit, SearchPage, SearchQuery, Visibility
 from polaris.search.paging import search_page
 

@@ -7,14 +7,14 @@ from fastapi.responses import Response
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive.api import space_defaults
+from polaris.drive import spaces
 from polaris.drive.schemas import ClassificationName, NodeRead
-from polaris.drive.views_common import page, sidebar_of
+from polaris.drive.sidebar import sidebar_of
 from polaris.errors import ValidationFailed
 from polaris.search import querying
 from polaris.search.api import TypeGroup, build_query
 from polaris.search.indexing import engine_of
-from polaris.web.pages import PageCaller
+from polaris.web.pages import PageCaller, page
 from polaris.web.params import Day
 
 router = APIRouter(include_in_schema=False)
@@ -38,7 +38,7 @@ def search_page(
     total_exact = True
     error = None
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         if q.strip() or types or classification or modified_from:
             try:
                 query = build_query(
@@ -63,7 +63,7 @@ def search_page(
                     context=caller.context,
                     engine=engine_of(instance),
                     query=query,
-                    defaults=space_defaults(instance),
+                    defaults=spaces.space_defaults(instance.settings),
                     space_ids=frozenset(space.id for space in sidebar),
                 )
                 found = [(NodeRead.of(item.located, caller.actor), item) for item in results]

@@ -1,4 +1,4 @@
-"""What every page needs: who is signed in, CSRF tokens for forms, and redirects.
+"""What every page needs: who is signed in, CSRF tokens for forms, redirects, and the frame.
 
 Pages authenticate with the session cookie only (never an API token). While an
 administrator-issued password is unchanged, every page but the password form leads back to it.
@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from polaris.access import gate
@@ -31,10 +33,10 @@ from polaris.deps import (
     get_request_info,
     get_session,
     operation_of,
+    session_caller,
 )
 from polaris.errors import MfaRequired, NotAuthenticated, PermissionDenied
-from polaris.identity import auth
-from polaris.identity.actors import actor_context, actor_for
+from polaris.web.templating import render
 
 PRE_SESSION_COOKIE = "polaris_pre"
 
@@ -105,16 +107,13 @@ def _page_caller(request: Request, session: Session, need: Need) -> Caller:
     info = get_request_info(request)
     try:
         with transaction(session):
-            row, user = auth.resolve_session(session=session, config=instance.auth, token=token)
-            actor = actor_for(
-                session=session, user=user, auth_factors=row.auth_factors, session_id=row.id
-            )
+            caller = session_caller(session, instance, token, info)
             gate.require_credentials(
                 session=session,
-                actor=actor,
+                actor=caller.actor,
                 need=need,
                 operation=operation_of(request),
-                context=actor_context(actor, info),
+                context=caller.context,
             )
     except MfaRequired as error:
         raise Redirect("/enrol" if error.code == "mfa_enrol_required" else "/login/mfa") from None
@@ -124,8 +123,8 @@ def _page_caller(request: Request, session: Session, need: Need) -> Caller:
         if error.code == "password_change_required":
             raise Redirect(PASSWORD_PAGE) from None
         raise
-    request.state.user_id = user.id
-    return Caller(actor=actor, user=user, session_id=row.id, request=info)
+    request.state.user_id = caller.user.id
+    return caller
 
 
 def get_page_caller(
@@ -149,3 +148,17 @@ def get_password_page_caller(
 PageCaller = Annotated[Caller, Depends(get_page_caller)]
 PasswordPageCaller = Annotated[Caller, Depends(get_password_page_caller)]
 FormChecked = Annotated[None, Depends(check_form_csrf)]
+
+
+def page(
+    request: Request,
+    caller: Caller,
+    template: str,
+    sidebar: Sequence[object],
+    **context: Any,
+) -> Response:
+    """Render a page in the signed-in frame: the CSRF token for its forms, the person, and the
+    spaces of the sidebar (``drive.sidebar.sidebar``, which the page's package asks for: this
+    package knows no domain). Shared by the pages of drive, ingest and search."""
+    token, _ = form_csrf(request)
+    return render(request, template, csrf=token, user=caller.user, spaces=sidebar, **context)

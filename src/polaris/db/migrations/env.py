@@ -1,10 +1,11 @@
-"""Alembic environment: the engine comes from ``polaris.db.migrate``, never from a URL in a file."""
+"""Alembic environment: the engine comes from ``polaris.db.migrate``, never from a URL in a file;
+the tables from the composition root (``polaris.tables``), since ``db`` knows no domain."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from polaris.db.models_registry import metadata
+from polaris.tables import metadata
 
 config = context.config
 engine = config.attributes["engine"]

@@ -1,7 +1,11 @@
-"""A file's page: its details, and a preview drawn by Polaris (page images, or the text).
+"""A file's pages drawn from what ingest derived: its details with a preview (page images, or the
+text), the extracted text, the OCR PDF, and the images themselves.
 
-Images come from renditions drawn in the background (``polaris.ingest``). Each look at a
-thumbnail, a page image or the text is authorised like a download and audited as ``file.preview``.
+The URLs stay under ``/drive/file/``: to the person these are the file's pages. Each look at a
+thumbnail, a page image or the text is authorised like a download and audited as ``file.preview``
+through drive's services (``drive.content.find_content``, ``audit_preview``); ingest only says what
+has been drawn. The folder listing's thumbnails reach drive's page through ``polaris.web.listing``
+(:func:`decorate`), since drive may not import ingest.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from fastapi.responses import JSONResponse, Response
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import content
-from polaris.drive._http import content_disposition
 from polaris.drive.schemas import NodeRead, SpaceRead
-from polaris.drive.views_common import page, sidebar_of
+from polaris.drive.sidebar import sidebar_of
 from polaris.ingest import service as ingest
 from polaris.ingest import text_service
 from polaris.storage.refs import ContentRef
-from polaris.web.pages import PageCaller
+from polaris.web.downloads import content_disposition
+from polaris.web.listing import ListingDecorations
+from polaris.web.pages import PageCaller, page
 from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
@@ -28,6 +33,11 @@ MAX_TEXT_BYTES = 512 * 1024
 TEXT_TYPES = ("text/plain", "text/csv", "text/markdown")
 #: A version's images never change, so a browser may keep them (privately) for a day.
 IMAGE_CACHE = "private, max-age=86400, immutable"
+
+
+def decorate(decorations: ListingDecorations) -> None:
+    """Register what ingest adds to drive's folder listing: the thumbnails drawn so far."""
+    decorations.add_thumbnails(ingest.with_thumbnails)
 
 
 @router.get("/drive/file/{node_id}")
@@ -41,7 +51,7 @@ def file_page(
     context = caller.context
     text = None
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         located, version = content.find_content(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
@@ -83,7 +93,7 @@ def text_page(
     """The text extracted from the current version (its layer, or OCR) and how it was made."""
     context = caller.context
     with transaction(session):
-        sidebar = sidebar_of(caller, session, instance)
+        sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         located, version = content.find_content(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )

@@ -1,4 +1,7 @@
-"""Scoped, expiring API tokens for programs (sync clients, scripts, integrations)."""
+"""Scoped, expiring API tokens for programs (sync clients, scripts, integrations).
+
+Named for whom the tokens are for: ``api_*.py`` are route modules (docs/architecture.md).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,23 @@
+"""The spaces sidebar of the signed-in frame: the spaces the person may open.
+
+Drive's pages show it, and so do the pages of other packages drawn in the same frame (search
+results, a file's previews). They call this module, never drive's page modules: a package uses a
+sibling's services, not its routes (docs/architecture.md, "Modules and imports").
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import Actor
+from polaris.config import Settings
+from polaris.drive import spaces
+from polaris.drive.schemas import SpaceRead
+
+
+def sidebar_of(*, session: Session, actor: Actor, settings: Settings) -> list[SpaceRead]:
+    """``actor``'s spaces, their own first (``spaces.visible_spaces``), as the pages show them."""
+    found = spaces.visible_spaces(
+        session=session, actor=actor, defaults=spaces.space_defaults(settings)
+    )
+    return [SpaceRead.of(space, actor) for space in found]
