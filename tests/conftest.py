@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 from polaris.db import make_engine
 from polaris.db.migrate import upgrade
 
+#: Fixtures any test may use: ``redis_url`` (a live Redis).
+pytest_plugins = ["tests.support.redis_server"]
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASE_BACKENDS = ["sqlite", "postgresql"]
 
