@@ -21,6 +21,7 @@ from typing import Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.clock import utcnow
+from polaris.db.engine import READ_ONLY_OPTION
 from polaris.db.uow import unit_of_work
 from polaris.events import repo, service
 from polaris.events.service import Event
@@ -115,8 +116,29 @@ def _record_failure(sessions: sessionmaker[Session], chosen: Consumer, error: st
         log.exception("could not record the failure of event consumer %s", chosen.name)
 
 
+@dataclass(frozen=True)
+class _Glance:
+    unsequenced: bool
+    head: int
+    cursors: dict[str, int]
+
+
+def _glance(sessions: sessionmaker[Session]) -> _Glance:
+    """Where the stream stands, read without a write transaction: an idle pass (every poll, and
+    after every commit in this process) then takes no write lock, which SQLite has one of."""
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY_OPTION: True})
+        return _Glance(
+            unsequenced=bool(repo.unsequenced_ids(session, limit=1)),
+            head=repo.head_position(session),
+            cursors=repo.cursor_positions(session),
+        )
+
+
 def sequence_pending(sessions: sessionmaker[Session]) -> int:
     """Sequence every committed event waiting for a position; how many."""
+    if not _glance(sessions).unsequenced:
+        return 0
     total = 0
     while True:
         with unit_of_work(sessions) as session:
@@ -130,11 +152,9 @@ def run_pass(sessions: sessionmaker[Session], *, raise_errors: bool = False) -> 
     """Sequence, then run every registered consumer that is behind until it is caught up; how
     many events were sequenced or handed over."""
     progress = sequence_pending(sessions)
-    with sessions() as session:
-        head = repo.head_position(session)
-        positions = repo.cursor_positions(session)
+    glance = _glance(sessions)
     for chosen in registered_consumers():
-        if positions.get(chosen.name, -1) >= head:
+        if glance.cursors.get(chosen.name, -1) >= glance.head:
             continue
         while (moved := run_batch(sessions, chosen, raise_errors=raise_errors)) > 0:
             progress += moved
