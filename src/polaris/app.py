@@ -2,8 +2,8 @@
 
 It is the one module that imports every package's routes, and it wires what the packages offer one
 another without importing one another: ingest's thumbnails into drive's folder listing
-(``polaris.web.listing``). The tables are collected in ``polaris.tables``, the job handlers in
-``polaris.handlers``.
+(``polaris.web.listing``). The tables are collected in ``polaris.tables``, the job handlers and the
+change stream's consumers in ``polaris.handlers``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from polaris.drive.api_content import router as content_router
 from polaris.drive.api_tus import router as tus_router
 from polaris.drive.views import router as drive_pages
 from polaris.events.runner import EventRunner
-from polaris.handlers import load_job_handlers
+from polaris.handlers import load_consumers, load_job_handlers
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
@@ -56,6 +56,7 @@ def create_app(
     """The web app; unless told not to, it also runs job workers (``jobs.in_process_workers``)."""
     logs.configure()
     load_job_handlers()
+    load_consumers()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -20,17 +20,27 @@ their consumers; ``polaris.handlers`` gathers them.
 from polaris.events.consumers import Consumer, consumer, drain, registered_consumers
 from polaris.events.models import DomainEvent
 from polaris.events.service import Event, append, head_position, oldest_position, sequence, since
+from polaris.events.status import (
+    ConsumerStatus,
+    StreamStatus,
+    consumer_position,
+    stream_status,
+)
 
 __all__ = [
     "Consumer",
+    "ConsumerStatus",
     "DomainEvent",
     "Event",
+    "StreamStatus",
     "append",
     "consumer",
+    "consumer_position",
     "drain",
     "head_position",
     "oldest_position",
     "registered_consumers",
     "sequence",
     "since",
+    "stream_status",
 ]
