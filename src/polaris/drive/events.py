@@ -9,6 +9,7 @@ changes feed) reads these events instead of being called by the drive.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -87,33 +88,48 @@ def version_recorded(
     )
 
 
-def nodes_purged(
-    session: Session,
-    top: Located,
-    nodes: Sequence[Node],
-    version_ids: dict[int, list[int]],
-    *,
-    actor: Actor | None,
-) -> None:
-    """One ``node.purged`` per purged node, parents first, each with its own effective level.
+@dataclass(frozen=True)
+class Purged:
+    """What a ``node.purged`` event says of a node, read before its rows go."""
 
-    ``nodes`` is the subtree of ``top`` (parents before children), read before its rows went.
-    """
+    node_id: int
+    parent_id: int | None
+    level: int
+    version_ids: list[int]
+
+
+def to_purge(
+    top: Located, nodes: Sequence[Node], version_ids: dict[int, list[int]]
+) -> list[Purged]:
+    """The subtree of ``top`` (``nodes``, parents before children) as its purge events will name
+    it: each node with its own effective level."""
     inherited = max((node.classification for node in top.ancestors), default=0)
     levels: dict[int, int] = {}
+    found = []
     for node in nodes:
         above = inherited if node.id == top.node.id else levels[node.parent_id or 0]
         levels[node.id] = max(above, node.classification)
+        found.append(
+            Purged(node.id, node.parent_id, levels[node.id], sorted(version_ids.get(node.id, [])))
+        )
+    return found
+
+
+def nodes_purged(
+    session: Session, space_id: int, purged: Sequence[Purged], *, actor: Actor | None
+) -> None:
+    """One ``node.purged`` per purged node, parents first (appended once the rows are gone)."""
+    for node in purged:
         events.append(
             session,
             kind=NODE_PURGED,
-            subject=("node", node.id),
-            space_id=top.space.id,
+            subject=("node", node.node_id),
+            space_id=space_id,
             actor_id=actor_id(actor),
             data={
                 "parent_id": node.parent_id,
-                "level": levels[node.id],
-                "version_ids": sorted(version_ids.get(node.id, [])),
+                "level": node.level,
+                "version_ids": node.version_ids,
             },
         )
 

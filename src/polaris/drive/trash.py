@@ -140,10 +140,10 @@ def purge_node(*, session: Session, actor: Actor, context: AuditContext, node_id
     size = repo.subtree_size(session, located.node)
     audit_node(session, context, "node.purge", located, detail={"nodes": len(nodes), "bytes": size})
     ids = [n.id for n in reversed(nodes)]
-    versions = repo.version_ids_by_node(session, ids)
+    purged = events.to_purge(located, nodes, repo.version_ids_by_node(session, ids))
     # What was derived from the versions (previews, text) goes with their rows (ON DELETE
     # CASCADE); the index and the rest follow the events, appended once the rows are gone.
     repo.delete_subtree_rows(session, ids)
     repo.release_bytes(session, located.space.id, size)
-    events.nodes_purged(session, located, nodes, versions, actor=actor)
+    events.nodes_purged(session, located.space.id, purged, actor=actor)
     return size
