@@ -55,7 +55,7 @@ def follow_changes(session: Session, batch: Sequence[events.Event]) -> None:
             node_id = event.data.get("node_id")
             if isinstance(node_id, int):
                 wanted[node_id] = wanted.get(node_id, False)
-        else:
+        elif event.kind in NODE | SUBTREE:
             subtree = event.kind in SUBTREE
             wanted[event.subject_id] = wanted.get(event.subject_id, False) or subtree
     for node_id, subtree in wanted.items():
