@@ -10,11 +10,13 @@ from sqlalchemy import select
 
 from polaris import events
 from polaris.db.uow import unit_of_work
+from polaris.events.models import DomainEvent
 from polaris.handlers import load_consumers, settle
 from polaris.ingest.consumers import follow_versions
 from polaris.ingest.models import Rendition
 from polaris.jobs.models import Job
 from tests.drive.conftest import Drive, drive
+from tests.support.events import EventLog
 
 __all__ = ["drive"]  # the drive tests' fixture: an app over a real instance
 
@@ -65,3 +67,19 @@ def test_a_version_purged_before_the_consumer_came_is_passed_over(drive: Drive) 
     assert derivation_jobs(drive) == []
     with drive.instance.sessions() as session:
         assert list(session.scalars(select(Rendition.id))) == []
+
+
+def test_stored_text_appends_its_event(drive: Drive) -> None:
+    space = drive.space("hc.a1")["id"]
+    file = drive.upload("hc.a1", drive.root("hc.a1"), "diary.txt", "दैनिक डायरी".encode())["id"]
+    version = version_of(drive, file)
+    log = EventLog(drive.instance.sessions)
+    settle(drive.instance)
+    assert log.take("version.") == [
+        ("version.text_stored", ("version", version), space, {"node_id": file})
+    ]
+    with drive.instance.sessions() as session:
+        actor = session.scalar(
+            select(DomainEvent.actor_id).where(DomainEvent.kind == "version.text_stored")
+        )
+    assert actor is None  # the text job acts for no one
