@@ -2,8 +2,9 @@
 
 Preconditions for every function: an open transaction on ``session`` (the caller commits) and an
 ``actor`` resolved for this request. Each function authorises through ``access`` first and appends
-its audit record last, in the same transaction. Content (upload, download, versions) lives in
-``polaris.drive.content``, shares in ``polaris.drive.shares``.
+its audit record and its change event (``drive.events``) last, in the same transaction: search,
+previews and text follow the event (their consumers), never a call from here. Content (upload,
+download, versions) lives in ``polaris.drive.content``, shares in ``polaris.drive.shares``.
 """
 
 from __future__ import annotations
