@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from polaris.config import S3Settings
 from polaris.storage import (
     BlobStore,
     FileMetadata,
@@ -25,7 +26,6 @@ from polaris.storage import (
     load_master_key_file,
     names,
 )
-from polaris.config import S3Settings
 from polaris.storage.backend import Backend, ObjectInfo
 from polaris.storage.references import Reference
 from polaris.storage.refs import ContentRef
