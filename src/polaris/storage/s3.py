@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import obstore
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from obstore.exceptions import (
     AlreadyExistsError,
     BaseError,
@@ -294,6 +300,10 @@ class S3Backend:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
             message = exc.response.get("Error", {}).get("Message", "")
             return self._failure(what, f"HTTP {status}: {code}: {message}")
+        if isinstance(exc, EndpointConnectionError):
+            return self._failure(what, "could not connect (is the store running?)")
+        if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+            return self._failure(what, "timed out")
         return self._failure(what, _first_line(str(exc)))
 
     def _failure(self, what: str, reason: str) -> PolarisError:
@@ -321,7 +331,7 @@ def _reason(text: str) -> str:
     """The useful part of obstore's long error text: the HTTP status with the S3 error code and
     message, or what went wrong with the connection."""
     if "ConnectionRefused" in text or "Connection refused" in text:
-        return "connection refused (is the store running?)"
+        return "could not connect: connection refused (is the store running?)"
     if "kind: Timeout" in text or "timed out" in text.lower():
         return "timed out"
     status = _STATUS.search(text)
