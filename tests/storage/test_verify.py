@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+
 from polaris.storage import BlobStore, FileMetadata, Finding, VerifyProgress, names
 from tests.storage.conftest import CHUNK, RawObjects
 
