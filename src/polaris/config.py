@@ -82,8 +82,12 @@ class S3Settings(BaseModel):
     @classmethod
     def _plain_prefix(cls, value: str) -> str:
         value = value.strip("/")
-        if value and not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", value):
-            raise ValueError("prefix: letters, digits, '.', '_', '-' in '/'-separated parts")
+        part = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+        if value and not re.fullmatch(rf"{part}(/{part})*", value):
+            raise ValueError(
+                "prefix: '/'-separated parts of letters, digits, '.', '_', '-', each starting "
+                "with a letter or digit"
+            )
         return value
 
 
