@@ -57,7 +57,7 @@ class ThrottleSettings(BaseModel):
 
 class S3Settings(BaseModel):
     """An S3-compatible object store for the blobs (``polaris.storage.s3``, docs/storage-format.md
-    §16). Credentials left unset come from the usual AWS chain (``AWS_ACCESS_KEY_ID``, ...)."""
+    §10a). Credentials left unset come from the usual AWS chain (``AWS_ACCESS_KEY_ID``, ...)."""
 
     #: ``http(s)://host:port`` of the store; unset means AWS S3 in ``region``.
     endpoint: str | None = None

@@ -8,7 +8,7 @@ of an object onto itself with replaced metadata (:meth:`S3Backend.touch`) and a 
 "Never overwrite" is the store's conditional PUT (``If-None-Match: *``): of concurrent creators
 of one key exactly one succeeds, the others get 412 and :meth:`S3Backend.put` returns False. A
 store that ignores the header would overwrite silently, so Polaris supports only stores that
-honour it (AWS S3 since 2024, SeaweedFS, MinIO, Ceph RGW); see docs/storage-format.md §16.
+honour it (SeaweedFS, tested; AWS S3 since August 2024); see docs/storage-format.md §10a.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class S3Backend:
         the modification time, and a touch keeps the ETag (same bytes). A touch that lands
         between the HEAD and the DELETE (one round trip) is lost, and the writer's new row then
         names a missing object, which ``polaris storage verify`` reports and which makes gc
-        refuse to run until it is repaired. docs/storage-format.md §16 says how small the window
+        refuse to run until it is repaired. docs/storage-format.md §10a says how small the window
         is and how to avoid it.
         """
         key = self.key(name)
