@@ -64,6 +64,11 @@ class S3Backend:
     """Objects as keys in an S3 bucket; see :class:`polaris.storage.backend.Backend`."""
 
     def __init__(self, settings: S3Settings) -> None:
+        if settings.endpoint and not settings.allow_http and settings.endpoint.startswith("http:"):
+            raise StorageFailure(
+                f"S3 endpoint {settings.endpoint} is plain HTTP; set storage.s3.allow_http to "
+                "use it"
+            )
         self.settings = settings
         self.bucket = settings.bucket
         self.prefix = f"{settings.prefix}/" if settings.prefix else ""
@@ -97,11 +102,6 @@ class S3Backend:
                 },
             },
         )
-        if settings.endpoint and not settings.allow_http and settings.endpoint.startswith("http:"):
-            raise StorageFailure(
-                f"S3 endpoint {settings.endpoint} is plain HTTP; set storage.s3.allow_http to "
-                "use it"
-            )
         self._client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=settings.endpoint,
