@@ -56,6 +56,7 @@ def assert_storage_failure(response, caplog: pytest.LogCaptureFixture, endpoint:
     assert any(endpoint in message and "could not connect" in message for message in logged), logged
 
 
+@pytest.mark.slow  # restarts SeaweedFS
 def test_store_stopped_mid_tus_upload_then_resumed(
     s3_drive: Drive, restarted: SeaweedFS, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -102,6 +103,7 @@ def test_store_stopped_mid_tus_upload_then_resumed(
     assert hashlib.sha256(download.content).digest() == hashlib.sha256(data).digest()
 
 
+@pytest.mark.slow  # restarts SeaweedFS
 def test_store_stopped_before_a_plain_upload(
     s3_drive: Drive, restarted: SeaweedFS, caplog: pytest.LogCaptureFixture
 ) -> None:
