@@ -20,7 +20,7 @@ from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.instance import Instance
-from polaris.jobs import Worker
+from polaris.jobs import Worker, notify
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
 from polaris.web import logs, problems
@@ -54,6 +54,9 @@ def create_app(
         sealer = PeriodicSealer(instance) if seal_periodically else None
         if sealer is not None:
             sealer.start()
+        # A web node without job threads (jobs.in_process_workers = 0, workers on machines of
+        # their own) still queues jobs: its commits must nudge the workers of other nodes.
+        notify.configure(instance.settings.jobs.redis_url)
         threads = instance.settings.jobs.in_process_workers if run_jobs else 0
         worker = Worker(instance, threads=threads) if threads else None
         if worker is not None:
@@ -63,6 +66,7 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop()
+            notify.configure(None)
             if sealer is not None:
                 sealer.stop()
 
