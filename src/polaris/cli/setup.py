@@ -98,7 +98,7 @@ def init(
         )
     if cluster:
         node_setup.check_key_sources(settings, join=join)
-    _refuse_an_existing_instance(settings)
+    _refuse_an_existing_instance(settings, join=join)
     text = node_setup.render_config(
         database_url=database_url,
         storage=overrides.get("storage", {}),
@@ -221,20 +221,33 @@ def _chosen_data_dir(argument: Path | None, option: Path | None) -> Path:
     return argument or option or settings_for(None).data_dir
 
 
-def _refuse_an_existing_instance(settings: Settings) -> None:
+def _refuse_an_existing_instance(settings: Settings, *, join: bool) -> None:
     config_file = settings.data_dir / CONFIG_FILE_NAME
     if config_file.exists():
         raise CommandFailed(f"{config_file} exists: {settings.data_dir} already holds an instance")
+    data_dir = settings.data_dir.resolve()
     blobs = settings.resolved_blob_path
-    leftovers = [
+    key_files = [
         path
-        for path in (settings.resolved_master_key_file, settings.resolved_audit_key_file)
-        if path.exists()
-    ] + ([blobs] if blobs.is_dir() and any(blobs.iterdir()) else [])
-    if leftovers:
+        for path, from_environment in (
+            (settings.resolved_master_key_file, settings.master_key),
+            (settings.resolved_audit_key_file, settings.audit_key),
+        )
+        if from_environment is None and path.exists()
+    ]
+    inside = [path for path in key_files if path.resolve().is_relative_to(data_dir)]
+    if blobs.resolve().is_relative_to(data_dir) and blobs.is_dir() and any(blobs.iterdir()):
+        inside.append(blobs)
+    if inside:
         raise CommandFailed(
-            f"{', '.join(map(str, leftovers))} exist but {config_file} does not (an instance "
+            f"{', '.join(map(str, inside))} exist but {config_file} does not (an instance "
             "left half-made by an older Polaris?); move them away, then run polaris init again"
+        )
+    if key_files and not join:
+        raise CommandFailed(
+            f"{', '.join(map(str, key_files))} exist: a new instance makes new keys and never "
+            "replaces a key file; to add a node to the instance they belong to, run "
+            "polaris init --join"
         )
 
 
