@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 from polaris.db import make_engine
 from polaris.db.migrate import upgrade
 
+#: A real SeaweedFS for the S3 tests: the ``seaweedfs`` and ``s3_settings`` fixtures.
+pytest_plugins = ["tests.support.seaweedfs"]
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASE_BACKENDS = ["sqlite", "postgresql"]
 

@@ -20,8 +20,8 @@ from polaris.identity.auth import AuthConfig
 from polaris.identity.passwords import Argon2Parameters, Passwords
 from polaris.identity.throttle import ThrottlePolicy
 from polaris.search.interface import SearchEngine
+from polaris.storage.backends import open_backend
 from polaris.storage.keys import Keyring, load_master_key_file
-from polaris.storage.local import LocalBackend
 from polaris.storage.store import BlobStore
 
 
@@ -89,12 +89,12 @@ def open_instance(settings: Settings) -> Instance:
     engine = make_engine(settings.resolved_database_url)
     try:
         node.check_search_engine(settings, engine)
-        backend = LocalBackend(settings.resolved_blob_path)
+        backend = open_backend(settings)
         node.check_master_key(
             backend,
             keyring,
             source=node.master_key_source(settings),
-            store=str(settings.resolved_blob_path),
+            store=node.store_location(settings),
         )
         blobs = BlobStore.open(backend, keyring, chunk_size=settings.storage.chunk_size)
         node.check_audit_key(engine, signer, source=node.audit_key_source(settings))

@@ -46,6 +46,15 @@ def audit_key_source(settings: Settings) -> str:
     return f"audit_key_file {settings.resolved_audit_key_file}"
 
 
+def store_location(settings: Settings) -> str:
+    """The blob store as an operator names it (``--storage``), for messages."""
+    s3 = settings.storage.s3
+    if settings.storage.backend == "s3" and s3 is not None:
+        where = f"s3://{s3.bucket}/{s3.prefix}".rstrip("/")
+        return f"{where} at {s3.endpoint}" if s3.endpoint else where
+    return str(settings.resolved_blob_path)
+
+
 def check_search_engine(settings: Settings, engine: Engine) -> None:
     """Refuse a node-local index on a database other nodes may share, and the reverse."""
     dialect = engine.dialect.name

@@ -33,9 +33,10 @@ from polaris.db.engine import make_engine
 from polaris.db.migrate import alembic_config, upgrade
 from polaris.identity import roles, units, users
 from polaris.instance import load_keyring
+from polaris.node import store_location
 from polaris.storage.backend import Backend
+from polaris.storage.backends import open_backend, storage_settings_from_url
 from polaris.storage.keys import create_master_key_file
-from polaris.storage.local import LocalBackend
 from polaris.storage.store import BlobStore
 
 
@@ -118,7 +119,7 @@ def init(
             _join(directory)
         else:
             backend = _backend(settings, written)
-            node_setup.require_no_instance_yet(settings, backend, where=_where(settings))
+            node_setup.require_no_instance_yet(settings, backend, where=store_location(settings))
             written.write_text(directory / CONFIG_FILE_NAME, text)
             _create_keys(settings, written)
             BlobStore.initialise(backend, load_keyring(settings))
@@ -135,7 +136,7 @@ def init(
     if join:
         console.print(
             f"joined the instance in {safe_url(settings.resolved_database_url)} and "
-            f"{_where(settings)} from {directory}",
+            f"{store_location(settings)} from {directory}",
             highlight=False,
             markup=False,
         )
@@ -181,18 +182,20 @@ def _init_settings(
 
 
 def storage_overrides(url: str) -> dict[str, Any]:
-    """``[storage]`` settings for ``--storage``: a directory for now."""
-    return {"backend": "local", "path": Path(url).expanduser().absolute()}
+    """``[storage]`` settings for ``--storage`` (a directory, made absolute, or an S3 URL)."""
+    try:
+        chosen = storage_settings_from_url(url)
+    except ValueError as error:
+        raise CommandFailed(f"--storage: {error}; nothing was written") from error
+    if chosen.path is not None:
+        chosen.path = chosen.path.expanduser().absolute()
+    return chosen.model_dump(exclude_unset=True, exclude_none=True)
 
 
 def _backend(settings: Settings, written: WrittenFiles) -> Backend:
     if settings.storage.backend == "local":
         written.add(settings.resolved_blob_path)
-    return LocalBackend(settings.resolved_blob_path)
-
-
-def _where(settings: Settings) -> str:
-    return str(settings.resolved_blob_path)
+    return open_backend(settings)
 
 
 def _create_keys(settings: Settings, written: WrittenFiles) -> None:
