@@ -57,7 +57,7 @@ class ThrottleSettings(BaseModel):
 
 class S3Settings(BaseModel):
     """An S3-compatible object store for the blobs (``polaris.storage.s3``, docs/storage-format.md
-    §16). Credentials left unset come from the usual AWS chain (``AWS_ACCESS_KEY_ID``, ...)."""
+    §10a). Credentials left unset come from the usual AWS chain (``AWS_ACCESS_KEY_ID``, ...)."""
 
     #: ``http(s)://host:port`` of the store; unset means AWS S3 in ``region``.
     endpoint: str | None = None
@@ -82,8 +82,12 @@ class S3Settings(BaseModel):
     @classmethod
     def _plain_prefix(cls, value: str) -> str:
         value = value.strip("/")
-        if value and not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", value):
-            raise ValueError("prefix: letters, digits, '.', '_', '-' in '/'-separated parts")
+        part = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+        if value and not re.fullmatch(rf"{part}(/{part})*", value):
+            raise ValueError(
+                "prefix: '/'-separated parts of letters, digits, '.', '_', '-', each starting "
+                "with a letter or digit"
+            )
         return value
 
 

@@ -146,6 +146,7 @@ class RawObjects:
     def write(self, name: str, data: bytes) -> None:
         """Replace an object's bytes (damage it), which Polaris itself never does."""
         if self.s3 is None:
+            self._path(name).parent.mkdir(parents=True, exist_ok=True)
             self._path(name).write_bytes(data)
         else:
             self.s3.client.put_object(Bucket=self.s3.bucket, Key=self.prefix + name, Body=data)

@@ -118,6 +118,7 @@ class SeaweedFS:
             f"-master.port.grpc={p['master_grpc']}",
             "-master.telemetry=false",
             "-master.volumeSizeLimitMB=64",
+            "-master.electionTimeout=1s",
             f"-volume.port={p['volume']}",
             f"-volume.port.grpc={p['volume_grpc']}",
             "-volume.max=0",
@@ -130,6 +131,7 @@ class SeaweedFS:
             f"-s3.port={p['s3']}",
             f"-s3.port.grpc={p['s3_grpc']}",
             f"-s3.localSocket={self.directory / 's3.sock'}",
+            "-s3.autoCreateBucket=false",  # a missing bucket is an error, as on AWS
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             f"-s3.config={self._config}",

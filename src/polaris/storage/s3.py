@@ -8,7 +8,7 @@ of an object onto itself with replaced metadata (:meth:`S3Backend.touch`) and a 
 "Never overwrite" is the store's conditional PUT (``If-None-Match: *``): of concurrent creators
 of one key exactly one succeeds, the others get 412 and :meth:`S3Backend.put` returns False. A
 store that ignores the header would overwrite silently, so Polaris supports only stores that
-honour it (AWS S3 since 2024, SeaweedFS, MinIO, Ceph RGW); see docs/storage-format.md §16.
+honour it (SeaweedFS, tested; AWS S3 since August 2024); see docs/storage-format.md §10a.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import obstore
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from obstore.exceptions import (
     AlreadyExistsError,
     BaseError,
@@ -58,6 +64,11 @@ class S3Backend:
     """Objects as keys in an S3 bucket; see :class:`polaris.storage.backend.Backend`."""
 
     def __init__(self, settings: S3Settings) -> None:
+        if settings.endpoint and not settings.allow_http and settings.endpoint.startswith("http:"):
+            raise StorageFailure(
+                f"S3 endpoint {settings.endpoint} is plain HTTP; set storage.s3.allow_http to "
+                "use it"
+            )
         self.settings = settings
         self.bucket = settings.bucket
         self.prefix = f"{settings.prefix}/" if settings.prefix else ""
@@ -91,11 +102,6 @@ class S3Backend:
                 },
             },
         )
-        if settings.endpoint and not settings.allow_http and settings.endpoint.startswith("http:"):
-            raise StorageFailure(
-                f"S3 endpoint {settings.endpoint} is plain HTTP; set storage.s3.allow_http to "
-                "use it"
-            )
         self._client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=settings.endpoint,
@@ -177,7 +183,7 @@ class S3Backend:
         the modification time, and a touch keeps the ETag (same bytes). A touch that lands
         between the HEAD and the DELETE (one round trip) is lost, and the writer's new row then
         names a missing object, which ``polaris storage verify`` reports and which makes gc
-        refuse to run until it is repaired. docs/storage-format.md §16 says how small the window
+        refuse to run until it is repaired. docs/storage-format.md §10a says how small the window
         is and how to avoid it.
         """
         key = self.key(name)
@@ -294,6 +300,10 @@ class S3Backend:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
             message = exc.response.get("Error", {}).get("Message", "")
             return self._failure(what, f"HTTP {status}: {code}: {message}")
+        if isinstance(exc, EndpointConnectionError):
+            return self._failure(what, "could not connect (is the store running?)")
+        if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+            return self._failure(what, "timed out")
         return self._failure(what, _first_line(str(exc)))
 
     def _failure(self, what: str, reason: str) -> PolarisError:
@@ -321,7 +331,7 @@ def _reason(text: str) -> str:
     """The useful part of obstore's long error text: the HTTP status with the S3 error code and
     message, or what went wrong with the connection."""
     if "ConnectionRefused" in text or "Connection refused" in text:
-        return "connection refused (is the store running?)"
+        return "could not connect: connection refused (is the store running?)"
     if "kind: Timeout" in text or "timed out" in text.lower():
         return "timed out"
     status = _STATUS.search(text)
