@@ -162,3 +162,12 @@ def test_a_second_first_node_is_refused_pointing_at_join(
     line = one_line(result)
     assert "already holds a Polaris instance" in line and "polaris init --join" in line
     assert list(other_keys.iterdir()) == []
+
+
+def test_a_storage_location_that_is_neither_a_directory_nor_s3_is_refused(tmp_path: Path) -> None:
+    line = one_line(invoke("init", str(tmp_path / "node"), "--storage", "ftp://store/blobs"))
+    assert line == (
+        "error: --storage: storage location 'ftp://store/blobs': expected a directory or an "
+        "s3:// URL; nothing was written"
+    )
+    assert not (tmp_path / "node").exists()
