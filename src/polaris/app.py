@@ -21,6 +21,7 @@ from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_tus import router as tus_router
 from polaris.drive.views import router as drive_pages
+from polaris.events import notify as event_notify
 from polaris.events.runner import EventRunner
 from polaris.handlers import load_consumers, load_job_handlers
 from polaris.identity.api import router as identity_router
@@ -28,7 +29,7 @@ from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
-from polaris.jobs import Worker
+from polaris.jobs import Worker, notify
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
 from polaris.web import listing, logs, problems
@@ -63,6 +64,11 @@ def create_app(
         sealer = PeriodicSealer(instance) if seal_periodically else None
         if sealer is not None:
             sealer.start()
+        # A web node without job threads (jobs.in_process_workers = 0, workers on machines of
+        # their own) still queues jobs and appends events: its commits must nudge the workers
+        # and event runners of other nodes.
+        notify.configure(instance.settings.jobs.redis_url)
+        event_notify.configure(instance.settings.jobs.redis_url)
         threads = instance.settings.jobs.in_process_workers if run_jobs else 0
         worker = Worker(instance, threads=threads) if threads else None
         events = EventRunner(instance) if threads else None
@@ -75,6 +81,8 @@ def create_app(
             if worker is not None and events is not None:
                 events.stop()
                 worker.stop()
+            notify.configure(None)
+            event_notify.configure(None)
             if sealer is not None:
                 sealer.stop()
 
