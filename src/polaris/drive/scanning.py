@@ -186,3 +186,24 @@ def held_content(session: Session, *, limit: int = 100) -> list[HeldContent]:
         .limit(limit)
     ).all()
     return [HeldContent(scan, node.id, node.name, version.number) for scan, version, node in rows]
+
+
+@dataclass(frozen=True)
+class ScanView:
+    """What a file's page says of its scan: the state, and whether this actor may be shown the
+    content (the same rule as a download; nothing is audited, nothing is shown when not)."""
+
+    state: str | None
+    signature: str | None
+    detail: str | None
+    servable: bool
+
+
+def scan_view(
+    session: Session, *, actor: Actor, located: Located, version: FileVersion
+) -> ScanView:
+    scan = scan_of(session, version.sha256)
+    if scan is None:
+        return ScanView(None, None, None, servable=True)
+    allowed = access.can(actor, Action.READ, content_resource(located, scan))
+    return ScanView(scan.state, scan.signature, scan.detail, servable=allowed)
