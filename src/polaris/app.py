@@ -55,7 +55,7 @@ def create_app(
     instance: Instance, *, seal_periodically: bool = True, run_jobs: bool = True
 ) -> FastAPI:
     """The web app; unless told not to, it also runs job workers (``jobs.in_process_workers``)."""
-    logs.configure()
+    logs.configure(instance.settings.logs, directory=instance.settings.resolved_log_path)
     load_job_handlers()
     load_consumers()
 
