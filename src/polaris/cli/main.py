@@ -9,6 +9,7 @@ import typer
 from polaris.cli import (
     admin,
     audit_cmds,
+    doctor_cmd,
     events_cmds,
     import_cmd,
     jobs_cmds,
@@ -42,6 +43,7 @@ app.command("serve")(setup.serve)
 app.command("demo")(setup.demo)
 app.command("worker")(jobs_cmds.worker)
 app.command("import")(import_cmd.import_tree)
+app.command("doctor")(doctor_cmd.doctor)
 app.add_typer(jobs_cmds.jobs_app, name="jobs", help="The background job queue.")
 app.add_typer(events_cmds.events_app, name="events", help="The change stream and its consumers.")
 app.add_typer(search_cmds.search_app, name="search", help="The full-text search index.")
