@@ -7,14 +7,14 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from polaris.doctor import accounts
-from polaris.doctor.findings import DoctorContext, Severity
+from polaris.doctor.findings import DoctorContext, Finding, Severity
 from polaris.identity import program_tokens
 from polaris.identity.models import ApiToken, Role, User
 from tests.doctor.conftest import by_id
 from tests.factories import SYSTEM, build_tree, make_user
 
 
-def _findings(make_ctx: Callable[..., DoctorContext]) -> dict[str, accounts.Finding]:
+def _findings(make_ctx: Callable[..., DoctorContext]) -> dict[str, Finding]:
     return by_id(accounts.check(make_ctx()))
 
 
