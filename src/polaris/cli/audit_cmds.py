@@ -58,7 +58,7 @@ def verify(
             "checkpoints_valid": report.checkpoints_valid,
             "problems": len(report.findings) + report.findings_omitted,
         }
-        with unit_of_work(instance) as writer:
+        with unit_of_work(instance, writes=False) as writer:
             record_cli_run(session=writer, context=cli_context(), check="audit", detail=detail)
     for finding in report.findings:
         where = f"record {finding.seq}" if finding.seq is not None else "log"

@@ -12,6 +12,7 @@ from polaris.cli import (
     doctor_cmd,
     events_cmds,
     import_cmd,
+    incident_cmds,
     jobs_cmds,
     search_cmds,
     setup,
@@ -53,6 +54,9 @@ app.add_typer(admin.user_app, name="user", help="One user's account.")
 app.add_typer(admin.token_app, name="token", help="API tokens.")
 app.add_typer(audit_cmds.audit_app, name="audit", help="The tamper-evident audit log.")
 app.add_typer(storage_cmds.storage_app, name="storage", help="The encrypted blob store.")
+app.add_typer(
+    incident_cmds.incident_app, name="incident", help="The incident switch: read-only mode."
+)
 
 
 def run() -> None:  # pragma: no cover - console entry point

@@ -45,7 +45,7 @@ def verify(data_dir: Path | None = DataDirOption) -> None:
             "problems": len(report.findings) + report.findings_omitted,
             "broken_files": report.broken_references,
         }
-        with unit_of_work(instance) as session:
+        with unit_of_work(instance, writes=False) as session:
             record_cli_run(session=session, context=cli_context(), check="storage", detail=detail)
     for finding in report.findings:
         errors.print(f"[red]problem[/] {finding}", highlight=False)
