@@ -27,6 +27,7 @@ from polaris.handlers import load_consumers, load_job_handlers
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
+from polaris.incident.service import CachedState
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
 from polaris.jobs import Worker, notify
@@ -35,6 +36,7 @@ from polaris.search.views import router as search_pages
 from polaris.web import listing, logs, problems
 from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from polaris.web.params import FormEncodingMiddleware, refuse_undecodable_url
+from polaris.web.readonly import refuse_writes_during_incident
 from polaris.web.sealing import PeriodicSealer
 from polaris.web.templating import STATIC_DIR
 
@@ -55,7 +57,7 @@ def create_app(
     instance: Instance, *, seal_periodically: bool = True, run_jobs: bool = True
 ) -> FastAPI:
     """The web app; unless told not to, it also runs job workers (``jobs.in_process_workers``)."""
-    logs.configure()
+    logs.configure(instance.settings.logs, directory=instance.settings.resolved_log_path)
     load_job_handlers()
     load_consumers()
 
@@ -93,9 +95,11 @@ def create_app(
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(refuse_undecodable_url)],
+        dependencies=[Depends(refuse_undecodable_url), Depends(refuse_writes_during_incident)],
     )
     app.state.instance = instance
+    # The incident switch, read at most every 2 s (polaris.incident, polaris.web.readonly).
+    app.state.read_only = CachedState(instance.read_sessions)
     problems.install(app)
     ingest_views.decorate(listing.install(app))
     app.include_router(identity_router, prefix=API_PREFIX)

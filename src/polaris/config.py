@@ -226,6 +226,21 @@ class HttpSettings(BaseModel):
     trusted_proxies: list[str] = []
 
 
+class LogSettings(BaseModel):
+    """Where the JSON log lines go (``polaris.web.logs``, docs/operations.md "Logs")."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    #: The directory of the day files (default ``DATA_DIR/logs``).
+    path: Path | None = None
+    #: Day files older than this are deleted; at least 180 (CERT-In). Unset: never deleted.
+    retention_days: int | None = Field(default=180, ge=180)
+    #: A SIEM's syslog receiver (RFC 5424); unset: no shipping.
+    syslog_host: str | None = None
+    syslog_port: int = Field(default=514, ge=1, le=65535)
+    syslog_protocol: Literal["udp", "tcp"] = "udp"
+    syslog_app_name: str = Field(default="polaris", min_length=1, max_length=48)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="POLARIS_", env_nested_delimiter="__", extra="forbid"
@@ -259,6 +274,7 @@ class Settings(BaseSettings):
     ocr: OcrSettings = OcrSettings()
     search: SearchSettings = SearchSettings()
     scan: ScanSettings = ScanSettings()
+    logs: LogSettings = LogSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -296,6 +312,10 @@ class Settings(BaseSettings):
     @property
     def resolved_blob_path(self) -> Path:
         return self.storage.path or self.data_dir / "blobs"
+
+    @property
+    def resolved_log_path(self) -> Path:
+        return self.logs.path or self.data_dir / "logs"
 
 
 def _config_file_path(init_settings: PydanticBaseSettingsSource) -> Path | None:

@@ -15,6 +15,8 @@ class PolarisError(Exception):
 
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
+    #: Whether ``extra`` goes into the problem document (else it is for the server only).
+    public_extra: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -124,3 +126,13 @@ class AuditUnavailable(PolarisError):
 
     code = "audit_unavailable"
     status = 503
+
+
+class InstanceReadOnly(PolarisError):
+    """The incident switch is on: reads are served, writes refused (``polaris.web.readonly``).
+
+    ``reason`` and ``since`` (IST) go into the problem document for clients to show."""
+
+    code = "instance_read_only"
+    status = 503
+    public_extra = True

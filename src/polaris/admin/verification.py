@@ -6,7 +6,9 @@ from a read-only snapshot (``Instance.read_sessions``: no lock held against writ
 same function as ``polaris audit verify`` / ``polaris storage verify``, and ends by appending its
 outcome to the audit log (``audit.verify`` / ``storage.verify``) in the requester's name: the log
 itself says who checked what, when, and what was found. The last job of each kind is what the
-status page shows. Runs of the CLI commands are not recorded (they only read).
+status page shows. Runs of ``polaris audit verify`` / ``storage verify`` are recorded the same
+way (:func:`record_cli_run`, object id 0), so that ``polaris doctor`` can say when the data was
+last checked, however it was.
 """
 
 from __future__ import annotations
@@ -157,3 +159,20 @@ def _record(
             reason=None if detail["ok"] else "problems_found",
             detail=detail,
         )
+
+
+def record_cli_run(
+    *, session: Session, context: AuditContext, check: Check, detail: dict[str, Any]
+) -> None:
+    """A command-line run of ``audit verify`` / ``storage verify`` and what it found."""
+    action = "audit.verify" if check == "audit" else "storage.verify"
+    object_type, _ = SUBJECTS[check]
+    audit.append(
+        session=session,
+        context=context,
+        action=action,
+        object_type=object_type,
+        object_id=0,
+        reason=None if detail["ok"] else "problems_found",
+        detail=detail,
+    )

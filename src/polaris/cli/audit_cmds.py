@@ -7,9 +7,18 @@ from pathlib import Path
 
 import typer
 
+from polaris.admin.verification import record_cli_run
 from polaris.audit import anchor
 from polaris.audit import service as audit
-from polaris.cli.context import DataDirOption, console, errors, instance_for, progress_bar
+from polaris.cli.context import (
+    DataDirOption,
+    cli_context,
+    console,
+    errors,
+    instance_for,
+    progress_bar,
+    unit_of_work,
+)
 
 audit_app = typer.Typer(no_args_is_help=True)
 
@@ -43,6 +52,14 @@ def verify(
             raise typer.Exit(2) from None
         finally:
             session.close()
+        detail = {
+            "ok": report.ok,
+            "records": report.records,
+            "checkpoints_valid": report.checkpoints_valid,
+            "problems": len(report.findings) + report.findings_omitted,
+        }
+        with unit_of_work(instance, writes=False) as writer:
+            record_cli_run(session=writer, context=cli_context(), check="audit", detail=detail)
     for finding in report.findings:
         where = f"record {finding.seq}" if finding.seq is not None else "log"
         errors.print(

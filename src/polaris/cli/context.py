@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from polaris.audit.context import AuditContext
 from polaris.config import CONFIG_FILE_NAME, Settings, load_settings
 from polaris.db.uow import transaction
-from polaris.errors import PolarisError
+from polaris.errors import InstanceReadOnly, PolarisError
+from polaris.incident import service as incident
 from polaris.instance import Instance, open_instance
 
 console = Console(stderr=False, soft_wrap=True)
@@ -70,17 +71,32 @@ def instance_for(data_dir: Path | None) -> Iterator[Instance]:
 
 
 @contextmanager
-def unit_of_work(instance: Instance) -> Iterator[Session]:
-    """One transaction; a ``PolarisError`` becomes a clear message and exit status 1."""
+def unit_of_work(instance: Instance, *, writes: bool = True) -> Iterator[Session]:
+    """One transaction; a ``PolarisError`` becomes a clear message and exit status 1.
+
+    A command that ``writes`` is refused while the incident switch is on (``polaris.incident``);
+    recording a verify run and the switch itself pass ``writes=False``.
+    """
     session = instance.sessions()
     try:
         with transaction(session):
+            if writes:
+                refuse_during_incident(session)
             yield session
     except PolarisError as error:
         report(error)
         raise typer.Exit(1) from error
     finally:
         session.close()
+
+
+def refuse_during_incident(session: Session) -> None:
+    state = incident.current(session=session)
+    if state is not None:
+        raise InstanceReadOnly(
+            f"the incident switch is on since {state.since_ist}: {state.reason}; "
+            "nothing was changed (polaris incident off, when the incident is over)"
+        )
 
 
 def report(error: PolarisError) -> None:

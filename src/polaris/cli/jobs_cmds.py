@@ -33,6 +33,11 @@ def worker(
             handed, ran = settle(instance, raise_errors=False)
             console.print(f"ran {ran} job(s); {handed} event(s) handed over")
             return
+        from polaris.web import logs
+
+        # A long-running worker logs like the server: JSON lines to stderr, the day files and
+        # the SIEM (settings ``logs.*``).
+        logs.configure(instance.settings.logs, directory=instance.settings.resolved_log_path)
         running = Worker(instance, threads=threads)
         events = EventRunner(instance)
 

@@ -9,8 +9,10 @@ import typer
 from polaris.cli import (
     admin,
     audit_cmds,
+    doctor_cmd,
     events_cmds,
     import_cmd,
+    incident_cmds,
     jobs_cmds,
     search_cmds,
     setup,
@@ -42,6 +44,7 @@ app.command("serve")(setup.serve)
 app.command("demo")(setup.demo)
 app.command("worker")(jobs_cmds.worker)
 app.command("import")(import_cmd.import_tree)
+app.command("doctor")(doctor_cmd.doctor)
 app.add_typer(jobs_cmds.jobs_app, name="jobs", help="The background job queue.")
 app.add_typer(events_cmds.events_app, name="events", help="The change stream and its consumers.")
 app.add_typer(search_cmds.search_app, name="search", help="The full-text search index.")
@@ -51,6 +54,9 @@ app.add_typer(admin.user_app, name="user", help="One user's account.")
 app.add_typer(admin.token_app, name="token", help="API tokens.")
 app.add_typer(audit_cmds.audit_app, name="audit", help="The tamper-evident audit log.")
 app.add_typer(storage_cmds.storage_app, name="storage", help="The encrypted blob store.")
+app.add_typer(
+    incident_cmds.incident_app, name="incident", help="The incident switch: read-only mode."
+)
 
 
 def run() -> None:  # pragma: no cover - console entry point

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from polaris.admin.stored_content import DatabaseReferences, record_gc, record_gc_start
+from polaris.admin.verification import record_cli_run
 from polaris.cli.context import (
     DataDirOption,
     cli_context,
@@ -38,6 +39,14 @@ def verify(data_dir: Path | None = DataDirOption) -> None:
             references=DatabaseReferences(instance.read_sessions),
             scratch_dir=instance.settings.data_dir,
         )
+        detail = {
+            "ok": report.ok,
+            "checked": report.checked,
+            "problems": len(report.findings) + report.findings_omitted,
+            "broken_files": report.broken_references,
+        }
+        with unit_of_work(instance, writes=False) as session:
+            record_cli_run(session=session, context=cli_context(), check="storage", detail=detail)
     for finding in report.findings:
         errors.print(f"[red]problem[/] {finding}", highlight=False)
     for finding in report.unverifiable:

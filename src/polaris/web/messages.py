@@ -31,6 +31,9 @@ ERROR_MESSAGES = {
     "name_empty": N_("A name cannot be empty."),
     "quota_exceeded": N_("There is no room left in this space."),
     "storage_full": N_("The server's storage is full. Nothing was saved."),
+    "instance_read_only": N_(
+        "Polaris is read-only during incident response. Nothing was changed; reading still works."
+    ),
     "reauthentication_failed": N_("The password is wrong."),
     "no_enrolment": N_("Start the authenticator set-up again."),
     "password_too_weak": N_("Choose a longer, less common password."),

@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from polaris.web.logs import request_id_var
 from polaris.web.problems import PROBLEM_JSON
 
 log = logging.getLogger("polaris.access_log")
@@ -46,6 +47,8 @@ class RequestContextMiddleware:
             return
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
+        # Every line logged while serving the request carries its id.
+        request_id_token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder: dict[str, int] = {}
         https = scope.get("scheme") == "https"
@@ -78,6 +81,7 @@ class RequestContextMiddleware:
                     "client_ip": (scope.get("client") or (None,))[0],
                 },
             )
+            request_id_var.reset(request_id_token)
 
 
 class BodyLimitMiddleware:

@@ -94,7 +94,7 @@ async def _polaris_error(request: Request, error: Exception) -> Response:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     if request.url.path.startswith("/api/v1/uploads"):
         headers["Tus-Resumable"] = "1.0.0"
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(error.extra) if error.public_extra else {}
     errors = getattr(error, "errors", None)
     if errors:
         extra["errors"] = [{"row": e.row, "reason": e.reason} for e in errors]

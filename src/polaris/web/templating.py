@@ -77,6 +77,7 @@ def render(
         number=number,
         size=size,
         request_path=request.url.path,
+        incident=getattr(request.state, "incident", None),
         **context,
     )
     return HTMLResponse(page, status_code=status_code)

@@ -1,0 +1,75 @@
+"""Refusing writes while the incident switch is on (``polaris.incident``).
+
+A dependency of every route (``polaris.app``): what the switch says comes from a callable the app
+is given (``app.state.read_only``), so this layer knows no domain. It is read through a cache
+with a short lifetime, in the thread pool when the cache is stale (a database read must not hold
+the event loop).
+
+What is a write: any method but GET, HEAD and OPTIONS (the API, the pages' forms, tus uploads,
+WebDAV). Allowed all the same, so that officers can still sign in and read and accounts can be
+secured: signing in and out (sessions are rows: a sign-in writes), the second factor and its
+enrolment, changing one's own password, and the language preference (a cookie).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from polaris.errors import InstanceReadOnly
+from polaris.web.pages import PASSWORD_PAGE
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ALLOWED_WRITES = frozenset(
+    {
+        "/api/v1/auth/login",
+        "/api/v1/auth/mfa",
+        "/api/v1/auth/mfa/enrol",
+        "/api/v1/auth/mfa/confirm",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/password",
+        "/login",
+        "/login/mfa",
+        "/enrol/start",
+        "/enrol/confirm",
+        "/logout",
+        "/language",
+        PASSWORD_PAGE,
+    }
+)
+
+
+class ReadOnlyState(Protocol):
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def since_ist(self) -> str: ...
+
+
+class StateSource(Protocol):
+    def fresh(self) -> bool: ...
+
+    def get(self) -> ReadOnlyState | None: ...
+
+
+async def refuse_writes_during_incident(request: Request) -> None:
+    source: StateSource | None = getattr(request.app.state, "read_only", None)
+    if source is None:
+        return
+    get: Callable[[], ReadOnlyState | None] = source.get
+    state = get() if source.fresh() else await run_in_threadpool(get)
+    request.state.incident = state  # for the pages' banner
+    if state is None or request.method in READ_METHODS:
+        return
+    if request.url.path in ALLOWED_WRITES:
+        return
+    raise InstanceReadOnly(
+        f"Polaris is read-only during incident response since {state.since_ist}: "
+        f"{state.reason}; reading still works",
+        reason=state.reason,
+        since=state.since_ist,
+    )

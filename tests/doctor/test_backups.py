@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from polaris.doctor import backups
+from polaris.doctor.findings import DoctorContext, Severity
+from tests.doctor.conftest import by_id
+
+
+@pytest.fixture(autouse=True)
+def no_source() -> Iterator[None]:
+    yield
+    backups.use_source(None)
+
+
+def test_without_backups_both_findings_are_critical(
+    make_ctx: Callable[..., DoctorContext],
+) -> None:
+    found = by_id(backups.check(make_ctx()))
+    assert found["backup.lag"].severity is Severity.CRITICAL
+    assert found["backup.lag"].value == "not configured"
+    assert found["backup.drill"].severity is Severity.CRITICAL
+
+
+def test_a_plugged_in_source_is_judged_by_its_ages(
+    make_ctx: Callable[..., DoctorContext],
+) -> None:
+    ctx = make_ctx()
+    fresh = backups.BackupStatus(ctx.now - dt.timedelta(hours=3), ctx.now - dt.timedelta(days=9))
+    backups.use_source(lambda _ctx: fresh)
+    found = by_id(backups.check(ctx))
+    assert {f.severity for f in found.values()} == {Severity.OK}
+    stale = backups.BackupStatus(ctx.now - dt.timedelta(days=3), None)
+    backups.use_source(lambda _ctx: stale)
+    found = by_id(backups.check(ctx))
+    assert found["backup.lag"].severity is Severity.CRITICAL
+    assert found["backup.drill"].value == "never"

@@ -1,0 +1,77 @@
+"""The incident switch over HTTP: reads and sign-in go on, writes get 503 instance_read_only."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from polaris.incident import service as incident
+from polaris.instance import Instance
+from tests.factories import SYSTEM
+from tests.web.test_api import sign_in
+
+
+def _switch(instance: Instance, client: TestClient, *, on: bool) -> None:
+    with instance.sessions() as session:
+        if on:
+            incident.turn_on(session=session, context=SYSTEM, reason="ransomware at PS-A1")
+        else:
+            incident.turn_off(session=session, context=SYSTEM)
+        session.commit()
+    client.app.state.read_only.invalidate()  # type: ignore[attr-defined]
+
+
+def _make_token(client: TestClient, csrf: str) -> int:
+    response = client.post(
+        "/api/v1/tokens",
+        json={"name": "script", "scopes": ["read"], "lifetime_days": 30},
+        headers={"X-CSRF-Token": csrf},
+    )
+    return response.status_code
+
+
+def test_writes_are_refused_while_reads_and_sign_in_go_on(
+    seeded: Instance, client: TestClient
+) -> None:
+    csrf = sign_in(client)
+    assert _make_token(client, csrf) == 201
+    _switch(seeded, client, on=True)
+
+    assert client.get("/api/v1/me").status_code == 200
+    csrf = sign_in(client)  # sign-in writes a session: allowed, so officers can read
+    refused = client.post(
+        "/api/v1/tokens",
+        json={"name": "script", "scopes": ["read"], "lifetime_days": 30},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert refused.status_code == 503
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["code"] == "instance_read_only"
+    assert problem["reason"] == "ransomware at PS-A1"
+    assert problem["since"].endswith("+05:30")
+    assert "ransomware at PS-A1" in problem["detail"]
+
+    upload = client.post(
+        "/api/v1/uploads",
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": "5", "X-CSRF-Token": csrf},
+    )
+    assert upload.status_code == 503 and upload.headers["tus-resumable"] == "1.0.0"
+    assert upload.json()["code"] == "instance_read_only"
+
+    _switch(seeded, client, on=False)
+    assert _make_token(client, csrf) == 201
+
+
+def test_pages_show_a_banner_in_english_and_hindi_and_refuse_form_writes(
+    seeded: Instance, client: TestClient
+) -> None:
+    _switch(seeded, client, on=True)
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert "incident-banner" in page.text and "ransomware at PS-A1" in page.text
+    assert "(IST)" in page.text
+    hindi = client.get("/login", headers={"Accept-Language": "hi"})
+    assert "केवल पढ़ने की अनुमति है" in hindi.text
+    refused = client.post("/drive/1/folders", data={"name": "x"})
+    assert refused.status_code == 503
+    assert "read-only during incident response" in refused.text
