@@ -19,16 +19,27 @@ their consumers; ``polaris.handlers`` gathers them.
 
 from polaris.events.consumers import Consumer, consumer, drain, registered_consumers
 from polaris.events.models import DomainEvent
-from polaris.events.service import Event, append, head_position, oldest_position, sequence, since
+from polaris.events.service import (
+    Event,
+    Later,
+    append,
+    head_position,
+    later_events,
+    oldest_position,
+    sequence,
+    since,
+)
 
 __all__ = [
     "Consumer",
     "DomainEvent",
     "Event",
+    "Later",
     "append",
     "consumer",
     "drain",
     "head_position",
+    "later_events",
     "oldest_position",
     "registered_consumers",
     "sequence",
