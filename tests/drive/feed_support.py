@@ -227,14 +227,14 @@ class Stream:
         )
 
     def purge(self, node_id: int) -> None:
-        """An administrator purges a trashed node: one event per purged node, children first."""
+        """An administrator purges a trashed node: one event per purged node, parents first."""
         with self._session() as session:
             top = session.get(Node, node_id)
             assert top is not None
             nodes = repo.subtree(session, top)
             facts = [
                 (n.id, n.space_id, n.parent_id, self.level(n.id), self._versions(session, n.id))
-                for n in reversed(nodes)
+                for n in nodes
             ]
         response = self.drive.delete("admin", f"{API}/admin/nodes/{node_id}")
         assert response.status_code == 204, response.text
@@ -268,6 +268,7 @@ class Stream:
             row.space_id,
             node_id=node_id,
             level=self.level(node_id),
+            permission_level=1,
             **{f"{subject_type}_id": subject_id},
         )
         return share_id
@@ -287,6 +288,7 @@ class Stream:
             row.space_id,
             node_id=node_id,
             level=self.level(node_id),
+            permission_level=1,
             **{f"{subject[0]}_id": subject[1]},
         )
 
