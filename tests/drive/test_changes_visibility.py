@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.drive.conftest import Drive
 from tests.drive.feed_support import API, Stream
@@ -310,3 +311,35 @@ def test_a_move_tells_nothing_to_those_below_the_level_it_had_where_it_was(world
     # ETag check finds it gone).
     assert _entries(s, "sdop.a", start) == [(in_vault, "gone"), (secret, "gone")]
     s.hidden(start, "ct.a1", "hc.a1", "si.a1", *OUTSIDERS)
+
+
+def test_a_hidden_change_costs_the_queries_of_a_change_to_a_missing_node(world: World) -> None:
+    """Not a timing test: the statements a page runs are counted, for one change of each kind."""
+    s = world.stream
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    other = s.drive.user_ids["hc.a2"]
+    changes = {
+        "missing": s.missing_change,
+        "trashed": lambda: s.trash("sho.a1", world.fir),
+        "moved": lambda: s.move("sho.a1", world.cases, world.home),
+        "renamed": lambda: s.rename("sho.a1", world.cases, "Old cases"),
+        "someone else's reach": lambda: s.record("user.moved", ("user", other), None, unit_id=1),
+    }
+    costs = {}
+    event.listen(s.drive.instance.engine, "before_cursor_execute", count)
+    try:
+        for name, change in changes.items():
+            start = s.head()
+            change()
+            s.feed("hc.b1", start)  # the token's first use of a run may write; not counted
+            statements.clear()
+            page = s.read("hc.b1", start)
+            assert page["changes"] == [], name
+            costs[name] = len(statements)
+    finally:
+        event.remove(s.drive.instance.engine, "before_cursor_execute", count)
+    assert set(costs.values()) == {costs["missing"]}, costs

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from polaris import events
 from polaris.access import Action, Actor, Classification, Resource, decide
 from polaris.drive import repo
-from polaris.drive._locate import RESOURCE_KIND, chunks, grant_of
+from polaris.drive._locate import NO_ID, RESOURCE_KIND, batches, grant_of
 from polaris.drive.models import Share
 from polaris.events import Event, Later
 
@@ -73,18 +73,21 @@ def about_caller(
     return False
 
 
-def seen_before(session: Session, actor: Actor, losses: Sequence[tuple[int, Event]]) -> set[int]:
+def seen_before(
+    session: Session, actor: Actor, losses: Sequence[tuple[int, Event]], *, after: int
+) -> set[int]:
     """Of these (node id, event) pairs, where the caller may not see the node now and the event
-    may have taken it away (a kind in :data:`LOSSES`), the nodes the caller provably could see
-    when the event happened. A constant number of queries, however many pairs."""
-    if not losses:
-        return set()
-    first = min(event.position for _, event in losses)
-    reach_changed = _reach_changed_after(session, actor, after=first)
+    (after position ``after``) may have taken it away (a kind in :data:`LOSSES`), the nodes the
+    caller provably could see when the event happened.
+
+    The same queries run however many pairs there are, none included (each once per 500 ids):
+    the time of a page must not tell that it held a change to a hidden node.
+    """
+    reach_changed = _reach_changed_after(session, actor, after=after)
     steady = [(node_id, event) for node_id, event in losses if not reach_changed(event.position)]
     node_losses = [(n, e) for n, e in steady if e.kind in NODE_LOSSES]
     share_losses = [(n, e) for n, e in steady if e.kind in SHARE_LOSSES]
-    return _seen_in_place(session, actor, node_losses, first) | _seen_through_share(
+    return _seen_in_place(session, actor, node_losses, after) | _seen_through_share(
         session, actor, share_losses
     )
 
@@ -95,14 +98,13 @@ def _reach_changed_after(session: Session, actor: Actor, *, after: int) -> Calla
     found = events.later_events(
         session, after=after, subject_type="user", subject_ids=[actor.user_id], kinds=USER_KINDS
     )
-    if actor.group_ids:  # a group joined later is one of theirs now
-        found += events.later_events(
-            session,
-            after=after,
-            subject_type="group",
-            subject_ids=sorted(actor.group_ids),
-            kinds=MEMBER_KINDS,
-        )
+    found += events.later_events(  # a group joined later is one of theirs now
+        session,
+        after=after,
+        subject_type="group",
+        subject_ids=sorted(actor.group_ids) or [NO_ID],
+        kinds=MEMBER_KINDS,
+    )
     found += events.later_events(
         session, after=after, subject_type="unit", subject_ids=None, kinds=UNIT_KINDS
     )
@@ -150,11 +152,9 @@ def _place(node_id: int, event: Event) -> _Place | None:
 
 
 def _seen_in_place(
-    session: Session, actor: Actor, losses: Sequence[tuple[int, Event]], first: int
+    session: Session, actor: Actor, losses: Sequence[tuple[int, Event]], after: int
 ) -> set[int]:
     places = [place for n, e in losses if (place := _place(n, e)) is not None]
-    if not places:
-        return set()
     moved = {p.node_id for p in places if p.event.kind == "node.moved"}
     facts = _facts(session, {p.parent_id for p in places} | moved)
     paths = {
@@ -162,17 +162,18 @@ def _seen_in_place(
     }
     on_paths = {i for ids in paths.values() for i in ids}
     facts.update(_facts(session, on_paths - facts.keys()))
-    spaces = repo.spaces_by_id(session, (p.space_id for p in places))
-    watched = sorted(on_paths | moved | {p.node_id for p in places})
+    spaces = repo.spaces_by_id(session, [p.space_id for p in places] or [NO_ID])
+    watched = on_paths | moved | {p.node_id for p in places}
     shares: dict[int, list[Share]] = {}
-    for chunk in chunks(watched):
-        for share in repo.shares_ever_on(session, chunk):
+    for batch in batches(watched):
+        for share in repo.shares_ever_on(session, batch):
             shares.setdefault(share.node_id, []).append(share)
     later: dict[int, list[Later]] = {}
-    for found in events.later_events(
-        session, after=first, subject_type="node", subject_ids=watched, kinds=RESHAPING
-    ):
-        later.setdefault(found.subject_id, []).append(found)
+    for batch in batches(watched):
+        for found in events.later_events(
+            session, after=after, subject_type="node", subject_ids=batch, kinds=RESHAPING
+        ):
+            later.setdefault(found.subject_id, []).append(found)
     seen: set[int] = set()
     for place in places:
         path = paths.get(place.parent_id)
@@ -217,7 +218,9 @@ def _seen_through_share(
     session: Session, actor: Actor, losses: Sequence[tuple[int, Event]]
 ) -> set[int]:
     """Nodes the caller held a share of (the revoked or changed one) when the event happened."""
-    rows = repo.shares_by_id(session, sorted({event.subject_id for _, event in losses}))
+    rows: dict[int, Share] = {}
+    for batch in batches(event.subject_id for _, event in losses):
+        rows.update(repo.shares_by_id(session, batch))
     seen: set[int] = set()
     for node_id, event in losses:
         share = rows.get(event.subject_id)
@@ -240,8 +243,8 @@ def _seen_through_share(
 
 def _facts(session: Session, ids: set[int]) -> dict[int, Any]:
     found: dict[int, Any] = {}
-    for chunk in chunks(sorted(ids)):
-        found.update({row.id: row for row in repo.node_facts(session, chunk)})
+    for batch in batches(ids):
+        found.update({row.id: row for row in repo.node_facts(session, batch)})
     return found
 
 

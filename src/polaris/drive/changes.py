@@ -21,12 +21,14 @@ each page of events into entries about nodes, filtered by what the caller may se
 
 A page scans at most ``limit`` events, whether or not any of them is reported, and answers the
 position to ask from next; a client never reads an event twice, nor skips one. The decisions of a
-page take a constant number of queries, whatever the number of events in it.
+page are batched: the same queries run for every page that holds any event (each once per 500
+ids), whatever the events are about, so that a page with hidden changes costs what a page of
+changes to missing nodes costs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -34,10 +36,11 @@ from sqlalchemy.orm import Session
 from polaris import events
 from polaris.access import Action, Actor, Grant, Permission, grant_names
 from polaris.access import service as access
+from polaris.clock import utcnow
 from polaris.drive import repo
 from polaris.drive._hindsight import LOSSES, about_caller, int_in, seen_before
-from polaris.drive._locate import grant_of, locate_many
-from polaris.drive.models import Node
+from polaris.drive._locate import NO_ID, Located, batches, grant_of
+from polaris.drive.models import Node, Share
 from polaris.errors import Gone, PolarisError
 from polaris.events import Event
 
@@ -101,14 +104,15 @@ def changes_since(
         raise PolarisError("no change has this position yet", code="invalid_position")
     scanned = events.since(session, after=since, limit=max(1, min(limit, MAX_LIMIT)))
     _require_unbroken(since, head, scanned)
-    next_position = scanned[-1].position if scanned else since
+    if not scanned:
+        return ChangesPage([], since, more=False, relist=False)
     shares = _shares_named(session, scanned)
     about: dict[int, list[Event]] = {}  # node id -> its events, in the order first seen
     for event in scanned:
         node_id = _node_of(actor, event, shares)
         if node_id is not None:
             about.setdefault(node_id, []).append(event)
-    located = locate_many(session, list(about))
+    located = _locate_page(session, about)
     visible = {
         node_id
         for node_id, found in located.items()
@@ -121,7 +125,7 @@ def changes_since(
         for event in found
         if event.kind in LOSSES
     ]
-    gone = seen_before(session, actor, losses)
+    gone = seen_before(session, actor, losses, after=since)
     changes = []
     for node_id, found in about.items():
         if node_id in visible:
@@ -130,7 +134,36 @@ def changes_since(
         elif node_id in gone:
             changes.append(Change(node_id, True))
     relist = any(about_caller(actor, e.kind, e.subject_type, e.subject_id, e.data) for e in scanned)
+    next_position = scanned[-1].position
     return ChangesPage(changes, next_position, more=next_position < head, relist=relist)
+
+
+def _locate_page(session: Session, node_ids: Iterable[int]) -> dict[int, Located]:
+    """``locate_many`` with the same queries whether the nodes exist or not (as ``locate``): a
+    page with a change to a hidden node costs what one with a change to a missing node costs."""
+    nodes: dict[int, Node] = {}
+    for batch in batches(node_ids):
+        nodes.update(repo.nodes_by_id(session, batch))
+    paths = {node.id: repo.path_ids(node.path) for node in nodes.values()}
+    by_id = dict(nodes)
+    for batch in batches(i for ids in paths.values() for i in ids if i not in nodes):
+        by_id.update(repo.nodes_by_id(session, batch))
+    spaces = repo.spaces_by_id(session, [node.space_id for node in nodes.values()] or [NO_ID])
+    on_path: dict[int, list[Share]] = {}
+    now = utcnow()
+    for batch in batches(i for ids in paths.values() for i in ids):
+        for share in repo.shares_on(session, batch, now=now):
+            on_path.setdefault(share.node_id, []).append(share)
+    found: dict[int, Located] = {}
+    for node_id, node in nodes.items():
+        ids = paths[node_id]
+        ancestors = tuple(by_id[i] for i in ids[:-1] if i in by_id)
+        space = spaces.get(node.space_id)
+        if space is None or len(ancestors) != len(ids) - 1:
+            continue
+        shares = tuple(sorted((s for i in ids for s in on_path.get(i, ())), key=lambda s: s.id))
+        found[node_id] = Located(node=node, space=space, ancestors=ancestors, shares=shares)
+    return found
 
 
 def _require_unbroken(since: int, head: int, scanned: Sequence[Event]) -> None:
