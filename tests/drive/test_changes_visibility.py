@@ -89,8 +89,9 @@ def test_an_administrator_follows_their_own_reach_not_every_station(world: World
     """Administration gives no reach into documents: the administrator's role reads PHQ's
     space, and their own is theirs, like everyone's."""
     s = world.stream
+    home = s.drive.root("admin")
     start = s.head()
-    circular = s.upload("admin", s.drive.root("admin"), "circular.pdf")
+    circular = s.upload("admin", home, "circular.pdf")
     assert _only_entry(s, "admin", start)["node_id"] == circular
     s.hidden(start, "sho.a1", "sdop.a", "hc.b1")
 
