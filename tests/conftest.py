@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from polaris.db import make_engine
 from polaris.db.migrate import upgrade
 
-#: Fixtures any test may use: ``redis_url`` (a live Redis).
-pytest_plugins = ["tests.support.redis_server"]
+#: Fixtures any test may use: ``redis_url`` (a live Redis), ``seaweedfs`` and ``s3_settings``
+#: (a real SeaweedFS for the S3 tests).
+pytest_plugins = ["tests.support.redis_server", "tests.support.seaweedfs"]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASE_BACKENDS = ["sqlite", "postgresql"]

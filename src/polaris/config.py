@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,13 +55,57 @@ class ThrottleSettings(BaseModel):
     tally_window_seconds: float = Field(default=300.0, gt=0)
 
 
+class S3Settings(BaseModel):
+    """An S3-compatible object store for the blobs (``polaris.storage.s3``, docs/storage-format.md
+    §10a). Credentials left unset come from the usual AWS chain (``AWS_ACCESS_KEY_ID``, ...)."""
+
+    #: ``http(s)://host:port`` of the store; unset means AWS S3 in ``region``.
+    endpoint: str | None = None
+    bucket: str = Field(min_length=3, max_length=63)
+    #: Keys of this instance's objects start with ``prefix/`` (several instances, one bucket).
+    prefix: str = ""
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    #: Plain-HTTP endpoints are refused unless this is set (a store on the same host or a
+    #: private network; the objects are sealed, but the credentials sign every request).
+    allow_http: bool = False
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: One request, a 4 MiB chunk's upload included.
+    request_timeout_seconds: float = Field(default=120.0, gt=0)
+    #: Retries of a request that failed on a connection error or a 5xx answer, and the time
+    #: after which a failing request is given up (then StorageFailure: 503 to the client).
+    max_retries: int = Field(default=3, ge=0, le=20)
+    retry_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        part = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+        if value and not re.fullmatch(rf"{part}(/{part})*", value):
+            raise ValueError(
+                "prefix: '/'-separated parts of letters, digits, '.', '_', '-', each starting "
+                "with a letter or digit"
+            )
+        return value
+
+
 class StorageSettings(BaseModel):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "s3"] = "local"
+    #: The local backend's directory (default ``DATA_DIR/blobs``).
     path: Path | None = None
+    s3: S3Settings | None = None
     chunk_size: int = Field(default=4 * 1024 * 1024, ge=1024, le=4 * 1024 * 1024)
     #: ``polaris storage gc`` never removes an object younger than this (days), referenced or
     #: not: it covers uploads whose rows are not committed yet (docs/storage-format.md §15).
     gc_grace_days: float = Field(default=7.0, ge=1.0)
+
+    @model_validator(mode="after")
+    def _s3_needs_its_settings(self) -> StorageSettings:
+        if self.backend == "s3" and self.s3 is None:
+            raise ValueError("storage.backend is 's3' but [storage.s3] (bucket, ...) is not set")
+        return self
 
 
 class DriveSettings(BaseModel):

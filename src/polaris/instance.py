@@ -19,8 +19,8 @@ from polaris.identity.auth import AuthConfig
 from polaris.identity.passwords import Argon2Parameters, Passwords
 from polaris.identity.throttle import ThrottlePolicy
 from polaris.search.interface import SearchEngine
+from polaris.storage.backends import open_backend
 from polaris.storage.keys import Keyring, load_master_key_file
-from polaris.storage.local import LocalBackend
 from polaris.storage.store import BlobStore
 
 
@@ -74,9 +74,7 @@ def open_instance(settings: Settings) -> Instance:
     """
     keyring = load_keyring(settings)
     engine = make_engine(settings.resolved_database_url)
-    blobs = BlobStore.open(
-        LocalBackend(settings.resolved_blob_path), keyring, chunk_size=settings.storage.chunk_size
-    )
+    blobs = BlobStore.open(open_backend(settings), keyring, chunk_size=settings.storage.chunk_size)
     return Instance(
         settings=settings,
         engine=engine,

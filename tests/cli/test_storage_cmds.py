@@ -9,15 +9,17 @@ import shutil
 import time
 from pathlib import Path
 
+from pytest import MonkeyPatch
 from sqlalchemy import select
 
-from polaris.config import load_settings
+from polaris.config import S3Settings, load_settings
 from polaris.drive.models import FileVersion
 from polaris.instance import open_instance
 from polaris.storage import names
 from polaris.storage.refs import ContentRef
 from tests.cli.test_cli import cmd, data_dir
 from tests.ingest.test_bulk import image
+from tests.support.seaweedfs import SeaweedFS
 
 __all__ = ["data_dir"]
 
@@ -107,3 +109,45 @@ def test_gc_dry_run_lists_old_garbage_only_and_gc_removes_it(
     after = cmd(data_dir, "storage", "verify")
     assert after.exit_code == 0, after.output
     assert "1 unreferenced chunks" in after.output  # the young one, kept
+
+
+def test_verify_and_gc_on_s3(
+    tmp_path: Path, s3_settings: S3Settings, seaweedfs: SeaweedFS, monkeypatch: MonkeyPatch
+) -> None:
+    """An instance whose blobs are in S3 (settings from the environment, as a deployment sets
+    the secret): verify and gc work there, and an object deleted in the bucket is named."""
+    values = s3_settings.model_dump(mode="json") | {
+        "secret_access_key": s3_settings.secret_access_key.get_secret_value()  # type: ignore[union-attr]
+    }
+    monkeypatch.setenv("POLARIS_STORAGE__BACKEND", "s3")
+    for key, value in values.items():
+        monkeypatch.setenv(f"POLARIS_STORAGE__S3__{key.upper()}", str(value))
+    directory = tmp_path / "instance"
+    created = cmd(directory, "init", "--demo")
+    assert created.exit_code == 0, created.output
+    assert not (directory / "blobs").exists()
+    lost, _other = imported(directory, tmp_path)
+    instance = open_instance(load_settings(directory))
+    young = instance.blobs.put_bytes(b"an upload going on now")
+    instance.close()
+
+    clean = cmd(directory, "storage", "verify")
+    assert clean.exit_code == 0, clean.output
+    assert "1 unreferenced chunks" in clean.output
+    gc_run = cmd(directory, "storage", "gc")
+    assert gc_run.exit_code == 0, gc_run.output
+    assert "removed 0 object(s), 0 bytes; kept 1 unreferenced object(s)" in " ".join(
+        gc_run.output.split()
+    )
+    young_key = f"{s3_settings.prefix}/{names.chunk_name(young.chunks[0].chunk_id)}"
+    assert seaweedfs.keys(young_key) == [young_key]
+
+    seaweedfs.delete_key(f"{s3_settings.prefix}/{names.manifest_name(lost.manifest_id)}")
+    damaged = cmd(directory, "storage", "verify")
+    assert damaged.exit_code == 1
+    output = " ".join(damaged.output.split())
+    assert f"{names.manifest_name(lost.manifest_id)}: missing (breaks space" in output
+    assert f"version 1 (node {lost.node_id}))" in output
+    assert "1 problem(s)" in output
+    refused = cmd(directory, "storage", "gc")
+    assert refused.exit_code == 1 and "nothing was removed" in refused.output

@@ -18,6 +18,7 @@ from polaris.config import load_settings
 from polaris.drive.models import Space
 from polaris.identity import program_tokens
 from polaris.instance import Instance
+from polaris.storage.backend import Backend
 from polaris.storage.keys import create_master_key_file
 from polaris.storage.local import LocalBackend
 from polaris.storage.store import BlobStore
@@ -38,8 +39,12 @@ PEOPLE = [
 ]
 
 
-def make_instance(connection_or_engine: object, tmp_path: Path, **settings: object) -> Instance:
+def make_instance(
+    connection_or_engine: object, tmp_path: Path, backend: Backend | None = None, **settings: object
+) -> Instance:
+    """An instance on the connection; its blobs under tmp_path, or in ``backend`` (S3)."""
     keyring = create_master_key_file(tmp_path / "master.key")
+    backend = backend or LocalBackend(tmp_path / "blobs")
     bind = connection_or_engine
     return Instance(
         settings=load_settings(tmp_path, **settings),
@@ -53,7 +58,7 @@ def make_instance(connection_or_engine: object, tmp_path: Path, **settings: obje
         auth=auth_config(),
         csrf_key=b"c" * 32,
         audit_signer=AuditSigner.generate(),
-        blobs=BlobStore.initialise(LocalBackend(tmp_path / "blobs"), keyring, chunk_size=CHUNK),
+        blobs=BlobStore.initialise(backend, keyring, chunk_size=CHUNK),
     )
 
 
@@ -136,9 +141,14 @@ def seed(session: Session) -> tuple[dict[str, str], dict[str, int], dict[str, in
 
 @pytest.fixture
 def drive(engine: Engine, tmp_path: Path) -> Iterator[Drive]:
+    yield from drive_on(engine, tmp_path)
+
+
+def drive_on(engine: Engine, tmp_path: Path, backend: Backend | None = None) -> Iterator[Drive]:
+    """The ``drive`` fixture's body, its blobs in ``backend`` when given."""
     connection = engine.connect()
     outer = connection.begin()
-    instance = make_instance(connection, tmp_path)
+    instance = make_instance(connection, tmp_path, backend)
     session = instance.sessions()
     tokens, user_ids, unit_ids = seed(session)
     session.commit()

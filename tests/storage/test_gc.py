@@ -14,7 +14,7 @@ import pytest
 from polaris.storage import BlobStore, FileMetadata, LocalBackend, names
 from polaris.storage.gc import Garbage, GcReport, collect_garbage
 from polaris.storage.references import Reference
-from tests.storage.conftest import CHUNK, ListedReferences, chunk_names, object_files
+from tests.storage.conftest import CHUNK, ListedReferences, RawObjects, chunk_names, object_files
 
 GRACE = dt.timedelta(days=7)
 
@@ -30,17 +30,23 @@ def age_everything(blob_root: Path, days: float = 30) -> None:
 
 
 def gc(
-    store: BlobStore, refs: ListedReferences, *, dry_run: bool
+    store: BlobStore, refs: ListedReferences, *, dry_run: bool, now: datetime | None = None
 ) -> tuple[list[Garbage], GcReport]:
     seen: list[Garbage] = []
     report = collect_garbage(
-        store, references=refs, grace=GRACE, dry_run=dry_run, on_garbage=seen.append
+        store, references=refs, grace=GRACE, dry_run=dry_run, now=now, on_garbage=seen.append
     )
     return seen, report
 
 
 @pytest.fixture
 def scene(store: BlobStore, refs: ListedReferences) -> dict[str, list[str]]:
+    plan = build_scene(store, refs)
+    age_everything(store.backend.root)  # type: ignore[attr-defined]
+    return plan
+
+
+def build_scene(store: BlobStore, refs: ListedReferences) -> dict[str, list[str]]:
     """A version, a preview, an upload in progress, and garbage: a manifest whose row was never
     committed (with its chunk) and a chunk left by a dead writer."""
     mid, content = refs.version(store, os.urandom(CHUNK + 3), "space 1: /kept.pdf, version 1")
@@ -50,7 +56,6 @@ def scene(store: BlobStore, refs: ListedReferences) -> dict[str, list[str]]:
     stray = store.put_bytes(os.urandom(50))
     stray_mid = store.write_manifest(stray, FileMetadata(name="s", created_at=datetime.now(UTC)))
     dead = store.put_bytes(os.urandom(70))
-    age_everything(store.backend.root)  # type: ignore[attr-defined]
     return {
         "kept": [
             names.manifest_name(mid),
@@ -168,3 +173,42 @@ def test_gc_refuses_when_the_database_references_missing_objects(
 def test_the_grace_period_must_be_positive(store: BlobStore, refs: ListedReferences) -> None:
     with pytest.raises(ValueError, match="grace"):
         collect_garbage(store, references=refs, grace=dt.timedelta(0), dry_run=True)
+
+
+@pytest.mark.parametrize("backend_kind", ["local", "s3"])
+def test_gc_keeps_what_is_young_and_later_removes_only_the_garbage(
+    store: BlobStore, refs: ListedReferences, raw: RawObjects
+) -> None:
+    """On every backend, S3 included: the store sets an object's time itself (S3's LastModified
+    cannot be set back), so instead of ageing the objects gc runs as of a month from now."""
+    plan = build_scene(store, refs)
+    everything = raw.names("data/")
+    assert sorted(plan["kept"] + plan["garbage"]) == everything
+
+    seen, report = gc(store, refs, dry_run=False)
+    assert seen == [] and report.removed == 0 and report.kept_young >= 2
+    assert raw.names("data/") == everything
+
+    later = datetime.now(UTC) + dt.timedelta(days=30)
+    dry, _ = gc(store, refs, dry_run=True, now=later)
+    assert [g.name for g in dry] == plan["garbage"]
+    assert raw.names("data/") == everything
+
+    seen, report = gc(store, refs, dry_run=False, now=later)
+    assert [g.name for g in seen] == plan["garbage"] and report.removed == 3
+    assert raw.names("data/") == sorted(plan["kept"])
+    check = store.verify(references=refs)
+    assert check.ok and check.unreferenced_chunk_count == 0, check.findings
+
+
+@pytest.mark.parametrize("backend_kind", ["local", "s3"])
+def test_gc_refuses_on_any_backend_when_a_referenced_object_is_missing(
+    store: BlobStore, refs: ListedReferences, raw: RawObjects
+) -> None:
+    plan = build_scene(store, refs)
+    raw.delete(plan["kept"][1])
+    before = raw.names()
+    later = datetime.now(UTC) + dt.timedelta(days=30)
+    seen, report = gc(store, refs, dry_run=False, now=later)
+    assert seen == [] and report.refused is not None
+    assert raw.names() == before

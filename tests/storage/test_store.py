@@ -11,12 +11,11 @@ import pytest
 
 from polaris.errors import IntegrityError, NotFound, StorageFull
 from polaris.storage import BlobStore, ContentRef, Keyring, LocalBackend, MasterKey, _fsio, names
+from polaris.storage.backend import Backend
 from polaris.storage.crypto import Kind
-from tests.storage.conftest import CHUNK, CountingBackend, object_files, temp_files
+from tests.storage.conftest import CHUNK, CountingBackend, RawObjects, object_files, temp_files
 
-
-def chunk_file(root: Path, chunk_id: str) -> Path:
-    return root / names.chunk_name(chunk_id)
+BACKENDS = ["local", "s3"]
 
 
 def test_round_trip_from_bytes_reader_and_iterable(store: BlobStore) -> None:
@@ -53,26 +52,26 @@ def test_text_is_refused(store: BlobStore) -> None:
         store.put_stream(["not bytes"])  # type: ignore[list-item]
 
 
-def test_empty_content_has_no_chunks(store: BlobStore, blob_root: Path) -> None:
+def test_empty_content_has_no_chunks(store: BlobStore, raw: RawObjects) -> None:
     ref = store.put_bytes(b"")
     assert ref == ContentRef(chunks=(), size=0, sha256=hashlib.sha256(b"").hexdigest())
     assert list(store.open_stream(ref)) == []
     assert list(store.read_range(ref, 0, 0)) == []
-    assert object_files(blob_root, "data/") == []
+    assert raw.names("data/") == []
 
 
-def test_identical_content_is_stored_once(store: BlobStore, blob_root: Path) -> None:
+def test_identical_content_is_stored_once(store: BlobStore, raw: RawObjects) -> None:
     block = os.urandom(CHUNK)
     first = store.put_bytes(block * 5)
     assert len(first.chunks) == 5
     assert len({chunk.chunk_id for chunk in first.chunks}) == 1
-    assert len(object_files(blob_root, "data/chunks/")) == 1
+    assert len(raw.names("data/chunks/")) == 1
     second = store.put_bytes(block * 2 + b"tail")
     assert second.chunks[0] == first.chunks[0]
-    assert len(object_files(blob_root, "data/chunks/")) == 2
+    assert len(raw.names("data/chunks/")) == 2
 
 
-def test_existing_chunk_is_not_rewritten(backend: LocalBackend, keyring: Keyring) -> None:
+def test_existing_chunk_is_not_rewritten(backend: Backend, keyring: Keyring) -> None:
     counting = CountingBackend(backend)
     store = BlobStore.initialise(counting, keyring, chunk_size=CHUNK)
     store.put_bytes(b"a" * CHUNK)
@@ -81,7 +80,8 @@ def test_existing_chunk_is_not_rewritten(backend: LocalBackend, keyring: Keyring
     assert counting.calls["put"] == puts
 
 
-def test_chunk_id_is_keyed(tmp_path: Path, keyring: Keyring) -> None:
+@pytest.mark.parametrize("backend_kind", ["local"])
+def test_chunk_id_is_keyed(tmp_path: Path, keyring: Keyring, backend_kind: str) -> None:
     one = BlobStore.initialise(LocalBackend(tmp_path / "one"), keyring, chunk_size=CHUNK)
     two = BlobStore.initialise(LocalBackend(tmp_path / "two"), keyring, chunk_size=CHUNK)
     data = b"same content"
@@ -89,9 +89,7 @@ def test_chunk_id_is_keyed(tmp_path: Path, keyring: Keyring) -> None:
     assert one.put_bytes(data).chunks[0].chunk_id != hashlib.sha256(data).hexdigest()
 
 
-def test_range_read_fetches_only_overlapping_chunks(
-    backend: LocalBackend, keyring: Keyring
-) -> None:
+def test_range_read_fetches_only_overlapping_chunks(backend: Backend, keyring: Keyring) -> None:
     counting = CountingBackend(backend)
     store = BlobStore.initialise(counting, keyring, chunk_size=CHUNK)
     data = os.urandom(CHUNK * 10)
@@ -130,13 +128,13 @@ def _read_until_error(store: BlobStore, ref: ContentRef) -> tuple[list[bytes], I
     return served, raised.value
 
 
-def test_flipped_byte_is_detected_named_and_never_served(store: BlobStore, blob_root: Path) -> None:
+def test_flipped_byte_is_detected_named_and_never_served(store: BlobStore, raw: RawObjects) -> None:
     data, ref = _three_chunks(store)
     damaged = ref.chunks[1].chunk_id
-    path = chunk_file(blob_root, damaged)
-    blob = bytearray(path.read_bytes())
+    name = names.chunk_name(damaged)
+    blob = bytearray(raw.read(name))
     blob[500] ^= 0x40
-    path.write_bytes(bytes(blob))
+    raw.write(name, bytes(blob))
 
     served, error = _read_until_error(store, ref)
     assert served == [data[:CHUNK]]
@@ -155,12 +153,12 @@ def test_flipped_byte_is_detected_named_and_never_served(store: BlobStore, blob_
     assert served_range == [data[:CHUNK]]
 
 
-def test_swapped_chunks_are_detected(store: BlobStore, blob_root: Path) -> None:
+def test_swapped_chunks_are_detected(store: BlobStore, raw: RawObjects) -> None:
     _, ref = _three_chunks(store)
-    first, second = (chunk_file(blob_root, c.chunk_id) for c in ref.chunks[:2])
-    first_bytes, second_bytes = first.read_bytes(), second.read_bytes()
-    first.write_bytes(second_bytes)
-    second.write_bytes(first_bytes)
+    first, second = (names.chunk_name(c.chunk_id) for c in ref.chunks[:2])
+    first_bytes, second_bytes = raw.read(first), raw.read(second)
+    raw.write(first, second_bytes)
+    raw.write(second, first_bytes)
 
     served, error = _read_until_error(store, ref)
     assert served == []
@@ -169,35 +167,35 @@ def test_swapped_chunks_are_detected(store: BlobStore, blob_root: Path) -> None:
         store.read_chunk(ref.chunks[1].chunk_id)
 
 
-def test_truncated_chunk_is_detected(store: BlobStore, blob_root: Path) -> None:
+def test_truncated_chunk_is_detected(store: BlobStore, raw: RawObjects) -> None:
     data, ref = _three_chunks(store)
     damaged = ref.chunks[2].chunk_id
-    path = chunk_file(blob_root, damaged)
-    path.write_bytes(path.read_bytes()[:700])
+    name = names.chunk_name(damaged)
+    raw.write(name, raw.read(name)[:700])
 
     served, error = _read_until_error(store, ref)
     assert served == [data[:CHUNK], data[CHUNK : 2 * CHUNK]]
     assert str(error) == f"chunk {damaged}: truncated: 700 of {CHUNK + 42} bytes"
     with pytest.raises(IntegrityError, match=f"chunk {damaged}: authentication failed"):
         store.read_chunk(damaged)
-    path.write_bytes(path.read_bytes()[:10])
+    raw.write(name, raw.read(name)[:10])
     with pytest.raises(IntegrityError, match=f"chunk {damaged}: truncated: 10 bytes"):
         store.read_chunk(damaged)
 
 
-def test_missing_chunk_is_named(store: BlobStore, blob_root: Path) -> None:
+def test_missing_chunk_is_named(store: BlobStore, raw: RawObjects) -> None:
     _, ref = _three_chunks(store)
-    chunk_file(blob_root, ref.chunks[0].chunk_id).unlink()
+    raw.delete(names.chunk_name(ref.chunks[0].chunk_id))
     served, error = _read_until_error(store, ref)
     assert served == []
     assert str(error) == f"chunk {ref.chunks[0].chunk_id}: missing"
 
 
-def test_wrong_header_fields_are_named(store: BlobStore, blob_root: Path) -> None:
+def test_wrong_header_fields_are_named(store: BlobStore, raw: RawObjects) -> None:
     _, ref = _three_chunks(store)
     cid = ref.chunks[0].chunk_id
-    path = chunk_file(blob_root, cid)
-    original = path.read_bytes()
+    name = names.chunk_name(cid)
+    original = raw.read(name)
     for offset, value, reason in [
         (0, ord("X"), "bad magic"),
         (4, 9, "unsupported format version 9"),
@@ -206,22 +204,22 @@ def test_wrong_header_fields_are_named(store: BlobStore, blob_root: Path) -> Non
     ]:
         blob = bytearray(original)
         blob[offset] = value
-        path.write_bytes(bytes(blob))
+        raw.write(name, bytes(blob))
         with pytest.raises(IntegrityError, match=f"chunk {cid}: .*{reason}"):
             store.read_chunk(cid)
 
 
-def test_content_that_does_not_match_its_id_is_refused(store: BlobStore, blob_root: Path) -> None:
+def test_content_that_does_not_match_its_id_is_refused(store: BlobStore, raw: RawObjects) -> None:
     _, ref = _three_chunks(store)
     cid = ref.chunks[0].chunk_id
     forged = store._seal(Kind.CHUNK, cid, os.urandom(CHUNK))  # a buggy writer, with the real keys
-    chunk_file(blob_root, cid).write_bytes(forged)
+    raw.write(names.chunk_name(cid), forged)
     with pytest.raises(IntegrityError, match=f"chunk {cid}: content does not match its id"):
         store.read_chunk(cid)
 
 
 def test_wrong_master_key_is_refused_and_named(
-    backend: LocalBackend, store: BlobStore, keyring: Keyring
+    backend: Backend, store: BlobStore, keyring: Keyring
 ) -> None:
     store.put_bytes(b"secret")
     wrong = Keyring([MasterKey.generate()])
@@ -232,7 +230,7 @@ def test_wrong_master_key_is_refused_and_named(
 
 
 def test_chunk_under_a_data_key_this_keyring_cannot_open(
-    backend: LocalBackend, store: BlobStore, keyring: Keyring
+    backend: Backend, store: BlobStore, keyring: Keyring
 ) -> None:
     """Another node moved to master key B and data key 2; a node with only A cannot read those."""
     old = store.put_bytes(b"old content")
@@ -248,23 +246,24 @@ def test_chunk_under_a_data_key_this_keyring_cannot_open(
 
 
 def test_damaged_data_key_wrapping_names_the_chunk_and_the_key(
-    backend: LocalBackend, store: BlobStore, keyring: Keyring, blob_root: Path
+    backend: Backend, store: BlobStore, keyring: Keyring, raw: RawObjects
 ) -> None:
     ref = store.put_bytes(b"content")
-    key_path = blob_root / names.data_key_name(1, keyring.current.key_id)
-    blob = bytearray(key_path.read_bytes())
+    key_name = names.data_key_name(1, keyring.current.key_id)
+    blob = bytearray(raw.read(key_name))
     blob[40] ^= 1
-    key_path.write_bytes(bytes(blob))
+    raw.write(key_name, bytes(blob))
     reopened = BlobStore.open(backend, keyring)
     with pytest.raises(IntegrityError, match=r"chunk \w+: data key 1 unusable: keys/data/.*auth"):
         reopened.read_bytes(ref)
 
 
-def test_opening_an_empty_directory_is_not_found(tmp_path: Path, keyring: Keyring) -> None:
+def test_opening_an_empty_store_is_not_found(backend: Backend, keyring: Keyring) -> None:
     with pytest.raises(NotFound, match="initialise"):
-        BlobStore.open(LocalBackend(tmp_path / "empty"), keyring)
+        BlobStore.open(backend, keyring)
 
 
+@pytest.mark.parametrize("backend_kind", ["local"])
 def test_disk_full_during_put_stream(
     store: BlobStore, blob_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -291,14 +290,14 @@ def test_disk_full_during_put_stream(
     assert b"".join(store.open_stream(store.put_bytes(data))) == data
 
 
-def test_initialise_twice_is_refused(backend: LocalBackend, store: BlobStore) -> None:
+def test_initialise_twice_is_refused(backend: Backend, store: BlobStore) -> None:
     from polaris.errors import Conflict
 
     with pytest.raises(Conflict):
         BlobStore.initialise(backend, Keyring([MasterKey.generate()]))
 
 
-def test_chunk_size_is_bounded(backend: LocalBackend, store: BlobStore, keyring: Keyring) -> None:
+def test_chunk_size_is_bounded(backend: Backend, store: BlobStore, keyring: Keyring) -> None:
     with pytest.raises(ValueError):
         BlobStore.open(backend, keyring, chunk_size=4 * 1024 * 1024 + 1)
     with pytest.raises(ValueError):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 from polaris.storage import BlobStore, FileMetadata, Finding, VerifyProgress, names
-from tests.storage.conftest import CHUNK
+from tests.storage.conftest import CHUNK, RawObjects
+
+BACKENDS = ["local", "s3"]
 
 AUTH_FAILED = "authentication failed (damaged, or not the object of this id)"
 
@@ -33,13 +34,13 @@ def test_clean_store_with_progress(store: BlobStore) -> None:
 
 
 def test_corrupted_chunk_is_reported_with_the_files_it_breaks(
-    store: BlobStore, blob_root: Path
+    store: BlobStore, raw: RawObjects
 ) -> None:
     mid, chunks = _file(store, os.urandom(CHUNK * 2), "report.pdf")
-    path = blob_root / names.chunk_name(chunks[1])
-    blob = bytearray(path.read_bytes())
+    name = names.chunk_name(chunks[1])
+    blob = bytearray(raw.read(name))
     blob[100] ^= 0xFF
-    path.write_bytes(bytes(blob))
+    raw.write(name, bytes(blob))
 
     events: list[VerifyProgress] = []
     report = store.verify(progress=events.append)
@@ -54,10 +55,10 @@ def test_corrupted_chunk_is_reported_with_the_files_it_breaks(
     assert [e.object_name for e in events if not e.ok] == [f.object_name for f in report.findings]
 
 
-def test_missing_referenced_chunk_and_orphan_chunk(store: BlobStore, blob_root: Path) -> None:
+def test_missing_referenced_chunk_and_orphan_chunk(store: BlobStore, raw: RawObjects) -> None:
     mid, chunks = _file(store, os.urandom(CHUNK + 5), "a")
     orphan = store.put_bytes(b"uploaded, but the manifest was never written").chunks[0].chunk_id
-    (blob_root / names.chunk_name(chunks[0])).unlink()
+    raw.delete(names.chunk_name(chunks[0]))
 
     report = store.verify()
     assert report.findings == [
@@ -66,17 +67,15 @@ def test_missing_referenced_chunk_and_orphan_chunk(store: BlobStore, blob_root: 
     assert report.unreferenced_chunks == [orphan]
 
 
-def test_damaged_manifest_and_key_and_stray_object(store: BlobStore, blob_root: Path) -> None:
+def test_damaged_manifest_and_key_and_stray_object(store: BlobStore, raw: RawObjects) -> None:
     mid, _ = _file(store, b"content", "a")
-    manifest_path = blob_root / names.manifest_name(mid)
-    manifest_path.write_bytes(manifest_path.read_bytes()[:-3])
+    manifest = names.manifest_name(mid)
+    raw.write(manifest, raw.read(manifest)[:-3])
     key_name = names.data_key_name(1, store.keyring.current.key_id)
-    key_path = blob_root / key_name
-    key_blob = bytearray(key_path.read_bytes())
+    key_blob = bytearray(raw.read(key_name))
     key_blob[-1] ^= 1
-    key_path.write_bytes(bytes(key_blob))
-    (blob_root / "data" / "chunks" / "zz").mkdir(parents=True)
-    (blob_root / "data" / "chunks" / "zz" / "stray").write_bytes(b"?")
+    raw.write(key_name, bytes(key_blob))
+    raw.write("data/chunks/zz/stray", b"?")
 
     report = store.verify()
     assert {str(f) for f in report.findings} == {
@@ -87,7 +86,7 @@ def test_damaged_manifest_and_key_and_stray_object(store: BlobStore, blob_root: 
     assert report.checked == report.total
 
 
-def test_chunk_size_disagreeing_with_the_manifest(store: BlobStore, blob_root: Path) -> None:
+def test_chunk_size_disagreeing_with_the_manifest(store: BlobStore) -> None:
     ref = store.put_bytes(b"x" * 100)
     cid = ref.chunks[0].chunk_id
     other = store.put_bytes(b"y" * 50)

@@ -32,8 +32,8 @@ from polaris.config import CONFIG_FILE_NAME, SERVE_DATA_DIR_ENV, Settings, load_
 from polaris.db.engine import make_engine
 from polaris.db.migrate import alembic_config, upgrade
 from polaris.identity import roles, units, users
+from polaris.storage.backends import open_backend
 from polaris.storage.keys import create_master_key_file
-from polaris.storage.local import LocalBackend
 from polaris.storage.store import BlobStore
 
 CONFIG_TEMPLATE = """\
@@ -104,7 +104,7 @@ def init(
         create_key_file(settings.resolved_audit_key_file)
         written.add(settings.resolved_blob_path)
         BlobStore.initialise(
-            LocalBackend(settings.resolved_blob_path),
+            open_backend(settings),
             _master(settings.resolved_master_key_file),
         )
         _migrate_and_seed(directory)

@@ -3,7 +3,7 @@
 Typical use::
 
     keyring = load_master_key_file(settings.resolved_master_key_file)
-    store = BlobStore.open(LocalBackend(settings.resolved_blob_path), keyring,
+    store = BlobStore.open(open_backend(settings), keyring,   # polaris.storage.backends
                            chunk_size=settings.storage.chunk_size)
     content = store.put_stream(upload)              # 1. chunks durable
     manifest_id = store.write_manifest(content, m)  # 2. manifest durable

@@ -1,4 +1,4 @@
-"""The backend seam: where sealed objects live (a local directory now, S3 later).
+"""The backend seam: where sealed objects live (a local directory, or an S3 bucket).
 
 A backend stores named, immutable byte strings. It knows nothing of keys, chunks or manifests and
 never sees plaintext. There is no overwrite, and only garbage collection (``polaris.storage.gc``)
@@ -90,6 +90,6 @@ class Backend(Protocol):
 
         For garbage collection only. MUST be atomic against :meth:`touch`: a writer's touch either
         happens first (then the object is kept) or fails because the object is gone (then the
-        writer stores it again).
+        writer stores it again). The S3 backend cannot be fully (docs/storage-format.md §10a).
         """
         ...
