@@ -344,3 +344,16 @@ def test_a_hidden_change_costs_the_queries_of_a_change_to_a_missing_node(world: 
     finally:
         event.remove(s.drive.instance.engine, "before_cursor_execute", count)
     assert set(costs.values()) == {costs["missing"]}, costs
+
+
+def test_a_reclassification_above_after_a_trash_leaves_the_trash_gone(world: World) -> None:
+    """The trash event holds the level: a folder above reclassified since changes nothing."""
+    s = world.stream
+    start = s.head()
+    s.trash("sho.a1", world.fir)
+    s.classify("sho.a1", world.cases, "secret")
+    for who in ("ct.a1", "hc.a1", "si.a1"):
+        assert _entries(s, who, start) == [(world.fir, "gone"), (world.cases, "gone")]
+    for who in ("sho.a1", "sdop.a"):
+        assert _entries(s, who, start) == [(world.fir, "gone"), (world.cases, "changed")]
+    s.hidden(start, *OUTSIDERS)

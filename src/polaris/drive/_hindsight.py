@@ -12,12 +12,13 @@ since:
 
 - **Where the node was.** The event names the space and the parent (``from_space_id`` and
   ``from_parent_id`` for a move). The parent's path today gives the folders above it, as long as
-  none of them has been moved, restored elsewhere or reclassified since the event. Every such
-  change appends an event in its own transaction, so a change that today's rows show has an event
-  after this one, sequenced or still waiting for its position (``events.later_events``).
-- **Its level.** The event's ``level`` where the change left it alone (trash, purge); for a
-  reclassification the higher of ``from_level`` and the levels on the path; for a move the higher
-  of the node's own level and the old path's levels (and the node not reclassified since).
+  none of them has been moved or restored elsewhere since the event. Every such change appends an
+  event in its own transaction, so a change that today's rows show has an event after this one,
+  sequenced or still waiting for its position (``events.later_events``).
+- **Its level.** The event's ``level`` where the change left it alone (trash, purge), its
+  ``from_level`` for a reclassification (both effective levels: ``drive/events.py``). A move's
+  ``level`` is the one after it; the one before is the higher of the node's own level and the
+  levels on the old path, today's, as long as none of them has been reclassified since.
 - **The shares in effect.** Every share on that path or on the node that was created before the
   event and not revoked by then (revoked rows are kept); expiry judged at the event's time.
 - **Who the caller was.** Their unit, role, clearance and groups as they are now, as long as none
@@ -52,6 +53,8 @@ SHARE_LOSSES = frozenset({"share.changed", "share.revoked"})
 LOSSES = NODE_LOSSES | SHARE_LOSSES
 #: Later changes after which today's rows no longer show where a node was, or at what level.
 RESHAPING = ("node.moved", "node.restored", "node.classified")
+#: Of those, the ones that change where a node is (the others change only levels).
+REPLACING = frozenset({"node.moved", "node.restored"})
 #: Changes of what a caller reaches as a whole: their account, groups, and units around theirs.
 USER_KINDS = ("user.moved", "user.changed", "user.enabled")
 MEMBER_KINDS = ("group.member_added", "group.member_removed")
@@ -128,27 +131,23 @@ class _Place:
     event: Event
     space_id: int
     parent_id: int
-    #: The node's effective level then, or a floor of it when ``from_rows``.
-    level: int
-    #: Take the levels on the path (and, for a move, the node's own) from today's rows too.
-    from_rows: bool
+    #: The node's effective level then (a move's: to be read from today's rows).
+    level: int | None
 
 
 def _place(node_id: int, event: Event) -> _Place | None:
     data = event.data
-    level: int | None
     if event.kind == "node.moved":
         space_id, parent_id = int_in(data, "from_space_id"), int_in(data, "from_parent_id")
-        level, from_rows = 0, True
-    elif event.kind == "node.classified":
+        level = None
+    else:  # trashed, purged, classified: the level before is in the event
         space_id, parent_id = event.space_id, int_in(data, "parent_id")
-        level, from_rows = int_in(data, "from_level"), True
-    else:  # trashed, purged: the change left place and level alone
-        space_id, parent_id = event.space_id, int_in(data, "parent_id")
-        level, from_rows = int_in(data, "level"), False
-    if space_id is None or parent_id is None or level is None:
+        level = int_in(data, "from_level" if event.kind == "node.classified" else "level")
+        if level is None:
+            return None
+    if space_id is None or parent_id is None:
         return None
-    return _Place(node_id, event, space_id, parent_id, level, from_rows)
+    return _Place(node_id, event, space_id, parent_id, level)
 
 
 def _seen_in_place(
@@ -181,12 +180,15 @@ def _seen_in_place(
         if path is None or space is None or any(i not in facts for i in path):
             continue  # the old folder or one above it is gone: nothing to judge by
         position, at = place.event.position, place.event.created_at
-        if any(change.after(position) for i in path for change in later.get(i, ())):
-            continue  # a folder on the path moved or was reclassified since: today's path lies
         level = place.level
-        if place.from_rows:
-            level = max(level, *(facts[i].classification for i in path))
-        if place.event.kind == "node.moved":
+        reshaped = REPLACING if level is not None else frozenset(RESHAPING)
+        if any(
+            change.kind in reshaped and change.after(position)
+            for i in path
+            for change in later.get(i, ())
+        ):
+            continue  # a folder on the path moved (or, for a move, was reclassified) since
+        if level is None:  # a move: the old path's levels and the node's own, unchanged since
             own = facts.get(place.node_id)
             reclassified = any(
                 change.kind == "node.classified" and change.after(position)
@@ -194,7 +196,7 @@ def _seen_in_place(
             )
             if own is None or reclassified:
                 continue
-            level = max(level, own.classification)
+            level = max(own.classification, *(facts[i].classification for i in path))
         grants = tuple(
             grant_of(share)
             for i in (*path, place.node_id)
