@@ -22,14 +22,26 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, workers: int = 1) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        workers: int = 1,
+        *,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.workers = workers
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        #: Settings of this server alone (``POLARIS_*``), over the test process's environment.
+        self.env = env or {}
+        #: Where its output goes (appended: a restarted server adds to it); none by default.
+        self.log = log
 
     def start(self) -> None:
-        env = {**os.environ, "POLARIS_STORAGE__CHUNK_SIZE": str(CHUNK)}
+        env = {**os.environ, "POLARIS_STORAGE__CHUNK_SIZE": str(CHUNK), **self.env}
+        output = open(self.log, "ab") if self.log is not None else None  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 POLARIS,
@@ -42,9 +54,11 @@ class Server:
                 str(self.workers),
             ],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
         )
+        if output is not None:
+            output.close()  # the child holds its own copy
         wait_for(lambda: self.ready(), what="server start")
 
     def ready(self) -> bool:

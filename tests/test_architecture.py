@@ -30,23 +30,6 @@ LOWER = frozenset({"access", "audit", "db", "events", "jobs", "storage", "web"})
 COMPOSITION_ROOT = "polaris.app"
 ROUTE_MODULE = re.compile(r"(api|views)(_\w+)?")
 
-#: Removed by the change stream (issue 10): drive's services still ask ingest and search directly
-#: to follow a change. Delete these once the change stream is merged (a stale entry fails below).
-CHANGE_STREAM_PENDING = frozenset(
-    {
-        ("polaris.drive.service", "polaris.ingest.service"),
-        ("polaris.drive.service", "polaris.ingest.text_service"),
-        ("polaris.drive.service", "polaris.search.requests"),
-        ("polaris.drive.trash", "polaris.ingest.service"),
-        ("polaris.drive.trash", "polaris.search.requests"),
-        ("polaris.drive.copying", "polaris.search.requests"),
-    }
-)
-#: The other half of an ingest <-> search cycle: ingest's text job asks search to index the file
-#: whose text it stored, while search reads ingest's text to index it. Not on issue 10's list for
-#: the change stream; when the stream also carries "text stored", this entry goes too.
-CYCLE_PENDING = frozenset({("polaris.ingest.text_service", "polaris.search.requests")})
-
 
 @dataclass(frozen=True)
 class Import:
@@ -150,9 +133,7 @@ def drive_imports_of_ingest_or_search(imports: Iterable[Import]) -> list[str]:
     return [
         f"{item}: drive may not import {package_of(item.target)}, which builds on drive"
         for item in imports
-        if package_of(item.importer) == "drive"
-        and package_of(item.target) in {"ingest", "search"}
-        and (item.importer, item.target) not in CHANGE_STREAM_PENDING
+        if package_of(item.importer) == "drive" and package_of(item.target) in {"ingest", "search"}
     ]
 
 
@@ -162,12 +143,7 @@ def domain_cycle(imports: Iterable[Import]) -> list[str]:
     graph: dict[str, set[str]] = defaultdict(set)
     for item in imports:
         source, target = package_of(item.importer), package_of(item.target)
-        if (
-            source in DOMAINS
-            and target in DOMAINS
-            and source != target
-            and (item.importer, item.target) not in CHANGE_STREAM_PENDING | CYCLE_PENDING
-        ):
+        if source in DOMAINS and target in DOMAINS and source != target:
             graph[source].add(target)
             witnesses[(source, target)].append(item)
     try:
@@ -203,15 +179,6 @@ def test_drive_imports_neither_ingest_nor_search() -> None:
 def test_the_domains_import_one_another_without_a_cycle() -> None:
     cycle = domain_cycle(all_imports())
     assert not cycle, "\n".join(cycle)
-
-
-def test_every_allowed_exception_still_exists() -> None:
-    """An entry that matches no import any more must go, lest it let a new one in."""
-    present = {(item.importer, item.target) for item in all_imports()}
-    stale = sorted((CHANGE_STREAM_PENDING | CYCLE_PENDING) - present)
-    assert not stale, "delete these allowed imports, the code no longer has them: " + ", ".join(
-        f"{importer} -> {target}" for importer, target in stale
-    )
 
 
 # The checks themselves: they see what they must, and say where

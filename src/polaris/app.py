@@ -2,8 +2,8 @@
 
 It is the one module that imports every package's routes, and it wires what the packages offer one
 another without importing one another: ingest's thumbnails into drive's folder listing
-(``polaris.web.listing``). The tables are collected in ``polaris.tables``, the job handlers in
-``polaris.handlers``.
+(``polaris.web.listing``). The tables are collected in ``polaris.tables``, the job handlers and the
+change stream's consumers in ``polaris.handlers``.
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_tus import router as tus_router
 from polaris.drive.views import router as drive_pages
+from polaris.events import notify as event_notify
 from polaris.events.runner import EventRunner
-from polaris.handlers import load_job_handlers
+from polaris.handlers import load_consumers, load_job_handlers
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
-from polaris.jobs import Worker
+from polaris.jobs import Worker, notify
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
 from polaris.web import listing, logs, problems
@@ -56,12 +57,18 @@ def create_app(
     """The web app; unless told not to, it also runs job workers (``jobs.in_process_workers``)."""
     logs.configure()
     load_job_handlers()
+    load_consumers()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sealer = PeriodicSealer(instance) if seal_periodically else None
         if sealer is not None:
             sealer.start()
+        # A web node without job threads (jobs.in_process_workers = 0, workers on machines of
+        # their own) still queues jobs and appends events: its commits must nudge the workers
+        # and event runners of other nodes.
+        notify.configure(instance.settings.jobs.redis_url)
+        event_notify.configure(instance.settings.jobs.redis_url)
         threads = instance.settings.jobs.in_process_workers if run_jobs else 0
         worker = Worker(instance, threads=threads) if threads else None
         events = EventRunner(instance) if threads else None
@@ -74,6 +81,8 @@ def create_app(
             if worker is not None and events is not None:
                 events.stop()
                 worker.stop()
+            notify.configure(None)
+            event_notify.configure(None)
             if sealer is not None:
                 sealer.stop()
 

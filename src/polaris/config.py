@@ -142,7 +142,13 @@ class EventSettings(BaseModel):
 
 class SearchSettings(BaseModel):
     """The full-text index (``polaris.search``): Tantivy in ``path`` (default ``DATA_DIR/search``)
-    on the embedded shape; ``postgresql`` (needs a PostgreSQL database) at state scale."""
+    on the embedded shape; ``postgresql`` (needs a PostgreSQL database) at state scale.
+
+    ``polaris init`` writes ``postgresql`` when it is given a PostgreSQL database, and a node
+    refuses to start on a PostgreSQL database with Tantivy (``polaris.node``): Tantivy's index
+    lives in one node's data directory, and another node on the same database would answer from
+    an index of its own that holds nothing (docs/scale.md).
+    """
 
     engine: Literal["tantivy", "postgresql"] = "tantivy"
     path: Path | None = None
@@ -191,6 +197,9 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = None
     # Master key(s) as base64 (comma-separated, first current) instead of the key file.
     master_key: SecretStr | None = None
+    # The audit signing key (Ed25519) instead of the key file: base64 of its 32 private bytes
+    # (``head -c 32 /dev/urandom | base64`` makes one), or its PEM text.
+    audit_key: SecretStr | None = None
     # The server seals the audit log when this many records wait, and at least every
     # audit_seal_seconds; verify fails on records older than seconds + grace left uncovered.
     audit_checkpoint_interval: int = Field(default=1000, ge=1)

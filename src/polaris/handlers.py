@@ -1,10 +1,17 @@
-"""The modules that register job handlers, loaded by every process that runs jobs.
+"""The modules that register job handlers and change-stream consumers, loaded by every process
+that runs them, and :func:`settle`, which runs both here until nothing is left to do.
 
-``polaris.jobs`` knows no domain; this is where the domains' handlers are gathered (as ``app.py``
-gathers their routers). A worker only claims jobs whose kind has a handler in its process.
+``polaris.jobs`` and ``polaris.events`` know no domain; this is where the domains' handlers and
+consumers are gathered (as ``app.py`` gathers their routers). A worker only claims jobs whose kind
+has a handler in its process; an event runner only runs the consumers registered in its process.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from polaris.instance import Instance
 
 
 def load_job_handlers() -> None:
@@ -12,3 +19,30 @@ def load_job_handlers() -> None:
     import polaris.ingest.jobs
     import polaris.ingest.text_jobs
     import polaris.search.indexing  # noqa: F401
+
+
+def load_consumers() -> None:
+    import polaris.drive.consumers
+    import polaris.ingest.consumers
+    import polaris.search.consumers  # noqa: F401
+
+
+def settle(instance: Instance, *, raise_errors: bool = True) -> tuple[int, int]:
+    """Run event passes and due jobs in this thread, alternately, until neither has work: what a
+    change causes (an upload's previews, text and index) is then done. Returns (events handed
+    over, jobs run).
+
+    For tests and ``polaris worker --drain``. A job waiting for its retry (backoff) is not due and
+    is left; a failing consumer raises (after its error is recorded) unless ``raise_errors`` is off.
+    """
+    from polaris import events, jobs
+
+    load_job_handlers()
+    load_consumers()
+    handed = ran = 0
+    while True:
+        moved = events.drain(instance.sessions, raise_errors=raise_errors)
+        done = jobs.run_pending(instance)
+        handed, ran = handed + moved, ran + done
+        if moved == 0 and done == 0:
+            return handed, ran

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from polaris.audit.keys import AuditSigner, load_key_file
+from polaris import node
+from polaris.audit.keys import AuditSigner, load_key_file, signer_from_text
 from polaris.config import Settings
 from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
 from polaris.identity.auth import AuthConfig
@@ -65,16 +66,41 @@ def load_keyring(settings: Settings) -> Keyring:
     return load_master_key_file(settings.resolved_master_key_file)
 
 
+def load_audit_signer(settings: Settings) -> AuditSigner:
+    """From ``POLARIS_AUDIT_KEY`` when set, else the audit key file."""
+    if settings.audit_key is not None:
+        return signer_from_text(settings.audit_key.get_secret_value())
+    return load_key_file(settings.resolved_audit_key_file)
+
+
 def open_instance(settings: Settings) -> Instance:
-    """Open the instance described by ``settings``.
+    """Open the instance described by ``settings``, refusing a node that does not fit it.
+
+    Before anything is served (``polaris.node``): the master key must open the blob store's keys,
+    the audit signing key must be the one the database's checkpoints are signed with, and the
+    search engine must suit the database.
 
     Secrets for MFA and CSRF are derived from the blob store's key material, which survives a
     rotation of the master key (a key taken straight from the master key file would not, and every
     officer's second factor would stop working at the first rotation).
     """
     keyring = load_keyring(settings)
+    signer = load_audit_signer(settings)
     engine = make_engine(settings.resolved_database_url)
-    blobs = BlobStore.open(open_backend(settings), keyring, chunk_size=settings.storage.chunk_size)
+    try:
+        node.check_search_engine(settings, engine)
+        backend = open_backend(settings)
+        node.check_master_key(
+            backend,
+            keyring,
+            source=node.master_key_source(settings),
+            store=node.store_location(settings),
+        )
+        blobs = BlobStore.open(backend, keyring, chunk_size=settings.storage.chunk_size)
+        node.check_audit_key(engine, signer, source=node.audit_key_source(settings))
+    except BaseException:
+        engine.dispose()
+        raise
     return Instance(
         settings=settings,
         engine=engine,
@@ -82,6 +108,6 @@ def open_instance(settings: Settings) -> Instance:
         read_sessions=make_read_session_factory(engine),
         auth=auth_config(settings, blobs.keys.derive_secret("mfa secrets")),
         csrf_key=blobs.keys.derive_secret("csrf"),
-        audit_signer=load_key_file(settings.resolved_audit_key_file),
+        audit_signer=signer,
         blobs=blobs,
     )

@@ -10,11 +10,9 @@ import shutil
 
 from sqlalchemy import func, select
 
-import polaris.ingest.jobs
-import polaris.ingest.text_jobs  # noqa: F401 (registers the previews and text handlers)
-from polaris import jobs
 from polaris.admin.stored_content import DatabaseReferences
 from polaris.drive.models import FileVersion, Upload
+from polaris.handlers import settle
 from polaris.ingest.models import Rendition
 from polaris.storage import LocalBackend, names
 from polaris.storage.gc import Garbage, collect_garbage
@@ -46,7 +44,7 @@ def test_previews_and_ocr_pdfs_are_referenced_not_unreferenced(drive: Drive) -> 
     picture, _, _ = page(3, lines=3)
     drive.upload("hc.a1", drive.root("hc.a1"), "FIR 12-2026.png", encoded(picture, "PNG"))
     drive.upload("hc.a1", drive.root("hc.a1"), "notes.txt", b"plain text")
-    jobs.run_pending(drive.instance)
+    settle(drive.instance)
     with drive.instance.sessions() as session:
         kinds = set(session.scalars(select(Rendition.kind)))
     assert {"thumbnail", "ocr_pdf"} <= kinds

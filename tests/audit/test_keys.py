@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 from pathlib import Path
@@ -18,6 +19,7 @@ from polaris.audit.keys import (
     key_id_of,
     load_key_file,
     load_public_key,
+    signer_from_text,
 )
 
 
@@ -85,3 +87,28 @@ def test_the_public_key_round_trips_through_pem() -> None:
     assert export_public_key(signer.public_key) == pem
     with pytest.raises(AuditKeyError):
         load_public_key("not pem")
+
+
+def test_the_environment_form_is_the_key_files_key_in_base64_or_pem(tmp_path: Path) -> None:
+    path = tmp_path / "audit.key"
+    created = create_key_file(path)
+    raw = created.private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    assert signer_from_text(base64.b64encode(raw).decode() + "\n").key_id == created.key_id
+    assert signer_from_text(path.read_text()).key_id == created.key_id
+    # Any 32 random bytes are an Ed25519 key: ``head -c 32 /dev/urandom | base64`` makes one.
+    assert len(signer_from_text(base64.b64encode(os.urandom(32)).decode()).key_id) == 16
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("not base64!", "neither base64 nor a PEM key"),
+        (base64.b64encode(b"short").decode(), "must decode to 32 bytes, not 5"),
+        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "usable private key"),
+    ],
+)
+def test_an_unusable_environment_key_is_refused_saying_why(text: str, reason: str) -> None:
+    with pytest.raises(AuditKeyError, match=reason):
+        signer_from_text(text)

@@ -192,6 +192,26 @@ def test_worker_drains_the_queue_and_jobs_status_counts(data_dir: Path) -> None:
     assert "the version no longer exists" in status.output
 
 
+def test_events_status_shows_the_head_and_each_consumer(data_dir: Path) -> None:
+    import re
+
+    before = cmd(data_dir, "events", "status")
+    assert before.exit_code == 0, before.output
+    # No runner has run: the set-up's events wait for the sequencer, no consumer has started.
+    assert "head: 0" in before.output and "oldest kept: none kept" in before.output
+    waiting = re.search(r"^waiting for a position: (\d+)$", before.output, re.M)
+    assert waiting is not None and int(waiting.group(1)) > 0
+    assert "search.index: not started" in before.output
+
+    assert cmd(data_dir, "worker", "--drain").exit_code == 0
+    after = cmd(data_dir, "events", "status")
+    head = int(re.search(r"^head: (\d+)$", after.output, re.M).group(1))  # type: ignore[union-attr]
+    assert head > 0 and "oldest kept: 1" in after.output
+    assert "waiting for a position: 0" in after.output
+    for name in ("drive.usage", "ingest.derivatives", "search.index"):
+        assert f"{name}: position {head}, lag 0" in after.output
+
+
 def test_search_reindex_rebuilds_the_index_from_the_database(
     data_dir: Path, tmp_path: Path
 ) -> None:

@@ -98,9 +98,9 @@ def _denials(drive: Drive) -> list[tuple[str | None, str | None, str | None]]:
     session: Session = drive.instance.sessions()
     try:
         rows = session.execute(
-            select(AuditRecord.action, AuditRecord.object_id, AuditRecord.reason).where(
-                AuditRecord.decision == "deny"
-            )
+            select(AuditRecord.action, AuditRecord.object_id, AuditRecord.reason)
+            .where(AuditRecord.decision == "deny")
+            .order_by(AuditRecord.id)  # the callers slice off what came before: insertion order
         ).all()
         return [(action, object_id, reason) for action, object_id, reason in rows]
     finally:

@@ -15,12 +15,11 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import polaris.ingest.jobs  # the previews run beside the text, as in production
-import polaris.ingest.text_jobs  # noqa: F401 (registers the handler under test)
-from polaris import jobs
+from polaris import events, jobs
 from polaris.drive import content, spaces, trash
 from polaris.drive.models import FileVersion
 from polaris.errors import NotFound
+from polaris.handlers import settle
 from polaris.identity.actors import actor_for
 from polaris.identity.models import User
 from polaris.ingest import text_service
@@ -88,7 +87,11 @@ def text_jobs_of(instance: Instance, version_id: int) -> list[Job]:
 def status(instance: Instance, version_id: int) -> text_service.TextStatus:
     session = instance.sessions()
     try:
-        return text_service.text_status(session, version_id)
+        version = session.get(FileVersion, version_id)
+        assert version is not None
+        return text_service.text_status(
+            session, version_id, content_type=version.content_type, size=version.size
+        )
     finally:
         session.close()
 
@@ -104,10 +107,13 @@ def word_file(*paragraphs: str) -> bytes:
 
 def test_an_uploaded_document_has_its_text_extracted_once(instance: Instance) -> None:
     version_id = upload(instance, "रोजनामचा.docx", word_file(HINDI, "FIR 0123/2026"))
+    assert text_jobs_of(instance, version_id) == []  # asked for by ingest's consumer, next
+    assert status(instance, version_id) == ("pending", None, None)
+    events.drain(instance.sessions)
     assert [job.status for job in text_jobs_of(instance, version_id)] == ["queued"]
     assert status(instance, version_id) == ("pending", None, None)
 
-    jobs.run_pending(instance)
+    settle(instance)
 
     state, stored, error = status(instance, version_id)
     assert (state, error) == ("ready", None)
@@ -133,7 +139,7 @@ def test_an_uploaded_document_has_its_text_extracted_once(instance: Instance) ->
     )
     session.commit()
     session.close()
-    jobs.run_pending(instance)
+    settle(instance)
     session = instance.sessions()
     assert jobs.get_job(session, again.id).result == {"skipped": "already extracted"}
     rows = session.scalars(select(DocumentText).where(DocumentText.version_id == version_id))
@@ -148,7 +154,7 @@ def test_a_scan_gets_its_ocr_text_and_a_searchable_pdf_beside_the_original(
     scan = encoded(picture, "PNG", dpi=(300, 300))
     version_id = upload(instance, "FIR 0123-2026.png", scan)
 
-    jobs.run_pending(instance)  # the previews and the text
+    settle(instance)  # the previews and the text
 
     session = instance.sessions()
     stored = text_service.get_text(session, version_id=version_id)
@@ -173,7 +179,7 @@ def test_a_scan_gets_its_ocr_text_and_a_searchable_pdf_beside_the_original(
 def test_a_file_that_cannot_be_read_fails_with_the_reason_recorded(instance: Instance) -> None:
     version_id = upload(instance, "charge-sheet.pdf", b"%PDF-1.7\nnot really a PDF at all")
 
-    jobs.run_pending(instance)
+    settle(instance)
 
     [job] = text_jobs_of(instance, version_id)
     assert job.status == "failed" and job.attempts == 1  # no retry could mend it
@@ -191,7 +197,7 @@ def test_a_decompression_bomb_fails_its_job_for_good_with_the_reason(
 ) -> None:
     """A Word file of some forty kilobytes whose text part unpacks to 40 MB."""
     version_id = upload(instance, "report.docx", bomb("docx", 40 * 1024 * 1024))
-    jobs.run_pending(instance)
+    settle(instance)
     [job] = text_jobs_of(instance, version_id)
     assert job.status == "failed" and job.attempts == 1
     assert job.error is not None and "ZIP bomb" in job.error
@@ -203,7 +209,7 @@ def test_the_reader_memory_limit_comes_from_the_settings(
 ) -> None:
     monkeypatch.setattr(instance.settings.ocr, "extract_memory_mb", 384)
     version_id = upload(instance, "many.docx", bomb("docx", 96 * 1024 * 1024, numbered=True))
-    jobs.run_pending(instance)
+    settle(instance)
     [job] = text_jobs_of(instance, version_id)
     assert job.status == "failed"
     assert job.error is not None and "more than 384 MiB of memory" in job.error
@@ -211,13 +217,14 @@ def test_the_reader_memory_limit_comes_from_the_settings(
 
 def test_a_file_without_text_gets_no_job(instance: Instance) -> None:
     version_id = upload(instance, "photos.zip", b"PK\x05\x06" + bytes(18))
+    settle(instance)
     assert text_jobs_of(instance, version_id) == []
     assert status(instance, version_id) == ("none", None, None)
 
 
 def test_purging_a_file_takes_its_text_and_ocr_pdf_with_it(instance: Instance) -> None:
     version_id = upload(instance, "note.txt", "दैनिक डायरी".encode())
-    jobs.run_pending(instance)
+    settle(instance)
     session = instance.sessions()
     assert text_service.has_text(session, version_id)
     node_id = session.get(FileVersion, version_id).node_id  # type: ignore[union-attr]

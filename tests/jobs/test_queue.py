@@ -16,7 +16,7 @@ from polaris.db import make_engine
 from polaris.db.uow import transaction
 from polaris.instance import Instance
 from polaris.jobs.models import Job
-from polaris.jobs.service import BACKOFF_CAP, backoff, run_one
+from polaris.jobs.service import BACKOFF_CAP, WAKE, backoff, run_one
 from tests.conftest import fresh_engine
 from tests.drive.conftest import make_instance
 
@@ -116,6 +116,27 @@ def test_the_same_key_is_one_job_while_queued_and_a_new_one_once_claimed(
     assert third != first
     jobs.run_pending(instance)
     assert CALLS[-1] == ("echo", {"text": "c"})
+
+
+def test_workers_are_woken_when_the_jobs_commit_not_when_a_keyed_savepoint_ends(
+    instance: Instance,
+) -> None:
+    # A worker woken before the commit finds nothing and sleeps until its next poll (on another
+    # node, through the Redis nudge published at the same moment, just the same).
+    WAKE.clear()
+    session = instance.sessions()
+    with transaction(session):
+        jobs.enqueue(session, kind="test.echo", payload={"text": "a"})
+        jobs.enqueue(session, kind="test.echo", payload={"text": "b"}, key="echo:wake")
+        assert not WAKE.is_set(), "woken when the keyed job's savepoint ended"
+    assert WAKE.is_set()
+    WAKE.clear()
+    with transaction(session):  # a later transaction of the same session wakes them again
+        jobs.enqueue(session, kind="test.echo", payload={"text": "c"}, key="echo:again")
+        jobs.enqueue(session, kind="test.echo", payload={"text": "d"}, key="echo:more")
+        assert not WAKE.is_set()
+    assert WAKE.is_set()
+    session.close()
 
 
 def test_a_job_enqueued_in_a_rolled_back_transaction_does_not_exist(instance: Instance) -> None:

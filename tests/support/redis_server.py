@@ -1,4 +1,4 @@
-"""A Redis server for tests of cross-node wake-ups.
+"""A Redis for the tests that need one (job nudges between nodes).
 
 Uses the local Redis on 6379 when it answers; otherwise starts a throwaway ``redis-server``
 (Debian's, installed by ``scripts/test.sh``) on a free port and stops it afterwards.
@@ -10,23 +10,26 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
 
+LOCAL = "redis://127.0.0.1:6379/0"
 
-def _answers(url: str) -> bool:
+
+def answers(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
     except redis.RedisError:
         return False
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    local = "redis://127.0.0.1:6379/0"
-    if _answers(local):
-        yield local
+@contextmanager
+def running_redis() -> Iterator[str]:
+    """The URL of a Redis that answers, for as long as the block runs."""
+    if answers(LOCAL):
+        yield LOCAL
         return
     server = shutil.which("redis-server")
     if server is None:
@@ -43,10 +46,16 @@ def redis_url() -> Iterator[str]:
     for line in process.stdout:  # wait for the server to say it is ready, not for a time
         if "Ready to accept connections" in line:
             break
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        yield url
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
         process.wait(timeout=30)
         process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A live Redis for the whole run (a plugin of ``tests/conftest.py``: any test may ask)."""
+    with running_redis() as url:
+        yield url

@@ -124,3 +124,34 @@ def test_the_queue_is_shown_with_the_reason_of_each_failed_job(
     assert re.search(r"<dt>Failed</dt><dd>1</dd>", queue.group(0))
     assert "the version no longer exists" in queue.group(0)
     assert "<code>ingest.previews</code>" in queue.group(0)
+
+
+def test_the_change_stream_is_shown_with_each_consumer(
+    seeded: Instance, client: TestClient
+) -> None:
+    from polaris.clock import utcnow
+    from polaris.db.uow import unit_of_work
+    from polaris.events import repo as events_repo
+    from polaris.handlers import settle
+
+    settle(seeded)
+    with unit_of_work(seeded.sessions) as session:
+        head = events_repo.head_position(session)
+        events_repo.record_failure(
+            session, "search.index", error="RuntimeError: index unreachable", now=utcnow()
+        )
+    sign_in_admin(client)
+    page = client.get("/admin/status")
+    stream = re.search(r'<section class="queue" id="events".*?</section>', page.text, re.S)
+    assert stream, "no change stream section"
+    assert re.search(rf"<dt>Head position</dt><dd>{head}</dd>", stream.group(0))
+    assert "<dt>Oldest kept</dt><dd>1</dd>" in stream.group(0)
+    for name in ("drive.usage", "ingest.derivatives", "search.index"):
+        row = re.search(
+            rf"<tr><td><code>{re.escape(name)}</code></td>.*?</tr>", stream.group(0), re.S
+        )
+        assert row, name
+        assert re.search(rf"<td>{head}</td>\s*<td>0</td>", row.group(0)), name
+    assert "RuntimeError: index unreachable" in stream.group(0)
+    hindi = client.get("/admin/status", headers={"Accept-Language": "hi"})
+    assert "परिवर्तन धारा" in hindi.text and "शीर्ष स्थिति" in hindi.text

@@ -12,11 +12,11 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from polaris import jobs
 from polaris.audit.context import AuditContext
 from polaris.audit.models import AuditRecord
 from polaris.drive import content, service, spaces
 from polaris.drive.models import Node
+from polaris.handlers import settle
 from polaris.identity import groups, units
 from polaris.identity.actors import actor_for
 from polaris.identity.models import User
@@ -261,7 +261,7 @@ def test_sizes_are_written_in_hindi_on_hindi_pages(seeded: Instance, client: Tes
 
 def test_the_text_of_a_file_is_found_by_search(seeded: Instance, client: TestClient) -> None:
     put(seeded, "ct.one", "statement.txt", "गवाह ने कहा कि मोटरसाइकिल चोरी हुई".encode())
-    jobs.run_pending(seeded)
+    settle(seeded)
     sign_in(client, "ct.one")
     found = client.get("/api/v1/search", params={"q": "मोटरसाइकिल"}).json()
     assert [hit["node"]["name"] for hit in found["hits"]] == ["statement.txt"]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from polaris import jobs
 from polaris.drive.models import Node
+from polaris.handlers import settle
 from polaris.instance import Instance
 from tests.factories import make_user
 from tests.web.test_drive_pages import audit_actions, png, put
@@ -33,7 +34,7 @@ def test_a_picture_gets_a_thumbnail_and_page_preview_drawn_in_the_background(
     listing = client.get("/", follow_redirects=True)
     assert "/thumbnail/" not in listing.text  # not drawn yet: an icon instead
 
-    assert jobs.run_pending(seeded) >= 1  # the previews (and the search index)
+    assert settle(seeded)[1] >= 1  # the previews (and the search index)
 
     assert client.get(f"/drive/file/{file_id}/preview-status").json() == {"state": "ready"}
     ready = client.get(f"/drive/file/{file_id}")
@@ -57,7 +58,7 @@ def test_a_picture_gets_a_thumbnail_and_page_preview_drawn_in_the_background(
 
 def test_previews_follow_the_files_permissions(seeded: Instance, client: TestClient) -> None:
     file_id = put(seeded, "ct.one", "private.png", png())
-    jobs.run_pending(seeded)
+    settle(seeded)
     sign_in(client, "ct.one")
     ready = client.get(f"/drive/file/{file_id}")
     page_url = re.findall(r'src="(/drive/file/\d+/page/\d+/\d+)"', ready.text)[0]
@@ -75,7 +76,7 @@ def test_previews_follow_the_files_permissions(seeded: Instance, client: TestCli
 
 def test_a_corrupt_pdf_says_it_cannot_be_previewed(seeded: Instance, client: TestClient) -> None:
     file_id = put(seeded, "ct.one", "FIR 12-2026.pdf", b"%PDF-1.7 truncated nonsense")
-    jobs.run_pending(seeded)
+    settle(seeded)
     session: Session = seeded.sessions()
     version_id = session.get(Node, file_id).current_version_id  # type: ignore[union-attr]
     found = jobs.jobs_for_subject(session, "file_version", version_id)  # type: ignore[arg-type]
@@ -103,7 +104,7 @@ def test_the_text_page_shows_what_was_read_and_how(seeded: Instance, client: Tes
     waiting = client.get(f"/drive/file/{file_id}/text")
     assert waiting.status_code == 200
     assert "Waiting to be read" in waiting.text
-    jobs.run_pending(seeded)
+    settle(seeded)
     ready = client.get(f"/drive/file/{file_id}/text")
     assert "Text extracted" in ready.text and "The file&#39;s own text" in ready.text
     assert "थाना कोतवाली: चोरी की सूचना" in ready.text

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from polaris import jobs
 from polaris.access.policy import Classification
 from polaris.audit.models import AuditRecord
 from polaris.drive import service, shares, spaces, trash
 from polaris.drive.models import Node
+from polaris.handlers import settle
 from polaris.identity.actors import actor_for
 from polaris.identity.models import Unit, User
 from polaris.instance import Instance
@@ -59,7 +59,7 @@ def test_results_follow_the_drive_and_the_searchers_rights(
     cases = folder(seeded, "ct.one", "प्रकरण")
     report = put(seeded, "ct.one", "चोरी की रिपोर्ट.txt", b"x", parent=cases)
     put(seeded, "ct.one", "चार पन्ने.txt", b"y")
-    jobs.run_pending(seeded)
+    settle(seeded)
 
     sign_in(client, "ct.one")
     assert find(client, "चोरी") == ["चोरी की रिपोर्ट.txt"]  # not चार
@@ -88,7 +88,7 @@ def test_results_follow_the_drive_and_the_searchers_rights(
     )
     session.commit()
     session.close()
-    jobs.run_pending(seeded)
+    settle(seeded)
     assert find(client, "चोरी") == []
     assert find(client, "FIR") == ["FIR 12-2026.txt"]
 
@@ -96,14 +96,14 @@ def test_results_follow_the_drive_and_the_searchers_rights(
     trash.trash_node(session=session, actor=actor, context=SYSTEM, node_id=cases)
     session.commit()
     session.close()
-    jobs.run_pending(seeded)
+    settle(seeded)
     assert find(client, "FIR") == [] and find(client, "प्रकरण") == []
 
     session, actor = as_user(seeded, "ct.one")
     trash.restore_node(session=session, actor=actor, context=SYSTEM, node_id=cases)
     session.commit()
     session.close()
-    jobs.run_pending(seeded)
+    settle(seeded)
     assert find(client, "FIR") == ["FIR 12-2026.txt"]
 
 
@@ -124,7 +124,7 @@ def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
     station_root = station_with_a_secret_cleared_head(seeded)
     inquiry = folder(seeded, "sho.one", "जांच", parent=station_root)
     put(seeded, "sho.one", "statement of witness.txt", b"x", parent=inquiry)
-    jobs.run_pending(seeded)
+    settle(seeded)
     sign_in(client, "ct.one")
     assert find(client, "witness") == ["statement of witness.txt"]  # the station's space
 
@@ -135,7 +135,7 @@ def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
     )  # fmt: skip
     session.commit()
     session.close()
-    jobs.run_pending(seeded)
+    settle(seeded)
     assert find(client, "witness") == []
     # Still in the index, at its new level: someone cleared for it finds it.
     cleared = Visibility(
@@ -147,7 +147,7 @@ def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
 
 def test_the_page_marks_matches_and_escapes_names(seeded: Instance, client: TestClient) -> None:
     put(seeded, "ct.one", "<img src=x onerror=alert(1)>चोरी report.txt", b"x")
-    jobs.run_pending(seeded)
+    settle(seeded)
     sign_in(client, "ct.one")
     page = client.get("/search", params={"q": "चोरी"})
     assert page.status_code == 200
@@ -200,7 +200,7 @@ def test_a_match_hidden_before_the_index_caught_up_is_not_counted(
     inquiry = folder(seeded, "sho.one", "जांच", parent=station_root)
     put(seeded, "sho.one", "statement of witness.txt", b"x", parent=inquiry)
     put(seeded, "sho.one", "witness list.txt", b"y", parent=station_root)
-    jobs.run_pending(seeded)
+    settle(seeded)
     sign_in(client, "ct.one")
     before = client.get("/api/v1/search", params={"q": "witness"}).json()
     assert before["total"] == 2 and len(before["hits"]) == 2
@@ -211,7 +211,7 @@ def test_a_match_hidden_before_the_index_caught_up_is_not_counted(
     assert stale["total"] == 1 and stale["total_exact"]
     page = client.get("/search", params={"q": "witness"})
     assert "1 result" in page.text and "statement" not in page.text
-    jobs.run_pending(seeded)
+    settle(seeded)
     assert client.get("/api/v1/search", params={"q": "witness"}).json() == stale
 
 
@@ -224,7 +224,7 @@ def test_another_stations_hidden_documents_change_no_response(
     session.commit()
     session.close()
     put(seeded, "ct.one", "मालखाना रजिस्टर.txt", b"x")
-    jobs.run_pending(seeded)
+    settle(seeded)
     sign_in(client, "ct.one")
     before = client.get("/api/v1/search", params={"q": "मालखाना"})
     assert before.json()["total"] == 1
@@ -232,6 +232,6 @@ def test_another_stations_hidden_documents_change_no_response(
 
     for n in range(25):
         put(seeded, "hc.b1", f"मालखाना {n}.txt", b"z")
-    jobs.run_pending(seeded)
+    settle(seeded)
     after = client.get("/api/v1/search", params={"q": "मालखाना"})
     assert after.content == before.content

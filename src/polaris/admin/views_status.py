@@ -1,4 +1,5 @@
-"""The status page: the last ``audit verify`` and ``storage verify`` runs, and running them now."""
+"""The status page: the last ``audit verify`` and ``storage verify`` runs, and running them now;
+the job queue, and the change stream with each consumer's position (``polaris events status``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from polaris import jobs
+from polaris import events, jobs
 from polaris.admin import verification
 from polaris.admin._pages import AdminPageCaller, admin_page
 from polaris.db.uow import transaction
@@ -24,6 +25,7 @@ def status_page(request: Request, caller: AdminPageCaller, session: DbSession) -
             for check in verification.JOB_KINDS
         }
         queue = jobs.queue_summary(session)
+        stream = events.stream_status(session)
     running = [
         view.job.id
         for view in checks.values()
@@ -37,6 +39,7 @@ def status_page(request: Request, caller: AdminPageCaller, session: DbSession) -
         checks=checks,
         running=running,
         queue=queue,
+        stream=stream,
     )
 
 

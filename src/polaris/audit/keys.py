@@ -1,5 +1,9 @@
 """The Ed25519 key that signs audit checkpoints: create, load, identify, export.
 
+Every node of a cluster signs with the same key (``polaris.node`` refuses a node whose key is not
+the one the database's checkpoints are signed with); it comes from the key file or, as one line of
+base64, from ``POLARIS_AUDIT_KEY``.
+
 The private key lives in a PEM (PKCS#8) file readable by its owner only: a file that its group or
 others may access is refused, as a leaked key would let an intruder re-sign a rewritten log. The
 public key is exported (PEM) and kept elsewhere (an auditor, the SIEM) for ``verify``.
@@ -7,6 +11,8 @@ public key is exported (PEM) and kept elsewhere (an auditor, the SIEM) for ``ver
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import stat
@@ -18,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 KEY_FILE_MODE = 0o600
 KEY_ID_HEX_CHARS = 16
+#: An Ed25519 private key's raw bytes (the form ``POLARIS_AUDIT_KEY`` takes, base64-encoded).
+RAW_KEY_SIZE = 32
 
 
 class AuditKeyError(Exception):
@@ -105,6 +113,33 @@ def load_key_file(path: Path) -> AuditSigner:
     if not isinstance(key, Ed25519PrivateKey):
         raise AuditKeyError(f"audit key file {path} does not hold an Ed25519 key")
     return AuditSigner(key)
+
+
+def signer_from_text(text: str) -> AuditSigner:
+    """The key given in the environment (``POLARIS_AUDIT_KEY``): base64 of the 32 private bytes
+    of an Ed25519 key (any 32 random bytes are one), or the PEM text of the key file.
+
+    One line of base64 travels through secret managers and ``EnvironmentFile=`` where a PEM
+    block's line breaks do not; the PEM form lets an operator pass the key file's contents as is.
+    """
+    cleaned = text.strip()
+    if cleaned.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_private_key(cleaned.encode("ascii"), password=None)
+        except (ValueError, TypeError, UnicodeEncodeError) as exc:
+            raise AuditKeyError("POLARIS_AUDIT_KEY does not hold a usable private key") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise AuditKeyError("POLARIS_AUDIT_KEY does not hold an Ed25519 key")
+        return AuditSigner(key)
+    try:
+        raw = base64.b64decode(cleaned.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise AuditKeyError("POLARIS_AUDIT_KEY is neither base64 nor a PEM key") from None
+    if len(raw) != RAW_KEY_SIZE:
+        raise AuditKeyError(
+            f"POLARIS_AUDIT_KEY must decode to {RAW_KEY_SIZE} bytes, not {len(raw)}"
+        )
+    return AuditSigner(Ed25519PrivateKey.from_private_bytes(raw))
 
 
 def export_public_key(key: AuditSigner | Ed25519PublicKey) -> str:

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.orm import Session
 
 from polaris.audit.context import AuditContext
-from polaris.config import Settings, load_settings
+from polaris.config import CONFIG_FILE_NAME, Settings, load_settings
 from polaris.db.uow import transaction
 from polaris.errors import PolarisError
 from polaris.instance import Instance, open_instance
@@ -43,11 +43,25 @@ def cli_context() -> AuditContext:
     return AuditContext.system(f"cli:{who}")
 
 
+def require_instance(settings: Settings) -> None:
+    """Stop with a clear line when ``settings`` describe no instance at all.
+
+    A node of a cluster may hold no key file (its keys can come from the environment), so its
+    ``polaris.toml`` is enough; an instance made before that file existed has its master key file.
+    """
+    if (
+        (settings.data_dir / CONFIG_FILE_NAME).is_file()
+        or settings.resolved_master_key_file.exists()
+        or settings.master_key is not None
+    ):
+        return
+    fail(f"no Polaris instance in {settings.data_dir} (run 'polaris init {settings.data_dir}')")
+
+
 @contextmanager
 def instance_for(data_dir: Path | None) -> Iterator[Instance]:
     settings = settings_for(data_dir)
-    if not settings.resolved_master_key_file.exists():
-        fail(f"no Polaris instance in {settings.data_dir} (run 'polaris init {settings.data_dir}')")
+    require_instance(settings)
     instance = open_instance(settings)
     try:
         yield instance

@@ -1,7 +1,8 @@
 """One place where a command's failure becomes one line on stderr and exit status 1.
 
 A command fails for reasons its operator can fix: the database is not there, a key file is too
-widely readable, a directory is not writable, a setting is wrong. Each of those deserves one line
+widely readable, a directory is not writable, a setting is wrong, this node's keys are not the
+cluster's (``polaris.node``). Each of those deserves one line
 saying what is wrong and what to do next, not a traceback (Typer's would also print the local
 variables of every frame, master keys and passwords among them). :class:`PolarisGroup` is the
 ``polaris`` command's group class: it catches the known failures of any subcommand and prints
@@ -25,6 +26,7 @@ from typer.core import TyperGroup
 from polaris.audit.keys import AuditKeyError
 from polaris.cli.context import errors
 from polaris.errors import PolarisError
+from polaris.node import NodeRefused
 
 #: Where a database's location is set, for the next step of a database failure.
 DATABASE_SETTING = "database_url in DATA_DIR/polaris.toml (or POLARIS_DATABASE_URL)"
@@ -61,7 +63,7 @@ def explain(error: BaseException) -> str | None:
 def _reason(error: BaseException) -> str | None:
     if isinstance(error, CommandFailed):
         return _one_line(str(error))
-    if isinstance(error, AuditKeyError):
+    if isinstance(error, AuditKeyError | NodeRefused):
         return _one_line(str(error))
     if isinstance(error, DBAPIError):
         return _database_error(error)

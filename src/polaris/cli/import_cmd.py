@@ -59,10 +59,11 @@ def import_tree(
 ) -> None:
     """Import a tree of scans (TIFF, JPEG, PNG, PDF), keeping its folders. A re-run skips what
     is done; every file not imported is listed with its reason in the summary."""
-    from polaris.handlers import load_job_handlers
+    from polaris.handlers import load_consumers, load_job_handlers
     from polaris.ingest import bulk
 
     load_job_handlers()
+    load_consumers()
     summary = summary or Path(f"polaris-import-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json")
     with instance_for(data_dir) as instance:
         actor, folder_id = _target(instance, as_user, space, folder)

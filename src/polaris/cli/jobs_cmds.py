@@ -16,19 +16,22 @@ jobs_app = typer.Typer(no_args_is_help=True, help="The background job queue.")
 def worker(
     data_dir: Path | None = DataDirOption,
     threads: int = typer.Option(1, min=1, max=32, help="Jobs run at once in this process."),
-    drain: bool = typer.Option(False, help="Run every due job, then exit (no waiting)."),
+    drain: bool = typer.Option(
+        False, help="Hand over every event and run every due job, then exit (no waiting)."
+    ),
 ) -> None:
-    """Run background jobs (previews, imports...) until stopped with Ctrl-C or SIGTERM."""
-    from polaris.events import drain as drain_events
+    """Run background jobs (previews, imports...) and the change stream's consumers until
+    stopped with Ctrl-C or SIGTERM."""
     from polaris.events.runner import EventRunner
-    from polaris.handlers import load_job_handlers
-    from polaris.jobs import Worker, run_pending
+    from polaris.handlers import load_consumers, load_job_handlers, settle
+    from polaris.jobs import Worker
 
     load_job_handlers()
+    load_consumers()
     with instance_for(data_dir) as instance:
         if drain:
-            moved = drain_events(instance.sessions)
-            console.print(f"ran {run_pending(instance)} job(s); {moved} event(s) handed over")
+            handed, ran = settle(instance, raise_errors=False)
+            console.print(f"ran {ran} job(s); {handed} event(s) handed over")
             return
         running = Worker(instance, threads=threads)
         events = EventRunner(instance)

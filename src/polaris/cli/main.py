@@ -9,6 +9,7 @@ import typer
 from polaris.cli import (
     admin,
     audit_cmds,
+    events_cmds,
     import_cmd,
     jobs_cmds,
     search_cmds,
@@ -42,6 +43,7 @@ app.command("demo")(setup.demo)
 app.command("worker")(jobs_cmds.worker)
 app.command("import")(import_cmd.import_tree)
 app.add_typer(jobs_cmds.jobs_app, name="jobs", help="The background job queue.")
+app.add_typer(events_cmds.events_app, name="events", help="The change stream and its consumers.")
 app.add_typer(search_cmds.search_app, name="search", help="The full-text search index.")
 app.add_typer(admin.units_app, name="units", help="Units of the hierarchy.")
 app.add_typer(admin.users_app, name="users", help="Bulk user administration.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -18,43 +17,27 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from polaris.audit.keys import create_key_file
 from polaris.cli import demo as demo_org
+from polaris.cli import node_setup
 from polaris.cli.context import (
     DataDirOption,
     cli_context,
     console,
-    fail,
     instance_for,
+    require_instance,
     settings_for,
     unit_of_work,
 )
-from polaris.cli.failures import CommandFailed, database_unreachable
+from polaris.cli.failures import CommandFailed, database_unreachable, safe_url
 from polaris.config import CONFIG_FILE_NAME, SERVE_DATA_DIR_ENV, Settings, load_settings
 from polaris.db.engine import make_engine
 from polaris.db.migrate import alembic_config, upgrade
 from polaris.identity import roles, units, users
-from polaris.storage.backends import open_backend
+from polaris.instance import load_keyring
+from polaris.node import store_location
+from polaris.storage.backend import Backend
+from polaris.storage.backends import open_backend, storage_settings_from_url
 from polaris.storage.keys import create_master_key_file
 from polaris.storage.store import BlobStore
-
-CONFIG_TEMPLATE = """\
-# Polaris instance settings. Any value can be overridden by a POLARIS_* environment variable,
-# nested ones with '__' (POLARIS_SESSION__IDLE_MINUTES=15).
-instance_name = "Polaris"
-# database_url = "postgresql+psycopg://polaris@db.example/polaris"   # default: SQLite in here
-
-[http]
-host = "127.0.0.1"
-port = 8080
-
-[session]
-idle_minutes = 30
-absolute_hours = 12
-# Browsers send Secure cookies to http://127.0.0.1 and localhost only; keep true behind TLS.
-cookie_secure = {cookie_secure}
-
-[storage]
-backend = "local"
-"""
 
 
 def init(
@@ -67,6 +50,25 @@ def init(
     data_dir: Path | None = DataDirOption,
     with_demo: bool = typer.Option(False, "--demo", help="Also create the demo organisation."),
     database_url: str = typer.Option("", help="PostgreSQL URL; default: SQLite in DATA_DIR."),
+    storage: str = typer.Option(
+        "",
+        metavar="URL",
+        help="Blob store: s3://bucket/prefix?endpoint=http://host:port or a directory "
+        "(default: DATA_DIR/blobs).",
+    ),
+    master_key_file: Path | None = typer.Option(
+        None, help="Master key file (made here unless --join; or POLARIS_MASTER_KEY)."
+    ),
+    audit_key_file: Path | None = typer.Option(
+        None, help="Audit signing key file (made here unless --join; or POLARIS_AUDIT_KEY)."
+    ),
+    redis_url: str = typer.Option("", help="Redis that wakes the job workers of every node."),
+    join: bool = typer.Option(
+        False,
+        "--join",
+        help="Add a node to an existing instance (its database, store and keys): writes the "
+        "settings only.",
+    ),
     admin: str | None = typer.Option(
         None,
         "--admin",
@@ -77,37 +79,51 @@ def init(
     unit_code: str = typer.Option("HQ", help="Code of the top unit made with --admin."),
     unit_name: str = typer.Option("Headquarters", help="Name of the top unit made with --admin."),
 ) -> None:
-    """Create an instance: config file, master key (mode 0600), audit key, database."""
+    """Create an instance (config file, master key, audit key, blob store, database), or add a
+    node to one (--join)."""
     # The database is reached before anything is written, and whatever a failed step had written
     # is removed again: running the same command after fixing the cause works.
     directory = _chosen_data_dir(data_dir_argument, data_dir)
     if admin is not None and with_demo:
         raise CommandFailed("--demo creates its own administrator; give --demo or --admin")
-    overrides: dict[str, object] = {"database_url": database_url} if database_url else {}
+    if join and (admin is not None or with_demo):
+        raise CommandFailed("--join adds a node to an instance that has its people already; "
+                            "give --join without --admin and --demo")  # fmt: skip
+    overrides = _init_settings(database_url, storage, master_key_file, audit_key_file)
     settings = load_settings(directory, **overrides)
-    _refuse_an_existing_instance(settings)
+    cluster = node_setup.is_cluster(settings)
+    if join and not cluster:
+        raise CommandFailed(
+            "--join needs the instance's PostgreSQL database (--database-url) and its shared "
+            "blob store (--storage, not inside the data directory)"
+        )
+    if cluster:
+        node_setup.check_key_sources(settings, join=join)
+    _refuse_an_existing_instance(settings, join=join)
+    text = node_setup.render_config(
+        database_url=database_url,
+        storage=overrides.get("storage", {}),
+        master_key_file=overrides.get("master_key_file"),
+        audit_key_file=overrides.get("audit_key_file"),
+        search_engine="postgresql" if node_setup.is_postgresql(database_url) else None,
+        redis_url=redis_url or None,
+    )
     written = WrittenFiles()
     try:
         written.make_directory(directory)
         os.chmod(directory, 0o700)
         _check_database(settings.resolved_database_url, written)
-        text = CONFIG_TEMPLATE.format(cookie_secure="true")
-        if database_url:
-            # A JSON string is a valid TOML basic string: quotes and backslashes stay escaped.
-            text = text.replace(
-                "# database_url", f"database_url = {json.dumps(database_url)}\n# database_url", 1
-            )
-        written.write_text(directory / CONFIG_FILE_NAME, text)
-        written.add(settings.resolved_master_key_file)
-        create_master_key_file(settings.resolved_master_key_file)
-        written.add(settings.resolved_audit_key_file)
-        create_key_file(settings.resolved_audit_key_file)
-        written.add(settings.resolved_blob_path)
-        BlobStore.initialise(
-            open_backend(settings),
-            _master(settings.resolved_master_key_file),
-        )
-        _migrate_and_seed(directory)
+        if join:
+            node_setup.require_an_instance(settings)
+            written.write_text(directory / CONFIG_FILE_NAME, text)
+            _join(directory)
+        else:
+            backend = _backend(settings, written)
+            node_setup.require_no_instance_yet(settings, backend, where=store_location(settings))
+            written.write_text(directory / CONFIG_FILE_NAME, text)
+            _create_keys(settings, written)
+            BlobStore.initialise(backend, load_keyring(settings))
+            _migrate_and_seed(directory)
         if with_demo:
             demo(directory)
         first = None
@@ -116,8 +132,23 @@ def init(
     except BaseException:
         written.remove()
         raise
-    console.print(f"created Polaris instance in {directory}")
     where = shlex.quote(str(directory))
+    if join:
+        console.print(
+            f"joined the instance in {safe_url(settings.resolved_database_url)} and "
+            f"{store_location(settings)} from {directory}",
+            highlight=False,
+            markup=False,
+        )
+        console.print(f"next: polaris serve --data-dir {where}", highlight=False, markup=False)
+        return
+    console.print(f"created Polaris instance in {directory}")
+    if cluster:
+        console.print(
+            "keys: copy them to every node that joins (polaris init --join), and keep a copy "
+            "offline; without the master key nothing stored can be read",
+            highlight=False,
+        )
     if first is not None:
         username, password = first
         console.print(
@@ -136,6 +167,53 @@ def init(
         _print_next_steps(where)
 
 
+def _init_settings(
+    database_url: str, storage: str, master_key_file: Path | None, audit_key_file: Path | None
+) -> dict[str, Any]:
+    """The settings init was given, paths made absolute (the file is read from anywhere)."""
+    overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    if storage:
+        overrides["storage"] = storage_overrides(storage)
+    if master_key_file is not None:
+        overrides["master_key_file"] = master_key_file.expanduser().absolute()
+    if audit_key_file is not None:
+        overrides["audit_key_file"] = audit_key_file.expanduser().absolute()
+    return overrides
+
+
+def storage_overrides(url: str) -> dict[str, Any]:
+    """``[storage]`` settings for ``--storage`` (a directory, made absolute, or an S3 URL)."""
+    try:
+        chosen = storage_settings_from_url(url)
+    except ValueError as error:
+        raise CommandFailed(f"--storage: {error}; nothing was written") from error
+    if chosen.path is not None:
+        chosen.path = chosen.path.expanduser().absolute()
+    return chosen.model_dump(exclude_unset=True, exclude_none=True)
+
+
+def _backend(settings: Settings, written: WrittenFiles) -> Backend:
+    if settings.storage.backend == "local":
+        written.add(settings.resolved_blob_path)
+    return open_backend(settings)
+
+
+def _create_keys(settings: Settings, written: WrittenFiles) -> None:
+    """The key files a new instance needs, unless its keys come from the environment."""
+    if settings.master_key is None:
+        written.add(settings.resolved_master_key_file)
+        create_master_key_file(settings.resolved_master_key_file)
+    if settings.audit_key is None:
+        written.add(settings.resolved_audit_key_file)
+        create_key_file(settings.resolved_audit_key_file)
+
+
+def _join(directory: Path) -> None:
+    """Open the instance as ``serve`` will: keys, store, search engine and schema must fit."""
+    with instance_for(directory) as instance:
+        _require_current_schema(instance.engine, directory)
+
+
 def _chosen_data_dir(argument: Path | None, option: Path | None) -> Path:
     """``polaris init DIR`` and ``polaris init --data-dir DIR`` (or POLARIS_DATA_DIR) alike."""
     if argument is not None and option is not None and argument != option:
@@ -146,20 +224,33 @@ def _chosen_data_dir(argument: Path | None, option: Path | None) -> Path:
     return argument or option or settings_for(None).data_dir
 
 
-def _refuse_an_existing_instance(settings: Settings) -> None:
+def _refuse_an_existing_instance(settings: Settings, *, join: bool) -> None:
     config_file = settings.data_dir / CONFIG_FILE_NAME
     if config_file.exists():
         raise CommandFailed(f"{config_file} exists: {settings.data_dir} already holds an instance")
+    data_dir = settings.data_dir.resolve()
     blobs = settings.resolved_blob_path
-    leftovers = [
+    key_files = [
         path
-        for path in (settings.resolved_master_key_file, settings.resolved_audit_key_file)
-        if path.exists()
-    ] + ([blobs] if blobs.is_dir() and any(blobs.iterdir()) else [])
-    if leftovers:
+        for path, from_environment in (
+            (settings.resolved_master_key_file, settings.master_key),
+            (settings.resolved_audit_key_file, settings.audit_key),
+        )
+        if from_environment is None and path.exists()
+    ]
+    inside = [path for path in key_files if path.resolve().is_relative_to(data_dir)]
+    if blobs.resolve().is_relative_to(data_dir) and blobs.is_dir() and any(blobs.iterdir()):
+        inside.append(blobs)
+    if inside:
         raise CommandFailed(
-            f"{', '.join(map(str, leftovers))} exist but {config_file} does not (an instance "
+            f"{', '.join(map(str, inside))} exist but {config_file} does not (an instance "
             "left half-made by an older Polaris?); move them away, then run polaris init again"
+        )
+    if key_files and not join:
+        raise CommandFailed(
+            f"{', '.join(map(str, key_files))} exist: a new instance makes new keys and never "
+            "replaces a key file; to add a node to the instance they belong to, run "
+            "polaris init --join"
         )
 
 
@@ -251,12 +342,6 @@ class WrittenFiles:
                 path.unlink(missing_ok=True)
 
 
-def _master(path: Path):  # type: ignore[no-untyped-def]
-    from polaris.storage.keys import load_master_key_file
-
-    return load_master_key_file(path)
-
-
 def _migrate_and_seed(data_dir: Path | None) -> None:
     settings = settings_for(data_dir)
     engine = make_engine(settings.resolved_database_url)
@@ -319,9 +404,9 @@ def serve(
     from polaris.instance import open_instance
 
     settings = settings_for(data_dir)
-    if not settings.resolved_master_key_file.exists() and settings.master_key is None:
-        fail(f"no Polaris instance in {settings.data_dir} (run 'polaris init {settings.data_dir}')")
-    # Key files and the database are checked here, once, before any server process starts.
+    require_instance(settings)
+    # Keys, the database and the blob store are checked here, once, before any server process
+    # starts (``open_instance``: a node whose keys are not the cluster's is refused).
     instance = open_instance(settings)
     _require_current_schema(instance.engine, settings.data_dir)
     processes = workers or settings.http.workers

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from polaris.access import service as access
 from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
-from polaris.drive import repo
+from polaris.drive import events, repo
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FileVersion
 from polaris.drive.names import normalise_name
@@ -173,7 +173,9 @@ def commit_upload(
         except Conflict:
             if not overwrite:
                 raise
-            # A concurrent upload created the name since we looked: become its next version.
+            # A concurrent upload created the name since we looked: become its next version
+            # (which reserves the bytes again: this attempt's reservation is given back).
+            repo.release_bytes(session, target.space_id, size)
             return commit_upload(
                 session=session,
                 actor=actor,
@@ -186,6 +188,7 @@ def commit_upload(
                 if_match=if_match,
             )
         located = children_of(target.parent, [node], [])[0]
+        events.node_created(session, located, actor=actor)
     version = add_version(
         session,
         actor=actor,

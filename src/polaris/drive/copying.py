@@ -10,12 +10,11 @@ from sqlalchemy.orm import Session
 from polaris.access.policy import Action, Actor, Classification
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo
+from polaris.drive import events, repo
 from polaris.drive._locate import Located, require_folder, require_node
 from polaris.drive.models import FILE, Node
 from polaris.drive.service import add_version, audit_node, insert_node, relocate
 from polaris.errors import Conflict, QuotaExceeded
-from polaris.search import requests as search
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore
 
@@ -68,6 +67,16 @@ def copy_node(
             ),
         )
         located = relocate(session, new.id)
+        if original.id == source.node.id:
+            # One event for the copied subtree, before the ``version.added`` of each copied file.
+            events.node_changed(
+                session,
+                events.NODE_COPIED,
+                located,
+                actor=actor,
+                source_id=node_id,
+                folder=located.is_folder,
+            )
         if original.kind == FILE and original.current_version_id is not None:
             version = versions[original.current_version_id]
             add_version(
@@ -97,7 +106,6 @@ def copy_node(
         first,
         detail={"source_id": node_id, "nodes": len(copies), "bytes": total},
     )
-    search.request_index(session, first.node.id, subtree=True)
     return first
 
 

@@ -81,6 +81,31 @@ def release_bytes(session: Session, space_id: int, size: int) -> None:
     )
 
 
+def lock_space_usage(session: Session, space_id: int) -> int | None:
+    """The space's recorded usage, its row locked until the transaction ends (so no upload
+    reserves meanwhile); None when the space is gone."""
+    return session.scalar(select(Space.used_bytes).where(Space.id == space_id).with_for_update())
+
+
+def space_content_bytes(session: Session, space_id: int) -> int:
+    """Bytes of every version of every file in the space: what its usage must be."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(FileVersion.size), 0))
+        .join(Node, Node.id == FileVersion.node_id)
+        .where(Node.space_id == space_id)
+    )
+    return int(total or 0)
+
+
+def set_used_bytes(session: Session, space_id: int, used: int) -> None:
+    session.execute(
+        update(Space)
+        .where(Space.id == space_id)
+        .values(used_bytes=used)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # Nodes
 
 
@@ -259,10 +284,18 @@ def next_version_number(session: Session, node_id: int) -> int:
     return int(current or 0) + 1
 
 
-def version_ids_of(session: Session, node_ids: Sequence[int]) -> list[int]:
-    return list(
-        session.scalars(select(FileVersion.id).where(FileVersion.node_id.in_(node_ids))).all()
-    )
+def version_ids_by_node(session: Session, node_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The ids of every version of these nodes, by node."""
+    found: dict[int, list[int]] = {}
+    for start in range(0, len(node_ids), 500):
+        rows = session.execute(
+            select(FileVersion.node_id, FileVersion.id).where(
+                FileVersion.node_id.in_(node_ids[start : start + 500])
+            )
+        )
+        for node_id, version_id in rows:
+            found.setdefault(node_id, []).append(version_id)
+    return found
 
 
 def delete_subtree_rows(session: Session, ids: Sequence[int]) -> None:

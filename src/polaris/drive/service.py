@@ -2,8 +2,9 @@
 
 Preconditions for every function: an open transaction on ``session`` (the caller commits) and an
 ``actor`` resolved for this request. Each function authorises through ``access`` first and appends
-its audit record last, in the same transaction. Content (upload, download, versions) lives in
-``polaris.drive.content``, shares in ``polaris.drive.shares``.
+its audit record and its change event (``drive.events``) last, in the same transaction: search,
+previews and text follow the event (their consumers), never a call from here. Content (upload,
+download, versions) lives in ``polaris.drive.content``, shares in ``polaris.drive.shares``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from polaris.access.policy import Action, Actor, Classification
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo, stamps
+from polaris.drive import events, repo, stamps
 from polaris.drive._cursor import SortField, decode_cursor, encode_cursor
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FOLDER, FileVersion, Node
@@ -31,9 +32,6 @@ from polaris.errors import (
     QuotaExceeded,
     ValidationFailed,
 )
-from polaris.ingest import service as ingest
-from polaris.ingest import text_service
-from polaris.search import requests as search
 from polaris.storage.manifest import FileMetadata
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore
@@ -146,7 +144,7 @@ def create_folder(
         now=node.created_at,
     )
     audit_node(session, context, "folder.create", located, detail={"parent_id": parent_id})
-    search.request_index(session, node.id)
+    events.node_created(session, located, actor=actor)
     return located
 
 
@@ -300,8 +298,18 @@ def update_node(
         return located
     moved = place_node(session, located, target, new_name, old_parent_path=old_parent_path)
     audit_node(session, context, "node.move" if moving else "node.rename", moved, detail=detail)
-    # A move changes the space and the shares that reach everything below; a rename, one name.
-    search.request_index(session, node.id, subtree=moving)
+    if moving:
+        # The whole subtree goes with it: its space, and the shares that reach it, may change.
+        events.node_changed(
+            session,
+            events.NODE_MOVED,
+            moved,
+            actor=actor,
+            from_parent_id=detail["from_parent_id"],
+            from_space_id=located.space.id,
+        )
+    if "from_name" in detail:
+        events.node_changed(session, events.NODE_RENAMED, moved, actor=actor)
     return moved
 
 
@@ -414,7 +422,10 @@ def set_classification(
         changed,
         detail={"from": Classification(before).name.lower(), "to": classification.name.lower()},
     )
-    search.request_index(session, node_id, subtree=True)  # the effective level below changes
+    # The effective level below may change too: whoever follows it takes the subtree.
+    events.node_changed(
+        session, events.NODE_CLASSIFIED, changed, actor=actor, from_level=before_level
+    )
     return changed
 
 
@@ -472,13 +483,8 @@ def add_version(
     node.content_type = content_type
     session.flush()
     repo.touch(session, repo.path_ids(node.path), level=int(located.classification), now=now)
-    ingest.request_previews(
-        session, version_id=version.id, content_type=content_type, size=content.size
-    )
-    text_service.request_text(
-        session, version_id=version.id, content_type=content_type, size=content.size
-    )
-    search.request_index(session, node.id)
+    # Previews, text and the search index follow from this event (their consumers).
+    events.version_recorded(session, version, located, actor=actor)
     return version
 
 
@@ -488,3 +494,12 @@ def get_version(session: Session, version_id: int) -> FileVersion:
     if version is None:
         raise NotFound("version not found")
     return version
+
+
+def version_place(session: Session, version_id: int) -> tuple[int, int] | None:
+    """(node id, space id) of a version, for background work on it; None when it is gone."""
+    version = session.get(FileVersion, version_id)
+    if version is None:
+        return None
+    node = repo.get_node(session, version.node_id)
+    return None if node is None else (node.id, node.space_id)

@@ -16,7 +16,7 @@ from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Permission
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo
+from polaris.drive import events, repo
 from polaris.drive._locate import NO_ID, Located, locate, require_node
 from polaris.drive.models import Share
 from polaris.drive.service import audit_node
@@ -79,6 +79,7 @@ def create_share(
             "expires_at": expires_at.isoformat() if expires_at else None,
         },
     )
+    events.share_changed(session, events.SHARE_GRANTED, share, located, actor=actor)
     return share
 
 
@@ -134,6 +135,7 @@ def revoke_share(*, session: Session, actor: Actor, context: AuditContext, share
     share.revoked_at = utcnow()
     session.flush()
     audit_node(session, context, "share.revoke", located, detail={"share_id": share.id})
+    events.share_changed(session, events.SHARE_REVOKED, share, located, actor=actor)
 
 
 def shared_with_me(*, session: Session, actor: Actor) -> list[SharedNode]:

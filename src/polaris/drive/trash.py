@@ -13,13 +13,11 @@ from polaris.access import service as access
 from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo, spaces
+from polaris.drive import events, repo, spaces
 from polaris.drive._locate import Located, locate, require_folder, require_node
 from polaris.drive.names import normalise_name
 from polaris.drive.service import audit_node, check_if_match, place_node
 from polaris.errors import Conflict, NotFound
-from polaris.ingest import service as ingest
-from polaris.search import requests as search
 
 
 def trash_node(
@@ -47,7 +45,7 @@ def trash_node(
         now=now,
     )
     audit_node(session, context, "node.trash", located)
-    search.request_index(session, node_id, subtree=True)  # the job finds it trashed: removed
+    events.node_changed(session, events.NODE_TRASHED, located, actor=actor)  # with its subtree
     return located
 
 
@@ -123,7 +121,7 @@ def restore_node(
         restored,
         detail={"parent_id": target.id, "name": new_name},
     )
-    search.request_index(session, node_id, subtree=True)
+    events.node_changed(session, events.NODE_RESTORED, restored, actor=actor)  # with its subtree
     return restored
 
 
@@ -142,8 +140,10 @@ def purge_node(*, session: Session, actor: Actor, context: AuditContext, node_id
     size = repo.subtree_size(session, located.node)
     audit_node(session, context, "node.purge", located, detail={"nodes": len(nodes), "bytes": size})
     ids = [n.id for n in reversed(nodes)]
-    ingest.forget_versions(session, repo.version_ids_of(session, ids))
+    purged = events.to_purge(located, nodes, repo.version_ids_by_node(session, ids))
+    # What was derived from the versions (previews, text) goes with their rows (ON DELETE
+    # CASCADE); the index and the rest follow the events, appended once the rows are gone.
     repo.delete_subtree_rows(session, ids)
-    search.request_removal(session, ids)
     repo.release_bytes(session, located.space.id, size)
+    events.nodes_purged(session, located.space.id, purged, actor=actor)
     return size

@@ -29,14 +29,23 @@ from polaris.events.service import (
     sequence,
     since,
 )
+from polaris.events.status import (
+    ConsumerStatus,
+    StreamStatus,
+    consumer_position,
+    stream_status,
+)
 
 __all__ = [
     "Consumer",
+    "ConsumerStatus",
     "DomainEvent",
     "Event",
     "Later",
+    "StreamStatus",
     "append",
     "consumer",
+    "consumer_position",
     "drain",
     "head_position",
     "later_events",
@@ -44,4 +53,5 @@ __all__ = [
     "registered_consumers",
     "sequence",
     "since",
+    "stream_status",
 ]

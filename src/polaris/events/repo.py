@@ -61,6 +61,11 @@ def unsequenced_ids(session: Session, *, limit: int) -> list[int]:
     return list(session.execute(query).scalars())
 
 
+def count_unsequenced(session: Session) -> int:
+    query = select(func.count()).select_from(DomainEvent).where(DomainEvent.position.is_(None))
+    return int(session.execute(query).scalar_one())
+
+
 def assign_positions(session: Session, ids: Sequence[int], *, first: int) -> None:
     session.execute(
         update(DomainEvent),

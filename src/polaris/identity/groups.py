@@ -15,6 +15,7 @@ from polaris.access.policy import Actor, group_reach
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.errors import Conflict, NotFound, ValidationFailed
+from polaris.identity import events
 from polaris.identity.models import GroupMember, Unit, User, UserGroup
 
 
@@ -38,6 +39,7 @@ def create_group(
         object_type="group",
         object_id=group.id,
     )
+    events.changed(session, events.GROUP_CREATED, ("group", group.id), context, unit_id=unit_id)
     return group
 
 
@@ -49,6 +51,9 @@ def add_member(*, session: Session, group_id: int, user_id: int, context: AuditC
     if session.get(GroupMember, (group_id, user_id)) is None:
         session.add(GroupMember(group_id=group_id, user_id=user_id))
         session.flush()
+        events.changed(
+            session, events.GROUP_MEMBER_ADDED, ("group", group_id), context, user_id=user_id
+        )
     audit.append(
         session=session,
         context=context,
@@ -65,6 +70,9 @@ def remove_member(*, session: Session, group_id: int, user_id: int, context: Aud
         raise NotFound("not a member of this group")
     session.delete(member)
     session.flush()
+    events.changed(
+        session, events.GROUP_MEMBER_REMOVED, ("group", group_id), context, user_id=user_id
+    )
     audit.append(
         session=session,
         context=context,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from polaris.audit import service as audit
 from polaris.errors import Conflict, NotFound, ValidationFailed
+from polaris.identity import events
 from polaris.identity.csvrows import ImportRejected, RowError, read_rows
 from polaris.identity.models import Unit, UnitClosure
 
@@ -66,6 +67,9 @@ def create_unit(*, session: Session, spec: UnitSpec, context: audit.AuditContext
         object_type="unit",
         object_id=str(unit.id),
         detail={"code": unit.code, "parent": spec.parent_code},
+    )
+    events.changed(
+        session, events.UNIT_CREATED, ("unit", unit.id), context, parent_id=unit.parent_id
     )
     return unit
 
@@ -149,6 +153,9 @@ def import_units_csv(
                 session=session, code=spec.parent_code
             )
         unit = _insert(session, spec, parent_unit)
+        events.changed(
+            session, events.UNIT_CREATED, ("unit", unit.id), context, parent_id=unit.parent_id
+        )
         units_by_code[spec.code] = unit
         created.append(unit)
         if progress is not None:

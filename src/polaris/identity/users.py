@@ -15,6 +15,7 @@ from polaris.access.policy import Classification
 from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.errors import Conflict, NotFound, ValidationFailed
+from polaris.identity import events
 from polaris.identity.csvrows import ImportRejected, RowError, read_rows
 from polaris.identity.models import ApiToken, RecoveryCode, Role, Unit, User, UserSession
 from polaris.identity.passwords import Passwords, check_policy
@@ -99,6 +100,8 @@ def create_user(
         object_id=str(created.user.id),
         detail={"username": created.user.username, "unit": spec.unit_code, "role": spec.role},
     )
+    user = created.user
+    events.changed(session, events.USER_CREATED, ("user", user.id), context, unit_id=user.unit_id)
     return created
 
 
@@ -235,6 +238,10 @@ def insert_imported_users(
         session.add(user)
         created.append(CreatedUser(user=user, initial_password=hashed.initial_password))
     session.flush()
+    for made in created:
+        events.changed(
+            session, events.USER_CREATED, ("user", made.user.id), context, unit_id=made.user.unit_id
+        )
     audit.append(
         session=session,
         context=context,
@@ -312,6 +319,9 @@ def disable_user(*, session: Session, username: str, context: audit.AuditContext
         raise Conflict("the last enabled administrator cannot be disabled", code="last_admin")
     if user.disabled_at is None:
         user.disabled_at = utcnow()
+        events.changed(
+            session, events.USER_DISABLED, ("user", user.id), context, unit_id=user.unit_id
+        )
     end_sessions_and_tokens(session=session, user_id=user.id, reason="user_disabled")
     audit.append(
         session=session,
@@ -335,7 +345,11 @@ def _enabled_admins(session: Session) -> int:
 
 def enable_user(*, session: Session, username: str, context: audit.AuditContext) -> User:
     user = get_by_username(session=session, username=username)
-    user.disabled_at = None
+    if user.disabled_at is not None:
+        user.disabled_at = None
+        events.changed(
+            session, events.USER_ENABLED, ("user", user.id), context, unit_id=user.unit_id
+        )
     audit.append(
         session=session,
         context=context,

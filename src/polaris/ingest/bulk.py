@@ -8,8 +8,9 @@ Three stages, each reporting progress:
    already in its folder with the same content was imported before and is skipped, so a re-run
    after a crash or a kill goes on where it stopped; a different file under that name is a failure
    (never overwritten);
-3. **process**: run the background jobs of the imported versions (previews, text, OCR) here, with
-   several threads, until each is done or failed; failures are listed with the job's reason.
+3. **process**: hand the imports' events to the change stream's consumers (which queue the
+   previews and text of each version) and run the background jobs (previews, text, OCR) here,
+   with several threads, until each is done or failed; failures are listed with the job's reason.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy.orm import Session
 
-from polaris import jobs
+from polaris import events, jobs
 from polaris.access.policy import Actor
 from polaris.audit.context import AuditContext
 from polaris.db.uow import unit_of_work
 from polaris.drive import content, service
 from polaris.errors import PolarisError
+from polaris.ingest.consumers import CONSUMER as DERIVATIONS
 from polaris.instance import Instance
 from polaris.jobs.models import JobStatus
 from polaris.storage.writer import ContentTooLarge
@@ -259,9 +261,12 @@ def process(
     on_progress: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run jobs here until every job of the imported versions is done or failed.
+    """Run consumers and jobs here until every job of the imported versions is done or failed.
 
-    Progress is in pages: a version's pages count as done when all its jobs are finished.
+    Progress is in pages: a version's pages count as done when all its jobs are finished. A
+    version has no job until ingest's consumer has read its event, so nothing is counted before
+    that consumer has read the stream up to where it stood when the processing began (a consumer
+    that keeps failing holds the count still: ``polaris events status`` shows its error).
     """
     stop = stop or threading.Event()
     total = sum(pages for _, pages in report.versions.values())
@@ -277,8 +282,15 @@ def process(
     workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
     for worker in workers:
         worker.start()
+    events.drain(instance.sessions, raise_errors=False)
+    with instance.sessions() as session:
+        stored_through = events.head_position(session)
     try:
         while pending and not stop.is_set():
+            events.drain(instance.sessions, raise_errors=False)  # what the jobs stored follows
+            if not _derivations_asked(instance, stored_through):
+                idle.wait(0.5)
+                continue
             finished = _finished_versions(instance, list(pending))
             for version_id, error in finished.items():
                 relative, pages = pending.pop(version_id)
@@ -294,6 +306,13 @@ def process(
         stop.set()
         for worker in workers:
             worker.join()
+
+
+def _derivations_asked(instance: Instance, through: int) -> bool:
+    """Whether ingest's consumer has queued the jobs of every version stored up to ``through``."""
+    with instance.sessions() as session:
+        position = events.consumer_position(session, DERIVATIONS)
+    return position is not None and position >= through
 
 
 def _finished_versions(instance: Instance, version_ids: list[int]) -> dict[int, str | None]:

@@ -19,7 +19,7 @@ class Rendition(Base):
     __tablename__ = "rendition"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("file_version.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("file_version.id", ondelete="CASCADE"))
     #: ``thumbnail`` (page 1, small) or ``page`` (one page of the in-page preview).
     kind: Mapped[str] = mapped_column(String(32))
     page: Mapped[int] = mapped_column(Integer, default=1)

@@ -1,7 +1,8 @@
 """Renditions of file versions: asking for them, their status, and reading them.
 
-Drive asks for previews when it records a version (:func:`request_previews`, in the same
-transaction, so the job cannot be lost); the job in ``ingest.jobs`` draws them. Whoever may read a
+Ingest follows the drive's change stream (``ingest.consumers``): for each version recorded it asks
+for the previews (:func:`request_previews`, in the consumer's transaction, so the job cannot be
+lost); the job in ``ingest.jobs`` draws them. Whoever may read a
 version may read its renditions: callers authorise through ``drive.content.find_content`` first.
 """
 
@@ -79,7 +80,10 @@ def has_previews(session: Session, version_id: int) -> bool:
 
 
 def forget_versions(session: Session, version_ids: list[int]) -> None:
-    """Drop what was derived from versions being purged (their blobs go with storage GC)."""
+    """Drop what was derived from purged versions (their blobs go with storage GC).
+
+    The database removes these rows with the versions (``ON DELETE CASCADE``), so after a purge
+    this finds nothing in the ordinary case; it makes sure, and costs two indexed deletes."""
     text_service.forget_texts(session, version_ids)
     repo.delete_for_versions(session, version_ids)
 

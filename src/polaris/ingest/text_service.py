@@ -1,7 +1,9 @@
 """The text of file versions: asking for it, its status, reading it.
 
-Drive asks for text when it records a version (:func:`request_text`, in the same transaction, so
-the job cannot be lost); the job in ``ingest.text_jobs`` extracts it and records it here. Whoever
+Ingest's consumer of the change stream (``ingest.consumers``) asks for the text of each version the
+drive records (:func:`request_text`, in the consumer's transaction, so the job cannot be lost); the
+job in ``ingest.text_jobs`` extracts it and records it here, with a ``version.text_stored`` event
+that the search index follows. Whoever
 may read a version may read its text and its OCR PDF: callers authorise through drive first
 (``drive.content.find_content``), as for previews. Nothing here writes audit records: the text job
 acts for no one, and reading the text is audited by the page that shows it.
@@ -15,18 +17,21 @@ from typing import Literal, NamedTuple
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from polaris import jobs
+from polaris import events, jobs
+from polaris.drive import service as drive
 from polaris.errors import NotFound
 from polaris.ingest import repo
 from polaris.ingest.extract import Extracted, extractable
 from polaris.ingest.models import Rendition
 from polaris.ingest.text_models import DocumentText
-from polaris.search import requests as search
 from polaris.storage.refs import ContentRef
 
 TEXT_JOB = "ingest.text"
 #: The searchable PDF/A made by OCR, a rendition kept beside the original (page 0: the whole file).
 OCR_PDF = "ocr_pdf"
+
+#: The event appended when a version's text is recorded (subject: the version; data: its node).
+TEXT_STORED = "version.text_stored"
 
 TextState = Literal["none", "pending", "ready", "failed"]
 
@@ -52,20 +57,24 @@ class TextStatus(NamedTuple):
     error: str | None
 
 
-def text_status(session: Session, version_id: int) -> TextStatus:
+def text_status(
+    session: Session, version_id: int, *, content_type: str | None, size: int
+) -> TextStatus:
+    """``pending`` also before the job is queued: a new version's job is asked for by a consumer
+    of the change stream, moments after the version is committed."""
     found = _text_of(session, version_id)
     if found is not None:
         if found.error is not None:
             return TextStatus("failed", found, found.error)
         return TextStatus("ready", found, None)
+    if not extractable(content_type, size):
+        return TextStatus("none", None, None)
     text_jobs = [
         job
         for job in jobs.jobs_for_subject(session, "file_version", version_id)
         if job.kind == TEXT_JOB
     ]
-    if not text_jobs:
-        return TextStatus("none", None, None)
-    if text_jobs[-1].status == jobs.JobStatus.FAILED:
+    if text_jobs and text_jobs[-1].status == jobs.JobStatus.FAILED:
         return TextStatus("failed", None, text_jobs[-1].error)
     return TextStatus("pending", None, None)
 
@@ -156,9 +165,19 @@ def record_failure(session: Session, *, version_id: int, reason: str) -> Documen
 
 
 def on_text_stored(session: Session, version_id: int) -> None:
-    """Called in the transaction that records a version's text, so that the search index
-    follows (the index job is queued in the same transaction)."""
-    search.request_index_of_version(session, version_id)
+    """Called in the transaction that records a version's text: its event (``TEXT_STORED``) is
+    how the search index learns of it. Nothing is appended for a version purged meanwhile."""
+    place = drive.version_place(session, version_id)
+    if place is None:
+        return
+    node_id, space_id = place
+    events.append(
+        session,
+        kind=TEXT_STORED,
+        subject=("version", version_id),
+        space_id=space_id,
+        data={"node_id": node_id},
+    )
 
 
 def forget_texts(session: Session, version_ids: Sequence[int]) -> None:

@@ -97,7 +97,9 @@ def text_page(
         located, version = content.find_content(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
-        status = text_service.text_status(session, version.id)
+        status = text_service.text_status(
+            session, version.id, content_type=version.content_type, size=version.size
+        )
         if status.state == "ready":
             content.audit_preview(session, context, located, version, shown="extracted text")
         node = NodeRead.of(located, caller.actor, version_number=version.number)

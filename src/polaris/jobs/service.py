@@ -104,15 +104,22 @@ def enqueue(
             if raced is None:
                 raise
             return raced
-    if not session.info.get(_WAKE_PENDING):
-        # Once per transaction, however many jobs it queues.
-        session.info[_WAKE_PENDING] = True
-        event.listen(session, "after_commit", _wake_workers, once=True)
+    # Once per commit, however many jobs the transaction queues.
+    session.info[_WAKE_PENDING] = True
+    if not event.contains(session, "after_commit", _wake_workers):
+        event.listen(session, "after_commit", _wake_workers)
     return job
 
 
 def _wake_workers(session: Session) -> None:
-    session.info.pop(_WAKE_PENDING, None)
+    """Wake workers here and on other nodes once the transaction that queued jobs commits.
+
+    SQLAlchemy also calls ``after_commit`` when a savepoint is released (a keyed enqueue makes
+    one): the jobs are not visible to other connections yet, and a worker woken then finds
+    nothing and sleeps until its next poll. So only the outermost commit counts.
+    """
+    if session.in_nested_transaction() or not session.info.pop(_WAKE_PENDING, False):
+        return
     WAKE.set()
     notify.nudge_others()
 

@@ -1,5 +1,6 @@
-"""Asking for the index to follow a change: called by drive and ingest in the transaction of the
-change, so the request cannot be lost (the job in ``search.indexing`` does the work).
+"""Asking for the index to follow a change: called by the search consumer of the change stream
+(``search.consumers``) in its transaction, so a request cannot be lost (the job in
+``search.indexing`` does the work).
 
 Shares need no reindexing: who may see a document is decided at query time.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from polaris import jobs
-from polaris.drive.models import FileVersion
 
 INDEX_JOB = "search.index"
 
@@ -25,13 +25,6 @@ def request_index(session: Session, node_id: int, *, subtree: bool = False) -> N
         key=f"{INDEX_JOB}:{scope}:{node_id}",
         subject=("node", node_id),
     )
-
-
-def request_index_of_version(session: Session, version_id: int) -> None:
-    """Index the file a version belongs to (its text has just been extracted)."""
-    version = session.get(FileVersion, version_id)
-    if version is not None:
-        request_index(session, version.node_id)
 
 
 def request_removal(session: Session, node_ids: list[int]) -> None:
