@@ -166,7 +166,7 @@ def test_a_read_token_follows_the_feed(stream: Stream) -> None:
 def test_a_change_of_the_callers_own_reach_asks_them_to_list_again(stream: Stream) -> None:
     start = stream.head()
     me, unit = stream.drive.user_ids["ct.a1"], stream.drive.unit_ids["PS-A2"]
-    stream.record(
+    stream.stand_in(
         "user.moved", ("user", me), None, unit_id=unit, from_unit_id=stream.drive.unit_ids["PS-A1"]
     )
     assert stream.read("ct.a1", start) == {
@@ -192,7 +192,7 @@ def test_a_unit_moved_around_the_callers_asks_them_to_list_again(
 ) -> None:
     start = stream.head()
     ids = stream.drive.unit_ids
-    stream.record("unit.moved", ("unit", ids[moved]), None, parent_id=ids[parent])
+    stream.stand_in("unit.moved", ("unit", ids[moved]), None, parent_id=ids[parent])
     for who in ("ct.a1", "sdop.a", "hc.b1", "hc.a2"):
         assert stream.read(who, start)["relist"] is (who in relist), who
 
@@ -201,6 +201,6 @@ def test_changes_of_kinds_the_feed_does_not_know_are_passed_over(stream: Stream)
     start = stream.head()
     with unit_of_work(stream.drive.instance.sessions) as session:
         append(session, kind="chat.posted", subject=("message", 1), data={"node_id": 1})
-    stream.record("version.text_stored", ("version", 1), None, node_id=1)
+    stream.stand_in("version.text_stored", ("version", 1), None, node_id=1)
     page = stream.read("hc.a1", start)
     assert page == {"changes": [], "next_position": start + 2, "more": False, "relist": False}

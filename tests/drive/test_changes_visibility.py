@@ -328,7 +328,7 @@ def test_a_hidden_change_costs_the_queries_of_a_change_to_a_missing_node(world: 
         "trashed": lambda: s.trash("sho.a1", world.fir),
         "moved": lambda: s.move("sho.a1", world.cases, world.home),
         "renamed": lambda: s.rename("sho.a1", world.cases, "Old cases"),
-        "someone else's reach": lambda: s.record("user.moved", ("user", other), None, unit_id=1),
+        "someone else's reach": lambda: s.stand_in("user.moved", ("user", other), None, unit_id=1),
     }
     costs = {}
     event.listen(s.drive.instance.engine, "before_cursor_execute", count)
