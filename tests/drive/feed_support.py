@@ -169,6 +169,44 @@ class Stream:
             level=self.level(node_id),
         )
 
+    def copy(self, who: str, node_id: int, parent: int) -> int:
+        self._begin()
+        response = self.drive.post(who, f"{API}/nodes/{node_id}/copy", json={"parent_id": parent})
+        assert response.status_code == 201, response.text
+        copy = int(response.json()["id"])
+        row = self.node(copy)
+        assert row is not None
+        self.record(
+            "node.copied",
+            ("node", copy),
+            row.space_id,
+            parent_id=parent,
+            source_id=node_id,
+            level=self.level(copy),
+            folder=row.kind == "folder",
+        )
+        return copy
+
+    def restore_version(self, who: str, node_id: int, version_id: int) -> None:
+        self._begin()
+        url = f"{API}/files/{node_id}/versions/{version_id}/restore"
+        response = self.drive.post(who, url)
+        assert response.status_code == 200, response.text
+        row = self.node(node_id)
+        assert row is not None
+        self.record(
+            "version.restored",
+            ("version", self._current_version(node_id)),
+            row.space_id,
+            node_id=node_id,
+            parent_id=row.parent_id,
+            level=self.level(node_id),
+        )
+
+    def versions(self, node_id: int) -> list[int]:
+        with self._session() as session:
+            return self._versions(session, node_id)
+
     def rename(self, who: str, node_id: int, name: str) -> None:
         self._begin()
         self._patch(who, node_id, {"name": name})

@@ -75,6 +75,25 @@ def test_new_and_changed_files_reach_those_who_may_read_them(world: World) -> No
     s.hidden(start, *OUTSIDERS)
 
 
+def test_copies_and_restored_versions_reach_those_who_may_read_them(world: World) -> None:
+    s = world.stream
+    s.new_version("sho.a1", world.fir, b"%PDF-1.7 second")
+    archive = s.folder("sho.a1", world.unit_root, "Archive")
+    start = s.head()
+    copy = s.copy("sho.a1", world.cases, archive)
+    s.restore_version("sho.a1", world.fir, s.versions(world.fir)[0])
+    for who in READERS:
+        page = s.read(who, start)
+        found = {e["node_id"]: (e["parent_id"], e["events"]) for e in page["changes"]}
+        [copied_file] = set(found) - {copy, world.fir}
+        assert found == {
+            copy: (archive, ["node.copied"]),
+            copied_file: (copy, ["version.added"]),  # each copied file has a version of its own
+            world.fir: (world.cases, ["version.restored"]),
+        }
+    s.hidden(start, *OUTSIDERS)
+
+
 def test_a_secret_file_reaches_only_those_cleared_for_it(world: World) -> None:
     s = world.stream
     vault = s.folder("sho.a1", world.unit_root, "Vault", classification="secret")
