@@ -9,7 +9,8 @@ source scripts/lib/postgres.sh
 ensure_python_venv
 # Browser tests drive Debian's Chromium (never Playwright's download); Noto renders Devanagari.
 # OCR: Tesseract with its Hindi and English data, Ghostscript for OCRmyPDF (docs/ingest.md).
-apt_install chromium fonts-noto-core tesseract-ocr tesseract-ocr-hin tesseract-ocr-eng ghostscript redis-server
+# ClamAV's daemon for the malware-scanning tests (started by the tests, docs/resilience.md).
+apt_install chromium fonts-noto-core tesseract-ocr tesseract-ocr-hin tesseract-ocr-eng ghostscript redis-server clamav-daemon
 make_venv "[test]"
 # axe-core (npm) checks accessibility inside the browser tests.
 command -v npm >/dev/null || apt_install npm

@@ -22,7 +22,7 @@ from polaris.db.migrate import upgrade
 
 #: Fixtures any test may use: ``redis_url`` (a live Redis), ``seaweedfs`` and ``s3_settings``
 #: (a real SeaweedFS for the S3 tests).
-pytest_plugins = ["tests.support.redis_server", "tests.support.seaweedfs"]
+pytest_plugins = ["tests.support.clamd", "tests.support.redis_server", "tests.support.seaweedfs"]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATABASE_BACKENDS = ["sqlite", "postgresql"]

@@ -23,6 +23,18 @@ from pydantic_settings import (
 CONFIG_FILE_NAME = "polaris.toml"
 
 
+#: ``Session.info`` key under which an instance's sessions carry its settings
+#: (``polaris.instance.Instance``), for code that is handed only a session (a change-stream
+#: consumer).
+SESSION_SETTINGS_KEY = "polaris.settings"
+
+
+def settings_of(session_info: dict[object, object]) -> Settings | None:
+    """The settings an instance's session carries in its ``info`` (None for a bare session)."""
+    found = session_info.get(SESSION_SETTINGS_KEY)
+    return found if isinstance(found, Settings) else None
+
+
 #: Tells the worker processes of ``polaris serve --workers N`` which instance to open.
 SERVE_DATA_DIR_ENV = "POLARIS_SERVE_DATA_DIR"
 
@@ -175,6 +187,34 @@ class OcrSettings(BaseModel):
     extract_timeout_seconds: float = Field(default=300.0, gt=0)
 
 
+class ScanSettings(BaseModel):
+    """Malware scanning of new file content by ClamAV's daemon (``polaris.drive.scanning``,
+    docs/resilience.md "Malware scanning").
+
+    ``enabled`` left unset means "scan when a clamd address is configured": a new instance with
+    nothing else installed keeps working (nothing is scanned, nothing is held); naming ``clamd``
+    turns scanning on. ``enabled = true`` without a reachable clamd applies ``when_unavailable``.
+    """
+
+    enabled: bool | None = None
+    #: clamd's ``LocalSocket`` (a path starting with ``/``) or its TCP ``host:port``.
+    clamd: str | None = None
+    #: While clamd cannot answer: ``hold`` (new files wait for the scan, retried with backoff)
+    #: or ``pass`` (they are served, and the missing scan is recorded as a warning).
+    when_unavailable: Literal["hold", "pass"] = "hold"
+    #: At most this many bytes of a file are sent; keep it at or below clamd's
+    #: ``StreamMaxLength``. A larger file is judged on its first ``max_bytes`` (docs/resilience.md).
+    max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    #: Attempts while clamd is unavailable (``hold``), with the job queue's backoff between them;
+    #: after the last the file stays held in state ``error`` for an administrator.
+    max_attempts: int = Field(default=12, ge=1, le=100)
+
+    @property
+    def active(self) -> bool:
+        return self.enabled if self.enabled is not None else self.clamd is not None
+
+
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -218,6 +258,7 @@ class Settings(BaseSettings):
     events: EventSettings = EventSettings()
     ocr: OcrSettings = OcrSettings()
     search: SearchSettings = SearchSettings()
+    scan: ScanSettings = ScanSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from polaris import node
 from polaris.audit.keys import AuditSigner, load_key_file, signer_from_text
-from polaris.config import Settings
+from polaris.config import SESSION_SETTINGS_KEY, Settings
 from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
 from polaris.identity.auth import AuthConfig
 from polaris.identity.passwords import Argon2Parameters, Passwords
@@ -37,6 +37,10 @@ class Instance:
     blobs: BlobStore
     #: The full-text index, opened on first use (``polaris.search.indexing.engine_of``).
     search: SearchEngine | None = None
+
+    def __post_init__(self) -> None:
+        # Sessions carry the settings, for code given only a session (a change-stream consumer).
+        self.sessions.configure(info={SESSION_SETTINGS_KEY: self.settings})
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,10 @@ Rules, checked in this order; the first that decides wins:
 6. An unexpired share grants its permission: to a user, to a unit (optionally with the units below
    it) or to a group the actor belongs to.
 7. Anything else is denied.
+8. Content under malware scan (a resource with a ``scan_state``), for reading and sharing, after
+   the rules above allowed it: infected content is quarantined (no one, not even its uploader);
+   content whose scan is pending or failed (held) only its uploader. Applied last, so that only
+   someone who could otherwise read the file learns why it is refused.
 
 Callers turn a denial into ``NotFound`` when the actor may not even read the object (STYLE rule 3:
 an object you may not see does not exist for you) and into ``PermissionDenied`` otherwise.
@@ -104,6 +108,18 @@ class Resource:
     classification: Classification = Classification.UNCLASSIFIED
     owner_id: int | None = None
     grants: tuple[Grant, ...] = field(default_factory=tuple)
+    #: For a file's content: its malware scan state (``drive.scanning``) and who uploaded it;
+    #: None when the content is not under scan (scanning off, or not content at all).
+    scan_state: str | None = None
+    uploader_id: int | None = None
+
+
+#: Scan states under which content is kept from everyone but its uploader, and the quarantine.
+SCAN_HELD = frozenset({"pending", "error"})
+SCAN_QUARANTINED = "quarantined"
+SCAN_PENDING = "scan_pending"
+#: Denial reasons of rule 8: the actor may see the file, so the refusal may say why.
+SCAN_REASONS = frozenset({SCAN_QUARANTINED, SCAN_PENDING})
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,24 @@ class Decision:
 
 
 def decide(actor: Actor, action: Action, resource: Resource, *, now: dt.datetime) -> Decision:
+    decision = _decide(actor, action, resource, now=now)
+    if decision.allowed and resource.scan_state is not None:
+        return _scan_rule(actor, action, resource, decision)
+    return decision
+
+
+def _scan_rule(actor: Actor, action: Action, resource: Resource, allowed: Decision) -> Decision:
+    """Rule 8, for an actor the other rules allowed."""
+    if action not in (Action.READ, Action.SHARE):
+        return allowed
+    if resource.scan_state == "infected":
+        return Decision(False, SCAN_QUARANTINED)
+    if resource.scan_state in SCAN_HELD and actor.user_id != resource.uploader_id:
+        return Decision(False, SCAN_PENDING)
+    return allowed
+
+
+def _decide(actor: Actor, action: Action, resource: Resource, *, now: dt.datetime) -> Decision:
     if actor.disabled:
         return Decision(False, "actor_disabled")
     if actor.token_scopes is not None and not _scope_allows(actor.token_scopes, action):

@@ -11,7 +11,16 @@ from typing import NoReturn
 
 from sqlalchemy.orm import Session
 
-from polaris.access.policy import Action, Actor, Resource, decide, decide_group, decide_usage
+from polaris.access.policy import (
+    SCAN_QUARANTINED,
+    SCAN_REASONS,
+    Action,
+    Actor,
+    Resource,
+    decide,
+    decide_group,
+    decide_usage,
+)
 from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.db.uow import after_rollback
@@ -29,13 +38,17 @@ def require(
     """Return if ``actor`` may do ``action`` to ``resource``; otherwise audit and raise.
 
     Raises ``NotFound`` when the actor may not even read the resource, ``PermissionDenied`` when
-    they may read it but not do this.
+    they may read it but not do this. Content held by the malware scan (policy rule 8) is refused
+    with its own code, ``file_quarantined`` or ``scan_pending``: rule 8 applies only to someone
+    the other rules allowed, who may know the file exists.
     """
     now = utcnow()
     decision = decide(actor, action, resource, now=now)
     if decision.allowed:
         return
-    visible = action is not Action.READ and decide(actor, Action.READ, resource, now=now).allowed
+    visible = decision.reason in SCAN_REASONS or (
+        action is not Action.READ and decide(actor, Action.READ, resource, now=now).allowed
+    )
 
     def _audit_denial(audit_session: Session) -> None:
         audit.append(
@@ -50,6 +63,15 @@ def require(
         )
 
     after_rollback(session, _audit_denial)
+    if decision.reason == SCAN_QUARANTINED:
+        raise PermissionDenied(
+            "this file's content was found to contain malware and is quarantined",
+            code="file_quarantined",
+        )
+    if decision.reason in SCAN_REASONS:
+        raise PermissionDenied(
+            "this file is waiting for its malware scan; try again later", code="scan_pending"
+        )
     if visible:
         raise PermissionDenied(f"you may not {action.value} this {resource.kind}")
     raise NotFound(f"{resource.kind} not found")

@@ -1,5 +1,6 @@
 """The status page: the last ``audit verify`` and ``storage verify`` runs, and running them now;
-the job queue, and the change stream with each consumer's position (``polaris events status``)."""
+the job queue, the change stream with each consumer's position (``polaris events status``), and
+the files the malware scan quarantined or holds (``drive.scanning``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from polaris.admin import verification
 from polaris.admin._pages import AdminPageCaller, admin_page
 from polaris.db.uow import transaction
 from polaris.deps import DbSession
+from polaris.drive import scanning
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,6 +28,7 @@ def status_page(request: Request, caller: AdminPageCaller, session: DbSession) -
         }
         queue = jobs.queue_summary(session)
         stream = events.stream_status(session)
+        held = scanning.held_content(session)
     running = [
         view.job.id
         for view in checks.values()
@@ -40,6 +43,7 @@ def status_page(request: Request, caller: AdminPageCaller, session: DbSession) -
         running=running,
         queue=queue,
         stream=stream,
+        held=held,
     )
 
 

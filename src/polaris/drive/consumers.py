@@ -25,8 +25,10 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from polaris import events
+from polaris.config import settings_of
 from polaris.drive import events as drive_events
-from polaris.drive import repo
+from polaris.drive import repo, scanning
+from polaris.drive.models import FileVersion
 
 log = logging.getLogger("polaris.drive")
 
@@ -64,3 +66,26 @@ def reconcile_space(session: Session, space_id: int) -> int:
     )
     repo.set_used_bytes(session, space_id, actual)
     return actual - recorded
+
+
+SCAN_CONSUMER = "drive.malware_scan"
+
+
+@events.consumer(SCAN_CONSUMER, kinds=[drive_events.VERSION_ADDED, drive_events.VERSION_RESTORED])
+def scan_versions(session: Session, batch: Sequence[events.Event]) -> None:
+    """Queue the malware scan of each new version's content (``drive.scanning``).
+
+    Only while scanning is on for this instance (``scan.active``; the settings come with the
+    instance's sessions): a version recorded while it is off is never held. Runs in the
+    transaction that moves the cursor, so each content is recorded ``pending`` and its job queued
+    exactly once, before anyone but its uploader could have been served the file by a rule that
+    knew of the scan.
+    """
+    settings = settings_of(session.info)
+    if settings is None or not settings.scan.active:
+        return
+    for event in batch:
+        version = session.get(FileVersion, event.subject_id)
+        if version is None:
+            continue  # purged since
+        scanning.request_scan(session, version=version, max_attempts=settings.scan.max_attempts)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from polaris.access import service as access
 from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
-from polaris.drive import events, repo
+from polaris.drive import events, repo, scanning
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FileVersion
 from polaris.drive.names import normalise_name
@@ -224,8 +224,13 @@ def find_content(
     context: AuditContext,
     node_id: int,
     version_id: int | None = None,
+    check_scan: bool = True,
 ) -> tuple[Located, FileVersion]:
     """Authorise reading a file's content and find the version (the current one unless given).
+
+    Content the malware scan holds from the actor is refused (``drive.scanning``:
+    ``file_quarantined``, ``scan_pending``), audited like any denial. ``check_scan`` off is for
+    a page that shows the file's details and its scan state without any of its content.
 
     Not audited yet: the caller checks its preconditions (a 304 sends nothing), then calls
     :func:`audit_read` in the same transaction before a byte leaves.
@@ -239,6 +244,10 @@ def find_content(
     version = session.get(FileVersion, wanted) if wanted is not None else None
     if version is None or version.node_id != located.node.id:
         raise NotFound("version not found")
+    if check_scan:
+        scanning.require_scanned(
+            session=session, actor=actor, context=context, located=located, version=version
+        )
     return located, version
 
 

@@ -171,3 +171,29 @@ class Upload(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     node_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ContentScan(Base):
+    """The malware scan of one content, by its SHA-256 (``polaris.drive.scanning``).
+
+    Keyed by content, not by version: a copy, a restored version or the same bytes uploaded again
+    share the verdict (and the scan is done once). ``uploader_id`` is who first brought these
+    bytes in: the one person who may read them while the scan is pending.
+    """
+
+    __tablename__ = "content_scan"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: ``pending``, ``clean``, ``infected``, ``error`` (held: the scan could not be done), or
+    #: ``passed`` (served without a full verdict: clamd unavailable under ``pass``, or only the
+    #: first ``scan.max_bytes`` could be sent; ``detail`` says which).
+    state: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(String(1000))
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: The version that brought the content in (no foreign key: a purge must not need this row).
+    version_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    scanned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_content_scan_state", "state"),)

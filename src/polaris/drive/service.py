@@ -19,7 +19,7 @@ from polaris.access.policy import Action, Actor, Classification
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import events, repo, stamps
+from polaris.drive import events, repo, scanning, stamps
 from polaris.drive._cursor import SortField, decode_cursor, encode_cursor
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FOLDER, FileVersion, Node
@@ -483,7 +483,8 @@ def add_version(
     node.content_type = content_type
     session.flush()
     repo.touch(session, repo.path_ids(node.path), level=int(located.classification), now=now)
-    # Previews, text and the search index follow from this event (their consumers).
+    scanning.hold_new_content(session, version=version)
+    # Previews, text, the search index and the malware scan follow from this event (consumers).
     events.version_recorded(session, version, located, actor=actor)
     return version
 

@@ -16,9 +16,9 @@ from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Permission
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import events, repo
+from polaris.drive import events, repo, scanning
 from polaris.drive._locate import NO_ID, Located, locate, require_node
-from polaris.drive.models import Share
+from polaris.drive.models import FileVersion, Share
 from polaris.drive.service import audit_node
 from polaris.errors import NotFound, ValidationFailed
 from polaris.identity.models import Unit, User, UserGroup
@@ -48,6 +48,17 @@ def create_share(
     located = require_node(
         session=session, actor=actor, context=context, node_id=node_id, action=Action.SHARE
     )
+    current = located.node.current_version_id
+    version = session.get(FileVersion, current) if current is not None else None
+    if version is not None:  # a file's content under scan is shared only once it may be served
+        scanning.require_scanned(
+            session=session,
+            actor=actor,
+            context=context,
+            located=located,
+            version=version,
+            action=Action.SHARE,
+        )
     _check_subject(session, actor, subject_type, subject_id)
     if include_subunits and subject_type != "unit":
         raise ValidationFailed("only a unit share can include the units below", code="bad_share")

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content
+from polaris.drive import content, scanning
 from polaris.drive.schemas import NodeRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.ingest import service as ingest
@@ -53,12 +53,16 @@ def file_page(
     with transaction(session):
         sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         located, version = content.find_content(
-            session=session, actor=caller.actor, context=context, node_id=node_id
+            session=session, actor=caller.actor, context=context, node_id=node_id, check_scan=False
         )
+        # The page is shown while the scan holds the content; the content (previews, text) not.
+        scan = scanning.scan_view(session, actor=caller.actor, located=located, version=version)
         status = ingest.preview_status(
             session, version_id=version.id, content_type=version.content_type, size=version.size
         )
-        if version.content_type in TEXT_TYPES and version.size <= MAX_TEXT_BYTES:
+        if not scan.servable:
+            status = ingest.PreviewStatus("none", [])
+        elif version.content_type in TEXT_TYPES and version.size <= MAX_TEXT_BYTES:
             data = instance.blobs.read_bytes(ContentRef.from_dict(version.content))
             text = data.decode("utf-8", errors="replace")
             content.audit_preview(session, context, located, version, shown="text")
@@ -79,6 +83,7 @@ def file_page(
         preview_error=status.error,
         pages=pages,
         text=text,
+        scan=scan,
     )
 
 

@@ -40,6 +40,12 @@ ERROR_MESSAGES = {
     "too_deep": N_("Folders cannot be nested this deep."),
     "cannot_disable_self": N_("You cannot disable your own account."),
     "last_admin": N_("This is the last enabled administrator: enable another one first."),
+    "file_quarantined": N_(
+        "Malware was found in this file. It is quarantined: no one can open or share it."
+    ),
+    "scan_pending": N_(
+        "This file is waiting for its malware scan. Try again once the scan has found it clean."
+    ),
 }
 GENERIC_ERROR = N_("The request could not be completed.")
 #: Why an upload can be refused: shown by the upload script, translated, by error code.
