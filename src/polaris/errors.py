@@ -69,6 +69,13 @@ class Conflict(PolarisError):
     status = 409
 
 
+class Gone(PolarisError):
+    """What was asked for existed and is no longer kept (changes past their retention)."""
+
+    code = "gone"
+    status = 410
+
+
 class PreconditionFailed(PolarisError):
     code = "precondition_failed"
     status = 412

@@ -17,6 +17,7 @@ from polaris.access.policy import (
     Resource,
     decide,
     decide_usage,
+    grant_names,
 )
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -172,6 +173,21 @@ def test_a_share_grants_exactly_its_permission(
         assert not decision
     elif reachable:
         assert decision
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_a_share_names_the_actor_exactly_when_it_would_let_them_read_unexpired(
+    scenario: tuple[list[int | None], Actor, Resource, Action],
+) -> None:
+    """``grant_names`` (the changes feed's "is this share theirs?") agrees with ``decide``."""
+    _tree, actor, resource, _action = scenario
+    actor = replace(actor, disabled=False, token_scopes=None, clearance=Classification.SECRET)
+    for grant in resource.grants:
+        alone = Resource(
+            kind="document", id="d1", unit_id=None, grants=(replace(grant, expires_at=None),)
+        )
+        assert grant_names(grant, actor) == bool(decide(actor, Action.READ, alone, now=NOW))
 
 
 def test_unit_share_with_subunits_reaches_down_only() -> None:

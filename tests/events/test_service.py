@@ -9,7 +9,14 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.db.uow import unit_of_work
-from polaris.events import append, head_position, oldest_position, sequence, since
+from polaris.events import (
+    append,
+    head_position,
+    later_events,
+    oldest_position,
+    sequence,
+    since,
+)
 from polaris.events import service as events
 from polaris.events.models import DomainEvent
 
@@ -107,3 +114,48 @@ def test_compaction_removes_only_old_events_that_were_read(
     _sequence(sessions)
     with sessions() as session:
         assert [e.position for e in since(session, after=0)] == [3, 4]  # never reused
+
+
+def test_later_events_include_those_still_waiting_for_a_position(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A reader judging an old event by today's rows must see every change those rows show,
+    also one that committed but was not sequenced yet."""
+    _append(sessions, "node.moved", 1)
+    _append(sessions, "node.moved", 2)
+    _sequence(sessions)
+    _append(sessions, "node.classified", 1)
+    _sequence(sessions)
+    _append(sessions, "node.moved", 1)  # committed, no position yet
+    _append(sessions, "node.renamed", 1)  # a kind not asked for
+    with unit_of_work(sessions) as session:
+        append(session, kind="user.moved", subject=("user", 1), data={"unit_id": 4})
+
+    def found(after: int, ids: list[int] | None) -> list[tuple[int | None, str, int]]:
+        with sessions() as session:
+            later = later_events(
+                session,
+                after=after,
+                subject_type="node",
+                subject_ids=ids,
+                kinds=["node.moved", "node.classified"],
+            )
+        return [(e.position, e.kind, e.subject_id) for e in later]
+
+    assert found(0, [1]) == [
+        (1, "node.moved", 1),
+        (3, "node.classified", 1),
+        (None, "node.moved", 1),
+    ]
+    assert found(1, [1, 2]) == [
+        (2, "node.moved", 2),
+        (3, "node.classified", 1),
+        (None, "node.moved", 1),
+    ]
+    assert found(3, None) == [(None, "node.moved", 1)]
+    assert found(3, []) == []
+    with sessions() as session:
+        [waiting] = later_events(
+            session, after=3, subject_type="node", subject_ids=[1], kinds=["node.moved"]
+        )
+    assert waiting.after(10**12) and not found(0, [3])

@@ -16,6 +16,7 @@ from polaris.access.policy import (
     decide_admin,
     decide_credentials,
     decide_group,
+    grant_names,
     group_reach,
     route_need,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "decide_admin",
     "decide_credentials",
     "decide_group",
+    "grant_names",
     "group_reach",
     "route_need",
 ]

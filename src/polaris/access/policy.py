@@ -299,6 +299,13 @@ def decide_usage(actor: Actor, whole_space: Resource, *, now: dt.datetime) -> De
 def _grant_applies(grant: Grant, actor: Actor, now: dt.datetime) -> bool:
     if grant.expires_at is not None and grant.expires_at <= now:
         return False
+    return grant_names(grant, actor)
+
+
+def grant_names(grant: Grant, actor: Actor) -> bool:
+    """Whether a share is given to the actor: to them, their unit (or a unit above theirs, with
+    the units below), or a group of theirs; whatever its expiry. The changes feed uses it to tell
+    a share the caller holds from someone else's, which it must not mention."""
     if grant.subject_type == "user":
         return grant.subject_id == actor.user_id
     if grant.subject_type == "unit":

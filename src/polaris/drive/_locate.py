@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -178,6 +178,12 @@ def shares_by_node(session: Session, node_ids: Sequence[int]) -> dict[int, list[
 def chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
     """``ids`` in pieces small enough for one ``IN (...)`` on every database."""
     return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def batches(ids: Iterable[int]) -> list[Sequence[int]]:
+    """``ids`` (sorted, once each) in :func:`chunks`, or one piece of :data:`NO_ID` when there
+    are none: each query then runs whether or not anything is asked, as in :func:`locate`."""
+    return chunks(sorted(set(ids))) or [[NO_ID]]
 
 
 def require_node(

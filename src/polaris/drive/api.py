@@ -11,10 +11,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from polaris.access.policy import Permission
+from polaris.db.engine import READ_ONLY_OPTION
 from polaris.db.uow import transaction
 from polaris.deps import AdminCaller, CurrentCaller, CurrentInstance, DbSession
-from polaris.drive import copying, service, shares, spaces, trash
+from polaris.drive import changes, copying, service, shares, spaces, trash
 from polaris.drive.schemas import (
+    ChangeFeed,
     FolderCreate,
     NodeCopy,
     NodePage,
@@ -28,7 +30,7 @@ from polaris.drive.schemas import (
     SpaceRead,
     classification_level,
 )
-from polaris.web.params import Id
+from polaris.web.params import Id, Position
 
 router = APIRouter(tags=["drive"])
 IfMatch = Annotated[str | None, Header(alias="if-match")]
@@ -303,3 +305,23 @@ def shared_by_me(caller: CurrentCaller, session: DbSession) -> list[SharedNodeRe
             SharedNodeRead(share=ShareRead.of(s.share), node=NodeRead.of(s.located, caller.actor))
             for s in found
         ]
+
+
+@router.get("/changes", response_model=ChangeFeed)
+def list_changes(
+    caller: CurrentCaller,
+    session: DbSession,
+    since: Annotated[Position | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=changes.MAX_LIMIT)] = changes.DEFAULT_LIMIT,
+) -> ChangeFeed:
+    """What changed that you may see, after position ``since`` (``docs/sync.md``).
+
+    Without ``since``: nothing yet, and the position to follow from; list, then follow. 410
+    ``changes_expired`` when the changes after ``since`` are no longer kept (list again); 400
+    ``invalid_position`` for a position not given out yet.
+    """
+    with transaction(session):
+        # Only reads: on SQLite a snapshot that takes no write lock (clients poll this).
+        session.connection(execution_options={READ_ONLY_OPTION: True})
+        page = changes.changes_since(session=session, actor=caller.actor, since=since, limit=limit)
+        return ChangeFeed.of(page, caller.actor)

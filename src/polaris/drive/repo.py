@@ -361,6 +361,21 @@ def shares_reaching(
     )
 
 
+def shares_ever_on(session: Session, node_ids: Sequence[int]) -> list[Share]:
+    """Every share on these nodes, revoked and expired ones too (what was in effect once)."""
+    if not node_ids:
+        return []
+    return list(
+        session.scalars(select(Share).where(Share.node_id.in_(node_ids)).order_by(Share.id))
+    )
+
+
+def shares_by_id(session: Session, ids: Sequence[int]) -> dict[int, Share]:
+    if not ids:
+        return {}
+    return {share.id: share for share in session.scalars(select(Share).where(Share.id.in_(ids)))}
+
+
 def shares_created_by(session: Session, user_id: int) -> list[Share]:
     return list(
         session.scalars(

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from polaris.access.policy import Actor, Classification
 from polaris.drive._locate import Located, allowed_actions
-from polaris.drive.models import FILE, FileVersion, Share, Space
+from polaris.drive.changes import Change, ChangesPage
+from polaris.drive.models import FILE, FileVersion, Node, Share, Space
 from polaris.drive.spaces import usage_visible
 from polaris.drive.stamps import etag_seen, modified_seen
 from polaris.web.params import MAX_INT64, Id, UtcDatetime
@@ -209,3 +210,70 @@ class QuotaUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     quota_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64)
+
+
+class ChangeRead(BaseModel):
+    """A node that changed: its state now, or ``gone`` (every other field is then null)."""
+
+    node_id: int
+    change: Literal["changed", "gone"] = Field(
+        description="changed: the fields say the node's state now; gone: you may no longer see "
+        "it (nor what is below it): moved out of your sight, deleted, reclassified above your "
+        "clearance, or a share of yours ended. Why is not said."
+    )
+    events: list[str] = Field(
+        description="The kinds of this page's changes to it, in order (node.created, "
+        "node.renamed, node.moved, version.added, share.granted...); empty when gone"
+    )
+    space_id: int | None
+    parent_id: int | None
+    kind: Literal["folder", "file"] | None
+    name: str | None
+    etag: str | None = Field(description="As GET /nodes/{id} gives it to you")
+
+    @classmethod
+    def of(cls, change: Change, actor: Actor) -> ChangeRead:
+        node: Node | None = change.node
+        if change.gone or node is None:
+            return cls(
+                node_id=change.node_id,
+                change="gone",
+                events=[],
+                space_id=None,
+                parent_id=None,
+                kind=None,
+                name=None,
+                etag=None,
+            )
+        return cls(
+            node_id=node.id,
+            change="changed",
+            events=list(change.kinds),
+            space_id=node.space_id,
+            parent_id=node.parent_id,
+            kind="file" if node.kind == FILE else "folder",
+            name=node.name,
+            etag=etag_seen(node, actor.clearance),
+        )
+
+
+class ChangeFeed(BaseModel):
+    changes: list[ChangeRead]
+    next_position: int = Field(
+        description="Ask from here next (since=): the last position this page looked at, even "
+        "when none of what it looked at concerns you"
+    )
+    more: bool = Field(description="More changes are waiting: ask again at once")
+    relist: bool = Field(
+        description="What you may see changed as a whole (your unit, role, clearance or "
+        "groups): list what you mirror again, then follow from next_position"
+    )
+
+    @classmethod
+    def of(cls, page: ChangesPage, actor: Actor) -> ChangeFeed:
+        return cls(
+            changes=[ChangeRead.of(change, actor) for change in page.changes],
+            next_position=page.next_position,
+            more=page.more,
+            relist=page.relist,
+        )

@@ -19,7 +19,16 @@ their consumers; ``polaris.handlers`` gathers them.
 
 from polaris.events.consumers import Consumer, consumer, drain, registered_consumers
 from polaris.events.models import DomainEvent
-from polaris.events.service import Event, append, head_position, oldest_position, sequence, since
+from polaris.events.service import (
+    Event,
+    Later,
+    append,
+    head_position,
+    later_events,
+    oldest_position,
+    sequence,
+    since,
+)
 from polaris.events.status import (
     ConsumerStatus,
     StreamStatus,
@@ -32,12 +41,14 @@ __all__ = [
     "ConsumerStatus",
     "DomainEvent",
     "Event",
+    "Later",
     "StreamStatus",
     "append",
     "consumer",
     "consumer_position",
     "drain",
     "head_position",
+    "later_events",
     "oldest_position",
     "registered_consumers",
     "sequence",

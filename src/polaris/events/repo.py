@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -88,6 +88,26 @@ def events_after(
         query = query.where(DomainEvent.kind.in_(kinds))
     query = query.order_by(DomainEvent.position).limit(limit)
     return list(session.execute(query).scalars())
+
+
+def events_about_after(
+    session: Session,
+    *,
+    after: int,
+    subject_type: str,
+    subject_ids: Sequence[int] | None,
+    kinds: Sequence[str],
+) -> list[DomainEvent]:
+    """Committed events of ``kinds`` about these subjects (all of the type when ``None``) that
+    come after position ``after``: sequenced after it, or not sequenced yet."""
+    query = select(DomainEvent).where(
+        DomainEvent.subject_type == subject_type,
+        DomainEvent.kind.in_(kinds),
+        or_(DomainEvent.position > after, DomainEvent.position.is_(None)),
+    )
+    if subject_ids is not None:
+        query = query.where(DomainEvent.subject_id.in_(subject_ids))
+    return list(session.execute(query.order_by(DomainEvent.id)).scalars())
 
 
 def last_position_until(session: Session, *, after: int, limit: int) -> int | None:

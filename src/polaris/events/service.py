@@ -138,6 +138,54 @@ def since(
     return [Event.of(row) for row in rows]
 
 
+@dataclass(frozen=True)
+class Later:
+    """An event after some position; ``position`` is ``None`` while it waits for the sequencer
+    (it committed, and its position will follow every position given so far)."""
+
+    position: int | None
+    kind: str
+    subject_id: int
+    data: Mapping[str, object]
+
+    def after(self, position: int) -> bool:
+        return self.position is None or self.position > position
+
+
+#: Ids per ``IN (...)`` list, small enough for every database.
+_IDS_PER_QUERY = 500
+
+
+def later_events(
+    session: Session,
+    *,
+    after: int,
+    subject_type: str,
+    subject_ids: Sequence[int] | None,
+    kinds: Sequence[str],
+) -> list[Later]:
+    """Committed events of ``kinds`` about these subjects (every subject of the type when
+    ``None``) that come after position ``after``, those not sequenced yet included.
+
+    For a reader that judges an old event by today's rows: a change those rows already show has
+    committed, so its event is here, sequenced or not.
+    """
+    if subject_ids is None:
+        batches: list[Sequence[int] | None] = [None]
+    else:
+        ids = sorted(set(subject_ids))
+        batches = [ids[n : n + _IDS_PER_QUERY] for n in range(0, len(ids), _IDS_PER_QUERY)]
+    found = []
+    for batch in batches:
+        rows = repo.events_about_after(
+            session, after=after, subject_type=subject_type, subject_ids=batch, kinds=kinds
+        )
+        found += [
+            Later(row.position, row.kind, row.subject_id, dict(row.data or {})) for row in rows
+        ]
+    return found
+
+
 def head_position(session: Session) -> int:
     """The last position given out (0 for an empty stream)."""
     return repo.head_position(session)

@@ -35,6 +35,13 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID, description="The id of a stored row")
 Seq = Annotated[int, Field(ge=1, le=MAX_INT64, description="A position in a 64-bit sequence")]
 """A position in a BIGINT sequence, such as an audit record's ``seq``."""
 
+Position = Annotated[
+    int,
+    Field(ge=0, le=MAX_INT64, description="A position in the change stream; 0 is before the first"),
+]
+"""A position in the change stream as a client holds it: 0 (before the first change) or one the
+server gave out (``GET /api/v1/changes``)."""
+
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
     """The same instant in UTC; ValueError when UTC cannot hold it (9999-12-31T23:00-23:59)."""
