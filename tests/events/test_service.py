@@ -159,3 +159,19 @@ def test_later_events_include_those_still_waiting_for_a_position(
             session, after=3, subject_type="node", subject_ids=[1], kinds=["node.moved"]
         )
     assert waiting.after(10**12) and not found(0, [3])
+
+
+def test_compaction_leaves_no_hole_behind_a_late_commit(sessions: sessionmaker[Session]) -> None:
+    for subject in (1, 2, 3):
+        _append(sessions, "node.created", subject)
+    _sequence(sessions)
+    long_ago = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with unit_of_work(sessions) as session:
+        # Position 3 committed late: appended long ago, sequenced after a young event (2).
+        session.execute(
+            update(DomainEvent).where(DomainEvent.position.in_([1, 3])).values(created_at=long_ago)
+        )
+    with unit_of_work(sessions) as session:
+        assert events.compact(session, retention=dt.timedelta(days=30), keep_after=3) == 1
+    with sessions() as session:
+        assert [e.position for e in since(session, after=0)] == [2, 3]

@@ -161,12 +161,20 @@ def cursor_positions(session: Session) -> dict[str, int]:
 
 
 def delete_through(session: Session, *, position: int, created_before: dt.datetime) -> int:
-    """Remove sequenced events at or below ``position`` created before ``created_before``."""
-    result = session.execute(
-        delete(DomainEvent).where(
-            DomainEvent.position <= position, DomainEvent.created_at < created_before
+    """Remove the longest run of sequenced events from the oldest kept, at or below
+    ``position``, that were all created before ``created_before``.
+
+    Only a prefix goes, never events in between: a late commit can hold a higher position but
+    an older time than its neighbours, and removing it alone would leave a hole that a reader
+    could not tell from a lost event.
+    """
+    first_young = session.execute(
+        select(func.min(DomainEvent.position)).where(
+            DomainEvent.position.is_not(None), DomainEvent.created_at >= created_before
         )
-    )
+    ).scalar_one_or_none()
+    through = position if first_young is None else min(position, first_young - 1)
+    result = session.execute(delete(DomainEvent).where(DomainEvent.position <= through))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -197,6 +197,7 @@ def oldest_position(session: Session) -> int | None:
 
 
 def compact(session: Session, *, retention: dt.timedelta, keep_after: int) -> int:
-    """Remove events older than ``retention`` that every consumer has read (at or below
-    ``keep_after``); how many. The head row keeps counting, so positions are never reused."""
+    """Remove the oldest events, as long as each is older than ``retention`` and every consumer
+    has read it (at or below ``keep_after``); how many. Only a run from the oldest kept goes, so
+    what stays has no holes; the head row keeps counting, so positions are never reused."""
     return repo.delete_through(session, position=keep_after, created_before=utcnow() - retention)
