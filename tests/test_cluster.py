@@ -281,8 +281,11 @@ def test_two_nodes_share_files_uploads_search_and_jobs(cluster: Cluster) -> None
     cluster.until(lambda: found_on(node_a, auth, third_word) == [third_id], "B to index A's file")
     cluster.until(cluster.settled, "the third file's jobs done")
     assert {_pid(job["worker"]) for job in cluster.jobs()} == {a, b}, cluster.jobs()
-    for node in ("node-a", "node-b"):  # settings only: a lost node loses nothing
-        assert sorted(p.name for p in (cluster.directory / node).iterdir()) == ["polaris.toml"]
+    for node in ("node-a", "node-b"):  # settings and the node's own logs: a lost node loses nothing
+        assert sorted(p.name for p in (cluster.directory / node).iterdir()) == [
+            "logs",
+            "polaris.toml",
+        ]
 
 
 def names_on(server: Server, auth: dict[str, str], folder: int) -> list[str]:
