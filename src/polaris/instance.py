@@ -22,7 +22,7 @@ from polaris.identity.throttle import ThrottlePolicy
 from polaris.search.interface import SearchEngine
 from polaris.storage.backends import open_backend
 from polaris.storage.keys import Keyring, load_master_key_file
-from polaris.storage.store import BlobStore
+from polaris.storage.store import SESSION_INFO_KEY, BlobStore
 
 
 @dataclass
@@ -37,6 +37,11 @@ class Instance:
     blobs: BlobStore
     #: The full-text index, opened on first use (``polaris.search.indexing.engine_of``).
     search: SearchEngine | None = None
+
+    def __post_init__(self) -> None:
+        # A change-stream consumer gets only a session; the ransomware guard samples content
+        # through the blob store its sessions carry (``storage.store.blobs_of``).
+        self.sessions.configure(info={SESSION_INFO_KEY: self.blobs})
 
     def close(self) -> None:
         self.engine.dispose()

@@ -10,6 +10,7 @@ from polaris.cli import (
     admin,
     audit_cmds,
     events_cmds,
+    guard_cmds,
     import_cmd,
     jobs_cmds,
     search_cmds,
@@ -51,6 +52,7 @@ app.add_typer(admin.user_app, name="user", help="One user's account.")
 app.add_typer(admin.token_app, name="token", help="API tokens.")
 app.add_typer(audit_cmds.audit_app, name="audit", help="The tamper-evident audit log.")
 app.add_typer(storage_cmds.storage_app, name="storage", help="The encrypted blob store.")
+app.add_typer(guard_cmds.guard_app, name="guard", help="The ransomware guard.")
 
 
 def run() -> None:  # pragma: no cover - console entry point

@@ -40,6 +40,10 @@ ERROR_MESSAGES = {
     "too_deep": N_("Folders cannot be nested this deep."),
     "cannot_disable_self": N_("You cannot disable your own account."),
     "last_admin": N_("This is the last enabled administrator: enable another one first."),
+    "writes_frozen": N_(
+        "Your account may not change files for now: the ransomware guard saw files being "
+        "encrypted. Your files can still be read. Call your administrator."
+    ),
 }
 GENERIC_ERROR = N_("The request could not be completed.")
 #: Why an upload can be refused: shown by the upload script, translated, by error code.
@@ -50,6 +54,7 @@ UPLOAD_ERROR_CODES = (
     "name_invalid",
     "name_too_long",
     "permission_denied",
+    "writes_frozen",
     "not_found",
     "file_too_large",
     "csrf_failed",
