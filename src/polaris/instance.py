@@ -22,7 +22,7 @@ from polaris.identity.throttle import ThrottlePolicy
 from polaris.search.interface import SearchEngine
 from polaris.storage.backends import open_backend
 from polaris.storage.keys import Keyring, load_master_key_file
-from polaris.storage.store import BlobStore
+from polaris.storage.store import SESSION_INFO_KEY, BlobStore
 
 
 @dataclass
@@ -39,8 +39,12 @@ class Instance:
     search: SearchEngine | None = None
 
     def __post_init__(self) -> None:
-        # Sessions carry the settings, for code given only a session (a change-stream consumer).
-        self.sessions.configure(info={SESSION_SETTINGS_KEY: self.settings})
+        # A change-stream consumer gets only a session: its sessions carry the settings
+        # (``config.settings_of``, for the malware scan) and the blob store (the ransomware guard
+        # samples content through it: ``storage.store.blobs_of``).
+        self.sessions.configure(
+            info={SESSION_SETTINGS_KEY: self.settings, SESSION_INFO_KEY: self.blobs}
+        )
 
     def close(self) -> None:
         self.engine.dispose()

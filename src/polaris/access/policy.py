@@ -2,7 +2,8 @@
 
 Rules, checked in this order; the first that decides wins:
 
-1. A disabled actor may do nothing.
+1. A disabled actor may do nothing; an actor whose writes are frozen (the ransomware guard,
+   ``polaris.resilience``) may only read.
 2. An API token may do only what its scopes name.
 3. Clearance is always enforced: below the object's classification, nothing — not ownership, not
    a share, not a supervisory role — grants access.
@@ -85,6 +86,9 @@ class Actor:
     session_hash: str | None = None
     # An administrator issued the password: nothing but changing it until it is changed.
     must_change_password: bool = False
+    # The ransomware guard froze the account's writes: reads only, until an administrator
+    # unfreezes it (``polaris guard unfreeze``).
+    writes_frozen: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,8 @@ def _scan_rule(actor: Actor, action: Action, resource: Resource, allowed: Decisi
 def _decide(actor: Actor, action: Action, resource: Resource, *, now: dt.datetime) -> Decision:
     if actor.disabled:
         return Decision(False, "actor_disabled")
+    if actor.writes_frozen and action is not Action.READ:
+        return Decision(False, "writes_frozen")
     if actor.token_scopes is not None and not _scope_allows(actor.token_scopes, action):
         return Decision(False, "token_scope")
     if actor.clearance < resource.classification:

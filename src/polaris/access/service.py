@@ -26,6 +26,12 @@ from polaris.clock import utcnow
 from polaris.db.uow import after_rollback
 from polaris.errors import NotFound, PermissionDenied
 
+#: The detail of a refusal while the account's writes are frozen (the UI shows the code's text).
+FROZEN_DETAIL = (
+    "the account's writes are frozen: the ransomware guard saw signs of encryption in progress; "
+    "an administrator must restore and unfreeze it"
+)
+
 
 def require(
     *,
@@ -72,6 +78,8 @@ def require(
         raise PermissionDenied(
             "this file is waiting for its malware scan; try again later", code="scan_pending"
         )
+    if visible and decision.reason == "writes_frozen":
+        raise PermissionDenied(FROZEN_DETAIL, code="writes_frozen")
     if visible:
         raise PermissionDenied(f"you may not {action.value} this {resource.kind}")
     raise NotFound(f"{resource.kind} not found")

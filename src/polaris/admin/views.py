@@ -8,7 +8,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 import polaris.admin.jobs  # noqa: F401 - registers the handlers
-from polaris.admin import views_audit, views_imports, views_status, views_units, views_users
+from polaris.admin import (
+    views_audit,
+    views_guard,
+    views_imports,
+    views_status,
+    views_units,
+    views_users,
+)
 
 router = APIRouter(include_in_schema=False)
 # Imports first: "/admin/users/import" must not be taken for a user's page.
@@ -17,3 +24,4 @@ router.include_router(views_units.router)
 router.include_router(views_users.router)
 router.include_router(views_audit.router)
 router.include_router(views_status.router)
+router.include_router(views_guard.router)

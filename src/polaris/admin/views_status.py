@@ -1,20 +1,23 @@
 """The status page: the last ``audit verify`` and ``storage verify`` runs, and running them now;
-the job queue, the change stream with each consumer's position (``polaris events status``), and
-the files the malware scan quarantined or holds (``drive.scanning``)."""
+the job queue, the change stream with each consumer's position (``polaris events status``),
+the files the malware scan quarantined or holds (``drive.scanning``), and the accounts the
+ransomware guard froze, with its evidence (buttons in ``views_guard``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from polaris import events, jobs
-from polaris.admin import verification
+from polaris.admin import verification, views_guard
 from polaris.admin._pages import AdminPageCaller, admin_page
 from polaris.db.uow import transaction
 from polaris.deps import DbSession
 from polaris.drive import scanning
+from polaris.resilience import service as guard
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,6 +32,7 @@ def status_page(request: Request, caller: AdminPageCaller, session: DbSession) -
         queue = jobs.queue_summary(session)
         stream = events.stream_status(session)
         held = scanning.held_content(session)
+        frozen = guard.frozen_accounts(session)
     running = [
         view.job.id
         for view in checks.values()
@@ -44,7 +48,17 @@ def status_page(request: Request, caller: AdminPageCaller, session: DbSession) -
         queue=queue,
         stream=stream,
         held=held,
+        frozen=frozen,
+        restore_since=[_default_since(account) for account in frozen],
+        restored=views_guard.restore_result(request),
     )
+
+
+def _default_since(account: guard.Frozen) -> str:
+    """A starting point for the restore form: five minutes before the first evidence kept."""
+    times = [str(item.get("at", "")) for item in account.evidence if item.get("at")]
+    first = min((dt.datetime.fromisoformat(t) for t in times), default=account.frozen_at)
+    return (first - dt.timedelta(minutes=5)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 @router.post("/admin/status/{check}/run")

@@ -11,6 +11,7 @@ from polaris.cli import (
     audit_cmds,
     doctor_cmd,
     events_cmds,
+    guard_cmds,
     import_cmd,
     incident_cmds,
     jobs_cmds,
@@ -57,6 +58,7 @@ app.add_typer(storage_cmds.storage_app, name="storage", help="The encrypted blob
 app.add_typer(
     incident_cmds.incident_app, name="incident", help="The incident switch: read-only mode."
 )
+app.add_typer(guard_cmds.guard_app, name="guard", help="The ransomware guard.")
 
 
 def run() -> None:  # pragma: no cover - console entry point

@@ -53,6 +53,7 @@ def actor_for(
         auth_factors=auth_factors,
         session_hash=hash_session_id(session_id) if session_id else None,
         must_change_password=user.must_change_password,
+        writes_frozen=user.writes_frozen_at is not None,
     )
 
 

@@ -83,6 +83,8 @@ class User(Base):
     mfa_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     mfa_last_step: Mapped[int | None] = mapped_column(Integer)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Set by the ransomware guard (``polaris.resilience``): the account may read but not write.
+    writes_frozen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     role: Mapped[Role] = relationship(lazy="joined")

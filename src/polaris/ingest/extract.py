@@ -46,6 +46,7 @@ __all__ = [
     "extract_text",
     "extractable",
     "normalise",
+    "signature",
 ]
 
 Method = Literal["text", "ocr", "none"]
@@ -132,14 +133,33 @@ def extract_text(
     return _result(text, "text", None, limits, truncated=truncated)
 
 
+def signature(head: bytes) -> str | None:
+    """The family of format the first bytes of a file announce (``pdf``, ``image``, ``zip``,
+    ``ole``), or None when they announce none of them (plain text, unknown, damaged).
+
+    Also used by the ransomware guard (``polaris.resilience``): a new version that lost its old
+    version's signature no longer is what it was.
+    """
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(_IMAGE_MAGIC):
+        return "image"
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head.startswith(_OLE_MAGIC):
+        return "ole"
+    return None
+
+
 def _kind(data: bytes, content_type: str, name: str) -> str:
     """What the bytes are; the declared type or the name decide only when the bytes cannot."""
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if b"%PDF-" in data[:1024]:
+    found = signature(data)
+    if found == "pdf":
         return "pdf"
-    if data.startswith(_IMAGE_MAGIC):
+    if found == "image":
         return "image"
-    if data.startswith(b"PK\x03\x04"):
+    if found == "zip":
         return _zip_kind(data)
     if data.startswith(_OLE_MAGIC) and (
         content_type in (DOCX_TYPE, XLSX_TYPE) or suffix in ("docx", "xlsx")

@@ -293,3 +293,15 @@ class BlobStore:
         header = parse_header(blob, kind=kind, expected_plaintext_size=expected_size)
         key = self.keys.data_key(int.from_bytes(header.key_id, "big"))
         return open_sealed(blob, key=key, object_id=object_id)
+
+
+#: The key under which an instance's sessions carry its blob store (``Session.info``), for code
+#: that gets only a session and must read content: a change-stream consumer (the ransomware
+#: guard samples versions' bytes). Set by ``polaris.instance.Instance``.
+SESSION_INFO_KEY = "polaris.blobs"
+
+
+def blobs_of(info: dict[str, object]) -> BlobStore | None:
+    """The blob store a session's ``info`` carries (None for a session made without one)."""
+    found = info.get(SESSION_INFO_KEY)
+    return found if isinstance(found, BlobStore) else None

@@ -49,6 +49,10 @@ ERROR_MESSAGES = {
     "scan_pending": N_(
         "This file is waiting for its malware scan. Try again once the scan has found it clean."
     ),
+    "writes_frozen": N_(
+        "Your account may not change files for now: the ransomware guard saw files being "
+        "encrypted. Your files can still be read. Call your administrator."
+    ),
 }
 GENERIC_ERROR = N_("The request could not be completed.")
 #: Why an upload can be refused: shown by the upload script, translated, by error code.
@@ -59,6 +63,7 @@ UPLOAD_ERROR_CODES = (
     "name_invalid",
     "name_too_long",
     "permission_denied",
+    "writes_frozen",
     "not_found",
     "file_too_large",
     "csrf_failed",

@@ -1,0 +1,57 @@
+"""What a file's history says, for whoever follows the drive without a caller (the ransomware
+guard in ``polaris.resilience``): names, the version before a version, the files an account
+changed since a time and the version each had then. Not authorised: no user is acting; a
+caller that acts on what it finds goes through ``drive.content`` (as the guard's restore does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polaris.drive import repo
+from polaris.drive.models import FileVersion, Node
+
+
+def node_name(session: Session, node_id: int) -> str | None:
+    """The node's name, None when it is gone."""
+    node = repo.get_node(session, node_id)
+    return None if node is None else node.name
+
+
+def previous_version(session: Session, version: FileVersion) -> FileVersion | None:
+    """The version of the same file numbered just below ``version`` (None for a first one)."""
+    return session.scalar(
+        select(FileVersion)
+        .where(FileVersion.node_id == version.node_id, FileVersion.number < version.number)
+        .order_by(FileVersion.number.desc())
+        .limit(1)
+    )
+
+
+def files_changed_since(session: Session, *, user_id: int, since: dt.datetime) -> list[int]:
+    """The ids of the files ``user_id`` added a version to at or after ``since``, in id order."""
+    query = (
+        select(FileVersion.node_id)
+        .where(FileVersion.created_by == user_id, FileVersion.created_at >= since)
+        .distinct()
+        .order_by(FileVersion.node_id)
+    )
+    return list(session.scalars(query))
+
+
+def version_at(session: Session, *, node_id: int, at: dt.datetime) -> FileVersion | None:
+    """The version that was current just before ``at`` (None: the file did not exist yet)."""
+    return session.scalar(
+        select(FileVersion)
+        .where(FileVersion.node_id == node_id, FileVersion.created_at < at)
+        .order_by(FileVersion.number.desc())
+        .limit(1)
+    )
+
+
+def current_sha256(session: Session, node_id: int) -> str | None:
+    node = session.get(Node, node_id)
+    return None if node is None else node.sha256
