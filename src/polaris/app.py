@@ -23,7 +23,7 @@ from polaris.drive.api_tus import router as tus_router
 from polaris.drive.views import router as drive_pages
 from polaris.events import notify as event_notify
 from polaris.events.runner import EventRunner
-from polaris.handlers import load_consumers, load_job_handlers
+from polaris.handlers import load_consumers, load_job_handlers, schedule_periodic
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
@@ -75,6 +75,7 @@ def create_app(
         worker = Worker(instance, threads=threads) if threads else None
         events = EventRunner(instance) if threads else None
         if worker is not None and events is not None:
+            schedule_periodic(instance)
             worker.start()
             events.start()
         try:
