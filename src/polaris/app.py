@@ -19,6 +19,7 @@ from polaris import __version__
 from polaris.admin.views import router as admin_pages
 from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
+from polaris.drive.api_retention import router as retention_router
 from polaris.drive.api_tus import router as tus_router
 from polaris.drive.views import router as drive_pages
 from polaris.events import notify as event_notify
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(groups_router, prefix=API_PREFIX)
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
+    app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
