@@ -19,11 +19,12 @@ from polaris import __version__
 from polaris.admin.views import router as admin_pages
 from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
+from polaris.drive.api_retention import router as retention_router
 from polaris.drive.api_tus import router as tus_router
 from polaris.drive.views import router as drive_pages
 from polaris.events import notify as event_notify
 from polaris.events.runner import EventRunner
-from polaris.handlers import load_consumers, load_job_handlers
+from polaris.handlers import load_consumers, load_job_handlers, schedule_periodic
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
@@ -75,6 +76,7 @@ def create_app(
         worker = Worker(instance, threads=threads) if threads else None
         events = EventRunner(instance) if threads else None
         if worker is not None and events is not None:
+            schedule_periodic(instance)
             worker.start()
             events.start()
         try:
@@ -106,6 +108,7 @@ def create_app(
     app.include_router(groups_router, prefix=API_PREFIX)
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
+    app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(identity_pages)

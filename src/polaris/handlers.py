@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def load_job_handlers() -> None:
     import polaris.admin.jobs
+    import polaris.drive.retention_run
     import polaris.drive.scan_jobs
     import polaris.ingest.jobs
     import polaris.ingest.text_jobs
@@ -27,6 +28,16 @@ def load_consumers() -> None:
     import polaris.ingest.consumers
     import polaris.resilience.consumers
     import polaris.search.consumers  # noqa: F401
+
+
+def schedule_periodic(instance: Instance) -> None:
+    """Queue the periodic jobs (the retention pass) unless one is waiting already: each queues
+    its next run itself, so this only starts the chain (or restarts one a failure ended)."""
+    from polaris.db.uow import unit_of_work
+    from polaris.drive import retention_run
+
+    with unit_of_work(instance.sessions) as session:
+        retention_run.ensure_scheduled(session)
 
 
 def settle(instance: Instance, *, raise_errors: bool = True) -> tuple[int, int]:

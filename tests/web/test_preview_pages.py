@@ -110,3 +110,31 @@ def test_the_text_page_shows_what_was_read_and_how(seeded: Instance, client: Tes
     assert "थाना कोतवाली: चोरी की सूचना" in ready.text
     assert "Download the searchable PDF" not in ready.text  # OCR only makes one for scans
     assert "file.preview" in audit_actions(seeded)
+
+
+def test_the_file_page_shows_a_legal_hold_and_its_reason_in_english_and_hindi(
+    seeded: Instance, client: TestClient
+) -> None:
+    from polaris.audit.context import AuditContext
+    from polaris.db.uow import unit_of_work
+    from polaris.drive import holds
+
+    file_id = put(seeded, "ct.one", "fir.txt", b"first information report")
+    sign_in(client, "ct.one")
+    assert "Legal hold" not in client.get(f"/drive/file/{file_id}").text
+    with unit_of_work(seeded.sessions) as session:
+        parent = session.get(Node, file_id)
+        assert parent is not None and parent.parent_id is not None
+        holds.place_hold(  # on the folder above: the file is held with it
+            session=session,
+            actor=None,
+            context=AuditContext.system("test"),
+            node_id=parent.parent_id,
+            reason="High Court order W.P. 4471/2026",
+        )
+    english = client.get(f"/drive/file/{file_id}").text
+    assert "Legal hold" in english
+    assert "Reason: High Court order W.P. 4471/2026" in english
+    hindi = client.get(f"/drive/file/{file_id}", headers={"Accept-Language": "hi"}).text
+    assert "कानूनी रोक" in hindi
+    assert "कारण: High Court order W.P. 4471/2026" in hindi

@@ -23,7 +23,7 @@ def worker(
     """Run background jobs (previews, imports...) and the change stream's consumers until
     stopped with Ctrl-C or SIGTERM."""
     from polaris.events.runner import EventRunner
-    from polaris.handlers import load_consumers, load_job_handlers, settle
+    from polaris.handlers import load_consumers, load_job_handlers, schedule_periodic, settle
     from polaris.jobs import Worker
 
     load_job_handlers()
@@ -38,6 +38,7 @@ def worker(
         # A long-running worker logs like the server: JSON lines to stderr, the day files and
         # the SIEM (settings ``logs.*``).
         logs.configure(instance.settings.logs, directory=instance.settings.resolved_log_path)
+        schedule_periodic(instance)
         running = Worker(instance, threads=threads)
         events = EventRunner(instance)
 

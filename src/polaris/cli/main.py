@@ -15,6 +15,7 @@ from polaris.cli import (
     import_cmd,
     incident_cmds,
     jobs_cmds,
+    retention_cmds,
     search_cmds,
     setup,
     storage_cmds,
@@ -55,6 +56,9 @@ app.add_typer(admin.user_app, name="user", help="One user's account.")
 app.add_typer(admin.token_app, name="token", help="API tokens.")
 app.add_typer(audit_cmds.audit_app, name="audit", help="The tamper-evident audit log.")
 app.add_typer(storage_cmds.storage_app, name="storage", help="The encrypted blob store.")
+app.add_typer(
+    retention_cmds.retention_app, name="retention", help="Retention rules and legal holds."
+)
 app.add_typer(
     incident_cmds.incident_app, name="incident", help="The incident switch: read-only mode."
 )

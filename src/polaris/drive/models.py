@@ -197,3 +197,53 @@ class ContentScan(Base):
     scanned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_content_scan_state", "state"),)
+
+
+class RetentionRule(Base):
+    """How long a space, a folder's subtree or a classification level keeps old versions and the
+    trash (``polaris.drive.retention``). Exactly one of ``space_id``, ``node_id`` and
+    ``classification`` names what the rule applies to; a missing duration says nothing."""
+
+    __tablename__ = "retention_rule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    space_id: Mapped[int | None] = mapped_column(ForeignKey("space.id"), index=True)
+    #: A folder: the rule applies to its whole subtree (and goes when the folder is purged).
+    node_id: Mapped[int | None] = mapped_column(
+        ForeignKey("node.id", ondelete="CASCADE"), index=True
+    )
+    classification: Mapped[int | None] = mapped_column(Integer)
+    keep_versions_years: Mapped[int | None] = mapped_column(Integer)
+    purge_trash_days: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LegalHold(Base):
+    """A legal hold on a node and its subtree (``polaris.drive.holds``): while ``released_at`` is
+    unset, nothing in it is purged or loses a version.
+
+    No foreign key to the node: the record of a hold outlives the node it once held.
+    """
+
+    __tablename__ = "legal_hold"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(Integer, index=True)
+    reason: Mapped[str] = mapped_column(String(1000))
+    held_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    held_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    release_reason: Mapped[str | None] = mapped_column(String(1000))
+
+    __table_args__ = (
+        Index(
+            "uq_legal_hold_active",
+            "node_id",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )

@@ -13,7 +13,7 @@ from polaris.access import service as access
 from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import events, repo, spaces
+from polaris.drive import events, holds, repo, spaces
 from polaris.drive._locate import Located, locate, require_folder, require_node
 from polaris.drive.names import normalise_name
 from polaris.drive.service import audit_node, check_if_match, place_node
@@ -128,7 +128,9 @@ def restore_node(
 def purge_node(*, session: Session, actor: Actor, context: AuditContext, node_id: int) -> int:
     """Delete a trashed node and its subtree for good (metadata; blobs go with retention GC).
 
-    Administrators only. Returns the number of bytes released from the space's quota.
+    Administrators only. Conflict ``legal_hold`` (audited) when a legal hold is on the node, a
+    folder above it or anything below it. Returns the number of bytes released from the space's
+    quota.
     """
     gate.require_admin(session=session, actor=actor, operation="node.purge", context=context)
     located = locate(session, node_id)
@@ -136,6 +138,17 @@ def purge_node(*, session: Session, actor: Actor, context: AuditContext, node_id
         raise NotFound("node not found")
     if located.node.trashed_at is None:
         raise Conflict("only a node in the trash can be purged", code="not_in_trash")
+    return purge_located(session=session, actor=actor, context=context, located=located)
+
+
+def purge_located(
+    *, session: Session, actor: Actor | None, context: AuditContext, located: Located
+) -> int:
+    """The purge itself, for a caller that has decided it may be done: an administrator's
+    request above, or the retention job (``actor`` None). A legal hold still refuses it."""
+    hold = holds.blocking_purge(session, located.node)
+    if hold is not None:
+        holds.refuse_held(session, context, located, hold, "node.purge")
     nodes = repo.subtree(session, located.node)
     size = repo.subtree_size(session, located.node)
     audit_node(session, context, "node.purge", located, detail={"nodes": len(nodes), "bytes": size})

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content, scanning
+from polaris.drive import content, holds, scanning
 from polaris.drive.schemas import NodeRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.ingest import service as ingest
@@ -57,6 +57,8 @@ def file_page(
         )
         # The page is shown while the scan holds the content; the content (previews, text) not.
         scan = scanning.scan_view(session, actor=caller.actor, located=located, version=version)
+        # A hold on the file or a folder above it: shown to whoever may read the file.
+        held = holds.holds_over(session, located.node)
         status = ingest.preview_status(
             session, version_id=version.id, content_type=version.content_type, size=version.size
         )
@@ -84,6 +86,7 @@ def file_page(
         pages=pages,
         text=text,
         scan=scan,
+        legal_hold=held[-1].reason if held else None,
     )
 
 

@@ -46,6 +46,10 @@ ERROR_MESSAGES = {
     "file_quarantined": N_(
         "Malware was found in this file. It is quarantined: no one can open or share it."
     ),
+    "legal_hold": N_(
+        "A legal hold keeps this. It cannot be purged, and none of its versions expires, until "
+        "an administrator lifts the hold."
+    ),
     "scan_pending": N_(
         "This file is waiting for its malware scan. Try again once the scan has found it clean."
     ),
