@@ -256,6 +256,8 @@ class BackupSettings(BaseModel):
     sync_interval_seconds: float = Field(default=1.0, gt=0, le=1.0)
     #: Litestream writes a full snapshot this often (restores replay WAL from the newest one).
     snapshot_interval_hours: float = Field(default=24.0, gt=0)
+    #: Litestream keeps snapshots and WAL this long: the window of a point-in-time restore.
+    retention_days: float = Field(default=7.0, gt=0)
     #: The blob replicator looks for new objects this often.
     blob_interval_seconds: float = Field(default=5.0, gt=0)
     #: A pass that compares the whole target listing with the store's, this often.

@@ -124,7 +124,7 @@ class BlobReplicator:
             )
         report = PassReport(full=full, started_at=started)
         try:
-            if full:
+            if full or watermark is None:
                 self._full(report)
             else:
                 self._incremental(report, float(watermark) - self.overlap_seconds)
