@@ -4,6 +4,9 @@ reach the target, ``backup status`` reports both parts, and Litestream is gone a
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -112,6 +115,12 @@ def test_backup_run_replicates_the_database_and_the_blobs(
     wait_for(target.exists, "the new object at the target")
     assert target.read_bytes() == b"sealed bytes"
     wait_for(lambda: report_of(settings).ok, "both parts to be caught up again")
+    doctor = cmd(settings.data_dir, "doctor", "--json")
+    findings = {f["id"]: f for f in json.loads(doctor.output)["findings"]}
+    assert findings["backup.lag"]["severity"] == "ok"
+    status = cmd(settings.data_dir, "backup", "status")
+    assert status.exit_code == 0, status.output
+    assert "blobs: ok" in status.output and "database: ok" in status.output
 
 
 def restored_tables(settings: Settings, tmp_path: Path) -> set[str]:
@@ -145,3 +154,26 @@ def test_status_without_a_target_says_not_configured(tmp_path: Path) -> None:
     result = cmd(directory, "backup", "status")
     assert result.exit_code == 1
     assert "backups: not configured" in result.output
+
+
+def test_a_litestream_that_dies_is_restarted(running: Settings) -> None:
+    config = state_dir(running) / "litestream.yml"
+    wait_for(lambda: bool(litestream_processes(config)), "litestream to start")
+    (first,) = litestream_processes(config)
+    os.kill(first, signal.SIGKILL)
+    wait_for(
+        lambda: any(pid != first for pid in litestream_processes(config)),
+        "a new litestream process",
+    )
+
+
+def test_doctor_takes_the_backup_lag_from_the_backup_state(instance_dir: Path) -> None:
+    result = cmd(instance_dir, "doctor", "--json")
+    findings = {f["id"]: f for f in json.loads(result.output)["findings"]}
+    assert findings["backup.lag"]["value"] == "no backup yet"  # configured, never run
+    runner.blob_replicator(load_settings(instance_dir)).run_pass()
+    result = cmd(instance_dir, "doctor", "--json")
+    findings = {f["id"]: f for f in json.loads(result.output)["findings"]}
+    # The blobs are covered now, the database not yet: still no complete backup.
+    assert findings["backup.lag"]["value"] == "no backup yet"
+    assert findings["backup.drill"]["value"] == "never"
