@@ -40,7 +40,10 @@ class BackupReport:
 
     @property
     def ok(self) -> bool:
-        return self.configured and all(part.ok for part in self.parts)
+        """Every part within the lag, and ``polaris backup run`` running (else the lag grows)."""
+        return (
+            self.configured and self.running_pid is not None and all(part.ok for part in self.parts)
+        )
 
     @property
     def covered_at(self) -> dt.datetime | None:

@@ -28,13 +28,14 @@ def doctor(
     and the clock. Reads only; needs the settings and the database, not the keys."""
     settings = settings_for(data_dir)
     require_instance(settings)
-    if settings.backup.target:
-        backups.use_source(_backup_status)
+    # Plugged in for this run only: the source is process-wide state.
+    backups.use_source(_backup_status if settings.backup.target else None)
     engine = make_engine(settings.resolved_database_url)
     try:
         now = clock.utcnow()
         findings = runner.run(settings, make_read_session_factory(engine), now=now)
     finally:
+        backups.use_source(None)
         engine.dispose()
     critical = runner.has_critical(findings)
     if as_json:
