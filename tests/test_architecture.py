@@ -3,8 +3,8 @@
 1. No module imports another package's route modules (``api.py``, ``api_*.py``, ``views.py``,
    ``views_*.py``) or private modules and names (``_x``). The app factory (``polaris.app``), the
    composition root, is the one exception: it mounts every router.
-2. The layers below the domains (access, audit, db, events, jobs, malware, storage, web) import
-   no domain.
+2. The layers below the domains (access, audit, backup, db, events, jobs, malware, storage, web)
+   import no domain.
 3. Nothing under ``drive/`` imports ingest, search or resilience: they build on drive, not it
    on them.
 4. The domains' import graph has no cycle.
@@ -29,7 +29,9 @@ DOMAINS = frozenset(
     {"identity", "drive", "ingest", "search", "admin", "resilience", "chat", "records"}
 )
 #: Below the domains: they serve every domain and know none.
-LOWER = frozenset({"access", "audit", "db", "events", "jobs", "malware", "storage", "web"})
+LOWER = frozenset(
+    {"access", "audit", "backup", "db", "events", "jobs", "malware", "storage", "web"}
+)
 #: Mounts every package's routers, so it imports route modules by design.
 COMPOSITION_ROOT = "polaris.app"
 ROUTE_MODULE = re.compile(r"(api|views)(_\w+)?")

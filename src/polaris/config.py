@@ -241,6 +241,34 @@ class LogSettings(BaseModel):
     syslog_app_name: str = Field(default="polaris", min_length=1, max_length=48)
 
 
+class BackupSettings(BaseModel):
+    """Continuous backups to a second target (``polaris.backup``; docs/resilience.md "Backups
+    and restore"). ``polaris backup run`` replicates the blob store's objects (create-only) and
+    runs Litestream for the SQLite database."""
+
+    #: A directory (another disk, a mount from another site) or
+    #: ``s3://bucket[/prefix][?endpoint=&region=&allow_http=]``; unset: no backups.
+    target: str | None = None
+    #: The S3 target's credentials (never in the URL); unset: the AWS chain.
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    #: Litestream ships new WAL frames this often (at most a second: the database's RPO).
+    sync_interval_seconds: float = Field(default=1.0, gt=0, le=1.0)
+    #: Litestream writes a full snapshot this often (restores replay WAL from the newest one).
+    snapshot_interval_hours: float = Field(default=24.0, gt=0)
+    #: Litestream keeps snapshots and WAL this long: the window of a point-in-time restore.
+    retention_days: float = Field(default=7.0, gt=0)
+    #: The blob replicator looks for new objects this often.
+    blob_interval_seconds: float = Field(default=5.0, gt=0)
+    #: A pass that compares the whole target listing with the store's, this often.
+    full_pass_hours: float = Field(default=6.0, gt=0)
+    #: Incremental passes look again at objects this much older than the last pass (an object
+    #: becomes visible a little after its modification time; an S3 store's clock may differ).
+    overlap_seconds: float = Field(default=600.0, ge=0)
+    #: ``polaris backup status`` calls a part lagging more than this behind.
+    max_lag_seconds: float = Field(default=60.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="POLARIS_", env_nested_delimiter="__", extra="forbid"
@@ -275,6 +303,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     scan: ScanSettings = ScanSettings()
     logs: LogSettings = LogSettings()
+    backup: BackupSettings = BackupSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -10,10 +10,11 @@ import typer
 from rich.table import Table
 
 from polaris import clock
+from polaris.backup.status import backup_report
 from polaris.cli.context import DataDirOption, console, require_instance, settings_for
 from polaris.db.engine import make_engine, make_read_session_factory
-from polaris.doctor import runner
-from polaris.doctor.findings import Severity
+from polaris.doctor import backups, runner
+from polaris.doctor.findings import DoctorContext, Severity
 
 _STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.OK: "green"}
 
@@ -27,11 +28,14 @@ def doctor(
     and the clock. Reads only; needs the settings and the database, not the keys."""
     settings = settings_for(data_dir)
     require_instance(settings)
+    # Plugged in for this run only: the source is process-wide state.
+    backups.use_source(_backup_status if settings.backup.target else None)
     engine = make_engine(settings.resolved_database_url)
     try:
         now = clock.utcnow()
         findings = runner.run(settings, make_read_session_factory(engine), now=now)
     finally:
+        backups.use_source(None)
         engine.dispose()
     critical = runner.has_critical(findings)
     if as_json:
@@ -65,3 +69,10 @@ def doctor(
         )
     if critical:
         raise typer.Exit(1)
+
+
+def _backup_status(ctx: DoctorContext) -> backups.BackupStatus:
+    """The continuous backup's state (``polaris.backup``): the time up to which every part is
+    at the target. Restore drills are not built yet, so there is never a drill."""
+    report = backup_report(ctx.settings, now=ctx.now)
+    return backups.BackupStatus(last_backup_at=report.covered_at, last_drill_at=None)

@@ -9,6 +9,7 @@ import typer
 from polaris.cli import (
     admin,
     audit_cmds,
+    backup_cmds,
     doctor_cmd,
     events_cmds,
     guard_cmds,
@@ -56,6 +57,7 @@ app.add_typer(admin.user_app, name="user", help="One user's account.")
 app.add_typer(admin.token_app, name="token", help="API tokens.")
 app.add_typer(audit_cmds.audit_app, name="audit", help="The tamper-evident audit log.")
 app.add_typer(storage_cmds.storage_app, name="storage", help="The encrypted blob store.")
+app.add_typer(backup_cmds.backup_app, name="backup", help="Continuous backups to another target.")
 app.add_typer(
     retention_cmds.retention_app, name="retention", help="Retention rules and legal holds."
 )
