@@ -136,6 +136,7 @@ def drill(
         errors.print("[bold red]error:[/] no backup to drill (set backup.target)")
         raise typer.Exit(1)
     now = clock.utcnow()
+    state_dir(settings).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="drill-", dir=state_dir(settings)))
     try:
         restored = restore_and_check(
