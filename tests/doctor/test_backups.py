@@ -29,7 +29,7 @@ def test_a_plugged_in_source_is_judged_by_its_ages(
     make_ctx: Callable[..., DoctorContext],
 ) -> None:
     ctx = make_ctx()
-    fresh = backups.BackupStatus(ctx.now - dt.timedelta(hours=3), ctx.now - dt.timedelta(days=9))
+    fresh = backups.BackupStatus(ctx.now - dt.timedelta(hours=3), ctx.now - dt.timedelta(days=6))
     backups.use_source(lambda _ctx: fresh)
     found = by_id(backups.check(ctx))
     assert {f.severity for f in found.values()} == {Severity.OK}
@@ -38,3 +38,17 @@ def test_a_plugged_in_source_is_judged_by_its_ages(
     found = by_id(backups.check(ctx))
     assert found["backup.lag"].severity is Severity.CRITICAL
     assert found["backup.drill"].value == "never"
+
+
+def test_an_old_drill_is_a_warning_and_a_failed_one_critical(
+    make_ctx: Callable[..., DoctorContext],
+) -> None:
+    ctx = make_ctx()
+    backed_up = ctx.now - dt.timedelta(minutes=1)
+    old = backups.BackupStatus(backed_up, ctx.now - dt.timedelta(days=8), last_drill_ok=True)
+    backups.use_source(lambda _ctx: old)
+    assert by_id(backups.check(ctx))["backup.drill"].severity is Severity.WARNING
+    failed = backups.BackupStatus(backed_up, ctx.now - dt.timedelta(hours=1), last_drill_ok=False)
+    backups.use_source(lambda _ctx: failed)
+    finding = by_id(backups.check(ctx))["backup.drill"]
+    assert finding.severity is Severity.CRITICAL and finding.value.startswith("failed")

@@ -15,8 +15,10 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from polaris import clock
 from polaris.backup.litestream import Supervisor, sqlite_path
 from polaris.backup.replicate import BlobReplicator, PassReport
+from polaris.backup.restore import save_config
 from polaris.backup.state import state_dir
 from polaris.backup.target import backup_target
 from polaris.config import Settings
@@ -91,6 +93,11 @@ def run(
     replicator = blob_replicator(settings)
     database = sqlite_path(settings)
     with run_lock(directory):
+        # The settings travel with the backup: a restore on a new machine has nothing else.
+        try:
+            save_config(settings, target, now=clock.utcnow())
+        except PolarisError as error:
+            log.error("could not leave the settings at %s: %s", target.where, error.detail)
         supervisor = None
         if database is None:
             log.warning("the database is not SQLite: only the blob store is backed up here")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from polaris.backup.drills import Drill, Escrow, escrow, last_drill
 from polaris.backup.litestream import DatabaseStatus, database_status
 from polaris.backup.replicate import BlobStatus, blob_status
 from polaris.backup.runner import running_pid
@@ -33,6 +34,8 @@ class BackupReport:
     running_pid: int | None
     parts: list[Part]
     max_lag: dt.timedelta
+    escrow: Escrow | None = None
+    last_drill: Drill | None = None
 
     @property
     def configured(self) -> bool:
@@ -44,6 +47,12 @@ class BackupReport:
         return (
             self.configured and self.running_pid is not None and all(part.ok for part in self.parts)
         )
+
+    @property
+    def complete(self) -> bool:
+        """Current (:attr:`ok`) and restorable: an escrow copy of the master key is confirmed
+        (the backup holds no key; without one it restores nothing)."""
+        return self.ok and self.escrow is not None
 
     @property
     def covered_at(self) -> dt.datetime | None:
@@ -64,7 +73,14 @@ def backup_report(settings: Settings, *, now: dt.datetime) -> BackupReport:
         _blob_part(blob_status(directory), now, max_lag),
         _database_part(settings, target, now, max_lag),
     ]
-    return BackupReport(target.where, running_pid(directory), parts, max_lag)
+    return BackupReport(
+        target.where,
+        running_pid(directory),
+        parts,
+        max_lag,
+        escrow(directory),
+        last_drill(directory),
+    )
 
 
 def _blob_part(status: BlobStatus, now: dt.datetime, max_lag: dt.timedelta) -> Part:

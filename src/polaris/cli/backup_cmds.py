@@ -1,10 +1,13 @@
-"""``polaris backup``: run the continuous backup, and see how far behind it is."""
+"""``polaris backup``: run the continuous backup, see how far behind it is, drill a restore,
+confirm the master key's escrow."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import signal
+import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
@@ -12,9 +15,23 @@ from types import FrameType
 import typer
 
 from polaris import clock
+from polaris.audit import service as audit
 from polaris.backup import runner
+from polaris.backup.drills import Drill, confirm_escrow, record_drill
+from polaris.backup.restore import sanitized_config
+from polaris.backup.state import state_dir
 from polaris.backup.status import BackupReport, backup_report
-from polaris.cli.context import DataDirOption, console, require_instance, settings_for
+from polaris.cli.context import (
+    DataDirOption,
+    cli_context,
+    console,
+    errors,
+    instance_for,
+    require_instance,
+    settings_for,
+    unit_of_work,
+)
+from polaris.cli.restore_cmds import restore_and_check
 from polaris.errors import PolarisError
 
 backup_app = typer.Typer(no_args_is_help=True)
@@ -75,8 +92,109 @@ def status(
                 f"{_seconds(report.max_lag)}): {part.detail}",
                 highlight=False,
             )
-    if not report.ok:
+        for line in _drill_and_escrow_lines(report, now):
+            console.print(line, highlight=False)
+    if not report.complete:
         raise typer.Exit(1)
+
+
+def _drill_and_escrow_lines(report: BackupReport, now: dt.datetime) -> list[str]:
+    drill = report.last_drill
+    if drill is None:
+        drilled = "last restore drill: never (polaris backup drill)"
+    else:
+        drilled = (
+            f"last restore drill: {'ok' if drill.ok else '[bold red]FAILED[/]'} "
+            f"{_seconds(now - drill.at)} ago, RPO {_seconds_of(drill.rpo_seconds)}, "
+            f"RTO {drill.rto_seconds:.1f} s, {drill.files_sampled} file(s) read back"
+        )
+    escrowed = (
+        "[bold red]incomplete: escrow not confirmed[/] (keep an offline copy of the keys, then "
+        "polaris backup confirm-escrow --by NAME)"
+        if report.escrow is None
+        else f"key escrow: confirmed by {report.escrow.by} at "
+        f"{report.escrow.at.isoformat(timespec='seconds')}"
+    )
+    return [drilled, escrowed]
+
+
+def _seconds_of(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f} s"
+
+
+@backup_app.command("drill")
+def drill(
+    sample: int = typer.Option(20, "--sample", min=1, help="How many files to read back."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Restore the newest backup into a scratch directory (removed afterwards), verify it, read
+    a sample of files back, and record the outcome with RPO and RTO (DATA_DIR/backup/drills.json,
+    shown by backup status and polaris doctor). Exit status 1 if the drill failed."""
+    settings = settings_for(data_dir)
+    require_instance(settings)
+    if not settings.backup.target:
+        errors.print("[bold red]error:[/] no backup to drill (set backup.target)")
+        raise typer.Exit(1)
+    now = clock.utcnow()
+    state_dir(settings).mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="drill-", dir=state_dir(settings)))
+    try:
+        restored = restore_and_check(
+            settings.backup,
+            directory=scratch / "instance",
+            config=sanitized_config(settings),
+            master_key_file=settings.resolved_master_key_file,
+            audit_key_file=settings.resolved_audit_key_file,
+            keep_backup=False,  # nobody backs the scratch copy up over the real backup
+            sample=sample,
+        )
+    except PolarisError as error:
+        outcome = Drill(now, False, None, 0.0, 0, f"{error.code}: {error.detail}")
+        lines = [outcome.detail]
+    else:
+        check = restored.check
+        newest = check.newest_change_at
+        rpo = None if newest is None else max(0.0, (now - newest).total_seconds())
+        lines = check.lines()
+        outcome = Drill(now, check.ok, rpo, restored.seconds, check.files_sampled, "; ".join(lines))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    record_drill(state_dir(settings), outcome)
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
+    console.print(
+        f"drill {'ok' if outcome.ok else 'FAILED'}: RPO {_seconds_of(outcome.rpo_seconds)}, "
+        f"RTO {outcome.rto_seconds:.1f} s",
+        highlight=False,
+    )
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+@backup_app.command("confirm-escrow")
+def confirm_escrow_command(
+    by: str = typer.Option(..., "--by", help="Who checked that the offline copy exists."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Record (audited: backup.escrow_confirmed) that an offline escrow copy of the master key
+    and the audit signing key exists; backup status is incomplete until then."""
+    name = by.strip()
+    if not name:
+        errors.print("[bold red]error:[/] --by names who confirmed it")
+        raise typer.Exit(1)
+    now = clock.utcnow()
+    with instance_for(data_dir) as instance:
+        with unit_of_work(instance) as session:
+            audit.append(
+                session=session,
+                context=cli_context(),
+                action="backup.escrow_confirmed",
+                object_type="backup",
+                object_id=0,
+                detail={"by": name[:200]},
+            )
+        confirm_escrow(state_dir(instance.settings), by=name[:200], at=now)
+    console.print(f"key escrow confirmed by {name}", highlight=False, markup=False)
 
 
 def _seconds(delta: dt.timedelta | None) -> str:
@@ -91,6 +209,9 @@ def _as_json(report: BackupReport, now: dt.datetime) -> dict[str, object]:
         "running_pid": report.running_pid,
         "ok": report.ok,
         "max_lag_seconds": report.max_lag.total_seconds(),
+        "escrow_confirmed": report.escrow is not None,
+        "complete": report.complete,
+        "last_drill": None if report.last_drill is None else report.last_drill.as_json(),
         "parts": [
             {
                 "name": part.name,

@@ -73,6 +73,11 @@ def doctor(
 
 def _backup_status(ctx: DoctorContext) -> backups.BackupStatus:
     """The continuous backup's state (``polaris.backup``): the time up to which every part is
-    at the target. Restore drills are not built yet, so there is never a drill."""
+    at the target, and the last restore drill (``polaris backup drill``)."""
     report = backup_report(ctx.settings, now=ctx.now)
-    return backups.BackupStatus(last_backup_at=report.covered_at, last_drill_at=None)
+    drill = report.last_drill
+    return backups.BackupStatus(
+        last_backup_at=report.covered_at,
+        last_drill_at=None if drill is None else drill.at,
+        last_drill_ok=None if drill is None else drill.ok,
+    )

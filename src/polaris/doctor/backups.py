@@ -1,8 +1,9 @@
 """Backups: how far behind the newest backup is, and when a restore was last drilled.
 
-Backups are not built yet. Until their package plugs a source in (:func:`use_source`, called
-where the app and the CLI are put together), the check reports "not configured" as a critical
-finding: an instance without a backup is one ransomware attack from losing everything.
+Until the backup package plugs a source in (:func:`use_source`, called where the CLI is put
+together, when ``backup.target`` is set), the check reports "not configured" as a critical
+finding: an instance without a backup is one ransomware attack from losing everything. A restore
+never drilled is critical; a drill older than a week is a warning, a failed one critical.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from polaris.doctor.findings import DoctorContext, Finding, Severity, age_text
 #: The newest backup may be this old before the lag is a finding.
 MAX_LAG = dt.timedelta(hours=26)
 #: A restore not drilled for this long may not work when it is needed.
-MAX_DRILL_AGE = dt.timedelta(days=92)
+MAX_DRILL_AGE = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class BackupStatus:
     last_backup_at: dt.datetime | None
     last_drill_at: dt.datetime | None
+    #: The last drill's outcome (None: unknown, or never drilled).
+    last_drill_ok: bool | None = None
 
 
 BackupSource = Callable[[DoctorContext], BackupStatus]
@@ -52,9 +55,25 @@ def check(ctx: DoctorContext) -> Iterator[Finding]:
     yield _age_finding(
         "backup.lag", lag_checked, status.last_backup_at, MAX_LAG, ctx.now, "no backup yet"
     )
-    yield _age_finding(
-        "backup.drill", drill_checked, status.last_drill_at, MAX_DRILL_AGE, ctx.now, "never"
-    )
+    yield _drill_finding(drill_checked, status, ctx.now)
+
+
+def _drill_finding(checked: str, status: BackupStatus, now: dt.datetime) -> Finding:
+    at = status.last_drill_at
+    if at is None:
+        return Finding("backup.drill", Severity.CRITICAL, checked, "never", "run one now")
+    value = f"{at.isoformat(timespec='seconds')} ({age_text(now - at)} ago)"
+    if status.last_drill_ok is False:
+        return Finding(
+            "backup.drill",
+            Severity.CRITICAL,
+            checked,
+            f"failed {value}",
+            "see polaris backup status; fix the backup and drill again",
+        )
+    if now - at > MAX_DRILL_AGE:
+        return Finding("backup.drill", Severity.WARNING, checked, value, "polaris backup drill")
+    return Finding("backup.drill", Severity.OK, checked, value)
 
 
 def _age_finding(
