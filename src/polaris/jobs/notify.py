@@ -63,22 +63,29 @@ class RedisNudge:
         self._client.close()
 
 
-_NUDGE: RedisNudge | None = None
-_LOCK = threading.Lock()
+class NudgeSlot:
+    """The one Redis nudge of a channel in this process, configured at start and at stop."""
+
+    def __init__(self, channel: str) -> None:
+        self._channel = channel
+        self._nudge: RedisNudge | None = None
+        self._lock = threading.Lock()
+
+    def configure(self, url: str | None) -> RedisNudge | None:
+        """Use Redis at ``url`` for nudges in this process (None: in-process wake-ups only)."""
+        with self._lock:
+            if self._nudge is not None and url is None:
+                self._nudge.close()
+                self._nudge = None
+            elif url is not None and self._nudge is None:
+                self._nudge = RedisNudge(url, channel=self._channel)
+            return self._nudge
+
+    def nudge_others(self) -> None:
+        if self._nudge is not None:
+            self._nudge.publish()
 
 
-def configure(url: str | None) -> RedisNudge | None:
-    """Use Redis at ``url`` for nudges in this process (None: in-process wake-ups only)."""
-    global _NUDGE
-    with _LOCK:
-        if _NUDGE is not None and url is None:
-            _NUDGE.close()
-            _NUDGE = None
-        elif url is not None and _NUDGE is None:
-            _NUDGE = RedisNudge(url)
-        return _NUDGE
-
-
-def nudge_others() -> None:
-    if _NUDGE is not None:
-        _NUDGE.publish()
+_JOBS = NudgeSlot(CHANNEL)
+configure = _JOBS.configure
+nudge_others = _JOBS.nudge_others
