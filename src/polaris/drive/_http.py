@@ -11,7 +11,7 @@ from collections.abc import Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from polaris.drive.service import etag_listed
+from polaris.drive.preconditions import etag_listed
 from polaris.errors import PayloadTooLarge, PolarisError
 from polaris.storage.writer import ContentWriter
 

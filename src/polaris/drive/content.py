@@ -20,7 +20,8 @@ from polaris.drive import events, repo, scanning
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FileVersion
 from polaris.drive.names import normalise_name
-from polaris.drive.service import add_version, audit_node, check_if_match, insert_node
+from polaris.drive.preconditions import check_if_match
+from polaris.drive.service import add_version, audit_node, insert_node
 from polaris.errors import (
     Conflict,
     NotFound,

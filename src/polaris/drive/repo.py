@@ -386,33 +386,6 @@ def shares_created_by(session: Session, user_id: int) -> list[Share]:
     )
 
 
-# Uploads
-
-
-def advance_upload(
-    session: Session, upload_id: str, *, from_offset: int, to_offset: int, chunks: list[Any]
-) -> bool:
-    """Move an upload's offset on, only if nobody moved it since ``from_offset`` was read."""
-    result = session.execute(
-        update(Upload)
-        .where(Upload.id == upload_id, Upload.offset == from_offset)
-        .values(offset=to_offset, chunks=chunks)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def delete_upload(session: Session, upload_id: str) -> None:
-    session.execute(delete(Upload).where(Upload.id == upload_id))
-
-
-def delete_expired_uploads(session: Session, now: dt.datetime) -> int:
-    result = session.execute(
-        delete(Upload).where(Upload.expires_at <= now).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 # Units (read for the spaces of the units in someone's reach)
 
 
@@ -462,12 +435,6 @@ def stream_version_content(
     yield from session.execute(query.execution_options(yield_per=1000))
 
 
-def stream_upload_chunks(session: Session) -> Iterator[Row[str, list[list[object]]]]:
-    """(id, chunks) of every upload row, expired or not (its chunks are needed until it goes)."""
-    query = select(Upload.id, Upload.chunks).order_by(Upload.id)
-    yield from session.execute(query.execution_options(yield_per=1000))
-
-
 def versions_with_nodes(
     session: Session, ids: Iterable[int]
 ) -> list[Row[int, int, int, str, int, str]]:
@@ -492,10 +459,3 @@ def node_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
         row[0]: row[1]
         for row in session.execute(select(Node.id, Node.name).where(Node.id.in_(wanted)))
     }
-
-
-def uploads_by_id(session: Session, ids: Iterable[str]) -> list[Upload]:
-    wanted = list(ids)
-    if not wanted:
-        return []
-    return list(session.scalars(select(Upload).where(Upload.id.in_(wanted))))

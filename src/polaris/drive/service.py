@@ -24,11 +24,11 @@ from polaris.drive._cursor import SortField, decode_cursor, encode_cursor
 from polaris.drive._locate import Located, children_of, locate, require_folder, require_node
 from polaris.drive.models import FILE, FOLDER, FileVersion, Node
 from polaris.drive.names import normalise_name, sort_key
+from polaris.drive.preconditions import check_if_match
 from polaris.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
-    PreconditionFailed,
     QuotaExceeded,
     ValidationFailed,
 )
@@ -373,22 +373,6 @@ def _depth_below(session: Session, node: Node) -> int:
         return 1
     deepest = max(len(repo.path_ids(n.path)) for n in repo.subtree(session, node))
     return deepest - len(repo.path_ids(node.path)) + 1
-
-
-def etag_listed(header: str, etag: str) -> bool:
-    """Whether an ``If-Match`` / ``If-None-Match`` value (tags, quoted or not, or ``*``) names
-    ``etag``."""
-    tags = {tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")}
-    return "*" in tags or etag in tags
-
-
-def check_if_match(located: Located, if_match: str | None, clearance: int) -> None:
-    """412 unless ``if_match`` (an ETag, quotes optional, or ``*``) names the node's current one,
-    as a caller of ``clearance`` sees it."""
-    if if_match is not None and not etag_listed(
-        if_match, stamps.etag_seen(located.node, clearance)
-    ):
-        raise PreconditionFailed("the node changed since you read it", code="etag_mismatch")
 
 
 def set_classification(

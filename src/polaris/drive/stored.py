@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 
 from sqlalchemy.orm import Session
 
-from polaris.drive import repo
+from polaris.drive import repo, uploads_repo
 from polaris.storage.references import Reference
 from polaris.storage.refs import ChunkRef, ContentRef
 
@@ -28,7 +28,7 @@ def count(*, session: Session) -> int:
 def references(*, session: Session) -> Iterator[Reference]:
     """Uploads first, then versions: completing an upload moves its chunks from the one to the
     other in one transaction, so a snapshot sees them in exactly one of the two."""
-    for upload_id, chunks in repo.stream_upload_chunks(session):
+    for upload_id, chunks in uploads_repo.stream_upload_chunks(session):
         # JSON gives ``object``; ``int(str(...))`` keeps mypy strict without a cast.
         refs = tuple(ChunkRef(str(cid), int(str(size))) for cid, size in chunks or [])
         yield Reference(f"{UPLOAD}{upload_id}", refs)
@@ -51,7 +51,7 @@ def describe(*, session: Session, keys: Collection[str]) -> dict[str, str]:
             f'space "{space_name}" ({space_id}): {shown}, version {number} (node {node_id})'
         )
     upload_ids = [k.removeprefix(UPLOAD) for k in keys if k.startswith(UPLOAD)]
-    for upload in repo.uploads_by_id(session, upload_ids):
+    for upload in uploads_repo.uploads_by_id(session, upload_ids):
         target = (
             f"folder {upload.parent_id}" if upload.node_id is None else f"node {upload.node_id}"
         )

@@ -16,7 +16,8 @@ from polaris.clock import utcnow
 from polaris.drive import events, holds, repo, spaces
 from polaris.drive._locate import Located, locate, require_folder, require_node
 from polaris.drive.names import normalise_name
-from polaris.drive.service import audit_node, check_if_match, place_node
+from polaris.drive.preconditions import check_if_match
+from polaris.drive.service import audit_node, place_node
 from polaris.errors import Conflict, NotFound
 
 

@@ -26,7 +26,7 @@ from polaris.access.policy import Action, Actor, Resource
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import content, repo
+from polaris.drive import content, uploads_repo
 from polaris.drive._locate import Located
 from polaris.drive.models import FileVersion, Upload
 from polaris.errors import Conflict, NotFound
@@ -150,7 +150,7 @@ def record_progress(
     added = sum(chunk.size for chunk in chunks)
     new_offset = from_offset + added
     all_chunks = [*upload.chunks, *[[c.chunk_id, c.size] for c in chunks]]
-    moved = repo.advance_upload(
+    moved = uploads_repo.advance_upload(
         session, upload.id, from_offset=from_offset, to_offset=new_offset, chunks=all_chunks
     )
     if not moved:
@@ -188,7 +188,7 @@ def complete_upload(
         overwrite=upload.overwrite,
         if_match=upload.if_match,
     )
-    repo.delete_upload(session, upload.id)
+    uploads_repo.delete_upload(session, upload.id)
     return located, version
 
 
@@ -205,7 +205,7 @@ def terminate_upload(
     *, session: Session, actor: Actor, context: AuditContext, upload_id: str
 ) -> None:
     get_upload(session=session, actor=actor, context=context, upload_id=upload_id)  # live, theirs
-    repo.delete_upload(session, upload_id)
+    uploads_repo.delete_upload(session, upload_id)
     with _hash_lock:
         _running_hashes.pop(upload_id, None)
     audit.append(
@@ -219,4 +219,4 @@ def terminate_upload(
 
 def expire_uploads(*, session: Session, now: dt.datetime | None = None) -> int:
     """Forget abandoned uploads (their chunks, unreferenced, go with garbage collection)."""
-    return repo.delete_expired_uploads(session, now or utcnow())
+    return uploads_repo.delete_expired_uploads(session, now or utcnow())
