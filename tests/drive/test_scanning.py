@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from polaris.app import create_app
 from polaris.audit.models import AuditRecord
+from polaris.clock import utcnow
 from polaris.drive import scanning
 from polaris.drive.models import ContentScan
 from polaris.handlers import settle
@@ -189,3 +190,31 @@ def test_without_scanning_nothing_is_held(engine: Engine, tmp_path: Path) -> Non
         session = drive.instance.sessions()
         assert session.scalars(select(ContentScan)).all() == []
         session.close()
+
+
+def test_held_content_is_not_searchable_until_its_scan_clears_it(
+    scanned: Drive, tmp_path: Path
+) -> None:
+    reachable = scanned.instance.settings.scan.clamd
+    scanned.instance.settings.scan.clamd = str(tmp_path / "no-clamd.sock")
+    text = b"the witness named zebracornite in her statement\n" * 20
+    node_id = upload_shared(scanned, "statement.txt", text)
+    settle(scanned.instance)  # text extracted and indexed; the scan waits for its retry
+
+    def found(who: str, word: str) -> list[int]:
+        response = scanned.get(who, f"{API}/search", params={"q": word})
+        assert response.status_code == 200, response.text
+        return [hit["node"]["id"] for hit in response.json()["hits"]]
+
+    assert scan_row(scanned, text).state == scanning.PENDING
+    assert found("si.a1", "statement") == [node_id]  # its name is searchable
+    assert found("si.a1", "zebracornite") == []  # its text is not, for anyone
+    assert found("hc.a1", "zebracornite") == []
+    scanned.instance.settings.scan.clamd = reachable
+    session = scanned.instance.sessions()
+    with session.begin():  # the retry is due now
+        session.execute(update(Job).where(Job.kind == scanning.SCAN_JOB).values(run_after=utcnow()))
+    session.close()
+    settle(scanned.instance)
+    assert scan_row(scanned, text).state == scanning.CLEAN
+    assert found("si.a1", "zebracornite") == [node_id]

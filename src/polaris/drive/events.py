@@ -28,6 +28,8 @@ NODE_PURGED = "node.purged"
 NODE_CLASSIFIED = "node.classified"
 VERSION_ADDED = "version.added"
 VERSION_RESTORED = "version.restored"
+#: A malware scan's verdict on a version's content: what may be shown of it changed.
+VERSION_SCANNED = "version.scanned"
 SHARE_GRANTED = "share.granted"
 SHARE_CHANGED = "share.changed"
 SHARE_REVOKED = "share.revoked"
@@ -68,6 +70,18 @@ def node_changed(
 
 def node_created(session: Session, located: Located, *, actor: Actor | None) -> None:
     node_changed(session, NODE_CREATED, located, actor=actor, folder=located.node.kind == FOLDER)
+
+
+def content_scanned(session: Session, places: Sequence[tuple[int, int, int]]) -> None:
+    """``version.scanned`` for each (version id, node id, space id) holding newly judged content."""
+    for version_id, node_id, space_id in places:
+        events.append(
+            session,
+            kind=VERSION_SCANNED,
+            subject=("version", version_id),
+            space_id=space_id,
+            data={"node_id": node_id},
+        )
 
 
 def version_recorded(

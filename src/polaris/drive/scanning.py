@@ -32,6 +32,7 @@ from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.config import settings_of
+from polaris.drive import events as drive_events
 from polaris.drive._locate import Located
 from polaris.drive.models import ContentScan, FileVersion, Node
 
@@ -130,8 +131,34 @@ def record_verdict(
         )
     elif state in (ERROR, PASSED) and detail:
         log.warning("content %s %s without a full scan: %s", sha256, state, detail)
+    # What may be shown of this content changed (search leaves out held content's text).
+    drive_events.content_scanned(session, _places_of(session, sha256))
     session.flush()
     return scan
+
+
+def _places_of(session: Session, sha256: str) -> list[tuple[int, int, int]]:
+    """(version id, node id, space id) of every version holding this content."""
+    query = (
+        select(FileVersion.id, Node.id, Node.space_id)
+        .join(Node, Node.id == FileVersion.node_id)
+        .where(FileVersion.sha256 == sha256)
+        .order_by(FileVersion.id)
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]
+
+
+def held_versions(session: Session, version_ids: Sequence[int]) -> set[int]:
+    """Which of these versions hold content that is not cleared for everyone (pending, failed or
+    infected): the search index leaves their text out, so a snippet never shows it."""
+    if not version_ids:
+        return set()
+    query = (
+        select(FileVersion.id)
+        .join(ContentScan, ContentScan.sha256 == FileVersion.sha256)
+        .where(FileVersion.id.in_(list(version_ids)), ContentScan.state.not_in([CLEAN, PASSED]))
+    )
+    return set(session.scalars(query))
 
 
 def content_resource(located: Located, scan: ContentScan | None) -> Resource:

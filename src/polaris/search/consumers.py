@@ -8,7 +8,8 @@ nothing new while its jobs wait (they are keyed by node and scope).
 
 What each kind asks for:
 
-* a node created or renamed, a version added or restored, text stored: that node;
+* a node created or renamed, a version added or restored, text stored, a malware scan's verdict
+  (held content's text is left out of the index until its scan clears it): that node;
 * a node moved, copied, trashed, restored or classified: its subtree (places, levels and trash
   state below it change with it);
 * a node purged: its removal from the index (the rows are gone; the job cannot look them up).
@@ -39,7 +40,14 @@ SUBTREE = frozenset(
         drive_events.NODE_CLASSIFIED,
     }
 )
-CONTENT = frozenset({drive_events.VERSION_ADDED, drive_events.VERSION_RESTORED, TEXT_STORED})
+CONTENT = frozenset(
+    {
+        drive_events.VERSION_ADDED,
+        drive_events.VERSION_RESTORED,
+        drive_events.VERSION_SCANNED,
+        TEXT_STORED,
+    }
+)
 
 
 @events.consumer(CONSUMER, kinds=sorted(NODE | SUBTREE | CONTENT | {drive_events.NODE_PURGED}))

@@ -11,6 +11,7 @@ from typing import Any
 
 from polaris import jobs
 from polaris.drive import indexing as drive_index
+from polaris.drive import scanning
 from polaris.ingest import text_service
 from polaris.instance import Instance
 from polaris.search.interface import SearchDocument, SearchEngine
@@ -46,9 +47,10 @@ def index_node(instance: Instance, node_id: int, *, subtree: bool) -> dict[str, 
     try:
         with session.begin():
             live, gone = drive_index.nodes_for_index(session, node_id, subtree=subtree)
-            texts = text_service.texts_of(
-                session, [n.version_id for n in live if n.version_id is not None]
-            )
+            version_ids = [n.version_id for n in live if n.version_id is not None]
+            texts = text_service.texts_of(session, version_ids)
+            for held in scanning.held_versions(session, version_ids):
+                texts.pop(held, None)  # until its scan clears it (``version.scanned``)
     finally:
         session.close()
     if gone:
