@@ -96,7 +96,7 @@ class Server:
             connection.close()
 
 
-def wait_for(condition, *, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition, what: str, *, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     """Poll ``condition`` until it holds (waiting for an outside process, not for timing)."""
     deadline = time.monotonic() + timeout
     while not condition():

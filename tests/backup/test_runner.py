@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,17 +24,7 @@ from polaris.backup.status import BackupReport, backup_report
 from polaris.config import Settings, load_settings
 from polaris.storage import LocalBackend
 from tests.cli.test_cli import cmd, invoke
-
-DEADLINE_SECONDS = 60.0
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` until it holds; fail after the deadline (no fixed sleeps)."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
+from tests.live_server import wait_for
 
 
 @pytest.fixture
