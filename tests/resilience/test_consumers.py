@@ -190,3 +190,55 @@ def test_ransom_notes_and_extensions_add_up(drive: Drive) -> None:
     catch_up(drive)
     assert frozen(drive, "hc.a1")  # four notes: 4 x 5 points
     assert not frozen(drive, "hc.a2")
+
+
+def test_restore_also_undoes_the_accounts_renames_moves_and_deletions(drive: Drive) -> None:
+    """Ransomware renames (``.locked``), moves and deletes besides overwriting: the restore puts
+    names, folders and trashed files back from the audit log's ``from_`` values."""
+    root = drive.root("hc.a1")
+    catch_up(drive)
+    ids = files(drive, "hc.a1", 6)
+    folder = drive.folder("hc.a1", root, "Case diaries")["id"]
+    inner = drive.upload("hc.a1", folder, "diary-1.txt", text(99))["id"]
+    elsewhere = drive.folder("hc.a1", root, "Elsewhere")["id"]
+    originals = {n: drive.get("hc.a1", f"{API}/files/{n}/content").content for n in ids}
+    catch_up(drive)
+    since = utcnow()
+
+    def ok(response) -> None:  # type: ignore[no-untyped-def]
+        assert response.status_code in (200, 204), response.text
+
+    for node_id in ids[:3]:  # encrypted in place and renamed, twice for the first
+        drive.put("hc.a1", f"{API}/files/{node_id}/content", content=os.urandom(3000))
+        ok(drive.patch("hc.a1", f"{API}/nodes/{node_id}", json={"name": f"x{node_id}.locked"}))
+    ok(drive.patch("hc.a1", f"{API}/nodes/{ids[0]}", json={"name": "again.locked"}))
+    ok(drive.patch("hc.a1", f"{API}/nodes/{ids[3]}", json={"parent_id": elsewhere}))
+    ok(drive.delete("hc.a1", f"{API}/nodes/{ids[4]}"))
+    ok(drive.delete("hc.a1", f"{API}/nodes/{inner}"))  # a file, then the folder holding it
+    ok(drive.delete("hc.a1", f"{API}/nodes/{folder}"))
+    ok(drive.patch("hc.a1", f"{API}/nodes/{ids[5]}", json={"name": "taken.txt"}))
+    drive.upload("hc.a1", root, "note-5.txt", b"a new file took the old name")
+
+    with unit_of_work(drive.instance.sessions) as session:
+        report = service.restore_since(
+            session=session,
+            context=ADMIN,
+            blobs=drive.instance.blobs,
+            username="hc.a1",
+            since=since,
+        )
+    places = report.places
+    assert (places.untrashed, places.renamed, places.moved) == (3, 3, 1)
+    assert places.failed == [(ids[5], "name_taken")]  # reported, not forced
+    assert report.restored == 3
+    names = {n: drive.get("hc.a1", f"{API}/nodes/{n}").json() for n in [*ids[:5], inner]}
+    for index, node_id in enumerate(ids[:5]):
+        assert names[node_id]["name"] == f"note-{index}.txt"
+        assert names[node_id]["parent_id"] == root
+        assert drive.get("hc.a1", f"{API}/files/{node_id}/content").content == originals[node_id]
+    assert names[inner]["parent_id"] == folder
+    with drive.instance.sessions() as session:
+        record = session.scalars(
+            select(AuditRecord).where(AuditRecord.action == "guard.restore")
+        ).one()
+    assert '"untrashed":3' in (record.detail or "")

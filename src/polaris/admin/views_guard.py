@@ -56,7 +56,7 @@ def restore(
         {
             "restored": report.restored,
             "unchanged": report.unchanged,
-            "failed": len(report.failed),
+            "failed": len(report.failed) + len(report.places.failed),
             "user": username,
         }
     )

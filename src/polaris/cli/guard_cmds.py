@@ -73,8 +73,14 @@ def restore(
         f"{report.created_since} created since (left alone), {len(report.failed)} failed",
         highlight=False,
     )
-    for node_id, code in report.failed:
-        console.print(f"  file {node_id}: {code}", highlight=False)
+    places = report.places
+    console.print(
+        f"{places.untrashed} brought back from the trash, {places.renamed} renamed back, "
+        f"{places.moved} moved back, {len(places.failed)} could not be put back",
+        highlight=False,
+    )
+    for node_id, code in [*places.failed, *report.failed]:
+        console.print(f"  node {node_id}: {code}", highlight=False)
 
 
 @guard_app.command("unfreeze")

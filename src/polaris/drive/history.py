@@ -7,6 +7,7 @@ caller that acts on what it finds goes through ``drive.content`` (as the guard's
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,3 +56,19 @@ def version_at(session: Session, *, node_id: int, at: dt.datetime) -> FileVersio
 def current_sha256(session: Session, node_id: int) -> str | None:
     node = session.get(Node, node_id)
     return None if node is None else node.sha256
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str
+    parent_id: int | None
+    #: The node itself is in the trash (not only inside a deleted folder).
+    trashed: bool
+
+
+def place_of(session: Session, node_id: int) -> Place | None:
+    """Where the node is now; None when it is gone (purged)."""
+    node = repo.get_node(session, node_id)
+    if node is None:
+        return None
+    return Place(name=node.name, parent_id=node.parent_id, trashed=node.trashed_at is not None)

@@ -22,8 +22,9 @@ from polaris.drive import content, history
 from polaris.errors import NotFound, PolarisError
 from polaris.identity import freezing, users
 from polaris.identity.actors import actor_for
-from polaris.resilience import repo
+from polaris.resilience import places, repo
 from polaris.resilience.models import GuardAccount
+from polaris.resilience.places import PlacesRestored
 from polaris.storage.store import BlobStore
 
 log = logging.getLogger("polaris.resilience")
@@ -115,6 +116,8 @@ class Restored:
     unchanged: int = 0
     created_since: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
+    #: Names, folders and deletions put back (``places``), before the content.
+    places: PlacesRestored = field(default_factory=PlacesRestored)
 
 
 def restore_since(
@@ -125,8 +128,10 @@ def restore_since(
     username: str,
     since: dt.datetime,
 ) -> Restored:
-    """Give every file ``username`` changed at or after ``since`` the content it had just before,
-    as a new version (nothing is overwritten; ``drive.content.restore_version`` audits each).
+    """Undo what ``username`` did to files at or after ``since``: deleted, renamed and moved
+    nodes go back where they were (``places``), then every file the account added a version to
+    gets the content it had just before, as a new version (nothing is overwritten;
+    ``drive.content.restore_version`` audits each).
 
     Runs as the account, so the drive's own rules apply, with its freeze lifted for this call
     only; the audit records name ``context`` (the administrator). Running it again changes
@@ -137,6 +142,12 @@ def restore_since(
         actor_for(session=session, user=user, auth_factors="guard"), writes_frozen=False
     )
     report = Restored()
+    report.places = places.restore_places(
+        session=session,
+        actor=actor,
+        context=context,
+        places=places.places_before(session, user_id=user.id, since=since),
+    )
     for node_id in history.files_changed_since(session, user_id=user.id, since=since):
         before = history.version_at(session, node_id=node_id, at=since)
         if before is None:
@@ -171,6 +182,10 @@ def restore_since(
             "unchanged": report.unchanged,
             "created_since": report.created_since,
             "failed": len(report.failed),
+            "untrashed": report.places.untrashed,
+            "renamed": report.places.renamed,
+            "moved": report.places.moved,
+            "places_failed": len(report.places.failed),
         },
     )
     return report
