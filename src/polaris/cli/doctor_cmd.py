@@ -80,4 +80,5 @@ def _backup_status(ctx: DoctorContext) -> backups.BackupStatus:
         last_backup_at=report.covered_at,
         last_drill_at=None if drill is None else drill.at,
         last_drill_ok=None if drill is None else drill.ok,
+        max_lag=report.max_lag,
     )
