@@ -233,3 +233,18 @@ def test_search_reindex_rebuilds_the_index_from_the_database(
     assert "indexed 2 files and folders" in reindexed.output  # the folder 1999 and its page
     status = cmd(data_dir, "search", "status")
     assert status.exit_code == 0 and "documents: 2" in status.output
+
+
+def test_a_command_seals_the_audit_records_it_appended(data_dir: Path) -> None:
+    """With no server running nothing else would seal them, and a later verify would flag
+    records left unsealed past the grace period."""
+    assert cmd(data_dir, "storage", "verify").exit_code == 0
+    settings = load_settings(data_dir)
+    engine = make_engine(settings.resolved_database_url)
+    with engine.connect() as connection:
+        unsealed = connection.scalar(text("SELECT count(*) FROM audit_record WHERE seq IS NULL"))
+        recorded = connection.scalar(
+            text("SELECT count(*) FROM audit_record WHERE action LIKE 'storage.verify%'")
+        )
+    engine.dispose()
+    assert recorded and unsealed == 0

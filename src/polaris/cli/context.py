@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from polaris.audit.context import AuditContext
@@ -19,6 +21,9 @@ from polaris.db.uow import transaction
 from polaris.errors import InstanceReadOnly, PolarisError
 from polaris.incident import service as incident
 from polaris.instance import Instance, open_instance
+from polaris.web.sealing import seal_once
+
+log = logging.getLogger("polaris.cli")
 
 console = Console(stderr=False, soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -66,8 +71,23 @@ def instance_for(data_dir: Path | None) -> Iterator[Instance]:
     instance = open_instance(settings)
     try:
         yield instance
+        _seal_what_the_command_recorded(instance)
     finally:
         instance.close()
+
+
+def _seal_what_the_command_recorded(instance: Instance) -> None:
+    """Seal the audit records the command appended before it exits.
+
+    A running server's sealer would chain them within ``audit_seal_seconds``; with none running
+    (a restore, a drill, a verify on a stopped instance) they would stay unsealed and a later
+    ``audit verify`` would flag them past the grace period. A refusal (a broken chain) is left to
+    ``audit verify`` to report: the command's own result stands.
+    """
+    try:
+        seal_once(instance, force=True)
+    except (PolarisError, SQLAlchemyError) as error:
+        log.warning("the audit records of this command are left unsealed: %s", error)
 
 
 @contextmanager
