@@ -184,7 +184,8 @@ def test_a_locked_bucket_survives_an_attacker_and_restores_the_instance(
     tree = tmp_path / "scans"
     image(tree / "FIR 12-1998.pdf", "PDF", frames=2)
     image(tree / "2003" / "statement.jpg", "JPEG")
-    imported = cmd(directory, "import", str(tree), "--space", "unit:DST-BPL", "--as", "clerk.bpl")
+    args = ["import", str(tree), "--space", "unit:DST-BPL", "--as", "clerk.bpl"]
+    imported = cmd(directory, *args, "--summary", str(tmp_path / "summary.json"))
     assert imported.exit_code == 0, imported.output
 
     settings = load_settings(directory)
