@@ -267,6 +267,12 @@ class BackupSettings(BaseModel):
     overlap_seconds: float = Field(default=600.0, ge=0)
     #: ``polaris backup status`` calls a part lagging more than this behind.
     max_lag_seconds: float = Field(default=60.0, gt=0)
+    #: On an S3 target, every object the backup writes is locked (S3 object lock, COMPLIANCE
+    #: mode) this many days, and ``polaris backup init-target`` makes it the bucket's default
+    #: retention: nobody, the target's owner included, can delete or overwrite a backed-up
+    #: version before then. 30: longer than the usual time ransomware sits unnoticed, and than
+    #: ``retention_days`` (Litestream's deleted files stay until their lock ends).
+    lock_days: int = Field(default=30, ge=1, le=36500)
 
 
 class Settings(BaseSettings):

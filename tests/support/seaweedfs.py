@@ -38,6 +38,13 @@ from polaris.config import S3Settings
 ACCESS_KEY = "polaris-test"
 SECRET_KEY = "polaris-test-secret"
 BUCKET = "polaris-test"
+#: A second identity with a backup's least rights (tests/backup/test_s3_target.py): read, write
+#: (which includes a plain DELETE: a delete marker), list, and lock what it writes; SeaweedFS
+#: wants ``PutObjectRetention`` for a PUT that names a retention, and
+#: ``GetBucketObjectLockConfiguration`` to read the bucket's lock. Not ``Admin``.
+BACKUP_ACCESS_KEY = "polaris-backup"
+BACKUP_SECRET_KEY = "polaris-backup-secret"
+BACKUP_ACTIONS = ["Read", "Write", "List", "PutObjectRetention", "GetBucketObjectLockConfiguration"]
 REGION = "us-east-1"
 #: How long a start may take before the test run fails (a cold start takes a few seconds).
 START_DEADLINE_SECONDS = 90.0
@@ -91,13 +98,22 @@ class SeaweedFS:
             "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
-        self._config.write_text(json.dumps({"identities": [identity]}), encoding="utf-8")
-        self.client: Any = boto3.session.Session().client(
+        backup = {
+            "name": "polaris-backup",
+            "credentials": [{"accessKey": BACKUP_ACCESS_KEY, "secretKey": BACKUP_SECRET_KEY}],
+            "actions": BACKUP_ACTIONS,
+        }
+        self._config.write_text(json.dumps({"identities": [identity, backup]}), encoding="utf-8")
+        self.client: Any = self.client_for(ACCESS_KEY, SECRET_KEY)
+
+    def client_for(self, access_key: str, secret_key: str) -> Any:
+        """A boto3 client of the gateway with these credentials (no retries)."""
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
             region_name=REGION,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
             config=BotoConfig(
                 s3={"addressing_style": "path"},
                 connect_timeout=2,

@@ -62,13 +62,9 @@ class RestoreResult:
 
 
 def config_backend(target: BackupTarget) -> Backend:
-    """The target's ``config/`` part: a blob-store-like area, written create-only too."""
-    if target.directory is not None:
-        return LocalBackend(target.directory)
-    from polaris.storage.s3 import S3Backend
-
-    assert target.s3 is not None
-    return S3Backend(target.s3)
+    """The target's ``config/`` part: a blob-store-like area, written create-only (and locked)
+    too."""
+    return target.backend()
 
 
 def sanitized_config(settings: Settings) -> dict[str, Any]:

@@ -93,6 +93,9 @@ def run(
     replicator = blob_replicator(settings)
     database = sqlite_path(settings)
     with run_lock(directory):
+        lock = target.lock_status()
+        if lock is not None and not lock.ok:
+            log.error("the backup target %s is not protected: %s", target.where, lock.detail)
         # The settings travel with the backup: a restore on a new machine has nothing else.
         try:
             save_config(settings, target, now=clock.utcnow())

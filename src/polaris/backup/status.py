@@ -26,6 +26,8 @@ class Part:
     lag: dt.timedelta | None
     ok: bool
     detail: str
+    #: False for a part that is a condition, not a lag (the S3 target's object lock).
+    timed: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class BackupReport:
     @property
     def covered_at(self) -> dt.datetime | None:
         """The newest time up to which every part is at the target (None: some part never)."""
-        times = [part.covered_at for part in self.parts]
+        times = [part.covered_at for part in self.parts if part.timed]
         if not times or any(at is None for at in times):
             return None
         return min(at for at in times if at is not None)
@@ -73,6 +75,9 @@ def backup_report(settings: Settings, *, now: dt.datetime) -> BackupReport:
         _blob_part(blob_status(directory), now, max_lag),
         _database_part(settings, target, now, max_lag),
     ]
+    lock = target.lock_status()
+    if lock is not None:
+        parts.append(Part("target lock", None, None, lock.ok, lock.detail, timed=False))
     return BackupReport(
         target.where,
         running_pid(directory),

@@ -2,7 +2,9 @@
 
 Layout: ``<target>/blobs/`` is a blob store of its own (the same object names as the primary, so a
 restored instance can use it as its store); ``<target>/db/`` is Litestream's replica of the SQLite
-database. On S3 both are key prefixes under the target's prefix.
+database; ``<target>/config/`` holds the settings (``polaris.backup.restore``). On S3 they are key
+prefixes under the target's prefix, and what Polaris writes there is locked
+(``polaris.backup.objectlock``).
 """
 
 from __future__ import annotations
@@ -26,11 +28,22 @@ class BackupNotConfigured(ValidationFailed):
 
 
 @dataclass(frozen=True)
+class LockStatus:
+    """An S3 target's object lock as ``backup status`` reports it (``polaris.backup.objectlock``
+    reads it)."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class BackupTarget:
     """The target as parsed: a directory, or S3 settings (credentials from ``[backup]``)."""
 
     directory: Path | None
     s3: S3Settings | None
+    #: On S3: how long each object written is locked (``backup.lock_days``).
+    lock_days: int = 30
 
     @property
     def where(self) -> str:
@@ -44,12 +57,25 @@ class BackupTarget:
 
     def blob_backend(self) -> Backend:
         """The target's blob store (a local directory is made if missing)."""
-        if self.directory is not None:
-            return LocalBackend(self.directory / BLOBS)
-        from polaris.storage.s3 import S3Backend  # boto3 and obstore only where S3 is used
+        return self.backend(BLOBS)
 
-        assert self.s3 is not None
-        return S3Backend(self.s3.model_copy(update={"prefix": _join(self.s3.prefix, BLOBS)}))
+    def backend(self, part: str = "") -> Backend:
+        """The target's ``part`` (its root by default) as a backend; on S3 each object written
+        is locked when the bucket has object lock."""
+        if self.directory is not None:
+            return LocalBackend(self.directory / part if part else self.directory)
+        from polaris.backup.objectlock import locked_backend  # boto3 only where S3 is used
+
+        return locked_backend(self, part)
+
+    def lock_status(self) -> LockStatus | None:
+        """Whether the S3 bucket is versioned and locked (COMPLIANCE, at least ``lock_days``);
+        None for a directory target, which has no such thing to check."""
+        if self.s3 is None:
+            return None
+        from polaris.backup.objectlock import lock_status
+
+        return lock_status(self)
 
     def litestream_replica(self) -> dict[str, Any]:
         """The ``replica`` section of Litestream's configuration. Credentials are not in it:
@@ -96,14 +122,14 @@ def target_of(backup: BackupSettings) -> BackupTarget:
         raise ValidationFailed(f"backup.target: {error}") from error
     if storage.s3 is None:
         assert storage.path is not None
-        return BackupTarget(directory=storage.path.absolute(), s3=None)
+        return BackupTarget(directory=storage.path.absolute(), s3=None, lock_days=backup.lock_days)
     s3 = storage.s3.model_copy(
         update={
             "access_key_id": backup.access_key_id,
             "secret_access_key": backup.secret_access_key,
         }
     )
-    return BackupTarget(directory=None, s3=s3)
+    return BackupTarget(directory=None, s3=s3, lock_days=backup.lock_days)
 
 
 def _join(prefix: str, part: str) -> str:
