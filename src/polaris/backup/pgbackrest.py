@@ -196,17 +196,19 @@ def config_text(
     return "\n".join(lines) + "\n"
 
 
-def write_config(cluster: Cluster, text: str, target: BackupTarget) -> Path:
-    """Write the file (mode 0600, atomically, given to the OS user), its lock directory and a
-    directory target's ``pg/``; unchanged text is not rewritten."""
+def write_config(
+    cluster: Cluster, text: str, target: BackupTarget, *, repository: bool = True
+) -> Path:
+    """Write the file (mode 0600, atomically, given to the OS user), its lock directory and
+    (``repository``) a directory target's ``pg/``; unchanged text is not rewritten."""
     path = cluster.config_file
     path.parent.mkdir(parents=True, exist_ok=True)
     cluster.lock_dir.mkdir(mode=0o700, exist_ok=True)
     give_to(cluster.lock_dir, cluster.os_user)
-    if target.directory is not None:
-        repository = target.directory / REPOSITORY
-        repository.mkdir(mode=0o750, parents=True, exist_ok=True)
-        give_to(repository, cluster.os_user)
+    if repository and target.directory is not None:
+        part = target.directory / REPOSITORY
+        part.mkdir(mode=0o750, parents=True, exist_ok=True)
+        give_to(part, cluster.os_user)
     with contextlib.suppress(FileNotFoundError):
         if path.read_text(encoding="utf-8") == text:
             return path

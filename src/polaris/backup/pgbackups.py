@@ -75,6 +75,8 @@ class SetupReport:
     config_file: Path
     archive_command: str
     problems: list[str]
+    #: The settings that differ, as they must be (for postgresql.conf when not applied).
+    wanted: dict[str, str] = field(default_factory=dict)
     applied: list[str] = field(default_factory=list)
     #: Why the settings were not applied (None: applied, or nothing to apply).
     not_applied: str | None = None
@@ -103,6 +105,7 @@ def setup(settings: Settings, target: BackupTarget, *, apply: bool) -> SetupRepo
         }
         if facts.settings.get("wal_level") == "minimal":
             wanted["wal_level"] = "replica"
+        report.wanted = wanted
         if not apply:
             report.not_applied = "--dry-run"
         elif not facts.superuser:

@@ -1,9 +1,10 @@
 """``polaris backup``: run the continuous backup, see how far behind it is, drill a restore,
-confirm the master key's escrow."""
+confirm the master key's escrow, set a PostgreSQL server up for pgBackRest."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import shutil
 import signal
@@ -16,11 +17,12 @@ import typer
 
 from polaris import clock
 from polaris.audit import service as audit
-from polaris.backup import runner
+from polaris.backup import pgbackups, runner
 from polaris.backup.drills import Drill, confirm_escrow, record_drill
 from polaris.backup.restore import sanitized_config
 from polaris.backup.state import state_dir
 from polaris.backup.status import BackupReport, backup_report
+from polaris.backup.target import backup_target
 from polaris.cli.context import (
     DataDirOption,
     cli_context,
@@ -169,6 +171,42 @@ def drill(
     )
     if not outcome.ok:
         raise typer.Exit(1)
+
+
+@backup_app.command("pg-setup")
+def pg_setup(
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only say what the server needs; change no setting."
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """PostgreSQL: write pgbackrest.conf, set the server's WAL archiving (ALTER SYSTEM, when the
+    database role is a superuser; else it prints the lines for postgresql.conf), create the
+    stanza and run pgbackrest check. Exit status 1 while something is missing (archive_mode
+    needs a restart of PostgreSQL: restart it, then run this again)."""
+    settings = settings_for(data_dir)
+    require_instance(settings)
+    try:
+        report = pgbackups.setup(settings, backup_target(settings), apply=not dry_run)
+    except PolarisError as error:
+        errors.print(f"[bold red]error[/] ({error.code}): {error.detail}", highlight=False)
+        raise typer.Exit(1) from error
+    say = functools.partial(console.print, highlight=False, markup=False)
+    say(f"pgBackRest configuration: {report.config_file}")
+    for problem in report.problems:
+        say(f"was: {problem}")
+    if report.applied:
+        say(f"set with ALTER SYSTEM and reloaded: {', '.join(report.applied)}")
+    elif report.not_applied and report.wanted:
+        say(f"not set ({report.not_applied}); put these in postgresql.conf:")
+        for name, value in report.wanted.items():
+            say(f"  {name} = '{value}'")
+    for problem in report.remaining:
+        say(f"still wrong: {problem}")
+    if report.remaining:
+        say("then restart PostgreSQL if a setting says so, and run polaris backup pg-setup again")
+        raise typer.Exit(1)
+    say("pgbackrest check: ok (WAL reaches the repository); polaris backup run takes the backups")
 
 
 @backup_app.command("confirm-escrow")
