@@ -17,8 +17,9 @@ import typer
 
 from polaris import clock
 from polaris.audit import service as audit
-from polaris.backup import pgbackups, runner
+from polaris.backup import pgbackrest, pgbackups, pgrestore, runner
 from polaris.backup.drills import Drill, confirm_escrow, record_drill
+from polaris.backup.pgrestore import PgRestoreRequest
 from polaris.backup.restore import sanitized_config
 from polaris.backup.state import state_dir
 from polaris.backup.status import BackupReport, backup_report
@@ -129,7 +130,8 @@ def drill(
     sample: int = typer.Option(20, "--sample", min=1, help="How many files to read back."),
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Restore the newest backup into a scratch directory (removed afterwards), verify it, read
+    """Restore the newest backup into a scratch directory (removed afterwards; on PostgreSQL a
+    scratch cluster beside pgbackrest.conf, started on a free port and stopped), verify it, read
     a sample of files back, and record the outcome with RPO and RTO (DATA_DIR/backup/drills.json,
     shown by backup status and polaris doctor). Exit status 1 if the drill failed."""
     settings = settings_for(data_dir)
@@ -140,6 +142,19 @@ def drill(
     now = clock.utcnow()
     state_dir(settings).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="drill-", dir=state_dir(settings)))
+    cluster = pgbackrest.cluster_of(settings)
+    postgres = None
+    if cluster is not None:
+        # Beside pgbackrest.conf: a place the server's OS user can reach.
+        pg_scratch = Path(tempfile.mkdtemp(prefix="drill-", dir=cluster.config_file.parent))
+        pgbackrest.give_to(pg_scratch, cluster.os_user)
+        postgres = PgRestoreRequest(
+            data_dir=pg_scratch / "pg",
+            port=pgrestore.free_port(),
+            stanza=cluster.stanza,
+            os_user=cluster.os_user,
+            database_url=settings.resolved_database_url,
+        )
     try:
         restored = restore_and_check(
             settings.backup,
@@ -149,6 +164,7 @@ def drill(
             audit_key_file=settings.resolved_audit_key_file,
             keep_backup=False,  # nobody backs the scratch copy up over the real backup
             sample=sample,
+            postgres=postgres,
         )
     except PolarisError as error:
         outcome = Drill(now, False, None, 0.0, 0, f"{error.code}: {error.detail}")
@@ -160,6 +176,9 @@ def drill(
         lines = check.lines()
         outcome = Drill(now, check.ok, rpo, restored.seconds, check.files_sampled, "; ".join(lines))
     finally:
+        if postgres is not None:
+            pgrestore.stop_if_running(postgres.data_dir, postgres.os_user)
+            shutil.rmtree(postgres.data_dir.parent, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     record_drill(state_dir(settings), outcome)
     for line in lines:
