@@ -10,6 +10,8 @@ restored copy that pushes WAL into the backup it came from, a process left runni
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import shutil
 import socket
@@ -24,11 +26,15 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from polaris.backup import runner
+from polaris.backup import pgbackrest, pgbackups, pgserver, runner
 from polaris.backup.drills import drills
+from polaris.backup.pgbackrest import RepoBackup, RepoInfo
+from polaris.backup.pgserver import ServerFacts
 from polaris.backup.state import state_dir
+from polaris.backup.target import backup_target, target_of
 from polaris.config import Settings, load_settings
 from polaris.drive.models import FileVersion, Node
+from polaris.errors import ValidationFailed
 from polaris.instance import open_instance
 from tests.backup.test_runner import report_of
 from tests.cli.test_cli import cmd, invoke
@@ -36,11 +42,11 @@ from tests.ingest.test_bulk import image
 from tests.live_server import wait_for
 
 PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-pytestmark = [
-    pytest.mark.skipif(not PG_BINS, reason="PostgreSQL's server binaries are not installed"),
-    pytest.mark.skipif(shutil.which("pgbackrest") is None, reason="pgbackrest is not installed"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="runs the clusters as the postgres OS user"),
-]
+#: The end-to-end test runs clusters as the postgres OS user (scripts/test.sh installs both).
+needs_servers = pytest.mark.skipif(
+    not PG_BINS or shutil.which("pgbackrest") is None or os.geteuid() != 0,
+    reason="needs PostgreSQL's server binaries, pgbackrest, and root",
+)
 AS_POSTGRES = ["runuser", "-u", "postgres", "--"]
 
 
@@ -143,6 +149,7 @@ def database_ok(settings: Settings) -> bool:
 
 
 @pytest.mark.slow
+@needs_servers
 def test_a_point_in_time_restore_brings_back_exactly_what_came_before(
     base: Path, primary: Server, servers: list[Server]
 ) -> None:
@@ -211,3 +218,62 @@ def test_a_point_in_time_restore_brings_back_exactly_what_came_before(
     assert file_names(restored_settings) == {"one.png", "two.png", "three.png"}
     assert restored_pg.scalar("SHOW archive_mode") == "off"  # never into the backup it came from
     assert file_names(settings) == {"one.png", "two.png", "three.png", "four.png"}
+
+
+def test_the_configuration_schedule_and_lag_rules_without_a_server(tmp_path: Path) -> None:
+    """No server here: what could go wrong is a secret on a command line, plain HTTP to S3, a
+    backup not taken when due, or an idle server's own WAL shown as lag."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://polaris@db.example:5433/polaris",
+        backup={"target": "s3://vault/site-a?endpoint=https://s3.example:9000",
+                "access_key_id": "AK", "secret_access_key": "SK", "pg_data_dir": "/srv/pg"},
+    )  # fmt: skip
+    cluster = pgbackrest.cluster_of(settings)
+    assert cluster is not None and cluster.port == 5433
+    text = pgbackrest.config_text(
+        cluster, Path("/srv/pg"), backup_target(settings), retention_days=7
+    )
+    assert "repo1-path=/site-a/pg\n" in text and "repo1-s3-endpoint=s3.example\n" in text
+    assert "repo1-storage-port=9000\n" in text and "repo1-s3-key-secret=SK\n" in text
+    assert "SK" not in pgbackrest.archive_command(cluster)
+    plain = settings.backup.model_copy(update={"target": "s3://vault?endpoint=http://s3.local"})
+    with pytest.raises(ValidationFailed, match="https only"):
+        pgbackrest.repository_options(target_of(plain))
+
+    now = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
+    every = {"full_every": dt.timedelta(days=7), "diff_every": dt.timedelta(hours=24)}
+
+    def backup(kind: str, hours_ago: float) -> RepoBackup:
+        at = now - dt.timedelta(hours=hours_ago)
+        return RepoBackup(f"{kind}-{hours_ago}", kind, at, at)
+
+    def due(*backups: RepoBackup) -> str | None:
+        return pgbackrest.due_kind(RepoInfo(True, "ok", list(backups), None), now, **every)
+
+    assert due() == "full"
+    assert due(backup("full", 2)) is None
+    assert due(backup("full", 30)) == "diff"
+    assert due(backup("full", 30), backup("diff", 1)) is None
+    assert due(backup("full", 24 * 8), backup("diff", 1)) == "full"
+
+    archived = now - dt.timedelta(seconds=90)
+    facts = ServerFacts(
+        settings={"archive_mode": "on", "archive_command": "x", "archive_timeout": "30",
+                  "track_commit_timestamp": "off", "wal_level": "replica"},
+        pending_restart={"track_commit_timestamp"}, superuser=False, in_recovery=False,
+        last_archived_wal="000000010000000000000004", last_archived_at=archived,
+        last_failed_wal=None, last_failed_at=None,
+        current_segment="000000010000000000000005", last_commit_at=None,
+    )  # fmt: skip
+    assert pgserver.problems(facts, "x", 30) == [
+        "track_commit_timestamp is 'off', not 'on' (changed: restart PostgreSQL for it to take "
+        "effect)"
+    ]
+    assert pgbackups.covered_at(facts, now) == archived  # WAL after the last archiving: lag
+    idle = dataclasses.replace(facts, last_commit_at=archived - dt.timedelta(seconds=1))
+    assert pgbackups.covered_at(idle, now) == now  # only the server's own WAL since
+    busy = dataclasses.replace(facts, last_commit_at=archived + dt.timedelta(seconds=1))
+    assert pgbackups.covered_at(busy, now) == archived
+    switched = dataclasses.replace(busy, current_segment="000000010000000000000004")
+    assert pgbackups.covered_at(switched, now) == now

@@ -43,8 +43,10 @@ backup_app = typer.Typer(no_args_is_help=True)
 @backup_app.command("run")
 def run(data_dir: Path | None = DataDirOption) -> None:
     """Back up continuously to backup.target until stopped with Ctrl-C or SIGTERM: Litestream
-    ships the SQLite WAL within a second, and new blob objects are copied every few seconds
-    (create-only: nothing at the target is ever replaced or deleted). Needs no master key."""
+    ships the SQLite WAL within a second (on PostgreSQL the server archives its WAL to
+    pgBackRest, and this takes the base backups when due: see backup pg-setup), and new blob
+    objects are copied every few seconds (create-only: nothing at the target is ever replaced
+    or deleted). Needs no master key."""
     from polaris.web import logs
 
     settings = settings_for(data_dir)
@@ -53,7 +55,7 @@ def run(data_dir: Path | None = DataDirOption) -> None:
     stopping = threading.Event()
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
-        console.print("stopping: Litestream flushes, the blob pass under way ends")
+        console.print("stopping: Litestream flushes (or pgBackRest stops), the blob pass ends")
         stopping.set()
 
     signal.signal(signal.SIGTERM, stop)

@@ -95,8 +95,9 @@ def restore_command(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Restore the backup into a new, empty directory: the database (Litestream, to --to or the
-    newest state), the blob store (copied), polaris.toml (the same settings, the new paths) and
-    the escrowed keys; then storage verify and audit verify. Exit status 1 if either fails."""
+    newest state; PostgreSQL: pgBackRest into --pg-data, started on --pg-port), the blob store
+    (copied), polaris.toml (the same settings, the new paths) and the escrowed keys; then
+    storage verify and audit verify. Exit status 1 if either fails."""
     try:
         backup = _backup_settings(source, data_dir)
         at = _parse_time(to)
