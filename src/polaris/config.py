@@ -244,7 +244,7 @@ class LogSettings(BaseModel):
 class BackupSettings(BaseModel):
     """Continuous backups to a second target (``polaris.backup``; docs/resilience.md "Backups
     and restore"). ``polaris backup run`` replicates the blob store's objects (create-only) and
-    runs Litestream for the SQLite database."""
+    runs Litestream for the SQLite database, pgBackRest for PostgreSQL."""
 
     #: A directory (another disk, a mount from another site) or
     #: ``s3://bucket[/prefix][?endpoint=&region=&allow_http=]``; unset: no backups.
@@ -273,6 +273,28 @@ class BackupSettings(BaseModel):
     #: version before then. 30: longer than the usual time ransomware sits unnoticed, and than
     #: ``retention_days`` (Litestream's deleted files stay until their lock ends).
     lock_days: int = Field(default=30, ge=1, le=36500)
+    # PostgreSQL only (pgBackRest, ``polaris.backup.pgbackrest``; docs/resilience.md).
+    #: pgBackRest's name for the cluster's backups (one per cluster and repository).
+    pg_stanza: str = Field(default="polaris", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    #: The server's data directory; unset: asked from the server (``SHOW data_directory``, which
+    #: needs a superuser or pg_read_all_settings). pgBackRest reads it: run ``backup run`` on the
+    #: database's machine.
+    pg_data_dir: Path | None = None
+    #: The directory of the server's Unix socket (pgBackRest connects only through one); unset:
+    #: the URL's ``host`` when it is a directory, else /var/run/postgresql.
+    pg_socket_dir: Path | None = None
+    #: Run pgbackrest as this OS user (the server's, usually ``postgres``) when Polaris runs as
+    #: root; unset: as Polaris's own user.
+    pg_os_user: str | None = None
+    #: Where pgbackrest.conf is written. The server's archive_command reads it, so the server's
+    #: OS user must be able to; unset: ``DATA_DIR/backup/pgbackrest.conf``.
+    pg_config_file: Path | None = None
+    #: The server switches to a new WAL segment (and archives it) at least this often while it
+    #: writes: with the archiving's own delay, the database part's lag stays under 60 s.
+    pg_archive_timeout_seconds: int = Field(default=30, ge=1, le=60)
+    #: A full backup this often, a differential one in between (restores replay WAL from them).
+    pg_full_every_days: float = Field(default=7.0, gt=0)
+    pg_diff_every_hours: float = Field(default=24.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from polaris.admin.stored_content import DatabaseReferences
 from polaris.audit import service as audit
 from polaris.audit.models import AuditRecord
 from polaris.instance import Instance
+from polaris.storage.references import Reference
 from polaris.storage.verify import verify_store
 
 
@@ -74,7 +76,22 @@ def check_restored(instance: Instance, *, sample: int | None = None) -> RestoreC
     result.audit_detail = f"{audit_report.records} records, " + (
         "; ".join(problems) if problems else "chain and checkpoints valid"
     )
-    with_manifest = (ref for ref in references.references() if ref.manifest_id is not None)
+    listing = references.references()
+    try:
+        _read_back(instance, listing, sample, result)
+    finally:
+        # A sample stops the listing half-way: end its query (a server-side cursor on
+        # PostgreSQL) now, not whenever the generator is collected.
+        close = getattr(listing, "close", None)
+        if close is not None:
+            close()
+    return result
+
+
+def _read_back(
+    instance: Instance, listing: Iterator[Reference], sample: int | None, result: RestoreCheck
+) -> None:
+    with_manifest = (ref for ref in listing if ref.manifest_id is not None)
     for reference in itertools.islice(with_manifest, sample):
         result.files_sampled += 1
         assert reference.manifest_id is not None
@@ -89,4 +106,3 @@ def check_restored(instance: Instance, *, sample: int | None = None) -> RestoreC
         expected = {manifest.content.sha256, reference.sha256 or manifest.content.sha256}
         if expected != {digest.hexdigest()}:
             result.sample_failures.append(f"{reference.key}: SHA-256 differs")
-    return result

@@ -3,6 +3,8 @@
 What the target holds (``polaris.backup.target``) is enough for everything but the keys:
 
 * the database: ``litestream restore`` from ``db/`` (to a point in time, or the newest state);
+  on PostgreSQL ``pgbackrest restore`` from ``pg/`` into an empty data directory, and the
+  restored server started (``polaris.backup.pgrestore``);
 * the blob store: every object of ``blobs/`` copied, create-only, into ``DIR/blobs`` (the objects
   are sealed: nothing is decrypted on the way);
 * the settings: ``backup run`` leaves a copy of ``polaris.toml`` in ``config/`` (without secrets),
@@ -32,6 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from polaris.backup.litestream import find_litestream, litestream_environment
+from polaris.backup.pgrestore import (
+    PgRestoreRequest,
+    RestoredCluster,
+    check_request,
+    restore_cluster,
+)
 from polaris.backup.target import BackupTarget
 from polaris.config import CONFIG_FILE_NAME, Settings, load_settings
 from polaris.errors import StorageFailure, ValidationFailed
@@ -59,6 +67,8 @@ class RestoreResult:
     #: Wall time of the restore itself (database, blobs, settings), in seconds.
     seconds: float
     objects: int
+    #: The restored PostgreSQL server (None: SQLite).
+    postgres: RestoredCluster | None = None
 
 
 def config_backend(target: BackupTarget) -> Backend:
@@ -118,6 +128,9 @@ def restored_config(source: dict[str, Any], *, keep_backup: bool) -> dict[str, A
     config["storage"] = storage
     for section in ("logs", "search"):
         config.get(section, {}).pop("path", None)
+    # The old server's files: the restored instance's are set up anew (backup pg-setup).
+    for key in ("pg_data_dir", "pg_socket_dir", "pg_config_file"):
+        config.get("backup", {}).pop(key, None)
     if not keep_backup:
         config.pop("backup", None)
     return {key: value for key, value in config.items() if value != {}}
@@ -132,8 +145,10 @@ def restore(
     audit_key_file: Path | None,
     to: dt.datetime | None = None,
     keep_backup: bool = True,
+    postgres: PgRestoreRequest | None = None,
 ) -> RestoreResult:
-    """Restore into ``directory`` (missing or empty). Refuses before writing anything."""
+    """Restore into ``directory`` (missing or empty), the database into ``postgres.data_dir``
+    on PostgreSQL. Refuses before writing anything."""
     started = time.monotonic()
     directory = directory.absolute()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
@@ -147,17 +162,26 @@ def restore(
             )
         if not given.is_file():
             raise RestoreRefused(f"{given}: no such key file")
+    if postgres is not None:
+        check_request(postgres)
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     for name, given in keys.items():
         assert given is not None
         shutil.copyfile(given, directory / name)
         os.chmod(directory / name, 0o600)
-    restore_database(target, directory / DATABASE_FILE, to=to)
+    cluster = None
+    if postgres is None:
+        restore_database(target, directory / DATABASE_FILE, to=to)
+    else:
+        cluster = restore_cluster(target, postgres, to=to)
     objects = copy_blobs(target.blob_backend(), LocalBackend(directory / "blobs"))
-    text = render_toml(restored_config(config, keep_backup=keep_backup))
-    (directory / CONFIG_FILE_NAME).write_text(text, encoding="utf-8")
-    return RestoreResult(load_settings(directory), time.monotonic() - started, objects)
+    settings = restored_config(config, keep_backup=keep_backup)
+    if cluster is not None:
+        settings["database_url"] = cluster.database_url
+    (directory / CONFIG_FILE_NAME).write_text(render_toml(settings), encoding="utf-8")
+    seconds = time.monotonic() - started
+    return RestoreResult(load_settings(directory), seconds, objects, cluster)
 
 
 def restore_database(target: BackupTarget, output: Path, *, to: dt.datetime | None) -> None:

@@ -1,4 +1,5 @@
-"""``polaris backup run``: Litestream and the blob replicator, side by side, until stopped.
+"""``polaris backup run``: Litestream (SQLite) or pgBackRest's base backups (PostgreSQL) and the
+blob replicator, side by side, until stopped.
 
 One process per instance: a lock on ``DATA_DIR/backup/run.lock`` keeps a second one from starting
 (two replicators would only do the work twice; two Litestreams on one database would fight), and
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from polaris import clock
 from polaris.backup.litestream import Supervisor, sqlite_path
+from polaris.backup.pgbackrest import cluster_of
+from polaris.backup.pgbackups import PgBackups
 from polaris.backup.replicate import BlobReplicator, PassReport
 from polaris.backup.restore import save_config
 from polaris.backup.state import state_dir
@@ -85,7 +88,8 @@ def run(
     stop: threading.Event,
     on_pass: Callable[[PassReport], None] | None = None,
 ) -> None:
-    """Replicate until ``stop`` is set: Litestream (SQLite only) kept running in the background,
+    """Replicate until ``stop`` is set: Litestream (SQLite) kept running in the background, or
+    pgBackRest's base backups (PostgreSQL: the server archives its WAL itself) started when due,
     a blob pass every ``backup.blob_interval_seconds``. A failed pass is logged (and recorded
     in the state file, where ``backup status`` shows it); the next one tries again."""
     target = backup_target(settings)
@@ -102,15 +106,21 @@ def run(
         except PolarisError as error:
             log.error("could not leave the settings at %s: %s", target.where, error.detail)
         supervisor = None
-        if database is None:
-            log.warning("the database is not SQLite: only the blob store is backed up here")
-        else:
+        postgres = None
+        if database is not None:
             supervisor = Supervisor(settings, target, database, directory)
             supervisor.start()
+        elif cluster_of(settings) is not None:
+            postgres = PgBackups(settings, target, directory)
+            postgres.start()
+        else:
+            log.warning("the database is neither SQLite nor PostgreSQL: only blobs are backed up")
         try:
             while not stop.is_set():
                 if supervisor is not None:
                     supervisor.keep_running()
+                if postgres is not None:
+                    postgres.keep_running(clock.utcnow())
                 try:
                     report = replicator.run_pass()
                 except PolarisError as error:
@@ -122,3 +132,5 @@ def run(
         finally:
             if supervisor is not None:
                 supervisor.stop()
+            if postgres is not None:
+                postgres.stop()

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from polaris.backup.drills import Drill, Escrow, escrow, last_drill
 from polaris.backup.litestream import DatabaseStatus, database_status
+from polaris.backup.pgbackrest import cluster_of
+from polaris.backup.pgbackups import database_part
 from polaris.backup.replicate import BlobStatus, blob_status
 from polaris.backup.runner import running_pid
 from polaris.backup.state import state_dir
@@ -106,6 +108,12 @@ def _blob_part(status: BlobStatus, now: dt.datetime, max_lag: dt.timedelta) -> P
 def _database_part(
     settings: Settings, target: BackupTarget, now: dt.datetime, max_lag: dt.timedelta
 ) -> Part:
+    if cluster_of(settings) is not None:
+        postgres = database_part(settings, target, state_dir(settings), now=now)
+        covered = postgres.covered_at
+        lag = None if covered is None else max(dt.timedelta(0), now - covered)
+        ok = postgres.ok and lag is not None and lag <= max_lag
+        return Part("database", covered, lag, ok, postgres.detail)
     status: DatabaseStatus = database_status(settings, target, state_dir(settings), now=now)
     lag = status.lag(now)
     if status.error is not None:

@@ -1,9 +1,10 @@
 """``polaris backup``: run the continuous backup, see how far behind it is, drill a restore,
-confirm the master key's escrow."""
+confirm the master key's escrow, set a PostgreSQL server up for pgBackRest."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import shutil
 import signal
@@ -16,8 +17,9 @@ import typer
 
 from polaris import clock
 from polaris.audit import service as audit
-from polaris.backup import runner
+from polaris.backup import pgbackrest, pgbackups, pgrestore, runner
 from polaris.backup.drills import Drill, confirm_escrow, record_drill
+from polaris.backup.pgrestore import PgRestoreRequest
 from polaris.backup.restore import sanitized_config
 from polaris.backup.state import state_dir
 from polaris.backup.status import BackupReport, backup_report
@@ -41,8 +43,10 @@ backup_app = typer.Typer(no_args_is_help=True)
 @backup_app.command("run")
 def run(data_dir: Path | None = DataDirOption) -> None:
     """Back up continuously to backup.target until stopped with Ctrl-C or SIGTERM: Litestream
-    ships the SQLite WAL within a second, and new blob objects are copied every few seconds
-    (create-only: nothing at the target is ever replaced or deleted). Needs no master key."""
+    ships the SQLite WAL within a second (on PostgreSQL the server archives its WAL to
+    pgBackRest, and this takes the base backups when due: see backup pg-setup), and new blob
+    objects are copied every few seconds (create-only: nothing at the target is ever replaced
+    or deleted). Needs no master key."""
     from polaris.web import logs
 
     settings = settings_for(data_dir)
@@ -51,7 +55,7 @@ def run(data_dir: Path | None = DataDirOption) -> None:
     stopping = threading.Event()
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
-        console.print("stopping: Litestream flushes, the blob pass under way ends")
+        console.print("stopping: Litestream flushes (or pgBackRest stops), the blob pass ends")
         stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
@@ -160,7 +164,8 @@ def drill(
     sample: int = typer.Option(20, "--sample", min=1, help="How many files to read back."),
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Restore the newest backup into a scratch directory (removed afterwards), verify it, read
+    """Restore the newest backup into a scratch directory (removed afterwards; on PostgreSQL a
+    scratch cluster beside pgbackrest.conf, started on a free port and stopped), verify it, read
     a sample of files back, and record the outcome with RPO and RTO (DATA_DIR/backup/drills.json,
     shown by backup status and polaris doctor). Exit status 1 if the drill failed."""
     settings = settings_for(data_dir)
@@ -171,6 +176,19 @@ def drill(
     now = clock.utcnow()
     state_dir(settings).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="drill-", dir=state_dir(settings)))
+    cluster = pgbackrest.cluster_of(settings)
+    postgres = None
+    if cluster is not None:
+        # Beside pgbackrest.conf: a place the server's OS user can reach.
+        pg_scratch = Path(tempfile.mkdtemp(prefix="drill-", dir=cluster.config_file.parent))
+        pgbackrest.give_to(pg_scratch, cluster.os_user)
+        postgres = PgRestoreRequest(
+            data_dir=pg_scratch / "pg",
+            port=pgrestore.free_port(),
+            stanza=cluster.stanza,
+            os_user=cluster.os_user,
+            database_url=settings.resolved_database_url,
+        )
     try:
         restored = restore_and_check(
             settings.backup,
@@ -180,6 +198,7 @@ def drill(
             audit_key_file=settings.resolved_audit_key_file,
             keep_backup=False,  # nobody backs the scratch copy up over the real backup
             sample=sample,
+            postgres=postgres,
         )
     except PolarisError as error:
         outcome = Drill(now, False, None, 0.0, 0, f"{error.code}: {error.detail}")
@@ -191,6 +210,9 @@ def drill(
         lines = check.lines()
         outcome = Drill(now, check.ok, rpo, restored.seconds, check.files_sampled, "; ".join(lines))
     finally:
+        if postgres is not None:
+            pgrestore.stop_if_running(postgres.data_dir, postgres.os_user)
+            shutil.rmtree(postgres.data_dir.parent, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     record_drill(state_dir(settings), outcome)
     for line in lines:
@@ -202,6 +224,42 @@ def drill(
     )
     if not outcome.ok:
         raise typer.Exit(1)
+
+
+@backup_app.command("pg-setup")
+def pg_setup(
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only say what the server needs; change no setting."
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """PostgreSQL: write pgbackrest.conf, set the server's WAL archiving (ALTER SYSTEM, when the
+    database role is a superuser; else it prints the lines for postgresql.conf), create the
+    stanza and run pgbackrest check. Exit status 1 while something is missing (archive_mode
+    needs a restart of PostgreSQL: restart it, then run this again)."""
+    settings = settings_for(data_dir)
+    require_instance(settings)
+    try:
+        report = pgbackups.setup(settings, backup_target(settings), apply=not dry_run)
+    except PolarisError as error:
+        errors.print(f"[bold red]error[/] ({error.code}): {error.detail}", highlight=False)
+        raise typer.Exit(1) from error
+    say = functools.partial(console.print, highlight=False, markup=False)
+    say(f"pgBackRest configuration: {report.config_file}")
+    for problem in report.problems:
+        say(f"was: {problem}")
+    if report.applied:
+        say(f"set with ALTER SYSTEM and reloaded: {', '.join(report.applied)}")
+    elif report.not_applied and report.wanted:
+        say(f"not set ({report.not_applied}); put these in postgresql.conf:")
+        for name, value in report.wanted.items():
+            say(f"  {name} = '{value}'")
+    for problem in report.remaining:
+        say(f"still wrong: {problem}")
+    if report.remaining:
+        say("then restart PostgreSQL if a setting says so, and run polaris backup pg-setup again")
+        raise typer.Exit(1)
+    say("pgbackrest check: ok (WAL reaches the repository); polaris backup run takes the backups")
 
 
 @backup_app.command("confirm-escrow")

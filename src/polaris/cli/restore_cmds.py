@@ -4,6 +4,7 @@ restore"); the drill (``polaris backup drill``) does the same into a scratch dir
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import time
 import tomllib
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from typing import Any
 import typer
 
 from polaris.admin.restore_check import RestoreCheck, check_restored
+from polaris.backup.pgrestore import PgRestoreRequest
+from polaris.backup.pgserver import postgres_url
 from polaris.backup.restore import RestoreRefused, RestoreResult, backed_up_config, restore
 from polaris.backup.target import target_of
 from polaris.cli.context import DataDirOption, console, errors, settings_for
@@ -39,6 +42,7 @@ def restore_and_check(
     to: dt.datetime | None = None,
     keep_backup: bool = True,
     sample: int | None = None,
+    postgres: PgRestoreRequest | None = None,
 ) -> Restored:
     started = time.monotonic()
     result = restore(
@@ -49,6 +53,7 @@ def restore_and_check(
         audit_key_file=audit_key_file,
         to=to,
         keep_backup=keep_backup,
+        postgres=postgres,
     )
     instance = open_instance(result.settings)
     try:
@@ -79,11 +84,20 @@ def restore_command(
     config_file: Path | None = typer.Option(
         None, "--config", help="Settings to restore with (default: the copy in the backup)."
     ),
+    pg_data: Path | None = typer.Option(
+        None,
+        "--pg-data",
+        help="PostgreSQL: an empty directory for the restored cluster (its OS user must reach it).",
+    ),
+    pg_port: int = typer.Option(
+        5432, "--pg-port", min=1, max=65535, help="PostgreSQL: the restored server's port."
+    ),
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Restore the backup into a new, empty directory: the database (Litestream, to --to or the
-    newest state), the blob store (copied), polaris.toml (the same settings, the new paths) and
-    the escrowed keys; then storage verify and audit verify. Exit status 1 if either fails."""
+    newest state; PostgreSQL: pgBackRest into --pg-data, started on --pg-port), the blob store
+    (copied), polaris.toml (the same settings, the new paths) and the escrowed keys; then
+    storage verify and audit verify. Exit status 1 if either fails."""
     try:
         backup = _backup_settings(source, data_dir)
         at = _parse_time(to)
@@ -91,6 +105,7 @@ def restore_command(
             config = tomllib.loads(config_file.read_text(encoding="utf-8"))
         else:
             config = backed_up_config(target_of(backup))
+        postgres = postgres_request(config, pg_data, pg_port)
         restored = restore_and_check(
             backup,
             directory=target,
@@ -98,6 +113,7 @@ def restore_command(
             master_key_file=master_key_file,
             audit_key_file=audit_key_file,
             to=at,
+            postgres=postgres,
         )
     except PolarisError as error:
         errors.print(f"[bold red]refused[/] ({error.code}): {error.detail}", highlight=False)
@@ -113,7 +129,37 @@ def restore_command(
     if not restored.check.ok:
         errors.print("the restored instance is NOT whole: do not serve it; see above")
         raise typer.Exit(1)
+    if result.postgres is not None:
+        stop = shlex.join(result.postgres.stop_command)
+        console.print(f"PostgreSQL runs on port {pg_port}; stop it with: {stop}", markup=False)
+        console.print("then polaris backup pg-setup on the new instance", markup=False)
     console.print(f"next: polaris serve --data-dir {target}", highlight=False, markup=False)
+
+
+def postgres_request(
+    config: dict[str, Any], pg_data: Path | None, pg_port: int
+) -> PgRestoreRequest | None:
+    """What a PostgreSQL restore needs (None for SQLite); refused when ``--pg-data`` does not
+    suit the backup."""
+    url = str(config.get("database_url") or "")
+    is_postgres = bool(url) and postgres_url(url) is not None
+    if not is_postgres:
+        if pg_data is not None:
+            raise RestoreRefused("--pg-data: the backup is of a SQLite instance")
+        return None
+    if pg_data is None:
+        raise RestoreRefused(
+            "the backup is of a PostgreSQL instance: pass --pg-data DIR (an empty directory for "
+            "the restored cluster) and --pg-port PORT"
+        )
+    backup = config.get("backup", {})
+    return PgRestoreRequest(
+        data_dir=pg_data.absolute(),
+        port=pg_port,
+        stanza=str(backup.get("pg_stanza", "polaris")),
+        os_user=backup.get("pg_os_user"),
+        database_url=url,
+    )
 
 
 def _backup_settings(source: str | None, data_dir: Path | None) -> BackupSettings:

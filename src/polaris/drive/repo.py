@@ -432,7 +432,9 @@ def stream_version_content(
         FileVersion.size,
         FileVersion.sha256,
     ).order_by(FileVersion.id)
-    yield from session.execute(query.execution_options(yield_per=1000))
+    # Closed when the caller stops early too (a server-side cursor on PostgreSQL).
+    with session.execute(query.execution_options(yield_per=1000)) as result:
+        yield from result
 
 
 def versions_with_nodes(

@@ -41,7 +41,9 @@ def delete_expired_uploads(session: Session, now: dt.datetime) -> int:
 def stream_upload_chunks(session: Session) -> Iterator[Row[str, list[list[object]]]]:
     """(id, chunks) of every upload row, expired or not (its chunks are needed until it goes)."""
     query = select(Upload.id, Upload.chunks).order_by(Upload.id)
-    yield from session.execute(query.execution_options(yield_per=1000))
+    # Closed when the caller stops early too (a server-side cursor on PostgreSQL).
+    with session.execute(query.execution_options(yield_per=1000)) as result:
+        yield from result
 
 
 def uploads_by_id(session: Session, ids: Iterable[str]) -> list[Upload]:

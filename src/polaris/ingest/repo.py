@@ -55,7 +55,9 @@ def count_renditions(session: Session) -> int:
 def stream_rendition_content(session: Session) -> Iterator[Row[int, dict[str, object]]]:
     """(id, content) of every rendition, a batch at a time."""
     query = select(Rendition.id, Rendition.content).order_by(Rendition.id)
-    yield from session.execute(query.execution_options(yield_per=1000))
+    # Closed when the caller stops early too (a server-side cursor on PostgreSQL).
+    with session.execute(query.execution_options(yield_per=1000)) as result:
+        yield from result
 
 
 def renditions_by_id(session: Session, ids: Iterable[int]) -> list[Rendition]:
