@@ -69,7 +69,7 @@ def test_rules_are_added_changed_and_deleted(seeded: Instance, client: TestClien
 
     listed = client.get(PAGE).text
     assert "Folder /Case 2026-14" in listed and f'href="/drive/{case}"' in listed
-    assert "<code>PS-A1</code>" in listed and "<code>ct.one</code>" in listed
+    assert "<code>PS-A1</code>" in listed and "Space ct.one" in listed
     assert "Every file and folder at the level Secret" in listed
     assert "kept 7 years after they stopped being current" in listed
     assert "purged 30 days after deletion" in listed
