@@ -17,6 +17,7 @@ from polaris.access.policy import (
     decide_admin,
     decide_credentials,
     decide_group,
+    decide_unfreeze,
     route_need,
 )
 
@@ -168,3 +169,14 @@ def test_a_constable_does_not_reach_down_like_a_supervisor() -> None:
     # Without a supervisory role, units below (if any) give no sight of their groups.
     constable = replace(OFFICER, descendant_unit_ids=frozenset({30}))
     assert not decide_group(constable, group_id=5, unit_id=30)
+
+
+def test_nobody_lifts_the_guards_freeze_on_their_own_account() -> None:
+    other = 7
+    assert decide_unfreeze(ADMIN, user_id=other).allowed
+    assert decide_unfreeze(ADMIN, user_id=ADMIN.user_id).reason == "own_freeze"
+    frozen = replace(ADMIN, writes_frozen=True)
+    assert decide_unfreeze(frozen, user_id=frozen.user_id).reason == "own_freeze"
+    assert decide_unfreeze(frozen, user_id=other).allowed  # another account: an administrator's
+    assert decide_unfreeze(OFFICER, user_id=OFFICER.user_id).reason == "not_admin"
+    assert decide_unfreeze(token(ADMIN, "write"), user_id=other).reason == "token_scope"

@@ -14,18 +14,20 @@ from tests.factories import SYSTEM
 
 def test_on_and_off_are_audited_and_the_newest_record_is_the_state(db_session: Session) -> None:
     assert incident.current(session=db_session) is None
-    state = incident.turn_on(session=db_session, context=SYSTEM, reason="  ransomware  on PS-A1 ")
+    state = incident.turn_on(
+        session=db_session, actor=None, context=SYSTEM, reason="  ransomware  on PS-A1 "
+    )
     assert state.reason == "ransomware on PS-A1"
     assert state.since_ist.endswith("+05:30")
     now = incident.current(session=db_session)
     assert now is not None and now.reason == "ransomware on PS-A1" and now.by == "test"
     with pytest.raises(Conflict):
-        incident.turn_on(session=db_session, context=SYSTEM, reason="again")
-    ended = incident.turn_off(session=db_session, context=SYSTEM)
+        incident.turn_on(session=db_session, actor=None, context=SYSTEM, reason="again")
+    ended = incident.turn_off(session=db_session, actor=None, context=SYSTEM)
     assert ended.since == now.since
     assert incident.current(session=db_session) is None
     with pytest.raises(Conflict):
-        incident.turn_off(session=db_session, context=SYSTEM)
+        incident.turn_off(session=db_session, actor=None, context=SYSTEM)
     actions = db_session.scalars(
         select(AuditRecord.action).where(AuditRecord.action.like("incident.%"))
     ).all()
@@ -34,14 +36,14 @@ def test_on_and_off_are_audited_and_the_newest_record_is_the_state(db_session: S
 
 def test_a_reason_is_required(db_session: Session) -> None:
     with pytest.raises(ValidationFailed):
-        incident.turn_on(session=db_session, context=SYSTEM, reason="   ")
+        incident.turn_on(session=db_session, actor=None, context=SYSTEM, reason="   ")
 
 
 def test_the_cache_reads_once_per_ttl_and_invalidate_reads_again(db_session: Session) -> None:
     reads = sessionmaker(bind=db_session.connection(), join_transaction_mode="create_savepoint")
     cached = incident.CachedState(reads, ttl=3600)
     assert cached.get() is None and cached.fresh()
-    incident.turn_on(session=db_session, context=SYSTEM, reason="drill")
+    incident.turn_on(session=db_session, actor=None, context=SYSTEM, reason="drill")
     db_session.flush()
     assert cached.get() is None  # still the cached read
     cached.invalidate()

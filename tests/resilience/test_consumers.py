@@ -126,7 +126,7 @@ def test_restore_gives_back_the_content_before_the_time_as_new_versions(drive: D
             username="hc.a1",
             since=since,
         )
-        assert service.unfreeze(session=session, context=ADMIN, username="hc.a1")
+        assert service.unfreeze(session=session, actor=None, context=ADMIN, username="hc.a1")
     assert (again.restored, again.unchanged) == (0, 12)
     assert not frozen(drive, "hc.a1")
     assert drive.put("hc.a1", f"{API}/files/{ids[0]}/content", content=b"ok").status_code == 200

@@ -73,3 +73,25 @@ def test_only_administrators_may_press_the_buttons(seeded: Instance, client: Tes
     )
     assert refused.status_code == 403
     assert is_frozen(seeded, user_id)
+
+
+def test_a_frozen_administrator_cannot_unfreeze_themselves(
+    seeded: Instance, client: TestClient
+) -> None:
+    sign_in_admin(client)
+    user_id = freeze(seeded, "admin.one")
+    page = client.get("/admin/status")
+    assert "This is your own account: another administrator must check it" in page.text
+    assert 'action="/admin/guard/admin.one/unfreeze"' not in page.text
+    refused = client.post(
+        "/admin/guard/admin.one/unfreeze", data={"csrf": csrf_of(page.text), "confirm": "yes"}
+    )
+    assert refused.status_code == 403
+    assert "You cannot unfreeze your own account" in refused.text
+    assert is_frozen(seeded, user_id)
+    [denial] = records(seeded, "guard.unfreeze")
+    assert (denial.decision, denial.reason, denial.actor_name) == (
+        "deny",
+        "own_freeze",
+        "admin.one",
+    )

@@ -52,6 +52,7 @@ ADMIN_PAGES = [
     "/admin/users/import",
     "/admin/audit",
     "/admin/status",
+    "/admin/retention",
 ]
 
 

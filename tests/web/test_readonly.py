@@ -13,9 +13,11 @@ from tests.web.test_api import sign_in
 def _switch(instance: Instance, client: TestClient, *, on: bool) -> None:
     with instance.sessions() as session:
         if on:
-            incident.turn_on(session=session, context=SYSTEM, reason="ransomware at PS-A1")
+            incident.turn_on(
+                session=session, actor=None, context=SYSTEM, reason="ransomware at PS-A1"
+            )
         else:
-            incident.turn_off(session=session, context=SYSTEM)
+            incident.turn_off(session=session, actor=None, context=SYSTEM)
         session.commit()
     client.app.state.read_only.invalidate()  # type: ignore[attr-defined]
 

@@ -8,9 +8,18 @@ Like ``service.require``, a denial is audited after the caller's transaction is 
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sqlalchemy.orm import Session
 
-from polaris.access.policy import Actor, Decision, Need, decide_admin, decide_credentials
+from polaris.access.policy import (
+    Actor,
+    Decision,
+    Need,
+    decide_admin,
+    decide_credentials,
+    decide_unfreeze,
+)
 from polaris.audit import service as audit
 from polaris.db.uow import after_rollback
 from polaris.errors import PermissionDenied
@@ -22,6 +31,7 @@ REFUSALS = {
     "token_scope": "the API token's scopes do not allow this",
     "admin_required": "administrators only",
     "actor_disabled": "the account is disabled",
+    "own_freeze": "another administrator must lift the freeze on your own account",
 }
 #: ``object_id`` holds the operation (method and path); the column is this long.
 MAX_OPERATION_CHARS = 128
@@ -50,13 +60,40 @@ def require_admin(
         _refuse(session, decision, "access.admin", operation, context)
 
 
+def require_unfreeze(
+    *, session: Session, actor: Actor, user_id: int, context: audit.AuditContext
+) -> None:
+    """Return if the actor may lift the guard's freeze on ``user_id`` (``policy.decide_unfreeze``);
+    otherwise audit and raise ``PermissionDenied``: ``own_freeze`` (audited as a refused
+    ``guard.unfreeze`` of the account) or the administration refusal."""
+    decision = decide_unfreeze(actor, user_id=user_id)
+    if decision.allowed:
+        return
+    if decision.reason != "own_freeze":
+        _refuse(session, decision, "access.admin", "guard.unfreeze", context)
+
+    def _audit_denial(audit_session: Session) -> None:
+        audit.append(
+            session=audit_session,
+            context=context,
+            action="guard.unfreeze",
+            object_type="user",
+            object_id=user_id,
+            decision="deny",
+            reason=decision.reason,
+        )
+
+    after_rollback(session, _audit_denial)
+    raise PermissionDenied(REFUSALS[decision.reason], code=decision.reason)
+
+
 def _refuse(
     session: Session,
     decision: Decision,
     action: str,
     operation: str,
     context: audit.AuditContext,
-) -> None:
+) -> NoReturn:
     code = "admin_required" if decision.reason == "not_admin" else decision.reason
 
     def _audit_denial(audit_session: Session) -> None:

@@ -247,6 +247,18 @@ def decide_admin(actor: Actor) -> Decision:
     return Decision(True, "admin")
 
 
+def decide_unfreeze(actor: Actor, *, user_id: int) -> Decision:
+    """Lifting the ransomware guard's freeze on account ``user_id``: administration, and never on
+    one's own account. A frozen administrator's session or token may be the attacker's, whose
+    first act would be to lift the freeze; another administrator must look and lift it."""
+    admin = decide_admin(actor)
+    if not admin.allowed:
+        return admin
+    if actor.user_id == user_id:
+        return Decision(False, "own_freeze")
+    return admin
+
+
 @dataclass(frozen=True)
 class GroupReach:
     """Which groups an actor may see, as the values a query filters on (``decide_group`` and the

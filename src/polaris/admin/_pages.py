@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from polaris.access import gate
 from polaris.db.uow import transaction
 from polaris.deps import Caller, DbSession, operation_of
-from polaris.errors import PolarisError
+from polaris.errors import PolarisError, ValidationFailed
 from polaris.web.messages import N_, error_message
 from polaris.web.pages import PageCaller, form_csrf
 from polaris.web.templating import render
@@ -26,6 +26,25 @@ ADMIN_ERRORS = {
     "import_rejected": N_("Nothing was imported. Correct these rows and upload the file again."),
     "passwords_gone": N_("These passwords were already shown, and are not kept."),
     "not_your_import": N_("Only the administrator who started this import may see its passwords."),
+    "reason_required": N_("Give the reason: it is kept in the audit log."),
+    "reason_too_long": N_("The reason is too long: keep it under 500 characters."),
+    "incident_already_on": N_("The incident switch is already on."),
+    "incident_not_on": N_("The incident switch is not on."),
+    "content_not_found": N_("No file holds this content any more."),
+    "not_quarantined": N_("This file is neither quarantined nor held: there is nothing to do."),
+    "retention_target": N_(
+        "Choose what the rule applies to: a space, a folder or a classification level."
+    ),
+    "retention_duration": N_(
+        "Keep versions from 1 to 100 years and the trash from 1 to 36500 days, as whole "
+        "numbers; give at least one of the two."
+    ),
+    "unknown_space": N_("No unit has this code and no user this username."),
+    "unknown_node": N_("No file or folder has this number."),
+    "not_a_folder": N_("A rule applies to a folder, not to a file."),
+    "rule_not_found": N_("This rule does not exist any more."),
+    "already_held": N_("This file or folder is already under a legal hold."),
+    "not_held": N_("This file or folder is not under a legal hold."),
 }
 
 #: Labels of unit kinds (``identity.units.UnitKind``).
@@ -54,6 +73,12 @@ def get_admin_page_caller(request: Request, caller: PageCaller, session: DbSessi
 
 
 AdminPageCaller = Annotated[Caller, Depends(get_admin_page_caller)]
+
+
+def confirmed(confirm: str) -> None:
+    """A form's confirmation checkbox (``confirm=yes``) was ticked, or ``not_confirmed``."""
+    if confirm != "yes":
+        raise ValidationFailed("the action was not confirmed", code="not_confirmed")
 
 
 def message_for(error: PolarisError) -> str:

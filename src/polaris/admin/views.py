@@ -12,6 +12,9 @@ from polaris.admin import (
     views_audit,
     views_guard,
     views_imports,
+    views_incident,
+    views_retention,
+    views_scan,
     views_status,
     views_units,
     views_users,
@@ -25,3 +28,6 @@ router.include_router(views_users.router)
 router.include_router(views_audit.router)
 router.include_router(views_status.router)
 router.include_router(views_guard.router)
+router.include_router(views_incident.router)
+router.include_router(views_scan.router)
+router.include_router(views_retention.router)

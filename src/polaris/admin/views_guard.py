@@ -1,6 +1,7 @@
 """The ransomware guard's buttons on the status page: restore what a frozen account changed since
 a time, and unfreeze it. Administrators only (``AdminPageCaller``: ``access.gate``), each asked
-to confirm with a checkbox, each audited by ``resilience.service``."""
+to confirm with a checkbox, each audited by ``resilience.service``. No administrator may unfreeze
+their own account (``access.policy.decide_unfreeze``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from polaris.admin._pages import AdminPageCaller
+from polaris.admin._pages import AdminPageCaller, confirmed
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.errors import ValidationFailed
@@ -28,11 +29,6 @@ def parse_since(text: str) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _confirmed(confirm: str) -> None:
-    if confirm != "yes":
-        raise ValidationFailed("the action was not confirmed")
-
-
 @router.post("/admin/guard/{username}/restore")
 def restore(
     username: str,
@@ -42,7 +38,7 @@ def restore(
     since: str = Form(""),
     confirm: str = Form(""),
 ) -> Response:
-    _confirmed(confirm)
+    confirmed(confirm)
     when = parse_since(since)
     with transaction(session):
         report = guard.restore_since(
@@ -67,9 +63,11 @@ def restore(
 def unfreeze(
     username: str, caller: AdminPageCaller, session: DbSession, confirm: str = Form("")
 ) -> Response:
-    _confirmed(confirm)
+    confirmed(confirm)
     with transaction(session):
-        guard.unfreeze(session=session, context=caller.context, username=username)
+        guard.unfreeze(
+            session=session, actor=caller.actor, context=caller.context, username=username
+        )
     return RedirectResponse("/admin/status#guard", status_code=303)
 
 

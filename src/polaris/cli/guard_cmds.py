@@ -90,7 +90,7 @@ def unfreeze(
 ) -> None:
     """Let a frozen account write again (its window starts afresh)."""
     with instance_for(data_dir) as instance, unit_of_work(instance) as session:
-        changed = guard.unfreeze(session=session, context=cli_context(), username=user)
+        changed = guard.unfreeze(session=session, actor=None, context=cli_context(), username=user)
     console.print(f"{user} unfrozen" if changed else f"{user} was not frozen", highlight=False)
 
 

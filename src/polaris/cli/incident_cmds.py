@@ -20,7 +20,7 @@ def on(
     """Make the instance read-only: reads and sign-in go on, every write is refused (503
     instance_read_only) on every node within seconds, and by the CLI's writing commands."""
     with instance_for(data_dir) as instance, unit_of_work(instance, writes=False) as session:
-        state = incident.turn_on(session=session, context=cli_context(), reason=reason)
+        state = incident.turn_on(session=session, actor=None, context=cli_context(), reason=reason)
     console.print(f"incident switch ON since {state.since_ist}: {state.reason}", highlight=False)
 
 
@@ -28,7 +28,7 @@ def on(
 def off(data_dir: Path | None = DataDirOption) -> None:
     """Accept writes again."""
     with instance_for(data_dir) as instance, unit_of_work(instance, writes=False) as session:
-        ended = incident.turn_off(session=session, context=cli_context())
+        ended = incident.turn_off(session=session, actor=None, context=cli_context())
     console.print(f"incident switch OFF (it was on since {ended.since_ist})", highlight=False)
 
 

@@ -30,6 +30,8 @@ VERSION_ADDED = "version.added"
 VERSION_RESTORED = "version.restored"
 #: A malware scan's verdict on a version's content: what may be shown of it changed.
 VERSION_SCANNED = "version.scanned"
+#: A version removed because an administrator deleted its content as malware (``drive.quarantine``).
+VERSION_DELETED = "version.deleted"
 SHARE_GRANTED = "share.granted"
 SHARE_CHANGED = "share.changed"
 SHARE_REVOKED = "share.revoked"
@@ -92,6 +94,24 @@ def version_recorded(
         session,
         kind=VERSION_RESTORED if version.restored_from is not None else VERSION_ADDED,
         subject=("version", version.id),
+        space_id=located.space.id,
+        actor_id=actor_id(actor),
+        data={
+            "node_id": located.node.id,
+            "parent_id": located.node.parent_id,
+            "level": int(located.classification),
+        },
+    )
+
+
+def version_deleted(
+    session: Session, version_id: int, located: Located, *, actor: Actor | None
+) -> None:
+    """``version.deleted``: the version's row is gone (its derived rows with it)."""
+    events.append(
+        session,
+        kind=VERSION_DELETED,
+        subject=("version", version_id),
         space_id=located.space.id,
         actor_id=actor_id(actor),
         data={

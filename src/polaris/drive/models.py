@@ -195,6 +195,9 @@ class ContentScan(Base):
     version_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     scanned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: An administrator released it (``passed``, the reason in ``detail``): a false positive.
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_content_scan_state", "state"),)
 

@@ -156,6 +156,20 @@ def delete_rule(
     session.flush()
 
 
+def get_rule(
+    *, session: Session, actor: Actor | None, context: AuditContext, rule_id: int
+) -> RetentionRule:
+    _require(session, actor, context, "retention.rules")
+    rule = session.get(RetentionRule, rule_id)
+    if rule is None:
+        raise NotFound("no such retention rule", code="rule_not_found")
+    return rule
+
+
+def target_of(rule: RetentionRule) -> Target:
+    return Target(space_id=rule.space_id, node_id=rule.node_id, classification=rule.classification)
+
+
 def list_rules(
     *, session: Session, actor: Actor | None, context: AuditContext
 ) -> list[RetentionRule]:

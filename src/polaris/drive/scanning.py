@@ -12,6 +12,9 @@ State is kept per content (SHA-256), not per version: a copy, a restored version
 bytes uploaded again share one verdict, and nothing is scanned twice. The verdict is a function of
 the bytes and of the signatures; the bytes are the same, so repeating the scan would only repeat
 the answer (a rescan after a signature update is a separate, later feature).
+
+An administrator releases quarantined or held content (a false positive) or deletes it for good:
+``drive.quarantine``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from polaris.config import settings_of
 from polaris.drive import events as drive_events
 from polaris.drive._locate import Located
 from polaris.drive.models import ContentScan, FileVersion, Node
+from polaris.identity.models import User
 
 log = logging.getLogger("polaris.drive.scanning")
 
@@ -132,12 +136,12 @@ def record_verdict(
     elif state in (ERROR, PASSED) and detail:
         log.warning("content %s %s without a full scan: %s", sha256, state, detail)
     # What may be shown of this content changed (search leaves out held content's text).
-    drive_events.content_scanned(session, _places_of(session, sha256))
+    drive_events.content_scanned(session, places_of(session, sha256))
     session.flush()
     return scan
 
 
-def _places_of(session: Session, sha256: str) -> list[tuple[int, int, int]]:
+def places_of(session: Session, sha256: str) -> list[tuple[int, int, int]]:
     """(version id, node id, space id) of every version holding this content."""
     query = (
         select(FileVersion.id, Node.id, Node.space_id)
@@ -200,19 +204,24 @@ class HeldContent:
     node_id: int
     name: str
     version_number: int
+    uploader: str | None = None  # the uploader's username
 
 
 def held_content(session: Session, *, limit: int = 100) -> list[HeldContent]:
     """Quarantined and held content (infected first), with the files that hold it."""
-    rows: Sequence[tuple[ContentScan, FileVersion, Node]] = session.execute(
-        select(ContentScan, FileVersion, Node)
+    rows: Sequence[tuple[ContentScan, FileVersion, Node, str | None]] = session.execute(
+        select(ContentScan, FileVersion, Node, User.username)
         .join(FileVersion, FileVersion.sha256 == ContentScan.sha256)
         .join(Node, Node.id == FileVersion.node_id)
+        .outerjoin(User, User.id == ContentScan.uploader_id)
         .where(ContentScan.state.in_([INFECTED, ERROR]))
         .order_by(ContentScan.state.desc(), ContentScan.created_at.desc(), FileVersion.id)
         .limit(limit)
     ).all()
-    return [HeldContent(scan, node.id, node.name, version.number) for scan, version, node in rows]
+    return [
+        HeldContent(scan, node.id, node.name, version.number, uploader)
+        for scan, version, node, uploader in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -224,6 +233,8 @@ class ScanView:
     signature: str | None
     detail: str | None
     servable: bool
+    #: An administrator released it as a false positive (``passed``, the reason in ``detail``).
+    released: bool = False
 
 
 def scan_view(
@@ -233,4 +244,10 @@ def scan_view(
     if scan is None:
         return ScanView(None, None, None, servable=True)
     allowed = access.can(actor, Action.READ, content_resource(located, scan))
-    return ScanView(scan.state, scan.signature, scan.detail, servable=allowed)
+    return ScanView(
+        scan.state,
+        scan.signature,
+        scan.detail,
+        servable=allowed,
+        released=scan.released_by is not None,
+    )

@@ -8,6 +8,11 @@ flips it back quietly would have to break the hash chain to hide it.
 Every request would read it, so :class:`CachedState` keeps what it read for ``ttl`` seconds
 (2 s by default): another node follows a change within that time; the node that made the change
 at once (:meth:`CachedState.invalidate`).
+
+Turning it on or off is administration: the command line (``actor`` None, the instance's operator)
+or an administrator (``access.gate``, refusals audited), from the status page. While it is on, the
+page's switch-off is the one administration form the read-only gate lets through
+(``polaris.web.readonly``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from polaris.access import gate
+from polaris.access.policy import Actor
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.audit.models import AuditRecord
@@ -28,6 +35,7 @@ from polaris.errors import Conflict, ValidationFailed
 ON = "incident.on"
 OFF = "incident.off"
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
+MAX_REASON_CHARS = 500  # the audit record's reason column
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,25 @@ def current(*, session: Session) -> IncidentState | None:
     return IncidentState(reason=row.reason or "", since=row.at, by=row.actor_name)
 
 
-def turn_on(*, session: Session, context: AuditContext, reason: str) -> IncidentState:
+def _require(session: Session, actor: Actor | None, context: AuditContext, operation: str) -> None:
+    """Administrators only; ``actor`` None is the command line, run by the instance's operator."""
+    if actor is not None:
+        gate.require_admin(session=session, actor=actor, operation=operation, context=context)
+
+
+def turn_on(
+    *, session: Session, actor: Actor | None, context: AuditContext, reason: str
+) -> IncidentState:
+    _require(session, actor, context, ON)
     reason = " ".join(reason.split())
     if not reason:
-        raise ValidationFailed("give the reason for turning the incident switch on")
+        raise ValidationFailed(
+            "give the reason for turning the incident switch on", code="reason_required"
+        )
+    if len(reason) > MAX_REASON_CHARS:
+        raise ValidationFailed(
+            f"the reason is longer than {MAX_REASON_CHARS} characters", code="reason_too_long"
+        )
     if current(session=session) is not None:
         raise Conflict("the incident switch is already on", code="incident_already_on")
     record = audit.append(
@@ -67,8 +90,9 @@ def turn_on(*, session: Session, context: AuditContext, reason: str) -> Incident
     return IncidentState(reason=record.reason or reason, since=record.at, by=context.actor_name)
 
 
-def turn_off(*, session: Session, context: AuditContext) -> IncidentState:
+def turn_off(*, session: Session, actor: Actor | None, context: AuditContext) -> IncidentState:
     """Turn it off; the state that ended."""
+    _require(session, actor, context, OFF)
     ended = current(session=session)
     if ended is None:
         raise Conflict("the incident switch is not on", code="incident_not_on")

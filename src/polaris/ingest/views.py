@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from polaris.access.policy import decide_admin
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import content, holds, scanning
@@ -59,6 +60,10 @@ def file_page(
         scan = scanning.scan_view(session, actor=caller.actor, located=located, version=version)
         # A hold on the file or a folder above it: shown to whoever may read the file.
         held = holds.holds_over(session, located.node)
+        # Administrators place a hold from here (``admin.views_retention``), unless one is on it.
+        may_hold = decide_admin(caller.actor).allowed and not any(
+            hold.node_id == node_id for hold in held
+        )
         status = ingest.preview_status(
             session, version_id=version.id, content_type=version.content_type, size=version.size
         )
@@ -87,6 +92,7 @@ def file_page(
         text=text,
         scan=scan,
         legal_hold=held[-1].reason if held else None,
+        may_hold=may_hold,
     )
 
 

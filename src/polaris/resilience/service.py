@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from polaris.access import gate
+from polaris.access.policy import Actor
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
@@ -90,9 +92,22 @@ def frozen_accounts(session: Session) -> list[Frozen]:
     return result
 
 
-def unfreeze(*, session: Session, context: AuditContext, username: str) -> bool:
-    """Let the account write again and start its window afresh; whether it was frozen."""
+def unfreeze(
+    *, session: Session, actor: Actor | None, context: AuditContext, username: str
+) -> bool:
+    """Let the account write again and start its window afresh; whether it was frozen.
+
+    ``actor`` None is the command line (the instance's operator). Otherwise an administrator,
+    and never on their own account (``access.policy.decide_unfreeze``: a frozen administrator's
+    credentials may be the attacker's); refusals are audited.
+    """
+    if actor is not None:
+        gate.require_admin(
+            session=session, actor=actor, operation="guard.unfreeze", context=context
+        )
     user = users.get_by_username(session=session, username=username)
+    if actor is not None:
+        gate.require_unfreeze(session=session, actor=actor, user_id=user.id, context=context)
     changed = freezing.set_writes_frozen(session, user_id=user.id, frozen_at=None)
     state = repo.lock_account(session, user.id)
     state.recent, state.score, state.frozen_at = [], 0, None

@@ -53,6 +53,10 @@ ERROR_MESSAGES = {
     "scan_pending": N_(
         "This file is waiting for its malware scan. Try again once the scan has found it clean."
     ),
+    "not_confirmed": N_("Tick the box to confirm, then press the button again."),
+    "own_freeze": N_(
+        "You cannot unfreeze your own account: another administrator must check it and unfreeze it."
+    ),
     "writes_frozen": N_(
         "Your account may not change files for now: the ransomware guard saw files being "
         "encrypted. Your files can still be read. Call your administrator."

@@ -8,7 +8,9 @@ the event loop).
 What is a write: any method but GET, HEAD and OPTIONS (the API, the pages' forms, tus uploads,
 WebDAV). Allowed all the same, so that officers can still sign in and read and accounts can be
 secured: signing in and out (sessions are rows: a sign-in writes), the second factor and its
-enrolment, changing one's own password, and the language preference (a cookie).
+enrolment, changing one's own password, and the language preference (a cookie). And the status
+page's switch-off (:data:`INCIDENT_OFF`), or the switch could only be turned off from the command
+line: only the path goes through here; the route itself lets administrators alone turn it off.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from polaris.errors import InstanceReadOnly
 from polaris.web.pages import PASSWORD_PAGE
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The status page's form that turns the incident switch off (``admin.views_incident``).
+INCIDENT_OFF = "/admin/incident/off"
 ALLOWED_WRITES = frozenset(
     {
         "/api/v1/auth/login",
@@ -38,6 +42,7 @@ ALLOWED_WRITES = frozenset(
         "/logout",
         "/language",
         PASSWORD_PAGE,
+        INCIDENT_OFF,
     }
 )
 

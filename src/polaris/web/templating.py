@@ -2,6 +2,7 @@
 
 Templates call ``_("...")`` for every user-facing string (Babel extracts them from there), and
 format dates, numbers and sizes through the helpers below so that Hindi pages get Hindi formats.
+Times are shown in IST with the zone (``when``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ environment = Environment(
 )
 
 _LOCALES = {"en": "en_IN", "hi": "hi_IN"}
+#: Times on pages are Indian Standard Time, with the zone written after them.
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
 
 
 def render(
@@ -41,7 +44,11 @@ def render(
     locale = _LOCALES[language]
 
     def when(value: dt.datetime | None) -> str:
-        return "" if value is None else format_datetime(value, "medium", locale=locale)
+        """A time in IST, saying so (a time without a zone is UTC, as the database keeps it)."""
+        if value is None:
+            return ""
+        shown = format_datetime(value, "medium", tzinfo=IST, locale=locale)
+        return catalogue.gettext("%(time)s IST") % {"time": shown}
 
     def number(value: int | float) -> str:
         return format_decimal(value, locale=locale)

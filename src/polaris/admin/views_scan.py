@@ -1,0 +1,77 @@
+"""The malware scan's list on the status page: release quarantined or held content (a false
+positive: the reason is required) or delete it for good (a ticked confirmation). Administrators
+only; ``drive.quarantine`` asks ``access.gate`` again and audits each (``content.release``,
+``content.delete``). Both act on the content, so on every file that holds the same bytes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from polaris.admin._pages import AdminPageCaller, confirmed, message_for
+from polaris.admin.views_status import render_status
+from polaris.db.uow import transaction
+from polaris.deps import CurrentInstance, DbSession
+from polaris.drive import quarantine
+from polaris.errors import PolarisError
+
+router = APIRouter(include_in_schema=False)
+
+Sha256 = Annotated[str, Path(pattern="^[0-9a-f]{64}$")]
+
+
+@router.post("/admin/scan/{sha256}/release")
+def release(
+    sha256: Sha256,
+    request: Request,
+    caller: AdminPageCaller,
+    session: DbSession,
+    reason: str = Form(""),
+) -> Response:
+    try:
+        with transaction(session):
+            quarantine.release_content(
+                session=session,
+                actor=caller.actor,
+                context=caller.context,
+                sha256=sha256,
+                reason=reason,
+            )
+    except PolarisError as error:
+        return render_status(
+            request,
+            caller,
+            session,
+            error=message_for(error),
+            status_code=error.status,
+            values={"sha256": sha256, "release_reason": reason},
+        )
+    return RedirectResponse("/admin/status?done=released#malware", status_code=303)
+
+
+@router.post("/admin/scan/{sha256}/delete")
+def delete(
+    sha256: Sha256,
+    request: Request,
+    caller: AdminPageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    confirm: str = Form(""),
+) -> Response:
+    try:
+        confirmed(confirm)
+        with transaction(session):
+            quarantine.delete_content(
+                session=session,
+                actor=caller.actor,
+                context=caller.context,
+                blobs=instance.blobs,
+                sha256=sha256,
+            )
+    except PolarisError as error:
+        return render_status(
+            request, caller, session, error=message_for(error), status_code=error.status
+        )
+    return RedirectResponse("/admin/status?done=deleted#malware", status_code=303)
