@@ -47,9 +47,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backup_data import Change, Entry, apply_change, plan, revert_change, write_tree
 from lib_peers import BenchError, ensure_debian_packages, temp_tree
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 TOOLS = ("polaris", "restic", "borg")
 PASSWORD = "bench-only-password"  # a throwaway repository in a temp dir
@@ -98,11 +102,13 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None =
     return proc.stdout + proc.stderr
 
 
-def timed(cmd: list[str], **kwargs: object) -> tuple[Timed, str]:
+def timed(
+    cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[Timed, str]:
     """Wall time and the children's CPU time of one command."""
     cpu = children_cpu()
     started = time.perf_counter()
-    out = run(cmd, **kwargs)  # type: ignore[arg-type]
+    out = run(cmd, env=env, cwd=cwd)
     return Timed(time.perf_counter() - started, children_cpu() - cpu), out
 
 
@@ -155,7 +161,7 @@ class Uploader:
         self.folders: dict[str, int] = {"": self.root}
 
     @contextmanager
-    def _session(self) -> Iterator[object]:
+    def _session(self) -> Iterator[Session]:
         from polaris.db.uow import unit_of_work
 
         with unit_of_work(self.instance.sessions) as session:
@@ -170,7 +176,7 @@ class Uploader:
         parent_id = self.folder(parent)
         with self._session() as session:
             located, _ = service.ensure_folder(
-                session=session,  # type: ignore[arg-type]
+                session=session,
                 actor=self.actor,
                 context=self.context,
                 parent_id=parent_id,
@@ -192,7 +198,7 @@ class Uploader:
         stored = writer.finish()
         with self._session() as session:
             content.commit_upload(
-                session=session,  # type: ignore[arg-type]
+                session=session,
                 actor=self.actor,
                 context=self.context,
                 blobs=blobs,
