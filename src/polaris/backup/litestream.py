@@ -17,6 +17,7 @@ truncates the WAL looks like a write), never towards hiding it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -25,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -89,9 +91,18 @@ def write_config(settings: Settings, target: BackupTarget, database: Path, direc
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / CONFIG_FILE
     text = json.dumps(litestream_config(settings, target, database), indent=2)
-    tmp = path.with_name(f".{CONFIG_FILE}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    # A name of its own per writer: ``backup status`` and ``backup run`` may write at once, and
+    # a shared temporary name let one rename the other's file away (FileNotFoundError).
+    fd, tmp = tempfile.mkstemp(prefix=f".{CONFIG_FILE}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return path
 
 
