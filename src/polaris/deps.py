@@ -153,6 +153,7 @@ def _caller(request: Request, session: Session, need: Need, *, admin: bool = Fal
                 actor=caller.actor,
                 operation=operation_of(request),
                 context=caller.context,
+                changes=request.method not in SAFE_METHODS,
             )
         else:
             gate.require_credentials(

@@ -177,6 +177,7 @@ def test_nobody_lifts_the_guards_freeze_on_their_own_account() -> None:
     assert decide_unfreeze(ADMIN, user_id=ADMIN.user_id).reason == "own_freeze"
     frozen = replace(ADMIN, writes_frozen=True)
     assert decide_unfreeze(frozen, user_id=frozen.user_id).reason == "own_freeze"
-    assert decide_unfreeze(frozen, user_id=other).allowed  # another account: an administrator's
+    # Nor anyone else's while frozen: the credentials may be the attacker's.
+    assert decide_unfreeze(frozen, user_id=other).reason == "writes_frozen"
     assert decide_unfreeze(OFFICER, user_id=OFFICER.user_id).reason == "not_admin"
     assert decide_unfreeze(token(ADMIN, "write"), user_id=other).reason == "token_scope"

@@ -95,3 +95,22 @@ def test_a_frozen_administrator_cannot_unfreeze_themselves(
         "own_freeze",
         "admin.one",
     )
+
+
+def test_a_frozen_administrator_may_look_but_change_nothing(
+    seeded: Instance, client: TestClient
+) -> None:
+    """The frozen session may be the attacker's: purging, releasing, lifting holds or switching
+    the incident mode off are what an attacker would do next."""
+    sign_in_admin(client)
+    freeze(seeded, "admin.one")
+    page = client.get("/admin/status")
+    assert page.status_code == 200
+    refused = client.post(
+        "/admin/incident/on",
+        data={"csrf": csrf_of(page.text), "reason": "drill", "confirm": "yes"},
+    )
+    assert refused.status_code == 403
+    assert "ransomware guard saw files being encrypted" in refused.text
+    denials = [r for r in records(seeded, "access.admin") if r.reason == "writes_frozen"]
+    assert denials

@@ -32,6 +32,8 @@ REFUSALS = {
     "admin_required": "administrators only",
     "actor_disabled": "the account is disabled",
     "own_freeze": "another administrator must lift the freeze on your own account",
+    "writes_frozen": "the ransomware guard froze this account's writes: another administrator "
+    "must look and lift the freeze",
 }
 #: ``object_id`` holds the operation (method and path); the column is this long.
 MAX_OPERATION_CHARS = 128
@@ -51,11 +53,17 @@ def require_credentials(
 
 
 def require_admin(
-    *, session: Session, actor: Actor, operation: str, context: audit.AuditContext
+    *,
+    session: Session,
+    actor: Actor,
+    operation: str,
+    context: audit.AuditContext,
+    changes: bool = True,
 ) -> None:
-    """Return if the actor may administer (see ``policy.decide_admin``); otherwise audit and raise
-    ``PermissionDenied`` (``admin_required``, or the credentials' own reason)."""
-    decision = decide_admin(actor)
+    """Return if the actor may administer (see ``policy.decide_admin``: ``changes=False`` only
+    for looking); otherwise audit and raise ``PermissionDenied`` (``admin_required``,
+    ``writes_frozen``, or the credentials' own reason)."""
+    decision = decide_admin(actor, changes=changes)
     if not decision.allowed:
         _refuse(session, decision, "access.admin", operation, context)
 

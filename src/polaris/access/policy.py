@@ -236,14 +236,20 @@ def decide_credentials(actor: Actor, need: Need) -> Decision:
     return Decision(False, "token_scope")
 
 
-def decide_admin(actor: Actor) -> Decision:
+def decide_admin(actor: Actor, *, changes: bool = True) -> Decision:
     """Administration: the credentials must allow it (an ``all`` token at most) and the role must
-    be an administrator's."""
+    be an administrator's. An administrator whose writes the ransomware guard froze may still
+    look (``changes=False``: the admin pages' GETs) but change nothing: their session or token
+    may be the attacker's, and purging, releasing quarantined files, lifting holds or deleting
+    retention rules are exactly what an attacker would do next. ``changes`` defaults to True so
+    a new call site is safe unless it says it only reads."""
     credentials = decide_credentials(actor, Need.ALL)
     if not credentials.allowed:
         return credentials
     if not actor.is_admin:
         return Decision(False, "not_admin")
+    if changes and actor.writes_frozen:
+        return Decision(False, "writes_frozen")
     return Decision(True, "admin")
 
 
@@ -251,11 +257,13 @@ def decide_unfreeze(actor: Actor, *, user_id: int) -> Decision:
     """Lifting the ransomware guard's freeze on account ``user_id``: administration, and never on
     one's own account. A frozen administrator's session or token may be the attacker's, whose
     first act would be to lift the freeze; another administrator must look and lift it."""
-    admin = decide_admin(actor)
+    admin = decide_admin(actor, changes=False)
     if not admin.allowed:
         return admin
     if actor.user_id == user_id:
         return Decision(False, "own_freeze")
+    if actor.writes_frozen:
+        return Decision(False, "writes_frozen")
     return admin
 
 

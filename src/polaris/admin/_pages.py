@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from polaris.access import gate
+from polaris.access.policy import SAFE_METHODS
 from polaris.db.uow import transaction
 from polaris.deps import Caller, DbSession, operation_of
 from polaris.errors import PolarisError, ValidationFailed
@@ -61,18 +62,34 @@ UNIT_KINDS = {
 CLEARANCES = (N_("Unclassified"), N_("Restricted"), N_("Confidential"), N_("Secret"))
 
 
-def get_admin_page_caller(request: Request, caller: PageCaller, session: DbSession) -> Caller:
+def _admin_page_caller(
+    request: Request, caller: PageCaller, session: DbSession, *, changes: bool
+) -> Caller:
     with transaction(session):
         gate.require_admin(
             session=session,
             actor=caller.actor,
             operation=operation_of(request),
             context=caller.context,
+            changes=changes,
         )
     return caller
 
 
+def get_admin_page_caller(request: Request, caller: PageCaller, session: DbSession) -> Caller:
+    """An administrator; one the ransomware guard froze may only look (GET)."""
+    return _admin_page_caller(request, caller, session, changes=request.method not in SAFE_METHODS)
+
+
+def get_admin_unfreeze_caller(request: Request, caller: PageCaller, session: DbSession) -> Caller:
+    """An administrator, frozen or not: for the unfreeze form only, whose service judges the
+    freeze itself (``access.policy.decide_unfreeze``: never one's own, never while frozen) and
+    says which of the two it was."""
+    return _admin_page_caller(request, caller, session, changes=False)
+
+
 AdminPageCaller = Annotated[Caller, Depends(get_admin_page_caller)]
+AdminUnfreezeCaller = Annotated[Caller, Depends(get_admin_unfreeze_caller)]
 
 
 def confirmed(confirm: str) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from polaris.admin._pages import AdminPageCaller, confirmed
+from polaris.admin._pages import AdminPageCaller, AdminUnfreezeCaller, confirmed
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.errors import ValidationFailed
@@ -61,7 +61,7 @@ def restore(
 
 @router.post("/admin/guard/{username}/unfreeze")
 def unfreeze(
-    username: str, caller: AdminPageCaller, session: DbSession, confirm: str = Form("")
+    username: str, caller: AdminUnfreezeCaller, session: DbSession, confirm: str = Form("")
 ) -> Response:
     confirmed(confirm)
     with transaction(session):

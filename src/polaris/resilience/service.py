@@ -102,8 +102,8 @@ def unfreeze(
     credentials may be the attacker's); refusals are audited.
     """
     if actor is not None:
-        gate.require_admin(
-            session=session, actor=actor, operation="guard.unfreeze", context=context
+        gate.require_admin(  # the freeze itself is judged by require_unfreeze below
+            session=session, actor=actor, operation="guard.unfreeze", context=context, changes=False
         )
     user = users.get_by_username(session=session, username=username)
     if actor is not None:
