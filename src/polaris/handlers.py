@@ -25,6 +25,7 @@ def load_job_handlers() -> None:
 
 def load_consumers() -> None:
     import polaris.drive.consumers
+    import polaris.drive.placements
     import polaris.ingest.consumers
     import polaris.resilience.consumers
     import polaris.search.consumers  # noqa: F401
