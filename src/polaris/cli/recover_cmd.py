@@ -107,6 +107,7 @@ def recover_command(
             _make_instance(directory, master_key_file, audit_key_file, blobs if in_place else None)
             if not in_place:
                 _copy(source, LocalBackend(directory / "blobs"), report)
+            _migrate(directory)
             instance = open_instance(load_settings(directory))
             try:
                 rebuilt = rebuild(
@@ -178,7 +179,7 @@ def _holds_store(backend: Backend) -> bool:
 def _make_instance(
     directory: Path, master_key_file: Path, audit_key_file: Path | None, in_place: str | None
 ) -> None:
-    """Keys, settings and an empty, migrated database in ``directory``."""
+    """Keys and settings in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     shutil.copyfile(master_key_file, directory / "master.key")
@@ -199,6 +200,10 @@ def _make_instance(
         search_engine=None, redis_url=None,
     )  # fmt: skip
     (directory / CONFIG_FILE_NAME).write_text(text, encoding="utf-8")
+
+
+def _migrate(directory: Path) -> None:
+    """The schema and the default roles, in the new database (the store is in place by now)."""
     settings = load_settings(directory)
     engine = make_engine(settings.resolved_database_url)
     try:

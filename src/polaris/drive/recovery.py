@@ -49,6 +49,9 @@ class Rebuild:
         self.space_of: dict[int, int] = {}
         self.version_id = 0
         self.pending = 0
+        #: Versions wait for the flush of their nodes: without relationships between the two
+        #: mappers, one flush does not order their INSERTs by the foreign key.
+        self.versions: list[FileVersion] = []
 
     def space(
         self,
@@ -148,7 +151,7 @@ class Rebuild:
             return
         assert kind == FILE
         for version_id, version in enumerate(versions, start=first_version):
-            self._add(
+            self.versions.append(
                 FileVersion(
                     id=version_id,
                     node_id=node_id,
@@ -170,7 +173,7 @@ class Rebuild:
 
     def finish(self) -> None:
         """Flush the rest, and set each space's usage to the bytes its versions hold."""
-        self.session.flush()
+        self._flush()
         for space_id in sorted(set(self.space_of.values())):
             used = repo.space_content_bytes(self.session, space_id)
             repo.set_used_bytes(self.session, space_id, used)
@@ -179,7 +182,12 @@ class Rebuild:
     def _add(self, row: object) -> None:
         self.session.add(row)
         self.pending += 1
-        if self.pending >= FLUSH_EVERY:
-            self.session.flush()
-            self.session.expunge_all()
-            self.pending = 0
+        if self.pending + len(self.versions) >= FLUSH_EVERY:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.session.flush()
+        self.session.add_all(self.versions)
+        self.session.flush()
+        self.session.expunge_all()
+        self.versions, self.pending = [], 0
