@@ -76,7 +76,8 @@ def record_placements(session: Session, batch: Sequence[events.Event]) -> None:
             purged[event.subject_id] = event.position
     now = utcnow()
     for node_id, position in sorted(purged.items()):
-        blobs.write_placement(Placement(node_id=node_id, generation=position, recorded_at=now))
+        tombstone = Placement(node_id=node_id, generation=position, recorded_at=now, purged=True)
+        blobs.write_placement(tombstone)
     write_placements(session, blobs, generation, recorded_at=now)
 
 
