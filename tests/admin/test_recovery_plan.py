@@ -112,8 +112,7 @@ def test_a_purged_node_stays_gone_and_an_earlier_node_of_its_id_too() -> None:
                           purged=True)  # fmt: skip
     reborn = folder(12, "new", 1, created_at=T0 + dt.timedelta(hours=2))
     plan = plan_recovery(
-        [manifest(9, 1), manifest(12, 1), manifest(13, 1, minutes=180, name="after.txt",
-                                                   parent=1)],  # fmt: skip
+        [manifest(9, 1), manifest(12, 1), manifest(13, 1, minutes=180, name="after.txt", parent=1)],
         [tombstone, reborn, folder(2, "FIR", 1)],
     )
     ids = {n.id for n in plan.nodes}

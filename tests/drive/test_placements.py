@@ -4,6 +4,8 @@ manifest says where it is), and a batch handed over twice nothing new."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from sqlalchemy.orm import Session
 
@@ -46,7 +48,11 @@ def test_each_change_of_place_leaves_the_nodes_newest_record(drive: Drive) -> No
     assert drive.patch("sho.a1", f"{API}/nodes/{year}", json={"name": "वर्ष"}).is_success
     drained(drive)
     record = latest(drive, file)
-    assert (record.name, record.parent_id, record.path) == ("प्राथमिकी.txt", cases, "/केस/प्राथमिकी.txt")
+    assert (record.name, record.parent_id, record.path) == (
+        "प्राथमिकी.txt",
+        cases,
+        "/केस/प्राथमिकी.txt",
+    )
     assert record.space is not None and record.space.root_id == root and record.space.kind == "unit"
     assert record.trashed_at is None and record.classification == "unclassified"
     assert latest(drive, year).name == "वर्ष"
@@ -95,6 +101,12 @@ def test_a_batch_handed_over_again_writes_nothing_new(drive: Drive) -> None:
     assert all_records(drive) == before
     with drive.instance.sessions() as session:
         assert placements.record_every_node(session, drive.instance.blobs) == 0
+    # A store written before placement records: every node but the roots gets one.
+    shutil.rmtree(drive.instance.blobs.backend.root / "data" / "placements")  # type: ignore[attr-defined]
+    drive.upload("hc.a1", folder, "a.txt", b"a")
+    with drive.instance.sessions() as session:
+        assert placements.record_every_node(session, drive.instance.blobs) == 2
+    assert latest(drive, folder).name == "केस"
 
 
 def test_a_session_without_a_blob_store_leaves_the_cursor_where_it_is(drive: Drive) -> None:

@@ -179,9 +179,10 @@ def test_a_record_recovered_by_following_the_document(
     object_id = f"placement/{node_key}/{0x1234:016x}.{recorded:016x}"
     plaintext = _open((blob_root / name).read_bytes(), data_key, object_id, 5)
     document = json.loads(plaintext)
-    assert plaintext == json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    assert (
+        plaintext
+        == json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    )
     assert document == {
         "format": 1, "node_id": 41, "generation": 0x1234,
         "recorded_at": "2026-12-01T05:30:00.123456+00:00", "purged": False, "kind": "file",

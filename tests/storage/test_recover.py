@@ -6,6 +6,7 @@ folder gone, a level lowered, ids that change (the store's records would then na
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 from collections.abc import Iterator
@@ -19,16 +20,20 @@ from sqlalchemy import select
 from polaris import events
 from polaris.app import create_app
 from polaris.audit.models import AuditRecord
+from polaris.backup.replicate import BlobReplicator
 from polaris.config import load_settings
 from polaris.drive.models import FileVersion, Node, Space
 from polaris.handlers import load_consumers
 from polaris.identity.models import User
 from polaris.instance import Instance, open_instance
+from polaris.storage import BlobStore, FileMetadata, LocalBackend, names
+from polaris.storage.keys import create_master_key_file
 from polaris.storage.refs import ContentRef
 from tests.cli.test_cli import cmd, invoke
 from tests.drive.conftest import Drive, seed
 
 API = "/api/v1"
+T0 = dt.datetime(2024, 3, 1, 4, 30, tzinfo=dt.UTC)
 
 #: (space name, path from the space's root, kind, in the trash, own level, version bytes' SHA-256)
 Entry = tuple[str, str, str, bool, int, tuple[str, ...]]
@@ -154,9 +159,7 @@ def recover(lost: Lost, target: Path, *extra: str):  # type: ignore[no-untyped-d
 
 
 @pytest.mark.slow
-def test_the_database_lost_for_good_the_store_rebuilds_the_tree(
-    lost: Lost, tmp_path: Path
-) -> None:
+def test_the_store_alone_rebuilds_the_tree(lost: Lost, tmp_path: Path) -> None:
     target = tmp_path / "recovered"
     result = recover(lost, target)
     assert result.exit_code == 0, result.output
@@ -165,11 +168,16 @@ def test_the_database_lost_for_good_the_store_rebuilds_the_tree(
     assert after == lost.before
     assert after[lost.renamed][1] == "/केस फ़ाइलें/वर्ष 2025/FIR/बयान.txt"
     assert after[lost.moved][1] == "/केस फ़ाइलें/वर्ष 2025/notes.txt"
-    assert [e for e in after.values() if e[1].endswith("प्राथमिकी 12-2025.txt")][0][5][2][:2] == "3:"
+    report = next(e for e in after.values() if e[1].endswith("प्राथमिकी 12-2025.txt"))
+    assert [digest[:2] for digest in report[5]] == ["1:", "2:", "3:"]
     assert sum(1 for e in after.values() if e[3]) == 3  # draft, the folder and what is in it
     output = " ".join(result.output.split())
     assert "storage verify: ok" in output and "audit verify: ok" in output
     assert cmd(target, "storage", "verify").exit_code == 0
+    # The recovery wrote records only where the manifests alone would not place a node (the
+    # four files placed by their manifests have none); the command writes those, then nothing.
+    assert "placement records written: 4" in cmd(target, "storage", "placements").output
+    assert "placement records written: 0" in cmd(target, "storage", "placements").output
     instance = open_instance(load_settings(target))
     try:
         with instance.sessions() as session:
@@ -202,3 +210,106 @@ def test_without_placement_records_a_rename_after_the_last_version_is_lost(
     assert after[lost.renamed][1].endswith("/FIR/statement.txt")
     assert after[lost.moved][1].endswith("/FIR/notes.txt")
     assert result.exit_code == 0, result.output
+
+
+def legacy_store(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A store as bad as one can be read: manifests only (written before placement records, or
+    by hand), one damaged, two claiming one path, names with NUL and a bidirectional override,
+    two manifests of one version. Returns (blobs, master key, manifest ids by role)."""
+    key = tmp_path / "master.key"
+    store = BlobStore.initialise(LocalBackend(tmp_path / "blobs"), create_master_key_file(key))
+
+    def put(node: int, name: str, path: str, data: bytes, minutes: int, version: int = 1) -> str:
+        meta = FileMetadata(
+            name=name, created_at=T0 + dt.timedelta(minutes=minutes), path=path, space_id=7,
+            node_id=node, version_id=f"{node}.{version}", content_type="text/plain",
+            classification="restricted", extra={"space": "PS कोतवाली", "version": version},
+        )  # fmt: skip
+        return store.write_manifest(store.put_bytes(data), meta)
+
+    ids = {
+        "damaged": put(10, "lost.txt", "/FIR/lost.txt", b"unreadable", 1),
+        "first": put(11, "a.txt", "/FIR/a.txt", b"first a", 2),
+        "second": put(12, "a.txt", "/FIR/a.txt", b"second a", 3),
+        "bidi": put(13, "report\u202efdp.exe", "/FIR/report\u202efdp.exe", b"exe?", 4),
+        "nul": put(14, "nul\x00.txt", "/FIR/nul\x00.txt", b"nul", 5),
+        "early": put(15, "v.txt", "/v.txt", b"never committed", 6),
+        "late": put(15, "v.txt", "/v.txt", b"committed", 7),
+    }
+    path = tmp_path / "blobs" / names.manifest_name(ids["damaged"])
+    damaged = bytearray(path.read_bytes())
+    damaged[30] ^= 1
+    path.write_bytes(bytes(damaged))
+    return tmp_path / "blobs", key, ids
+
+
+def test_bad_input_is_placed_in_lost_found_and_listed_never_dropped(tmp_path: Path) -> None:
+    blobs, key, ids = legacy_store(tmp_path / "old")
+    target = tmp_path / "recovered"
+    result = invoke(
+        "recover", "--blobs", str(blobs), "--target", str(target), "--master-key-file", str(key)
+    )
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    damaged = names.manifest_name(ids["damaged"])
+    assert f"problem: {damaged}: authentication failed" in output
+    assert "is also the name of node 12 in the same folder; recovered in lost+found" in output
+    assert "'report\\u202efdp.exe'" in output and "'nul\\u0000.txt'" in output
+    assert "claims version 1 of node 15" in output
+    assert "\u202e" not in output and "\x00" not in output  # named, never obeyed
+    assert "recovered, with 5 problem(s)" in output
+    # The verify of the new instance finds the one damaged object, and nothing else.
+    assert "storage verify: FAILED" in output and "1 problem" in output
+    report = (target / "recovery-report.txt").read_text(encoding="utf-8")
+    assert damaged in report and "problems (5)" in report
+    assert (target / "recovery-report.txt").stat().st_mode & 0o777 == 0o600
+    paths = {entry[1]: entry for entry in tree(target).values()}
+    assert set(paths) == {
+        "/FIR", "/FIR/a.txt", "/FIR/report_fdp.exe", "/FIR/nul_.txt", "/v.txt",
+        "/lost+found", "/lost+found/a.txt", "/lost+found/v.txt (node 15 version 1)",
+    }  # fmt: skip
+    digest = hashlib.sha256
+    assert paths["/FIR/a.txt"][5][0].split(":")[1] == digest(b"second a").hexdigest()
+    assert paths["/lost+found/a.txt"][5][0].split(":")[1] == digest(b"first a").hexdigest()
+    assert paths["/v.txt"][5][0].split(":")[1] == digest(b"committed").hexdigest()
+    assert paths["/FIR/a.txt"][4] == 1  # restricted, as the manifest said
+
+
+def test_a_backup_target_is_read_through_its_blobs_part(lost: Lost, tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    BlobReplicator(
+        LocalBackend(lost.blobs), LocalBackend(backup / "blobs"), state_dir=tmp_path / "state"
+    ).run_pass(full=True)
+    result = invoke(
+        "recover", "--blobs", str(backup), "--target", str(tmp_path / "new"),
+        "--master-key-file", str(lost.master_key), "--in-place",
+    )  # fmt: skip
+    assert result.exit_code == 1 and "is a backup target: it stays a backup" in result.output
+    assert not (tmp_path / "new").exists()
+    result = recover(lost, tmp_path / "new")
+    assert result.exit_code == 0, result.output
+    again = invoke(
+        "recover", "--blobs", str(backup), "--target", str(tmp_path / "from-backup"),
+        "--master-key-file", str(lost.master_key),
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "(backup target)" in again.output
+    assert tree(tmp_path / "from-backup") == lost.before
+
+
+def test_refusals_write_nothing(lost: Lost, tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x")
+    result = recover(lost, full)
+    assert result.exit_code == 1 and "is not empty" in result.output
+    result = invoke(
+        "recover", "--blobs", str(tmp_path / "nowhere"), "--target", str(tmp_path / "new"),
+        "--master-key-file", str(lost.master_key),
+    )  # fmt: skip
+    assert result.exit_code == 1 and "no blob store at" in result.output
+    other = tmp_path / "other.key"
+    create_master_key_file(other)
+    result = recover(Lost(lost.blobs, other, {}, 0, 0), tmp_path / "new")
+    assert result.exit_code == 1 and "master key" in result.output, result.output
+    assert not (tmp_path / "new").exists()

@@ -29,6 +29,7 @@ from polaris.clock import utcnow
 from polaris.db.sequences import follow_explicit_ids
 from polaris.db.uow import unit_of_work
 from polaris.drive import placements
+from polaris.drive.names import shown
 from polaris.drive.recovery import Rebuild
 from polaris.errors import IntegrityError
 from polaris.identity import placeholders, users
@@ -55,6 +56,13 @@ def read_store(store: BlobStore, progress: Progress | None = None) -> StoreConte
     """Every manifest and every node's newest readable placement record, authenticated."""
     found = StoreContents()
     total = sum(1 for _ in store.iter_manifest_ids())
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress("reading manifests", done, total)
 
     def unreadable_manifest(manifest_id: str, error: IntegrityError) -> None:
         reason = error.detail.removeprefix(f"manifest {manifest_id}: ")
@@ -62,6 +70,7 @@ def read_store(store: BlobStore, progress: Progress | None = None) -> StoreConte
             f"{names.manifest_name(manifest_id)}: {reason}; the file version it describes "
             "(name, place, content) is unknown: not recovered"
         )
+        step()
 
     def unreadable_record(name: str, error: IntegrityError) -> None:
         found.unreadable.append(
@@ -70,8 +79,7 @@ def read_store(store: BlobStore, progress: Progress | None = None) -> StoreConte
 
     for manifest in store.iter_manifests(on_error=unreadable_manifest):
         found.manifests.append(manifest)
-        if progress is not None:
-            progress("reading manifests", len(found.manifests), total)
+        step()
     for placement in store.iter_latest_placements(on_error=unreadable_record):
         found.placements.append(placement)
         if progress is not None:
@@ -169,8 +177,20 @@ def rebuild(
         password = created.initial_password
         username = created.user.username
     assert password is not None
+    # A record for every node the manifests alone would not put where it now is (folders, what
+    # went to lost+found, repaired names, files placed by path), at the new head: one fsync'd
+    # object each, so not for the many files their manifest places.
+    wanted = sorted(node.id for node in plan.nodes if not node.placed_by_manifest)
+    head = plan.generation + 1
+    written = 0
     with instance.sessions() as session:
-        written = placements.record_every_node(session, instance.blobs)
+        for piece in _pieces(wanted):
+            written += placements.write_placements(
+                session, instance.blobs, dict.fromkeys(piece, head)
+            )
+            session.expunge_all()
+            if progress is not None:
+                progress("writing placement records", wanted.index(piece[-1]) + 1, len(wanted))
     return Rebuilt(
         admin_username=username,
         admin_password=password,
@@ -182,6 +202,10 @@ def rebuild(
 
 
 Owner = tuple[str, int | None, int | None]  # space kind, unit id, owner id
+
+
+def _pieces(ids: list[int], size: int = 500) -> list[list[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def _owners(
@@ -215,7 +239,7 @@ def _owner(
     else:
         unit_id = next(next_unit)
         notes.append(
-            f"space {space.name!r} ({space.id}, kind {space.kind}) recovered as the space of "
+            f"space {shown(space.name)} ({space.id}, kind {space.kind}) recovered as the space of "
             f"placeholder unit {placeholders.RECOVERED_CODE}-{unit_id}"
         )
     unit = placeholders.placeholder_unit(

@@ -63,6 +63,18 @@ class PlannedNode:
     last_seen: datetime | None = None
     parent_id: int | None = None
     space_id: int | None = None
+    #: The name in the record or manifest, before any repair.
+    given_name: str | None = None
+
+    @property
+    def placed_by_manifest(self) -> bool:
+        """Whether the newest manifest alone puts it here, as it is: then it needs no placement
+        record for a later recovery to find it again (every other node gets one)."""
+        return (
+            self.source == "manifest"
+            and self.parent_id == self.wanted_parent
+            and self.name == self.given_name
+        )
 
 
 @dataclass
@@ -259,6 +271,7 @@ class _Planner:
                 level=level_of(newest.classification, self.problems, where),
                 created_at=versions[0].created_at,
                 source="manifest",
+                given_name=newest.name,
                 wanted_parent=parent if isinstance(parent, int) else None,
                 wanted_space=newest.space_id if isinstance(newest.space_id, int) else None,
                 path=newest.path,

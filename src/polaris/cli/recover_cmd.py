@@ -137,11 +137,11 @@ def recover_command(
         highlight=False,
         markup=False,
     )
-    if not check.ok:
-        errors.print("the recovered instance is NOT whole: do not serve it; see above")
-        raise typer.Exit(1)
     if problems:
         errors.print(f"recovered, with {len(problems)} problem(s): see the report")
+    if not check.ok:
+        errors.print("the recovered instance is NOT whole: do not serve it; see above")
+    if problems or not check.ok:
         raise typer.Exit(1)
     console.print(f"next: polaris serve --data-dir {directory}", highlight=False, markup=False)
 

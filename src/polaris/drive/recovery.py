@@ -52,6 +52,9 @@ class Rebuild:
         #: Versions wait for the flush of their nodes: without relationships between the two
         #: mappers, one flush does not order their INSERTs by the foreign key.
         self.versions: list[FileVersion] = []
+        #: Events wait too: appending one executes an INSERT, which would flush every row added
+        #: so far, one node at a time.
+        self.events: list[tuple[str, tuple[str, int], int, dict[str, int | bool]]] = []
 
     def space(
         self,
@@ -144,10 +147,8 @@ class Rebuild:
         if kind == FOLDER:
             self.paths[node_id], self.levels[node_id] = path, effective
             self.space_of[node_id] = space_id
-            events.append_recovered(
-                self.session, events.NODE_CREATED, ("node", node_id), space_id,
-                parent_id=parent_id, level=effective, folder=True,
-            )  # fmt: skip
+            data = {"parent_id": parent_id, "level": effective, "folder": True}
+            self.events.append((events.NODE_CREATED, ("node", node_id), space_id, data))
             return
         assert kind == FILE
         for version_id, version in enumerate(versions, start=first_version):
@@ -166,10 +167,8 @@ class Rebuild:
                 )
             )
         if current is not None:
-            events.append_recovered(
-                self.session, events.VERSION_ADDED, ("version", self.version_id), space_id,
-                node_id=node_id, parent_id=parent_id, level=effective,
-            )  # fmt: skip
+            data = {"node_id": node_id, "parent_id": parent_id, "level": effective}
+            self.events.append((events.VERSION_ADDED, ("version", self.version_id), space_id, data))
 
     def finish(self) -> None:
         """Flush the rest, and set each space's usage to the bytes its versions hold."""
@@ -182,12 +181,14 @@ class Rebuild:
     def _add(self, row: object) -> None:
         self.session.add(row)
         self.pending += 1
-        if self.pending + len(self.versions) >= FLUSH_EVERY:
+        if self.pending + len(self.versions) + len(self.events) >= FLUSH_EVERY:
             self._flush()
 
     def _flush(self) -> None:
         self.session.flush()
         self.session.add_all(self.versions)
         self.session.flush()
+        for kind, subject, space_id, data in self.events:
+            events.append_recovered(self.session, kind, subject, space_id, **data)
         self.session.expunge_all()
-        self.versions, self.pending = [], 0
+        self.versions, self.events, self.pending = [], [], 0
