@@ -113,7 +113,7 @@ def rebuild(
     write the placement records of the tree as rebuilt, so a second recovery finds the same."""
     notes: list[str] = []
     with unit_of_work(instance.sessions) as session:
-        owners = _owners(session, plan, context, notes)
+        owners = _owners(session, plan, context, notes, admin=users.normalise_username(admin))
         follow_explicit_ids(session, ["unit", "user_account"])
         created = users.create_user(
             session=session,
@@ -209,7 +209,7 @@ def _pieces(ids: list[int], size: int = 500) -> list[list[int]]:
 
 
 def _owners(
-    session: Session, plan: Plan, context: AuditContext, notes: list[str]
+    session: Session, plan: Plan, context: AuditContext, notes: list[str], *, admin: str
 ) -> dict[int, Owner]:
     """A placeholder unit or account for each space's lost owner, under one RECOVERED unit."""
     wanted = [s.unit_id for s in plan.spaces.values() if s.kind == "unit" and s.unit_id]
@@ -217,7 +217,7 @@ def _owners(
     top = placeholders.recovered_unit(session, unit_id=next(next_unit), context=context)
     owners: dict[int, Owner] = {}
     for space in sorted(plan.spaces.values(), key=lambda s: s.id):
-        owners[space.id] = _owner(session, space, top, next_unit, context, notes)
+        owners[space.id] = _owner(session, space, top, next_unit, context, notes, admin)
     return owners
 
 
@@ -228,11 +228,13 @@ def _owner(
     next_unit: Iterator[int],
     context: AuditContext,
     notes: list[str],
+    admin: str,
 ) -> Owner:
     if space.kind == "user" and space.owner_id is not None:
         user = placeholders.placeholder_user(
-            session, user_id=space.owner_id, username=space.name, unit=top, context=context
-        )
+            session, user_id=space.owner_id, username=space.name, unit=top, context=context,
+            reserved={admin},
+        )  # fmt: skip
         return "user", None, user.id
     if space.kind == "unit" and space.unit_id is not None:
         unit_id = space.unit_id

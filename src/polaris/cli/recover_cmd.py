@@ -36,7 +36,7 @@ from polaris.db.engine import make_engine
 from polaris.db.migrate import upgrade
 from polaris.db.uow import unit_of_work
 from polaris.errors import PolarisError
-from polaris.identity import roles
+from polaris.identity import roles, users
 from polaris.instance import open_instance
 from polaris.storage import names
 from polaris.storage.backend import Backend
@@ -86,6 +86,7 @@ def recover_command(
     directory = target.expanduser().absolute()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise CommandFailed(f"{directory} is not empty: recover only into an empty directory")
+    users.check_username(admin)
     keyring = load_master_key_file(master_key_file)
     if audit_key_file is not None:
         load_key_file(audit_key_file)  # a wrong file is refused before anything is written
@@ -116,6 +117,7 @@ def recover_command(
                 )  # fmt: skip
                 report("verifying", 0, None)
                 check = check_restored(instance, sample=20)
+                report("verifying", 1, 1)
             finally:
                 instance.close()
     except BaseException:
@@ -277,10 +279,16 @@ def _progress() -> Iterator[Reporter]:
         transient=False,
     ) as bars:
         tasks: dict[str, Any] = {}
+        counts: dict[str, int] = {}
 
         def report(stage: str, done: int, total: int | None) -> None:
             if stage not in tasks:
+                for previous, task in tasks.items():  # a new stage ends the one before
+                    bars.update(task, total=counts[previous], completed=counts[previous])
                 tasks[stage] = bars.add_task(stage, total=total)
+            counts[stage] = done
             bars.update(tasks[stage], completed=done, total=total)
 
         yield report
+        for stage, task in tasks.items():
+            bars.update(task, total=max(counts[stage], 1), completed=max(counts[stage], 1))

@@ -69,7 +69,8 @@ def verify(data_dir: Path | None = DataDirOption) -> None:
         raise typer.Exit(1)
     console.print(
         f"ok: {report.checked} objects and references verified "
-        f"({report.references} files, previews and uploads; {unreferenced})"
+        f"({report.references} files, previews and uploads; {report.placements} placement "
+        f"records; {unreferenced})"
     )
 
 

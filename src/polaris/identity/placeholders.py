@@ -11,6 +11,7 @@ people are known again; nobody can sign in as a placeholder before that.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,14 +49,21 @@ def placeholder_unit(
 
 
 def placeholder_user(
-    session: Session, *, user_id: int, username: str, unit: Unit, context: AuditContext
+    session: Session,
+    *,
+    user_id: int,
+    username: str,
+    unit: Unit,
+    context: AuditContext,
+    reserved: Collection[str] = (),
 ) -> User:
-    """A disabled account without a password; ``username`` is made unique if it is taken."""
+    """A disabled account without a password; ``username`` is made unique if it is taken (or
+    ``reserved``: the name an account made later will have)."""
     wanted = re.sub(r"[^a-z0-9._-]+", "-", normalise_username(username)).strip("._-")[:56]
     if len(wanted) < 2:
         wanted = f"user{user_id}"
     name, number = wanted, 1
-    while session.scalars(select(User.id).where(User.username == name)).first() is not None:
+    while name in reserved or session.scalars(select(User.id).where(User.username == name)).first():
         number += 1
         name = f"{wanted}-{number}"
     role = session.get(Role, PLACEHOLDER_ROLE)
