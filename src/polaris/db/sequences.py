@@ -19,11 +19,13 @@ def follow_explicit_ids(session: Session, tables: Iterable[str]) -> None:
 
     ``tables`` are the code's own table names, never input: they are put into the statement.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for table in tables:
+    names = list(tables)
+    for table in names:
         if not table.replace("_", "").isalnum():
             raise ValueError(f"not a table name: {table!r}")
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in names:
         session.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
