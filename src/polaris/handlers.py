@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def load_job_handlers() -> None:
     import polaris.admin.jobs
+    import polaris.drive.placements
     import polaris.drive.retention_run
     import polaris.drive.scan_jobs
     import polaris.ingest.jobs

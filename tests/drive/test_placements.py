@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from polaris import events
+from polaris import events, jobs
 from polaris.drive import placements
-from polaris.handlers import load_consumers
+from polaris.handlers import load_consumers, settle
+from polaris.jobs.models import Job
 from polaris.storage import names
 from polaris.storage.placement import Placement
 from tests.drive.conftest import Drive
@@ -20,8 +20,8 @@ API = "/api/v1"
 
 
 def drained(drive: Drive) -> None:
-    load_consumers()
-    events.drain(drive.instance.sessions)
+    """The consumer queues its jobs; the jobs write the records (and the rest follows)."""
+    settle(drive.instance)
 
 
 def latest(drive: Drive, node_id: int) -> Placement:
@@ -98,6 +98,12 @@ def test_a_batch_handed_over_again_writes_nothing_new(drive: Drive) -> None:
         batch = events.since(session, after=0, kinds=placements.KINDS)
         placements.record_placements(session, batch)
         placements.record_placements(session, batch)
+        session.commit()
+        queued = session.scalars(
+            select(Job).where(Job.kind == placements.JOB, Job.status == "queued")
+        ).all()
+    assert len(queued) == 2  # one job per batch handed over
+    drained(drive)
     assert all_records(drive) == before
     with drive.instance.sessions() as session:
         assert placements.record_every_node(session, drive.instance.blobs) == 0
@@ -109,12 +115,22 @@ def test_a_batch_handed_over_again_writes_nothing_new(drive: Drive) -> None:
     assert latest(drive, folder).name == "केस"
 
 
-def test_a_session_without_a_blob_store_leaves_the_cursor_where_it_is(drive: Drive) -> None:
-    drive.folder("hc.a1", drive.root("hc.a1"), "Cases")
+def test_jobs_run_out_of_order_leave_the_newest_state(drive: Drive) -> None:
+    root = drive.root("hc.a1")
+    folder = drive.folder("hc.a1", root, "Cases")["id"]
+    assert drive.patch("hc.a1", f"{API}/nodes/{folder}", json={"name": "one"}).is_success
+    assert drive.patch("hc.a1", f"{API}/nodes/{folder}", json={"name": "two"}).is_success
+    load_consumers()
+    events.drain(drive.instance.sessions)  # the jobs are queued, not run
     with drive.instance.sessions() as session:
-        events.sequence(session)
-        session.commit()
-        batch = events.since(session, after=0, kinds=placements.KINDS)
-    assert batch
-    with Session() as bare, pytest.raises(RuntimeError, match="no blob store"):
-        placements.record_placements(bare, batch)
+        found = session.scalars(select(Job).where(Job.kind == placements.JOB)).all()
+        payloads = [job.payload for job in found]
+    [payload] = payloads  # one batch: the node once, at the later position
+    [[node_id, position]] = payload["nodes"]
+    assert node_id == folder
+    late = {"nodes": [[folder, position - 1]], "purged": []}  # an older event's job, run last
+    context = jobs.JobContext(instance=drive.instance, job_id=0, attempt=1, worker="test")
+    assert placements.write_records(context, payload)["written"] == 1
+    assert placements.write_records(context, late)["written"] == 0
+    assert placements.write_records(context, payload)["written"] == 0
+    assert latest(drive, folder).name == "two" and latest(drive, folder).generation == position

@@ -17,15 +17,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from polaris import events
 from polaris.app import create_app
 from polaris.audit.models import AuditRecord
 from polaris.backup.replicate import BlobReplicator
 from polaris.config import load_settings
 from polaris.drive.models import FileVersion, Node, Space
-from polaris.handlers import load_consumers
+from polaris.handlers import settle
 from polaris.identity.models import User
-from polaris.instance import Instance, open_instance
+from polaris.instance import open_instance
 from polaris.storage import BlobStore, FileMetadata, LocalBackend, names
 from polaris.storage.keys import create_master_key_file
 from polaris.storage.refs import ContentRef
@@ -85,11 +84,6 @@ class Lost:
     moved: int
 
 
-def drain(instance: Instance) -> None:
-    load_consumers()
-    events.drain(instance.sessions)
-
-
 @pytest.fixture
 def lost(tmp_path: Path) -> Iterator[Lost]:
     directory = tmp_path / "instance"
@@ -103,7 +97,7 @@ def lost(tmp_path: Path) -> Iterator[Lost]:
         with TestClient(app, base_url="https://testserver") as client:
             drive = Drive(client, instance, tokens, user_ids, unit_ids)
             renamed, moved = build(drive)
-        drain(instance)
+        settle(instance)  # the consumers and their jobs: the placement records are written
     finally:
         instance.close()
     before = tree(directory)

@@ -188,7 +188,6 @@ def rebuild(
             written += placements.write_placements(
                 session, instance.blobs, dict.fromkeys(piece, head)
             )
-            session.expunge_all()
             if progress is not None:
                 progress("writing placement records", wanted.index(piece[-1]) + 1, len(wanted))
     return Rebuilt(

@@ -2,8 +2,8 @@
 
 A manifest (written with each version) says where its file was at that moment, and cannot change
 afterwards. So that a rename, a move, a delete or a new classification after the last version is
-not lost with the database, the consumer below follows the drive's own change stream and writes a
-*placement record* for each node such a change touched (``storage.placement``,
+not lost with the database, the consumer below follows the drive's own change stream and has a
+job write a *placement record* for each node such a change touched (``storage.placement``,
 docs/storage-format.md §8a): its name, parent, space, own level and trash mark as the database has
 them when the batch runs. The record's generation is the event's position, so the newest record of
 a node is the one written after its latest change.
@@ -17,19 +17,21 @@ What is recorded, and why only that:
 * a purged node: a tombstone, so that its manifests (kept until garbage collection) do not bring
   it back.
 
-The record holds the state the database has when the consumer runs, which is never older than the
+The record holds the state the database has when the job runs, which is never older than the
 event; writing is idempotent (a record equal to the node's newest is not written again), so a batch
-handed over twice writes nothing new. A node's record lags the database by the consumer's lag.
+handed over twice writes nothing new. A node's record lags the database by the consumer's and the
+queue's lag (normally well under a second; a store that cannot be written to is retried).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from polaris import events
+from polaris import events, jobs
 from polaris.access.policy import Classification
 from polaris.clock import utcnow
 from polaris.drive import events as drive_events
@@ -37,9 +39,12 @@ from polaris.drive import repo
 from polaris.drive._locate import Located, chunks, locate_many
 from polaris.drive.models import FOLDER
 from polaris.storage.placement import PlacedSpace, Placement
-from polaris.storage.store import BlobStore, blobs_of
+from polaris.storage.store import BlobStore
 
 CONSUMER = "drive.placements"
+JOB = "drive.placements"
+#: A store that cannot be written to is retried with the queue's backoff for about a day.
+JOB_ATTEMPTS = 30
 #: The node's own place changed (the node is the event's subject).
 PLACE_KINDS = frozenset(
     {
@@ -60,25 +65,53 @@ KINDS = [
 
 @events.consumer(CONSUMER, kinds=KINDS, batch=200)
 def record_placements(session: Session, batch: Sequence[events.Event]) -> None:
-    """Write the placement record of each node the batch changed (its latest state, once)."""
-    blobs = blobs_of(session.info)
-    if blobs is None:
-        # Refuse rather than move the cursor on: the records would be missing for good.
-        raise RuntimeError("no blob store on this session: placement records cannot be written")
-    generation: dict[int, int] = {}
+    """Queue the writing of the records of the nodes the batch changed (one job per batch).
+
+    Writing is a job, not done here: each record is a create-only, fsync'd object, and a purge or
+    a copy of a large tree touches thousands of nodes; the consumers behind this one must not
+    wait for that. Jobs may run in any order and twice: a record holds the node's state when it
+    is written, and a lower generation than the node's newest record is not written at all.
+    """
+    changed: dict[int, int] = {}
     purged: dict[int, int] = {}
     for event in batch:
         for node_id in _nodes_of(session, event):
-            generation[node_id] = event.position
+            changed[node_id] = event.position
             purged.pop(node_id, None)
         if event.kind == drive_events.NODE_PURGED:
-            generation.pop(event.subject_id, None)
+            changed.pop(event.subject_id, None)
             purged[event.subject_id] = event.position
+    if changed or purged:
+        jobs.enqueue(
+            session,
+            kind=JOB,
+            payload={"nodes": sorted(changed.items()), "purged": sorted(purged.items())},
+            max_attempts=JOB_ATTEMPTS,
+        )
+
+
+@jobs.handler(JOB)
+def write_records(context: jobs.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Write the records a batch of the stream asked for (the tombstones, then the others)."""
+    blobs = context.instance.blobs
     now = utcnow()
-    for node_id, position in sorted(purged.items()):
-        tombstone = Placement(node_id=node_id, generation=position, recorded_at=now, purged=True)
-        blobs.write_placement(tombstone)
-    write_placements(session, blobs, generation, recorded_at=now)
+    purged = [(int(node_id), int(position)) for node_id, position in payload["purged"]]
+    changed = {int(node_id): int(position) for node_id, position in payload["nodes"]}
+    tombstones = 0
+    for done, (node_id, position) in enumerate(purged, start=1):
+        gone = Placement(node_id=node_id, generation=position, recorded_at=now, purged=True)
+        tombstones += blobs.write_placement(gone) is not None
+        if done % 100 == 0:
+            context.progress(done, len(purged) + len(changed))
+    with context.instance.read_sessions() as session:
+        written = write_placements(
+            session,
+            blobs,
+            changed,
+            recorded_at=now,
+            progress=lambda done: context.progress(len(purged) + done, len(purged) + len(changed)),
+        )
+    return {"written": written, "tombstones": tombstones}
 
 
 def _nodes_of(session: Session, event: events.Event) -> Iterable[int]:
@@ -100,11 +133,14 @@ def write_placements(
     generations: dict[int, int],
     *,
     recorded_at: dt.datetime | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write the current placement of each node in ``generations`` (node id: generation); nodes
-    gone meanwhile are passed over (their purge writes their tombstone). How many were written."""
+    gone meanwhile are passed over (their purge writes their tombstone). How many were written;
+    ``progress`` gets the number of nodes looked at after each piece of 500, after which the
+    session's objects are detached (memory stays bounded: give it a session of its own)."""
     now = utcnow() if recorded_at is None else recorded_at
-    written = 0
+    written = looked = 0
     for piece in chunks(sorted(generations)):
         for node_id, located in sorted(locate_many(session, piece).items()):
             if located.is_root:
@@ -112,6 +148,10 @@ def write_placements(
             record = placement_of(located, generation=generations[node_id], recorded_at=now)
             if blobs.write_placement(record) is not None:
                 written += 1
+        looked += len(piece)
+        if progress is not None:
+            progress(looked)
+        session.expunge_all()
     return written
 
 
@@ -157,5 +197,4 @@ def record_every_node(session: Session, blobs: BlobStore, *, page: int = 500) ->
     while ids := repo.node_ids_after(session, after, limit=page):
         written += write_placements(session, blobs, dict.fromkeys(ids, head))
         after = ids[-1]
-        session.expunge_all()  # a walk over every node must not keep every node in memory
     return written
