@@ -26,82 +26,25 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from polaris.access.policy import Classification
+from polaris.admin.recovery_model import (
+    LOST_FOUND,
+    RANK,
+    Plan,
+    PlannedNode,
+    PlannedSpace,
+    first,
+    level_of,
+    version_number,
+    version_of,
+)
 from polaris.drive.names import repair_name, shown
 from polaris.drive.recovery import RecoveredVersion as PlannedVersion
 from polaris.storage.manifest import Manifest
 from polaris.storage.placement import PlacedSpace, Placement
 
-LOST_FOUND = "lost+found"
-LEVELS = {level.name.lower(): int(level) for level in Classification}
-#: What wins a name: a node with a record over one placed by a manifest over a folder made for a
-#: path; ``lost`` (lost+found and what is in it) never competes.
-RANK = {"record": 3, "manifest": 2, "made": 1, "lost": 0}
-
-
-@dataclass
-class PlannedNode:
-    """A node to insert. ``id`` is the lost database's where known, else a new one above all."""
-
-    id: int
-    kind: str
-    name: str
-    level: int
-    created_at: datetime
-    source: str
-    wanted_parent: int | None = None
-    wanted_space: int | None = None
-    path: str | None = None
-    #: The level the node had where it was (a floor when it cannot go back there).
-    floor: int = 0
-    trashed_at: datetime | None = None
-    versions: list[PlannedVersion] = field(default_factory=list)
-    last_seen: datetime | None = None
-    parent_id: int | None = None
-    space_id: int | None = None
-    #: The name in the record or manifest, before any repair.
-    given_name: str | None = None
-
-    @property
-    def placed_by_manifest(self) -> bool:
-        """Whether the newest manifest alone puts it here, as it is: then it needs no placement
-        record for a later recovery to find it again (every other node gets one)."""
-        return (
-            self.source == "manifest"
-            and self.parent_id == self.wanted_parent
-            and self.name == self.given_name
-        )
-
-
-@dataclass
-class PlannedSpace:
-    id: int
-    kind: str
-    name: str
-    root_id: int
-    unit_id: int | None
-    owner_id: int | None
-    level: int
-    quota_bytes: int | None
-
-
-@dataclass
-class Plan:
-    spaces: dict[int, PlannedSpace]
-    #: Parents before children.
-    nodes: list[PlannedNode]
-    problems: list[str]
-    notes: list[str]
-    #: The highest generation of any placement record read (the new stream continues after it).
-    generation: int
-
-    @property
-    def versions(self) -> int:
-        return sum(len(node.versions) for node in self.nodes)
+__all__ = ["LOST_FOUND", "Plan", "PlannedNode", "PlannedSpace", "plan_recovery"]
 
 
 def plan_recovery(manifests: Iterable[Manifest], placements: Iterable[Placement]) -> Plan:
@@ -111,15 +54,6 @@ def plan_recovery(manifests: Iterable[Manifest], placements: Iterable[Placement]
     for manifest in manifests:
         planner.add_manifest(manifest)
     return planner.build()
-
-
-def level_of(name: str | None, problems: list[str], where: str) -> int:
-    if name is None:
-        return 0
-    if name in LEVELS:
-        return LEVELS[name]
-    problems.append(f"{where}: unknown classification {shown(name)}; recovered as secret")
-    return int(Classification.SECRET)
 
 
 class _Planner:
@@ -310,7 +244,7 @@ class _Planner:
         by_number: dict[int, list[Manifest]] = defaultdict(list)
         unnumbered = []
         for manifest in manifests:
-            number = _version_number(manifest)
+            number = version_number(manifest)
             if number is None:
                 unnumbered.append(manifest)
             else:
@@ -333,12 +267,12 @@ class _Planner:
                 f"node {node_id}: {len(unnumbered)} manifest(s) without a version number; "
                 f"numbered from {following} by their times"
             )
-        return [_version(number, manifest) for number, manifest in sorted(kept, key=_first)]
+        return [version_of(number, manifest) for number, manifest in sorted(kept, key=first)]
 
     def _lost_file(self, manifest: Manifest, why: str) -> None:
         meta = manifest.metadata
         space_id = meta.space_id if isinstance(meta.space_id, int) else None
-        version = _version_number(manifest)
+        version = version_number(manifest)
         label = f"node {meta.node_id}" + (f" version {version}" if version is not None else "")
         name, _ = repair_name(f"{meta.name} ({label})")
         where = f"manifest {manifest.manifest_id} ({shown(meta.path or meta.name)})"
@@ -351,7 +285,7 @@ class _Planner:
             created_at=meta.created_at,
             source="lost",
             floor=level,
-            versions=[_version(1, manifest)],
+            versions=[version_of(1, manifest)],
             last_seen=meta.created_at,
         )
         self.nodes[node.id] = node
@@ -446,7 +380,7 @@ class _Planner:
             for node in self.nodes.values():
                 if node.trashed_at is None and node.source != "lost" and node.parent_id:
                     groups[(node.parent_id, node.name)].append(node)
-            for (_, name), claims in sorted(groups.items(), key=_first):
+            for (_, name), claims in sorted(groups.items(), key=first):
                 if len(claims) < 2:
                     continue
                 winner = max(claims, key=lambda n: (RANK[n.source], n.last_seen or n.created_at,
@@ -511,26 +445,3 @@ class _Planner:
             self._to_lost_found(node, node.space_id, f"{self._where(node)}: in a cycle")
             return self._ordered()
         return ordered
-
-
-def _first(pair: tuple[object, object]) -> Any:
-    return pair[0]
-
-
-def _version(number: int, manifest: Manifest) -> PlannedVersion:
-    meta = manifest.metadata
-    return PlannedVersion(
-        number, manifest.manifest_id, manifest.content, meta.content_type, meta.created_at
-    )
-
-
-def _version_number(manifest: Manifest) -> int | None:
-    meta = manifest.metadata
-    number = meta.extra.get("version")
-    if isinstance(number, int) and not isinstance(number, bool) and number > 0:
-        return number
-    if isinstance(meta.version_id, str) and meta.version_id.startswith(f"{meta.node_id}."):
-        tail = meta.version_id.rsplit(".", 1)[1]
-        if tail.isdigit() and int(tail) > 0:
-            return int(tail)
-    return None
