@@ -182,14 +182,15 @@ def rebuild(
     # object each, so not for the many files their manifest places.
     wanted = sorted(node.id for node in plan.nodes if not node.placed_by_manifest)
     head = plan.generation + 1
-    written = 0
+    written = looked = 0
     with instance.sessions() as session:
         for piece in _pieces(wanted):
             written += placements.write_placements(
                 session, instance.blobs, dict.fromkeys(piece, head)
             )
+            looked += len(piece)
             if progress is not None:
-                progress("writing placement records", wanted.index(piece[-1]) + 1, len(wanted))
+                progress("writing placement records", looked, len(wanted))
     return Rebuilt(
         admin_username=username,
         admin_password=password,
