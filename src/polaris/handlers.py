@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def load_job_handlers() -> None:
     import polaris.admin.jobs
+    import polaris.drive.placements
     import polaris.drive.retention_run
     import polaris.drive.scan_jobs
     import polaris.ingest.jobs
@@ -25,6 +26,7 @@ def load_job_handlers() -> None:
 
 def load_consumers() -> None:
     import polaris.drive.consumers
+    import polaris.drive.placements
     import polaris.ingest.consumers
     import polaris.resilience.consumers
     import polaris.search.consumers  # noqa: F401

@@ -81,7 +81,7 @@ def test_damaged_manifest_and_key_and_stray_object(store: BlobStore, raw: RawObj
     assert {str(f) for f in report.findings} == {
         f"{key_name}: {AUTH_FAILED}",
         f"{names.manifest_name(mid)}: {AUTH_FAILED}",
-        "data/chunks/zz/stray: unexpected object (not a key, chunk or manifest name)",
+        "data/chunks/zz/stray: unexpected object (not a key, chunk, manifest or placement name)",
     }
     assert report.checked == report.total
 

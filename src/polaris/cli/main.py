@@ -16,6 +16,7 @@ from polaris.cli import (
     import_cmd,
     incident_cmds,
     jobs_cmds,
+    recover_cmd,
     restore_cmds,
     retention_cmds,
     search_cmds,
@@ -50,6 +51,7 @@ app.command("worker")(jobs_cmds.worker)
 app.command("import")(import_cmd.import_tree)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("restore")(restore_cmds.restore_command)
+app.command("recover")(recover_cmd.recover_command)
 app.add_typer(jobs_cmds.jobs_app, name="jobs", help="The background job queue.")
 app.add_typer(events_cmds.events_app, name="events", help="The change stream and its consumers.")
 app.add_typer(search_cmds.search_app, name="search", help="The full-text search index.")

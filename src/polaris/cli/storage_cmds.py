@@ -1,4 +1,5 @@
-"""``polaris storage``: verify the blob store against the database; collect its garbage."""
+"""``polaris storage``: verify the blob store against the database; collect its garbage; write
+the placement records a recovery without the database needs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from polaris.cli.context import (
     progress_bar,
     unit_of_work,
 )
+from polaris.drive.placements import record_every_node
 from polaris.storage.gc import Garbage, collect_garbage
 from polaris.storage.verify import VerifyProgress, verify_store
 
@@ -67,7 +69,8 @@ def verify(data_dir: Path | None = DataDirOption) -> None:
         raise typer.Exit(1)
     console.print(
         f"ok: {report.checked} objects and references verified "
-        f"({report.references} files, previews and uploads; {unreferenced})"
+        f"({report.references} files, previews and uploads; {report.placements} placement "
+        f"records; {unreferenced})"
     )
 
 
@@ -121,3 +124,13 @@ def gc(
         console.print(f"dry run: would remove {total}; {kept}")
     else:
         console.print(f"removed {report.removed} object(s), {report.removed_bytes} bytes; {kept}")
+
+
+@storage_app.command("placements")
+def placements(data_dir: Path | None = DataDirOption) -> None:
+    """Write a placement record for every folder and file whose newest record does not say where
+    it is (docs/storage-format.md §8a): once after upgrading from a version without them. Safe to
+    run again (it writes only what is missing); the drive's consumer keeps them current."""
+    with instance_for(data_dir) as instance, instance.sessions() as session:
+        written = record_every_node(session, instance.blobs)
+    console.print(f"placement records written: {written}")

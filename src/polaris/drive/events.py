@@ -74,6 +74,14 @@ def node_created(session: Session, located: Located, *, actor: Actor | None) -> 
     node_changed(session, NODE_CREATED, located, actor=actor, folder=located.node.kind == FOLDER)
 
 
+def append_recovered(
+    session: Session, kind: str, subject: tuple[str, int], space_id: int, **data: int | bool
+) -> None:
+    """An event of a node or version rebuilt by ``polaris recover`` (``drive.recovery``): the
+    catalogue's kind and data, no actor (nobody acted on it in this instance)."""
+    events.append(session, kind=kind, subject=subject, space_id=space_id, data=data)
+
+
 def content_scanned(session: Session, places: Sequence[tuple[int, int, int]]) -> None:
     """``version.scanned`` for each (version id, node id, space id) holding newly judged content."""
     for version_id, node_id, space_id in places:

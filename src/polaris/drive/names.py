@@ -52,3 +52,42 @@ def normalise_name(name: str) -> str:
 
 def sort_key(name: str) -> str:
     return name.casefold()
+
+
+def repair_name(name: str) -> tuple[str, str | None]:
+    """A valid name as close to ``name`` as the rules allow, and why it differs (None if not).
+
+    For names that come from somewhere no rule was applied (a recovery reading old manifests):
+    each refused character and each ``/`` or ``\\`` becomes ``_``, an empty name ``unnamed``, and
+    a name too long is cut at a character boundary.
+    """
+    try:
+        return normalise_name(name), None
+    except ValidationFailed as error:
+        reason = error.detail
+    fixed = "".join(
+        "_"
+        if char in "/\\"
+        or (unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS)
+        else char
+        for char in unicodedata.normalize("NFC", name)
+    )
+    if not fixed.strip():
+        fixed = "unnamed"
+    elif fixed in {".", ".."}:
+        fixed = fixed.replace(".", "_")
+    while len(fixed.encode("utf-8")) > MAX_NAME_BYTES:
+        fixed = fixed[:-1]
+    return normalise_name(fixed), reason
+
+
+def shown(name: str) -> str:
+    """``name`` quoted for a terminal or a report: refused characters as ``\\uXXXX`` escapes, so
+    a bidirectional override or a control character is named, never obeyed."""
+    escaped = "".join(
+        f"\\u{ord(char):04x}"
+        if unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS
+        else char
+        for char in name
+    )
+    return f"'{escaped}'"

@@ -173,6 +173,12 @@ def subtree(session: Session, node: Node, *, include_self: bool = True) -> list[
     return list(session.scalars(query.order_by(func.length(Node.path), Node.id)).all())
 
 
+def node_ids_after(session: Session, after: int, *, limit: int) -> list[int]:
+    """The next ``limit`` node ids above ``after``, in order (to walk every node in pages)."""
+    query = select(Node.id).where(Node.id > after).order_by(Node.id).limit(limit)
+    return list(session.scalars(query))
+
+
 def root_node_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Node.id).where(Node.parent_id.is_(None)).order_by(Node.id)))
 

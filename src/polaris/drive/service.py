@@ -444,7 +444,9 @@ def add_version(
             version_id=f"{node.id}.{number}",
             content_type=content_type,
             classification=located.classification.name.lower(),
-            extra={"space": located.space.name, "version": number},
+            # The parent's id places the file even after its folders are renamed or moved
+            # (their placement records say where they went: ``drive.placements``).
+            extra={"space": located.space.name, "version": number, "parent_id": node.parent_id},
         ),
     )
     version = FileVersion(

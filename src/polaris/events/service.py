@@ -128,6 +128,20 @@ def sequence(session: Session, *, limit: int = SEQUENCE_BATCH) -> int:
     return len(ids)
 
 
+def continue_after(session: Session, position: int) -> int:
+    """Make the next position follow ``position`` (or the head, if that is later); the head.
+
+    For a database rebuilt without the old one (``polaris recover``): what was written from the
+    old stream (placement records carry its positions) must stay older than what comes next.
+    Takes the head row's lock, like :func:`sequence`; never commits.
+    """
+    head = repo.lock_or_create_head(session)
+    if position > head:
+        repo.set_head(session, position)
+        return position
+    return head
+
+
 def since(
     session: Session, *, after: int, limit: int = 500, kinds: Sequence[str] | None = None
 ) -> list[Event]:

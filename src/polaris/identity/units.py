@@ -85,8 +85,12 @@ def _check_spec(spec: UnitSpec) -> None:
         raise ValidationFailed("a unit cannot be its own parent", code="unit_cycle")
 
 
-def _insert(session: Session, spec: UnitSpec, parent: Unit | None) -> Unit:
+def _insert(
+    session: Session, spec: UnitSpec, parent: Unit | None, *, unit_id: int | None = None
+) -> Unit:
+    """The unit and its closure rows; ``unit_id`` given only by a recovery (the lost id)."""
     unit = Unit(
+        id=unit_id,
         code=spec.code,
         name=spec.name,
         name_hi=spec.name_hi,

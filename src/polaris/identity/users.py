@@ -64,6 +64,17 @@ def normalise_username(username: str) -> str:
     return unicodedata.normalize("NFC", username).strip().lower()
 
 
+def check_username(username: str) -> None:
+    """ValidationFailed unless ``username`` is one ``create_user`` accepts (for a command that
+    must refuse a bad one before it starts a long task)."""
+    if not _USERNAME.match(normalise_username(username)):
+        raise ValidationFailed(
+            f"username {username!r}: 2–64 of a-z, 0-9, '.', '_' or '-', starting with a letter "
+            "or digit",
+            code="invalid_user",
+        )
+
+
 def get_by_username(*, session: Session, username: str) -> User:
     user = session.scalars(
         select(User).where(User.username == normalise_username(username))

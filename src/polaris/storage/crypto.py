@@ -1,6 +1,6 @@
 """Sealing and opening objects: AES-256-GCM with a binary header, and the HMAC ids.
 
-Every encrypted object (chunk, manifest, wrapped key) has the same shape::
+Every encrypted object (chunk, manifest, wrapped key, placement record) has the same shape::
 
     magic "PLRS" | version u8 | kind u8 | key id (8) | nonce (12) | ciphertext | tag (16)
 
@@ -30,6 +30,7 @@ TAG_SIZE = 16
 HEADER = struct.Struct(">4sBB8s12s")
 OVERHEAD = HEADER.size + TAG_SIZE
 MANIFEST_ID_PREFIX = b"polaris-manifest\x00"
+PLACEMENT_KEY_PREFIX = b"polaris-placement\x00"
 
 
 class Kind(IntEnum):
@@ -37,6 +38,7 @@ class Kind(IntEnum):
     MANIFEST = 2
     DATA_KEY = 3
     DEDUP_KEY = 4
+    PLACEMENT = 5
 
 
 class SealError(Exception):
@@ -102,6 +104,16 @@ def chunk_id(dedup_key: bytes, plaintext: bytes) -> str:
 def manifest_id(dedup_key: bytes, plaintext: bytes) -> str:
     """Like :func:`chunk_id`, domain-separated so a manifest id never equals a chunk id."""
     return hmac.new(dedup_key, MANIFEST_ID_PREFIX + plaintext, hashlib.sha256).hexdigest()
+
+
+def placement_node_key(dedup_key: bytes, node_id: int) -> str:
+    """The opaque key a node's placement records are filed under (docs/storage-format.md §8a):
+    HMAC-SHA256(dedup key, prefix ‖ node id in decimal ASCII), so the store's listing does not
+    show which node was renamed how often."""
+    if isinstance(node_id, bool) or not isinstance(node_id, int) or node_id < 1:
+        raise ValueError(f"a placement's node id must be a positive integer, not {node_id!r}")
+    message = PLACEMENT_KEY_PREFIX + str(node_id).encode("ascii")
+    return hmac.new(dedup_key, message, hashlib.sha256).hexdigest()
 
 
 def id_matches(expected_id: str, actual_id: str) -> bool:

@@ -14,7 +14,9 @@ The rules (docs/storage-format.md §15):
   damaged store or a database that does not belong to it, and removing by it could destroy data.
 
 References are read before the store is listed, so an object written after that is young and
-kept. Key wrappings are never collected.
+kept. Key wrappings are never collected. Of a node's placement records (§8a) only superseded ones
+are: an older record goes once a newer one of the same node exists and can be read, and never the
+newest, whatever its age (it is what a recovery without the database needs).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from polaris.clock import utcnow
 from polaris.errors import StorageFailure
 from polaris.storage import names
 from polaris.storage._index import ScratchIndex
+from polaris.storage.backend import ObjectInfo
 from polaris.storage.crypto import SealError
 from polaris.storage.references import ReferenceSource
 
@@ -61,6 +64,8 @@ class GcReport:
     kept_young: int = 0
     #: Reused by a writer while this run was deciding (found young at removal).
     kept_reused: int = 0
+    #: Superseded placement records kept because the node's newest record cannot be read.
+    kept_placements: int = 0
     refused: str | None = None
 
 
@@ -147,7 +152,58 @@ def collect_garbage(
                     dt.datetime.fromtimestamp(modified_at, dt.UTC),
                 )
                 _collect(store, garbage, cutoff, report, on_garbage)
+    _collect_superseded_placements(store, cutoff, report, on_garbage)
     return report
+
+
+def _collect_superseded_placements(
+    store: BlobStore,
+    cutoff: float,
+    report: GcReport,
+    on_garbage: Callable[[Garbage], None] | None,
+) -> None:
+    """Remove the records a newer, readable record of the same node supersedes (§15 rule 6).
+
+    The listing is in name order, so a node's records come together, oldest first; one node's
+    group is in memory at a time.
+    """
+    group: list[ObjectInfo] = []
+    current = None
+    for info in store.backend.scan(names.PLACEMENTS):
+        parsed = names.parse_placement_name(info.name)
+        if parsed is None:
+            continue
+        report.objects += 1
+        if parsed[0] != current and group:
+            _supersede(store, group, cutoff, report, on_garbage)
+            group = []
+        current = parsed[0]
+        group.append(info)
+    if group:
+        _supersede(store, group, cutoff, report, on_garbage)
+
+
+def _supersede(
+    store: BlobStore,
+    group: list[ObjectInfo],
+    cutoff: float,
+    report: GcReport,
+    on_garbage: Callable[[Garbage], None] | None,
+) -> None:
+    if len(group) < 2:
+        return
+    *older, newest = sorted(group, key=lambda info: info.name)
+    try:
+        store.open_placement(newest.name)
+    except (SealError, StorageFailure):
+        report.kept_placements += len(older)
+        return
+    for info in older:
+        if info.modified_at > cutoff:
+            report.kept_young += 1
+            continue
+        garbage = Garbage(info.name, info.size, dt.datetime.fromtimestamp(info.modified_at, dt.UTC))
+        _collect(store, garbage, cutoff, report, on_garbage)
 
 
 def _protect_young_manifests(store: BlobStore, index: ScratchIndex, cutoff: float) -> str | None:

@@ -11,6 +11,7 @@ import re
 
 CHUNKS = "data/chunks/"
 MANIFESTS = "data/manifests/"
+PLACEMENTS = "data/placements/"
 KEYS = "keys/"
 DATA_KEYS = "keys/data/"
 DEDUP_KEYS = "keys/dedup/"
@@ -22,6 +23,9 @@ _ID = re.compile(r"[0-9a-f]{64}")
 _KEY_ID_HEX = re.compile(r"[0-9a-f]{16}")
 _DATA_KEY_NAME = re.compile(r"keys/data/([0-9a-f]{16})\.([0-9a-f]{16})")
 _DEDUP_KEY_NAME = re.compile(r"keys/dedup/([0-9a-f]{16})")
+_PLACEMENT_NAME = re.compile(
+    r"data/placements/([0-9a-f]{2})/([0-9a-f]{64})/([0-9a-f]{16})\.([0-9a-f]{16})"
+)
 _SEGMENT = r"[a-z0-9][a-z0-9._-]{0,127}"
 _OBJECT_NAME = re.compile(rf"(?:{_SEGMENT}/){{0,7}}{_SEGMENT}")
 _PREFIX = re.compile(rf"(?:{_SEGMENT}/){{0,7}}(?:[a-z0-9][a-z0-9._-]{{0,127}})?")
@@ -63,6 +67,33 @@ def chunk_name(chunk_id: str) -> str:
 def manifest_name(manifest_id: str) -> str:
     check_id(manifest_id, "manifest id")
     return f"{MANIFESTS}{manifest_id[:2]}/{manifest_id}"
+
+
+def placement_name(node_key: str, generation: int, recorded_us: int) -> str:
+    """``data/placements/<key[0:2]>/<key>/<generation>.<recorded>``, both numbers 16 hex digits:
+    a node's records sort oldest first by name (docs/storage-format.md §8a)."""
+    return f"{PLACEMENTS}{node_key[:2]}/{_placement_tail(node_key, generation, recorded_us)}"
+
+
+def placement_object_id(node_key: str, generation: int, recorded_us: int) -> str:
+    """The associated-data id of a placement record (its name without the layout's fan-out)."""
+    return f"placement/{_placement_tail(node_key, generation, recorded_us)}"
+
+
+def _placement_tail(node_key: str, generation: int, recorded_us: int) -> str:
+    check_id(node_key, "placement node key")
+    for number, what in ((generation, "generation"), (recorded_us, "recorded time")):
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 2**64:
+            raise ValueError(f"invalid placement {what} {number!r}")
+    return f"{node_key}/{generation:016x}.{recorded_us:016x}"
+
+
+def parse_placement_name(name: str) -> tuple[str, int, int] | None:
+    """(node key, generation, recorded time in µs) of a placement record's name, else None."""
+    match = _PLACEMENT_NAME.fullmatch(name)
+    if match is None or match.group(1) != match.group(2)[:2]:
+        return None
+    return match.group(2), int(match.group(3), 16), int(match.group(4), 16)
 
 
 def data_key_name(data_key_id: int, master_key_id: bytes) -> str:

@@ -6,6 +6,8 @@ same chunk race harmlessly: the backend never overwrites, and either copy is cor
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +27,7 @@ from polaris.storage.crypto import (
     manifest_id,
     open_sealed,
     parse_header,
+    placement_node_key,
     seal,
 )
 from polaris.storage.keys import Keyring, MasterKey
@@ -35,6 +38,12 @@ from polaris.storage.manifest import (
     Manifest,
     decode_manifest,
     encode_manifest,
+)
+from polaris.storage.placement import (
+    MAX_PLACEMENT_SIZE,
+    Placement,
+    decode_placement,
+    encode_placement,
 )
 from polaris.storage.references import ReferenceSource
 from polaris.storage.refs import EMPTY_SHA256, MAX_CHUNK_SIZE, ChunkRef, ContentRef
@@ -246,6 +255,105 @@ class BlobStore:
                 if on_error is None:
                     raise
                 on_error(mid, exc)
+
+    # Placement records (docs/storage-format.md §8a)
+
+    def write_placement(self, placement: Placement) -> str | None:
+        """Store a node's placement record, unless the node's newest readable record says the
+        same or is of a later generation; the name written, or None when nothing was.
+
+        Idempotent, so a change-stream batch handed over again writes nothing new. Two records
+        of one generation and microsecond cannot share a name: the time is moved on by 1 µs.
+        """
+        key = self.placement_key(placement.node_id)
+        latest = self.latest_placement(placement.node_id)
+        if latest is not None and (
+            latest.generation > placement.generation or latest.same_place(placement)
+        ):
+            return None
+        for _ in range(8):
+            generation, recorded = placement.generation, placement.recorded_us
+            name = names.placement_name(key, generation, recorded)
+            object_id = names.placement_object_id(key, generation, recorded)
+            blob = self._seal(Kind.PLACEMENT, object_id, encode_placement(placement))
+            if self.backend.put(name, blob):
+                return name
+            later = placement.recorded_at + dt.timedelta(microseconds=1)
+            placement = dataclasses.replace(placement, recorded_at=later)
+        raise IntegrityError(f"{name}: eight placement records of one microsecond already exist")
+
+    def placement_key(self, node_id: int) -> str:
+        return placement_node_key(self.keys.dedup_key, node_id)
+
+    def placement_names(self, node_id: int) -> list[str]:
+        """The names of a node's records, oldest first."""
+        key = self.placement_key(node_id)
+        return sorted(self.backend.list(f"{names.PLACEMENTS}{key[:2]}/{key}/"))
+
+    def latest_placement(self, node_id: int) -> Placement | None:
+        """The node's newest record that can be read (a damaged newer one is passed over)."""
+        for name in reversed(self.placement_names(node_id)):
+            try:
+                return self.open_placement(name)
+            except SealError:
+                continue
+        return None
+
+    def open_placement(self, name: str) -> Placement:
+        """An authenticated placement record; SealError saying what is wrong otherwise."""
+        parsed = names.parse_placement_name(name)
+        if parsed is None:
+            raise SealError("not a placement record's name")
+        key, generation, recorded = parsed
+        blob = self._get(name, MAX_PLACEMENT_SIZE + OVERHEAD)
+        object_id = names.placement_object_id(key, generation, recorded)
+        placement = decode_placement(self._open(Kind.PLACEMENT, object_id, blob, None))
+        if not id_matches(key, self.placement_key(placement.node_id)):
+            raise SealError(f"names node {placement.node_id}, not the node its name is for")
+        if (placement.generation, placement.recorded_us) != (generation, recorded):
+            raise SealError("generation or time differs from its name")
+        return placement
+
+    def iter_latest_placements(
+        self, *, on_error: Callable[[str, IntegrityError], None] | None = None
+    ) -> Iterator[Placement]:
+        """The newest readable record of every node (for recovery without the database).
+
+        A record that cannot be read raises IntegrityError or, with ``on_error``, is reported and
+        the node's next older record is tried.
+        """
+        # A node's records sit under one prefix, so the listing (in name order) gives them
+        # together: one group in memory at a time, whatever the store's size.
+        group: list[str] = []
+        current = None
+        for name in self.backend.list(names.PLACEMENTS):
+            parsed = names.parse_placement_name(name)
+            if parsed is None:
+                continue
+            if parsed[0] != current and group:
+                found = self._newest_of(group, on_error)
+                if found is not None:
+                    yield found
+                group = []
+            current = parsed[0]
+            group.append(name)
+        if group:
+            found = self._newest_of(group, on_error)
+            if found is not None:
+                yield found
+
+    def _newest_of(
+        self, group: list[str], on_error: Callable[[str, IntegrityError], None] | None
+    ) -> Placement | None:
+        for name in sorted(group, reverse=True):
+            try:
+                return self.open_placement(name)
+            except SealError as exc:
+                error = IntegrityError(f"{name}: {exc.reason}")
+                if on_error is None:
+                    raise error from None
+                on_error(name, error)
+        return None
 
     # Keys
 

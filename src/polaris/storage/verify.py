@@ -2,10 +2,11 @@
 references, and report what is wrong.
 
 Order: the references (file versions, previews, uploads: supplied by the caller, since the store
-knows no domain), keys, chunks, then manifests; then the joins: every reference's manifest and
-chunks present, authentic and of the right size, each problem named with the file it breaks; and
-what no reference needs (unreferenced, for garbage collection). Everything listed goes into a
-scratch index on disk (``_index``), so memory stays bounded however large the store.
+knows no domain), keys, chunks, manifests, then placement records; then the joins: every
+reference's manifest and chunks present, authentic and of the right size, each problem named with
+the file it breaks; and what no reference needs (unreferenced, for garbage collection).
+Everything listed goes into a scratch index on disk (``_index``), so memory stays bounded
+however large the store.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class VerifyReport:
     cross_checked: bool = False
     references: int = 0
     broken_references: int = 0
+    #: Placement records read and authenticated (§8a); a damaged one is a finding.
+    placements: int = 0
 
     @property
     def ok(self) -> bool:
@@ -236,6 +239,22 @@ class _Run:
             # the file they break (cross_check); those of the others after it (unreferenced).
             self.step(name, summary if self.references is None else None)
 
+    def placements(self) -> None:
+        """Authenticate every placement record. Superseded ones are not problems: GC removes
+        them; a damaged one is, since a recovery would pass it over for an older one."""
+        for name in self.store.backend.list(names.PLACEMENTS):
+            if names.parse_placement_name(name) is None:
+                continue
+            try:
+                self.store.open_placement(name)
+            except SealError as exc:
+                self.step(name, exc.reason)
+            except StorageFailure as exc:
+                self.step(name, f"read error: {exc.detail}")
+            else:
+                self.report.placements += 1
+                self.step(name, None)
+
     def cross_check(self) -> None:
         """Every reference's manifest and chunks: present, authentic, the size it expects."""
         if self.references is None:
@@ -345,10 +364,11 @@ def verify_store(
         run.keys()
         run.chunks()
         run.manifests()
+        run.placements()
         run.cross_check()
         run.unreferenced()
         for name in unexpected:
-            run.step(name, "unexpected object (not a key, chunk or manifest name)")
+            run.step(name, "unexpected object (not a key, chunk, manifest or placement name)")
         return run.report
 
 
@@ -356,6 +376,7 @@ def _is_known(name: str) -> bool:
     return (
         names.parse_chunk_name(name) is not None
         or names.parse_manifest_name(name) is not None
+        or names.parse_placement_name(name) is not None
         or names.parse_data_key_name(name) is not None
         or names.parse_dedup_key_name(name) is not None
     )
