@@ -226,16 +226,22 @@ class TantivySearchEngine:
         depends on every document written (hidden ones too) and is not "newest first". Scores
         take few values here (see Ranking), so ties are the rule: the newest matches, added to
         the candidates, fill the last score level at the cut with the newest documents.
+
+        The newest ``bound`` matches are exactly the matches from the ``bound``-th newest node id
+        up, so they are scored again by that range of ``node_id`` (a range of one fast field,
+        where a set of 1,100 ids cost a term automaton: 33 ms of a station's 49).
         """
         newest = searcher.search(
             query, bound, count=False, order_by_field="node_id", order=tantivy.Order.Desc
         )
         ids = [int(key or 0) for key, _ in newest.hits]
-        only = tantivy.Query.const_score_query(self._any("node_id", ids), 0.0)
+        if not ids:
+            return []
+        since = tantivy.Query.const_score_query(self._range("node_id", min(ids), 2**64 - 1), 0.0)
         both = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, since)]
         )
-        return list(searcher.search(both, len(ids), count=False).hits) if ids else []
+        return list(searcher.search(both, len(ids), count=False).hits)
 
     @staticmethod
     def _ranked(
