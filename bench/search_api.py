@@ -173,6 +173,7 @@ def make_people(instance: Instance) -> tuple[dict[str, str], list[Space], list[S
                 session=session, user=user, name="bench", scopes=["read"], lifetime_days=30,
                 context=SYSTEM,
             ).secret  # fmt: skip
+            spaces.ensure_user_space(session, user, defaults)  # not made by the first search
             if name == "station":
                 station_user = user.id
     return tokens, unit_spaces, personal, station_user
