@@ -136,3 +136,47 @@ def test_a_revoked_share_hides_at_once(db_session: Session, search: SearchEngine
     shares.revoke_share(session=db_session, actor=owner, context=SYSTEM, share_id=share.id)
     ids, page = find(db_session, search, "गबन")
     assert loot not in ids and page.total == 1
+
+
+def test_a_shared_folder_put_in_the_trash_or_raised_hides_what_is_below_at_once(
+    db_session: Session, search: SearchEngine
+) -> None:
+    """Shares reaching the searcher are what the engine filters by, unchecked; the check of every
+    match then drops what is below a shared folder in the trash or above the reader's clearance,
+    before the index catches up (no index job has run here)."""
+    station(db_session)
+    make_user(db_session, "sho.b1", unit="PS-B1", role="station_head",
+              clearance=Classification.SECRET)  # fmt: skip
+    theirs = spaces.ensure_user_space(
+        db_session,
+        db_session.scalars(select(User).where(User.username == "sho.b1")).one(),
+        DEFAULTS,
+    ).root_id
+    owner = actor(db_session, "sho.b1")
+    reader = db_session.scalars(select(User).where(User.username == "ct.one")).one()
+    folders = {}
+    for name in ("binned", "raised"):
+        shared = service.create_folder(
+            session=db_session, actor=owner, context=SYSTEM, parent_id=theirs, name=name
+        ).node.id
+        service.create_folder(
+            session=db_session, actor=owner, context=SYSTEM, parent_id=shared,
+            name=f"तलाशी {name}",
+        )  # fmt: skip
+        shares.create_share(
+            session=db_session, actor=owner, context=SYSTEM, node_id=shared, subject_type="user",
+            subject_id=reader.id, permission=shares.Permission.READ, include_subunits=False,
+            expires_at=None,
+        )  # fmt: skip
+        folders[name] = shared
+    index(db_session, search, theirs)
+    ids, page = find(db_session, search, "तलाशी")
+    assert page.total == 2
+
+    trash.trash_node(session=db_session, actor=owner, context=SYSTEM, node_id=folders["binned"])
+    service.set_classification(
+        session=db_session, actor=owner, context=SYSTEM, node_id=folders["raised"],
+        classification=Classification.SECRET,
+    )  # fmt: skip
+    ids, page = find(db_session, search, "तलाशी")
+    assert ids == [] and page.total == 0 and page.total_exact

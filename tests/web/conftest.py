@@ -14,6 +14,7 @@ from polaris.app import create_app
 from polaris.audit.keys import AuditSigner
 from polaris.config import load_settings
 from polaris.instance import Instance
+from polaris.search.postgres_engine import PostgresSearchEngine
 from polaris.storage.keys import create_master_key_file
 from polaris.storage.local import LocalBackend
 from polaris.storage.store import BlobStore
@@ -63,3 +64,18 @@ def client(seeded: Instance) -> Iterator[TestClient]:
         create_app(seeded, seal_periodically=False, run_jobs=False), base_url="https://testserver"
     ) as client:
         yield client
+
+
+@pytest.fixture(params=["tantivy", "postgresql"])
+def engine_name(request: pytest.FixtureRequest, seeded: Instance, db_backend: str) -> Iterator[str]:
+    """Each engine behind the app (PostgreSQL's only on a PostgreSQL database)."""
+    if request.param == "postgresql":
+        if db_backend != "postgresql":
+            pytest.skip("PostgreSQL search needs a PostgreSQL database")
+        engine = PostgresSearchEngine(seeded.engine)  # writes outside the test's transaction
+        engine.clear()
+        seeded.search = engine
+        yield request.param
+        engine.clear()
+    else:
+        yield request.param

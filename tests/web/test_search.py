@@ -4,10 +4,8 @@ classification and the trash."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +21,6 @@ from polaris.instance import Instance
 from polaris.search.indexing import engine_of
 from polaris.search.interface import SearchQuery, Visibility
 from polaris.search.paging import search_page
-from polaris.search.postgres_engine import PostgresSearchEngine
 from tests.factories import SYSTEM, make_user
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import sign_in
@@ -167,21 +164,6 @@ def test_a_bad_filter_is_a_clear_error(seeded: Instance, client: TestClient) -> 
     response = client.get("/api/v1/search", params={"q": "x", "unit": "PS-NOPE"})
     assert response.status_code == 422
     assert response.json()["code"] == "search_filter"
-
-
-@pytest.fixture(params=["tantivy", "postgresql"])
-def engine_name(request: pytest.FixtureRequest, seeded: Instance, db_backend: str) -> Iterator[str]:
-    """Each engine behind the app (PostgreSQL's only on a PostgreSQL database)."""
-    if request.param == "postgresql":
-        if db_backend != "postgresql":
-            pytest.skip("PostgreSQL search needs a PostgreSQL database")
-        engine = PostgresSearchEngine(seeded.engine)  # writes outside the test's transaction
-        engine.clear()
-        seeded.search = engine
-        yield request.param
-        engine.clear()
-    else:
-        yield request.param
 
 
 def classify(instance: Instance, username: str, node_id: int, level: Classification) -> None:

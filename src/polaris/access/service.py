@@ -7,6 +7,9 @@ rolled back (see ``polaris.db.uow``), because the denial error aborts the caller
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import fields
+from operator import attrgetter
 from typing import NoReturn
 
 from sqlalchemy.orm import Session
@@ -88,6 +91,31 @@ def require(
 def can(actor: Actor, action: Action, resource: Resource) -> bool:
     """For filtering what to show (never instead of ``require`` before acting)."""
     return decide(actor, action, resource, now=utcnow()).allowed
+
+
+#: Every field of a resource but its id: what a decision depends on (a field added later counts).
+_deciding_fields = attrgetter(*(item.name for item in fields(Resource) if item.name != "id"))
+
+
+def can_each(actor: Actor, action: Action, resources: Iterable[Resource]) -> list[bool]:
+    """:func:`can` for many resources at once, in their order (search checks up to 1,100 matches
+    and HQ's 1,050 space roots on every request).
+
+    One reading of the clock for all of them, and resources that differ only in their id are
+    decided once: no rule looks at the id (``policy.decide``), and a thousand matches come from a
+    few dozen spaces, levels and shares. Like :func:`can`, for filtering what to show: what is
+    left out is not audited one by one (the search that filtered is).
+    """
+    now = utcnow()
+    decided: dict[object, bool] = {}
+    answers = []
+    for resource in resources:
+        key = _deciding_fields(resource)
+        allowed = decided.get(key)
+        if allowed is None:
+            allowed = decided[key] = decide(actor, action, resource, now=now).allowed
+        answers.append(allowed)
+    return answers
 
 
 def can_see_group(actor: Actor, *, group_id: int, unit_id: int | None) -> bool:

@@ -129,42 +129,6 @@ def locate_many(session: Session, node_ids: Sequence[int]) -> dict[int, Located]
     return found
 
 
-def readable_ids(session: Session, actor: Actor, node_ids: Sequence[int]) -> set[int]:
-    """Of these nodes, those ``actor`` may read now and that are not in the trash: the rule of
-    :func:`locate` and ``Located.resource`` over plain rows, for a thousand ids at a time."""
-    facts = {}
-    for chunk in chunks(sorted(set(node_ids))):
-        facts.update({row.id: row for row in repo.node_facts(session, chunk)})
-    paths = {node_id: repo.path_ids(row.path) for node_id, row in facts.items()}
-    on_paths = sorted({i for ids in paths.values() for i in ids})
-    for chunk in chunks([i for i in on_paths if i not in facts]):
-        facts.update({row.id: row for row in repo.node_facts(session, chunk)})
-    spaces = repo.spaces_by_id(session, (facts[i].space_id for i in paths))
-    shares = shares_by_node(session, on_paths)
-    readable: set[int] = set()
-    for node_id, ids in paths.items():
-        chain = [facts[i] for i in ids if i in facts]
-        space = spaces.get(facts[node_id].space_id)
-        if space is None or len(chain) != len(ids):
-            continue
-        if any(row.trashed_at is not None for row in chain):
-            continue
-        resource = Resource(
-            kind=RESOURCE_KIND,
-            id=str(node_id),
-            unit_id=space.unit_id,
-            classification=Classification(max(row.classification for row in chain)),
-            owner_id=space.owner_id,
-            grants=tuple(
-                grant_of(share)
-                for share in sorted((s for i in ids for s in shares.get(i, ())), key=lambda s: s.id)
-            ),
-        )
-        if access.can(actor, Action.READ, resource):
-            readable.add(node_id)
-    return readable
-
-
 def shares_by_node(session: Session, node_ids: Sequence[int]) -> dict[int, list[Share]]:
     """Live shares on these nodes, by node."""
     found: dict[int, list[Share]] = {}

@@ -1,5 +1,5 @@
-"""What the search index needs to know about nodes, read for background jobs (not authorised:
-no caller is acting; what a *searcher* may see is decided at query time)."""
+"""What search needs of the drive: the nodes to index, read for background jobs (not authorised:
+no caller is acting), and at query time what a *searcher* reaches and may read now."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
-from polaris.drive import repo, stamps
+from polaris.drive import repo, spaces, stamps
 from polaris.drive._locate import Located as Located  # what ``located`` hands out, for search
-from polaris.drive._locate import locate, locate_many, readable_ids
+from polaris.drive._locate import locate, locate_many
+from polaris.drive._reach import MatchCheck as MatchCheck  # the check of a search's matches
+from polaris.drive._reach import readable_space_ids, shared_root_ids
 from polaris.drive.models import FILE, Node
 
 
@@ -97,12 +99,25 @@ def readable(session: Session, actor: Actor, node_ids: Sequence[int]) -> set[int
 
     For search: the index may lag a move, a trashing or a raised classification by as long as its
     job queue, so every match is checked against the database before it is counted or shown
-    (quietly: a stale hit is no attempt to be audited). A few queries however many ids (search
-    checks up to 1,100 on every search).
+    (quietly: a stale hit is no attempt to be audited). Three statements however many ids
+    (search checks up to 1,100 on every search); :class:`MatchCheck` also locates the page.
     """
-    return readable_ids(session, actor, node_ids)
+    return MatchCheck(session, actor).readable(node_ids)
 
 
 def located(session: Session, node_ids: Sequence[int]) -> dict[int, Located]:
     """The nodes of a page of results, located for showing (after :func:`readable`)."""
     return locate_many(session, node_ids)
+
+
+def visible_space_ids(
+    session: Session, actor: Actor, defaults: spaces.SpaceDefaults
+) -> frozenset[int]:
+    """The spaces the actor reads wholly (``spaces.visible_spaces``), as ids, for search."""
+    return readable_space_ids(session, actor, defaults)
+
+
+def shared_roots(session: Session, actor: Actor) -> frozenset[int]:
+    """The nodes of the live shares reaching the actor: what the engine filters by (each match
+    is then checked, see :func:`polaris.drive._reach.shared_root_ids`)."""
+    return shared_root_ids(session, actor)

@@ -11,7 +11,6 @@ of what the user may read now.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -20,7 +19,7 @@ from polaris.access.policy import Actor
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.drive import indexing as drive_index
-from polaris.drive import shares, spaces
+from polaris.drive import spaces
 from polaris.drive.indexing import Located
 from polaris.search.interface import SearchEngine, SearchHit, SearchPage, SearchQuery, Visibility
 from polaris.search.paging import search_page
@@ -41,15 +40,13 @@ def visibility_for(
     """What ``actor`` may read: spaces wholly, nodes shared with them, up to their clearance.
 
     ``space_ids``: the spaces of ``spaces.visible_spaces``, when the caller has them already
-    (a page has, for its sidebar).
+    (a page has, for its sidebar). A few statements however many spaces and shares.
     """
     if space_ids is None:
-        readable = spaces.visible_spaces(session=session, actor=actor, defaults=defaults)
-        space_ids = frozenset(space.id for space in readable)
-    shared = shares.shared_with_me(session=session, actor=actor)
+        space_ids = drive_index.visible_space_ids(session, actor, defaults)
     return Visibility(
         space_ids=space_ids,
-        shared_roots=frozenset(item.located.node.id for item in shared),
+        shared_roots=drive_index.shared_roots(session, actor),
         max_classification=int(actor.clearance),
     )
 
@@ -65,12 +62,9 @@ def search(
     space_ids: frozenset[int] | None = None,
 ) -> tuple[list[Found], SearchPage]:
     visibility = visibility_for(session, actor, defaults, space_ids)
-
-    def keep(node_ids: Sequence[int]) -> Collection[int]:
-        return drive_index.readable(session, actor, node_ids)
-
-    page = search_page(engine, query, visibility, keep=keep)
-    located = drive_index.located(session, [hit.node_id for hit in page.hits])
+    check = drive_index.MatchCheck(session, actor)
+    page = search_page(engine, query, visibility, keep=check.readable)
+    located = check.located([hit.node_id for hit in page.hits])
     found = [Found(located[hit.node_id], hit) for hit in page.hits if hit.node_id in located]
     audit.append(
         session=session,

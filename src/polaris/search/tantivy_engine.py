@@ -211,31 +211,39 @@ class TantivySearchEngine:
                 order=tantivy.Order.Desc,
             )
             return Matches(self._ranked(searcher, result.hits, bound), _count(result) <= bound)
-        result = searcher.search(tantivy_query, bound, count=True)
-        hits = list(result.hits)
-        if _count(result) > bound:
-            hits += self._newest_scored(searcher, tantivy_query, bound)
-        return Matches(self._ranked(searcher, hits, bound), _count(result) <= bound)
+        # No count here: fewer hits than the bound are all of them; a full page of hits is
+        # counted by the second pass, which must look at every match anyway.
+        hits = list(searcher.search(tantivy_query, bound, count=False).hits)
+        if len(hits) < bound:
+            return Matches(self._ranked(searcher, hits, bound), complete=True)
+        newest, matched = self._newest_scored(searcher, tantivy_query, bound)
+        return Matches(self._ranked(searcher, hits + newest, bound), complete=matched <= bound)
 
     def _newest_scored(
         self, searcher: tantivy.Searcher, query: tantivy.Query, bound: int
-    ) -> list[tuple[Any, tantivy.DocAddress]]:
-        """The newest ``bound`` matches, with their scores.
+    ) -> tuple[list[tuple[Any, tantivy.DocAddress]], int]:
+        """The newest ``bound`` matches, with their scores, and how many matched in all.
 
         Past ``bound`` matches, Tantivy's top-k breaks ties at the cut by segment order, which
         depends on every document written (hidden ones too) and is not "newest first". Scores
         take few values here (see Ranking), so ties are the rule: the newest matches, added to
         the candidates, fill the last score level at the cut with the newest documents.
+
+        The newest ``bound`` matches are exactly the matches from the ``bound``-th newest node id
+        up, so they are scored again by that range of ``node_id`` (a range of one fast field,
+        where a set of 1,100 ids cost a term automaton: 33 ms of a station's 49).
         """
         newest = searcher.search(
-            query, bound, count=False, order_by_field="node_id", order=tantivy.Order.Desc
+            query, bound, count=True, order_by_field="node_id", order=tantivy.Order.Desc
         )
         ids = [int(key or 0) for key, _ in newest.hits]
-        only = tantivy.Query.const_score_query(self._any("node_id", ids), 0.0)
+        if not ids:
+            return [], 0
+        since = tantivy.Query.const_score_query(self._range("node_id", min(ids), 2**64 - 1), 0.0)
         both = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, since)]
         )
-        return list(searcher.search(both, len(ids), count=False).hits) if ids else []
+        return list(searcher.search(both, len(ids), count=False).hits), _count(newest)
 
     @staticmethod
     def _ranked(
