@@ -87,8 +87,9 @@ def open_sealed(blob: bytes, *, key: bytes, object_id: str) -> bytes:
     """Authenticate and decrypt a blob whose header :func:`parse_header` accepted."""
     header = blob[: HEADER.size]
     try:
+        # A view, not a slice: the ciphertext (up to 4 MiB) is not copied before decrypting.
         return AESGCM(key).decrypt(
-            header[-NONCE_SIZE:], blob[HEADER.size :], _aad(header, object_id)
+            header[-NONCE_SIZE:], memoryview(blob)[HEADER.size :], _aad(header, object_id)
         )
     except InvalidTag:
         raise SealError("authentication failed (damaged, or not the object of this id)") from None
