@@ -2,13 +2,12 @@
 
 Thread-safe for concurrent reads and writes; several processes may share one backend (writes of the
 same chunk race harmlessly: the backend never overwrites, and either copy is correct). The chunks
-of one large download are read and opened several at a time (``polaris.storage.pipeline``).
+of one large stream are sealed or opened several at a time (``polaris.storage.pipeline``).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,9 +38,9 @@ from polaris.storage.manifest import (
 )
 from polaris.storage.pipeline import OrderedWindow
 from polaris.storage.references import ReferenceSource
-from polaris.storage.refs import EMPTY_SHA256, MAX_CHUNK_SIZE, ChunkRef, ContentRef
+from polaris.storage.refs import MAX_CHUNK_SIZE, ChunkRef, ContentRef
 from polaris.storage.verify import ProgressCallback, VerifyReport, verify_store
-from polaris.storage.writer import ContentWriter
+from polaris.storage.writer import ContentWriter, Piece
 
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
@@ -83,27 +82,30 @@ class BlobStore:
     # Writing
 
     def put_stream(self, source: Source) -> ContentRef:
-        """Store content from a binary file object or an iterable of bytes, one chunk in memory.
+        """Store content from a binary file object or an iterable of bytes, a few chunks in
+        memory (a :class:`ContentWriter`'s window).
 
         Chunks are durable when this returns. The caller then writes the manifest (and only after
         it, the database row): a failure in between leaves unreferenced chunks, never a dangling
         reference.
         """
-        digest = hashlib.sha256()
-        chunks: list[ChunkRef] = []
-        size = 0
-        for plaintext in iter_chunks(source, self.chunk_size):
-            digest.update(plaintext)
-            chunks.append(self.put_chunk(plaintext))
-            size += len(plaintext)
-        sha256 = digest.hexdigest() if chunks else EMPTY_SHA256
-        return ContentRef(chunks=tuple(chunks), size=size, sha256=sha256)
+        writer = ContentWriter(self)
+        try:
+            for plaintext in iter_chunks(source, self.chunk_size):
+                writer.write(plaintext)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish()
 
     def put_bytes(self, data: bytes) -> ContentRef:
         return self.put_stream(data)
 
-    def put_chunk(self, plaintext: bytes) -> ChunkRef:
-        """Store one chunk (1 byte to ``MAX_CHUNK_SIZE``) unless present; durable on return."""
+    def put_chunk(self, plaintext: Piece) -> ChunkRef:
+        """Store one chunk (1 byte to ``MAX_CHUNK_SIZE``) unless present; durable on return.
+
+        Thread-safe: a :class:`ContentWriter` stores several chunks at once from its pool.
+        """
         cid = chunk_id(self.keys.dedup_key, plaintext)
         name = names.chunk_name(cid)
         # A chunk already stored is reused, and the reuse recorded (its time refreshed), so that
@@ -112,7 +114,7 @@ class BlobStore:
             self.backend.put(name, self._seal(Kind.CHUNK, cid, plaintext))
         return ChunkRef(cid, len(plaintext))
 
-    def _seal(self, kind: Kind, object_id: str, plaintext: bytes) -> bytes:
+    def _seal(self, kind: Kind, object_id: str, plaintext: Piece) -> bytes:
         data_key_id = self.keys.current_data_key_id
         key = self.keys.data_key(data_key_id)
         return seal(
