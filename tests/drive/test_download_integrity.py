@@ -137,13 +137,24 @@ def test_a_range_whose_first_chunk_is_missing_is_refused(drive: Drive) -> None:
     assert [r.action for r in records(drive, node_id)] == ["file.read", "file.read_failed"]
 
 
-@pytest.mark.parametrize("byte_range", [None, f"bytes=10-{3 * CHUNK - 1}"])
+@pytest.mark.parametrize(
+    ("byte_range", "damage"),
+    [(None, "missing"), (f"bytes=10-{3 * CHUNK - 1}", "missing"), (None, "corrupted")],
+)
 def test_a_later_bad_chunk_aborts_the_stream_logs_the_file_and_records_the_failure(
-    drive: Drive, caplog: pytest.LogCaptureFixture, byte_range: str | None
+    drive: Drive, caplog: pytest.LogCaptureFixture, byte_range: str | None, damage: str
 ) -> None:
-    node_id, version = upload(drive, "a.bin", os.urandom(4 * CHUNK))
+    """The chunks after the first are read ahead while earlier ones are sent (storage-format
+    §11a); a bad one still stops the stream at its place, and is named."""
+    node_id, version = upload(drive, "a.bin", os.urandom(8 * CHUNK))
     third = chunk_names(version)[2]
-    blob_path(drive, third).unlink()
+    path = blob_path(drive, third)
+    if damage == "missing":
+        path.unlink()
+    else:  # a flipped ciphertext bit: GCM's tag fails (the HMAC is not what catches it)
+        blob = bytearray(path.read_bytes())
+        blob[-100] ^= 0x01
+        path.write_bytes(bytes(blob))
     headers = {"Range": byte_range} if byte_range else {}
     received = bytearray()
     with (
@@ -157,6 +168,7 @@ def test_a_later_bad_chunk_aborts_the_stream_logs_the_file_and_records_the_failu
         for piece in response.iter_bytes():
             received += piece
     assert len(received) < int(response.headers["Content-Length"])
+    assert len(received) <= 2 * CHUNK  # nothing of the bad chunk or after it
     read, failed = records(drive, node_id)
     assert read.action == "file.read" and read.reason is None
     assert failed.action == "file.read_failed"
@@ -166,6 +178,8 @@ def test_a_later_bad_chunk_aborts_the_stream_logs_the_file_and_records_the_failu
     assert chunk_id in failed.detail
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert f"node {node_id} version 1" in logged and chunk_id in logged
+    reason = "missing" if damage == "missing" else "authentication failed"
+    assert f"chunk {chunk_id}: {reason}" in logged
 
 
 def test_an_intact_download_is_one_file_read_record(drive: Drive) -> None:

@@ -88,8 +88,10 @@ def test_plain_http_needs_allow_http(s3_settings: S3Settings) -> None:
 def test_store_stopped_in_the_middle_of_a_write(
     restarted: SeaweedFS, s3_settings: S3Settings, keyring: Keyring
 ) -> None:
-    """The store dies after two of five chunks: StorageFailure naming the endpoint, the chunks
-    stored before it are there after the restart, and the same write then completes."""
+    """The store dies while the third of five chunks is cut: StorageFailure naming the endpoint,
+    the chunks stored before it (the first two, or fewer: chunks are stored several at a time,
+    behind the reading of the source) are there after the restart, and the same write then
+    completes."""
     store = BlobStore.initialise(S3Backend(s3_settings), keyring, chunk_size=CHUNK)
     data = os.urandom(CHUNK * 5)
 
@@ -108,7 +110,7 @@ def test_store_stopped_in_the_middle_of_a_write(
     stored = [
         n for n in restarted.keys(f"{s3_settings.prefix}/{names.CHUNKS}") if "/probe/" not in n
     ]
-    assert len(stored) == 2
+    assert len(stored) <= 2
     ref = store.put_stream(data)
     assert b"".join(store.open_stream(ref)) == data
     report = store.verify()

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polaris.storage import BlobStore, ContentRef, Keyring, LocalBackend, MasterKey, names
+from polaris.errors import StorageFull
+from polaris.storage import BlobStore, ContentRef, Keyring, LocalBackend, MasterKey, _fsio, names
+from polaris.storage.pipeline import IN_FLIGHT, WINDOW
 from polaris.storage.refs import EMPTY_SHA256
 from polaris.storage.writer import ContentTooLarge
 from tests.storage.conftest import CHUNK, object_files
@@ -111,6 +113,7 @@ def test_limit_is_refused_before_anything_beyond_it_is_stored(
     data = pseudo_random(3 * CHUNK)
     writer = store.writer(limit=limit)
     writer.write(data[: 2 * CHUNK])
+    assert len(writer.stored_chunks) == 2  # waits for the chunks in the pool
     assert len(chunk_files(blob_root)) == 2
     # This piece would complete a third chunk: it must be refused whole, not stored then refused.
     with pytest.raises(ContentTooLarge) as raised:
@@ -169,3 +172,42 @@ def test_a_finished_writer_refuses_more(store: BlobStore) -> None:
     writer.finish()
     with pytest.raises(RuntimeError):
         writer.write(b"d")
+
+
+def test_chunks_in_the_pool_stay_within_the_window(shared_store: BlobStore) -> None:
+    """Back-pressure: however much is written, one writer holds at most a window of chunks in
+    the pool (``pipeline.IN_FLIGHT``), and they come back in content order."""
+    data = pseudo_random(40 * CHUNK + 3)
+    IN_FLIGHT.reset_peak()
+    writer = shared_store.writer()
+    for start in range(0, len(data), 3 * CHUNK):
+        writer.write(data[start : start + 3 * CHUNK])
+        assert IN_FLIGHT.current <= WINDOW * CHUNK
+    ref = writer.finish()
+    assert 0 < IN_FLIGHT.peak <= WINDOW * CHUNK
+    assert IN_FLIGHT.current == 0
+    assert ref == shared_store.put_bytes(data)
+    assert shared_store.read_bytes(ref) == data
+
+
+def test_a_chunk_that_fails_to_store_fails_the_writer(
+    store: BlobStore, blob_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = _fsio.write_all
+    writes: list[int] = []
+
+    def write_all(fd: int, payload: bytes) -> None:
+        writes.append(len(payload))
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        real(fd, payload)
+
+    monkeypatch.setattr(_fsio, "write_all", write_all)
+    writer = store.writer()
+    with pytest.raises(StorageFull):
+        writer.write(pseudo_random(6 * CHUNK))
+        writer.finish()
+    with pytest.raises(RuntimeError, match="failed"):
+        writer.write(b"more")
+    assert IN_FLIGHT.current == 0
+    assert len(chunk_files(blob_root)) == len(writes) - 1  # the failed one is not there

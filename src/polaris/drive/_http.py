@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 
@@ -71,26 +72,52 @@ async def receive_body(
 ) -> None:
     """Stream the request body into ``writer``; storage work runs off the event loop.
 
-    ``on_progress`` runs (in the thread pool) after each hand-over to the writer: a resumable
-    upload records the chunks stored so far. ``ContentTooLarge`` (past the writer's limit) and
-    Starlette's ``ClientDisconnect`` propagate; on a disconnect what did arrive is written first.
+    Pieces are handed to the writer in batches of ``HANDOFF_BYTES``, as they arrived (no copy
+    here). While one batch is hashed and stored in the thread pool the next one is received: at
+    most two batches are held. ``on_progress`` runs (in the thread pool) after each batch but the
+    last: a resumable upload records the chunks stored so far. ``ContentTooLarge`` (past the
+    writer's limit) and Starlette's ``ClientDisconnect`` propagate; on a disconnect what did
+    arrive is written first.
     """
-    pending = bytearray()
+
+    def hand_over(batch: list[bytes], progress: bool) -> None:
+        for piece in batch:
+            writer.write(piece)
+        if progress and on_progress is not None:
+            on_progress()
+
+    storing: asyncio.Task[None] | None = None
+    batch: list[bytes] = []
+    size = 0
     try:
         async for piece in request.stream():
-            pending += piece
-            if len(pending) >= HANDOFF_BYTES:
-                data = bytes(pending)
-                pending.clear()
-                await run_in_threadpool(writer.write, data)
-                if on_progress is not None:
-                    await run_in_threadpool(on_progress)
+            batch.append(piece)
+            size += len(piece)
+            if size >= HANDOFF_BYTES:
+                if storing is not None:
+                    await storing  # one batch in storage at a time (the writer is not shared)
+                storing = asyncio.ensure_future(run_in_threadpool(hand_over, batch, True))
+                batch, size = [], 0
     except ClientDisconnect:
-        if pending:
-            await run_in_threadpool(writer.write, bytes(pending))
+        if storing is not None:
+            await storing
+        if batch:
+            await run_in_threadpool(hand_over, batch, False)
         raise
-    if pending:
-        await run_in_threadpool(writer.write, bytes(pending))
+    except BaseException:
+        if storing is not None:
+            # Its own failure, if any, is not the one to report; it must not go unretrieved.
+            storing.add_done_callback(_retrieve)
+        raise
+    if storing is not None:
+        await storing
+    if batch:
+        await run_in_threadpool(hand_over, batch, False)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def read_small_body(request: Request, length: int) -> bytes:

@@ -32,6 +32,9 @@ OVERHEAD = HEADER.size + TAG_SIZE
 MANIFEST_ID_PREFIX = b"polaris-manifest\x00"
 PLACEMENT_KEY_PREFIX = b"polaris-placement\x00"
 
+#: Plaintext may come as any contiguous bytes (a writer hands over its chunk buffer uncopied).
+Plaintext = bytes | bytearray | memoryview
+
 
 class Kind(IntEnum):
     CHUNK = 1
@@ -57,7 +60,7 @@ class Header:
     nonce: bytes
 
 
-def seal(*, kind: Kind, key_id: bytes, key: bytes, object_id: str, plaintext: bytes) -> bytes:
+def seal(*, kind: Kind, key_id: bytes, key: bytes, object_id: str, plaintext: Plaintext) -> bytes:
     """Encrypt ``plaintext`` with a fresh random nonce, bound to ``kind`` and ``object_id``."""
     if len(key_id) != 8 or len(key) != KEY_SIZE:
         raise ValueError("key id must be 8 bytes and key 32 bytes")
@@ -89,14 +92,15 @@ def open_sealed(blob: bytes, *, key: bytes, object_id: str) -> bytes:
     """Authenticate and decrypt a blob whose header :func:`parse_header` accepted."""
     header = blob[: HEADER.size]
     try:
+        # A view, not a slice: the ciphertext (up to 4 MiB) is not copied before decrypting.
         return AESGCM(key).decrypt(
-            header[-NONCE_SIZE:], blob[HEADER.size :], _aad(header, object_id)
+            header[-NONCE_SIZE:], memoryview(blob)[HEADER.size :], _aad(header, object_id)
         )
     except InvalidTag:
         raise SealError("authentication failed (damaged, or not the object of this id)") from None
 
 
-def chunk_id(dedup_key: bytes, plaintext: bytes) -> str:
+def chunk_id(dedup_key: bytes, plaintext: Plaintext) -> str:
     """HMAC-SHA256(dedup key, plaintext), hex: equal content, equal id; opaque without the key."""
     return hmac.new(dedup_key, plaintext, hashlib.sha256).hexdigest()
 

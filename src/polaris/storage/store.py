@@ -1,16 +1,16 @@
 """The blob store facade: content in, references out, every byte authenticated on the way back.
 
 Thread-safe for concurrent reads and writes; several processes may share one backend (writes of the
-same chunk race harmlessly: the backend never overwrites, and either copy is correct).
+same chunk race harmlessly: the backend never overwrites, and either copy is correct). The chunks
+of one large stream are sealed or opened several at a time (``polaris.storage.pipeline``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
+import functools
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,7 @@ from polaris.storage.manifest import (
     decode_manifest,
     encode_manifest,
 )
+from polaris.storage.pipeline import OrderedWindow
 from polaris.storage.placement import (
     MAX_PLACEMENT_SIZE,
     Placement,
@@ -46,16 +47,14 @@ from polaris.storage.placement import (
     encode_placement,
 )
 from polaris.storage.references import ReferenceSource
-from polaris.storage.refs import EMPTY_SHA256, MAX_CHUNK_SIZE, ChunkRef, ContentRef
+from polaris.storage.refs import MAX_CHUNK_SIZE, ChunkRef, ContentRef
 from polaris.storage.verify import ProgressCallback, VerifyReport, verify_store
-from polaris.storage.writer import ContentWriter
+from polaris.storage.writer import ContentWriter, Piece
 
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
 DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE
-#: Threads that read the next chunk of a download while the current one is sent.
-_READ_AHEAD = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-read-ahead")
 
 
 class BlobStore:
@@ -92,27 +91,30 @@ class BlobStore:
     # Writing
 
     def put_stream(self, source: Source) -> ContentRef:
-        """Store content from a binary file object or an iterable of bytes, one chunk in memory.
+        """Store content from a binary file object or an iterable of bytes, a few chunks in
+        memory (a :class:`ContentWriter`'s window).
 
         Chunks are durable when this returns. The caller then writes the manifest (and only after
         it, the database row): a failure in between leaves unreferenced chunks, never a dangling
         reference.
         """
-        digest = hashlib.sha256()
-        chunks: list[ChunkRef] = []
-        size = 0
-        for plaintext in iter_chunks(source, self.chunk_size):
-            digest.update(plaintext)
-            chunks.append(self.put_chunk(plaintext))
-            size += len(plaintext)
-        sha256 = digest.hexdigest() if chunks else EMPTY_SHA256
-        return ContentRef(chunks=tuple(chunks), size=size, sha256=sha256)
+        writer = ContentWriter(self)
+        try:
+            for plaintext in iter_chunks(source, self.chunk_size):
+                writer.write(plaintext)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish()
 
     def put_bytes(self, data: bytes) -> ContentRef:
         return self.put_stream(data)
 
-    def put_chunk(self, plaintext: bytes) -> ChunkRef:
-        """Store one chunk (1 byte to ``MAX_CHUNK_SIZE``) unless present; durable on return."""
+    def put_chunk(self, plaintext: Piece) -> ChunkRef:
+        """Store one chunk (1 byte to ``MAX_CHUNK_SIZE``) unless present; durable on return.
+
+        Thread-safe: a :class:`ContentWriter` stores several chunks at once from its pool.
+        """
         cid = chunk_id(self.keys.dedup_key, plaintext)
         name = names.chunk_name(cid)
         # A chunk already stored is reused, and the reuse recorded (its time refreshed), so that
@@ -121,7 +123,7 @@ class BlobStore:
             self.backend.put(name, self._seal(Kind.CHUNK, cid, plaintext))
         return ChunkRef(cid, len(plaintext))
 
-    def _seal(self, kind: Kind, object_id: str, plaintext: bytes) -> bytes:
+    def _seal(self, kind: Kind, object_id: str, plaintext: Piece) -> bytes:
         data_key_id = self.keys.current_data_key_id
         key = self.keys.data_key(data_key_id)
         return seal(
@@ -136,8 +138,7 @@ class BlobStore:
 
     def open_stream(self, content: ContentRef) -> Iterator[bytes]:
         """The plaintext, chunk by chunk; each chunk is authenticated before it is yielded."""
-        for chunk in content.chunks:
-            yield self.read_chunk(chunk.chunk_id, expected_size=chunk.size)
+        return self._iter_range(content, 0, content.size)
 
     def read_range(self, content: ContentRef, start: int, end: int) -> Iterator[bytes]:
         """Bytes [start, end) of the content, fetching only the chunks that overlap the range.
@@ -149,9 +150,9 @@ class BlobStore:
         return self._iter_range(content, start, end)
 
     def _iter_range(self, content: ContentRef, start: int, end: int) -> Iterator[bytes]:
-        """Read one chunk ahead in a helper thread, so that reading, decrypting and checking the
-        next chunk overlaps with the caller sending this one (hashlib and the AES code release
-        the GIL on large buffers). At most two chunks are in memory.
+        """Read and open the next chunks in the shared pool while the caller sends this one
+        (``polaris.storage.pipeline``): at most ``WINDOW`` chunks are read ahead, so memory is
+        bounded by the window, not the file. A single chunk is read on the caller's thread.
         """
         if start == end:
             return
@@ -168,21 +169,26 @@ class BlobStore:
             return
         if len(wanted) == 1:
             chunk, first, last = wanted[0]
-            yield self.read_chunk(chunk.chunk_id, expected_size=chunk.size)[first:last]
+            plaintext = self.read_chunk(chunk.chunk_id, expected_size=chunk.size)
+            yield plaintext if (first, last) == (0, chunk.size) else plaintext[first:last]
             return
-        pending = _READ_AHEAD.submit(self._read_ref, wanted[0][0])
+        window: OrderedWindow[bytes] = OrderedWindow(results_hold_weight=True)
+        submitted = 0
         try:
-            for index, (_chunk, first, last) in enumerate(wanted):
-                plaintext = pending.result()
-                if index + 1 < len(wanted):
-                    following = wanted[index + 1][0]
-                    pending = _READ_AHEAD.submit(self._read_ref, following)
-                yield plaintext if (first, last) == (0, len(plaintext)) else plaintext[first:last]
+            for chunk, first, last in wanted:
+                while submitted < len(wanted) and not window.full:
+                    ahead = wanted[submitted][0]
+                    window.submit(
+                        ahead.size,
+                        functools.partial(
+                            self.read_chunk, ahead.chunk_id, expected_size=ahead.size
+                        ),
+                    )
+                    submitted += 1
+                plaintext = window.take_oldest()
+                yield plaintext if (first, last) == (0, chunk.size) else plaintext[first:last]
         finally:
-            pending.cancel()
-
-    def _read_ref(self, chunk: ChunkRef) -> bytes:
-        return self.read_chunk(chunk.chunk_id, expected_size=chunk.size)
+            window.cancel()
 
     def writer(self, *, limit: int | None = None, digest: Hash | None = None) -> ContentWriter:
         """A :class:`ContentWriter`, for content pushed in pieces (``polaris.storage.writer``)."""
@@ -193,17 +199,25 @@ class BlobStore:
         return b"".join(self.open_stream(content))
 
     def read_chunk(self, cid: str, *, expected_size: int | None = None) -> bytes:
-        """One authenticated chunk; IntegrityError "chunk <id>: <what is wrong>" otherwise."""
+        """One authenticated chunk; IntegrityError "chunk <id>: <what is wrong>" otherwise.
+
+        Authenticated means AES-GCM under the chunk's id and the size the caller expects; the
+        plaintext's HMAC is not recomputed here but by ``storage verify``
+        (docs/storage-format.md §11 says why that is safe).
+        """
         try:
-            return self.open_chunk(cid, expected_size=expected_size)
+            return self.open_chunk(cid, expected_size=expected_size, check_id=False)
         except SealError as exc:
             raise IntegrityError(f"chunk {cid}: {exc.reason}", chunk_id=cid) from None
 
-    def open_chunk(self, cid: str, *, expected_size: int | None = None) -> bytes:
-        """Like :meth:`read_chunk` but raising SealError (the bare reason), for :mod:`verify`."""
+    def open_chunk(
+        self, cid: str, *, expected_size: int | None = None, check_id: bool = True
+    ) -> bytes:
+        """Like :meth:`read_chunk` but raising SealError (the bare reason), and by default also
+        recomputing the plaintext's HMAC against the id, for :mod:`verify`."""
         blob = self._get(names.chunk_name(cid), MAX_CHUNK_SIZE + OVERHEAD)
         plaintext = self._open(Kind.CHUNK, cid, blob, expected_size)
-        if not id_matches(cid, chunk_id(self.keys.dedup_key, plaintext)):
+        if check_id and not id_matches(cid, chunk_id(self.keys.dedup_key, plaintext)):
             raise SealError("content does not match its id (HMAC mismatch)")
         return plaintext
 
