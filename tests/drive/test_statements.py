@@ -1,0 +1,207 @@
+"""What the small requests cost the database, pinned: statements and write transactions.
+
+Each test sends one request through the app (over a real engine, no outer test transaction, so
+that every ``BEGIN`` is the one production sends) and asserts the number of SQL statements and of
+write transactions (on SQLite ``BEGIN IMMEDIATE``, which takes the database's one writer lock) is
+at most what it is today. A change that adds a query per request, or a write transaction to a
+read, fails here; lower a bound when the cost goes down.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from polaris.app import create_app
+from polaris.audit.keys import AuditSigner
+from polaris.config import load_settings
+from polaris.db import make_engine
+from polaris.db.engine import make_read_session_factory, make_session_factory
+from polaris.db.migrate import upgrade
+from polaris.deps import SESSION_COOKIE
+from polaris.incident.service import CachedState
+from polaris.instance import Instance
+from polaris.storage.keys import create_master_key_file
+from polaris.storage.local import LocalBackend
+from polaris.storage.store import BlobStore
+from tests.conftest import PG_SCHEMA, pg_url, reset_postgresql
+from tests.drive.conftest import CHUNK, seed
+from tests.factories import PASSWORD, auth_config
+from tests.support.statements import Tally, counting
+
+COUNTS_SCHEMA = PG_SCHEMA + "_counts"
+SMALL = b"x" * 16 * 1024
+
+
+@dataclass(frozen=True)
+class Budget:
+    statements: int
+    write_transactions: int
+
+
+#: The most each request may cost, per backend: (statements, write transactions). PostgreSQL
+#: sends no ``BEGIN`` through a cursor, so its statement counts need no allowance for it.
+_BUDGET = {
+    "get_node": Budget(8, 2),
+    "get_node_cookie": Budget(8, 2),
+    "spaces": Budget(7, 2),
+    "children": Budget(10, 2),
+    "upload": Budget(21, 2),
+    "download": Budget(11, 2),
+}
+BUDGETS: dict[str, dict[str, Budget]] = {"sqlite": _BUDGET, "postgresql": _BUDGET}
+
+
+@dataclass
+class Counted:
+    """An app over a real engine, seeded once; ``measure`` tallies one request."""
+
+    backend: str
+    engine: Engine
+    client: TestClient
+    tokens: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def measure(self, method: str, url: str, who: str = "hc.a1", **kwargs: object) -> Tally:
+        return self.measure_with(self.headers(who), method, url, **kwargs)
+
+    def measure_with(
+        self, headers: dict[str, str], method: str, url: str, **kwargs: object
+    ) -> Tally:
+        with counting(self.engine) as tally:
+            response = self.client.request(method, url, headers=headers, **kwargs)  # type: ignore[arg-type]
+        assert response.status_code in (200, 201), response.text
+        return tally
+
+    def check(self, name: str, tally: Tally) -> None:
+        budget = BUDGETS[self.backend][name]
+        print(f"{self.backend} {name}: {tally.describe()}")
+        assert tally.count <= budget.statements, tally.describe()
+        assert tally.write_transactions <= budget.write_transactions, tally.describe()
+        assert not tally.writes_in_reads, tally.describe()
+
+
+def _engine(backend: str, directory: Path) -> Engine:
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{directory / 'counts.db'}")
+    else:
+        engine = make_engine(pg_url(COUNTS_SCHEMA))
+        reset_postgresql(engine, COUNTS_SCHEMA)
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def counted(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Counted]:
+    backend = str(request.param)
+    directory = tmp_path_factory.mktemp(f"counts-{backend}")
+    engine = _engine(backend, directory)
+    instance = Instance(
+        settings=load_settings(directory),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        read_sessions=make_read_session_factory(engine),
+        auth=auth_config(),
+        csrf_key=b"c" * 32,
+        audit_signer=AuditSigner.generate(),
+        blobs=BlobStore.initialise(
+            LocalBackend(directory / "blobs"),
+            create_master_key_file(directory / "master.key"),
+            chunk_size=CHUNK,
+        ),
+    )
+    session = instance.sessions()
+    tokens, _, _ = seed(session)
+    session.commit()
+    session.close()
+    app = create_app(instance, seal_periodically=False, run_jobs=False)
+    # The incident switch is read at most every 2 s; read once and kept, so that no count
+    # depends on when the test ran.
+    state = CachedState(instance.read_sessions, ttl=math.inf)
+    state.get()
+    app.state.read_only = state
+    try:
+        with TestClient(app, base_url="https://testserver") as client:
+            yield Counted(backend, engine, client, tokens)
+    finally:
+        if backend == "postgresql":
+            with engine.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {COUNTS_SCHEMA} CASCADE"))
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class Tree:
+    root: int
+    folder: int
+    file: int
+
+
+@pytest.fixture(scope="module")
+def tree(counted: Counted) -> Tree:
+    spaces = counted.client.get("/api/v1/spaces", headers=counted.headers("hc.a1")).json()
+    root = next(s["root_id"] for s in spaces if s["kind"] == "user")
+    folder = counted.client.post(
+        f"/api/v1/nodes/{root}/folders", json={"name": "Cases"}, headers=counted.headers("hc.a1")
+    ).json()["id"]
+    for number in range(30):
+        counted.client.post(
+            "/api/v1/files",
+            params={"parent_id": folder, "name": f"f{number:03}.txt"},
+            content=SMALL,
+            headers=counted.headers("hc.a1"),
+        )
+    listed = counted.client.get(
+        f"/api/v1/nodes/{folder}/children", headers=counted.headers("hc.a1")
+    ).json()
+    return Tree(root=root, folder=folder, file=listed["items"][0]["id"])
+
+
+def test_get_node(counted: Counted, tree: Tree) -> None:
+    counted.measure("GET", f"/api/v1/nodes/{tree.file}")  # warm
+    counted.check("get_node", counted.measure("GET", f"/api/v1/nodes/{tree.file}"))
+
+
+def test_get_node_signed_in(counted: Counted, tree: Tree) -> None:
+    """The browser's way in: the session cookie (its last-seen time is touched at most once a
+    minute, by the first request here)."""
+    signed_in = counted.client.post(
+        "/api/v1/auth/login", json={"username": "hc.a1", "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    cookie = {"Cookie": f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"}
+    counted.client.cookies.clear()
+    counted.measure_with(cookie, "GET", f"/api/v1/nodes/{tree.file}")
+    counted.check(
+        "get_node_cookie", counted.measure_with(cookie, "GET", f"/api/v1/nodes/{tree.file}")
+    )
+
+
+def test_list_spaces(counted: Counted, tree: Tree) -> None:
+    counted.check("spaces", counted.measure("GET", "/api/v1/spaces"))
+
+
+def test_list_children_page(counted: Counted, tree: Tree) -> None:
+    tally = counted.measure("GET", f"/api/v1/nodes/{tree.folder}/children", params={"limit": 20})
+    counted.check("children", tally)
+
+
+def test_small_upload(counted: Counted, tree: Tree) -> None:
+    tally = counted.measure(
+        "POST", "/api/v1/files", params={"parent_id": tree.folder, "name": "new.txt"}, content=SMALL
+    )
+    counted.check("upload", tally)
+
+
+def test_small_download(counted: Counted, tree: Tree) -> None:
+    counted.check("download", counted.measure("GET", f"/api/v1/files/{tree.file}/content"))
