@@ -114,11 +114,29 @@ def ensure_unit_space(session: Session, unit: Unit, defaults: SpaceDefaults) -> 
 
 
 def visible_spaces(*, session: Session, actor: Actor, defaults: SpaceDefaults) -> list[Space]:
-    """The actor's own space, their unit's, and those of the units within their reach."""
+    """The actor's own space, their unit's, and those of the units within their reach; spaces
+    never used before are made now, with ``defaults`` (a write transaction)."""
+    found = _visible(session, actor, defaults)
+    assert found is not None
+    return found
+
+
+def existing_visible_spaces(*, session: Session, actor: Actor) -> list[Space] | None:
+    """:func:`visible_spaces` that only reads (a read-only transaction): None when one of the
+    spaces is still to be made, for the caller to call :func:`visible_spaces` in a write one."""
+    return _visible(session, actor, None)
+
+
+def _visible(session: Session, actor: Actor, defaults: SpaceDefaults | None) -> list[Space] | None:
     user = session.get(User, actor.user_id)
     if user is None or actor.disabled:
         return []
-    spaces = [ensure_user_space(session, user, defaults)]
+    own = repo.user_space(session, user.id)
+    if own is None:
+        if defaults is None:
+            return None
+        own = ensure_user_space(session, user, defaults)
+    spaces = [own]
     unit_ids = [actor.unit_id]
     if Action.READ in actor.subtree_actions:
         unit_ids += sorted(actor.descendant_unit_ids)
@@ -126,7 +144,10 @@ def visible_spaces(*, session: Session, actor: Actor, defaults: SpaceDefaults) -
     # all roots in one go each; only spaces never used before are made one by one.
     existing = {space.unit_id: space for space in repo.unit_spaces(session, unit_ids)}
     missing = [unit_id for unit_id in unit_ids if unit_id not in existing]
+    if missing and defaults is None:
+        return None
     for unit in repo.units_by_id(session, missing).values():
+        assert defaults is not None
         existing[unit.id] = ensure_unit_space(session, unit, defaults)
     spaces += [existing[unit_id] for unit_id in unit_ids if unit_id in existing]
     roots = repo.nodes_by_id(session, [s.root_id for s in spaces if s.root_id is not None])

@@ -28,12 +28,13 @@ from polaris.identity import mfa, throttle
 from polaris.identity.actors import RequestInfo, anonymous_context, user_context
 from polaris.identity.models import RecoveryCode, User, UserSession
 from polaris.identity.passwords import Passwords, check_policy
+from polaris.identity.seen import LAST_SEEN_RESOLUTION as LAST_SEEN_RESOLUTION
+from polaris.identity.seen import Touch, due
 from polaris.identity.tokens import digest, new_session_token
 from polaris.identity.users import normalise_username
 
 MFA_STAGE_LIFETIME = dt.timedelta(minutes=5)
 ENROL_STAGE_LIFETIME = dt.timedelta(minutes=15)
-LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
 MAX_LOGGED_USERNAME = 128
 
 
@@ -218,17 +219,27 @@ def _live_row(session: Session, token: str, *, config: AuthConfig) -> tuple[User
     return row, user
 
 
-def resolve_session(
-    *, session: Session, config: AuthConfig, token: str
-) -> tuple[UserSession, User]:
-    """The active session and its user; ``NotAuthenticated`` or ``MfaRequired`` otherwise."""
+@dataclass(frozen=True)
+class SignedIn:
+    """A live, fully signed-in session: its row, its user, and its last-seen time when due."""
+
+    row: UserSession
+    user: User
+    touch: Touch | None
+
+
+def resolve_session(*, session: Session, config: AuthConfig, token: str) -> SignedIn:
+    """The active session and its user; ``NotAuthenticated`` or ``MfaRequired`` otherwise.
+
+    Only reads: a due last-seen time is returned (``touch``), for the caller to write in a write
+    transaction (``polaris.identity.seen``).
+    """
     row, user = _live_row(session, token, config=config)
     if row.stage != "active":
         raise MfaRequired("complete the second sign-in step", code=f"mfa_{row.stage}_required")
     now = utcnow()
-    if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
-        row.last_seen_at = now
-    return row, user
+    touch = Touch("session", row.id, now) if due(row.last_seen_at, now) else None
+    return SignedIn(row=row, user=user, touch=touch)
 
 
 def verify_mfa(

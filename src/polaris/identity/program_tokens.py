@@ -15,6 +15,7 @@ from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.errors import NotAuthenticated, NotFound, ValidationFailed
 from polaris.identity.models import ApiToken, User
+from polaris.identity.seen import Touch, due
 from polaris.identity.tokens import digest, new_api_token
 
 SCOPES = frozenset({"read", "write", "all"})
@@ -65,8 +66,20 @@ def create_token(
     return IssuedToken(token=token, secret=secret)
 
 
-def resolve_token(*, session: Session, secret: str) -> tuple[ApiToken, User]:
-    """The live token and its user, or ``NotAuthenticated`` (forged, expired, revoked, disabled)."""
+@dataclass(frozen=True)
+class TokenCaller:
+    """A live API token, its user, and its last-used time when due."""
+
+    token: ApiToken
+    user: User
+    touch: Touch | None
+
+
+def resolve_token(*, session: Session, secret: str) -> TokenCaller:
+    """The live token and its user, or ``NotAuthenticated`` (forged, expired, revoked, disabled).
+
+    Only reads: a due last-used time is returned (``touch``) for the caller to write apart.
+    """
     now = utcnow()
     token = session.scalars(
         select(ApiToken).where(ApiToken.token_hash == digest(secret))
@@ -76,9 +89,8 @@ def resolve_token(*, session: Session, secret: str) -> tuple[ApiToken, User]:
     user = session.get(User, token.user_id)
     if user is None or user.disabled_at is not None:
         raise NotAuthenticated("token is not valid", code="invalid_token")
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        token.last_used_at = now
-    return token, user
+    touch = Touch("token", token.id, now) if due(token.last_used_at, now) else None
+    return TokenCaller(token=token, user=user, touch=touch)
 
 
 def revoke_token(
