@@ -125,6 +125,7 @@ def _authenticate(request: Request, session: Session) -> tuple[Caller, Touch | N
             user=found.user,
             auth_factors="token",
             token_scopes=frozenset(found.token.scopes),
+            stamp=found.stamp,
         )
         return Caller(actor=actor, user=found.user, session_id=None, request=info), found.touch
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -148,6 +149,7 @@ def session_caller(
         user=user,
         auth_factors=row.auth_factors,
         session_id=row.id,
+        stamp=signed_in.stamp,
     )
     return Caller(actor=actor, user=user, session_id=row.id, request=info), signed_in.touch
 
@@ -291,5 +293,18 @@ SessionCaller = Annotated[Caller, Depends(get_session_caller)]
 PasswordCaller = Annotated[Caller, Depends(get_password_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin)]
 NoToken = Depends(refuse_token)
-Info = Annotated[RequestInfo, Depends(get_request_info)]
-CurrentInstance = Annotated[Instance, Depends(get_instance)]
+
+
+async def _instance_dependency(request: Request) -> Instance:
+    """:func:`get_instance` as a dependency: ``async`` because it does no I/O (a synchronous
+    dependency costs a trip to the thread pool on every request that asks for it)."""
+    return get_instance(request)
+
+
+async def _request_info_dependency(request: Request) -> RequestInfo:
+    """:func:`get_request_info` as a dependency, ``async`` for the same reason."""
+    return get_request_info(request)
+
+
+Info = Annotated[RequestInfo, Depends(_request_info_dependency)]
+CurrentInstance = Annotated[Instance, Depends(_instance_dependency)]

@@ -14,6 +14,7 @@ from polaris.access.policy import Permission
 from polaris.db.uow import transaction
 from polaris.deps import AdminCaller, CurrentCaller, CurrentInstance, DbSession, ReadCaller
 from polaris.drive import changes, copying, service, shares, spaces, trash
+from polaris.drive._locate import Permissions
 from polaris.drive.schemas import (
     ChangeFeed,
     FolderCreate,
@@ -73,7 +74,8 @@ def list_trash(space_id: Id, caller: ReadCaller, session: DbSession) -> list[Nod
         found = trash.list_trash(
             session=session, actor=caller.actor, context=context, space_id=space_id
         )
-        return [NodeRead.of(located, caller.actor) for located in found]
+        seen = Permissions(caller.actor)
+        return [NodeRead.of(located, caller.actor, permissions=seen) for located in found]
 
 
 @router.put("/admin/spaces/{space_id}/quota", response_model=SpaceRead)
@@ -121,9 +123,10 @@ def list_children(
             limit=limit,
             cursor=cursor,
         )
+        seen = Permissions(caller.actor)
         return NodePage(
             folder=NodeRead.of(folder, caller.actor),
-            items=[NodeRead.of(child, caller.actor) for child in page.items],
+            items=[NodeRead.of(child, caller.actor, permissions=seen) for child in page.items],
             next_cursor=page.next_cursor,
         )
 
@@ -298,8 +301,12 @@ def revoke_share(share_id: Id, caller: CurrentCaller, session: DbSession) -> Res
 def shared_with_me(caller: ReadCaller, session: DbSession) -> list[SharedNodeRead]:
     with transaction(session, read_only=True):
         found = shares.shared_with_me(session=session, actor=caller.actor)
+        seen = Permissions(caller.actor)
         return [
-            SharedNodeRead(share=ShareRead.of(s.share), node=NodeRead.of(s.located, caller.actor))
+            SharedNodeRead(
+                share=ShareRead.of(s.share),
+                node=NodeRead.of(s.located, caller.actor, permissions=seen),
+            )
             for s in found
         ]
 
@@ -308,8 +315,12 @@ def shared_with_me(caller: ReadCaller, session: DbSession) -> list[SharedNodeRea
 def shared_by_me(caller: ReadCaller, session: DbSession) -> list[SharedNodeRead]:
     with transaction(session, read_only=True):
         found = shares.shared_by_me(session=session, actor=caller.actor)
+        seen = Permissions(caller.actor)
         return [
-            SharedNodeRead(share=ShareRead.of(s.share), node=NodeRead.of(s.located, caller.actor))
+            SharedNodeRead(
+                share=ShareRead.of(s.share),
+                node=NodeRead.of(s.located, caller.actor, permissions=seen),
+            )
             for s in found
         ]
 

@@ -17,7 +17,7 @@ from polaris.access.policy import Action, Actor, Permission
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import events, repo, scanning
-from polaris.drive._locate import NO_ID, Located, locate, require_node
+from polaris.drive._locate import NO_ID, Located, locate, locate_many, require_node
 from polaris.drive.models import FileVersion, Share
 from polaris.drive.service import audit_node
 from polaris.errors import NotFound, ValidationFailed
@@ -168,8 +168,9 @@ def shared_by_me(*, session: Session, actor: Actor) -> list[SharedNode]:
 
 def _readable(session: Session, actor: Actor, shares: Sequence[Share]) -> list[SharedNode]:
     result = []
+    found = locate_many(session, [share.node_id for share in shares])  # a few queries, not N
     for share in shares:
-        located = locate(session, share.node_id)
+        located = found.get(share.node_id)
         if located is None or located.in_trash:
             continue
         if access.can(actor, Action.READ, located.resource()):

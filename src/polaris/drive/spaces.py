@@ -131,29 +131,25 @@ def _visible(session: Session, actor: Actor, defaults: SpaceDefaults | None) -> 
     user = session.get(User, actor.user_id)
     if user is None or actor.disabled:
         return []
-    own = repo.user_space(session, user.id)
-    if own is None:
-        if defaults is None:
-            return None
-        own = ensure_user_space(session, user, defaults)
-    spaces = [own]
     unit_ids = [actor.unit_id]
     if Action.READ in actor.subtree_actions:
         unit_ids += sorted(actor.descendant_unit_ids)
-    # A handful of queries whatever the reach (HQ reaches ~1,050 units): existing unit spaces and
-    # all roots in one go each; only spaces never used before are made one by one.
-    existing = {space.unit_id: space for space in repo.unit_spaces(session, unit_ids)}
+    # One query whatever the reach (HQ reaches ~1,050 units): the spaces that exist, with their
+    # roots; only spaces never used before are made, one by one, then read again.
+    found = repo.spaces_with_roots(session, owner_id=user.id, unit_ids=unit_ids)
+    own = [space for space, _ in found if space.kind == "user"]
+    existing = {space.unit_id for space, _ in found if space.kind == "unit"}
     missing = [unit_id for unit_id in unit_ids if unit_id not in existing]
-    if missing and defaults is None:
-        return None
-    for unit in repo.units_by_id(session, missing).values():
-        assert defaults is not None
-        existing[unit.id] = ensure_unit_space(session, unit, defaults)
-    spaces += [existing[unit_id] for unit_id in unit_ids if unit_id in existing]
-    roots = repo.nodes_by_id(session, [s.root_id for s in spaces if s.root_id is not None])
-    return [
-        space for space in spaces if _can_read_root(actor, space, roots.get(space.root_id or 0))
-    ]
+    if not own or missing:
+        if defaults is None:
+            return None
+        ensure_user_space(session, user, defaults)
+        for unit in repo.units_by_id(session, missing).values():
+            ensure_unit_space(session, unit, defaults)
+        found = repo.spaces_with_roots(session, owner_id=user.id, unit_ids=unit_ids)
+    order = {unit_id: index for index, unit_id in enumerate(unit_ids, start=1)}
+    ranked = sorted(found, key=lambda row: order.get(row[0].unit_id or 0, 0))  # own space first
+    return [space for space, root in ranked if _can_read_root(actor, space, root)]
 
 
 def _can_read_root(actor: Actor, space: Space, root: Node | None) -> bool:
