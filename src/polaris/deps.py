@@ -32,6 +32,7 @@ from polaris.errors import NotAuthenticated, PermissionDenied
 from polaris.identity import auth, program_tokens
 from polaris.identity.actors import RequestInfo, actor_context, actor_for
 from polaris.identity.models import User
+from polaris.identity.seen import Touch
 from polaris.instance import Instance
 
 SESSION_COOKIE = "polaris_session"
@@ -111,20 +112,22 @@ def operation_of(request: Request) -> str:
     return f"{request.method} {request.url.path}"
 
 
-def _authenticate(request: Request, session: Session) -> Caller:
-    """Who is calling (by token, else by session cookie); inside the caller's transaction."""
+def _authenticate(request: Request, session: Session) -> tuple[Caller, Touch | None]:
+    """Who is calling (by token, else by session cookie), and the last-seen time to record if
+    one is due; inside the caller's read-only transaction."""
     instance = get_instance(request)
     info = get_request_info(request)
     token = bearer_token(request)
     if token is not None:
-        api_token, user = program_tokens.resolve_token(session=session, secret=token)
+        found = program_tokens.resolve_token(session=session, secret=token)
         actor = actor_for(
             session=session,
-            user=user,
+            user=found.user,
             auth_factors="token",
-            token_scopes=frozenset(api_token.scopes),
+            token_scopes=frozenset(found.token.scopes),
+            stamp=found.stamp,
         )
-        return Caller(actor=actor, user=user, session_id=None, request=info)
+        return Caller(actor=actor, user=found.user, session_id=None, request=info), found.touch
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise NotAuthenticated("sign in first", code="not_authenticated")
@@ -133,19 +136,43 @@ def _authenticate(request: Request, session: Session) -> Caller:
     return session_caller(session, instance, cookie, info)
 
 
-def session_caller(session: Session, instance: Instance, token: str, info: RequestInfo) -> Caller:
+def session_caller(
+    session: Session, instance: Instance, token: str, info: RequestInfo
+) -> tuple[Caller, Touch | None]:
     """Who is signed in with the session ``token`` (``NotAuthenticated`` when it is unknown or has
-    expired), for the API's caller and for the pages' (``polaris.web.pages``) alike."""
-    row, user = auth.resolve_session(session=session, config=instance.auth, token=token)
-    actor = actor_for(session=session, user=user, auth_factors=row.auth_factors, session_id=row.id)
-    return Caller(actor=actor, user=user, session_id=row.id, request=info)
+    expired), for the API's caller and for the pages' (``polaris.web.pages``) alike; with the
+    session's last-seen time when it is due (``record_seen``)."""
+    signed_in = auth.resolve_session(session=session, config=instance.auth, token=token)
+    row, user = signed_in.row, signed_in.user
+    actor = actor_for(
+        session=session,
+        user=user,
+        auth_factors=row.auth_factors,
+        session_id=row.id,
+        stamp=signed_in.stamp,
+    )
+    return Caller(actor=actor, user=user, session_id=row.id, request=info), signed_in.touch
 
 
-def _caller(request: Request, session: Session, need: Need, *, admin: bool = False) -> Caller:
+def record_seen(session: Session, touch: Touch | None) -> None:
+    """Write a due last-seen time in a short write transaction of its own (at most once a minute
+    per session or token: ``polaris.identity.seen``). A held read-only transaction ends first."""
+    if touch is not None:
+        with transaction(session):
+            touch.apply(session)
+
+
+def _caller(
+    request: Request, session: Session, need: Need, *, admin: bool = False, hold: bool = False
+) -> Caller:
     """Authenticate, then ask ``access`` whether these credentials may do what the route needs
-    (a refusal is audited there)."""
-    with transaction(session):
-        caller = _authenticate(request, session)
+    (a refusal is audited there, in a write transaction after the rollback).
+
+    Read-only: the caller is resolved in a transaction that takes no write lock (SQLite), and
+    with ``hold`` that transaction is left open for the route's own reads (``ReadCaller``).
+    """
+    with transaction(session, read_only=True, hold=hold):
+        caller, touch = _authenticate(request, session)
         request.state.user_id = caller.user.id  # for the access log, refused or not
         if admin:
             gate.require_admin(
@@ -163,6 +190,7 @@ def _caller(request: Request, session: Session, need: Need, *, admin: bool = Fal
                 operation=operation_of(request),
                 context=caller.context,
             )
+    record_seen(session, touch)
     return caller
 
 
@@ -177,6 +205,20 @@ def get_caller(
     declares (``Security(get_caller, scopes=[...])``), else ``read`` for GET and HEAD and
     ``write`` for anything else (``access.policy.route_need``)."""
     return _caller(request, session, route_need(request.method, scopes.scopes))
+
+
+def get_read_caller(
+    request: Request,
+    scopes: SecurityScopes,
+    session: Annotated[Session, Depends(get_session)],
+    _token: TokenCredentials,
+    _cookie: SessionCookie,
+) -> Caller:
+    """As :func:`get_caller`, for a route that only reads: the caller's read-only transaction is
+    held open, and the route's ``transaction(session, read_only=True)`` goes on in it (one
+    snapshot, one ``BEGIN``, no write lock). A route that writes after all may still open a write
+    transaction: the held one then ends first (``polaris.db.uow``)."""
+    return _caller(request, session, route_need(request.method, scopes.scopes), hold=True)
 
 
 def get_session_caller(
@@ -247,9 +289,23 @@ def get_admin(
 
 DbSession = Annotated[Session, Depends(get_session)]
 CurrentCaller = Annotated[Caller, Security(get_caller)]
+ReadCaller = Annotated[Caller, Security(get_read_caller)]
 SessionCaller = Annotated[Caller, Depends(get_session_caller)]
 PasswordCaller = Annotated[Caller, Depends(get_password_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin)]
 NoToken = Depends(refuse_token)
-Info = Annotated[RequestInfo, Depends(get_request_info)]
-CurrentInstance = Annotated[Instance, Depends(get_instance)]
+
+
+async def _instance_dependency(request: Request) -> Instance:
+    """:func:`get_instance` as a dependency: ``async`` because it does no I/O (a synchronous
+    dependency costs a trip to the thread pool on every request that asks for it)."""
+    return get_instance(request)
+
+
+async def _request_info_dependency(request: Request) -> RequestInfo:
+    """:func:`get_request_info` as a dependency, ``async`` for the same reason."""
+    return get_request_info(request)
+
+
+Info = Annotated[RequestInfo, Depends(_request_info_dependency)]
+CurrentInstance = Annotated[Instance, Depends(_instance_dependency)]

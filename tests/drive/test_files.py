@@ -610,8 +610,8 @@ def serialise_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
     real = uow.transaction
 
     @contextlib.contextmanager
-    def locked(session: Any) -> Iterator[Any]:
-        with lock, real(session) as inner:
+    def locked(session: Any, **options: bool) -> Iterator[Any]:
+        with lock, real(session, **options) as inner:
             yield inner
 
     monkeypatch.setattr(api_content, "transaction", locked)

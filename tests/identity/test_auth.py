@@ -53,7 +53,8 @@ def test_login_starts_a_session_with_a_fresh_token(db_session: Session) -> None:
     assert first.stage == second.stage == "active"
     assert first.token != second.token
     assert len(first.token) >= 43  # 256 bits, URL-safe base64
-    row, user = auth.resolve_session(session=db_session, config=auth_config(), token=first.token)
+    signed_in = auth.resolve_session(session=db_session, config=auth_config(), token=first.token)
+    row, user = signed_in.row, signed_in.user
     assert user.username == "ct.kotwali"
     assert row.id == digest(first.token)  # only the hash is stored
     assert ("auth.login", "allow", None) in audit_actions(db_session)
@@ -300,7 +301,8 @@ def test_api_tokens_forged_expired_revoked(db_session: Session) -> None:
         lifetime_days=7,
         context=SYSTEM,
     )
-    token, owner = program_tokens.resolve_token(session=db_session, secret=issued.secret)
+    found = program_tokens.resolve_token(session=db_session, secret=issued.secret)
+    token, owner = found.token, found.user
     assert owner.id == user.id and token.scopes == ["read"]
     stored = db_session.scalars(select(ApiToken.token_hash)).all()
     assert issued.secret not in stored  # hashed at rest

@@ -1,10 +1,12 @@
 """Engines and sessions for SQLite (embedded default) and PostgreSQL (state scale).
 
-SQLite runs in WAL mode with foreign keys on. Every SQLite transaction starts with
-``BEGIN IMMEDIATE``: nearly every request writes (each audited read appends an audit record), and a
-deferred transaction that reads and then writes fails with ``SQLITE_BUSY`` when another writer
-committed in between. Taking the write lock at the start makes writers queue (``busy_timeout``)
-instead of failing; WAL readers are never blocked.
+SQLite runs in WAL mode with foreign keys on. Every SQLite write transaction starts with
+``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails with ``SQLITE_BUSY``
+when another writer committed in between. Taking the write lock at the start makes writers queue
+(``busy_timeout``) instead of failing; WAL readers are never blocked. A transaction that only
+reads says so (``READ_ONLY_OPTION``, ``polaris.db.uow.transaction(read_only=True)``: the caller
+of every request, the routes that only read, long exports) and starts with a deferred ``BEGIN``,
+a WAL snapshot that takes no lock at all.
 
 Within one process, writers also queue on a Python lock before ``BEGIN IMMEDIATE``. SQLite's busy
 handler waits by sleeping with back-off (up to tens of milliseconds), so eight threads contending

@@ -5,6 +5,16 @@ leave an audit record (and a failed login a throttle count). Services register s
 :func:`after_rollback`; :func:`transaction` runs them in a fresh transaction after the rollback and
 then re-raises the original error. A full disk (of the database or the blob store) is raised as
 ``StorageFull``, whatever layer noticed it (``polaris.db.full``).
+
+A transaction is a write transaction unless asked for ``read_only``: on SQLite a deferred
+``BEGIN`` (a WAL snapshot that takes no write lock) instead of ``BEGIN IMMEDIATE``
+(``polaris.db.engine``). Effects after a rollback always run in a write transaction.
+
+A read-only transaction may be *held* (``hold=True``): left open when its block ends, for the next
+``transaction(session, read_only=True)`` on the session to carry on in it, so that a request's
+caller (``polaris.deps``) and the route's reads share one snapshot and one ``BEGIN``. Only a
+read-only transaction is held: it takes no lock, and nothing written is left uncommitted. A write
+transaction asked for while one is held first ends the held one.
 """
 
 from __future__ import annotations
@@ -14,9 +24,11 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from polaris.db.engine import READ_ONLY_OPTION
 from polaris.db.full import storage_full_from
 
 _AFTER_ROLLBACK = "polaris.after_rollback"
+_HELD = "polaris.held_read"
 
 AfterRollback = Callable[[Session], None]
 
@@ -27,19 +39,38 @@ def after_rollback(session: Session, effect: AfterRollback) -> None:
 
 
 @contextmanager
-def transaction(session: Session) -> Iterator[Session]:
+def transaction(
+    session: Session, *, read_only: bool = False, hold: bool = False
+) -> Iterator[Session]:
     """Commit on success; on any error roll back, persist the after-rollback effects, re-raise.
 
-    Precondition: no transaction is open on ``session``. A unit of work never nests silently: a
-    nested one would not commit when it ends, and its work could be lost with the outer one.
+    Precondition: no transaction is open on ``session``, but a held one (see the module
+    docstring). A unit of work never nests silently: a nested one would not commit when it ends,
+    and its work could be lost with the outer one.
+
+    ``read_only``: a transaction that only reads (nothing it would write is refused, but on SQLite
+    a write in it takes the lock late and may fail; the statement-count tests check that read-only
+    routes send no writes). ``hold``: leave it open on success (``read_only`` only).
     """
-    if session.in_transaction():
+    if hold and not read_only:
+        raise ValueError("only a read-only transaction may be held")
+    adopted = _take_held(session, read_only=read_only)
+    if not adopted and session.in_transaction():
         raise RuntimeError("a transaction is already open on this session")
     session.info.pop(_AFTER_ROLLBACK, None)
     try:
-        with session.begin():
-            yield session
+        if not adopted:
+            session.begin()
+            if read_only:
+                session.connection(execution_options={READ_ONLY_OPTION: True})
+        yield session
+        if hold:
+            session.info[_HELD] = True
+        else:
+            session.commit()
     except BaseException as error:
+        if session.in_transaction():
+            session.rollback()
         effects: list[AfterRollback] = session.info.pop(_AFTER_ROLLBACK, [])
         try:
             if effects:
@@ -52,6 +83,22 @@ def transaction(session: Session) -> Iterator[Session]:
         _raise_if_full(error)
         raise
     session.info.pop(_AFTER_ROLLBACK, None)
+
+
+def _take_held(session: Session, *, read_only: bool) -> bool:
+    """Whether the transaction held on ``session`` goes on for a ``read_only`` one; a held
+    transaction that cannot (a write one was asked for) is ended here, having written nothing."""
+    if not session.info.pop(_HELD, False) or not session.in_transaction():
+        return False
+    if read_only:
+        return True
+    session.commit()
+    return False
+
+
+def end_held(session: Session) -> None:
+    """End the read-only transaction held on ``session``, if any (it wrote nothing)."""
+    _take_held(session, read_only=False)
 
 
 def _raise_if_full(error: BaseException) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,10 @@ class Located:
     ancestors: tuple[Node, ...]
     shares: tuple[Share, ...]
 
-    @property
+    # Computed once per object (a frozen dataclass: ``cached_property`` stores in ``__dict__``):
+    # the nodes of the path never change for a ``Located`` (their attributes may, so what is
+    # derived from them, such as ``classification``, is computed each time).
+    @cached_property
     def chain(self) -> tuple[Node, ...]:
         return (*self.ancestors, self.node)
 
@@ -88,20 +92,18 @@ NO_ID = 0
 def locate(session: Session, node_id: int) -> Located | None:
     """The node with its space, ancestors and live shares; None if there is none.
 
-    Always four queries (node, ancestors, space, shares), found or not, root or not: the time of
-    a miss must not tell it from a node the caller may not see.
+    Always two queries (the node with its space; the nodes of its path with their shares), found
+    or not, root or not: the time of a miss must not tell it from a node the caller may not see.
     """
-    node = repo.get_node(session, node_id)
+    node, space = repo.node_and_space(session, node_id)
     ids = repo.path_ids(node.path) if node is not None else [NO_ID]
-    by_id = repo.nodes_by_id(session, ids[:-1] or [NO_ID])
-    space = repo.get_space(session, node.space_id if node is not None else NO_ID)
-    shares = tuple(repo.shares_on(session, ids, now=utcnow()))
+    by_id, shares = repo.path_nodes_and_shares(session, ids, now=utcnow())
     if node is None or space is None:
         return None
     ancestors = tuple(by_id[i] for i in ids[:-1] if i in by_id)
     if len(ancestors) != len(ids) - 1:
         return None
-    return Located(node=node, space=space, ancestors=ancestors, shares=shares)
+    return Located(node=node, space=space, ancestors=ancestors, shares=tuple(shares))
 
 
 def locate_many(session: Session, node_ids: Sequence[int]) -> dict[int, Located]:
@@ -194,6 +196,29 @@ def require_folder(
 def allowed_actions(actor: Actor, located: Located) -> list[str]:
     resource = located.resource()
     return [action.value for action in Action if access.can(actor, action, resource)]
+
+
+class Permissions:
+    """:func:`allowed_actions` for the many nodes of one answer (a folder page, the trash, a
+    list of shares), decided once per distinct space, effective level and set of shares: what
+    ``access`` decides from (the node's own id plays no part), and what the children of one
+    folder nearly always have in common. One per request: a share's expiry makes a decision
+    depend on the time."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self._decided: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
+
+    def of(self, located: Located) -> list[str]:
+        key = (
+            located.space.id,
+            int(located.classification),
+            tuple(share.id for share in located.shares),
+        )
+        found = self._decided.get(key)
+        if found is None:
+            found = self._decided[key] = allowed_actions(self.actor, located)
+        return list(found)
 
 
 def children_of(parent: Located, nodes: list[Node], shares: list[Share]) -> list[Located]:

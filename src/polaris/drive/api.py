@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from polaris.access.policy import Permission
-from polaris.db.engine import READ_ONLY_OPTION
 from polaris.db.uow import transaction
-from polaris.deps import AdminCaller, CurrentCaller, CurrentInstance, DbSession
+from polaris.deps import AdminCaller, CurrentCaller, CurrentInstance, DbSession, ReadCaller
 from polaris.drive import changes, copying, service, shares, spaces, trash
+from polaris.drive._locate import Permissions
 from polaris.drive.schemas import (
     ChangeFeed,
     FolderCreate,
@@ -38,19 +38,27 @@ IfMatch = Annotated[str | None, Header(alias="if-match")]
 
 @router.get("/spaces", response_model=list[SpaceRead])
 def list_spaces(
-    caller: CurrentCaller, session: DbSession, instance: CurrentInstance
+    caller: ReadCaller, session: DbSession, instance: CurrentInstance
 ) -> list[SpaceRead]:
-    """The caller's own space, their unit's, and those of units within their reach."""
+    """The caller's own space, their unit's, and those of units within their reach.
+
+    Read in the caller's snapshot; only when one of those spaces was never used (it is made on
+    first use) does a write transaction follow, to make it.
+    """
+    with transaction(session, read_only=True):
+        found = spaces.existing_visible_spaces(session=session, actor=caller.actor)
+        if found is not None:
+            return [SpaceRead.of(space, caller.actor) for space in found]
     with transaction(session):
-        found = spaces.visible_spaces(
+        made = spaces.visible_spaces(
             session=session, actor=caller.actor, defaults=spaces.space_defaults(instance.settings)
         )
-        return [SpaceRead.of(space, caller.actor) for space in found]
+        return [SpaceRead.of(space, caller.actor) for space in made]
 
 
 @router.get("/spaces/{space_id}", response_model=SpaceRead)
-def get_space(space_id: Id, caller: CurrentCaller, session: DbSession) -> SpaceRead:
-    with transaction(session):
+def get_space(space_id: Id, caller: ReadCaller, session: DbSession) -> SpaceRead:
+    with transaction(session, read_only=True):
         return SpaceRead.of(
             spaces.get_space(
                 session=session, actor=caller.actor, space_id=space_id, context=caller.context
@@ -60,13 +68,14 @@ def get_space(space_id: Id, caller: CurrentCaller, session: DbSession) -> SpaceR
 
 
 @router.get("/spaces/{space_id}/trash", response_model=list[NodeRead])
-def list_trash(space_id: Id, caller: CurrentCaller, session: DbSession) -> list[NodeRead]:
+def list_trash(space_id: Id, caller: ReadCaller, session: DbSession) -> list[NodeRead]:
     context = caller.context
-    with transaction(session):
+    with transaction(session, read_only=True):
         found = trash.list_trash(
             session=session, actor=caller.actor, context=context, space_id=space_id
         )
-        return [NodeRead.of(located, caller.actor) for located in found]
+        seen = Permissions(caller.actor)
+        return [NodeRead.of(located, caller.actor, permissions=seen) for located in found]
 
 
 @router.put("/admin/spaces/{space_id}/quota", response_model=SpaceRead)
@@ -82,9 +91,9 @@ def set_quota(
 
 
 @router.get("/nodes/{node_id}", response_model=NodeRead)
-def get_node(node_id: Id, caller: CurrentCaller, session: DbSession) -> NodeRead:
+def get_node(node_id: Id, caller: ReadCaller, session: DbSession) -> NodeRead:
     context = caller.context
-    with transaction(session):
+    with transaction(session, read_only=True):
         located = service.get_node(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
@@ -94,7 +103,7 @@ def get_node(node_id: Id, caller: CurrentCaller, session: DbSession) -> NodeRead
 @router.get("/nodes/{node_id}/children", response_model=NodePage)
 def list_children(
     node_id: Id,
-    caller: CurrentCaller,
+    caller: ReadCaller,
     session: DbSession,
     sort: Literal["name", "modified", "size"] = "name",
     order: Literal["asc", "desc"] = "asc",
@@ -103,7 +112,7 @@ def list_children(
 ) -> NodePage:
     """One page of a folder, folders first; pass ``next_cursor`` back for the next page."""
     context = caller.context
-    with transaction(session):
+    with transaction(session, read_only=True):
         folder, page = service.list_children(
             session=session,
             actor=caller.actor,
@@ -114,9 +123,10 @@ def list_children(
             limit=limit,
             cursor=cursor,
         )
+        seen = Permissions(caller.actor)
         return NodePage(
             folder=NodeRead.of(folder, caller.actor),
-            items=[NodeRead.of(child, caller.actor) for child in page.items],
+            items=[NodeRead.of(child, caller.actor, permissions=seen) for child in page.items],
             next_cursor=page.next_cursor,
         )
 
@@ -250,9 +260,9 @@ def purge_node(node_id: Id, caller: AdminCaller, session: DbSession) -> Response
 
 
 @router.get("/nodes/{node_id}/shares", response_model=list[ShareRead])
-def list_node_shares(node_id: Id, caller: CurrentCaller, session: DbSession) -> list[ShareRead]:
+def list_node_shares(node_id: Id, caller: ReadCaller, session: DbSession) -> list[ShareRead]:
     context = caller.context
-    with transaction(session):
+    with transaction(session, read_only=True):
         found = shares.list_node_shares(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
@@ -288,28 +298,36 @@ def revoke_share(share_id: Id, caller: CurrentCaller, session: DbSession) -> Res
 
 
 @router.get("/shares/with-me", response_model=list[SharedNodeRead])
-def shared_with_me(caller: CurrentCaller, session: DbSession) -> list[SharedNodeRead]:
-    with transaction(session):
+def shared_with_me(caller: ReadCaller, session: DbSession) -> list[SharedNodeRead]:
+    with transaction(session, read_only=True):
         found = shares.shared_with_me(session=session, actor=caller.actor)
+        seen = Permissions(caller.actor)
         return [
-            SharedNodeRead(share=ShareRead.of(s.share), node=NodeRead.of(s.located, caller.actor))
+            SharedNodeRead(
+                share=ShareRead.of(s.share),
+                node=NodeRead.of(s.located, caller.actor, permissions=seen),
+            )
             for s in found
         ]
 
 
 @router.get("/shares/by-me", response_model=list[SharedNodeRead])
-def shared_by_me(caller: CurrentCaller, session: DbSession) -> list[SharedNodeRead]:
-    with transaction(session):
+def shared_by_me(caller: ReadCaller, session: DbSession) -> list[SharedNodeRead]:
+    with transaction(session, read_only=True):
         found = shares.shared_by_me(session=session, actor=caller.actor)
+        seen = Permissions(caller.actor)
         return [
-            SharedNodeRead(share=ShareRead.of(s.share), node=NodeRead.of(s.located, caller.actor))
+            SharedNodeRead(
+                share=ShareRead.of(s.share),
+                node=NodeRead.of(s.located, caller.actor, permissions=seen),
+            )
             for s in found
         ]
 
 
 @router.get("/changes", response_model=ChangeFeed)
 def list_changes(
-    caller: CurrentCaller,
+    caller: ReadCaller,
     session: DbSession,
     since: Annotated[Position | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=changes.MAX_LIMIT)] = changes.DEFAULT_LIMIT,
@@ -320,8 +338,6 @@ def list_changes(
     ``changes_expired`` when the changes after ``since`` are no longer kept (list again); 400
     ``invalid_position`` for a position not given out yet.
     """
-    with transaction(session):
-        # Only reads: on SQLite a snapshot that takes no write lock (clients poll this).
-        session.connection(execution_options={READ_ONLY_OPTION: True})
+    with transaction(session, read_only=True):
         page = changes.changes_since(session=session, actor=caller.actor, since=since, limit=limit)
         return ChangeFeed.of(page, caller.actor)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from polaris.db.uow import transaction
-from polaris.deps import CurrentCaller, CurrentInstance, DbSession
+from polaris.deps import CurrentCaller, CurrentInstance, DbSession, ReadCaller
 from polaris.drive import content, reads
 from polaris.drive._http import (
     declared_length,
@@ -244,9 +244,9 @@ def download(
 
 
 @router.get("/files/{node_id}/versions", response_model=list[VersionRead])
-def list_versions(node_id: Id, caller: CurrentCaller, session: DbSession) -> list[VersionRead]:
+def list_versions(node_id: Id, caller: ReadCaller, session: DbSession) -> list[VersionRead]:
     context = caller.context
-    with transaction(session):
+    with transaction(session, read_only=True):
         _, versions = content.list_versions(
             session=session, actor=caller.actor, context=context, node_id=node_id
         )

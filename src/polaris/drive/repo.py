@@ -12,6 +12,7 @@ from sqlalchemy import (
     Row,
     SQLColumnExpression,
     and_,
+    bindparam,
     delete,
     func,
     literal,
@@ -44,6 +45,27 @@ def get_space(session: Session, space_id: int) -> Space | None:
 
 def user_space(session: Session, user_id: int) -> Space | None:
     return session.scalar(select(Space).where(Space.kind == "user", Space.owner_id == user_id))
+
+
+_SPACES_WITH_ROOTS = (
+    select(Space, Node)
+    .join(Node, Node.id == Space.root_id)
+    .where(
+        or_(
+            and_(Space.kind == "user", Space.owner_id == bindparam("owner_id")),
+            and_(Space.kind == "unit", Space.unit_id.in_(bindparam("unit_ids", expanding=True))),
+        )
+    )
+)
+
+
+def spaces_with_roots(
+    session: Session, *, owner_id: int, unit_ids: Sequence[int]
+) -> list[tuple[Space, Node]]:
+    """The personal space of ``owner_id`` and the spaces of ``unit_ids`` that exist, each with
+    its root folder, in one query."""
+    params = {"owner_id": owner_id, "unit_ids": list(unit_ids)}
+    return [(space, root) for space, root in session.execute(_SPACES_WITH_ROOTS, params)]
 
 
 def unit_spaces(session: Session, unit_ids: Iterable[int]) -> list[Space]:
@@ -111,6 +133,50 @@ def set_used_bytes(session: Session, space_id: int, used: int) -> None:
 
 def get_node(session: Session, node_id: int) -> Node | None:
     return session.get(Node, node_id)
+
+
+# Built once: a statement made per call costs more Python than the query itself, and a reused
+# one keeps its cache key (``locate`` runs on nearly every request).
+_NODE_AND_SPACE = (
+    select(Node, Space)
+    .join(Space, Space.id == Node.space_id)
+    .where(Node.id == bindparam("node_id"))
+)
+_PATH_AND_SHARES = (
+    select(Node, Share)
+    .outerjoin(
+        Share,
+        and_(
+            Share.node_id == Node.id,
+            Share.revoked_at.is_(None),
+            or_(Share.expires_at.is_(None), Share.expires_at > bindparam("now")),
+        ),
+    )
+    .where(Node.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def node_and_space(session: Session, node_id: int) -> tuple[Node | None, Space | None]:
+    """A node and its space, in one query (none if the node is already in the session)."""
+    known = session.identity_map.get(session.identity_key(Node, node_id))
+    if isinstance(known, Node):
+        return known, session.get(Space, known.space_id)
+    found = session.execute(_NODE_AND_SPACE, {"node_id": node_id}).first()
+    return (None, None) if found is None else (found[0], found[1])
+
+
+def path_nodes_and_shares(
+    session: Session, ids: Sequence[int], *, now: dt.datetime
+) -> tuple[dict[int, Node], list[Share]]:
+    """The nodes ``ids`` (a path; not empty) and the live, unexpired shares on them, in one
+    query."""
+    nodes: dict[int, Node] = {}
+    shares: dict[int, Share] = {}
+    for node, share in session.execute(_PATH_AND_SHARES, {"ids": list(ids), "now": now}):
+        nodes[node.id] = node
+        if share is not None:
+            shares[share.id] = share
+    return nodes, [shares[key] for key in sorted(shares)]
 
 
 def nodes_by_id(session: Session, ids: Sequence[int]) -> dict[int, Node]:

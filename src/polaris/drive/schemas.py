@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from polaris.access.policy import Actor, Classification
-from polaris.drive._locate import Located, allowed_actions
+from polaris.drive._locate import Located, Permissions, allowed_actions
 from polaris.drive.changes import Change, ChangesPage
 from polaris.drive.models import FILE, FileVersion, Node, Share, Space
 from polaris.drive.spaces import usage_visible
@@ -78,9 +78,19 @@ class NodeRead(BaseModel):
     permissions: list[str] = Field(description="What the caller may do: read, write, delete...")
 
     @classmethod
-    def of(cls, located: Located, actor: Actor, *, version_number: int | None = None) -> NodeRead:
+    def of(
+        cls,
+        located: Located,
+        actor: Actor,
+        *,
+        version_number: int | None = None,
+        permissions: Permissions | None = None,
+    ) -> NodeRead:
+        """``permissions``: shared by the nodes of one answer, so that each distinct case is
+        decided once (``_locate.Permissions``)."""
         node = located.node
         is_file = node.kind == FILE
+        level = int(located.classification)
         return cls(
             id=node.id,
             space_id=node.space_id,
@@ -92,12 +102,14 @@ class NodeRead(BaseModel):
             sha256=node.sha256,
             content_type=node.content_type,
             version=version_number,
-            classification=classification_name(int(located.classification)),
+            classification=classification_name(level),
             etag=etag_seen(node, actor.clearance),
             created_at=node.created_at,
             modified_at=modified_seen(node, actor.clearance),
             trashed_at=node.trashed_at,
-            permissions=allowed_actions(actor, located),
+            permissions=(
+                allowed_actions(actor, located) if permissions is None else permissions.of(located)
+            ),
         )
 
 

@@ -114,25 +114,42 @@ def ensure_unit_space(session: Session, unit: Unit, defaults: SpaceDefaults) -> 
 
 
 def visible_spaces(*, session: Session, actor: Actor, defaults: SpaceDefaults) -> list[Space]:
-    """The actor's own space, their unit's, and those of the units within their reach."""
+    """The actor's own space, their unit's, and those of the units within their reach; spaces
+    never used before are made now, with ``defaults`` (a write transaction)."""
+    found = _visible(session, actor, defaults)
+    assert found is not None
+    return found
+
+
+def existing_visible_spaces(*, session: Session, actor: Actor) -> list[Space] | None:
+    """:func:`visible_spaces` that only reads (a read-only transaction): None when one of the
+    spaces is still to be made, for the caller to call :func:`visible_spaces` in a write one."""
+    return _visible(session, actor, None)
+
+
+def _visible(session: Session, actor: Actor, defaults: SpaceDefaults | None) -> list[Space] | None:
     user = session.get(User, actor.user_id)
     if user is None or actor.disabled:
         return []
-    spaces = [ensure_user_space(session, user, defaults)]
     unit_ids = [actor.unit_id]
     if Action.READ in actor.subtree_actions:
         unit_ids += sorted(actor.descendant_unit_ids)
-    # A handful of queries whatever the reach (HQ reaches ~1,050 units): existing unit spaces and
-    # all roots in one go each; only spaces never used before are made one by one.
-    existing = {space.unit_id: space for space in repo.unit_spaces(session, unit_ids)}
+    # One query whatever the reach (HQ reaches ~1,050 units): the spaces that exist, with their
+    # roots; only spaces never used before are made, one by one, then read again.
+    found = repo.spaces_with_roots(session, owner_id=user.id, unit_ids=unit_ids)
+    own = [space for space, _ in found if space.kind == "user"]
+    existing = {space.unit_id for space, _ in found if space.kind == "unit"}
     missing = [unit_id for unit_id in unit_ids if unit_id not in existing]
-    for unit in repo.units_by_id(session, missing).values():
-        existing[unit.id] = ensure_unit_space(session, unit, defaults)
-    spaces += [existing[unit_id] for unit_id in unit_ids if unit_id in existing]
-    roots = repo.nodes_by_id(session, [s.root_id for s in spaces if s.root_id is not None])
-    return [
-        space for space in spaces if _can_read_root(actor, space, roots.get(space.root_id or 0))
-    ]
+    if not own or missing:
+        if defaults is None:
+            return None
+        ensure_user_space(session, user, defaults)
+        for unit in repo.units_by_id(session, missing).values():
+            ensure_unit_space(session, unit, defaults)
+        found = repo.spaces_with_roots(session, owner_id=user.id, unit_ids=unit_ids)
+    order = {unit_id: index for index, unit_id in enumerate(unit_ids, start=1)}
+    ranked = sorted(found, key=lambda row: order.get(row[0].unit_id or 0, 0))  # own space first
+    return [space for space, root in ranked if _can_read_root(actor, space, root)]
 
 
 def _can_read_root(actor: Actor, space: Space, root: Node | None) -> bool:

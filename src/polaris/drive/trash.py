@@ -14,7 +14,7 @@ from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import events, holds, repo, spaces
-from polaris.drive._locate import Located, locate, require_folder, require_node
+from polaris.drive._locate import Located, locate, locate_many, require_folder, require_node
 from polaris.drive.names import normalise_name
 from polaris.drive.preconditions import check_if_match
 from polaris.drive.service import audit_node, place_node
@@ -59,8 +59,10 @@ def list_trash(
     """
     spaces.get_space(session=session, actor=actor, space_id=space_id, context=context)
     result = []
-    for node in repo.trashed_in_space(session, space_id):
-        located = locate(session, node.id)
+    trashed = repo.trashed_in_space(session, space_id)
+    found = locate_many(session, [node.id for node in trashed])  # a few queries, not N
+    for node in trashed:
+        located = found.get(node.id)
         if located is None:
             continue
         if any(a.trashed_at is not None for a in located.ancestors):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Action, Actor, Classification
 from polaris.audit.context import AuditContext, hash_session_id
-from polaris.identity.models import GroupMember, User
-from polaris.identity.units import reach
+from polaris.identity.facts import unit_reach, user_groups
+from polaris.identity.models import User
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,13 @@ def actor_for(
     auth_factors: str,
     session_id: str | None = None,
     token_scopes: frozenset[str] | None = None,
+    stamp: int | None = None,
 ) -> Actor:
-    above, below = reach(session=session, unit_id=user.unit_id)
-    groups = session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
+    """The actor of ``user``. ``stamp``: the identity stamp read with the caller's row in this
+    transaction (``identity.facts``); with it, reach and groups come from the process's cache
+    when they have not changed since, else from the database."""
+    above, below = unit_reach(session, user.unit_id, stamp)
+    groups = user_groups(session, user.id, stamp)
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -48,7 +51,7 @@ def actor_for(
         disabled=user.disabled_at is not None,
         ancestor_unit_ids=above,
         descendant_unit_ids=below,
-        group_ids=frozenset(groups),
+        group_ids=groups,
         token_scopes=token_scopes,
         auth_factors=auth_factors,
         session_hash=hash_session_id(session_id) if session_id else None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from polaris.audit import service as audit
@@ -26,14 +26,16 @@ from polaris.db.uow import after_rollback
 from polaris.errors import MfaRequired, NotAuthenticated, NotFound, Throttled, ValidationFailed
 from polaris.identity import mfa, throttle
 from polaris.identity.actors import RequestInfo, anonymous_context, user_context
+from polaris.identity.facts import stamp_column
 from polaris.identity.models import RecoveryCode, User, UserSession
 from polaris.identity.passwords import Passwords, check_policy
+from polaris.identity.seen import LAST_SEEN_RESOLUTION as LAST_SEEN_RESOLUTION
+from polaris.identity.seen import Touch, due
 from polaris.identity.tokens import digest, new_session_token
 from polaris.identity.users import normalise_username
 
 MFA_STAGE_LIFETIME = dt.timedelta(minutes=5)
 ENROL_STAGE_LIFETIME = dt.timedelta(minutes=15)
-LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
 MAX_LOGGED_USERNAME = 128
 
 
@@ -205,30 +207,62 @@ def _end(row: UserSession, reason: str) -> None:
 
 
 def _live_row(session: Session, token: str, *, config: AuthConfig) -> tuple[UserSession, User]:
+    row, user, _ = _live(session, token, config=config)
+    return row, user
+
+
+#: The session row, its user (with role and unit) and the identity stamp: one statement, built
+#: once (it runs on every request a browser makes).
+_LIVE = (
+    select(UserSession, User, stamp_column())
+    .join(User, User.id == UserSession.user_id)
+    .where(UserSession.id == bindparam("session_id"))
+)
+
+
+def _live(
+    session: Session, token: str, *, config: AuthConfig
+) -> tuple[UserSession, User, int | None]:
+    """The session row of ``token``, its user and the identity stamp (``identity.facts``), in
+    one statement; ``NotAuthenticated`` unless the session is live and its user enabled."""
     now = utcnow()
-    row = session.get(UserSession, digest(token))
-    if row is None or row.ended_at is not None or row.expires_at <= now:
+    found = session.execute(_LIVE, {"session_id": digest(token)}).one_or_none()
+    if found is None:
+        raise NotAuthenticated("session is not valid", code="session_expired")
+    row, user, stamp = found
+    if row.ended_at is not None or row.expires_at <= now:
         raise NotAuthenticated("session is not valid", code="session_expired")
     if row.stage == "active" and now - row.last_seen_at > config.idle_timeout:
         _end(row, "idle")
         raise NotAuthenticated("session expired after inactivity", code="session_expired")
-    user = session.get(User, row.user_id)
-    if user is None or user.disabled_at is not None:
+    if user.disabled_at is not None:
         raise NotAuthenticated("session is not valid", code="session_expired")
-    return row, user
+    return row, user, stamp
 
 
-def resolve_session(
-    *, session: Session, config: AuthConfig, token: str
-) -> tuple[UserSession, User]:
-    """The active session and its user; ``NotAuthenticated`` or ``MfaRequired`` otherwise."""
-    row, user = _live_row(session, token, config=config)
+@dataclass(frozen=True)
+class SignedIn:
+    """A live, fully signed-in session: its row, its user, and its last-seen time when due."""
+
+    row: UserSession
+    user: User
+    touch: Touch | None
+    #: The identity stamp read with the row (``identity.facts``), for ``actors.actor_for``.
+    stamp: int | None = None
+
+
+def resolve_session(*, session: Session, config: AuthConfig, token: str) -> SignedIn:
+    """The active session and its user; ``NotAuthenticated`` or ``MfaRequired`` otherwise.
+
+    Only reads: a due last-seen time is returned (``touch``), for the caller to write in a write
+    transaction (``polaris.identity.seen``).
+    """
+    row, user, stamp = _live(session, token, config=config)
     if row.stage != "active":
         raise MfaRequired("complete the second sign-in step", code=f"mfa_{row.stage}_required")
     now = utcnow()
-    if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
-        row.last_seen_at = now
-    return row, user
+    touch = Touch("session", row.id, now) if due(row.last_seen_at, now) else None
+    return SignedIn(row=row, user=user, touch=touch, stamp=stamp)
 
 
 def verify_mfa(

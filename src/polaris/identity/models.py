@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -194,6 +195,18 @@ class GroupMember(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id"), primary_key=True, index=True
     )
+
+
+class IdentityStamp(Base):
+    """One row (id 1) whose ``value`` changes with every change of ``unit_closure`` and
+    ``group_member``: database triggers (migration ``20261206_0017``) give it a new random value
+    in the changing transaction, whoever changes them. ``identity.facts`` caches unit reach and
+    group memberships per process under the stamp they were read with."""
+
+    __tablename__ = "identity_stamp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 Index("ix_user_session_user_active", UserSession.user_id, UserSession.ended_at)

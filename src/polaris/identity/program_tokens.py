@@ -8,13 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.errors import NotAuthenticated, NotFound, ValidationFailed
+from polaris.identity.facts import stamp_column
 from polaris.identity.models import ApiToken, User
+from polaris.identity.seen import Touch, due
 from polaris.identity.tokens import digest, new_api_token
 
 SCOPES = frozenset({"read", "write", "all"})
@@ -65,20 +67,39 @@ def create_token(
     return IssuedToken(token=token, secret=secret)
 
 
-def resolve_token(*, session: Session, secret: str) -> tuple[ApiToken, User]:
-    """The live token and its user, or ``NotAuthenticated`` (forged, expired, revoked, disabled)."""
+#: The token, its user (with role and unit) and the identity stamp, in one statement built once.
+_RESOLVE = (
+    select(ApiToken, User, stamp_column())
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
+@dataclass(frozen=True)
+class TokenCaller:
+    """A live API token, its user, and its last-used time when due."""
+
+    token: ApiToken
+    user: User
+    touch: Touch | None
+    #: The identity stamp read with the token (``identity.facts``), for ``actors.actor_for``.
+    stamp: int | None = None
+
+
+def resolve_token(*, session: Session, secret: str) -> TokenCaller:
+    """The live token and its user, or ``NotAuthenticated`` (forged, expired, revoked, disabled).
+
+    Only reads: a due last-used time is returned (``touch``) for the caller to write apart.
+    """
     now = utcnow()
-    token = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == digest(secret))
-    ).one_or_none()
-    if token is None or token.revoked_at is not None or token.expires_at <= now:
+    found = session.execute(_RESOLVE, {"token_hash": digest(secret)}).one_or_none()
+    if found is None:
         raise NotAuthenticated("token is not valid", code="invalid_token")
-    user = session.get(User, token.user_id)
-    if user is None or user.disabled_at is not None:
+    token, user, stamp = found
+    if token.revoked_at is not None or token.expires_at <= now or user.disabled_at is not None:
         raise NotAuthenticated("token is not valid", code="invalid_token")
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        token.last_used_at = now
-    return token, user
+    touch = Touch("token", token.id, now) if due(token.last_used_at, now) else None
+    return TokenCaller(token=token, user=user, touch=touch, stamp=stamp)
 
 
 def revoke_token(

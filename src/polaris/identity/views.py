@@ -19,6 +19,7 @@ from polaris.deps import (
     DbSession,
     Info,
     clear_session_cookies,
+    record_seen,
     set_session_cookies,
 )
 from polaris.errors import MfaRequired, NotAuthenticated, PolarisError, ValidationFailed
@@ -160,12 +161,13 @@ def _sign_in_stage(request: Request, instance: CurrentInstance, session: DbSessi
     if not token:
         return None
     try:
-        with transaction(session):
-            auth.resolve_session(session=session, config=instance.auth, token=token)
+        with transaction(session, read_only=True):
+            signed_in = auth.resolve_session(session=session, config=instance.auth, token=token)
     except MfaRequired as error:
         return "enrol" if error.code == "mfa_enrol_required" else "mfa"
     except NotAuthenticated:
         return None
+    record_seen(session, signed_in.touch)
     return "active"
 
 

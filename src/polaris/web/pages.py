@@ -33,6 +33,7 @@ from polaris.deps import (
     get_request_info,
     get_session,
     operation_of,
+    record_seen,
     session_caller,
 )
 from polaris.errors import MfaRequired, NotAuthenticated, PermissionDenied
@@ -106,8 +107,8 @@ def _page_caller(request: Request, session: Session, need: Need) -> Caller:
     instance = get_instance(request)
     info = get_request_info(request)
     try:
-        with transaction(session):
-            caller = session_caller(session, instance, token, info)
+        with transaction(session, read_only=True):
+            caller, touch = session_caller(session, instance, token, info)
             gate.require_credentials(
                 session=session,
                 actor=caller.actor,
@@ -124,6 +125,7 @@ def _page_caller(request: Request, session: Session, need: Need) -> Caller:
             raise Redirect(PASSWORD_PAGE) from None
         raise
     request.state.user_id = caller.user.id
+    record_seen(session, touch)
     return caller
 
 
