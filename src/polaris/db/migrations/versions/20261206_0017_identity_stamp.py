@@ -8,7 +8,7 @@ used only while the stamp it was filled under is the one read, so a revoked memb
 the very next request on every node.
 
 Revision ID: 20261206_0017
-Revises: 20261206_0013
+Revises: 20261206_0015
 Create Date: 2026-12-06 20:00:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261206_0017"
-down_revision = "20261206_0013"
+down_revision = "20261206_0015"
 branch_labels = None
 depends_on = None
 
