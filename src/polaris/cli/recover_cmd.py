@@ -61,7 +61,10 @@ def recover_command(
         "read).",
     ),
     target: Path = typer.Option(
-        ..., "--target", help="The new instance's data directory (missing or empty)."
+        ...,
+        "--target",
+        "--data-dir",
+        help="The new instance's data directory (missing or empty); --data-dir is the same.",
     ),
     master_key_file: Path = typer.Option(
         ..., "--master-key-file", help="The master key file (the escrow copy)."
