@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import pytest
 from sqlalchemy import select
@@ -28,6 +29,14 @@ PEOPLE = {
 }
 
 
+class Who(TypedDict):
+    """The ``session``, ``actor`` and ``context`` of a service call."""
+
+    session: Session
+    actor: Actor
+    context: AuditContext
+
+
 @dataclass
 class People:
     session: Session
@@ -46,9 +55,9 @@ class People:
     def ctx(self, name: str) -> AuditContext:
         return actor_context(self.actor(name), RequestInfo(request_id=f"req-{name}"))
 
-    def who(self, name: str) -> dict[str, object]:
-        """session, actor and context keyword arguments of a service call by ``name``."""
-        return {"session": self.session, "actor": self.actor(name), "context": self.ctx(name)}
+    def who(self, name: str) -> Who:
+        """The session, actor and context keyword arguments of a service call by ``name``."""
+        return Who(session=self.session, actor=self.actor(name), context=self.ctx(name))
 
 
 @pytest.fixture

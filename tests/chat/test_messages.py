@@ -4,6 +4,7 @@ missing, transaction ids, edits, redaction window, receipts, unread counts, hist
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -125,7 +126,7 @@ def _refusal(people: People, call: Any) -> tuple[type[PolarisError], str, str, i
 def test_a_room_one_is_not_in_answers_like_a_missing_room(people: People, what: str) -> None:
     room_id = group_of(people, "asha", "bala")
     missing = room_id + 1000
-    calls = {
+    calls: dict[str, Callable[[int], object]] = {
         "history": lambda r: messages.history(**people.who("dev"), room_id=r),
         "send": lambda r: messages.send_text(**people.who("dev"), room_id=r, body="hi"),
         "invite": lambda r: rooms.invite(**people.who("dev"), room_id=r, user_id=people.id("dev")),
@@ -160,16 +161,21 @@ def test_a_member_refused_moderation_is_told_so(people: People) -> None:
 def test_a_repeated_transaction_id_gives_back_the_first_send(people: People) -> None:
     room_id = group_of(people, "asha", "bala")
     other_id = group_of(people, "asha", name="second")
-    send = {"room_id": room_id, "device_id": "PHONE", "txn_id": "m1"}
-    first = messages.send_text(**people.who("asha"), body="once", **send)
-    again = messages.send_text(**people.who("asha"), body="twice?", **send)
+
+    def send(who: str, body: str) -> ChatEvent:
+        return messages.send_text(
+            **people.who(who), room_id=room_id, body=body, device_id="PHONE", txn_id="m1"
+        )
+
+    first = send("asha", "once")
+    again = send("asha", "twice?")
     assert again.id == first.id
     assert again.body == "once"
     other_device = messages.send_text(
         **people.who("asha"), room_id=room_id, body="other", device_id="LAPTOP", txn_id="m1"
     )
     assert other_device.id != first.id
-    same_txn_bala = messages.send_text(**people.who("bala"), body="mine", **send)
+    same_txn_bala = send("bala", "mine")
     assert same_txn_bala.id != first.id
     with pytest.raises(Conflict) as reused:
         messages.send_text(
