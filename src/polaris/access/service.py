@@ -263,4 +263,5 @@ def require_chat_start(*, session: Session, actor: Actor, context: audit.AuditCo
     after_rollback(session, _audit_denial)
     if decision.reason == "writes_frozen":
         raise PermissionDenied(FROZEN_DETAIL, code="writes_frozen")
-    raise PermissionDenied("you may not start a room", code=decision.reason)
+    code = "token_scope" if decision.reason == "token_scope" else "permission_denied"
+    raise PermissionDenied("you may not start a room", code=code)
