@@ -10,8 +10,11 @@ from polaris.chat import broadcasts, channels, messages, rooms, timeline
 from polaris.chat import events as chat_events
 from polaris.errors import NotFound, PermissionDenied, ValidationFailed
 from polaris.identity import events as identity_events
+from polaris.identity import units, users
 from polaris.identity.models import User
+from polaris.identity.units import UnitKind, UnitSpec
 from tests.chat.conftest import People, stream_since
+from tests.factories import SYSTEM
 
 IDENTITY_KINDS = [*channels.USER_KINDS, *channels.UNIT_KINDS]
 
@@ -140,3 +143,38 @@ def test_acknowledging_a_message_that_is_not_a_broadcast_is_refused(people: Peop
     sent = messages.send_text(**people.who("asha"), room_id=room.id, body="hi")
     with pytest.raises(PermissionDenied):
         broadcasts.acknowledge(**people.who("asha"), event_key=sent.event_key)
+
+
+def test_a_disabled_user_leaves_and_an_enabled_one_returns(people: People) -> None:
+    follower = Follower(people.session)
+    follower.catch_up()
+    channel = channels.unit_channel(people.session, people.units["PS-A1"])
+    assert channel is not None
+    users.disable_user(session=people.session, username="bala", context=SYSTEM)
+    follower.catch_up()
+    assert joined(people, channel.id) == ["asha"]
+    users.enable_user(session=people.session, username="bala", context=SYSTEM)
+    follower.catch_up()
+    assert joined(people, channel.id) == ["asha", "bala"]
+
+
+def test_a_new_unit_gets_its_channel(people: People) -> None:
+    follower = Follower(people.session)
+    follower.catch_up()
+    unit = units.create_unit(
+        session=people.session,
+        spec=UnitSpec("PS-A3", "थाना ए3", UnitKind.STATION, "SDV-A"),
+        context=SYSTEM,
+    )
+    assert channels.unit_channel(people.session, unit.id) is None
+    follower.catch_up()
+    channel = channels.unit_channel(people.session, unit.id)
+    assert channel is not None and channel.name == "थाना ए3"
+
+
+def test_the_consumer_is_registered_with_the_others() -> None:
+    from polaris.events import registered_consumers
+    from polaris.handlers import load_consumers
+
+    load_consumers()
+    assert channels.CONSUMER in {chosen.name for chosen in registered_consumers()}

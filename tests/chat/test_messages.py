@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from polaris.access.policy import ChatAction
 from polaris.chat import events as chat_events
 from polaris.chat import messages, rooms
 from polaris.chat.models import ChatEvent, ChatMember
@@ -327,3 +328,26 @@ def test_changes_are_audited_and_appended_with_ids_only(
     assert all(e.data["room_id"] == room_id for e in found)
     for event in found:
         assert all(isinstance(v, int | type(None)) for v in event.data.values()), event
+
+
+def test_a_send_that_races_its_repeat_returns_the_winner(people: People) -> None:
+    """The unique key decides a race the lookup could not see: ``record_message`` is what runs
+    after the lookup found nothing; here the first send has landed meanwhile."""
+    room_id = group_of(people, "asha")
+    first = messages.send_text(
+        **people.who("asha"), room_id=room_id, body="first", device_id="D", txn_id="race"
+    )
+    room = rooms.require_room(**people.who("asha"), room_id=room_id, action=ChatAction.SEND)
+    late = messages.record_message(
+        people.session,
+        people.actor("asha"),
+        people.ctx("asha"),
+        room,
+        kind="text",
+        body="second",
+        device_id="D",
+        txn_id="race",
+    )
+    assert late.id == first.id
+    bodies = [e.body for e in messages.history(**people.who("asha"), room_id=room_id).events]
+    assert bodies.count("first") == 1 and "second" not in bodies

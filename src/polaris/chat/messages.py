@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -138,23 +139,25 @@ def record_message(
     """Write a checked message: the timeline event, its audit record and change event, and for a
     broadcast one acknowledgement row per recipient (``broadcasts``). Raises ``Conflict`` for a
     transaction id that raced another send of it."""
-    try:
-        with session.begin_nested():
-            event = timeline.append_event(
-                session,
-                room,
-                sender_id=actor.user_id,
-                kind=kind,
-                body=body,
-                reply_to_id=reply_to_id,
-                device_id=device_id,
-                txn_id=txn_id,
-            )
-    except IntegrityError:
-        earlier = earlier_send(session, actor.user_id, device_id, txn_id)
-        if earlier is None:
-            raise
-        return repeat_of(earlier, room.id)
+    values: dict[str, Any] = {
+        "sender_id": actor.user_id,
+        "kind": kind,
+        "body": body,
+        "reply_to_id": reply_to_id,
+        "device_id": device_id,
+        "txn_id": txn_id,
+    }
+    if txn_id is None:  # nothing to race on: no savepoint
+        event = timeline.append_event(session, room, **values)
+    else:
+        try:
+            with session.begin_nested():
+                event = timeline.append_event(session, room, **values)
+        except IntegrityError:
+            earlier = earlier_send(session, actor.user_id, device_id, txn_id)
+            if earlier is None:
+                raise
+            return repeat_of(earlier, room.id)
     if room.kind == BROADCAST:
         _expect_acknowledgements(session, room, event)
     timeline.audit_room(
