@@ -52,9 +52,10 @@ def test_a_group_with_a_hindi_name_invites_and_joins(people: People) -> None:
     [view] = [v for v in rooms.my_rooms(session=people.session, actor=people.actor("bala"))]
     assert (view.room.id, view.room.name, view.membership) == (room_id, HINDI_NAME, "join")
     page = messages.history(**people.who("bala"), room_id=room_id)
-    states = [(e.state_type, e.state_value) for e in page.events]
+    states = [(e.state_type, e.state_value or e.body) for e in page.events]
     assert states == [
         ("create", "group"),
+        ("name", HINDI_NAME),
         ("member", "join"),
         ("member", "invite"),
         ("member", "join"),
@@ -267,7 +268,7 @@ def test_receipts_and_unread_counts(people: People) -> None:
 
 
 def test_history_pages_back_and_forward(people: People) -> None:
-    room_id = group_of(people, "asha")  # seq 1, 2: create and join
+    room_id = group_of(people, "asha")  # seq 1, 2, 3: create, name and join
     for n in range(7):
         messages.send_text(**people.who("asha"), room_id=room_id, body=f"m{n}")
     latest = messages.history(**people.who("asha"), room_id=room_id, limit=3)
@@ -280,8 +281,8 @@ def test_history_pages_back_and_forward(people: People) -> None:
         **people.who("asha"), room_id=room_id, after=older.events[-1].seq, limit=5
     )
     assert ([e.body for e in newer.events], newer.more) == (["m4", "m5", "m6"], False)
-    seqs = [e.seq for e in messages.history(**people.who("asha"), room_id=room_id, limit=9).events]
-    assert seqs == list(range(1, 10))
+    seqs = [e.seq for e in messages.history(**people.who("asha"), room_id=room_id, limit=20).events]
+    assert seqs == list(range(1, 11))
     for bad in ({"limit": 0}, {"limit": 201}, {"before": 3, "after": 1}):
         with pytest.raises(ValidationFailed):
             messages.history(**people.who("asha"), room_id=room_id, **bad)  # type: ignore[arg-type]
@@ -351,3 +352,23 @@ def test_a_send_that_races_its_repeat_returns_the_winner(people: People) -> None
     assert late.id == first.id
     bodies = [e.body for e in messages.history(**people.who("asha"), room_id=room_id).events]
     assert bodies.count("first") == 1 and "second" not in bodies
+
+
+def test_renaming_is_a_state_event_for_moderators_only(people: People) -> None:
+    room_id = group_of(people, "asha", "bala")
+    with pytest.raises(PermissionDenied):
+        rooms.rename(**people.who("bala"), room_id=room_id, name="मेरा कमरा")
+    rooms.set_role(
+        **people.who("asha"), room_id=room_id, user_id=people.id("bala"), role="moderator"
+    )
+    room = rooms.rename(**people.who("bala"), room_id=room_id, name="नया नाम", topic="विषय")
+    assert (room.name, room.topic) == ("नया नाम", "विषय")
+    rooms.rename(**people.who("asha"), room_id=room_id, topic="")
+    page = messages.history(**people.who("asha"), room_id=room_id, limit=3).events
+    assert [(e.state_type, e.body) for e in page] == [
+        ("name", "नया नाम"),
+        ("topic", "विषय"),
+        ("topic", None),
+    ]
+    with pytest.raises(ValidationFailed):
+        rooms.rename(**people.who("asha"), room_id=room_id, name="\u202eevil")

@@ -92,7 +92,8 @@ class ChatEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     body: Mapped[str | None] = mapped_column(Text)
     #: For a state event: what changed (``create``, ``name``, ``topic``, ``member``) and, for a
-    #: membership, whose (the user id) and to what.
+    #: membership, whose (the user id) and to what. A name or topic event holds the new text in
+    #: ``body`` (None: the topic was cleared).
     state_type: Mapped[str | None] = mapped_column(String(16))
     state_key: Mapped[int | None] = mapped_column(Integer)
     state_value: Mapped[str | None] = mapped_column(String(16))

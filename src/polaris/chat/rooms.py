@@ -103,6 +103,14 @@ def new_room(
     create = timeline.append_event(
         session, room, sender_id=creator_id, kind=STATE, state_type="create", state_value=kind
     )
+    if kind != DIRECT:  # a direct room has no name of its own: clients show the other person
+        timeline.append_event(
+            session, room, sender_id=creator_id, kind=STATE, state_type="name", body=name
+        )
+    if topic is not None:
+        timeline.append_event(
+            session, room, sender_id=creator_id, kind=STATE, state_type="topic", body=topic
+        )
     timeline.audit_room(session, context, "chat.room.create", room, detail={"kind": kind})
     events.changed(
         session,
@@ -347,9 +355,9 @@ def rename(
     if topic is not None:
         room.topic = texts.clean_topic(topic)
         changes.append(("topic", room.topic))
-    for what, _value in changes:
+    for what, value in changes:
         state = timeline.append_event(
-            session, room, sender_id=actor.user_id, kind=STATE, state_type=what
+            session, room, sender_id=actor.user_id, kind=STATE, state_type=what, body=value
         )
         timeline.audit_room(session, context, f"chat.room.{what}", room)
         events.changed(
