@@ -93,8 +93,7 @@ ERROR_MESSAGES = {
     "chat_not_broadcast": N_("This message is not a broadcast."),
     "chat_attachment_not_file": N_("Only a file can be sent, not a folder."),
     "chat_attachment_above_clearance": N_(
-        "Some members of this room are not cleared for this file's classification. It was not "
-        "sent."
+        "Some members of this room are not cleared for this file's classification. It was not sent."
     ),
 }
 GENERIC_ERROR = N_("The request could not be completed.")
