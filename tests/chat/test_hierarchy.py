@@ -178,3 +178,11 @@ def test_the_consumer_is_registered_with_the_others() -> None:
 
     load_consumers()
     assert channels.CONSUMER in {chosen.name for chosen in registered_consumers()}
+
+
+def test_every_unit_without_a_channel_gets_one(people: People) -> None:
+    made = channels.ensure_all_unit_channels(people.session)
+    assert made == len(people.units)
+    assert channels.ensure_all_unit_channels(people.session) == 0
+    channel = channels.unit_channel(people.session, people.units["PS-B1"])
+    assert channel is not None and joined(people, channel.id) == ["dev"]

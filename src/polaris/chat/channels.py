@@ -49,6 +49,19 @@ def ensure_unit_channel(
     return room
 
 
+def ensure_all_unit_channels(session: Session, context: AuditContext = SYSTEM) -> int:
+    """Make the channel of every unit that has none (with its members); how many were made.
+
+    For an instance whose stream was compacted before the messenger arrived: the consumer makes a
+    channel when a unit is created or one of its users changes, and would never hear of the rest.
+    """
+    have = select(ChatRoom.unit_id).where(ChatRoom.kind == UNIT_CHANNEL)
+    missing = list(session.scalars(select(Unit.id).where(Unit.id.not_in(have)).order_by(Unit.id)))
+    for unit_id in missing:
+        ensure_unit_channel(session, unit_id, context)
+    return len(missing)
+
+
 def _wanted(session: Session, room: ChatRoom) -> dict[int, str]:
     """Who should be joined now, and in what role (user id -> role)."""
     assert room.unit_id is not None
