@@ -25,6 +25,7 @@ def load_job_handlers() -> None:
 
 
 def load_consumers() -> None:
+    import polaris.chat.channels
     import polaris.drive.consumers
     import polaris.drive.placements
     import polaris.ingest.consumers

@@ -5,6 +5,8 @@ from __future__ import annotations
 from polaris.access.policy import (
     Action,
     Actor,
+    ChatAction,
+    ChatRoomFacts,
     Classification,
     Decision,
     Grant,
@@ -14,6 +16,7 @@ from polaris.access.policy import (
     Resource,
     decide,
     decide_admin,
+    decide_chat,
     decide_credentials,
     decide_group,
     decide_unfreeze,
@@ -25,6 +28,8 @@ from polaris.access.policy import (
 __all__ = [
     "Action",
     "Actor",
+    "ChatAction",
+    "ChatRoomFacts",
     "Classification",
     "Decision",
     "Grant",
@@ -34,6 +39,7 @@ __all__ = [
     "Resource",
     "decide",
     "decide_admin",
+    "decide_chat",
     "decide_credentials",
     "decide_group",
     "decide_unfreeze",

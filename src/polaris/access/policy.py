@@ -341,3 +341,103 @@ def grant_names(grant: Grant, actor: Actor) -> bool:
     if grant.subject_type == "group":
         return grant.subject_id in actor.group_ids
     return False
+
+
+class ChatAction(enum.StrEnum):
+    """What one does in a messenger room (``polaris.chat``)."""
+
+    READ = "read"  # the timeline, members, state; attachments (with clearance)
+    JOIN = "join"
+    SEND = "send"
+    INVITE = "invite"
+    MODERATE = "moderate"  # kick, redact others' messages, see a broadcast's acknowledgements
+    ACKNOWLEDGE = "acknowledge"
+
+
+@dataclass(frozen=True)
+class ChatRoomFacts:
+    """What the chat rules need: the room's kind and the actor's place in it (``membership``
+    None when the actor was never in it, or the room does not exist)."""
+
+    room_id: int
+    kind: str
+    membership: str | None
+    role: str | None = None
+    #: For reading an attachment: its classification.
+    classification: Classification = Classification.UNCLASSIFIED
+
+
+#: Rooms whose members follow the hierarchy: nobody invites into them.
+HIERARCHY_ROOMS = frozenset({"unit_channel", "broadcast"})
+CHAT_MODERATORS = frozenset({"moderator", "owner"})
+
+
+def decide_chat(actor: Actor, action: ChatAction, room: ChatRoomFacts) -> Decision:
+    """The chat rules, in order; the first that decides wins.
+
+    1. A disabled actor may do nothing; frozen writes or a ``read`` token allow reading only.
+    2. Someone neither joined nor invited is not in the room: nothing (they are told it does not
+       exist, like a missing room). An invited user may only join.
+    3. Clearance: an attachment above the actor's clearance is not theirs to read, member or not.
+    4. Members read and send; in a broadcast only moderators and owners send, and every member
+       acknowledges. Only a group's members invite (a direct room has two, hierarchy rooms follow
+       the units). Moderators and owners moderate.
+    """
+    if actor.disabled:
+        return Decision(False, "actor_disabled")
+    if action is not ChatAction.READ:
+        if actor.writes_frozen:
+            return Decision(False, "writes_frozen")
+        if actor.token_scopes is not None and not _scope_allows(actor.token_scopes, Action.WRITE):
+            return Decision(False, "token_scope")
+    if room.membership == "invite":
+        if action is ChatAction.JOIN:
+            return Decision(True, "invited")
+        return Decision(False, "not_member")
+    if room.membership != "join":
+        return Decision(False, "not_member")
+    if actor.clearance < room.classification:
+        return Decision(False, "clearance")
+    moderator = room.role in CHAT_MODERATORS
+    if action in (ChatAction.READ, ChatAction.JOIN):
+        return Decision(True, "member")
+    if action is ChatAction.SEND:
+        if room.kind == "broadcast" and not moderator:
+            return Decision(False, "broadcast_sender")
+        return Decision(True, "member")
+    if action is ChatAction.INVITE:
+        if room.kind == "group":
+            return Decision(True, "member")
+        return Decision(False, "room_kind")
+    if action is ChatAction.ACKNOWLEDGE:
+        if room.kind == "broadcast":
+            return Decision(True, "member")
+        return Decision(False, "room_kind")
+    return Decision(moderator, "moderator" if moderator else "not_moderator")
+
+
+def decide_chat_start(actor: Actor) -> Decision:
+    """May the actor start a direct room or a group? Anyone whose credentials may write."""
+    if actor.disabled:
+        return Decision(False, "actor_disabled")
+    if actor.writes_frozen:
+        return Decision(False, "writes_frozen")
+    if actor.token_scopes is not None and not _scope_allows(actor.token_scopes, Action.WRITE):
+        return Decision(False, "token_scope")
+    return Decision(True, "member")
+
+
+def decide_broadcast(actor: Actor, *, unit_id: int) -> Decision:
+    """May the actor open a broadcast from ``unit_id`` to the units below it? Their own unit, with
+    a role that reaches down the tree (a supervisor), or an administrator."""
+    if actor.disabled:
+        return Decision(False, "actor_disabled")
+    if actor.writes_frozen:
+        return Decision(False, "writes_frozen")
+    if actor.token_scopes is not None and not _scope_allows(actor.token_scopes, Action.WRITE):
+        return Decision(False, "token_scope")
+    if actor.is_admin:
+        return Decision(True, "admin")
+    if unit_id == actor.unit_id and actor.subtree_actions:
+        return Decision(True, "supervisory_reach")
+    return Decision(False, "no_reach")

@@ -19,8 +19,13 @@ from polaris.access.policy import (
     SCAN_REASONS,
     Action,
     Actor,
+    ChatAction,
+    ChatRoomFacts,
     Resource,
     decide,
+    decide_broadcast,
+    decide_chat,
+    decide_chat_start,
     decide_group,
     decide_usage,
 )
@@ -162,3 +167,101 @@ def deny_missing(
 
     after_rollback(session, _audit_denial)
     raise NotFound(f"{kind} not found")
+
+
+#: What a refused chat request is told when the actor is not in the room: exactly what a missing
+#: room answers (``polaris.chat`` raises the same for an id that does not exist).
+CHAT_ROOM_MISSING = "room not found"
+
+
+def require_chat(
+    *,
+    session: Session,
+    actor: Actor,
+    action: ChatAction,
+    room: ChatRoomFacts,
+    context: audit.AuditContext,
+) -> None:
+    """Return if ``actor`` may do ``action`` in the room; otherwise audit and raise.
+
+    A room the actor is not in, or one that does not exist (``room.membership`` None and
+    ``room.kind`` ``"missing"``), raises the same ``NotFound`` after writing the same denial
+    record, so neither the answer nor its time tells them apart. A member refused something
+    (sending into a broadcast, moderating) gets ``PermissionDenied``.
+    """
+    decision = decide_chat(actor, action, room)
+    if decision.allowed:
+        return
+    reason = "missing" if room.kind == "missing" else decision.reason
+
+    def _audit_denial(audit_session: Session) -> None:
+        audit.append(
+            session=audit_session,
+            context=context,
+            action=f"chat_room.{action.value}",
+            object_type="chat_room",
+            object_id=room.room_id,
+            classification=room.classification.name.lower(),
+            decision="deny",
+            reason=reason,
+        )
+
+    after_rollback(session, _audit_denial)
+    in_room = room.membership == "join" or (
+        room.membership == "invite" and decision.reason != "not_member"
+    )
+    if decision.reason == "writes_frozen" and room.membership in ("join", "invite"):
+        raise PermissionDenied(FROZEN_DETAIL, code="writes_frozen")
+    if decision.reason == "clearance":
+        raise NotFound("attachment not found", code="not_found")
+    if not in_room:
+        raise NotFound(CHAT_ROOM_MISSING, code="not_found")
+    raise PermissionDenied(f"you may not {action.value} in this room")
+
+
+def require_broadcast(
+    *, session: Session, actor: Actor, unit_id: int, context: audit.AuditContext
+) -> None:
+    """Return if the actor may open a broadcast from ``unit_id``; else audit and refuse."""
+    decision = decide_broadcast(actor, unit_id=unit_id)
+    if decision.allowed:
+        return
+
+    def _audit_denial(audit_session: Session) -> None:
+        audit.append(
+            session=audit_session,
+            context=context,
+            action="chat_room.broadcast",
+            object_type="unit",
+            object_id=unit_id,
+            decision="deny",
+            reason=decision.reason,
+        )
+
+    after_rollback(session, _audit_denial)
+    if decision.reason == "writes_frozen":
+        raise PermissionDenied(FROZEN_DETAIL, code="writes_frozen")
+    raise PermissionDenied("you may not broadcast from this unit")
+
+
+def require_chat_start(*, session: Session, actor: Actor, context: audit.AuditContext) -> None:
+    """Return if the actor may start a room (``policy.decide_chat_start``); else audit, refuse."""
+    decision = decide_chat_start(actor)
+    if decision.allowed:
+        return
+
+    def _audit_denial(audit_session: Session) -> None:
+        audit.append(
+            session=audit_session,
+            context=context,
+            action="chat_room.create",
+            object_type="chat_room",
+            decision="deny",
+            reason=decision.reason,
+        )
+
+    after_rollback(session, _audit_denial)
+    if decision.reason == "writes_frozen":
+        raise PermissionDenied(FROZEN_DETAIL, code="writes_frozen")
+    code = "token_scope" if decision.reason == "token_scope" else "permission_denied"
+    raise PermissionDenied("you may not start a room", code=code)

@@ -61,6 +61,40 @@ ERROR_MESSAGES = {
         "Your account may not change files for now: the ransomware guard saw files being "
         "encrypted. Your files can still be read. Call your administrator."
     ),
+    # The messenger (polaris.chat).
+    "chat_name_empty": N_("Give the room a name."),
+    "chat_name_too_long": N_("This name is too long."),
+    "chat_name_invalid": N_(
+        "The name holds a control character (such as one that reverses text). Remove it."
+    ),
+    "chat_body_empty": N_("The message is empty."),
+    "chat_body_too_long": N_("The message is too long. Send it as a file instead."),
+    "chat_body_invalid": N_("The message holds a character that cannot be sent."),
+    "chat_direct_self": N_("Choose someone else to talk to."),
+    "chat_user_not_found": N_("There is no such user."),
+    "chat_user_banned": N_("This user was removed from the room and cannot be invited back."),
+    "chat_room_follows_units": N_(
+        "The members of this room follow postings and transfers; they cannot be changed by hand."
+    ),
+    "chat_not_a_member": N_("This user is not in the room."),
+    "chat_owner_stays": N_("The owner of a room cannot be removed."),
+    "chat_bad_role": N_("A member can be made a moderator or a member, nothing else."),
+    "chat_txn_invalid": N_("The message's transaction id is not valid."),
+    "chat_txn_reused": N_("This transaction id was already used for another room."),
+    "chat_bad_kind": N_("This kind of message cannot be sent."),
+    "chat_reply_not_found": N_("The message you replied to is not in this room."),
+    "chat_not_sender": N_("Only the sender may edit a message."),
+    "chat_not_editable": N_("This message cannot be edited."),
+    "chat_not_redactable": N_("This cannot be deleted."),
+    "chat_redact_window_passed": N_(
+        "The time for deleting this message has passed. A moderator of the room can delete it."
+    ),
+    "chat_bad_page": N_("That page of the conversation cannot be shown."),
+    "chat_not_broadcast": N_("This message is not a broadcast."),
+    "chat_attachment_not_file": N_("Only a file can be sent, not a folder."),
+    "chat_attachment_above_clearance": N_(
+        "Some members of this room are not cleared for this file's classification. It was not sent."
+    ),
 }
 GENERIC_ERROR = N_("The request could not be completed.")
 #: Why an upload can be refused: shown by the upload script, translated, by error code.

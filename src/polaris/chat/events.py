@@ -1,0 +1,35 @@
+"""The messenger's change events (``polaris.events``), appended in the transaction of each change.
+
+Data holds ids only (never names or text): ``room_id`` always, ``event_id`` (the timeline row)
+and ``seq`` for a timeline event, ``user_id`` for a membership or receipt. Their space is None;
+their actor is the acting user (None for the hierarchy's own changes). Listed in docs/chat.md.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from polaris import events
+from polaris.events.service import DataValue
+
+ROOM_CREATED = "chat.room.created"
+ROOM_CHANGED = "chat.room.changed"
+MEMBER_CHANGED = "chat.member.changed"
+MESSAGE_SENT = "chat.message.sent"
+MESSAGE_EDITED = "chat.message.edited"
+MESSAGE_REDACTED = "chat.message.redacted"
+RECEIPT_UPDATED = "chat.receipt.updated"
+BROADCAST_ACKNOWLEDGED = "chat.broadcast.acknowledged"
+BROADCAST_REMINDED = "chat.broadcast.reminded"
+
+
+def changed(
+    session: Session, kind: str, *, room_id: int, actor_id: int | None, **data: DataValue
+) -> None:
+    events.append(
+        session,
+        kind=kind,
+        subject=("chat_room", room_id),
+        actor_id=actor_id,
+        data={"room_id": room_id, **data},
+    )

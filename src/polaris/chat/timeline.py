@@ -1,0 +1,170 @@
+"""The room's timeline and membership rows: the writes every chat service shares.
+
+``append_event`` gives the next ``seq`` of the room with one conditional UPDATE of the room row
+(``last_seq + 1 ... RETURNING``): that row lock orders the room's events, so two senders never
+take one ``seq``, and a reader paging by ``seq`` sees a gapless order. ``set_membership`` is the one
+place a membership changes: the row, a state event in the timeline, the audit record and the change
+event, together.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import ChatRoomFacts, Classification
+from polaris.audit import service as audit
+from polaris.audit.context import AuditContext
+from polaris.chat import events
+from polaris.chat.models import STATE, ChatEvent, ChatMember, ChatRoom
+from polaris.clock import utcnow
+
+MISSING_KIND = "missing"
+
+
+def new_event_key() -> str:
+    """An opaque, unguessable event id (a client never learns counts or order from it)."""
+    return secrets.token_urlsafe(18)
+
+
+def append_event(
+    session: Session,
+    room: ChatRoom,
+    *,
+    sender_id: int | None,
+    kind: str,
+    **values: Any,
+) -> ChatEvent:
+    seq = session.execute(
+        update(ChatRoom)
+        .where(ChatRoom.id == room.id)
+        .values(last_seq=ChatRoom.last_seq + 1)
+        .returning(ChatRoom.last_seq)
+    ).scalar_one()
+    room.last_seq = seq
+    event = ChatEvent(
+        event_key=new_event_key(),
+        room_id=room.id,
+        seq=seq,
+        sender_id=sender_id,
+        kind=kind,
+        created_at=utcnow(),
+        **values,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def member_of(session: Session, room_id: int, user_id: int) -> ChatMember | None:
+    return session.get(ChatMember, (room_id, user_id))
+
+
+def facts(
+    session: Session,
+    room_id: int,
+    user_id: int,
+    classification: Classification = Classification.UNCLASSIFIED,
+) -> tuple[ChatRoom | None, ChatRoomFacts]:
+    """The room and what the rules need, with the same two lookups whether it exists or not."""
+    room = session.get(ChatRoom, room_id)
+    member = member_of(session, room_id, user_id)
+    if room is None:
+        return None, ChatRoomFacts(room_id, MISSING_KIND, None, None, classification)
+    return room, ChatRoomFacts(
+        room_id,
+        room.kind,
+        member.membership if member else None,
+        member.role if member else None,
+        classification,
+    )
+
+
+def audit_room(
+    session: Session,
+    context: AuditContext,
+    action: str,
+    room: ChatRoom,
+    *,
+    classification: Classification = Classification.UNCLASSIFIED,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.append(
+        session=session,
+        context=context,
+        action=action,
+        object_type="chat_room",
+        object_id=room.id,
+        classification=classification.name.lower(),
+        detail=detail,
+    )
+
+
+def set_membership(
+    session: Session,
+    room: ChatRoom,
+    *,
+    user_id: int,
+    membership: str,
+    actor_id: int | None,
+    context: AuditContext,
+    role: str | None = None,
+) -> bool:
+    """Put ``user_id`` in ``membership`` (and ``role``); False, and nothing written, when it is
+    that already."""
+    member = member_of(session, room.id, user_id)
+    if member is not None and member.membership == membership and role in (None, member.role):
+        return False
+    now = utcnow()
+    if member is None:
+        member = ChatMember(
+            room_id=room.id, user_id=user_id, membership=membership, role=role or "member"
+        )
+        session.add(member)
+    member.membership = membership
+    member.since = now
+    if role is not None:
+        member.role = role
+    state = append_event(
+        session,
+        room,
+        sender_id=actor_id,
+        kind=STATE,
+        state_type="member",
+        state_key=user_id,
+        state_value=membership,
+    )
+    audit_room(
+        session,
+        context,
+        f"chat.member.{membership}",
+        room,
+        detail={"user_id": user_id, "role": member.role, "event_id": state.id},
+    )
+    events.changed(
+        session,
+        events.MEMBER_CHANGED,
+        room_id=room.id,
+        actor_id=actor_id,
+        user_id=user_id,
+        event_id=state.id,
+        seq=state.seq,
+    )
+    return True
+
+
+def joined_user_ids(session: Session, room_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(ChatMember.user_id)
+            .where(ChatMember.room_id == room_id, ChatMember.membership == "join")
+            .order_by(ChatMember.user_id)
+        )
+    )
+
+
+def event_by_key(session: Session, event_key: str) -> ChatEvent | None:
+    return session.scalars(select(ChatEvent).where(ChatEvent.event_key == event_key)).first()
