@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -68,7 +67,9 @@ def call(
     return status, json.loads(answer) if answer else {}
 
 
-def password_login(server: Server, username: str, password: str = PASSWORD) -> tuple[int, dict]:  # type: ignore[type-arg]
+def password_login(
+    server: Server, username: str, password: str = PASSWORD
+) -> tuple[int, dict[str, object]]:
     return call(
         server,
         "POST",
@@ -105,6 +106,16 @@ class Browser:
             self.csrf = found["csrf_token"]
         return status, found
 
+    def get(self, path: str) -> tuple[int, object]:
+        status, _, answer = self.server.request(
+            "GET", path, headers={"Cookie": f"polaris_session={self.cookie}"}
+        )
+        return status, json.loads(answer)
+
+    def sign_in(self, username: str) -> None:
+        status, body = self.post("/api/v1/auth/login", {"username": username, "password": PASSWORD})
+        assert status == 200 and body["stage"] == "active", body
+
     def sign_in_with_mfa(self, username: str) -> None:
         """Password, then authenticator enrolment (the role needs MFA): a full session."""
         status, body = self.post("/api/v1/auth/login", {"username": username, "password": PASSWORD})
@@ -117,7 +128,3 @@ class Browser:
 
     def mint_login_token(self) -> tuple[int, dict[str, object]]:
         return self.post("/api/v1/matrix/login-token", {})
-
-
-def data_dir_of(server: Server) -> Path:
-    return server.data_dir

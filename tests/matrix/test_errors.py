@@ -151,10 +151,8 @@ def test_profile_changes_and_own_push_rules_are_refused(matrix_server: Server, t
         {"actions": ["notify"], "pattern": "x"}, token=token,
     )  # fmt: skip
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
-    status, body = call(
-        matrix_server, "PUT", f"/_matrix/client/v3/user/@hc.gone:{SERVER}/account_data/m.push_rules",
-        {"global": {}}, token=token,
-    )  # fmt: skip
+    rules = f"/_matrix/client/v3/user/@hc.gone:{SERVER}/account_data/m.push_rules"
+    status, body = call(matrix_server, "PUT", rules, {"global": {}}, token=token)
     assert (status, body["errcode"]) == (400, "M_BAD_JSON")
 
 

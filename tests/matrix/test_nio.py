@@ -265,12 +265,38 @@ def test_media_is_a_drive_file_the_uploader_reads_and_others_do_not(
                 missing.message,
             )
             assert refused.status_code == "M_NOT_FOUND"
-            # The file is in the uploader's drive, in "Chat attachments".
-            status, spaces = await raw(owner, "GET", "/_matrix/client/v3/account/whoami")
-            assert status == 200
+            # The upload is a file in the uploader's drive, in "Chat attachments"; shared with
+            # the stranger through the drive, it becomes theirs to read too.
+            browser = Browser(matrix_server)
+            browser.sign_in("hc.a1")
+            node = drive_file(browser, "Chat attachments", "fir.txt")
+            stranger_browser = Browser(matrix_server)
+            stranger_browser.sign_in("hc.b1")
+            status, me = stranger_browser.get("/api/v1/me")
+            assert status == 200 and isinstance(me, dict)
+            status, share = browser.post(
+                f"/api/v1/nodes/{node}/shares", {"subject_type": "user", "subject_id": me["id"]}
+            )
+            assert status == 201, share
+            shared = await stranger.download(uploaded.content_uri)
+            assert isinstance(shared, DownloadResponse), shared
+            assert shared.body == payload
         finally:
             for client in (owner, stranger):
                 await client.logout()
                 await client.close()
 
     run(test)
+
+
+def drive_file(browser: Browser, folder: str, name: str) -> int:
+    """The id of ``folder/name`` in the signed-in user's own space."""
+    status, spaces = browser.get("/api/v1/spaces")
+    assert status == 200 and isinstance(spaces, list)
+    root = next(space["root_id"] for space in spaces if space["kind"] == "user")
+    node = root
+    for part in (folder, name):
+        status, page = browser.get(f"/api/v1/nodes/{node}/children")
+        assert status == 200 and isinstance(page, dict), page
+        node = next(item["id"] for item in page["items"] if item["name"] == part)
+    return int(node)
