@@ -34,6 +34,7 @@ from polaris.instance import Instance
 from polaris.jobs import Worker, notify
 from polaris.matrix.api import polaris_router as matrix_api_router
 from polaris.matrix.api import router as matrix_router
+from polaris.matrix.views import router as matrix_pages
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
 from polaris.web import listing, logs, problems
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(drive_pages)
     app.include_router(admin_pages)
     app.include_router(search_pages)
+    app.include_router(matrix_pages)
     app.include_router(matrix_router)  # last: it answers every other /_matrix path
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 from typer.testing import CliRunner
@@ -34,6 +35,7 @@ def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         make_user(session, "hc.b1", unit="PS-B1", role="head_constable")
         make_user(session, "hc.gone", unit="PS-B1", role="head_constable")
         make_user(session, "sho.m", unit="PS-A1", role="station_head")
+        make_user(session, "sho.sso", unit="PS-A2", role="station_head")
         session.commit()
     instance.close()
     server = Server(data_dir, env={"POLARIS_MATRIX__SERVER_NAME": "polaris.test"})
@@ -111,6 +113,18 @@ class Browser:
             "GET", path, headers={"Cookie": f"polaris_session={self.cookie}"}
         )
         return status, json.loads(answer)
+
+    def page(
+        self, method: str, path: str, fields: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        """A page as the browser loads it or submits its form: (status, Location, HTML)."""
+        headers = {"Cookie": f"polaris_session={self.cookie}"}
+        body = None
+        if fields is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urlencode({**fields, "csrf": self.csrf}).encode()
+        status, answer_headers, answer = self.server.request(method, path, body, headers)
+        return status, answer_headers.get("location", ""), answer.decode()
 
     def sign_in(self, username: str) -> None:
         status, body = self.post("/api/v1/auth/login", {"username": username, "password": PASSWORD})

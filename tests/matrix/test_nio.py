@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from nio import (
@@ -75,7 +76,7 @@ def test_discovery_versions_and_login_flows(matrix_server: Server) -> None:
             assert status == 200 and "v1.11" in versions["versions"]
             flows = await client.login_info()
             assert isinstance(flows, LoginInfoResponse), flows
-            assert set(flows.flows) == {"m.login.password", "m.login.token"}
+            assert set(flows.flows) == {"m.login.password", "m.login.sso", "m.login.token"}
         finally:
             await client.close()
 
@@ -150,6 +151,47 @@ def test_a_role_that_needs_mfa_signs_in_with_a_token_from_the_browser(
             await client.close()
 
     run(test)
+
+
+def test_single_sign_on_is_the_browser_sign_in_sending_the_app_a_token(
+    matrix_server: Server,
+) -> None:
+    app = "https://app.example/after-sign-in?state=1"
+    status, headers, _ = matrix_server.request(
+        "GET", f"/_matrix/client/v3/login/sso/redirect?{urlencode({'redirectUrl': app})}"
+    )
+    assert status == 302
+    page = urlsplit(headers["location"])
+    assert page.path == "/account/matrix"
+    browser = Browser(matrix_server)
+    browser.sign_in_with_mfa("sho.sso")
+    status, _, html = browser.page("GET", f"{page.path}?{page.query}")
+    assert status == 200 and "https://app.example/after-sign-in?state=1" in html
+    status, location, _ = browser.page("POST", page.path, {"redirect_url": app})
+    assert status == 303
+    sent = urlsplit(location)
+    assert (sent.scheme, sent.netloc, sent.path) == ("https", "app.example", "/after-sign-in")
+    query = parse_qs(sent.query)
+    assert query["state"] == ["1"]
+    (token,) = query["loginToken"]
+
+    async def test() -> None:
+        client = AsyncClient(base_url(matrix_server), "sho.sso")
+        try:
+            response = await client.login(token=token)
+            assert isinstance(response, LoginResponse), response
+        finally:
+            await client.logout()
+            await client.close()
+
+    run(test)
+    for refused in ("javascript:alert(1)", "https:///no-host", "data:text/html,x"):
+        status, _, _ = browser.page("POST", page.path, {"redirect_url": refused})
+        assert status == 400, refused
+        status, _, _ = matrix_server.request(
+            "GET", f"/_matrix/client/v3/login/sso/redirect?{urlencode({'redirectUrl': refused})}"
+        )
+        assert status == 400, refused
 
 
 def test_filters_account_data_and_push_rules(matrix_server: Server) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from polaris import __version__
@@ -27,6 +28,7 @@ from polaris.matrix import devices, login_tokens, media, profiles, pushrules, se
 from polaris.matrix.body import json_object, string
 from polaris.matrix.caller import Matrix, MatrixCaller
 from polaris.matrix.ids import base_url, server_name, user_id, username_of
+from polaris.matrix.redirects import PAGE, usable_redirect
 from polaris.storage.writer import ContentTooLarge
 from polaris.web.downloads import content_disposition
 from polaris.web.i18n import pick_language, translations
@@ -42,6 +44,7 @@ AUTHENTICATED_MEDIA = "/_matrix/client/v1/media"
 SPEC_VERSIONS = [f"v1.{minor}" for minor in range(1, 12)]
 LOGIN_PASSWORD = "m.login.password"  # noqa: S105 - a login type's name, not a password
 LOGIN_TOKEN = "m.login.token"  # noqa: S105 - a login type's name, not a token
+LOGIN_SSO = "m.login.sso"
 ROOM_VERSION = "10"
 #: Bytes handed to the storage writer at a time while an upload streams in.
 HANDOFF_BYTES = 1024 * 1024
@@ -93,7 +96,31 @@ def versions() -> dict[str, Any]:
 
 @client("/login", "GET")
 def login_flows() -> dict[str, Any]:
-    return {"flows": [{"type": LOGIN_PASSWORD}, {"type": LOGIN_TOKEN}]}
+    """Password; a login token; and "single sign-on", which is Polaris's own sign-in page in
+    the browser (with the second factor) sending the app a login token (``matrix.views``)."""
+    return {
+        "flows": [
+            {"type": LOGIN_PASSWORD},
+            {"type": LOGIN_SSO, "identity_providers": []},
+            {"type": LOGIN_TOKEN},
+        ]
+    }
+
+
+@client("/login/sso/redirect", "GET")
+def sso_redirect(
+    request: Request,
+    instance: CurrentInstance,
+    redirect_url: Annotated[str, Query(alias="redirectUrl")],
+) -> Response:
+    """Send the browser to Polaris's page that, once signed in, returns a login token to the
+    app at ``redirectUrl`` (``matrix.views``)."""
+    if usable_redirect(redirect_url) is None:
+        raise MatrixError(400, "M_INVALID_PARAM", "redirectUrl is not a usable address")
+    target = (
+        f"{base_url(instance.settings, request)}{PAGE}?{urlencode({'redirect_url': redirect_url})}"
+    )
+    return RedirectResponse(target, status_code=302)
 
 
 def _login_username(body: dict[str, Any], server: str) -> str:
@@ -140,8 +167,8 @@ async def login(request: Request, instance: CurrentInstance, session: DbSession)
         raise MatrixError(
             403,
             "M_FORBIDDEN",
-            "this account needs a second factor: sign in to Polaris in a browser, make a login "
-            "token there (Account → Matrix app) and sign in with it",
+            "this account needs a second factor: sign in with single sign-on, or sign in to "
+            f"Polaris in a browser, make a login token at {PAGE} and sign in with it",
         )
     username, token, device = result
     return JSONResponse(
