@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from polaris.db.uow import transaction
-from polaris.deps import CurrentInstance, DbSession
-from polaris.matrix import devices, profiles, pushrules, settings_store
+from polaris.deps import CurrentInstance, DbSession, Info
+from polaris.identity.actors import RequestInfo
+from polaris.instance import Instance
+from polaris.matrix import devices, interactive, profiles, pushrules, settings_store
 from polaris.matrix.body import json_object, string
 from polaris.matrix.caller import Matrix, MatrixCaller
 from polaris.matrix.ids import server_name, user_id
@@ -216,8 +218,20 @@ async def rename_device(
     return {}
 
 
-def _delete(session: Session, caller: MatrixCaller, device_ids: list[str]) -> None:
+def _delete(
+    session: Session,
+    instance: Instance,
+    info: RequestInfo,
+    caller: MatrixCaller,
+    body: dict[str, Any],
+    device_ids: list[str],
+) -> None:
+    """Delete devices after user-interactive authentication with the password
+    (``matrix.interactive``): a stolen token alone cannot sign the person's other apps out."""
     with transaction(session):
+        interactive.confirm_password(
+            session, config=instance.auth, user_id=caller.caller.user.id, body=body, request=info
+        )
         devices.delete_devices(
             session, user_id=caller.caller.user.id, device_ids=device_ids,
             context=caller.caller.context,
@@ -225,20 +239,34 @@ def _delete(session: Session, caller: MatrixCaller, device_ids: list[str]) -> No
 
 
 @client(router, "/devices/{device_id}", "DELETE")
-def delete_device(device_id: str, caller: Matrix, session: DbSession) -> dict[str, Any]:
-    with transaction(session, read_only=True):
-        devices.get_device(session, caller.caller.user.id, device_id)  # 404 if not the user's
-    _delete(session, caller, [device_id])
+async def delete_device(
+    device_id: str,
+    request: Request,
+    caller: Matrix,
+    instance: CurrentInstance,
+    session: DbSession,
+    info: Info,
+) -> dict[str, Any]:
+    body = await json_object(request, empty_ok=True)
+
+    def delete() -> None:
+        with transaction(session, read_only=True):
+            devices.get_device(session, caller.caller.user.id, device_id)  # 404 if not theirs
+        _delete(session, instance, info, caller, body, [device_id])
+
+    await run_in_threadpool(delete)
     return {}
 
 
 @client(router, "/delete_devices", "POST")
-async def delete_devices(request: Request, caller: Matrix, session: DbSession) -> dict[str, Any]:
+async def delete_devices(
+    request: Request, caller: Matrix, instance: CurrentInstance, session: DbSession, info: Info
+) -> dict[str, Any]:
     body = await json_object(request)
     ids = body.get("devices")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 1000:
         raise MatrixError(400, "M_BAD_JSON", "devices must be a list of device ids")
-    await run_in_threadpool(_delete, session, caller, ids)
+    await run_in_threadpool(_delete, session, instance, info, caller, body, ids)
     return {}
 
 
