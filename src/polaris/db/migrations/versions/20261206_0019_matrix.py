@@ -4,7 +4,7 @@ The tables of ``polaris.matrix`` (docs/matrix.md). A device ties a Matrix ``devi
 identity session its access token stands for; a media id names one version of a drive file.
 
 Revision ID: 20261206_0019
-Revises: 20261206_0017
+Revises: 20261206_0018
 Create Date: 2026-12-06 21:00:00
 """
 
