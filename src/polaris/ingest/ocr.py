@@ -238,6 +238,7 @@ def _child(request: dict[str, Any]) -> None:
     logging.getLogger("ocrmypdf").handlers[:] = [logging.NullHandler()]
     logging.getLogger("ocrmypdf").propagate = False
     facts = _ask_tesseract_once(request["tesseract"])
+    _store_pngs()
     extra: dict[str, Any] = {}
     if request["pages"]:
         # Pages with a (too short) text layer are read again as pictures; the others are kept.
@@ -272,6 +273,24 @@ def _child(request: dict[str, Any]) -> None:
     else:
         Path(request["tesseract_out"]).write_text(json.dumps(facts), "utf-8")
     sys.exit(int(code))
+
+
+def _store_pngs() -> None:
+    """PNGs this child writes are stored, not compressed. The one it writes is OCRmyPDF's
+    rendering of the page, written once and read once by Tesseract a moment later, in this job's
+    private directory: zlib's default level cost 0.075 s of CPU for an A4 page at 300 dpi to write
+    and 0.03 s to read, the stored form 0.03 s and 0.015 s. The pixels are the same either way, so
+    is what Tesseract reads."""
+    from PIL import Image
+
+    Image.preinit()  # registers the PNG plugin
+    save_png = Image.SAVE["PNG"]
+
+    def save(image: Image.Image, fp: Any, filename: str | bytes) -> None:
+        image.encoderinfo.setdefault("compress_level", 0)
+        save_png(image, fp, filename)
+
+    Image.register_save("PNG", save)
 
 
 def _ask_tesseract_once(known: dict[str, Any]) -> dict[str, Any]:
