@@ -296,10 +296,13 @@ def _store_pngs() -> None:
 def _ask_tesseract_once(known: dict[str, Any]) -> dict[str, Any]:
     """Make OCRmyPDF ask Tesseract its version and languages at most once in this child, and not
     at all for what the server already ``known``; the answers, filled in as they are asked."""
-    from ocrmypdf._exec import tesseract
-
     facts = dict(known)
-    ask_version, ask_languages = tesseract.version, tesseract.get_languages
+    try:
+        from ocrmypdf._exec import tesseract
+
+        ask_version, ask_languages = tesseract.version, tesseract.get_languages
+    except (ImportError, AttributeError):  # another OCRmyPDF release: it asks as it always did
+        return facts
 
     def version() -> Any:
         if "version" not in facts:
