@@ -8,6 +8,7 @@ it. It lives here, above the domains, and not in ``db``: the database layer know
 from __future__ import annotations
 
 import polaris.audit.models
+import polaris.dav.models
 import polaris.drive.models
 import polaris.events.models
 import polaris.identity.models
