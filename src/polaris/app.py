@@ -17,6 +17,8 @@ from fastapi.staticfiles import StaticFiles
 
 from polaris import __version__
 from polaris.admin.views import router as admin_pages
+from polaris.dav.server import PREFIXES as DAV_PREFIXES
+from polaris.dav.server import make_dav_app
 from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_retention import router as retention_router
@@ -26,6 +28,7 @@ from polaris.events import notify as event_notify
 from polaris.events.runner import EventRunner
 from polaris.handlers import load_consumers, load_job_handlers, schedule_periodic
 from polaris.identity.api import router as identity_router
+from polaris.identity.api_app_passwords import router as app_passwords_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.incident.service import CachedState
@@ -43,7 +46,7 @@ from polaris.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
 # Routes below these stream their bodies to storage and enforce their own limits.
-STREAMING_PREFIXES = ("/api/v1/files", "/api/v1/uploads", "/dav")
+STREAMING_PREFIXES = ("/api/v1/files", "/api/v1/uploads", "/dav", "/remote.php/dav")
 
 
 def create_app_from_environment() -> FastAPI:
@@ -52,6 +55,30 @@ def create_app_from_environment() -> FastAPI:
     from polaris.instance import open_instance
 
     return create_app(open_instance(load_settings(os.environ[SERVE_DATA_DIR_ENV])))
+
+
+def _mount_dav(app: FastAPI, instance: Instance) -> None:
+    """WebDAV (``polaris.dav``), through a WSGI bridge; docs/clients.md says why it is mounted
+    here rather than served by a process of its own."""
+    from a2wsgi import WSGIMiddleware
+    from starlette.responses import Response
+
+    bridge = WSGIMiddleware(make_dav_app(instance), workers=16)  # type: ignore[arg-type]
+    for prefix in DAV_PREFIXES:
+        app.mount(prefix, bridge)
+
+    @app.options("/", include_in_schema=False)
+    def server_options() -> Response:
+        """Windows' WebDAV client asks the server's root what it speaks before mapping a drive."""
+        return Response(
+            status_code=200,
+            headers={
+                "DAV": "1, 2",
+                "MS-Author-Via": "DAV",
+                "Allow": "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, PUT, DELETE, MKCOL, COPY, MOVE, "
+                "LOCK, UNLOCK",
+            },
+        )
 
 
 def create_app(
@@ -106,6 +133,7 @@ def create_app(
     ingest_views.decorate(listing.install(app))
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(groups_router, prefix=API_PREFIX)
+    app.include_router(app_passwords_router, prefix=API_PREFIX)
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
     app.include_router(retention_router, prefix=API_PREFIX)
@@ -117,6 +145,8 @@ def create_app(
     app.include_router(admin_pages)
     app.include_router(search_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if instance.settings.dav.enabled:
+        _mount_dav(app, instance)
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])
     def health() -> dict[str, str]:
