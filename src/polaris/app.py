@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -63,7 +64,7 @@ def _mount_dav(app: FastAPI, instance: Instance) -> None:
     from a2wsgi import WSGIMiddleware
     from starlette.responses import Response
 
-    bridge = WSGIMiddleware(make_dav_app(instance), workers=16)  # type: ignore[arg-type]
+    bridge: Any = WSGIMiddleware(make_dav_app(instance), workers=16)  # type: ignore[arg-type]
     for prefix in DAV_PREFIXES:
         app.mount(prefix, bridge)
 

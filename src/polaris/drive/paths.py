@@ -21,6 +21,8 @@ from polaris.drive.models import Space
 from polaris.drive.names import normalise_name
 from polaris.errors import ValidationFailed
 
+__all__ = ["Located", "find_by_names", "require", "space_roots"]
+
 
 def find_by_names(
     *, session: Session, actor: Actor, context: AuditContext, root_id: int, names: Sequence[str]
