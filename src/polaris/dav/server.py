@@ -1,6 +1,7 @@
 """The WebDAV WSGI app: WsgiDAV with Polaris's providers, locks and gate.
 
-WsgiDAV's own authentication, directory browser and CORS layers are left out: the gate
+WsgiDAV's error pages are replaced by plain ones (``dav.answers``); its own authentication,
+directory browser and CORS layers are left out: the gate
 (``dav.gate``) authenticates, a GET of a folder has no HTML page, and no browser script talks
 WebDAV. PROPFIND with ``Depth: infinity`` (and without a ``Depth``, which means infinity) is
 refused by the gate (``dav.gate``) with 403 ``propfind-finite-depth`` (RFC 4918 §9.1): one
@@ -12,10 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from polaris.dav.answers import PlainErrors
 from polaris.dav.gate import DavGate
 from polaris.dav.locks import DatabaseLockStorage
 from polaris.dav.provider import PolarisProvider
@@ -35,7 +36,7 @@ def dav_config(instance: Instance) -> dict[str, Any]:
             DAV_PREFIX: PolarisProvider(per_user=False),
             NEXTCLOUD_FILES_PREFIX: PolarisProvider(per_user=True),
         },
-        "middleware_stack": [ErrorPrinter, RequestResolver],
+        "middleware_stack": [PlainErrors, RequestResolver],
         "http_authenticator": {"domain_controller": None},
         "lock_storage": DatabaseLockStorage(instance.sessions),
         "property_manager": None,

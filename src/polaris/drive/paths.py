@@ -1,10 +1,10 @@
 """Finding a node by the names on its path, as WebDAV addresses it (``polaris.dav``).
 
 The drive addresses nodes by id; a WebDAV client by the names from a space's root down. A name
-that the rules refuse (``drive.names``), a missing name and a node the caller may not see all
-answer alike: a listing shows the caller no node above their clearance (it is filtered in
-the query), so a path to one names nothing the caller could know. The node found is then
-authorised through ``access`` like any other (``require``), with the audit of a denial.
+that the rules refuse (``drive.names``) or that no live node has answers None; a node found is
+authorised through ``access`` like any other (``require_node``): one the caller may not read
+(above their clearance, say) is refused there with ``NotFound``, audited as a denial, and the
+caller answers it as it answers None.
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ def find_by_names(
         except ValidationFailed:
             return None
         child = repo.live_child(session, node_id, wanted)
-        if child is None or child.classification > actor.clearance:
+        if child is None:
             return None
         node_id = child.id
+        if child.classification > actor.clearance:
+            break  # ``access`` refuses it below (audited), as missing to the caller
     return require_node(
         session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
     )

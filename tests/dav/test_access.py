@@ -1,0 +1,188 @@
+"""Who may see and do what over WebDAV: the drive's rules, audited, through app passwords only."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from polaris.audit.models import AuditRecord
+from polaris.identity.models import AppPassword
+from tests.dav.conftest import HIDDEN_NAME, OTHER_STATION_FILE, UNIT_A1, UNIT_A2, Dav
+from tests.factories import PASSWORD
+
+
+def _records(dav: Dav, **where: str) -> list[AuditRecord]:
+    instance = dav.open_instance()
+    try:
+        with instance.sessions() as session:
+            query = select(AuditRecord).order_by(AuditRecord.id)
+            for column, value in where.items():
+                query = query.where(getattr(AuditRecord, column) == value)
+            return list(session.scalars(query))
+    finally:
+        instance.close()
+
+
+def _not_found(dav: Dav, method: str, path: str) -> tuple[int, bytes]:
+    """Status and body of a refused request, with the path it names taken out of the body."""
+    headers = {"Depth": "0"} if method == "PROPFIND" else {}
+    status, _, body = dav.request(method, path, headers=headers)
+    return status, body.replace(path.removeprefix("/dav").encode(), b"<path>")
+
+
+def test_the_top_level_lists_the_spaces_the_caller_sees_and_no_other(dav: Dav) -> None:
+    status, listing = dav.propfind("/dav/")
+    assert status == 207
+    assert "<D:href>/dav/hc.a1/</D:href>" in listing
+    assert f"<D:href>/dav/{UNIT_A1.replace(' ', '%20')}/</D:href>" in listing
+    assert "PS-A2" not in listing and "hc.a2" not in listing
+
+
+def test_another_stations_files_answer_as_missing_ones(dav: Dav) -> None:
+    hidden = _not_found(dav, "GET", f"/dav/{UNIT_A2}/{OTHER_STATION_FILE}")
+    missing = _not_found(dav, "GET", f"/dav/{UNIT_A1}/{OTHER_STATION_FILE}")
+    assert hidden == missing
+    assert hidden[0] == 404
+    for path in (f"/dav/{UNIT_A2}/{OTHER_STATION_FILE}", f"/dav/{UNIT_A2}/", "/dav/hc.a2/"):
+        assert _not_found(dav, "PROPFIND", path) == _not_found(
+            dav, "PROPFIND", "/dav/" + "x" * (len(path) - 5)
+        )
+    # The other station's own officer sees it, through the same address.
+    status, _, body = dav.request("GET", f"/dav/{UNIT_A2}/{OTHER_STATION_FILE}", user="hc.a2")
+    assert (status, body) == (200, f"contents of {OTHER_STATION_FILE}".encode())
+
+
+def test_a_file_above_the_callers_clearance_is_not_listed_and_answers_as_missing(
+    dav: Dav,
+) -> None:
+    status, listing = dav.propfind(f"/dav/{UNIT_A1}/")
+    assert status == 207
+    assert HIDDEN_NAME not in listing
+    hidden = _not_found(dav, "GET", f"/dav/{UNIT_A1}/{HIDDEN_NAME}")
+    missing = _not_found(dav, "GET", f"/dav/{UNIT_A1}/{HIDDEN_NAME[::-1]}")
+    assert hidden[0] == 404 and hidden == missing
+    # The SHO, cleared for it, sees it listed.
+    status, listing = dav.propfind(f"/dav/{UNIT_A1}/", user="sho.a1")
+    assert status == 207 and HIDDEN_NAME in listing
+
+
+def test_the_nextcloud_address_serves_only_the_callers_own_name(dav: Dav) -> None:
+    status, listing = dav.propfind("/remote.php/dav/files/hc.a1/")
+    assert status == 207 and "/remote.php/dav/files/hc.a1/hc.a1/" in listing
+    own = _not_found(dav, "PROPFIND", "/remote.php/dav/files/hc.a2/")
+    nobody = _not_found(dav, "PROPFIND", "/remote.php/dav/files/xx.yy/")
+    assert own[0] == 404 and own == nobody
+
+
+def test_reads_and_writes_are_audited_as_through_the_api(dav: Dav) -> None:
+    assert dav.request("MKCOL", "/dav/hc.a1/audited")[0] == 201
+    assert dav.request("PUT", "/dav/hc.a1/audited/a.txt", body=b"audit me")[0] == 201
+    assert dav.request("GET", "/dav/hc.a1/audited/a.txt")[0] == 200
+    assert dav.request("DELETE", "/dav/hc.a1/audited/a.txt")[0] == 204
+    mine = _records(dav, actor_name="hc.a1", auth_factors="app_password")
+    actions = [record.action for record in mine]
+    for action in ("folder.create", "file.create", "file.read", "node.trash"):
+        assert action in actions, actions
+    created = next(r for r in mine if r.action == "file.create")
+    assert json.loads(created.detail or "{}")["size"] == len(b"audit me")
+
+
+def test_a_hidden_node_asked_for_by_path_is_an_audited_denial(dav: Dav) -> None:
+    assert dav.request("GET", f"/dav/{UNIT_A1}/{HIDDEN_NAME}")[0] == 404
+    denials = _records(dav, actor_name="hc.a1", decision="deny", action="node.read")
+    assert any(record.reason == "clearance" for record in denials)
+
+
+def test_a_read_app_password_reads_and_writes_nothing(dav: Dav) -> None:
+    secret = dav.secrets["hc.a1:read"]
+    assert dav.request("PROPFIND", "/dav/hc.a1/", secret=secret, headers={"Depth": "1"})[0] == 207
+    status, _, _ = dav.request("PUT", "/dav/hc.a1/nope.txt", secret=secret, body=b"x")
+    assert status == 403
+    assert dav.request("GET", "/dav/hc.a1/nope.txt")[0] == 404
+    refused = _records(dav, actor_name="hc.a1", decision="deny", reason="token_scope")
+    assert any(record.object_id == "PUT /dav/hc.a1/nope.txt" for record in refused)
+
+
+def test_the_sign_in_password_is_refused_and_the_refusal_audited(dav: Dav) -> None:
+    """The SHO's role needs MFA: their password alone opens nothing (nor anyone's)."""
+    status, headers, _ = dav.request("PROPFIND", "/dav/", user="sho.a1", secret=PASSWORD)
+    assert status == 401
+    assert headers["WWW-Authenticate"].startswith("Basic ")
+    failures = _records(dav, action="auth.app_password_failed")
+    assert any(json.loads(r.detail or "{}").get("username") == "sho.a1" for r in failures)
+    # Their app password works.
+    assert dav.request("PROPFIND", "/dav/", user="sho.a1", headers={"Depth": "1"})[0] == 207
+    # Another user's app password under one's own name does not.
+    secret = dav.secrets["hc.a2"]
+    assert dav.request("PROPFIND", "/dav/", user="hc.a1", secret=secret)[0] == 401
+
+
+def test_no_credentials_get_a_basic_challenge(dav: Dav) -> None:
+    status, headers, _ = dav.server.request("PROPFIND", "/dav/", headers={"Depth": "0"})
+    assert status == 401
+    assert headers["WWW-Authenticate"] == 'Basic realm="Polaris", charset="UTF-8"'
+
+
+def _sign_in(dav: Dav, username: str) -> dict[str, str]:
+    status, headers, body = dav.server.request(
+        "POST",
+        "/api/v1/auth/login",
+        body=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200, body
+    cookie = "; ".join(value.split(";", 1)[0] for value in headers.get_all("set-cookie") or [])
+    csrf = json.loads(body)["csrf_token"]
+    return {"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"}
+
+
+def test_app_passwords_are_made_shown_once_listed_and_revoked(dav: Dav) -> None:
+    browser = _sign_in(dav, "hc.a2")
+    status, _, body = dav.server.request(
+        "POST",
+        "/api/v1/app-passwords",
+        body=json.dumps({"name": "Station PC 3", "scope": "write"}).encode(),
+        headers=browser,
+    )
+    assert status == 201, body
+    made = json.loads(body)
+    secret = made["password"]
+    assert made["scope"] == "write" and secret.startswith(made["prefix"])
+    assert (
+        dav.request("PROPFIND", "/dav/", user="hc.a2", secret=secret, headers={"Depth": "1"})[0]
+        == 207
+    )
+    status, _, body = dav.server.request("GET", "/api/v1/app-passwords", headers=browser)
+    listed = {entry["id"]: entry for entry in json.loads(body)}
+    assert "password" not in listed[made["id"]] and not listed[made["id"]]["revoked"]
+    instance = dav.open_instance()
+    try:
+        with instance.sessions() as session:
+            row = session.get(AppPassword, made["id"])
+            assert row is not None and secret not in (row.secret_hash, row.prefix)
+    finally:
+        instance.close()
+    status, _, _ = dav.server.request(
+        "DELETE", f"/api/v1/app-passwords/{made['id']}", headers=browser
+    )
+    assert status == 204
+    status, _, _ = dav.request(
+        "PROPFIND", "/dav/", user="hc.a2", secret=secret, headers={"Depth": "1"}
+    )
+    assert status == 401
+    assert {r.action for r in _records(dav, object_type="app_password")} >= {
+        "app_password.create",
+        "app_password.revoke",
+    }
+
+
+def test_an_app_password_cannot_make_another(dav: Dav) -> None:
+    token = dav.secrets["hc.a1"]
+    status, _, body = dav.server.request(
+        "POST",
+        "/api/v1/app-passwords",
+        body=b'{"name": "x", "scope": "write"}',
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert status == 401, body
