@@ -15,6 +15,7 @@ import http.client
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -54,7 +55,7 @@ class Dav:
         *,
         user: str = "hc.a1",
         secret: str | None = None,
-        body: bytes | None = None,
+        body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         password = secret if secret is not None else self.secrets[user]

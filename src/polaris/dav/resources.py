@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 #: Children read per query when a folder is listed.
 PAGE = 1000
+#: RFC 4331's properties and the methods that give them (None: not shown to this caller).
+QUOTA_PROPERTIES = {
+    "{DAV:}quota-used-bytes": "get_used_bytes",
+    "{DAV:}quota-available-bytes": "get_available_bytes",
+}
 #: ``quote`` keeps these as they are in an href (WsgiDAV's own choice, for Nautilus).
 HREF_SAFE = "/!*'(),$-_|."
 
@@ -97,6 +102,13 @@ class _Node:
         return names + list(self.dead_properties())
 
     def get_property_value(self, name: str) -> Any:
+        if name == "{DAV:}getetag":
+            return f'"{self.get_etag()}"'  # an entity tag, quoted (RFC 4918 §15.6)
+        if name in QUOTA_PROPERTIES:
+            value = getattr(self, QUOTA_PROPERTIES[name])()
+            if value is None:
+                raise DAVError(404)  # not shown, as not supported: nothing to tell apart
+            return str(value)
         if name.startswith("{DAV:}"):
             return super().get_property_value(name)  # type: ignore[misc]
         value = self.dead_properties().get(name)
@@ -301,6 +313,7 @@ class File(_Node, DAVNonCollection):  # type: ignore[misc]
     ) -> None:
         DAVNonCollection.__init__(self, path, environ)
         self._init_node(located, space, ref)
+        self._upload: Upload | None = None
 
     def get_content_length(self) -> int:
         return self.located.node.size
@@ -319,6 +332,8 @@ class File(_Node, DAVNonCollection):  # type: ignore[misc]
         return self._upload
 
     def end_write(self, *, with_errors: bool) -> None:
+        if self._upload is None:
+            return  # begin_write refused the upload
         if with_errors:
             self._upload.abort()
             return
@@ -339,6 +354,7 @@ class NewFile(DAVNonCollection):  # type: ignore[misc]
         self.parent = parent
         self.name = name
         self.located: Located | None = None
+        self._upload: Upload | None = None
 
     def get_content_length(self) -> int:
         return 0 if self.located is None else self.located.node.size
@@ -373,6 +389,8 @@ class NewFile(DAVNonCollection):  # type: ignore[misc]
 
     def end_write(self, *, with_errors: bool, upload: Upload | None = None) -> None:
         upload = upload or self._upload
+        if upload is None:
+            return  # begin_write refused the upload
         if with_errors:
             upload.abort()
             return
@@ -411,6 +429,11 @@ class SpacesRoot(DAVCollection):  # type: ignore[misc]
 
     def get_display_name(self) -> str:
         return ""
+
+    def get_property_value(self, name: str) -> Any:
+        if name == "{DAV:}getetag":
+            return f'"{self.get_etag()}"'
+        return super().get_property_value(name)
 
     def get_etag(self) -> str:
         """Changes whenever the ETag of a space's root, as the caller sees it, changes."""
