@@ -32,6 +32,7 @@ from polaris.identity.api import router as identity_router
 from polaris.identity.api_app_passwords import router as app_passwords_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
+from polaris.identity.views_app_passwords import router as app_password_pages
 from polaris.incident.service import CachedState
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
@@ -141,6 +142,7 @@ def create_app(
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
+    app.include_router(app_password_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
     app.include_router(drive_pages)
     app.include_router(admin_pages)

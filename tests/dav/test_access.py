@@ -186,3 +186,38 @@ def test_an_app_password_cannot_make_another(dav: Dav) -> None:
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     assert status == 401, body
+
+
+def test_the_settings_page_makes_shows_once_and_revokes(dav: Dav) -> None:
+    browser = _sign_in(dav, "hc.a1")
+    cookie = {"Cookie": browser["Cookie"]}
+    form = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    csrf = browser["X-CSRF-Token"]
+    status, _, page = dav.server.request("GET", "/account/app-passwords", headers=cookie)
+    assert status == 200 and b"/dav/" in page
+    status, headers, page = dav.server.request(
+        "POST",
+        "/account/app-passwords",
+        body=f"csrf={csrf}&name=Thana+PC&scope=write".encode(),
+        headers=form,
+    )
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+    shown = page.decode().split('id="new-app-password">', 1)[1].split("<", 1)[0]
+    assert shown.startswith("pap-")
+    assert dav.request("PROPFIND", "/dav/", secret=shown, headers={"Depth": "0"})[0] == 207
+    status, _, page = dav.server.request("GET", "/account/app-passwords", headers=cookie)
+    assert shown not in page.decode() and "Thana PC" in page.decode()
+    hindi = {**cookie, "Cookie": browser["Cookie"] + "; polaris_lang=hi"}
+    status, _, page = dav.server.request("GET", "/account/app-passwords", headers=hindi)
+    assert "ऐप पासवर्ड" in page.decode()
+    instance = dav.open_instance()
+    try:
+        with instance.sessions() as session:
+            row = session.scalars(select(AppPassword).where(AppPassword.name == "Thana PC")).one()
+    finally:
+        instance.close()
+    status, _, _ = dav.server.request(
+        "POST", f"/account/app-passwords/{row.id}/revoke", body=f"csrf={csrf}".encode(), headers=form
+    )
+    assert status == 303
+    assert dav.request("PROPFIND", "/dav/", secret=shown, headers={"Depth": "0"})[0] == 401
