@@ -216,8 +216,7 @@ def test_the_settings_page_makes_shows_once_and_revokes(dav: Dav) -> None:
             row = session.scalars(select(AppPassword).where(AppPassword.name == "Thana PC")).one()
     finally:
         instance.close()
-    status, _, _ = dav.server.request(
-        "POST", f"/account/app-passwords/{row.id}/revoke", body=f"csrf={csrf}".encode(), headers=form
-    )
+    revoke = f"/account/app-passwords/{row.id}/revoke"
+    status, _, _ = dav.server.request("POST", revoke, body=f"csrf={csrf}".encode(), headers=form)
     assert status == 303
     assert dav.request("PROPFIND", "/dav/", secret=shown, headers={"Depth": "0"})[0] == 401
