@@ -88,6 +88,8 @@ class DatabaseLockStorage:
         validate_lock(lock)
         lock["token"] = generate_lock_token()
         with unit_of_work(self._sessions) as session:
+            # WsgiDAV never calls ``cleanup``: expired locks go when the next one is taken.
+            session.execute(delete(DavLock).where(DavLock.expires < time.time()))
             session.add(
                 DavLock(token=lock["token"], root=root, data=_stored(lock), expires=lock["expire"])
             )
