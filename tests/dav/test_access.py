@@ -220,3 +220,15 @@ def test_the_settings_page_makes_shows_once_and_revokes(dav: Dav) -> None:
     status, _, _ = dav.server.request("POST", revoke, body=f"csrf={csrf}".encode(), headers=form)
     assert status == 303
     assert dav.request("PROPFIND", "/dav/", secret=shown, headers={"Depth": "0"})[0] == 401
+
+
+def test_one_devices_failures_do_not_throttle_the_rest_of_its_station(dav: Dav) -> None:
+    """A device with a revoked password retries for as long as it is on; behind one NAT address
+    its failures must not lock the station's other officers out (the source is not counted)."""
+    statuses = {
+        dav.request("PROPFIND", "/dav/", user="ghost.user", secret="pap-wrong")[0]
+        for _ in range(35)
+    }
+    assert statuses <= {401, 429} and 429 in statuses
+    assert dav.request("PROPFIND", "/dav/", headers={"Depth": "0"})[0] == 207
+    assert len(_records(dav, action="auth.app_password_failed")) >= 3

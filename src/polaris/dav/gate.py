@@ -6,7 +6,7 @@
 - HTTP Basic with the username and an **app password** (``identity.app_passwords``): a sign-in
   password is refused like a wrong one, whatever the role, so an account whose role needs MFA
   is never opened by its password alone. A failure is throttled and audited like a failed
-  sign-in (401, or 429 while throttled).
+  sign-in (401, or 429 while throttled; ``identity.app_passwords`` says which counters).
 - The app password's scope is the actor's token scope: ``read`` may PROPFIND and GET only
   (``access.gate`` refuses the rest with 403, audited; ``access.policy`` would refuse them per
   object anyway).
@@ -182,9 +182,11 @@ class DavGate:
                 operation=f"{method} {environ['PATH_INFO']}",
                 context=context,
             )
-        if found.touch_due:
+        if found.touch_due or found.failures_to_clear:
             with transaction(session):
                 app_passwords.touch(session, found.row.id)
+                if found.failures_to_clear:
+                    app_passwords.clear_failures(session, found.user.username, info.source_address)
         return DavRequest(instance=self.instance, session=session, actor=actor, context=context)
 
     def _respond(

@@ -8,7 +8,10 @@ to reading and writing, and revocable one by one. A sign-in password sent to Web
 like a wrong one, for every role (docs/clients.md says why).
 
 A failed attempt is throttled and audited like a failed sign-in (``identity.throttle``), keyed by
-the username it named and the source address.
+the username it named, and by that username from the source address; not by the address alone,
+as a sign-in is: a device left with a revoked password retries for as long as it is on, and
+behind a station's one NAT address that would throttle the whole station's sign-ins. Guessing is
+no threat to 192 random bits; the per-account delays bound the audit records such a device adds.
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ class AppPasswordCaller:
     user: User
     stamp: int | None
     touch_due: bool
+    #: Failures were counted against the account: the gate clears them (a write, so only then).
+    failures_to_clear: bool = False
 
 
 def resolve(
@@ -134,7 +139,7 @@ def resolve(
     """
     now = utcnow()
     name = normalise_username(username)[: auth.MAX_LOGGED_USERNAME]
-    keys = throttle.keys_for(name, request.source_address)
+    keys = throttle_keys(name, request.source_address)
     try:
         throttle.check(session=session, keys=keys, now=now)
     except Throttled:
@@ -147,12 +152,28 @@ def resolve(
         row, user, stamp = found
         if row.revoked_at is None and user.disabled_at is None and user.username == name:
             return AppPasswordCaller(
-                row=row, user=user, stamp=stamp, touch_due=due(row.last_used_at, now)
+                row=row,
+                user=user,
+                stamp=stamp,
+                touch_due=due(row.last_used_at, now),
+                failures_to_clear=throttle.has_failures(session=session, keys=keys),
             )
     auth._after_failure(
         session, config, keys, request, "auth.app_password_failed", name, "bad_app_password"
     )
     raise NotAuthenticated("wrong username or app password", code="invalid_credentials")
+
+
+def throttle_keys(username: str, source_address: str | None) -> list[str]:
+    """The account's key and the account-from-this-address key (see the module's docstring)."""
+    return [k for k in throttle.keys_for(username, source_address) if not k.startswith("source:")]
+
+
+def clear_failures(session: Session, username: str, source_address: str | None) -> None:
+    """A correct app password ends the account's run of failures, as a correct sign-in does."""
+    throttle.record_success(
+        session=session, username=username, source_address=source_address, now=utcnow()
+    )
 
 
 def touch(session: Session, password_id: int) -> None:
