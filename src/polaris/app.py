@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from polaris import __version__
 from polaris.admin.views import router as admin_pages
+from polaris.dav.gate import OPTIONS_HEADERS as DAV_OPTIONS_HEADERS
 from polaris.dav.server import PREFIXES as DAV_PREFIXES
 from polaris.dav.server import make_dav_app
 from polaris.drive.api import router as drive_router
@@ -72,15 +73,7 @@ def _mount_dav(app: FastAPI, instance: Instance) -> None:
     @app.options("/", include_in_schema=False)
     def server_options() -> Response:
         """Windows' WebDAV client asks the server's root what it speaks before mapping a drive."""
-        return Response(
-            status_code=200,
-            headers={
-                "DAV": "1, 2",
-                "MS-Author-Via": "DAV",
-                "Allow": "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, PUT, DELETE, MKCOL, COPY, MOVE, "
-                "LOCK, UNLOCK",
-            },
-        )
+        return Response(status_code=200, headers=dict(DAV_OPTIONS_HEADERS))
 
 
 def create_app(

@@ -13,8 +13,10 @@ import pytest
 from polaris.db.uow import transaction
 from polaris.drive import spaces
 from polaris.drive.models import Space
+from polaris.incident import service as incident
 from tests.dav.conftest import UNIT_A1, Dav
 from tests.factories import SYSTEM
+from tests.live_server import wait_for
 
 HINDI = "प्राथमिकी १२-२०२६ (ज़ब्ती).txt"
 MiB = 1024 * 1024
@@ -34,6 +36,8 @@ def test_options_at_the_server_root_answer_without_credentials(dav: Dav) -> None
     assert headers["DAV"] == "1, 2" and headers["MS-Author-Via"] == "DAV"
     status, headers, _ = dav.request("OPTIONS", "/dav/hc.a1/")
     assert status == 200 and "2" in headers["DAV"]
+    status, headers, _ = dav.server.request("OPTIONS", "/dav/")
+    assert status == 200 and headers["DAV"] == "1, 2"
 
 
 @pytest.mark.parametrize("depth", ["infinity", "Infinity", None])
@@ -179,3 +183,35 @@ def test_a_large_put_streams_without_being_held_in_memory(dav: Dav) -> None:
     assert status == 200 and int(headers["Content-Length"]) == size
     assert hashlib.sha256(data).hexdigest() == hashlib.sha256(block * (size // MiB)).hexdigest()
     assert _peak_memory(pid) - before < size // 2
+
+
+def _incident(dav: Dav, *, on: bool) -> None:
+    instance = dav.open_instance()
+    try:
+        with instance.sessions() as session, transaction(session):
+            if on:
+                incident.turn_on(session=session, actor=None, context=SYSTEM, reason="drill")
+            else:
+                incident.turn_off(session=session, actor=None, context=SYSTEM)
+    finally:
+        instance.close()
+    # The server reads the switch through a cache of a few seconds: ask until it answers so.
+    expected = 503 if on else 404
+    wait_for(
+        lambda: dav.request("DELETE", "/dav/hc.a1/nothing-here")[0] == expected,
+        what="the incident switch",
+    )
+
+
+def test_during_an_incident_webdav_reads_and_refuses_writes(dav: Dav) -> None:
+    assert dav.request("PUT", "/dav/hc.a1/before.txt", body=b"before")[0] == 201
+    _incident(dav, on=True)
+    try:
+        status, _, body = dav.request("PUT", "/dav/hc.a1/during.txt", body=b"during")
+        assert status == 503 and b"read-only" in body
+        assert dav.request("MKCOL", "/dav/hc.a1/during")[0] == 503
+        assert dav.propfind("/dav/hc.a1/")[0] == 207
+        assert dav.request("GET", "/dav/hc.a1/before.txt")[:3:2] == (200, b"before")
+    finally:
+        _incident(dav, on=False)
+    assert dav.request("GET", "/dav/hc.a1/during.txt")[0] == 404

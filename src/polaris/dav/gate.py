@@ -44,6 +44,15 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"})
 REALM = "Polaris"
 CHALLENGE = f'Basic realm="{REALM}", charset="UTF-8"'
+#: The answer to OPTIONS without credentials (and to ``OPTIONS /``: ``polaris.app``).
+OPTIONS_HEADERS = (
+    ("DAV", "1, 2"),
+    ("MS-Author-Via", "DAV"),
+    (
+        "Allow",
+        "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, PUT, DELETE, MKCOL, COPY, MOVE, LOCK, UNLOCK",
+    ),
+)
 #: RFC 4918 §9.1: PROPFIND with ``Depth: infinity`` (or none, which means infinity) is refused.
 FINITE_DEPTH = (
     b'<?xml version="1.0" encoding="utf-8"?>\n'
@@ -104,6 +113,9 @@ class DavGate:
                 "Polaris is read-only during incident response; reading still works",
             )
         credentials = basic_credentials(environ)
+        if credentials is None and method == "OPTIONS":
+            # What the server speaks, the same for every path: Windows asks before it signs in.
+            return _plain(start_response, "200 OK", "", OPTIONS_HEADERS)
         if credentials is None:
             return _plain(
                 start_response,

@@ -28,6 +28,22 @@ def of_node(request: DavRequest, node_id: int) -> dict[str, str]:
         return {row.name: row.value for row in rows}
 
 
+def of_nodes(request: DavRequest, node_ids: list[int]) -> dict[int, dict[str, str]]:
+    """:func:`of_node` for a folder's children, in one query per 500 (a listing asks each child
+    for the properties Windows sets, ``Win32FileAttributes`` and the like)."""
+    found: dict[int, dict[str, str]] = {node_id: {} for node_id in node_ids}
+    with transaction(request.session, read_only=True):
+        for start in range(0, len(node_ids), 500):
+            rows = request.session.scalars(
+                select(DavProperty)
+                .where(DavProperty.node_id.in_(node_ids[start : start + 500]))
+                .order_by(DavProperty.node_id, DavProperty.name)
+            )
+            for row in rows:
+                found[row.node_id][row.name] = row.value
+    return found
+
+
 def check_writable(request: DavRequest, node_id: int) -> None:
     """Raise what a write of the node's properties would be refused with."""
     with transaction(request.session, read_only=True):

@@ -256,7 +256,11 @@ class Folder(_Node, DAVCollection):  # type: ignore[misc]
         return [located.node.name for located in self.children()]
 
     def get_member_list(self) -> list[Folder | File]:
-        return [self.child(located) for located in self.children()]
+        members = [self.child(located) for located in self.children()]
+        dead = properties.of_nodes(self.request, [member.node_id for member in members])
+        for member in members:
+            member._dead = dead[member.node_id]
+        return members
 
     def get_member(self, name: str) -> Any:
         return self.provider.get_resource_inst(join(self.path, name), self.environ)
