@@ -215,3 +215,13 @@ def test_during_an_incident_webdav_reads_and_refuses_writes(dav: Dav) -> None:
     finally:
         _incident(dav, on=False)
     assert dav.request("GET", "/dav/hc.a1/during.txt")[0] == 404
+
+
+def test_a_range_is_sent_from_its_start(dav: Dav) -> None:
+    data = bytes(range(256)) * 1024
+    assert dav.request("PUT", "/dav/hc.a1/ranged.bin", body=data)[0] == 201
+    status, headers, body = dav.request(
+        "GET", "/dav/hc.a1/ranged.bin", headers={"Range": "bytes=1000-1999"}
+    )
+    assert status == 206 and body == data[1000:2000]
+    assert headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"

@@ -37,7 +37,9 @@ class ContentReader:
         self._node_id = node_id
         self._start = 0
         self._pieces: Iterator[bytes] | None = None
-        self._buffer = b""
+        #: The piece being read and how far: pieces are chunks (MiBs), reads WsgiDAV's blocks.
+        self._piece = b""
+        self._offset = 0
 
     def seek(self, position: int) -> None:
         self._start = position
@@ -45,15 +47,19 @@ class ContentReader:
     def read(self, size: int = -1) -> bytes:
         if self._pieces is None:
             self._pieces = self._open()
-        while size < 0 or len(self._buffer) < size:
-            piece = next(self._pieces, None)
-            if piece is None:
-                break
-            self._buffer += piece
-        if size < 0:
-            size = len(self._buffer)
-        taken, self._buffer = self._buffer[:size], self._buffer[size:]
-        return taken
+        taken = bytearray()
+        while size < 0 or len(taken) < size:
+            left = len(self._piece) - self._offset
+            if not left:
+                piece = next(self._pieces, None)
+                if piece is None:
+                    break
+                self._piece, self._offset = piece, 0
+                continue
+            take = left if size < 0 else min(left, size - len(taken))
+            taken += memoryview(self._piece)[self._offset : self._offset + take]
+            self._offset += take
+        return bytes(taken)
 
     def close(self) -> None:
         close = getattr(self._pieces, "close", None)
