@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -19,8 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from polaris import __version__
 from polaris.admin.views import router as admin_pages
 from polaris.dav.gate import OPTIONS_HEADERS as DAV_OPTIONS_HEADERS
-from polaris.dav.server import PREFIXES as DAV_PREFIXES
-from polaris.dav.server import make_dav_app
+from polaris.dav.mount import DavDispatch
 from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_retention import router as retention_router
@@ -60,19 +58,13 @@ def create_app_from_environment() -> FastAPI:
     return create_app(open_instance(load_settings(os.environ[SERVE_DATA_DIR_ENV])))
 
 
-def _mount_dav(app: FastAPI, instance: Instance) -> None:
-    """WebDAV (``polaris.dav``), through a WSGI bridge; docs/clients.md says why it is mounted
-    here rather than served by a process of its own."""
-    from a2wsgi import WSGIMiddleware
+def _dav_options(app: FastAPI) -> None:
+    """``OPTIONS /``: Windows' WebDAV client asks the server's root what it speaks before mapping
+    a drive (the WebDAV addresses themselves are ``polaris.dav.mount``'s)."""
     from starlette.responses import Response
-
-    bridge: Any = WSGIMiddleware(make_dav_app(instance), workers=16)  # type: ignore[arg-type]
-    for prefix in DAV_PREFIXES:
-        app.mount(prefix, bridge)
 
     @app.options("/", include_in_schema=False)
     def server_options() -> Response:
-        """Windows' WebDAV client asks the server's root what it speaks before mapping a drive."""
         return Response(status_code=200, headers=dict(DAV_OPTIONS_HEADERS))
 
 
@@ -142,13 +134,16 @@ def create_app(
     app.include_router(search_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if instance.settings.dav.enabled:
-        _mount_dav(app, instance)
+        _dav_options(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     app.add_middleware(FormEncodingMiddleware)
+    if instance.settings.dav.enabled:
+        # Inside the request-id, log and body-limit layers, outside the form-encoding check.
+        app.add_middleware(DavDispatch, instance=instance)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=instance.settings.http.max_json_bytes,

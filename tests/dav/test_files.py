@@ -40,6 +40,12 @@ def test_options_at_the_server_root_answer_without_credentials(dav: Dav) -> None
     assert status == 200 and headers["DAV"] == "1, 2"
 
 
+def test_the_address_without_its_slash_is_served_not_redirected(dav: Dav) -> None:
+    """Windows' client does not follow a redirect of PROPFIND."""
+    assert dav.propfind("/dav", depth="0")[0] == 207
+    assert dav.propfind("/remote.php/dav/files/hc.a1", depth="0")[0] == 207
+
+
 @pytest.mark.parametrize("depth", ["infinity", "Infinity", None])
 def test_propfind_of_infinite_depth_is_refused(dav: Dav, depth: str | None) -> None:
     headers = {} if depth is None else {"Depth": depth}
