@@ -1,6 +1,7 @@
 """A real ``polaris serve`` with WebDAV on, and the people and files the WebDAV tests need.
 
 - ``hc.a1``: head constable of PS-A1 (clearance Restricted), app passwords ``write`` and ``read``;
+- ``c.a1``: constable of PS-A1, who may only read the unit's space (a ``write`` app password);
 - ``hc.a2``: head constable of PS-A2, another station, with a file in PS-A2's space;
 - ``sho.a1``: the SHO of PS-A1 (a role that needs MFA; clearance Secret), with a ``write`` app
   password, who also stored a Confidential file in PS-A1's space that ``hc.a1`` may not see.
@@ -102,6 +103,10 @@ def dav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dav]:
         build_tree(session)
         hc = make_user(session, "hc.a1", unit="PS-A1", role="head_constable")
         other = make_user(session, "hc.a2", unit="PS-A2", role="head_constable")
+        constable = make_user(session, "c.a1", unit="PS-A1", role="constable")
+        secrets["c.a1"] = app_passwords.create(
+            session=session, user=constable, name="pc", scope="write", context=SYSTEM
+        ).secret
         sho = make_user(
             session, "sho.a1", unit="PS-A1", role="station_head", clearance=Classification.SECRET
         )

@@ -232,3 +232,30 @@ def test_one_devices_failures_do_not_throttle_the_rest_of_its_station(dav: Dav) 
     assert statuses <= {401, 429} and 429 in statuses
     assert dav.request("PROPFIND", "/dav/", headers={"Depth": "0"})[0] == 207
     assert len(_records(dav, action="auth.app_password_failed")) >= 3
+
+
+LOCK_BODY = (
+    b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'
+    b"<D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
+    b"<D:owner>test</D:owner></D:lockinfo>"
+)
+
+
+def test_only_who_may_write_may_lock(dav: Dav) -> None:
+    """A lock blocks others' writes: a constable who may only read the unit's space may not
+    take one, and nobody may lock the top level (it would lock every space)."""
+    lock = {"Depth": "infinity", "Content-Type": "application/xml", "Timeout": "Second-600"}
+    status, _, _ = dav.request(
+        "LOCK", f"/dav/{UNIT_A1}/", user="c.a1", body=LOCK_BODY, headers=lock
+    )
+    assert status == 403
+    assert dav.request("PUT", f"/dav/{UNIT_A1}/by-hc.txt", body=b"x")[0] == 201
+    denials = _records(dav, actor_name="c.a1", decision="deny", action="node.write")
+    assert denials
+    assert dav.request("LOCK", "/dav/", body=LOCK_BODY, headers=lock)[0] == 403
+    status, headers, _ = dav.request(
+        "LOCK", "/dav/hc.a1/", user="hc.a1", body=LOCK_BODY, headers=lock
+    )
+    assert status == 200
+    token = headers["Lock-Token"]
+    assert dav.request("UNLOCK", "/dav/hc.a1/", headers={"Lock-Token": token})[0] == 204

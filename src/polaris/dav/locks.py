@@ -23,9 +23,11 @@ from wsgidav.lock_man.lock_manager import generate_lock_token, normalize_lock_ro
 from polaris.dav.models import DavLock
 from polaris.db.uow import transaction, unit_of_work
 
-#: WsgiDAV's own bounds: a week by default, four weeks at most.
-DEFAULT_TIMEOUT = 604800.0
-MAX_TIMEOUT = 4 * 604800.0
+#: A lock asked for without a timeout, or for longer (or "Infinite"), lasts a day at most:
+#: WsgiDAV's own bounds (a week, four weeks) would let a forgotten lock block a document for a
+#: month. Clients that hold a document open refresh their locks (Office: every few minutes).
+DEFAULT_TIMEOUT = 3600.0
+MAX_TIMEOUT = 86400.0
 
 
 def _stored(lock: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from wsgidav import xml_tools
 from wsgidav.dav_error import DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
+from polaris.access.policy import Action
 from polaris.dav import properties
 from polaris.dav.content import ContentReader, Upload, declared_length
 from polaris.dav.context import DavRequest
@@ -28,6 +29,7 @@ from polaris.drive.content import guess_content_type
 from polaris.drive.models import Space
 from polaris.drive.names import normalise_name
 from polaris.drive.paths import Located
+from polaris.errors import PolarisError
 
 if TYPE_CHECKING:
     from polaris.dav.provider import PolarisProvider
@@ -129,6 +131,26 @@ class _Node:
                 properties.write(self.request, self.node_id, name, text)
                 self._dead = None
         return None
+
+    def prevent_locking(self) -> bool:
+        """A LOCK needs the right to write the node (``access``, audited when refused): a lock
+        blocks others' writes, so whoever may only read must not take one. Elsewhere (the
+        properties a PROPFIND lists) locking is shown as supported."""
+        if self.environ.get("REQUEST_METHOD") != "LOCK":
+            return False
+        request = self.request
+        try:
+            with transaction(request.session, read_only=True):
+                paths.require(
+                    session=request.session,
+                    actor=request.actor,
+                    context=request.context,
+                    node_id=self.node_id,
+                    action=Action.WRITE,
+                )
+        except PolarisError:
+            return True
+        return False
 
     def remove_all_properties(self, *, recursive: bool) -> None:
         """Dead properties stay with the node (in the trash too) and go with its purge."""
@@ -456,6 +478,10 @@ class SpacesRoot(DAVCollection):  # type: ignore[misc]
 
     def get_ref_url(self) -> str:
         return "/"
+
+    def prevent_locking(self) -> bool:
+        """A lock here would lock every space for everyone."""
+        return True
 
     def create_empty_resource(self, name: str) -> Any:
         raise DAVError(403, context_info="files go into a space's folder")
