@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import http.client
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,12 @@ def _store(instance: Instance, session: Session, user: User, unit_space: bool, n
     return located.node.id
 
 
-@pytest.fixture(scope="module")
-def dav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dav]:
-    data_dir = tmp_path_factory.mktemp("dav") / "instance"
-    result = CliRunner().invoke(cli_app, ["init", str(data_dir)], catch_exceptions=False)
+def build(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
+    """An instance with the people and files above; their app passwords by user."""
+    init = ["init", str(data_dir)] + (
+        [] if database_url is None else ["--database-url", database_url]
+    )
+    result = CliRunner().invoke(cli_app, init, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     instance = open_instance(load_settings(data_dir))
     session = instance.sessions()
@@ -132,9 +135,21 @@ def dav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dav]:
         )
     session.close()
     instance.close()
+    return secrets
+
+
+@contextmanager
+def serving(data_dir: Path, database_url: str | None = None) -> Iterator[Dav]:
+    secrets = build(data_dir, database_url)
     server = Server(data_dir, env={"POLARIS_DAV__ALLOW_PLAIN_HTTP": "true"})
     server.start()
     try:
         yield Dav(server=server, data_dir=data_dir, secrets=secrets)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def dav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dav]:
+    with serving(tmp_path_factory.mktemp("dav") / "instance") as running:
+        yield running
