@@ -25,6 +25,8 @@ import binascii
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from polaris.access import gate
 from polaris.access.policy import Need
 from polaris.dav import provider
@@ -164,7 +166,7 @@ class DavGate:
         return self._respond(environ, start_response, request)
 
     def _authenticate(
-        self, environ: dict[str, Any], session: Any, method: str, username: str, secret: str
+        self, environ: dict[str, Any], session: Session, method: str, username: str, secret: str
     ) -> DavRequest:
         info = RequestInfo(
             source_address=environ.get("REMOTE_ADDR"),
