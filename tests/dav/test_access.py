@@ -259,3 +259,26 @@ def test_only_who_may_write_may_lock(dav: Dav) -> None:
     assert status == 200
     token = headers["Lock-Token"]
     assert dav.request("UNLOCK", "/dav/hc.a1/", headers={"Lock-Token": token})[0] == 204
+
+
+def test_a_change_the_caller_may_not_see_moves_none_of_their_etags(dav: Dav) -> None:
+    """The SHO writes a new version of the Confidential file: the head constable's ETags and
+    dates of the unit's folder and the top level stay as they were; the SHO's move."""
+
+    def stamps(user: str, path: str) -> tuple[str, str]:
+        status, listing = dav.propfind(path, depth="0", user=user)
+        assert status == 207
+        etag = listing.split("<D:getetag>", 1)[1].split("<", 1)[0]
+        modified = listing.split("<D:getlastmodified>", 1)[1].split("<", 1)[0]
+        return etag, modified
+
+    folder = f"/dav/{UNIT_A1}/"
+    before = {(u, p): stamps(u, p) for u in ("hc.a1", "sho.a1") for p in (folder, "/dav/")}
+    status, _, _ = dav.request(
+        "PUT", f"/dav/{UNIT_A1}/{HIDDEN_NAME}", user="sho.a1", body=b"a new secret"
+    )
+    assert status == 204
+    assert stamps("hc.a1", folder) == before[("hc.a1", folder)]
+    assert stamps("hc.a1", "/dav/") == before[("hc.a1", "/dav/")]
+    assert stamps("sho.a1", folder)[0] != before[("sho.a1", folder)][0]
+    assert stamps("sho.a1", "/dav/")[0] != before[("sho.a1", "/dav/")][0]
