@@ -49,6 +49,11 @@ class AuditBatch:
         self._queue: list[_Pending] = []
         self._leading = False
 
+    def waiting(self) -> int:
+        """How many records wait for the next transaction (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._queue)
+
     def append(self, **fields: Any) -> None:
         """As ``audit.service.append`` (same keywords but ``session``), committed on return.
 
