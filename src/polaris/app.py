@@ -17,6 +17,9 @@ from fastapi.staticfiles import StaticFiles
 
 from polaris import __version__
 from polaris.admin.views import router as admin_pages
+from polaris.chat import live as chat_live
+from polaris.chat.api import router as chat_router
+from polaris.chat.views import router as chat_pages
 from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_retention import router as retention_router
@@ -85,6 +88,7 @@ def create_app(
             if worker is not None and events is not None:
                 events.stop()
                 worker.stop()
+            chat_live.stop_hub(_app.state)
             notify.configure(None)
             event_notify.configure(None)
             if sealer is not None:
@@ -111,11 +115,13 @@ def create_app(
     app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
+    app.include_router(chat_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
     app.include_router(drive_pages)
     app.include_router(admin_pages)
     app.include_router(search_pages)
+    app.include_router(chat_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])
