@@ -156,7 +156,10 @@ def test_direct_invite_leave_kick(site: ChatSite) -> None:
     again = bala.post("/api/v1/chat/rooms/direct", {"user_id": asha.user_id})
     assert again.json()["id"] == made.json()["id"]
     room = group(asha, "team")
-    assert asha.post(f"/api/v1/chat/rooms/{room}/invite", {"user_id": chand.user_id}).status_code == 204
+    assert (
+        asha.post(f"/api/v1/chat/rooms/{room}/invite", {"user_id": chand.user_id}).status_code
+        == 204
+    )
     assert rooms_of(chand)[room]["membership"] == "invite"
     assert chand.post(f"/api/v1/chat/rooms/{room}/join").json()["membership"] == "join"
     members = {m["user_id"]: m for m in asha.get(f"/api/v1/chat/rooms/{room}/members").json()}
@@ -203,7 +206,10 @@ def test_attachment_read_through_the_room_and_audited(site: ChatSite) -> None:
     assert got.status_code == 200 and got.content == b"FIR 12/2026 text"
     assert "fir-12.txt" in got.headers["content-disposition"]
     # a late joiner has no drive share of the file, yet the room lets them read it
-    assert asha.post(f"/api/v1/chat/rooms/{room}/invite", {"user_id": chand.user_id}).status_code == 204
+    assert (
+        asha.post(f"/api/v1/chat/rooms/{room}/invite", {"user_id": chand.user_id}).status_code
+        == 204
+    )
     chand.post(f"/api/v1/chat/rooms/{room}/join")
     assert chand.get(f"/api/v1/files/{node_id}/content").status_code == 404
     late = chand.get(f"/api/v1/chat/events/{key}/attachment")
@@ -234,7 +240,9 @@ def test_typing_is_ephemeral_and_for_members(site: ChatSite) -> None:
     asha.client.put(url, json={"typing": False}, headers=asha.headers())
     assert bala.get(url).json() == {"user_ids": []}
     assert dev.get(url).status_code == 404
-    too_long = asha.client.put(url, json={"typing": True, "timeout_ms": 10**9}, headers=asha.headers())
+    too_long = asha.client.put(
+        url, json={"typing": True, "timeout_ms": 10**9}, headers=asha.headers()
+    )
     assert too_long.status_code == 422
 
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from polaris.access.policy import Classification
+from polaris.config import Settings
 from polaris.db import make_engine
 from polaris.identity import program_tokens
 from polaris.identity.models import User
@@ -110,8 +111,12 @@ def seed(instance: Instance) -> tuple[dict[str, int], dict[str, int]]:
 
 
 @contextmanager
-def chat_site(engine: Engine, directory: Path, *, seeded: bool = True) -> Iterator[ChatSite]:
+def chat_site(
+    engine: Engine, directory: Path, *, seeded: bool = True, settings: Settings | None = None
+) -> Iterator[ChatSite]:
     instance = real_instance(engine, directory)
+    if settings is not None:
+        instance.settings = settings
     units, ids = seed(instance) if seeded else ({}, {})
     with client_for(instance) as main:
         site = ChatSite(instance, main.app, units)  # type: ignore[arg-type]

@@ -433,7 +433,7 @@ def read_sync(instance: Instance, actor: Actor, since: int) -> SyncRead:
     session = instance.sessions()
     try:
         with transaction(session, read_only=True):
-            page = sync.read(session, actor, since)
+            page = sync.read(session, actor, since, limit=sync.SCAN_LIMIT)
             items = [item.event for item in page.items if item.event is not None]
             shown, names = present(session, items, actor.user_id)
             by_id = {item.id: read for item, read in zip(items, shown, strict=True)}

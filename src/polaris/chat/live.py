@@ -64,6 +64,12 @@ class Hub:
             self._nudge.close()
 
     @property
+    def waiting(self) -> int:
+        """How many clients wait now (for the status page and the tests)."""
+        with self._lock:
+            return len(self._waiters)
+
+    @property
     def head(self) -> int:
         with self._lock:
             return self._head
