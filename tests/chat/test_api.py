@@ -250,3 +250,9 @@ def test_rooms_list_gives_a_position_to_sync_from(site: ChatSite, tmp_path: Path
     listed = site["asha"].get("/api/v1/chat/rooms").json()
     assert listed["position"] >= 0
     assert listed["unread_total"] == sum(room["unread"] for room in listed["rooms"])
+
+
+def test_a_broadcast_from_a_unit_that_does_not_exist_is_not_found(site: ChatSite) -> None:
+    body = {"name": "x", "unit_id": 99_999}
+    answer = site["root"].post("/api/v1/chat/rooms/broadcast", body)  # may name any unit
+    assert answer.status_code == 404 and answer.json()["code"] == "not_found"

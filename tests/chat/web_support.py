@@ -34,6 +34,7 @@ OFFICERS = {
     "chand": ("PS-A2", "head_constable", C.RESTRICTED),
     "dev": ("PS-B1", "constable", C.RESTRICTED),
     "sp": ("DST-A", "district_head", C.SECRET),
+    "root": ("PHQ", "admin", C.SECRET),
 }
 
 
@@ -76,7 +77,7 @@ class ChatSite:
 
 
 #: Roles whose sign-in needs a second factor: they call with an API token instead.
-TOKEN_ROLES = {"district_head"}
+TOKEN_ROLES = {"district_head", "admin"}
 
 
 def sign_in(app: FastAPI, name: str) -> tuple[TestClient, str]:
