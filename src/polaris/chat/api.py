@@ -70,6 +70,8 @@ router = APIRouter(prefix="/chat", tags=["chat"])
 #: Longest a long-poll waits (ms) and what it waits without ``timeout``.
 MAX_TIMEOUT_MS = 60_000
 DEFAULT_TIMEOUT_MS = 30_000
+#: How long a sync waits for events that committed before it to be given their positions.
+SETTLE_SECONDS = 5.0
 EventKey = Annotated[str, Query(min_length=1, max_length=64)]
 
 
@@ -428,8 +430,19 @@ def hub_for(instance: Instance, state: object) -> live.Hub:
     return live.hub_of(state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
 
 
-def read_sync(instance: Instance, actor: Actor, since: int) -> SyncRead:
-    """One read of the caller's changes after ``since``, in a read-only transaction of its own."""
+def stream_head(instance: Instance) -> int:
+    """The position to follow from now."""
+    session = instance.sessions()
+    try:
+        with transaction(session, read_only=True):
+            return events.head_position(session)
+    finally:
+        session.close()
+
+
+def read_sync(instance: Instance, actor: Actor, since: int) -> tuple[SyncRead, bool]:
+    """One read of the caller's changes after ``since``, in a read-only transaction of its own;
+    and whether chat events committed after it still wait for their positions."""
     session = instance.sessions()
     try:
         with transaction(session, read_only=True):
@@ -457,7 +470,7 @@ def read_sync(instance: Instance, actor: Actor, since: int) -> SyncRead:
                 message = acked.get(event_id) if isinstance(event_id, int) else None
                 event = by_id.get(item.event.id) if item.event is not None else None
                 out.append(SyncEventRead.of(item, event, message if event is None else None))
-            return SyncRead(events=out, next=page.next, users=names)
+            return SyncRead(events=out, next=page.next, users=names), page.pending
     finally:
         session.close()
 
@@ -479,14 +492,22 @@ async def long_poll(
     """
     hub = hub_for(instance, request.app.state)
     deadline = time.monotonic() + timeout / 1000
-    position = since if since is not None else hub.head
+    if since is None:
+        head = await run_in_threadpool(stream_head, instance)
+        return SyncRead(events=[], next=head, users={})
+    position = since
+    #: Events that committed before the request are answered even with ``timeout=0``: the hub
+    #: is asked to give them their positions, and waited for (a bounded while).
+    settle = time.monotonic() + SETTLE_SECONDS
     while True:
-        found = await run_in_threadpool(read_sync, instance, caller.actor, position)
-        left = deadline - time.monotonic()
-        if found.events or since is None or left <= 0:
+        found, pending = await run_in_threadpool(read_sync, instance, caller.actor, position)
+        now = time.monotonic()
+        if found.events or (now >= deadline and (not pending or now >= settle)):
             return found
         position = found.next
-        await hub.wait_beyond(position, left)
+        if pending:
+            hub.poke()
+        await hub.wait_beyond(position, max(deadline, settle if pending else deadline) - now)
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -541,18 +562,20 @@ async def socket(websocket: WebSocket, since: int | None = None) -> None:
         return
     await websocket.accept()
     hub = hub_for(instance, websocket.app.state)
-    position = since if since is not None else hub.head
+    position = since if since is not None else await run_in_threadpool(stream_head, instance)
     closed = asyncio.ensure_future(_until_closed(websocket))
     try:
         while not closed.done():
             try:
-                found = await run_in_threadpool(read_sync, instance, actor, position)
+                found, pending = await run_in_threadpool(read_sync, instance, actor, position)
             except PolarisError as error:
                 await websocket.close(code=4410 if error.status == 410 else 4400)
                 return
             if found.events:
                 await websocket.send_text(found.model_dump_json())
             position = found.next
+            if pending:
+                hub.poke()
             waiting = asyncio.ensure_future(hub.wait_beyond(position, 25.0))
             await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
             waiting.cancel()

@@ -52,7 +52,7 @@ class Hub:
         if self._redis_url is not None:
             self._nudge = RedisNudge(self._redis_url, channel=event_notify.CHANNEL)
             self._nudge.listen(self._wake)
-        self._advance()
+        self._wake.set()  # the first pass reads the head at once, in the hub's thread
         self._thread.start()
 
     def stop(self) -> None:
@@ -62,6 +62,10 @@ class Hub:
         self._thread.join(timeout=10)
         if self._nudge is not None:
             self._nudge.close()
+
+    def poke(self) -> None:
+        """Look at the stream now (events committed elsewhere wait for their positions)."""
+        self._wake.set()
 
     @property
     def waiting(self) -> int:

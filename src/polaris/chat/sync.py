@@ -58,6 +58,8 @@ class SyncPage:
 
     items: list[SyncItem]
     next: int
+    #: Chat events committed after ``next`` still wait for their position (the hub gives it).
+    pending: bool = False
 
 
 def check_position(session: Session, since: int) -> int:
@@ -80,7 +82,7 @@ def read(session: Session, actor: Actor, since: int, *, limit: int = SCAN_LIMIT)
     head = check_position(session, since)
     batch = events.since(session, after=since, kinds=KINDS, limit=limit)
     if not batch:
-        return SyncPage([], max(since, head))
+        return SyncPage([], max(since, head), pending=_waiting(session, max(since, head)))
     joined: dict[int, str] = dict(
         session.execute(
             select(ChatMember.room_id, ChatMember.role).where(
@@ -102,6 +104,14 @@ def read(session: Session, actor: Actor, since: int, *, limit: int = SCAN_LIMIT)
     ]
     last = batch[-1].position
     return SyncPage(items, last if len(batch) == limit else max(last, head))
+
+
+def _waiting(session: Session, after: int) -> bool:
+    """Whether chat events committed but not given a position yet (they will follow ``after``)."""
+    later = events.later_events(
+        session, after=after, subject_type="chat_room", subject_ids=None, kinds=KINDS
+    )
+    return any(event.position is None for event in later)
 
 
 def _room_of(event: events.Event) -> int:
