@@ -55,17 +55,28 @@ def position(officer: Officer) -> int:
     return int(officer.get("/api/v1/chat/rooms").json()["position"])
 
 
-def catch_up(officer: Officer, since: int) -> tuple[list[dict[str, Any]], int]:
-    """Every change after ``since``, page by page, without waiting; and the last ``next``."""
+def catch_up(
+    officer: Officer, since: int, until: Callable[[list[dict[str, Any]]], bool] | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Every change after ``since``, page by page, and the last ``next``. Without ``until``: as
+    long as pages come without waiting. With it: long-polls (following ``next``) until ``until``
+    holds for what was seen, under the deadline (a send's events may still wait for their
+    positions when the first page is read)."""
     seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + DEADLINE_SECONDS
     while True:
-        response = officer.get("/api/v1/chat/sync", params={"since": since, "timeout": 0})
+        wait = 0 if until is None else 5_000
+        response = officer.get("/api/v1/chat/sync", params={"since": since, "timeout": wait})
         assert response.status_code == 200, response.text
         page = response.json()
         seen += page["events"]
-        if page["next"] == since:
-            return seen, since
+        moved = page["next"] != since
         since = page["next"]
+        if until is None and not moved:
+            return seen, since
+        if until is not None and until(seen) and not moved:
+            return seen, since
+        assert time.monotonic() < deadline, "the changes did not come"
 
 
 def bodies(changes: list[dict[str, Any]], room_id: int) -> list[str]:
@@ -114,7 +125,7 @@ def test_an_offline_client_gets_every_missed_message_once_in_order(
         asha.send(room, sent[-1])
         asha.send(other, f"elsewhere {n}")
     monkeypatch.setattr(sync, "SCAN_LIMIT", 5)  # many pages, each ending inside the stream
-    changes, last = catch_up(bala, start)
+    changes, last = catch_up(bala, start, lambda seen: len(bodies(seen, room)) >= len(sent))
     assert bodies(changes, room) == sent
     assert not [c for c in changes if c["room_id"] == other]
     positions = [c["position"] for c in changes]
@@ -144,7 +155,9 @@ def test_a_non_member_sees_nothing_of_a_room(site: ChatSite) -> None:
     start = position(dev)
     room = group(asha, "closed", bala)
     asha.send(room, "not for dev")
-    changes, _ = catch_up(dev, start)
+    dev_room = group(asha, "dev is in this one", dev)
+    asha.send(dev_room, "for dev")  # comes after the other room's changes: they were passed over
+    changes, _ = catch_up(dev, start, lambda seen: "for dev" in bodies(seen, dev_room))
     assert [c for c in changes if c["room_id"] == room] == []
 
 
@@ -154,7 +167,7 @@ def test_an_invitation_reaches_the_invited_and_a_kick_the_kicked(site: ChatSite)
     room = group(asha, "invite me")
     asha.post(f"/api/v1/chat/rooms/{room}/invite", {"user_id": chand.user_id})
     asha.send(room, "before joining")
-    changes, _ = catch_up(chand, start)
+    changes, _ = catch_up(chand, start, lambda seen: any(c["room_id"] == room for c in seen))
     assert [(c["kind"], c["event"]["state_value"]) for c in changes if c["room_id"] == room] == [
         ("chat.member.changed", "invite")
     ]
