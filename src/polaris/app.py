@@ -17,6 +17,9 @@ from fastapi.staticfiles import StaticFiles
 
 from polaris import __version__
 from polaris.admin.views import router as admin_pages
+from polaris.chat import live as chat_live
+from polaris.chat.api import router as chat_router
+from polaris.chat.views import router as chat_pages
 from polaris.dav.gate import OPTIONS_HEADERS as DAV_OPTIONS_HEADERS
 from polaris.dav.mount import DavDispatch
 from polaris.drive.api import router as drive_router
@@ -115,6 +118,7 @@ def create_app(
             if worker is not None and events is not None:
                 events.stop()
                 worker.stop()
+            chat_live.stop_hub(_app.state)
             notify.configure(None)
             event_notify.configure(None)
             if sealer is not None:
@@ -143,12 +147,14 @@ def create_app(
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
+    app.include_router(chat_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(app_password_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
     app.include_router(drive_pages)
     app.include_router(admin_pages)
     app.include_router(search_pages)
+    app.include_router(chat_pages)
     app.include_router(matrix_pages)
     app.include_router(matrix_router)
     app.include_router(matrix_account_router)

@@ -21,6 +21,7 @@ from polaris.chat.models import BROADCAST, BroadcastAck, ChatRoom
 from polaris.chat.rooms import new_room, require_event
 from polaris.clock import utcnow
 from polaris.errors import NotFound
+from polaris.identity.models import Unit
 
 
 def create_broadcast(
@@ -38,6 +39,8 @@ def create_broadcast(
     clean_topic = texts.clean_topic(topic)
     unit = actor.unit_id if unit_id is None else unit_id
     access.require_broadcast(session=session, actor=actor, unit_id=unit, context=context)
+    if session.get(Unit, unit) is None:  # an administrator may name any unit: one that exists
+        raise NotFound("unit not found", code="not_found")
     room = new_room(
         session,
         context,

@@ -7,6 +7,9 @@ their actor is the acting user (None for the hierarchy's own changes). Listed in
 
 from __future__ import annotations
 
+import threading
+
+from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from polaris import events
@@ -22,6 +25,11 @@ RECEIPT_UPDATED = "chat.receipt.updated"
 BROADCAST_ACKNOWLEDGED = "chat.broadcast.acknowledged"
 BROADCAST_REMINDED = "chat.broadcast.reminded"
 
+#: Set when a transaction that appended chat events commits in this process: the live hubs
+#: (``chat.live``) wait on theirs to sequence them and wake the clients waiting in a sync.
+_LISTENERS: set[threading.Event] = set()
+_PENDING = "polaris.chat.committed_pending"
+
 
 def changed(
     session: Session, kind: str, *, room_id: int, actor_id: int | None, **data: DataValue
@@ -33,3 +41,26 @@ def changed(
         actor_id=actor_id,
         data={"room_id": room_id, **data},
     )
+    if not session.info.get(_PENDING):
+        session.info[_PENDING] = True  # once per transaction, however many events
+        orm_event.listen(session, "after_commit", _committed, once=True)
+        orm_event.listen(session, "after_rollback", _forget, once=True)
+
+
+def _committed(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    for listener in list(_LISTENERS):
+        listener.set()
+
+
+def listen(wake: threading.Event) -> None:
+    """Set ``wake`` whenever chat events commit in this process."""
+    _LISTENERS.add(wake)
+
+
+def unlisten(wake: threading.Event) -> None:
+    _LISTENERS.discard(wake)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)

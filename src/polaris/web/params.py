@@ -14,8 +14,8 @@ import datetime as dt
 from typing import Annotated
 from urllib.parse import unquote_to_bytes
 
-from fastapi import Request
 from pydantic import AfterValidator, AwareDatetime, Field
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polaris.errors import PolarisError
@@ -72,13 +72,14 @@ def _is_percent_encoded_utf8(raw: bytes) -> bool:
     return True
 
 
-async def refuse_undecodable_url(request: Request) -> None:
+async def refuse_undecodable_url(request: HTTPConnection) -> None:
     """Refuse a path, query string or URL-encoded form whose bytes are not UTF-8 (400).
 
     Starlette decodes them leniently, replacing each bad byte with U+FFFD, so ``?name=%FF`` would
     reach a route as a name that is not what the client sent, and be stored. This dependency runs
     for every route, before authentication and before the route; ``async`` because it does no
-    I/O and so needs no trip to the thread pool. A form was read before any dependency runs, so
+    I/O and so needs no trip to the thread pool. It takes a connection, so that WebSocket routes
+    (which have no ``Request``) pass through it too. A form was read before any dependency runs, so
     ``FormEncodingMiddleware`` checks its raw bytes and leaves a mark in the scope.
     """
     scope = request.scope

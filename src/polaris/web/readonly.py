@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from polaris.errors import InstanceReadOnly
 from polaris.web.pages import PASSWORD_PAGE
@@ -71,14 +71,15 @@ class StateSource(Protocol):
     def get(self) -> ReadOnlyState | None: ...
 
 
-async def refuse_writes_during_incident(request: Request) -> None:
+async def refuse_writes_during_incident(request: HTTPConnection) -> None:
+    """Refuse writes while the incident switch is on (a WebSocket, which only reads, passes)."""
     source: StateSource | None = getattr(request.app.state, "read_only", None)
     if source is None:
         return
     get: Callable[[], ReadOnlyState | None] = source.get
     state = get() if source.fresh() else await run_in_threadpool(get)
     request.state.incident = state  # for the pages' banner
-    if state is None or request.method in READ_METHODS:
+    if state is None or request.scope.get("method", "GET") in READ_METHODS:
         return
     if request.url.path in ALLOWED_WRITES:
         return

@@ -1,0 +1,188 @@
+// The chat page, live: new messages of the open room are added as they come, unread counts of the
+// other rooms and in the header go up, the room is marked read, typing is shown, and a file can be
+// uploaded into the drive and sent. Events come over the WebSocket (/api/v1/chat/ws); when it
+// cannot open or drops, a plain fetch long-poll (/api/v1/chat/sync) carries them instead. Both
+// resume from the change-stream position the page was rendered at, so nothing is missed or shown
+// twice. Everything else works without this script (forms post to the server).
+
+const DATA = JSON.parse(document.getElementById("chat-data")?.textContent || "{}");
+const TEXTS = DATA.texts || {};
+const names = { ...(DATA.names || {}) };
+let position = DATA.position;
+const shown = new Set([...document.querySelectorAll("[data-event]")].map((el) => el.dataset.event));
+
+function csrfToken() {
+  const entry = document.cookie.split("; ").find((c) => c.startsWith("polaris_csrf="));
+  return entry ? entry.slice("polaris_csrf=".length) : "";
+}
+
+function api(url, method, body) {
+  return fetch(url, {
+    method,
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+function istTime(iso) {
+  const shownAt = new Date(iso).toLocaleString(document.documentElement.lang === "hi" ? "hi-IN" : "en-IN", {
+    timeZone: "Asia/Kolkata", dateStyle: "medium", timeStyle: "medium",
+  });
+  return `${shownAt} ${TEXTS.ist || "IST"}`;
+}
+
+function bump(counter, by) {
+  if (!counter) return;
+  const value = Math.max(0, Number(counter.dataset.unread || 0) + by);
+  counter.dataset.unread = String(value);
+  counter.lastChild.textContent = ` ${value.toLocaleString(document.documentElement.lang === "hi" ? "hi-IN" : "en-IN")}`;
+  counter.hidden = value === 0;
+}
+
+function addMessage(event) {
+  if (shown.has(event.event_id)) return;
+  shown.add(event.event_id);
+  const item = document.createElement("li");
+  item.className = "msg";
+  item.dataset.event = event.event_id;
+  const meta = document.createElement("p");
+  meta.className = "meta";
+  const who = document.createElement("strong");
+  who.textContent = names[event.sender_id] || "";
+  const when = document.createElement("time");
+  when.dateTime = event.created_at;
+  when.textContent = istTime(event.created_at);
+  meta.append(who, " ", when);
+  item.append(meta);
+  if (event.body) {
+    const body = document.createElement("p");
+    body.className = "body";
+    body.textContent = event.body;
+    item.append(body);
+  }
+  if (event.attachment) {
+    const file = document.createElement("p");
+    file.className = "file";
+    const link = document.createElement("a");
+    link.href = `/api/v1/chat/events/${encodeURIComponent(event.event_id)}/attachment`;
+    link.textContent = event.attachment.name;
+    file.append(link);
+    item.append(file);
+  }
+  document.getElementById("timeline")?.append(item);
+}
+
+function replaceText(event) {
+  const target = document.querySelector(`[data-event="${CSS.escape(event.edits || event.redacts || "")}"]`);
+  if (!target) return;
+  if (event.redacts) {
+    target.replaceChildren();
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.textContent = TEXTS.deleted || "";
+    target.append(note);
+    return;
+  }
+  const body = target.querySelector(".body");
+  if (body) body.textContent = event.body || "";
+}
+
+let readTimer = null;
+function markRead(eventKey) {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => {
+    api(`/api/v1/chat/events/${encodeURIComponent(eventKey)}/read`, "POST");
+  }, 300);
+}
+
+function apply(page) {
+  Object.assign(names, page.users || {});
+  for (const change of page.events) {
+    const event = change.event;
+    const mine = event && event.sender_id === DATA.me;
+    const message = change.kind === "chat.message.sent";
+    if (change.room_id === DATA.room && event) {
+      if (message) addMessage(event);
+      if (change.kind === "chat.message.edited" || change.kind === "chat.message.redacted") replaceText(event);
+      if (message && !mine && document.visibilityState === "visible") markRead(event.event_id);
+    } else if (message && !mine) {
+      bump(document.querySelector(`[data-room="${change.room_id}"] .unread`), 1);
+      bump(document.getElementById("chat-unread"), 1);
+    }
+  }
+  position = page.next;
+}
+
+async function longPoll() {
+  for (;;) {
+    try {
+      const response = await fetch(`/api/v1/chat/sync?since=${position}&timeout=25000`);
+      if (response.status === 410) { window.location.reload(); return; }
+      if (!response.ok) throw new Error(String(response.status));
+      apply(await response.json());
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
+}
+
+function follow() {
+  if (!("WebSocket" in window)) { longPoll(); return; }
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/chat/ws?since=${position}`);
+  let opened = false;
+  socket.addEventListener("open", () => { opened = true; });
+  socket.addEventListener("message", (message) => apply(JSON.parse(message.data)));
+  socket.addEventListener("close", () => {
+    if (opened) setTimeout(follow, 1000); // dropped: open again from the last position
+    else longPoll(); // never opened (a proxy without WebSockets): long-poll instead
+  });
+}
+
+function typing() {
+  const box = document.getElementById("body");
+  const line = document.getElementById("typing");
+  if (!box || !line || DATA.room === null) return;
+  let last = 0;
+  box.addEventListener("input", () => {
+    const now = Date.now();
+    if (now - last < 3000) return;
+    last = now;
+    api(`/api/v1/chat/rooms/${DATA.room}/typing`, "PUT", { typing: true, timeout_ms: 6000 });
+  });
+  setInterval(async () => {
+    if (document.visibilityState !== "visible") return;
+    const response = await fetch(`/api/v1/chat/rooms/${DATA.room}/typing`);
+    if (!response.ok) return;
+    const who = (await response.json()).user_ids.map((id) => names[id]).filter(Boolean);
+    line.textContent = who.length ? `${TEXTS.typing || ""} ${who.join(", ")}` : "";
+  }, 4000);
+}
+
+function uploads() {
+  const input = document.getElementById("upload");
+  const state = document.getElementById("upload-state");
+  if (!input || !state) return;
+  input.addEventListener("change", async () => {
+    const file = input.files?.[0];
+    if (!file) return;
+    state.textContent = TEXTS.uploading || "";
+    const folder = input.dataset.folder;
+    const made = await fetch(`/api/v1/files?parent_id=${folder}&name=${encodeURIComponent(file.name)}`, {
+      method: "POST", headers: { "X-CSRF-Token": csrfToken() }, body: file,
+    });
+    if (!made.ok) { state.textContent = TEXTS.failed || ""; return; }
+    const node = await made.json();
+    const sent = await api(`/api/v1/chat/rooms/${DATA.room}/attachments`, "POST", { node_id: node.id });
+    state.textContent = sent.ok ? TEXTS.sent || "" : TEXTS.failed || "";
+    if (sent.ok) input.value = "";
+  });
+}
+
+if (DATA.room !== null) {
+  const last = [...document.querySelectorAll("#timeline [data-event]")].pop();
+  if (last) markRead(last.dataset.event);
+}
+typing();
+uploads();
+follow();
