@@ -13,6 +13,7 @@ from polaris.deps import CurrentCaller, CurrentInstance, DbSession
 from polaris.drive import spaces
 from polaris.drive.schemas import ClassificationName, NodeRead, classification_level
 from polaris.errors import NotFound, ValidationFailed
+from polaris.search.query import parse_query
 from polaris.identity import units, users
 from polaris.search import querying
 from polaris.search.indexing import engine_of
@@ -88,7 +89,12 @@ def build_query(
     limit: int,
     offset: int,
 ) -> SearchQuery:
-    """The engine's query from request parameters (names resolved to ids; dates as UTC days)."""
+    """The engine's query from request parameters (names resolved to ids; dates as UTC days).
+
+    The text is parsed here too, so a malformed query (``search_syntax``) is refused before any
+    engine is asked.
+    """
+    parse_query(q)
     content_types = frozenset().union(*(TYPE_GROUPS[t] for t in types)) if types else None
     try:
         owner_id = users.get_by_username(session=session, username=owner).id if owner else None
