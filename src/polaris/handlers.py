@@ -38,7 +38,6 @@ def schedule_periodic(instance: Instance) -> None:
     its next run itself, so this only starts the chain (or restarts one a failure ended)."""
     from polaris.db.uow import unit_of_work
     from polaris.drive import retention_run
-
     from polaris.search import indexing
 
     with unit_of_work(instance.sessions) as session:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 
 from polaris.errors import ValidationFailed
-from polaris.search.interface import SearchEngine, SearchQuery, Visibility
+from polaris.search.interface import SearchDocument, SearchEngine, SearchQuery, Visibility
 from polaris.search.paging import search_page
 from polaris.search.query import parse_query
-from polaris.search.interface import SearchDocument
 from tests.search.test_engines import EVERYTHING, find, ids
 from tests.search.test_engines import doc as named_doc
+
 
 def doc(node_id: int, text: str, **fields: object) -> SearchDocument:
     """A document named ``d<id>`` (the default name holds words such as "file")."""
@@ -128,7 +128,16 @@ def test_or_and_not(search: SearchEngine, query: str, expected: set[int]) -> Non
 
 @pytest.mark.parametrize(
     "query",
-    ["OR चोरी", "चोरी OR", "चोरी OR OR डकैती", "NOT", "चोरी NOT", "NOT चोरी", "-चोरी", "NOT चोरी OR डकैती"],
+    [
+        "OR चोरी",
+        "चोरी OR",
+        "चोरी OR OR डकैती",
+        "NOT",
+        "चोरी NOT",
+        "NOT चोरी",
+        "-चोरी",
+        "NOT चोरी OR डकैती",
+    ],
 )
 def test_a_malformed_query_is_refused_clearly(search: SearchEngine, query: str) -> None:
     search.upsert([doc(1, "चोरी")])
@@ -164,7 +173,7 @@ def test_roman_queries_find_devanagari(
 def test_a_closer_spelling_ranks_first_and_is_marked(search: SearchEngine) -> None:
     search.upsert([doc(1, "चार लोग आए"), doc(2, "चोरी हुई"), doc(3, "चोर पकड़ा")])
     page = find(search, "chori")
-    assert [hit.node_id for hit in page.hits][0] == 2  # consonants and vowels both agree
+    assert next(hit.node_id for hit in page.hits) == 2  # consonants and vowels both agree
     assert {hit.node_id for hit in page.hits} == {1, 2, 3}  # consonants agree
     first = page.hits[0]
     assert [first.snippet.text[s:e] for s, e in first.snippet.spans] == ["चोरी"]

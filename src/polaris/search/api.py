@@ -13,11 +13,11 @@ from polaris.deps import CurrentCaller, CurrentInstance, DbSession
 from polaris.drive import spaces
 from polaris.drive.schemas import ClassificationName, NodeRead, classification_level
 from polaris.errors import NotFound, ValidationFailed
-from polaris.search.query import parse_query
 from polaris.identity import units, users
 from polaris.search import querying
 from polaris.search.indexing import engine_of
 from polaris.search.interface import Highlight, SearchQuery
+from polaris.search.query import parse_query
 from polaris.web.params import Day, Id
 
 router = APIRouter(tags=["search"])

@@ -92,9 +92,7 @@ def _matches(
             break
         found[(match.start(), match.end())] = (match.lastindex or 1) - 1
     wanted = {key: index for index, clause in enumerate(clauses) for key in clause.keys}
-    wanted.update(
-        {key: index for index, clause in enumerate(clauses) for key in clause.loose}
-    )
+    wanted.update({key: index for index, clause in enumerate(clauses) for key in clause.loose})
     if wanted:
         for count, match in enumerate(_TOKEN.finditer(mapping.stripped)):
             if count >= 20 * MAX_MATCHES:

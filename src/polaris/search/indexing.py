@@ -18,12 +18,12 @@ import threading
 from typing import Any
 
 from polaris import jobs
+from polaris.db.uow import unit_of_work
 from polaris.drive import indexing as drive_index
 from polaris.drive import scanning
 from polaris.ingest import text_service
 from polaris.instance import Instance
 from polaris.search.interface import SearchDocument, SearchEngine
-from polaris.db.uow import unit_of_work
 from polaris.search.requests import INDEX_JOB
 from polaris.search.service import open_search_engine
 from polaris.search.text import TERMS_VERSION

@@ -168,7 +168,9 @@ def _items(parsed: Parsed) -> list[Item]:
 
 def _terms(chunk: str) -> list[tuple[int, int, str]]:
     """``(start, end, term)`` of the chunk's words, in ``search_form(chunk)``."""
-    return [(start, end, term) for start, end, word in word_spans(chunk) for term in fold_word(word)]
+    return [
+        (start, end, term) for start, end, word in word_spans(chunk) for term in fold_word(word)
+    ]
 
 
 def _prefix_checked(words: tuple[str, ...], prefix: bool) -> None:
@@ -199,7 +201,7 @@ def _bare(chunk: str) -> Item:
     run: list[str] = []
     index = 0
     while index < len(found):
-        start, end, term = found[index]
+        _start, end, term = found[index]
         if index + 1 < len(found):
             next_start, _, year = found[index + 1]
             number = case_number(term, year) if _CASE_GAP.fullmatch(form, end, next_start) else None

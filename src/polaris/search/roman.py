@@ -160,6 +160,7 @@ LOANWORDS: dict[str, tuple[str, ...]] = {
     "license": ("लाइसेंस",),
     "licence": ("लाइसेंस",),
     "driver": ("ड्राइवर",),
+    "motorcycle": ("मोटरसाइकिल", "मोटरसायकिल"),
     "truck": ("ट्रक",),
     "bike": ("बाइक",),
     "car": ("कार",),
@@ -202,17 +203,19 @@ def devanagari_keys(word: str) -> tuple[tuple[str, str], ...]:
                 options.append(("P",))
             else:
                 options.append((letter,))
-            after = chars[index + 2] if following == _NUKTA and index + 2 < len(chars) else following
+            after = (
+                chars[index + 2] if following == _NUKTA and index + 2 < len(chars) else following
+            )
             if after not in _SIGNS:
                 options.append(("-",))  # the inherent a
         elif char in _VOWELS:
             options.append((_VOWELS[char],))
         elif char in _NASALS:
-            nasal = ("N", "")
+            nasal: tuple[str, ...] = ("N", "")
             if following and following in _LABIALS:
                 nasal = ("N", "M", "")
             options.append(nasal)
-    if not any(option[0].isupper() for option in options if option):
+    if not any(option[0][:1].isupper() for option in options):
         return ()
     keys: list[tuple[str, str]] = []
     for choice in itertools.islice(itertools.product(*options), 16):
