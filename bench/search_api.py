@@ -499,14 +499,16 @@ def report(results: list[Result], args: argparse.Namespace, took: float) -> None
         f"{args.queries} queries of each kind and caller, one client, `polaris serve` with one "
         f"worker; whole run {took / 60:.0f} min"
     )
-    out("")
-    out("| engine (database) | documents written and indexed, docs/s | time |")
-    out("| --- | ---: | ---: |")
-    for result in results:
-        out(
-            f"| {result.engine} ({result.database}) | {args.docs / result.index_seconds:,.0f} | "
-            f"{(result.setup_seconds + result.index_seconds) / 60:.1f} min |"
-        )
+    if not args.reuse:  # --reuse built nothing: no indexing figures
+        out("")
+        out("| engine (database) | documents written and indexed, docs/s | time |")
+        out("| --- | ---: | ---: |")
+        for result in results:
+            out(
+                f"| {result.engine} ({result.database}) | "
+                f"{args.docs / result.index_seconds:,.0f} | "
+                f"{(result.setup_seconds + result.index_seconds) / 60:.1f} min |"
+            )
     out("")
     out("`GET /api/v1/search`, p50 / p95 in ms, end to end (goal p95 < 50 ms; ✗ missed), and in")
     out("brackets the engine call alone (`search_page` without the database check), p95:")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from polaris.drive.models import Node, Share, Space
 
@@ -82,22 +82,26 @@ def nodes_with_spaces(session: Session, ids: Collection[int]) -> list[tuple[Node
 
 def reached_space_roots(session: Session, *, owner_id: int, unit_ids: Collection[int]) -> list[Any]:
     """``(id, kind, unit_id, owner_id, root_id, root_classification)`` of the personal space of
-    ``owner_id`` and of the spaces of ``unit_ids``, those that exist and have a root."""
-    query = (
-        select(
-            Space.id,
-            Space.kind,
-            Space.unit_id,
-            Space.owner_id,
-            Space.root_id,
-            Node.classification.label("root_classification"),
-        )
-        .join(Node, Node.id == Space.root_id)
-        .where(
-            or_(
-                and_(Space.kind == "user", Space.owner_id == owner_id),
-                and_(Space.kind == "unit", _among(session, Space.unit_id, unit_ids)),
-            )
-        )
+    ``owner_id`` and of the spaces of ``unit_ids``, those that exist and have a root.
+
+    The root's level is a subquery a space (a primary-key lookup each), not a join: for HQ's
+    1,050 spaces PostgreSQL joined by merging along the whole node key, 0.9 s at 1M nodes.
+    """
+    root = aliased(Node)
+    level = select(root.classification).where(root.id == Space.root_id).scalar_subquery()
+    query = select(
+        Space.id,
+        Space.kind,
+        Space.unit_id,
+        Space.owner_id,
+        Space.root_id,
+        level.label("root_classification"),
+    ).where(
+        Space.root_id.is_not(None),
+        or_(
+            and_(Space.kind == "user", Space.owner_id == owner_id),
+            and_(Space.kind == "unit", _among(session, Space.unit_id, unit_ids)),
+        ),
     )
-    return list(session.connection().execute(query).all())
+    rows = session.connection().execute(query).all()
+    return [row for row in rows if row.root_classification is not None]  # a root that is gone
