@@ -230,7 +230,7 @@ def test_a_malformed_query_is_a_clear_error_never_a_500(
         assert "search_syntax" in response.text
         page = client.get("/search", params={"q": q})
         assert page.status_code == 200
-        assert 'role="alert"' in page.text
+        assert "Write OR between two words" in page.text
 
 
 def test_officers_spellings_find_the_file(seeded: Instance, client: TestClient) -> None:
