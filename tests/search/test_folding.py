@@ -12,6 +12,7 @@ from polaris.errors import ValidationFailed
 from polaris.search.interface import SearchDocument, SearchEngine, SearchQuery, Visibility
 from polaris.search.paging import search_page
 from polaris.search.query import parse_query
+from polaris.search.text import TERMS_VERSION
 from tests.search.test_engines import EVERYTHING, find, ids
 from tests.search.test_engines import doc as named_doc
 
@@ -209,3 +210,12 @@ def test_a_roman_query_does_not_reach_hidden_documents(search: SearchEngine) -> 
 def test_parse_keeps_phrases_and_prefixes_exact() -> None:
     parsed = parse_query('"chori ki" chor*')
     assert all(not clause.keys and not clause.loose for clause in parsed.clauses)
+
+
+def test_the_terms_version_is_recorded(search: SearchEngine) -> None:
+    assert search.terms_version() == TERMS_VERSION  # a new or empty index is current
+    search.upsert([doc(1, "चोरी")])
+    search.set_terms_version(TERMS_VERSION - 1)
+    assert search.terms_version() == TERMS_VERSION - 1
+    search.set_terms_version(TERMS_VERSION)
+    assert search.terms_version() == TERMS_VERSION

@@ -37,6 +37,7 @@ position and match only the same keys of a query word.
 from __future__ import annotations
 
 import bisect
+import functools
 import unicodedata
 
 import regex
@@ -100,6 +101,17 @@ def _short(found: list[str]) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=65536)
+def _fold_word(word: str) -> tuple[str, ...]:
+    folded = unicodedata.normalize("NFKD", word)
+    if _NUKTA in folded:
+        folded = folded.replace(_NUKTA, "")
+    folded = unicodedata.normalize("NFC", folded)
+    if _FOREIGN_DIGIT.search(folded):
+        folded = _FOREIGN_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group())), folded)
+    return tuple(_short(_TOKEN.findall(fold(folded))))
+
+
 def fold_word(word: str) -> list[str]:
     """The index terms of one word: NFKC, no nukta, ASCII digits, lower-cased.
 
@@ -107,13 +119,7 @@ def fold_word(word: str) -> list[str]:
     """
     if word.isascii():
         return [word] if len(word) < TOKEN_BYTES_LIMIT else []
-    folded = unicodedata.normalize("NFKD", word)
-    if _NUKTA in folded:
-        folded = folded.replace(_NUKTA, "")
-    folded = unicodedata.normalize("NFC", folded)
-    if _FOREIGN_DIGIT.search(folded):
-        folded = _FOREIGN_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group())), folded)
-    return _short(_TOKEN.findall(fold(folded)))
+    return list(_fold_word(word))
 
 
 def tokens(text: str) -> list[str]:
