@@ -21,13 +21,19 @@ sides cannot disagree.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import regex
 import snowballstemmer
 
 from polaris.search import roman
-from polaris.search.text import fold_word, search_form, word_spans
+from polaris.search.text import (
+    TOKEN_BYTES_LIMIT,
+    TOKEN_PATTERN,
+    fold,
+    fold_word,
+    search_form,
+)
 
 #: Stems of shorter words are the words.
 MIN_STEM_CHARS = 3
@@ -36,10 +42,10 @@ MAX_CASE_NUMBER_DIGITS = 7
 _STEMMER = snowballstemmer.stemmer("english")
 _CASE_GAP = regex.compile(r"\s*[/\-]\s*")
 _LATIN = regex.compile(r"[a-z]+")
+_TOKEN = regex.compile(TOKEN_PATTERN)
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
     """One word of a text: its folded term and its keys."""
 
     term: str
@@ -98,24 +104,33 @@ def case_number(number: str, year: str) -> str | None:
     return f"n:{int(number)}/{year}"
 
 
+@functools.lru_cache(maxsize=65536)
+def _positions(word: str) -> tuple[Position, ...]:
+    """The positions of one lower-cased word (usually one), kept for the next text."""
+    if len(word) * 4 >= TOKEN_BYTES_LIMIT and len(word.encode()) >= TOKEN_BYTES_LIMIT:
+        return ()
+    return tuple(Position(term, word_keys(word, term)) for term in fold_word(word))
+
+
 def analyse(text: str) -> list[Position]:
     """The positions of ``text`` as the index holds them (terms as :func:`text.tokens`)."""
     form = search_form(text)
-    spans = word_spans(text)
+    lowered = fold(form)
+    if len(lowered) != len(form):  # a case mapping that changes lengths (rare: İ)
+        lowered = "".join(fold(char) if len(fold(char)) == 1 else char for char in form)
     positions: list[Position] = []
     previous: tuple[int, str, int] | None = None  # end, term, index of the last number
-    for start, end, word in spans:
-        terms = fold_word(word)
-        for term in terms:
-            keys = word_keys(word, term)
-            positions.append(Position(term, keys))
-        if len(terms) == 1 and terms[0].isdigit():
-            if previous is not None and _CASE_GAP.fullmatch(form, previous[0], start):
-                number = case_number(previous[1], terms[0])
+    for match in _TOKEN.finditer(lowered):
+        found = _positions(match.group())
+        positions += found
+        if len(found) == 1 and found[0].term.isdigit():
+            term = found[0].term
+            if previous is not None and _CASE_GAP.fullmatch(lowered, previous[0], match.start()):
+                number = case_number(previous[1], term)
                 if number is not None:
                     at = previous[2]
                     positions[at] = Position(positions[at].term, (*positions[at].keys, number))
-            previous = (end, terms[0], len(positions) - 1)
+            previous = (match.end(), term, len(positions) - 1)
         else:
             previous = None
     return positions
