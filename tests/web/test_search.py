@@ -233,7 +233,9 @@ def test_a_malformed_query_is_a_clear_error_never_a_500(
         assert "Write OR between two words" in page.text
 
 
-def test_officers_spellings_find_the_file(seeded: Instance, client: TestClient) -> None:
+def test_officers_spellings_find_the_file(
+    seeded: Instance, client: TestClient, engine_name: str
+) -> None:
     put(seeded, "ct.one", "FIR No. 1191-2024 चोरी.txt", "थाना कोतवाली, फ़ोटो ७७".encode())
     put(seeded, "ct.one", "चार पन्ने.txt", b"y")
     settle(seeded)
@@ -245,11 +247,12 @@ def test_officers_spellings_find_the_file(seeded: Instance, client: TestClient) 
     assert find(client, "चोरी OR चार") == ["चार पन्ने.txt", name]
 
 
-def test_older_terms_are_rebuilt_when_a_worker_starts(seeded: Instance) -> None:
+def test_older_terms_are_rebuilt_when_a_worker_starts(seeded: Instance, engine_name: str) -> None:
+    assert ensure_current(seeded) is False  # a new index is current (and marked so)
     put(seeded, "ct.one", "बाज़ार.txt", "थाना कोतवाली में चोरी".encode())
     settle(seeded)
     engine = engine_of(seeded)
-    assert ensure_current(seeded) is False  # current: nothing queued
+    assert ensure_current(seeded) is False  # still current: nothing queued
     # As an index of the previous version: its terms recorded as older, its keys missing.
     engine.clear()
     engine.set_terms_version(TERMS_VERSION - 1)

@@ -147,7 +147,8 @@ class PostgresSearchEngine:
             return int(connection.execute(select(func.count()).select_from(_entry)).scalar_one())
 
     def terms_version(self) -> int:
-        """The terms version of the rows (the table's comment); an empty table is current."""
+        """The terms version of the rows (the table's comment). An empty table without one is
+        current, and is marked so (a new instance, before its first document)."""
         with self._engine.connect() as connection:
             comment = connection.execute(
                 text("SELECT obj_description('search_entry'::regclass, 'pg_class')")
@@ -155,7 +156,10 @@ class PostgresSearchEngine:
             if comment and str(comment).startswith(TERMS_COMMENT):
                 return int(str(comment).removeprefix(TERMS_COMMENT))
             empty = connection.execute(select(_entry.c.node_id).limit(1)).first() is None
-        return TERMS_VERSION if empty else 0
+        if not empty:
+            return 0
+        self.set_terms_version(TERMS_VERSION)
+        return TERMS_VERSION
 
     def set_terms_version(self, version: int) -> None:
         with self._engine.begin() as connection:
