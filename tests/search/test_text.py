@@ -7,6 +7,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from polaris.search.keys import analyse
 from polaris.search.tantivy_engine import analyzer
 from polaris.search.text import IgnorableMap, fold, fold_word, search_form, tokens
 
@@ -86,3 +87,4 @@ def test_tantivy_keeps_the_terms_python_made(text: str) -> None:
     terms = tokens(text)
     assert analyzer().analyze(" ".join(terms)) == terms
     assert all(term == fold_word(term)[0] for term in terms)  # folding is idempotent
+    assert [position.term for position in analyse(text)] == terms  # what both engines index

@@ -20,7 +20,9 @@ sides cannot disagree.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 from typing import NamedTuple
 
 import regex
@@ -40,7 +42,10 @@ MIN_STEM_CHARS = 3
 MAX_CASE_NUMBER_DIGITS = 7
 
 _STEMMER = snowballstemmer.stemmer("english")
-_CASE_GAP = regex.compile(r"\s*[/\-]\s*")
+#: A number and a year as whole words, with a slash or a dash between (any script's digits).
+_CASE_NUMBER = regex.compile(
+    r"(?<![\p{L}\p{M}\p{N}])(\p{Nd}+)\s*[/\-]\s*(\p{Nd}+)(?![\p{L}\p{M}\p{N}])"
+)
 _LATIN = regex.compile(r"[a-z]+")
 _TOKEN = regex.compile(TOKEN_PATTERN)
 
@@ -113,24 +118,33 @@ def _positions(word: str) -> tuple[Position, ...]:
 
 
 def analyse(text: str) -> list[Position]:
-    """The positions of ``text`` as the index holds them (terms as :func:`text.tokens`)."""
+    """The positions of ``text`` as the index holds them (terms as :func:`text.tokens`).
+
+    Each distinct word is worked out once (``_positions``, cached); case numbers are found by a
+    pattern over the whole text and added to their number's position.
+    """
     form = search_form(text)
     lowered = fold(form)
     if len(lowered) != len(form):  # a case mapping that changes lengths (rare: İ)
         lowered = "".join(fold(char) if len(fold(char)) == 1 else char for char in form)
-    positions: list[Position] = []
-    previous: tuple[int, str, int] | None = None  # end, term, index of the last number
-    for match in _TOKEN.finditer(lowered):
-        found = _positions(match.group())
-        positions += found
-        if len(found) == 1 and found[0].term.isdigit():
-            term = found[0].term
-            if previous is not None and _CASE_GAP.fullmatch(lowered, previous[0], match.start()):
-                number = case_number(previous[1], term)
-                if number is not None:
-                    at = previous[2]
-                    positions[at] = Position(positions[at].term, (*positions[at].keys, number))
-            previous = (match.end(), term, len(positions) - 1)
-        else:
-            previous = None
+    words = _TOKEN.findall(lowered)
+    entries = list(map(_positions, words))
+    positions = list(itertools.chain.from_iterable(entries))
+    numbers = list(_CASE_NUMBER.finditer(lowered, overlapped=True))
+    if not numbers:
+        return positions
+    starts = [match.start() for match in _TOKEN.finditer(lowered)]
+    one_each = len(positions) == len(words)
+    for match in numbers:
+        number = case_number(_ascii(match.group(1)), _ascii(match.group(2)))
+        if number is None:
+            continue
+        at = bisect.bisect_left(starts, match.start(1))
+        if not one_each:  # a word folded to none or several terms before it
+            at = sum(len(entry) for entry in entries[:at])
+        positions[at] = Position(positions[at].term, (*positions[at].keys, number))
     return positions
+
+
+def _ascii(digits: str) -> str:
+    return "".join(str(int(digit)) for digit in digits) if not digits.isascii() else digits
