@@ -11,7 +11,7 @@ into the original NFC text, so both engines mark the same words and the page esc
 Query words are folded terms (:mod:`polaris.search.text`), the text is as written: a term's
 letter matches itself with or without a nukta, and an ASCII digit matches its Devanagari digit.
 A word found by a key (``thefts`` for ``theft``, ``चोरी`` for ``chori``) is marked when its own
-keys share one with the clause's.
+keys share one with the clause's and the clause matched nowhere in the text as written.
 """
 
 from __future__ import annotations
@@ -91,22 +91,46 @@ def _matches(
         if count >= MAX_MATCHES:
             break
         found[(match.start(), match.end())] = (match.lastindex or 1) - 1
-    wanted = {key: index for index, clause in enumerate(clauses) for key in clause.keys}
-    wanted.update({key: index for index, clause in enumerate(clauses) for key in clause.loose})
+    # Keys only for clauses the pattern found nowhere here (a long text costs a scan; a clause
+    # already marked as written is shown), and not case numbers (the pattern has them).
+    marked = set(found.values())
+    wanted = {
+        key: index
+        for index, clause in enumerate(clauses)
+        if index not in marked
+        for key in (*clause.keys, *clause.loose)
+        if not key.startswith("n:")
+    }
     if wanted:
-        for count, match in enumerate(_TOKEN.finditer(mapping.stripped)):
-            if count >= 20 * MAX_MATCHES:
-                break
-            word = fold(match.group())
-            for term in fold_word(nfc(word)):
-                hit = next((wanted[k] for k in word_keys(word, term) if k in wanted), None)
-                if hit is not None:
-                    found.setdefault((match.start(), match.end()), hit)
+        # Each distinct word once (a long text repeats its words), then one pattern of those
+        # whose keys the clauses want.
+        keyed = {}
+        for word in set(_TOKEN.findall(mapping.stripped)):
+            clause = _key_hit(word, wanted)
+            if clause is not None:
+                keyed[word] = clause
+        if keyed:
+            alternatives = "|".join(regex.escape(word) for word in sorted(keyed, key=len)[::-1])
+            words = regex.compile(f"(?<!{_WORD})(?:{alternatives})(?!{_WORD})")
+            for count, match in enumerate(words.finditer(mapping.stripped)):
+                if count >= MAX_MATCHES:
+                    break
+                found.setdefault((match.start(), match.end()), keyed[match.group()])
     last_end = -1
     for (start, end), clause in sorted(found.items()):
         if start >= last_end:
             yield mapping.start(start), mapping.end(end), clause
             last_end = end
+
+
+def _key_hit(word: str, wanted: dict[str, int]) -> int | None:
+    """The clause whose keys one of ``word``'s keys is, if any."""
+    lowered = fold(word)
+    for term in fold_word(nfc(lowered)):
+        for key in word_keys(lowered, term):
+            if key in wanted:
+                return wanted[key]
+    return None
 
 
 def highlight(text: str, clauses: tuple[Clause, ...]) -> Highlight:
