@@ -17,6 +17,8 @@ from fastapi.staticfiles import StaticFiles
 
 from polaris import __version__
 from polaris.admin.views import router as admin_pages
+from polaris.dav.gate import OPTIONS_HEADERS as DAV_OPTIONS_HEADERS
+from polaris.dav.mount import DavDispatch
 from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_retention import router as retention_router
@@ -26,8 +28,10 @@ from polaris.events import notify as event_notify
 from polaris.events.runner import EventRunner
 from polaris.handlers import load_consumers, load_job_handlers, schedule_periodic
 from polaris.identity.api import router as identity_router
+from polaris.identity.api_app_passwords import router as app_passwords_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
+from polaris.identity.views_app_passwords import router as app_password_pages
 from polaris.incident.service import CachedState
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
@@ -53,7 +57,13 @@ from polaris.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
 # Routes below these stream their bodies to storage and enforce their own limits.
-STREAMING_PREFIXES = ("/api/v1/files", "/api/v1/uploads", "/dav", "/_matrix/media/")
+STREAMING_PREFIXES = (
+    "/api/v1/files",
+    "/api/v1/uploads",
+    "/dav",
+    "/remote.php/dav",
+    "/_matrix/media/",
+)
 
 
 def create_app_from_environment() -> FastAPI:
@@ -62,6 +72,16 @@ def create_app_from_environment() -> FastAPI:
     from polaris.instance import open_instance
 
     return create_app(open_instance(load_settings(os.environ[SERVE_DATA_DIR_ENV])))
+
+
+def _dav_options(app: FastAPI) -> None:
+    """``OPTIONS /``: Windows' WebDAV client asks the server's root what it speaks before mapping
+    a drive (the WebDAV addresses themselves are ``polaris.dav.mount``'s)."""
+    from starlette.responses import Response
+
+    @app.options("/", include_in_schema=False)
+    def server_options() -> Response:
+        return Response(status_code=200, headers=dict(DAV_OPTIONS_HEADERS))
 
 
 def create_app(
@@ -116,6 +136,7 @@ def create_app(
     ingest_views.decorate(listing.install(app))
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(groups_router, prefix=API_PREFIX)
+    app.include_router(app_passwords_router, prefix=API_PREFIX)
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
     app.include_router(retention_router, prefix=API_PREFIX)
@@ -123,6 +144,7 @@ def create_app(
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
+    app.include_router(app_password_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
     app.include_router(drive_pages)
     app.include_router(admin_pages)
@@ -133,12 +155,17 @@ def create_app(
     app.include_router(matrix_media_router)
     app.include_router(matrix_fallback)  # last: it answers every other /_matrix path
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if instance.settings.dav.enabled:
+        _dav_options(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     app.add_middleware(FormEncodingMiddleware)
+    if instance.settings.dav.enabled:
+        # Inside the request-id, log and body-limit layers, outside the form-encoding check.
+        app.add_middleware(DavDispatch, instance=instance)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=instance.settings.http.max_json_bytes,

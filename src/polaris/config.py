@@ -129,6 +129,16 @@ class DriveSettings(BaseModel):
     upload_expiry_hours: float = Field(default=24.0, gt=0)
 
 
+class DavSettings(BaseModel):
+    """WebDAV (``polaris.dav``; docs/clients.md)."""
+
+    enabled: bool = True
+    #: Basic authentication sends the app password with every request, so WebDAV answers only
+    #: over HTTPS (TLS at Polaris's proxy, listed in ``http.trusted_proxies``). True lets it
+    #: answer over plain HTTP too: for tests and a machine's own loopback, never a network.
+    allow_plain_http: bool = False
+
+
 class JobSettings(BaseModel):
     """The background queue (``polaris.jobs``)."""
 
@@ -341,6 +351,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     http: HttpSettings = HttpSettings()
     drive: DriveSettings = DriveSettings()
+    dav: DavSettings = DavSettings()
     jobs: JobSettings = JobSettings()
     events: EventSettings = EventSettings()
     ocr: OcrSettings = OcrSettings()

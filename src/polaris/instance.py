@@ -7,12 +7,13 @@ reach it through ``app.state``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris import node
+from polaris.audit.batch import AuditBatch
 from polaris.audit.keys import AuditSigner, load_key_file, signer_from_text
 from polaris.config import SESSION_SETTINGS_KEY, Settings
 from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
@@ -37,8 +38,11 @@ class Instance:
     blobs: BlobStore
     #: The full-text index, opened on first use (``polaris.search.indexing.engine_of``).
     search: SearchEngine | None = None
+    #: Records of reads, committed together (``polaris.audit.batch``).
+    audit_batch: AuditBatch = field(init=False)
 
     def __post_init__(self) -> None:
+        self.audit_batch = AuditBatch(self.sessions)
         # A change-stream consumer gets only a session: its sessions carry the settings
         # (``config.settings_of``, for the malware scan) and the blob store (the ransomware guard
         # samples content through it: ``storage.store.blobs_of``).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polaris.audit.models
 import polaris.chat.models
+import polaris.dav.models
 import polaris.drive.models
 import polaris.events.models
 import polaris.identity.models

@@ -296,3 +296,29 @@ def test_the_sidecar_gives_each_page_read_with_slashes_between_digits_closed_up(
         "क्रमांक 1191/2024 दर्ज\nदिनांक 05/11/2026; 1 / x\n",
         "पृष्ठ 4\n",
     ]
+
+
+def test_tesseract_is_asked_its_version_and_languages_once_and_again_for_a_new_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facts = ocr._TesseractFacts()
+    monkeypatch.setattr(ocr, "_TESSERACT", facts)
+    picture, _, exact = page(9, lines=3)
+    data = encoded(picture, "PNG", dpi=(300, 300))
+    first = tmp_path / "first"
+    first.mkdir()
+    assert missing(exact, ocr_text(data, "image/png", first).text) == []
+    known = facts.known(["eng", "hin"])
+    assert known["version"].startswith(("4.", "5.")) and {"eng", "hin"} <= set(known["languages"])
+    # A language the answer lacks is asked again (installing it mends the job without a restart).
+    assert "languages" not in facts.known(["eng", "xyz"])
+    second = tmp_path / "second"
+    second.mkdir()
+    with pytest.raises(ocr.OcrUnavailable, match="OCR is not usable on this server"):
+        extract_text(data, "image/png", "", ocr_languages="eng+xyz", workdir=second)
+    # Later documents take the answer as given: one OCRmyPDF refuses is refused without asking.
+    facts.learn_answers({"version": "5.4.0"})
+    third = tmp_path / "third"
+    third.mkdir()
+    with pytest.raises(ocr.OcrUnavailable, match=r"5\.4\.0 is not supported"):
+        ocr_text(data, "image/png", third)

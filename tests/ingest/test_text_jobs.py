@@ -19,7 +19,7 @@ from polaris import events, jobs
 from polaris.drive import content, spaces, trash
 from polaris.drive.models import FileVersion
 from polaris.errors import NotFound
-from polaris.handlers import settle
+from polaris.handlers import load_consumers, settle
 from polaris.identity.actors import actor_for
 from polaris.identity.models import User
 from polaris.ingest import text_service
@@ -37,6 +37,7 @@ HINDI = "थाना प्रभारी ने विवेचना अध�
 
 @pytest.fixture
 def instance(engine: Engine, tmp_path: Path) -> Iterator[Instance]:
+    load_consumers()  # the tests drain the stream themselves: every consumer must be there
     connection = engine.connect()
     outer = connection.begin()
     try:

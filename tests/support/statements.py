@@ -29,6 +29,9 @@ class Tally:
     statements: list[str] = field(default_factory=list)
     write_transactions: int = 0
     read_transactions: int = 0
+    #: Statements (``BEGIN`` aside) sent inside write transactions: the time SQLite's one writer
+    #: lock is held grows with them, and with it how far concurrent writers queue.
+    write_statements: int = 0
     #: Statements that change data sent inside a read-only transaction: always a bug (on
     #: SQLite it would take the write lock late, and fail if another writer went first).
     writes_in_reads: list[str] = field(default_factory=list)
@@ -45,8 +48,9 @@ class Tally:
     def describe(self) -> str:
         """For a failing assertion: every statement, one a line."""
         lines = [
-            f"{self.count} statements, {self.write_transactions} write and "
-            f"{self.read_transactions} read-only transactions:",
+            f"{self.count} statements ({self.write_statements} in write transactions), "
+            f"{self.write_transactions} write and {self.read_transactions} read-only "
+            "transactions:",
             *(f"  {s[:160]}" for s in self.queries),
         ]
         return "\n".join(lines)
@@ -64,6 +68,8 @@ def counting(engine: Engine) -> Iterator[Tally]:
         read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
         if read_only and flat.split(" ", 1)[0].upper() in WRITE_VERBS:
             tally.writes_in_reads.append(flat)
+        if not read_only and flat not in TRANSACTION_STATEMENTS:
+            tally.write_statements += 1
 
     def on_begin(connection: Any) -> None:
         if connection.get_execution_options().get(READ_ONLY_OPTION):

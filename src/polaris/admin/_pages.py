@@ -6,10 +6,12 @@ also audits a refusal); a page only asks. Everyone else gets the translated 403 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from polaris.access import gate
 from polaris.access.policy import SAFE_METHODS
@@ -96,6 +98,33 @@ def confirmed(confirm: str) -> None:
     """A form's confirmation checkbox (``confirm=yes``) was ticked, or ``not_confirmed``."""
     if confirm != "yes":
         raise ValidationFailed("the action was not confirmed", code="not_confirmed")
+
+
+def form_action(
+    session: Session,
+    action: Callable[[], object],
+    *,
+    done: str,
+    refused: Callable[[PolarisError], Response],
+    confirm: str | None = None,
+    then: Callable[[], object] | None = None,
+) -> Response:
+    """What every administration form does once FastAPI has read its fields (and
+    ``web.pages.check_form_csrf`` its token): check the confirmation checkbox when the form has
+    one (``confirm``), run ``action`` in one transaction, then ``then`` (after the commit) and
+    redirect to ``done`` (303, its ``?done=`` naming the notice to show); a refusal
+    (:class:`PolarisError`, the checkbox's included) goes to ``refused``, which renders the page
+    again with the error and what was typed."""
+    try:
+        if confirm is not None:
+            confirmed(confirm)
+        with transaction(session):
+            action()
+    except PolarisError as error:
+        return refused(error)
+    if then is not None:
+        then()
+    return RedirectResponse(done, status_code=303)
 
 
 def message_for(error: PolarisError) -> str:

@@ -12,17 +12,23 @@ within the cache's lifetime (2 s).
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from polaris.admin._pages import AdminPageCaller, confirmed, message_for
+from polaris.admin._pages import AdminPageCaller, form_action, message_for
 from polaris.admin.views_status import render_status
-from polaris.db.uow import transaction
-from polaris.deps import DbSession
+from polaris.deps import Caller, DbSession
 from polaris.errors import PolarisError
 from polaris.incident import service as incident
 from polaris.web.readonly import INCIDENT_OFF
 
 router = APIRouter(include_in_schema=False)
+
+
+def _refused(request: Request, caller: Caller, session: Session, error: PolarisError) -> Response:
+    return render_status(
+        request, caller, session, error=message_for(error), status_code=error.status
+    )
 
 
 def _state_changed(request: Request) -> None:
@@ -39,36 +45,34 @@ def switch_on(
     reason: str = Form(""),
     confirm: str = Form(""),
 ) -> Response:
-    try:
-        confirmed(confirm)
-        with transaction(session):
-            incident.turn_on(
-                session=session, actor=caller.actor, context=caller.context, reason=reason
-            )
-    except PolarisError as error:
-        return render_status(
+    return form_action(
+        session,
+        lambda: incident.turn_on(
+            session=session, actor=caller.actor, context=caller.context, reason=reason
+        ),
+        confirm=confirm,
+        done="/admin/status?done=incident_on#incident",
+        then=lambda: _state_changed(request),
+        refused=lambda error: render_status(
             request,
             caller,
             session,
             error=message_for(error),
             status_code=error.status,
             values={"incident_reason": reason},
-        )
-    _state_changed(request)
-    return RedirectResponse("/admin/status?done=incident_on#incident", status_code=303)
+        ),
+    )
 
 
 @router.post(INCIDENT_OFF)
 def switch_off(
     request: Request, caller: AdminPageCaller, session: DbSession, confirm: str = Form("")
 ) -> Response:
-    try:
-        confirmed(confirm)
-        with transaction(session):
-            incident.turn_off(session=session, actor=caller.actor, context=caller.context)
-    except PolarisError as error:
-        return render_status(
-            request, caller, session, error=message_for(error), status_code=error.status
-        )
-    _state_changed(request)
-    return RedirectResponse("/admin/status?done=incident_off#incident", status_code=303)
+    return form_action(
+        session,
+        lambda: incident.turn_off(session=session, actor=caller.actor, context=caller.context),
+        confirm=confirm,
+        done="/admin/status?done=incident_off#incident",
+        then=lambda: _state_changed(request),
+        refused=lambda error: _refused(request, caller, session, error),
+    )

@@ -10,7 +10,7 @@ form answers with the page again, the error on top and what was typed kept.
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Classification
@@ -18,7 +18,7 @@ from polaris.admin._pages import (
     ADMIN_ERRORS,
     AdminPageCaller,
     admin_page,
-    confirmed,
+    form_action,
     message_for,
 )
 from polaris.db.uow import transaction
@@ -140,21 +140,19 @@ def add_rule(
         "keep_versions_years": keep_versions_years,
         "purge_trash_days": purge_trash_days,
     }
-    try:
-        with transaction(session):
-            retention.set_rule(
-                session=session,
-                actor=caller.actor,
-                context=caller.context,
-                target=_target(
-                    session, space_defaults(instance.settings), scope, space, folder, level
-                ),
-                keep_versions_years=_count(keep_versions_years),
-                purge_trash_days=_count(purge_trash_days),
-            )
-    except PolarisError as error:
-        return _refused(request, caller, session, error, values)
-    return RedirectResponse(f"{PAGE}?done=rule_set#rules", status_code=303)
+    return form_action(
+        session,
+        lambda: retention.set_rule(
+            session=session,
+            actor=caller.actor,
+            context=caller.context,
+            target=_target(session, space_defaults(instance.settings), scope, space, folder, level),
+            keep_versions_years=_count(keep_versions_years),
+            purge_trash_days=_count(purge_trash_days),
+        ),
+        done=f"{PAGE}?done=rule_set#rules",
+        refused=lambda error: _refused(request, caller, session, error, values),
+    )
 
 
 @router.post(f"{PAGE}/rules/{{rule_id}}")
@@ -166,22 +164,26 @@ def change_rule(
     keep_versions_years: str = Form(""),
     purge_trash_days: str = Form(""),
 ) -> Response:
-    try:
-        with transaction(session):
-            rule = retention.get_rule(
-                session=session, actor=caller.actor, context=caller.context, rule_id=rule_id
-            )
-            retention.set_rule(
-                session=session,
-                actor=caller.actor,
-                context=caller.context,
-                target=retention.target_of(rule),
-                keep_versions_years=_count(keep_versions_years),
-                purge_trash_days=_count(purge_trash_days),
-            )
-    except PolarisError as error:
-        return _refused(request, caller, session, error)
-    return RedirectResponse(f"{PAGE}?done=rule_set#rules", status_code=303)
+
+    def change() -> None:
+        rule = retention.get_rule(
+            session=session, actor=caller.actor, context=caller.context, rule_id=rule_id
+        )
+        retention.set_rule(
+            session=session,
+            actor=caller.actor,
+            context=caller.context,
+            target=retention.target_of(rule),
+            keep_versions_years=_count(keep_versions_years),
+            purge_trash_days=_count(purge_trash_days),
+        )
+
+    return form_action(
+        session,
+        change,
+        done=f"{PAGE}?done=rule_set#rules",
+        refused=lambda error: _refused(request, caller, session, error),
+    )
 
 
 @router.post(f"{PAGE}/rules/{{rule_id}}/delete")
@@ -192,15 +194,15 @@ def delete_rule(
     session: DbSession,
     confirm: str = Form(""),
 ) -> Response:
-    try:
-        confirmed(confirm)
-        with transaction(session):
-            retention.delete_rule(
-                session=session, actor=caller.actor, context=caller.context, rule_id=rule_id
-            )
-    except PolarisError as error:
-        return _refused(request, caller, session, error)
-    return RedirectResponse(f"{PAGE}?done=rule_deleted#rules", status_code=303)
+    return form_action(
+        session,
+        lambda: retention.delete_rule(
+            session=session, actor=caller.actor, context=caller.context, rule_id=rule_id
+        ),
+        confirm=confirm,
+        done=f"{PAGE}?done=rule_deleted#rules",
+        refused=lambda error: _refused(request, caller, session, error),
+    )
 
 
 @router.post("/admin/holds")
@@ -214,22 +216,21 @@ def place_hold(
 ) -> Response:
     """Place a hold from this page or from a file's page (``next`` leads back there)."""
     values = {"node": node, "reason": reason}
-    try:
-        node_id = _node_number(node)
-        with transaction(session):
-            holds.place_hold(
-                session=session,
-                actor=caller.actor,
-                context=caller.context,
-                node_id=node_id,
-                reason=reason,
-            )
-    except PolarisError as error:
-        return _refused(request, caller, session, error, values)
     back = safe_next(next_url)
     if back == "/":
         back = f"{PAGE}?done=held#holds"
-    return RedirectResponse(back, status_code=303)
+    return form_action(
+        session,
+        lambda: holds.place_hold(
+            session=session,
+            actor=caller.actor,
+            context=caller.context,
+            node_id=_node_number(node),
+            reason=reason,
+        ),
+        done=back,
+        refused=lambda error: _refused(request, caller, session, error, values),
+    )
 
 
 @router.post("/admin/holds/{node_id}/release")
@@ -240,18 +241,20 @@ def lift_hold(
     session: DbSession,
     reason: str = Form(""),
 ) -> Response:
-    try:
-        with transaction(session):
-            holds.release_hold(
-                session=session,
-                actor=caller.actor,
-                context=caller.context,
-                node_id=node_id,
-                reason=reason,
-            )
-    except PolarisError as error:
-        return _refused(request, caller, session, error, {"lift": str(node_id), "reason": reason})
-    return RedirectResponse(f"{PAGE}?done=lifted#holds", status_code=303)
+    return form_action(
+        session,
+        lambda: holds.release_hold(
+            session=session,
+            actor=caller.actor,
+            context=caller.context,
+            node_id=node_id,
+            reason=reason,
+        ),
+        done=f"{PAGE}?done=lifted#holds",
+        refused=lambda error: _refused(
+            request, caller, session, error, {"lift": str(node_id), "reason": reason}
+        ),
+    )
 
 
 def _refused(

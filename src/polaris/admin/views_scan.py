@@ -8,14 +8,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
-from polaris.admin._pages import AdminPageCaller, confirmed, message_for
+from polaris.admin._pages import AdminPageCaller, form_action, message_for
 from polaris.admin.views_status import render_status
-from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import quarantine
-from polaris.errors import PolarisError
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,25 +28,25 @@ def release(
     session: DbSession,
     reason: str = Form(""),
 ) -> Response:
-    try:
-        with transaction(session):
-            quarantine.release_content(
-                session=session,
-                actor=caller.actor,
-                context=caller.context,
-                sha256=sha256,
-                reason=reason,
-            )
-    except PolarisError as error:
-        return render_status(
+    return form_action(
+        session,
+        lambda: quarantine.release_content(
+            session=session,
+            actor=caller.actor,
+            context=caller.context,
+            sha256=sha256,
+            reason=reason,
+        ),
+        done="/admin/status?done=released#malware",
+        refused=lambda error: render_status(
             request,
             caller,
             session,
             error=message_for(error),
             status_code=error.status,
             values={"sha256": sha256, "release_reason": reason},
-        )
-    return RedirectResponse("/admin/status?done=released#malware", status_code=303)
+        ),
+    )
 
 
 @router.post("/admin/scan/{sha256}/delete")
@@ -60,18 +58,18 @@ def delete(
     instance: CurrentInstance,
     confirm: str = Form(""),
 ) -> Response:
-    try:
-        confirmed(confirm)
-        with transaction(session):
-            quarantine.delete_content(
-                session=session,
-                actor=caller.actor,
-                context=caller.context,
-                blobs=instance.blobs,
-                sha256=sha256,
-            )
-    except PolarisError as error:
-        return render_status(
+    return form_action(
+        session,
+        lambda: quarantine.delete_content(
+            session=session,
+            actor=caller.actor,
+            context=caller.context,
+            blobs=instance.blobs,
+            sha256=sha256,
+        ),
+        confirm=confirm,
+        done="/admin/status?done=deleted#malware",
+        refused=lambda error: render_status(
             request, caller, session, error=message_for(error), status_code=error.status
-        )
-    return RedirectResponse("/admin/status?done=deleted#malware", status_code=303)
+        ),
+    )

@@ -18,6 +18,7 @@ def check(ctx: DoctorContext) -> Iterator[Finding]:
         str(secure).lower(),
         "" if secure else "set session.cookie_secure = true and serve over HTTPS",
     )
+    yield from dav(ctx)
     proxies = settings.http.trusted_proxies
     if proxies:
         yield Finding(
@@ -45,6 +46,34 @@ def check(ctx: DoctorContext) -> Iterator[Finding]:
             "put a TLS proxy in front, listen on 127.0.0.1 and list the proxy in "
             "http.trusted_proxies",
         )
+
+
+def dav(ctx: DoctorContext) -> Iterator[Finding]:
+    """WebDAV sends an app password with every request (Basic): HTTPS only (docs/clients.md)."""
+    settings = ctx.settings
+    title = "WebDAV: Basic authentication answered over HTTPS only"
+    if not settings.dav.enabled:
+        yield Finding("web.dav_https", Severity.OK, title, "WebDAV is off (dav.enabled = false)")
+    elif settings.dav.allow_plain_http:
+        public = not _loopback(settings.http.host)
+        yield Finding(
+            "web.dav_https",
+            Severity.CRITICAL if public else Severity.WARNING,
+            title,
+            f"dav.allow_plain_http = true, listening on {settings.http.host}: app passwords may "
+            "cross the network in the clear",
+            "set dav.allow_plain_http = false and serve WebDAV through the TLS proxy",
+        )
+    elif not settings.http.trusted_proxies:
+        yield Finding(
+            "web.dav_https",
+            Severity.WARNING,
+            title,
+            "no http.trusted_proxies: no request is known to be HTTPS, so WebDAV refuses them all",
+            "list the TLS proxy's address in http.trusted_proxies",
+        )
+    else:
+        yield Finding("web.dav_https", Severity.OK, title, "HTTPS from the trusted proxies")
 
 
 def _loopback(host: str) -> bool:

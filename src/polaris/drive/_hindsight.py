@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from polaris import events
 from polaris.access import Action, Actor, Classification, Resource, decide
-from polaris.drive import repo
+from polaris.drive import repo, shares_repo
 from polaris.drive._locate import NO_ID, RESOURCE_KIND, batches, grant_of
 from polaris.drive.models import Share
 from polaris.events import Event, Later
@@ -165,7 +165,7 @@ def _seen_in_place(
     watched = on_paths | moved | {p.node_id for p in places}
     shares: dict[int, list[Share]] = {}
     for batch in batches(watched):
-        for share in repo.shares_ever_on(session, batch):
+        for share in shares_repo.shares_ever_on(session, batch):
             shares.setdefault(share.node_id, []).append(share)
     later: dict[int, list[Later]] = {}
     for batch in batches(watched):
@@ -222,7 +222,7 @@ def _seen_through_share(
     """Nodes the caller held a share of (the revoked or changed one) when the event happened."""
     rows: dict[int, Share] = {}
     for batch in batches(event.subject_id for _, event in losses):
-        rows.update(repo.shares_by_id(session, batch))
+        rows.update(shares_repo.shares_by_id(session, batch))
     seen: set[int] = set()
     for node_id, event in losses:
         share = rows.get(event.subject_id)

@@ -12,7 +12,7 @@ from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Classification, Grant, Permission, Resource
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo
+from polaris.drive import repo, shares_repo
 from polaris.drive.models import FOLDER, Node, Share, Space
 from polaris.errors import Conflict
 
@@ -136,7 +136,7 @@ def shares_by_node(session: Session, node_ids: Sequence[int]) -> dict[int, list[
     found: dict[int, list[Share]] = {}
     now = utcnow()
     for chunk in chunks(node_ids):
-        for share in repo.shares_on(session, chunk, now=now):
+        for share in shares_repo.shares_on(session, chunk, now=now):
             found.setdefault(share.node_id, []).append(share)
     return found
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Classification, Resource
 from polaris.clock import utcnow
-from polaris.drive import reach_repo, repo, spaces
+from polaris.drive import reach_repo, repo, shares_repo, spaces
 from polaris.drive._locate import RESOURCE_KIND, Located, grant_of, locate_many
 from polaris.drive.models import Node, Share, Space
 
@@ -65,7 +65,7 @@ def shared_root_ids(session: Session, actor: Actor) -> frozenset[int]:
     check drops is a node above the actor's clearance, which the engine filters out by level
     itself, or one in the trash, whose documents leave the index with the trash's index job.
     """
-    reaching = repo.shares_reaching(
+    reaching = shares_repo.shares_reaching(
         session,
         user_id=actor.user_id,
         unit_id=actor.unit_id,

@@ -74,37 +74,19 @@ async def _upload(
     target = UploadParams(
         parent_id=parent_id, name=name, node_id=node_id, overwrite=overwrite, if_match=if_match
     )
-    body: ContentRef | bytes
-    if length is not None and length <= min(SMALL_BODY_BYTES, limit):
-        # A small body is read into memory and stored inside the one transaction that
-        # authorises and records it: half the database work of the two-step path below.
-        body = await read_small_body(request, length)
-    else:
 
-        def prepare() -> None:
-            with transaction(session):
-                content.prepare_upload(
-                    session=session,
-                    actor=caller.actor,
-                    context=context,
-                    size=length,
-                    max_file_bytes=limit,
-                    **target.as_kwargs(),
-                )
+    def prepare() -> None:
+        with transaction(session, read_only=True):
+            content.prepare_upload(
+                session=session,
+                actor=caller.actor,
+                context=context,
+                size=length,
+                max_file_bytes=limit,
+                **target.as_kwargs(),
+            )
 
-        await run_in_threadpool(prepare)
-        writer = instance.blobs.writer(limit=limit)
-        try:
-            await receive_body(request, writer)
-        except ContentTooLarge as exc:
-            raise PayloadTooLarge(
-                f"a file is at most {exc.limit} bytes", code="file_too_large"
-            ) from None
-        if length is not None and writer.size != length:
-            raise PayloadTooLarge("the body does not match Content-Length", code="length_mismatch")
-        body = await run_in_threadpool(writer.finish)
-
-    def commit() -> tuple[NodeRead, bool]:
+    def commit(body: ContentRef) -> tuple[NodeRead, bool]:
         with transaction(session):
             located, version, created = content.commit_upload(
                 session=session,
@@ -116,7 +98,31 @@ async def _upload(
             )
             return NodeRead.of(located, caller.actor, version_number=version.number), created
 
-    node, created = await run_in_threadpool(commit)
+    if length is not None and length <= min(SMALL_BODY_BYTES, limit):
+        # A small body is read into memory first; then one trip to the thread pool checks the
+        # upload in the caller's read-only snapshot, stores the bytes (sealed, fsynced) outside
+        # any transaction, so uploads store side by side, and records them in a write
+        # transaction that holds SQLite's writer lock only for the manifest and the rows.
+        data = await read_small_body(request, length)
+
+        def store_small() -> tuple[NodeRead, bool]:
+            prepare()
+            return commit(instance.blobs.put_bytes(data))
+
+        node, created = await run_in_threadpool(store_small)
+    else:
+        await run_in_threadpool(prepare)
+        writer = instance.blobs.writer(limit=limit)
+        try:
+            await receive_body(request, writer)
+        except ContentTooLarge as exc:
+            raise PayloadTooLarge(
+                f"a file is at most {exc.limit} bytes", code="file_too_large"
+            ) from None
+        if length is not None and writer.size != length:
+            raise PayloadTooLarge("the body does not match Content-Length", code="length_mismatch")
+        body = await run_in_threadpool(writer.finish)
+        node, created = await run_in_threadpool(commit, body)
     return JSONResponse(
         node.model_dump(mode="json"),
         status_code=201 if created else 200,
@@ -183,14 +189,17 @@ async def put_content(
 
 def _download(
     request: Request,
-    caller: CurrentCaller,
+    caller: ReadCaller,
     session: DbSession,
     instance: CurrentInstance,
     node_id: int,
     version_id: int | None,
 ) -> Response:
+    """Authorise and check in the caller's read-only snapshot (no lock: downloads run side by
+    side), then record the read, in one write transaction with the records of concurrent reads
+    (``polaris.audit.batch``); a byte leaves only once that record is committed."""
     context = caller.context
-    with transaction(session):
+    with transaction(session, read_only=True):
         located, version = content.find_content(
             session=session,
             actor=caller.actor,
@@ -202,7 +211,7 @@ def _download(
         if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers={"ETag": etag_header(etag)})
         byte_range = parse_range(request.headers.get("range"), version.size)
-        body = reads.open_read(
+        checked = reads.check_read(
             session=session,
             context=context,
             blobs=instance.blobs,
@@ -214,6 +223,11 @@ def _download(
         size = version.size
         name = located.node.name
         media_type = version.content_type or "application/octet-stream"
+    try:
+        checked.audit(instance.audit_batch)
+    except BaseException:
+        checked.close()
+        raise
     headers = {
         "ETag": etag_header(etag),
         "Accept-Ranges": "bytes",
@@ -228,14 +242,19 @@ def _download(
     if byte_range is not None:
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
+    whole = checked.whole()
+    if whole is not None:
+        return Response(whole, status_code=status, media_type=media_type, headers=headers)
+    return StreamingResponse(
+        checked.stream(), status_code=status, media_type=media_type, headers=headers
+    )
 
 
 @router.get("/files/{node_id}/content", response_class=StreamingResponse)
 def download(
     node_id: Id,
     request: Request,
-    caller: CurrentCaller,
+    caller: ReadCaller,
     session: DbSession,
     instance: CurrentInstance,
 ) -> Response:
@@ -258,7 +277,7 @@ def download_version(
     node_id: Id,
     version_id: Id,
     request: Request,
-    caller: CurrentCaller,
+    caller: ReadCaller,
     session: DbSession,
     instance: CurrentInstance,
 ) -> Response:

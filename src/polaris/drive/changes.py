@@ -37,7 +37,7 @@ from polaris import events
 from polaris.access import Action, Actor, Grant, Permission, grant_names
 from polaris.access import service as access
 from polaris.clock import utcnow
-from polaris.drive import repo
+from polaris.drive import repo, shares_repo
 from polaris.drive._hindsight import LOSSES, about_caller, int_in, seen_before
 from polaris.drive._locate import NO_ID, Located, batches, grant_of
 from polaris.drive.models import Node, Share
@@ -152,7 +152,7 @@ def _locate_page(session: Session, node_ids: Iterable[int]) -> dict[int, Located
     on_path: dict[int, list[Share]] = {}
     now = utcnow()
     for batch in batches(i for ids in paths.values() for i in ids):
-        for share in repo.shares_on(session, batch, now=now):
+        for share in shares_repo.shares_on(session, batch, now=now):
             on_path.setdefault(share.node_id, []).append(share)
     found: dict[int, Located] = {}
     for node_id, node in nodes.items():
@@ -188,7 +188,8 @@ def _shares_named(session: Session, scanned: Sequence[Event]) -> Mapping[int, Gr
     unit share includes the units below, which the event does not."""
     ids = sorted({e.subject_id for e in scanned if e.kind in SHARE_KINDS})
     return {
-        share_id: grant_of(share) for share_id, share in repo.shares_by_id(session, ids).items()
+        share_id: grant_of(share)
+        for share_id, share in shares_repo.shares_by_id(session, ids).items()
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -233,8 +234,8 @@ def find_content(
     ``file_quarantined``, ``scan_pending``), audited like any denial. ``check_scan`` off is for
     a page that shows the file's details and its scan state without any of its content.
 
-    Not audited yet: the caller checks its preconditions (a 304 sends nothing), then calls
-    :func:`audit_read` in the same transaction before a byte leaves.
+    Not audited yet: the caller checks its preconditions (a 304 sends nothing), then has the
+    :func:`read_record` committed before a byte leaves (``drive.reads``).
     """
     located = require_node(
         session=session, actor=actor, context=context, node_id=node_id, action=Action.READ
@@ -252,18 +253,27 @@ def find_content(
     return located, version
 
 
-def audit_read(
-    session: Session,
+def read_record(
     context: AuditContext,
     located: Located,
     version: FileVersion,
     *,
     byte_range: tuple[int, int] | None = None,
-) -> None:
+) -> dict[str, Any]:
+    """The ``file.read`` record of a version's content (or a range of it): the keywords of
+    ``audit.service.append`` but the session (also for ``audit.batch.AuditBatch``)."""
     detail: dict[str, object] = {"version": version.number}
     if byte_range is not None:
         detail["range"] = f"{byte_range[0]}-{byte_range[1] - 1}"
-    audit_node(session, context, "file.read", located, version_hash=version.sha256, detail=detail)
+    return {
+        "context": context,
+        "action": "file.read",
+        "object_type": "node",
+        "object_id": located.node.id,
+        "version_hash": version.sha256,
+        "classification": located.classification.name.lower(),
+        "detail": detail,
+    }
 
 
 def audit_preview(

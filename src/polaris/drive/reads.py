@@ -1,16 +1,20 @@
 """Sending a file version's bytes: checked before the first byte, audited as sent or as failed.
 
 A download used to answer ``200`` with a ``Content-Length`` and then abort at the first bad chunk,
-while the audit log said the read succeeded. Now :func:`open_read`, called inside the transaction
-that authorised the read and before any status line exists:
+while the audit log said the read succeeded. Now :func:`check_read` (in the transaction that
+authorised the read, a read-only snapshot for the download route) and :meth:`CheckedRead.audit`
+(committed with the records of concurrent reads: ``polaris.audit.batch``), both before any
+status line exists:
 
 1. reads the version's manifest (authenticated, and naming exactly the content the version row
    names) and the first chunk of the requested range;
 2. if either fails, registers a ``file.read_failed`` record to be written after the rollback and
    raises ``IntegrityError`` (500) or ``StorageFailure`` (503): the client gets a clear error, the
    log says the read failed, and no success record exists;
-3. otherwise writes the ``file.read`` record in the caller's transaction (committed before a byte
-   leaves: DESIGN §8) and returns the bytes, the first piece already read.
+3. otherwise the ``file.read`` record is written (committed before a byte leaves: DESIGN §8) and
+   the bytes are returned, the first piece already read. The checks only read, so they run
+   beside other requests; only the record's INSERT takes SQLite's one writer lock, once for
+   all the reads that arrive together.
 
 A chunk further on can still fail while the response streams (it is read only then: memory stays
 bounded). The stream then stops (the server aborts the response, so the client sees it cut short
@@ -28,10 +32,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.audit import service as audit
+from polaris.audit.batch import AuditBatch
 from polaris.audit.context import AuditContext
 from polaris.db.uow import after_rollback, unit_of_work
 from polaris.drive._locate import Located
-from polaris.drive.content import audit_read
+from polaris.drive.content import read_record
 from polaris.drive.models import FileVersion
 from polaris.errors import IntegrityError, StorageFailure
 from polaris.storage import names
@@ -98,7 +103,67 @@ class _FailedRead:
         )
 
 
-def open_read(
+class CheckedRead:
+    """A version's bytes, checked (manifest and first piece read) but not yet audited.
+
+    :func:`check_read` makes one in the transaction that authorised the read, which may be a
+    read-only snapshot (the checks only read); :meth:`audit` writes the ``file.read`` record in
+    a write transaction that the caller commits before it sends a byte (DESIGN §8). A read
+    that is never audited is never sent: :meth:`close` drops it.
+    """
+
+    def __init__(
+        self,
+        *,
+        context: AuditContext,
+        located: Located,
+        version: FileVersion,
+        byte_range: tuple[int, int] | None,
+        first: bytes | None,
+        rest: Iterator[bytes],
+        failed: _FailedRead,
+        sessions: sessionmaker[Session],
+    ) -> None:
+        self._context = context
+        self._located = located
+        self._version = version
+        self._byte_range = byte_range
+        self._first = first
+        self._rest = rest
+        self._failed = failed
+        self._sessions = sessions
+
+    def audit(self, batch: AuditBatch) -> None:
+        """Write the ``file.read`` record; it is committed when this returns (a read writes
+        nothing else, so its record goes with those of concurrent reads: ``audit.batch``)."""
+        batch.append(
+            **read_record(self._context, self._located, self._version, byte_range=self._byte_range)
+        )
+
+    def whole(self) -> bytes | None:
+        """All the bytes asked for when the first piece holds them (a file of one chunk): sent
+        as they are, with no stream to step through in the thread pool. None otherwise.
+
+        Call only once :meth:`audit`'s transaction has committed."""
+        start, end = self._byte_range or (0, self._version.size)
+        first = self._first or b""
+        if len(first) != end - start:
+            return None
+        self.close()
+        return first
+
+    def stream(self) -> Iterator[bytes]:
+        """The bytes; call only once :meth:`audit`'s transaction has committed."""
+        return _stream(self._first, self._rest, self._failed, self._sessions)
+
+    def close(self) -> None:
+        """Give up the read (its audit failed): stop the chunks read ahead."""
+        close = getattr(self._rest, "close", None)
+        if close is not None:
+            close()
+
+
+def check_read(
     *,
     session: Session,
     context: AuditContext,
@@ -107,12 +172,13 @@ def open_read(
     located: Located,
     version: FileVersion,
     byte_range: tuple[int, int] | None,
-) -> Iterator[bytes]:
-    """Check, audit and return the bytes ``byte_range`` (all when None) of an authorised version.
+) -> CheckedRead:
+    """Check the bytes ``byte_range`` (all when None) of an authorised version, not audited yet.
 
     Preconditions: the caller authorised the read (``content.find_content``) in ``session``'s
-    open transaction and commits it before sending anything. ``sessions`` makes the unit of work
-    that records a failure found while streaming.
+    open transaction (read-only is enough). A failure registers its ``file.read_failed``
+    record for after the rollback and raises. ``sessions`` makes the unit of work that records
+    a failure found while streaming.
     """
     failed = _FailedRead(context, located, version, byte_range)
     start, end = byte_range if byte_range is not None else (0, version.size)
@@ -136,8 +202,16 @@ def open_read(
         if isinstance(error, IntegrityError):
             raise IntegrityError(DAMAGED) from None
         raise StorageFailure(UNREADABLE) from None
-    audit_read(session, context, located, version, byte_range=byte_range)
-    return _stream(first, pieces, failed, sessions)
+    return CheckedRead(
+        context=context,
+        located=located,
+        version=version,
+        byte_range=byte_range,
+        first=first,
+        rest=pieces,
+        failed=failed,
+        sessions=sessions,
+    )
 
 
 def _content_of(version: FileVersion) -> ContentRef:

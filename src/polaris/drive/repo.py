@@ -1,15 +1,16 @@
-"""All SQL of the drive. Functions take the session first and never commit."""
+"""The SQL of the drive's spaces, nodes and versions. Functions take the session first and never
+commit. Shares have theirs in ``drive.shares_repo``, what the blob store keeps in
+``drive.stored_repo``, uploads, search's reach and retention in their own ``*_repo`` modules."""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     SQLColumnExpression,
     and_,
     bindparam,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from polaris.drive import stamps
-from polaris.drive.models import FileVersion, Node, Share, Space, Upload
+from polaris.drive.models import FileVersion, Node, Share, Space
 from polaris.identity.models import Unit
 
 
@@ -191,18 +192,6 @@ def live_child(session: Session, parent_id: int, name: str) -> Node | None:
             Node.parent_id == parent_id, Node.name == name, Node.trashed_at.is_(None)
         )
     )
-
-
-def shares_on(
-    session: Session, node_ids: Sequence[int], *, now: dt.datetime | None = None
-) -> list[Share]:
-    """Unrevoked shares on any of ``node_ids`` (expired ones too unless ``now`` is given)."""
-    if not node_ids:
-        return []
-    query = select(Share).where(Share.node_id.in_(node_ids), Share.revoked_at.is_(None))
-    if now is not None:
-        query = query.where(or_(Share.expires_at.is_(None), Share.expires_at > now))
-    return list(session.scalars(query.order_by(Share.id)).all())
 
 
 def touch(
@@ -380,84 +369,6 @@ def delete_subtree_rows(session: Session, ids: Sequence[int]) -> None:
     session.execute(delete(Node).where(Node.id.in_(ids)))
 
 
-# Shares
-
-
-def get_share(session: Session, share_id: int) -> Share | None:
-    return session.get(Share, share_id)
-
-
-def live_shares_of(session: Session, node_id: int) -> list[Share]:
-    return list(
-        session.scalars(
-            select(Share)
-            .where(Share.node_id == node_id, Share.revoked_at.is_(None))
-            .order_by(Share.id)
-        ).all()
-    )
-
-
-def shares_reaching(
-    session: Session,
-    *,
-    user_id: int,
-    unit_id: int,
-    ancestor_unit_ids: Iterable[int],
-    group_ids: Iterable[int],
-    now: dt.datetime,
-) -> list[Share]:
-    """Unrevoked, unexpired shares to the user, their unit (or a unit above that includes the
-    units below), or one of their groups; newest first."""
-    units_reached = or_(
-        Share.subject_id == unit_id,
-        and_(
-            Share.include_subunits.is_(True),
-            Share.subject_id.in_(sorted(ancestor_unit_ids) or [-1]),
-        ),
-    )
-    subject = or_(
-        and_(Share.subject_type == "user", Share.subject_id == user_id),
-        and_(Share.subject_type == "unit", units_reached),
-        and_(Share.subject_type == "group", Share.subject_id.in_(sorted(group_ids) or [-1])),
-    )
-    return list(
-        session.scalars(
-            select(Share)
-            .where(
-                subject,
-                Share.revoked_at.is_(None),
-                or_(Share.expires_at.is_(None), Share.expires_at > now),
-            )
-            .order_by(Share.created_at.desc(), Share.id.desc())
-        ).all()
-    )
-
-
-def shares_ever_on(session: Session, node_ids: Sequence[int]) -> list[Share]:
-    """Every share on these nodes, revoked and expired ones too (what was in effect once)."""
-    if not node_ids:
-        return []
-    return list(
-        session.scalars(select(Share).where(Share.node_id.in_(node_ids)).order_by(Share.id))
-    )
-
-
-def shares_by_id(session: Session, ids: Sequence[int]) -> dict[int, Share]:
-    if not ids:
-        return {}
-    return {share.id: share for share in session.scalars(select(Share).where(Share.id.in_(ids)))}
-
-
-def shares_created_by(session: Session, user_id: int) -> list[Share]:
-    return list(
-        session.scalars(
-            select(Share)
-            .where(Share.created_by == user_id, Share.revoked_at.is_(None))
-            .order_by(Share.created_at.desc(), Share.id.desc())
-        ).all()
-    )
-
-
 # Units (read for the spaces of the units in someone's reach)
 
 
@@ -482,54 +393,3 @@ def spaces_by_id(session: Session, ids: Iterable[int]) -> dict[int, Space]:
     if not wanted:
         return {}
     return {space.id: space for space in session.scalars(select(Space).where(Space.id.in_(wanted)))}
-
-
-# Stored content (storage verification and garbage collection read every row, streamed)
-
-
-def count_versions_and_uploads(session: Session) -> int:
-    versions = session.scalar(select(func.count()).select_from(FileVersion)) or 0
-    uploads = session.scalar(select(func.count()).select_from(Upload)) or 0
-    return int(versions) + int(uploads)
-
-
-def stream_version_content(
-    session: Session,
-) -> Iterator[Row[int, str, dict[str, object], int, str]]:
-    """(id, manifest_id, content, size, sha256) of every version, a batch at a time."""
-    query = select(
-        FileVersion.id,
-        FileVersion.manifest_id,
-        FileVersion.content,
-        FileVersion.size,
-        FileVersion.sha256,
-    ).order_by(FileVersion.id)
-    # Closed when the caller stops early too (a server-side cursor on PostgreSQL).
-    with session.execute(query.execution_options(yield_per=1000)) as result:
-        yield from result
-
-
-def versions_with_nodes(
-    session: Session, ids: Iterable[int]
-) -> list[Row[int, int, int, str, int, str]]:
-    """(version id, number, node id, node path, space id, space name) of the given versions."""
-    wanted = list(ids)
-    if not wanted:
-        return []
-    query = (
-        select(FileVersion.id, FileVersion.number, Node.id, Node.path, Space.id, Space.name)
-        .join(Node, Node.id == FileVersion.node_id)
-        .join(Space, Space.id == Node.space_id)
-        .where(FileVersion.id.in_(wanted))
-    )
-    return list(session.execute(query).all())
-
-
-def node_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    return {
-        row[0]: row[1]
-        for row in session.execute(select(Node.id, Node.name).where(Node.id.in_(wanted)))
-    }

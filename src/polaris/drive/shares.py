@@ -16,7 +16,7 @@ from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Permission
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import events, repo, scanning
+from polaris.drive import events, scanning, shares_repo
 from polaris.drive._locate import NO_ID, Located, locate, locate_many, require_node
 from polaris.drive.models import FileVersion, Share
 from polaris.drive.service import audit_node
@@ -114,7 +114,7 @@ def list_node_shares(
     require_node(
         session=session, actor=actor, context=context, node_id=node_id, action=Action.SHARE
     )
-    return repo.live_shares_of(session, node_id)
+    return shares_repo.live_shares_of(session, node_id)
 
 
 def revoke_share(*, session: Session, actor: Actor, context: AuditContext, share_id: int) -> None:
@@ -123,7 +123,7 @@ def revoke_share(*, session: Session, actor: Actor, context: AuditContext, share
     A share that does not exist (or is revoked already) is an audited denial like one on a node
     the actor may not see, after the same lookups: its id tells nothing by the answer or its time.
     """
-    share = repo.get_share(session, share_id)
+    share = shares_repo.get_share(session, share_id)
     live = share is not None and share.revoked_at is None
     located = locate(session, share.node_id if share is not None and live else NO_ID)
     if share is None or not live or located is None:
@@ -151,7 +151,7 @@ def revoke_share(*, session: Session, actor: Actor, context: AuditContext, share
 
 def shared_with_me(*, session: Session, actor: Actor) -> list[SharedNode]:
     """Live, unexpired shares that reach the actor, on nodes the actor may read now."""
-    shares = repo.shares_reaching(
+    shares = shares_repo.shares_reaching(
         session,
         user_id=actor.user_id,
         unit_id=actor.unit_id,
@@ -163,7 +163,7 @@ def shared_with_me(*, session: Session, actor: Actor) -> list[SharedNode]:
 
 
 def shared_by_me(*, session: Session, actor: Actor) -> list[SharedNode]:
-    return _readable(session, actor, repo.shares_created_by(session, actor.user_id))
+    return _readable(session, actor, shares_repo.shares_created_by(session, actor.user_id))
 
 
 def _readable(session: Session, actor: Actor, shares: Sequence[Share]) -> list[SharedNode]:

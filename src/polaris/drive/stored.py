@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 
 from sqlalchemy.orm import Session
 
-from polaris.drive import repo, uploads_repo
+from polaris.drive import repo, stored_repo, uploads_repo
 from polaris.storage.references import Reference
 from polaris.storage.refs import ChunkRef, ContentRef
 
@@ -22,7 +22,7 @@ UPLOAD = "upload:"
 
 
 def count(*, session: Session) -> int:
-    return repo.count_versions_and_uploads(session)
+    return stored_repo.count_versions_and_uploads(session)
 
 
 def references(*, session: Session) -> Iterator[Reference]:
@@ -32,7 +32,9 @@ def references(*, session: Session) -> Iterator[Reference]:
         # JSON gives ``object``; ``int(str(...))`` keeps mypy strict without a cast.
         refs = tuple(ChunkRef(str(cid), int(str(size))) for cid, size in chunks or [])
         yield Reference(f"{UPLOAD}{upload_id}", refs)
-    for version_id, manifest_id, content, size, sha256 in repo.stream_version_content(session):
+    for version_id, manifest_id, content, size, sha256 in stored_repo.stream_version_content(
+        session
+    ):
         stored = ContentRef.from_dict(content)
         yield Reference(f"{VERSION}{version_id}", stored.chunks, manifest_id, size, sha256)
 
@@ -42,8 +44,8 @@ def describe(*, session: Session, keys: Collection[str]) -> dict[str, str]:
     target of each upload key; keys of other sources are left out."""
     found: dict[str, str] = {}
     version_ids = [int(k.removeprefix(VERSION)) for k in keys if k.startswith(VERSION)]
-    rows = repo.versions_with_nodes(session, version_ids)
-    names = repo.node_names(session, (i for row in rows for i in repo.path_ids(row[3])))
+    rows = stored_repo.versions_with_nodes(session, version_ids)
+    names = stored_repo.node_names(session, (i for row in rows for i in repo.path_ids(row[3])))
     for version_id, number, node_id, path, space_id, space_name in rows:
         below_root = repo.path_ids(path)[1:]
         shown = "/" + "/".join(names.get(i, f"#{i}") for i in below_root)

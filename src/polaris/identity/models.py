@@ -141,6 +141,23 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class AppPassword(Base):
+    """A password for one device's WebDAV client (``identity.app_passwords``): random, shown once,
+    only its SHA-256 kept; ``scope`` is ``read`` or ``write`` (read and write)."""
+
+    __tablename__ = "app_password"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class LoginThrottle(Base):
     """Failed sign-in attempts per key (``account:<username>`` or ``source:<address>``).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,6 +83,26 @@ class TokenRead(BaseModel):
 
 class TokenIssued(TokenRead):
     token: str = Field(description="shown once; store it now")
+
+
+class AppPasswordCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255, description="the device, as you will know it")
+    scope: Literal["read", "write"] = Field(description="`write` is read and write")
+
+
+class AppPasswordRead(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked: bool
+
+
+class AppPasswordIssued(AppPasswordRead):
+    password: str = Field(description="shown once; type it into the device now")
 
 
 class UnitRead(BaseModel):

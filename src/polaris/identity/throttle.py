@@ -88,6 +88,17 @@ def check(*, session: Session, keys: list[str], now: dt.datetime) -> None:
         raise Throttled("too many failed sign-ins; try again later", retry_after=max(waits))
 
 
+def has_failures(*, session: Session, keys: list[str]) -> bool:
+    """Whether a run of failures is counted against any of ``keys`` (for a caller that clears it
+    only when there is one: clearing is a write)."""
+    found = session.scalar(
+        select(LoginThrottle.key)
+        .where(LoginThrottle.key.in_(keys), LoginThrottle.consecutive_failures > 0)
+        .limit(1)
+    )
+    return found is not None
+
+
 def record_failure(
     *, session: Session, keys: list[str], now: dt.datetime, policy: ThrottlePolicy
 ) -> None:

@@ -47,6 +47,22 @@ WAIT_TICK_SECONDS = 20.0
 _PRELOAD = [
     "__main__",
     "ocrmypdf",
+    # What OCRmyPDF imports only when it reads its first document: every OCR child imported them
+    # anew, 0.2 s of CPU a document (a tenth of Tesseract's time on a page). Missing ones (another
+    # OCRmyPDF release) are skipped by the fork server.
+    "ocrmypdf.optimize",
+    "ocrmypdf._validation_coordinator",
+    "ocrmypdf.builtin_plugins.concurrency",
+    "ocrmypdf.builtin_plugins.default_filters",
+    "ocrmypdf.builtin_plugins.ghostscript",
+    "ocrmypdf.builtin_plugins.null_ocr",
+    "ocrmypdf.builtin_plugins.optimize",
+    "ocrmypdf.builtin_plugins.pypdfium",
+    "ocrmypdf.builtin_plugins.tesseract_ocr",
+    "pikepdf.pdfa",
+    "PIL.JpegImagePlugin",
+    "PIL.BmpImagePlugin",
+    "PIL.PpmImagePlugin",
     "pikepdf",
     "pypdfium2",
     "polaris.ingest.ocr",

@@ -54,6 +54,9 @@ ERROR_MESSAGES = {
         "This file is waiting for its malware scan. Try again once the scan has found it clean."
     ),
     "not_confirmed": N_("Tick the box to confirm, then press the button again."),
+    "bad_name": N_("Name the device in 1 to 255 characters."),
+    "bad_scope": N_("Choose read only, or read and write."),
+    "too_many": N_("You have 50 app passwords. Revoke one you no longer use first."),
     "own_freeze": N_(
         "You cannot unfreeze your own account: another administrator must check it and unfreeze it."
     ),
