@@ -38,9 +38,11 @@ def schedule_periodic(instance: Instance) -> None:
     its next run itself, so this only starts the chain (or restarts one a failure ended)."""
     from polaris.db.uow import unit_of_work
     from polaris.drive import retention_run
+    from polaris.search import indexing
 
     with unit_of_work(instance.sessions) as session:
         retention_run.ensure_scheduled(session)
+    indexing.ensure_current(instance)  # an index of older terms is rebuilt
 
 
 def settle(instance: Instance, *, raise_errors: bool = True) -> tuple[int, int]:

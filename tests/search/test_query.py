@@ -12,11 +12,13 @@ from polaris.search.query import Clause, parse, plan
 
 
 def test_words_phrases_and_prefixes() -> None:
-    assert parse('चोरी "प्रथम सूचना" invest* FIR-123/2025') == (
+    assert parse('चोरी "प्रथम सूचना" invest* FIR-123/2025 PS-Kotwali') == (
         Clause(("चोरी",)),
         Clause(("प्रथम", "सूचना")),
         Clause(("invest",), prefix=True),
-        Clause(("fir", "123", "2025")),
+        Clause(("fir",), keys=("s:fir", "e:fir")),
+        Clause(("123", "2025"), keys=("n:123/2025",)),
+        Clause(("ps", "kotwali")),
     )
     assert parse("“प्रथम सूच*”") == (Clause(("प्रथम", "सूच"), prefix=True),)
     assert parse('"खुला उद्धरण') == (Clause(("खुला", "उद्धरण")),)
@@ -24,7 +26,8 @@ def test_words_phrases_and_prefixes() -> None:
 
 
 def test_repeated_clauses_count_once() -> None:
-    assert parse("चोरी CHORI चोरी chori") == (Clause(("चोरी",)), Clause(("chori",)))
+    chori = Clause(("chori",), keys=("s:chori",), loose=("r:CR", "v:CR.OI"))
+    assert parse("चोरी CHORI चोरी chori") == (Clause(("चोरी",)), chori)
 
 
 def test_short_prefixes_and_long_queries_are_refused() -> None:

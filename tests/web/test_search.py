@@ -14,13 +14,14 @@ from polaris.access.policy import Classification
 from polaris.audit.models import AuditRecord
 from polaris.drive import service, shares, spaces, trash
 from polaris.drive.models import Node
-from polaris.handlers import settle
+from polaris.handlers import schedule_periodic, settle
 from polaris.identity.actors import actor_for
 from polaris.identity.models import Unit, User
 from polaris.instance import Instance
-from polaris.search.indexing import engine_of
+from polaris.search.indexing import engine_of, ensure_current
 from polaris.search.interface import SearchQuery, Visibility
 from polaris.search.paging import search_page
+from polaris.search.text import TERMS_VERSION
 from tests.factories import SYSTEM, make_user
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import sign_in
@@ -217,3 +218,53 @@ def test_another_stations_hidden_documents_change_no_response(
     settle(seeded)
     after = client.get("/api/v1/search", params={"q": "मालखाना"})
     assert after.content == before.content
+
+
+def test_a_malformed_query_is_a_clear_error_never_a_500(
+    seeded: Instance, client: TestClient
+) -> None:
+    sign_in(client, "ct.one")
+    for q in ("चोरी OR", "NOT चोरी", "OR"):
+        response = client.get("/api/v1/search", params={"q": q})
+        assert response.status_code in (400, 422), response.text
+        assert "search_syntax" in response.text
+        page = client.get("/search", params={"q": q})
+        assert page.status_code == 200
+        assert "Write OR between two words" in page.text
+
+
+def test_officers_spellings_find_the_file(
+    seeded: Instance, client: TestClient, engine_name: str
+) -> None:
+    put(seeded, "ct.one", "FIR No. 1191-2024 चोरी.txt", "थाना कोतवाली, फ़ोटो ७७".encode())
+    put(seeded, "ct.one", "चार पन्ने.txt", b"y")
+    settle(seeded)
+    sign_in(client, "ct.one")
+    name = "FIR No. 1191-2024 चोरी.txt"
+    for q in ("1191/24", "एफआईआर 1191/2024", "kotwali", "फोटो 77", "chori NOT चार"):
+        assert find(client, q) == [name], q
+    assert find(client, "chori") == [name, "चार पन्ने.txt"]  # चार agrees in consonants only
+    assert find(client, "चोरी OR चार") == ["चार पन्ने.txt", name]
+
+
+def test_older_terms_are_rebuilt_when_a_worker_starts(seeded: Instance, engine_name: str) -> None:
+    assert ensure_current(seeded) is False  # a new index is current (and marked so)
+    put(seeded, "ct.one", "बाज़ार.txt", "थाना कोतवाली में चोरी".encode())
+    settle(seeded)
+    engine = engine_of(seeded)
+    assert ensure_current(seeded) is False  # still current: nothing queued
+    # As an index of the previous version: its terms recorded as older, its keys missing.
+    engine.clear()
+    engine.set_terms_version(TERMS_VERSION - 1)
+    everyone = Visibility(frozenset(range(1, 1000)), frozenset(), max_classification=3)
+
+    def found(text: str) -> int:
+        return len(engine.matches(SearchQuery(text=text), everyone, 100).node_ids)
+
+    assert found("chori") == 0
+    schedule_periodic(seeded)  # what every worker does as it starts
+    schedule_periodic(seeded)  # a second worker: one job, keyed
+    settle(seeded)
+    assert engine.terms_version() == TERMS_VERSION
+    assert found("chori") == 1 and found("बाजार") == 1
+    assert ensure_current(seeded) is False

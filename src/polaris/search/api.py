@@ -17,6 +17,7 @@ from polaris.identity import units, users
 from polaris.search import querying
 from polaris.search.indexing import engine_of
 from polaris.search.interface import Highlight, SearchQuery
+from polaris.search.query import parse_query
 from polaris.web.params import Day, Id
 
 router = APIRouter(tags=["search"])
@@ -88,7 +89,12 @@ def build_query(
     limit: int,
     offset: int,
 ) -> SearchQuery:
-    """The engine's query from request parameters (names resolved to ids; dates as UTC days)."""
+    """The engine's query from request parameters (names resolved to ids; dates as UTC days).
+
+    The text is parsed here too, so a malformed query (``search_syntax``) is refused before any
+    engine is asked.
+    """
+    parse_query(q)
     content_types = frozenset().union(*(TYPE_GROUPS[t] for t in types)) if types else None
     try:
         owner_id = users.get_by_username(session=session, username=owner).id if owner else None

@@ -7,6 +7,11 @@ reads ``FIR-123/2025`` as ``fir``, ``-123``, ``/2025``, so it would fail to mark
 matches. Here a match is found with the tokeniser's own rule (a run of letters, marks and digits
 bounded by anything else, in the NFC text with its ignorables removed) and reported as offsets
 into the original NFC text, so both engines mark the same words and the page escapes plain text.
+
+Query words are folded terms (:mod:`polaris.search.text`), the text is as written: a term's
+letter matches itself with or without a nukta, and an ASCII digit matches its Devanagari digit.
+A word found by a key (``thefts`` for ``theft``, ``चोरी`` for ``chori``) is marked when its own
+keys share one with the clause's and the clause matched nowhere in the text as written.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from collections.abc import Iterator
 import regex
 
 from polaris.search.interface import Highlight
+from polaris.search.keys import word_keys
 from polaris.search.query import Clause
-from polaris.search.text import IgnorableMap, nfc
+from polaris.search.text import TOKEN_PATTERN, IgnorableMap, fold, fold_word, nfc
 
 #: Characters of text around the matches in a snippet.
 SNIPPET_CHARS = 240
@@ -31,6 +37,27 @@ ELLIPSIS = "…"
 _WORD = r"[\p{L}\p{M}\p{N}]"
 _GAP = r"[^\p{L}\p{M}\p{N}]+"
 _WHITESPACE = regex.compile(r"\s")
+_TOKEN = regex.compile(TOKEN_PATTERN)
+_DEVANAGARI_DIGITS = "०१२३४५६७८९"
+#: Letters NFC composes with a nukta (the others stay decomposed).
+_COMPOSED = {"र": "ऱ", "न": "ऩ", "ळ": "ऴ"}
+_NUKTA = "\u093c"
+
+
+def _letter(char: str) -> str:
+    """A pattern for one character of a term, in text as written."""
+    if char.isascii() and char.isdigit():
+        return f"[{char}{_DEVANAGARI_DIGITS[int(char)]}]"
+    if "\u0915" <= char <= "\u0939":  # a Devanagari consonant, perhaps with a nukta
+        composed = _COMPOSED.get(char)
+        if composed is not None:
+            return f"(?:{char}{_NUKTA}?|{composed})"
+        return f"{char}{_NUKTA}?"
+    return regex.escape(char)
+
+
+def _written(term: str) -> str:
+    return "".join(_letter(char) for char in term)
 
 
 @functools.lru_cache(maxsize=256)
@@ -40,19 +67,70 @@ def matcher(clauses: tuple[Clause, ...]) -> regex.Pattern[str] | None:
         return None
     alternatives = []
     for clause in clauses:
-        words = [regex.escape(word) for word in clause.words]
+        words = [_written(word) for word in clause.words]
         tail = f"{_WORD}*" if clause.prefix else f"(?!{_WORD})"
-        alternatives.append(f"(?<!{_WORD})({_GAP.join(words)}{tail})")
+        written = _GAP.join(words)
+        for key in clause.keys:
+            if key.startswith("n:"):  # a case number as written: 0045/24, ४५-२०२४
+                number, year = key[2:].split("/")
+                written += (
+                    f"|{_letter('0')}*{_written(number)}\\s*[/\\-]\\s*"
+                    f"(?:{_written(year)}|{_written(year[2:])})"
+                )
+        alternatives.append(f"(?<!{_WORD})((?:{written}){tail})")
     return regex.compile("|".join(alternatives), regex.IGNORECASE | regex.V1)
 
 
-def _matches(pattern: regex.Pattern[str], text: str) -> Iterator[tuple[int, int, int]]:
-    """``(start, end, clause)`` of each match, in offsets of ``text``."""
+def _matches(
+    pattern: regex.Pattern[str], text: str, clauses: tuple[Clause, ...] = ()
+) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, clause)`` of each match, in offsets of ``text``, in order."""
     mapping = IgnorableMap(text)
+    found: dict[tuple[int, int], int] = {}
     for count, match in enumerate(pattern.finditer(mapping.stripped)):
         if count >= MAX_MATCHES:
-            return
-        yield mapping.start(match.start()), mapping.end(match.end()), (match.lastindex or 1) - 1
+            break
+        found[(match.start(), match.end())] = (match.lastindex or 1) - 1
+    # Keys only for clauses the pattern found nowhere here (a long text costs a scan; a clause
+    # already marked as written is shown), and not case numbers (the pattern has them).
+    marked = set(found.values())
+    wanted = {
+        key: index
+        for index, clause in enumerate(clauses)
+        if index not in marked
+        for key in (*clause.keys, *clause.loose)
+        if not key.startswith("n:")
+    }
+    if wanted:
+        # Each distinct word once (a long text repeats its words), then one pattern of those
+        # whose keys the clauses want.
+        keyed = {}
+        for word in set(_TOKEN.findall(mapping.stripped)):
+            clause = _key_hit(word, wanted)
+            if clause is not None:
+                keyed[word] = clause
+        if keyed:
+            alternatives = "|".join(regex.escape(word) for word in sorted(keyed, key=len)[::-1])
+            words = regex.compile(f"(?<!{_WORD})(?:{alternatives})(?!{_WORD})")
+            for count, match in enumerate(words.finditer(mapping.stripped)):
+                if count >= MAX_MATCHES:
+                    break
+                found.setdefault((match.start(), match.end()), keyed[match.group()])
+    last_end = -1
+    for (start, end), clause in sorted(found.items()):
+        if start >= last_end:
+            yield mapping.start(start), mapping.end(end), clause
+            last_end = end
+
+
+def _key_hit(word: str, wanted: dict[str, int]) -> int | None:
+    """The clause whose keys one of ``word``'s keys is, if any."""
+    lowered = fold(word)
+    for term in fold_word(nfc(lowered)):
+        for key in word_keys(lowered, term):
+            if key in wanted:
+                return wanted[key]
+    return None
 
 
 def highlight(text: str, clauses: tuple[Clause, ...]) -> Highlight:
@@ -61,7 +139,9 @@ def highlight(text: str, clauses: tuple[Clause, ...]) -> Highlight:
     pattern = matcher(clauses)
     if pattern is None:
         return Highlight(text)
-    return Highlight(text, tuple((start, end) for start, end, _ in _matches(pattern, text)))
+    return Highlight(
+        text, tuple((start, end) for start, end, _ in _matches(pattern, text, clauses))
+    )
 
 
 def snippet(text: str, clauses: tuple[Clause, ...], size: int = SNIPPET_CHARS) -> Highlight:
@@ -71,7 +151,7 @@ def snippet(text: str, clauses: tuple[Clause, ...], size: int = SNIPPET_CHARS) -
     """
     text = nfc(text)
     pattern = matcher(clauses)
-    found = list(_matches(pattern, text)) if pattern is not None else []
+    found = list(_matches(pattern, text, clauses)) if pattern is not None else []
     start = _best_window(found, size)
     begin = 0 if start is None else _word_start(text, max(0, start - LEAD_CHARS), start)
     end = _word_end(text, begin + size)

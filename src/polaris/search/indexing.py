@@ -1,6 +1,14 @@
 """The index job: documents from drive (names, places, levels) and ingest (text) into the engine.
 
-Importing this module registers the handler. The engine is opened once per process and kept on
+Importing this module registers the handlers (``search.index``, ``search.reindex``).
+
+Upgrades. An index built with other terms than this Polaris makes (``text.TERMS_VERSION``: the
+folding, the keys) would miss what a query now asks for, so every worker, as it starts
+(``handlers.schedule_periodic``), calls :func:`ensure_current`: when the engine's terms version
+differs, it queues one keyed ``search.reindex`` job, which rebuilds the whole index from the
+database and then records the version. Searches keep being answered meanwhile (from the old
+terms on PostgreSQL; from a growing index on Tantivy, whose old format is emptied on open).
+``polaris search reindex`` does the same by hand. The engine is opened once per process and kept on
 the instance (the Tantivy engine holds its index open).
 """
 
@@ -10,6 +18,7 @@ import threading
 from typing import Any
 
 from polaris import jobs
+from polaris.db.uow import unit_of_work
 from polaris.drive import indexing as drive_index
 from polaris.drive import scanning
 from polaris.ingest import text_service
@@ -17,6 +26,9 @@ from polaris.instance import Instance
 from polaris.search.interface import SearchDocument, SearchEngine
 from polaris.search.requests import INDEX_JOB
 from polaris.search.service import open_search_engine
+from polaris.search.text import TERMS_VERSION
+
+REINDEX_JOB = "search.reindex"
 
 BATCH = 500
 _OPEN_LOCK = threading.Lock()
@@ -75,8 +87,32 @@ def document_of(node: drive_index.IndexedNode, texts: dict[int, str]) -> SearchD
     )
 
 
+def ensure_current(instance: Instance) -> bool:
+    """Queue a rebuild when the index holds other terms than this version makes; ``True`` when
+    one is needed (queued now, or already waiting)."""
+    if engine_of(instance).terms_version() == TERMS_VERSION:
+        return False
+    with unit_of_work(instance.sessions) as session:
+        jobs.enqueue(
+            session,
+            kind=REINDEX_JOB,
+            payload={"terms": TERMS_VERSION},
+            key=f"{REINDEX_JOB}:terms-{TERMS_VERSION}",
+        )
+    return True
+
+
+@jobs.handler(REINDEX_JOB)
+def reindex_job(context: jobs.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    engine = engine_of(context.instance)
+    if engine.terms_version() == TERMS_VERSION:
+        return {"indexed": 0}  # another worker's job did it
+    return {"indexed": reindex_all(context.instance)}
+
+
 def reindex_all(instance: Instance, *, on_progress: Any = None) -> int:
-    """Rebuild the whole index from the database (after a restore, or a change of engine)."""
+    """Rebuild the whole index from the database (after a restore, a change of engine, or of
+    terms), and record that it holds today's terms."""
     engine = engine_of(instance)
     session = instance.read_sessions()
     try:
@@ -90,4 +126,5 @@ def reindex_all(instance: Instance, *, on_progress: Any = None) -> int:
         indexed += int(index_node(instance, root, subtree=True)["indexed"])
         if on_progress is not None:
             on_progress(done, len(roots))
+    engine.set_terms_version(TERMS_VERSION)
     return indexed

@@ -203,3 +203,9 @@ class SearchEngine(Protocol):
 
     def count(self) -> int:
         """How many documents the index holds (all, visible or not: for operators)."""
+
+    def terms_version(self) -> int:
+        """The ``text.TERMS_VERSION`` the index was built with; 0 when unknown (rebuild it)."""
+
+    def set_terms_version(self, version: int) -> None:
+        """Record that the index now holds terms of ``version`` (after a full rebuild)."""

@@ -6,8 +6,12 @@ Tokenised in Python, not by PostgreSQL. The name and text are cut into words by
 locale. Queries are ``tsquery`` literals made from the same words. Hindi is then split exactly as
 on the embedded engine, whatever the server's ``lc_ctype`` (``to_tsvector('simple', ...)`` is right
 only under a UTF-8 character-type locale, and even then its parser keeps ``report.pdf`` as one
-word and reads ``FIR-123/2025`` as ``fir``, ``-123``, ``/2025``). The configuration is ``simple``
-in spirit: no stemming, no stop words.
+word and reads ``FIR-123/2025`` as ``fir``, ``-123``, ``/2025``). Each word's keys (stem,
+loanword, Roman skeleton, case number: :mod:`polaris.search.keys`) are lexemes at the word's
+position, so a key weighs as its word does; a query clause is ``(word | key | ...)``.
+
+The terms version the rows were written with is the table's comment (``polaris-terms N``): no
+migration carries it, and ``polaris.search.indexing.ensure_current`` rebuilds on a change.
 
 Positions: name words first (weight A, so a name match ranks higher), then the text, one position
 apart so no phrase spans the two. PostgreSQL keeps at most 256 positions a word and none past
@@ -66,9 +70,10 @@ from polaris.search.interface import (
     StoredText,
     Visibility,
 )
+from polaris.search.keys import Position, analyse
 from polaris.search.models import SearchEntry
-from polaris.search.query import Clause, Plan, plan, stored_second
-from polaris.search.text import nfc, tokens
+from polaris.search.query import Clause, Item, Parsed, Plan, plan, stored_second
+from polaris.search.text import TERMS_VERSION, nfc
 
 #: PostgreSQL's limits: positions 1..16383, 256 positions a lexeme, a tsvector under 1 MB.
 MAX_POSITION = 16383
@@ -88,6 +93,8 @@ MAX_RANKED = MAX_CHECKED + 1
 RANDOM_PAGE_COST = 1.1
 #: A user who reads more spaces than this (HQ, a range) is filtered row by row, not by index.
 BROAD_VISIBILITY = 200
+
+TERMS_COMMENT = "polaris-terms "
 
 _entry = SearchEntry.metadata.tables[SearchEntry.__tablename__]
 
@@ -139,6 +146,28 @@ class PostgresSearchEngine:
         with self._engine.connect() as connection:
             return int(connection.execute(select(func.count()).select_from(_entry)).scalar_one())
 
+    def terms_version(self) -> int:
+        """The terms version of the rows (the table's comment). An empty table without one is
+        current, and is marked so (a new instance, before its first document)."""
+        with self._engine.connect() as connection:
+            comment = connection.execute(
+                text("SELECT obj_description('search_entry'::regclass, 'pg_class')")
+            ).scalar_one()
+            if comment and str(comment).startswith(TERMS_COMMENT):
+                return int(str(comment).removeprefix(TERMS_COMMENT))
+            empty = connection.execute(select(_entry.c.node_id).limit(1)).first() is None
+        if not empty:
+            return 0
+        self.set_terms_version(TERMS_VERSION)
+        return TERMS_VERSION
+
+    def set_terms_version(self, version: int) -> None:
+        with self._engine.begin() as connection:
+            # A literal: COMMENT takes no parameters; the version is an int.
+            connection.execute(
+                text(f"COMMENT ON TABLE search_entry IS '{TERMS_COMMENT}{int(version)}'")
+            )
+
     # --- reads --------------------------------------------------------------------------------
 
     def matches(self, query: SearchQuery, visibility: Visibility, bound: int) -> Matches:
@@ -154,7 +183,7 @@ class PostgresSearchEngine:
                 {"name": "random_page_cost", "cost": str(RANDOM_PAGE_COST)},
             )
             if planned.clauses:
-                tsquery = cast(literal(_tsquery(planned.clauses), Text), postgresql.TSQUERY)
+                tsquery = cast(literal(_tsquery(planned.query), Text), postgresql.TSQUERY)
                 conditions.append(_entry.c.document.op("@@")(tsquery))
                 rows = connection.execute(self._ranked(conditions, tsquery, bound)).all()
                 matched = int(rows[0].matched) if rows else 0
@@ -253,7 +282,7 @@ def _row(document: SearchDocument) -> dict[str, Any]:
         "modified_at": stored_second(document.modified_at),
         "name": name,
         "text": body,
-        "document": tsvector_literal(tokens(name), tokens(body)),
+        "document": tsvector_literal(analyse(name), analyse(body)),
         "indexed_at": utcnow(),
     }
 
@@ -262,18 +291,31 @@ def _quote(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsvector_literal(name_words: Sequence[str], text_words: Sequence[str]) -> str:
+def _lexemes(words: Sequence[Position | str], start: int) -> Iterable[tuple[int, str]]:
+    """``(position, lexeme)``: each word's term and keys at its position."""
+    for position, word in enumerate(words, start=start):
+        if isinstance(word, str):
+            yield position, word
+        else:
+            yield position, word.term
+            for key in word.keys:
+                yield position, key
+
+
+def tsvector_literal(
+    name_words: Sequence[Position | str], text_words: Sequence[Position | str]
+) -> str:
     """The ``tsvector`` of a document: name words at weight A, then the text (weight D)."""
     positions: dict[str, list[str]] = {}
     size = 0
-    for position, word in enumerate(name_words, start=1):
+    for position, word in _lexemes(name_words, 1):
         found = positions.get(word)
         if found is None:
             positions[word] = [f"{min(position, MAX_POSITION)}A"]
             size += len(word) * 4 + 8
         elif len(found) < MAX_POSITIONS_PER_WORD and position <= MAX_POSITION:
             found.append(f"{position}A")
-    for position, word in enumerate(text_words, start=len(name_words) + 2):
+    for position, word in _lexemes(text_words, len(name_words) + 2):
         found = positions.get(word)
         if found is None:
             # A bound on the stored size (4 bytes a character at most, a header, positions).
@@ -286,12 +328,22 @@ def tsvector_literal(name_words: Sequence[str], text_words: Sequence[str]) -> st
     return " ".join(f"{_quote(word)}:{','.join(at)}" for word, at in positions.items())
 
 
-def _tsquery(clauses: Sequence[Clause]) -> str:
-    """All clauses (AND); a phrase with ``<->``; a prefix with ``:*``."""
-    parts = []
-    for clause in clauses:
-        words = [_quote(word) for word in clause.words]
-        if clause.prefix:
-            words[-1] += ":*"
-        parts.append("(" + " <-> ".join(words) + ")" if clause.is_phrase else words[0])
+def _tsquery(parsed: Parsed) -> str:
+    """Every group (its items with ``|``) and no excluded item (``!``)."""
+    parts = ["(" + " | ".join(_item(item) for item in group) + ")" for group in parsed.groups]
+    parts += ["!" + _item(item) for item in parsed.excluded]
     return " & ".join(parts)
+
+
+def _item(item: Item) -> str:
+    return "(" + " & ".join(_clause(clause) for clause in item) + ")"
+
+
+def _clause(clause: Clause) -> str:
+    """Its words (a phrase with ``<->``, a prefix with ``:*``) or any of its keys."""
+    words = [_quote(word) for word in clause.words]
+    if clause.prefix:
+        words[-1] += ":*"
+    either = ["(" + " <-> ".join(words) + ")" if clause.is_phrase else words[0]]
+    either += [_quote(key) for key in (*clause.keys, *clause.loose)]
+    return "(" + " | ".join(either) + ")"

@@ -13,10 +13,10 @@ compares the segment list in ``meta.json``), so a search sees every batch commit
 any process. Files of merged segments are deleted by the writer; another process still reading
 them keeps them open (POSIX unlink semantics), so readers never break.
 
-Tokeniser. Text is indexed by Tantivy's own regex tokenizer over :data:`TOKEN_PATTERN` with its
-lower-caser and ``remove_long`` filter: the same rule as :func:`polaris.search.text.tokens`,
-which makes the query's words (a test checks that both agree). Python strips the ignorables and
-normalises to NFC first; the original NFC name and text are stored apart, for highlights.
+Tokeniser. Python cuts and folds the words (:func:`polaris.search.keys.analyse`, the rule the
+PostgreSQL engine and the query use) and hands Tantivy the terms separated by spaces, which its
+whitespace tokenizer splits back, position by position; each word's keys go to ``name_keys`` /
+``text_keys`` (no positions). The original NFC name and text are stored apart, for highlights.
 
 Ranking. Not BM25: its IDF and average field length are taken over every document in the index,
 hidden ones too, so a user's own hits scored and even ranked differently after another station
@@ -26,15 +26,19 @@ matched in its name and 1 if in its text: a sum of the document's own facts. Equ
 newest node first (highest id), so the order of a user's hits depends on those hits alone. What
 that costs: how often a word occurs in a text, and how long the text is, no longer count.
 
-Format (``FORMAT_VERSION`` in ``polaris-search.json`` beside the index; a mismatch asks for a
-rebuild):
+Format (``FORMAT_VERSION`` in ``polaris-search.json`` beside the index, with the ``terms``
+version of :mod:`polaris.search.text` it was built with):
 1. node id, space, ancestors, classification, owner, unit, content type, modified time (seconds),
    name and text (tokenised), original name and text (stored).
+2. name and text as folded terms (whitespace-separated, from Python), ``name_keys`` and
+   ``text_keys``. An index of format 1 is emptied on open (it is derived data) and marked as
+   needing a rebuild; ``polaris.search.indexing.ensure_current`` queues it.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,14 +54,19 @@ from polaris.search.interface import (
     StoredText,
     Visibility,
 )
-from polaris.search.query import Clause, Plan, plan, stored_second
-from polaris.search.text import TOKEN_BYTES_LIMIT, TOKEN_PATTERN, nfc, search_form
+from polaris.search.keys import analyse
+from polaris.search.query import Clause, Item, Plan, plan, stored_second
+from polaris.search.text import TERMS_VERSION, TOKEN_BYTES_LIMIT, nfc
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Formats this one replaces by emptying the index (a rebuild fills it again).
+OLD_FORMATS = frozenset({1})
 FORMAT_FILE = "polaris-search.json"
 TOKENIZER = "polaris_words"
 #: A clause matched in the name counts this much; in the text, 1 (in both, the sum).
 NAME_BOOST = 2.0
+#: A Roman word's phonetic key (consonants; consonants and vowels) counts this much, each.
+LOOSE_WEIGHT = 0.25
 #: How long a write waits for the writers before it (jobs retry after a failure).
 LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -78,16 +87,17 @@ def _schema() -> tantivy.Schema:
     builder.add_date_field("modified_at", indexed=True, fast=True)
     builder.add_text_field("name", tokenizer_name=TOKENIZER)
     builder.add_text_field("text", tokenizer_name=TOKENIZER)
+    builder.add_text_field("name_keys", tokenizer_name=TOKENIZER, index_option="basic")
+    builder.add_text_field("text_keys", tokenizer_name=TOKENIZER, index_option="basic")
     builder.add_bytes_field("name_stored", stored=True)
     builder.add_bytes_field("text_stored", stored=True)
     return builder.build()
 
 
 def analyzer() -> tantivy.TextAnalyzer:
-    """Tantivy's side of :func:`polaris.search.text.tokens`."""
+    """Tantivy's side: the terms Python made, split at the spaces between them."""
     return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(TOKEN_PATTERN))
-        .filter(tantivy.Filter.lowercase())
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
         .filter(tantivy.Filter.remove_long(TOKEN_BYTES_LIMIT))
         .build()
     )
@@ -151,8 +161,12 @@ class TantivySearchEngine:
             doc.add_text("content_type", document.content_type.lower())
         doc.add_date("modified_at", stored_second(document.modified_at))
         name, text = nfc(document.name), nfc(document.text)
-        doc.add_text("name", search_form(name))
-        doc.add_text("text", search_form(text))
+        for field, value in (("name", name), ("text", text)):
+            positions = analyse(value)
+            doc.add_text(field, " ".join(position.term for position in positions))
+            doc.add_text(
+                field + "_keys", " ".join(key for position in positions for key in position.keys)
+            )
         doc.add_bytes("name_stored", name.encode())
         doc.add_bytes("text_stored", text.encode())
         return doc
@@ -179,11 +193,27 @@ class TantivySearchEngine:
         finally:
             self._gate.release()
 
+    def terms_version(self) -> int:
+        """The terms version the index was built with (0: it needs a rebuild)."""
+        with self._locked():
+            return int(json.loads((self.path / FORMAT_FILE).read_text()).get("terms", 0))
+
+    def set_terms_version(self, version: int) -> None:
+        with self._locked():
+            self._mark(version)
+
+    def _mark(self, terms: int) -> None:
+        marker = self.path / FORMAT_FILE
+        marker.write_text(json.dumps({"format": FORMAT_VERSION, "terms": terms}))
+
     def _check_format(self) -> None:
         marker = self.path / FORMAT_FILE
         if marker.exists():
             found = json.loads(marker.read_text()).get("format")
-            if found != FORMAT_VERSION:
+            if found in OLD_FORMATS:
+                self._empty()
+                self._mark(0)
+            elif found != FORMAT_VERSION:
                 raise SearchIndexError(
                     f"the search index in {self.path} has format {found}, this Polaris reads "
                     f"{FORMAT_VERSION}: remove the directory and reindex"
@@ -191,7 +221,17 @@ class TantivySearchEngine:
         elif tantivy.Index.exists(str(self.path)):
             raise SearchIndexError(f"{self.path} holds an index that is not Polaris's")
         else:
-            marker.write_text(json.dumps({"format": FORMAT_VERSION}))
+            self._mark(TERMS_VERSION)  # a new index is built with today's terms
+
+    def _empty(self) -> None:
+        """Remove an old format's files (all but the lock and the marker)."""
+        for entry in self.path.iterdir():
+            if entry.name in {"writer.lock", FORMAT_FILE}:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -273,9 +313,12 @@ class TantivySearchEngine:
 
     def _query(self, planned: Plan) -> tantivy.Query:
         schema = self._schema
-        must: list[tantivy.Query] = [self._clause(clause) for clause in planned.clauses]
+        must: list[tantivy.Query] = [
+            self._any_of([self._item(item) for item in group]) for group in planned.query.groups
+        ]
         if not must:
             must.append(tantivy.Query.all_query())
+        excluded = [self._item(item) for item in planned.query.excluded]
         filters = [self._visible(planned)]
         filters.append(self._range("classification", 0, planned.max_classification))
         if planned.space_filter is not None:
@@ -304,6 +347,7 @@ class TantivySearchEngine:
         subqueries += [
             (tantivy.Occur.Must, tantivy.Query.const_score_query(query, 0.0)) for query in filters
         ]
+        subqueries += [(tantivy.Occur.MustNot, query) for query in excluded]
         return tantivy.Query.boolean_query(subqueries)
 
     def _visible(self, planned: Plan) -> tantivy.Query:
@@ -315,24 +359,50 @@ class TantivySearchEngine:
             either.append(self._any("ancestors", planned.shared_roots))
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, query) for query in either])
 
+    @staticmethod
+    def _any_of(queries: list[tantivy.Query]) -> tantivy.Query:
+        if len(queries) == 1:
+            return queries[0]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, query) for query in queries])
+
+    def _item(self, item: Item) -> tantivy.Query:
+        """All clauses of a chunk (most chunks are one clause)."""
+        if len(item) == 1:
+            return self._clause(item[0])
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, self._clause(clause)) for clause in item]
+        )
+
     def _clause(self, clause: Clause) -> tantivy.Query:
-        """The clause in the name or in the text, scored by where it matched only (see Ranking)."""
+        """The clause in the name or in the text, scored by where it matched only (see Ranking):
+        its words or a key as much, a phonetic key :data:`LOOSE_WEIGHT` each."""
+        parts = [
+            (self._words("name", clause), NAME_BOOST),
+            (self._words("text", clause), 1.0),
+        ]
+        if clause.keys:
+            parts += [
+                (self._any("name_keys", clause.keys), NAME_BOOST),
+                (self._any("text_keys", clause.keys), 1.0),
+            ]
+        for key in clause.loose:
+            parts += [
+                (self._text_term("name_keys", key), NAME_BOOST * LOOSE_WEIGHT),
+                (self._text_term("text_keys", key), LOOSE_WEIGHT),
+            ]
         return tantivy.Query.boolean_query(
             [
-                (
-                    tantivy.Occur.Should,
-                    tantivy.Query.const_score_query(self._words("name", clause), NAME_BOOST),
-                ),
-                (
-                    tantivy.Occur.Should,
-                    tantivy.Query.const_score_query(self._words("text", clause), 1.0),
-                ),
+                (tantivy.Occur.Should, tantivy.Query.const_score_query(query, weight))
+                for query, weight in parts
             ]
         )
 
+    def _text_term(self, field: str, value: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self._schema, field, value)
+
     def _words(self, field: str, clause: Clause) -> tantivy.Query:
         schema = self._schema
-        # Words hold letters, marks and digits only: no regex metacharacter needs escaping.
+        # Terms hold letters, marks and digits only: no regex metacharacter needs escaping.
         if not clause.is_phrase:
             word = clause.words[0]
             if clause.prefix:
