@@ -140,6 +140,14 @@ class CheckedRead:
             **read_record(self._context, self._located, self._version, byte_range=self._byte_range)
         )
 
+    def audit_in(self, session: Session) -> None:
+        """Write the ``file.read`` record in ``session``'s write transaction, which the caller
+        commits before it sends a byte (for reads that are not on the download hot path)."""
+        audit.append(
+            session=session,
+            **read_record(self._context, self._located, self._version, byte_range=self._byte_range),
+        )
+
     def whole(self) -> bytes | None:
         """All the bytes asked for when the first piece holds them (a file of one chunk): sent
         as they are, with no stream to step through in the thread pool. None otherwise.
@@ -212,6 +220,36 @@ def check_read(
         failed=failed,
         sessions=sessions,
     )
+
+
+def open_read(
+    *,
+    session: Session,
+    context: AuditContext,
+    blobs: BlobStore,
+    sessions: sessionmaker[Session],
+    located: Located,
+    version: FileVersion,
+    byte_range: tuple[int, int] | None,
+) -> Iterator[bytes]:
+    """Check, audit and return the bytes ``byte_range`` (all when None) of an authorised version,
+    the ``file.read`` record written in ``session``'s own write transaction.
+
+    For the readers off the download route (WebDAV, chat attachments, Matrix media), where one
+    transaction both authorises and records. Preconditions: the caller authorised the read in
+    ``session``'s open transaction and commits it before sending anything.
+    """
+    checked = check_read(
+        session=session,
+        context=context,
+        blobs=blobs,
+        sessions=sessions,
+        located=located,
+        version=version,
+        byte_range=byte_range,
+    )
+    checked.audit_in(session)
+    return checked.stream()
 
 
 def _content_of(version: FileVersion) -> ContentRef:
