@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Classification, Resource
 from polaris.clock import utcnow
-from polaris.drive import reach_repo, repo, shares_repo, spaces
+from polaris.drive import reach_repo, shares_repo, spaces
 from polaris.drive._locate import RESOURCE_KIND, Located, grant_of, locate_many
 from polaris.drive.models import Node, Share, Space
 
