@@ -180,3 +180,35 @@ def test_a_shared_folder_put_in_the_trash_or_raised_hides_what_is_below_at_once(
     )  # fmt: skip
     ids, page = find(db_session, search, "तलाशी")
     assert ids == [] and page.total == 0 and page.total_exact
+
+
+def test_the_check_decides_alike_with_the_roots_levels_read_for_visibility(
+    db_session: Session,
+) -> None:
+    """``MatchCheck`` takes the roots' levels read to decide the spaces instead of reading those
+    roots again: the same nodes pass, for a reader below and above the levels met."""
+    root = station(db_session)
+    plain = mkdir(db_session, root, "plain")
+    inner = mkdir(db_session, plain, "inner")
+    secret = mkdir(db_session, root, "secret")
+    below_secret = mkdir(db_session, secret, "below")
+    binned = mkdir(db_session, root, "binned")
+    below_binned = mkdir(db_session, binned, "below")
+    head = actor(db_session, "sho.one")
+    service.set_classification(
+        session=db_session, actor=head, context=SYSTEM, node_id=secret,
+        classification=Classification.SECRET,
+    )  # fmt: skip
+    trash.trash_node(session=db_session, actor=head, context=SYSTEM, node_id=binned)
+    nodes = [root, plain, inner, secret, below_secret, binned, below_binned]
+    passed = {}
+    for username in ("ct.one", "sho.one"):
+        reader = actor(db_session, username)
+        drive_index.reached_spaces(db_session, reader, DEFAULTS)  # makes the reader's own space
+        reached = drive_index.reached_spaces(db_session, reader, DEFAULTS)
+        assert root in reached.root_levels
+        handed = drive_index.MatchCheck(db_session, reader, reached.root_levels).readable(nodes)
+        assert handed == drive_index.MatchCheck(db_session, reader).readable(nodes)
+        passed[username] = handed
+    assert passed["ct.one"] == {root, plain, inner}
+    assert passed["sho.one"] == {root, plain, inner, secret, below_secret}

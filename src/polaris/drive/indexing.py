@@ -14,6 +14,8 @@ from polaris.drive import repo, spaces, stamps
 from polaris.drive._locate import Located as Located  # what ``located`` hands out, for search
 from polaris.drive._locate import locate, locate_many
 from polaris.drive._reach import MatchCheck as MatchCheck  # the check of a search's matches
+from polaris.drive._reach import ReachedSpaces as ReachedSpaces  # spaces and roots' levels
+from polaris.drive._reach import reached_spaces as reached_spaces  # for search
 from polaris.drive._reach import readable_space_ids, shared_root_ids
 from polaris.drive.models import FILE, Node
 

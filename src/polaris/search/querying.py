@@ -11,6 +11,7 @@ of what the user may read now.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -61,8 +62,13 @@ def search(
     defaults: spaces.SpaceDefaults,
     space_ids: frozenset[int] | None = None,
 ) -> tuple[list[Found], SearchPage]:
+    root_levels: Mapping[int, int] = {}
+    if space_ids is None:
+        # The roots' levels read to decide the spaces spare the check reading them again.
+        reached = drive_index.reached_spaces(session, actor, defaults)
+        space_ids, root_levels = reached.space_ids, reached.root_levels
     visibility = visibility_for(session, actor, defaults, space_ids)
-    check = drive_index.MatchCheck(session, actor)
+    check = drive_index.MatchCheck(session, actor, root_levels)
     page = search_page(engine, query, visibility, keep=check.readable)
     located = check.located([hit.node_id for hit in page.hits])
     found = [Found(located[hit.node_id], hit) for hit in page.hits if hit.node_id in located]
