@@ -66,7 +66,6 @@ class _Pass:
     """What a pass will write, and which jobs asked for each node (to fail the right ones)."""
 
     engine: SearchEngine
-    limit: int = PASS_TEXT_BYTES
     documents: dict[int, SearchDocument] = field(default_factory=dict)
     gone: set[int] = field(default_factory=set)
     asked: dict[int, set[int]] = field(default_factory=dict)  # node id -> job ids
@@ -78,7 +77,7 @@ class _Pass:
         self.documents[document.node_id] = document  # the later read wins
         self.asked.setdefault(document.node_id, set()).add(job_id)
         self.size += len(document.name.encode()) + len(document.text.encode())
-        if self.size >= self.limit:
+        if self.size >= PASS_TEXT_BYTES:
             self.commit()
 
     def remove(self, job_id: int, node_ids: Sequence[int]) -> None:
