@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.drive.conftest import Drive, drive_on
+
 from polaris import jobs
 from polaris.db.engine import make_engine
 from polaris.db.migrate import upgrade
@@ -30,9 +32,8 @@ from polaris.jobs import service as job_service
 from polaris.search import indexing, requests
 from polaris.search.interface import SearchQuery, Visibility
 from polaris.search.tantivy_engine import TantivySearchEngine
-from tests.drive.conftest import Drive, drive_on
 
-WORDS = "report district station witness vehicle theft चोरी रिपोर्ट थाना गवाह".split()
+WORDS = ["report", "district", "station", "witness", "theft", "चोरी", "रिपोर्ट", "थाना", "गवाह"]
 
 
 def text_of(kib: int, rng: random.Random) -> bytes:
@@ -92,7 +93,8 @@ def main() -> None:
         found = indexing.engine_of(drive.instance).matches(SearchQuery(text="note"), seen, 5000)
         assert len(found.node_ids) == args.files
         next(fixture, None)
-    print(f"{args.files} uploads of {args.kib} KiB of text, SQLite + Tantivy, {os.cpu_count()} CPUs")
+    cpus = os.cpu_count()
+    print(f"{args.files} uploads of {args.kib} KiB of text, SQLite + Tantivy, {cpus} CPUs")
     print()
     print("| indexing | jobs a pass | wall s | CPU s | CPU ms a document | commits |")
     print("|---|---:|---:|---:|---:|---:|")

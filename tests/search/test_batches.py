@@ -173,7 +173,7 @@ def test_a_crash_between_commit_and_record_indexes_each_upload_once(
         patched.setattr(job_service, "_record_batch", crash)
         with pytest.raises(SystemExit):
             run_index_jobs(drive)
-    assert tantivy_of(drive).count() == 11  # the folder and files: committed, but the queue does not know
+    assert tantivy_of(drive).count() == 11  # folder and files committed; the queue does not know
     assert {job.status for job in index_jobs(drive)} == {JobStatus.RUNNING}
     with drive.instance.sessions() as session, session.begin():  # the leases run out
         session.execute(
