@@ -11,8 +11,12 @@ them apart from the web nodes, against the same PostgreSQL (claims use ``SKIP LO
 
 from polaris.jobs.models import Job, JobStatus
 from polaris.jobs.service import (
+    BatchJob,
+    BatchOutcome,
     JobContext,
+    JobFailure,
     PermanentError,
+    batch_handler,
     enqueue,
     get_job,
     handler,
@@ -25,11 +29,15 @@ from polaris.jobs.service import (
 from polaris.jobs.worker import Worker
 
 __all__ = [
+    "BatchJob",
+    "BatchOutcome",
     "Job",
     "JobContext",
+    "JobFailure",
     "JobStatus",
     "PermanentError",
     "Worker",
+    "batch_handler",
     "enqueue",
     "get_job",
     "handler",

@@ -78,6 +78,41 @@ def claim_next(
     return job
 
 
+def claim_more(
+    session: Session,
+    *,
+    kind: str,
+    now: dt.datetime,
+    lease_until: dt.datetime,
+    worker: str,
+    limit: int,
+) -> Sequence[Job]:
+    """Take up to ``limit`` more due jobs of one ``kind``, oldest first, as :func:`claim_next`
+    does one: for a batch handler, in the transaction of that first claim."""
+    if limit <= 0:
+        return []
+    due = or_(
+        and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
+        and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
+    )
+    found = session.scalars(
+        select(Job)
+        .where(due, Job.kind == kind)
+        .order_by(Job.run_after, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job in found:
+        job.status = JobStatus.RUNNING
+        job.key = None
+        job.attempts += 1
+        job.lease_until = lease_until
+        job.worker = worker
+        job.started_at = now
+    session.flush()
+    return found
+
+
 def update_claimed(
     session: Session, *, job_id: int, worker: str, attempt: int, **values: Any
 ) -> bool:

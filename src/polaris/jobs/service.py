@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,28 @@ Payload = dict[str, Any]
 Result = dict[str, Any] | None
 HandlerFunction = Callable[["JobContext", Payload], Result]
 
+
+@dataclass(frozen=True)
+class BatchJob:
+    """One job of a batch, as its batch handler sees it."""
+
+    job_id: int
+    payload: Payload
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """A batch handler's verdict on one job of its batch: it failed, for ``reason``; retried
+    after the usual backoff unless ``permanent``."""
+
+    reason: str
+    permanent: bool = False
+
+
+#: Each job's id to its result (done) or :class:`JobFailure`; a job left out failed.
+BatchOutcome = dict[int, Result | JobFailure]
+BatchHandlerFunction = Callable[["Instance", Sequence[BatchJob]], BatchOutcome]
+
 DEFAULT_MAX_ATTEMPTS = 5
 BACKOFF_BASE = dt.timedelta(seconds=10)
 BACKOFF_CAP = dt.timedelta(hours=1)
@@ -39,6 +61,7 @@ BACKOFF_CAP = dt.timedelta(hours=1)
 PROGRESS_INTERVAL_SECONDS = 0.5
 
 _HANDLERS: dict[str, HandlerFunction] = {}
+_BATCH_HANDLERS: dict[str, tuple[BatchHandlerFunction, int]] = {}
 #: Set when a job is committed in this process, so that idle workers here wake at once.
 WAKE = threading.Event()
 _WAKE_PENDING = "polaris.jobs.wake_pending"
@@ -52,7 +75,7 @@ def handler(kind: str) -> Callable[[HandlerFunction], HandlerFunction]:
     """Register the function that runs jobs of ``kind``. It must be idempotent."""
 
     def register(function: HandlerFunction) -> HandlerFunction:
-        if kind in _HANDLERS and _HANDLERS[kind] is not function:
+        if (kind in _HANDLERS and _HANDLERS[kind] is not function) or kind in _BATCH_HANDLERS:
             raise ValueError(f"a handler for job kind {kind!r} is already registered")
         _HANDLERS[kind] = function
         return function
@@ -60,8 +83,34 @@ def handler(kind: str) -> Callable[[HandlerFunction], HandlerFunction]:
     return register
 
 
+def batch_handler(
+    kind: str, *, size: int
+) -> Callable[[BatchHandlerFunction], BatchHandlerFunction]:
+    """Register the function that runs due jobs of ``kind`` together, up to ``size`` at a time.
+
+    For work with a fixed cost a pass (a search index's commit): a worker that claims a job of
+    ``kind`` claims up to ``size - 1`` more due ones in the same transaction, hands them to the
+    handler at once and records every outcome in one transaction. The handler says per job
+    whether it is done (its result) or failed (:class:`JobFailure`), so one bad job fails alone.
+    If the handler raises, every job of the batch fails (and is retried) with that error. It
+    must be idempotent, as every handler: a worker that dies after the work and before the
+    outcomes are recorded leaves the whole batch to run again when the leases end.
+    """
+    if size < 1:
+        raise ValueError("a batch holds at least one job")
+
+    def register(function: BatchHandlerFunction) -> BatchHandlerFunction:
+        known = _BATCH_HANDLERS.get(kind)
+        if (known is not None and known[0] is not function) or kind in _HANDLERS:
+            raise ValueError(f"a handler for job kind {kind!r} is already registered")
+        _BATCH_HANDLERS[kind] = (function, size)
+        return function
+
+    return register
+
+
 def registered_kinds() -> list[str]:
-    return sorted(_HANDLERS)
+    return sorted({*_HANDLERS, *_BATCH_HANDLERS})
 
 
 def enqueue(
@@ -212,12 +261,15 @@ def worker_name() -> str:
 
 
 def run_one(instance: Instance, *, worker: str | None = None) -> bool:
-    """Claim and run one due job; False when none is due."""
+    """Claim and run one due job (with a batch handler, a batch of them); False when none is
+    due."""
     worker = worker or worker_name()
     kinds = registered_kinds()
     if not kinds:
         return False
     lease = dt.timedelta(seconds=instance.settings.jobs.lease_seconds)
+    batch: list[JobContext] = []
+    payloads: dict[int, Payload] = {}
     with unit_of_work(instance.sessions) as session:
         now = utcnow()
         job = repo.claim_next(session, kinds=kinds, now=now, lease_until=now + lease, worker=worker)
@@ -225,12 +277,27 @@ def run_one(instance: Instance, *, worker: str | None = None) -> bool:
             return False
         job_id, kind, attempt, max_attempts = job.id, job.kind, job.attempts, job.max_attempts
         payload = dict(job.payload)
-        if attempt > max_attempts:
-            # Its worker died on the last allowed attempt.
-            job.status = JobStatus.FAILED
-            job.error = job.error or "the worker running this job stopped"
-            job.finished_at = now
+        if kind in _BATCH_HANDLERS:
+            more = repo.claim_more(
+                session,
+                kind=kind,
+                now=now,
+                lease_until=now + lease,
+                worker=worker,
+                limit=_BATCH_HANDLERS[kind][1] - 1,
+            )
+            batch = [
+                JobContext(instance, j.id, j.attempts, worker, j.max_attempts)
+                for j in [job, *more]
+                if not _given_up(j, now)
+            ]
+            payloads = {j.id: dict(j.payload) for j in [job, *more]}
+        elif _given_up(job, now):
             return True
+    if kind in _BATCH_HANDLERS:
+        if batch:
+            _run_batch(instance, kind, batch, payloads)
+        return True
     context = JobContext(
         instance=instance,
         job_id=job_id,
@@ -248,6 +315,60 @@ def run_one(instance: Instance, *, worker: str | None = None) -> bool:
     else:
         _finish(context, status=JobStatus.DONE, result=result, error=None)
     return True
+
+
+def _given_up(job: Job, now: dt.datetime) -> bool:
+    """Fail a job whose worker died on its last allowed attempt (in the claim's transaction)."""
+    if job.attempts <= job.max_attempts:
+        return False
+    job.status = JobStatus.FAILED
+    job.error = job.error or "the worker running this job stopped"
+    job.finished_at = now
+    return True
+
+
+def _run_batch(
+    instance: Instance, kind: str, batch: list[JobContext], payloads: dict[int, Payload]
+) -> None:
+    """Run a batch handler and record every job's outcome in one transaction."""
+    function = _BATCH_HANDLERS[kind][0]
+    outcomes: BatchOutcome
+    try:
+        outcomes = function(instance, [BatchJob(c.job_id, payloads[c.job_id]) for c in batch])
+    except PermanentError as error:
+        failure = JobFailure(str(error) or type(error).__name__, permanent=True)
+        outcomes = dict.fromkeys(payloads, failure)
+    except Exception as error:  # a failing batch must never stop its worker
+        log.warning("batch of %s %s jobs failed: %r", len(batch), kind, error)
+        outcomes = dict.fromkeys(payloads, JobFailure(f"{type(error).__name__}: {error}"))
+    _record_batch(batch, outcomes)
+
+
+def _record_batch(batch: list[JobContext], outcomes: BatchOutcome) -> None:
+    now = utcnow()
+    with batch[0].session() as session:
+        for context in batch:
+            values: dict[str, Any] = {"lease_until": None}
+            outcome = outcomes.get(context.job_id, JobFailure("the batch handler left it out"))
+            if not isinstance(outcome, JobFailure):
+                values |= {"status": JobStatus.DONE, "result": outcome, "error": None}
+            elif outcome.permanent or context.attempt >= context.max_attempts:
+                values |= {"status": JobStatus.FAILED, "error": outcome.reason[:2000]}
+            else:
+                values |= {
+                    "status": JobStatus.QUEUED,
+                    "run_after": now + backoff(context.attempt),
+                    "error": outcome.reason[:2000],
+                }
+            if values["status"] != JobStatus.QUEUED:
+                values["finished_at"] = now
+            repo.update_claimed(
+                session,
+                job_id=context.job_id,
+                worker=context.worker,
+                attempt=context.attempt,
+                **values,
+            )
 
 
 def _retry_or_fail(context: JobContext, error: Exception) -> None:

@@ -32,6 +32,10 @@ MAX_OFFSET = 1000
 MAX_CHECKED = MAX_OFFSET + MAX_LIMIT
 
 
+#: Documents an engine would not take (:meth:`SearchEngine.write`): node id to the reason.
+Rejected = dict[int, str]
+
+
 @dataclass(frozen=True)
 class SearchDocument:
     """One file or folder as the index holds it.
@@ -187,6 +191,15 @@ class SearchEngine(Protocol):
 
     def delete(self, node_ids: Sequence[int]) -> None:
         """Remove the documents; ids not in the index are ignored."""
+
+    def write(self, documents: Sequence[SearchDocument], removed: Sequence[int]) -> Rejected:
+        """Upsert ``documents`` and delete ``removed`` in one commit (one transaction).
+
+        A document the engine cannot take is left out, its old entry untouched, and named in the
+        answer with the reason; the others commit. A node id in both is indexed (the caller
+        passes the state it read, in which a node is either live or gone). Idempotent: the same
+        call twice leaves the index as once.
+        """
 
     def matches(self, query: SearchQuery, visibility: Visibility, bound: int) -> Matches:
         """The ids of the visible documents matching ``query``, best first, at most ``bound``.

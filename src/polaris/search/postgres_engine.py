@@ -46,6 +46,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     Integer,
     Select,
@@ -60,11 +61,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 
 from polaris.clock import utcnow
 from polaris.search.interface import (
     MAX_CHECKED,
     Matches,
+    Rejected,
     SearchDocument,
     SearchQuery,
     StoredText,
@@ -107,6 +110,8 @@ class PostgresSearchEngine:
             raise ValueError("the postgresql search engine needs a PostgreSQL database")
         self._engine = engine
         self._max_ranked = max_ranked
+        #: Write transactions committed through this object (for tests and benchmarks).
+        self.commits = 0
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -115,28 +120,47 @@ class PostgresSearchEngine:
             return
         latest = {document.node_id: document for document in documents}
         rows = [_row(document) for document in latest.values()]
-        values: dict[str, ColumnElement[Any]] = {
-            column: bindparam(column) for column in rows[0] if column != "document"
-        }
-        values["document"] = cast(bindparam("document", type_=Text), postgresql.TSVECTOR)
-        insert = postgresql.insert(_entry).values(values)
-        statement = insert.on_conflict_do_update(
-            index_elements=[_entry.c.node_id],
-            set_={column: insert.excluded[column] for column in rows[0] if column != "node_id"},
-        )
         with self._engine.begin() as connection:
             for start in range(0, len(rows), BATCH):
-                connection.execute(statement, rows[start : start + BATCH])
+                connection.execute(_upsert_statement(), rows[start : start + BATCH])
+        self.commits += 1
 
     def delete(self, node_ids: Sequence[int]) -> None:
-        ids = sorted(set(node_ids))
         with self._engine.begin() as connection:
-            for start in range(0, len(ids), 10_000):
-                connection.execute(
-                    delete(_entry).where(
-                        _entry.c.node_id == func.any(_int_array(ids[start : start + 10_000]))
-                    )
-                )
+            _delete(connection, node_ids)
+        self.commits += 1
+
+    def write(self, documents: Sequence[SearchDocument], removed: Sequence[int]) -> Rejected:
+        latest = {document.node_id: document for document in documents}
+        rejected: Rejected = {}
+        rows: list[dict[str, Any]] = []
+        for node_id, document in latest.items():
+            try:
+                rows.append(_row(document))
+            except (ValueError, TypeError) as error:
+                rejected[node_id] = f"{type(error).__name__}: {error}"
+        gone = set(removed) - latest.keys()
+        if not rows and not gone:
+            return rejected
+        statement = _upsert_statement()
+        with self._engine.begin() as connection:
+            _delete(connection, gone)
+            for start in range(0, len(rows), BATCH):
+                chunk = rows[start : start + BATCH]
+                try:
+                    with connection.begin_nested():
+                        connection.execute(statement, chunk)
+                except DBAPIError:
+                    # Some row is refused (a NUL character, say): find it, keep the others.
+                    for row in chunk:
+                        try:
+                            with connection.begin_nested():
+                                connection.execute(statement, [row])
+                        except DBAPIError as error:
+                            reason = str(error.orig or error).strip().splitlines()[0]
+                            rejected[int(row["node_id"])] = reason
+        self.commits += 1
+        return rejected
 
     def clear(self) -> None:
         with self._engine.begin() as connection:
@@ -232,6 +256,30 @@ class PostgresSearchEngine:
             .where(*conditions)
             .order_by(_entry.c.modified_at.desc(), _entry.c.node_id.desc())
             .limit(most)
+        )
+
+
+def _upsert_statement() -> Any:
+    """Insert, or replace the entry of the same node."""
+    columns = [column.name for column in _entry.columns]
+    values: dict[str, ColumnElement[Any]] = {
+        column: bindparam(column) for column in columns if column != "document"
+    }
+    values["document"] = cast(bindparam("document", type_=Text), postgresql.TSVECTOR)
+    insert = postgresql.insert(_entry).values(values)
+    return insert.on_conflict_do_update(
+        index_elements=[_entry.c.node_id],
+        set_={column: insert.excluded[column] for column in columns if column != "node_id"},
+    )
+
+
+def _delete(connection: Connection, node_ids: Iterable[int]) -> None:
+    ids = sorted(set(node_ids))
+    for start in range(0, len(ids), 10_000):
+        connection.execute(
+            delete(_entry).where(
+                _entry.c.node_id == func.any(_int_array(ids[start : start + 10_000]))
+            )
         )
 
 

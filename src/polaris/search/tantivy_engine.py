@@ -49,6 +49,7 @@ import tantivy
 from polaris.db.engine import WriterGate
 from polaris.search.interface import (
     Matches,
+    Rejected,
     SearchDocument,
     SearchQuery,
     StoredText,
@@ -111,6 +112,8 @@ class TantivySearchEngine:
         self._heap = writer_heap_bytes
         path.mkdir(parents=True, exist_ok=True)
         self._gate = WriterGate(path / "writer.lock")
+        #: Commits made through this object (for tests and benchmarks: one a batch).
+        self.commits = 0
         self._schema = _schema()
         with self._locked():
             self._check_format()
@@ -138,6 +141,27 @@ class TantivySearchEngine:
             self._write(
                 lambda writer: writer.delete_documents_by_query(self._any("node_id", node_ids))
             )
+
+    def write(self, documents: Sequence[SearchDocument], removed: Sequence[int]) -> Rejected:
+        latest = {document.node_id: document for document in documents}
+        rejected: Rejected = {}
+        added: list[tantivy.Document] = []
+        for node_id, document in latest.items():
+            try:
+                added.append(self._document(document))
+            except (ValueError, TypeError, OverflowError) as error:
+                rejected[node_id] = f"{type(error).__name__}: {error}"
+        # Deletes apply to what was added before them: old versions go, the new ones stay.
+        ids = sorted(latest.keys() - rejected.keys() | set(removed) - latest.keys())
+
+        def work(writer: tantivy.IndexWriter) -> None:
+            writer.delete_documents_by_query(self._any("node_id", ids))
+            for document in added:
+                writer.add_document(document)
+
+        if ids:
+            self._write(work)
+        return rejected
 
     def clear(self) -> None:
         self._write(lambda writer: writer.delete_all_documents())
@@ -177,6 +201,7 @@ class TantivySearchEngine:
             try:
                 work(writer)
                 writer.commit()
+                self.commits += 1
             except BaseException:
                 writer.rollback()
                 raise
