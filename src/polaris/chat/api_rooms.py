@@ -6,9 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from polaris import events
 from polaris.access.policy import Actor
-from polaris.chat import broadcasts, messages, rooms
+from polaris.chat import broadcasts, rooms
 from polaris.chat.present import user_names
 from polaris.chat.schemas import (
     BroadcastCreate,
@@ -20,6 +19,7 @@ from polaris.chat.schemas import (
     RoomRead,
     UserRef,
 )
+from polaris.chat.summaries import room_list
 from polaris.db.uow import transaction
 from polaris.deps import (
     CurrentCaller,
@@ -29,17 +29,6 @@ from polaris.deps import (
 from polaris.web.params import Id
 
 router = APIRouter()
-
-
-def room_list(session: Session, actor: Actor) -> RoomList:
-    """The caller's rooms with unread counts, and the stream position they are true at (read
-    first: a change after it is in the sync from it)."""
-    position = events.head_position(session)
-    views = rooms.my_rooms(session=session, actor=actor)
-    unread = messages.unread_counts(session=session, actor=actor)
-    shown = [RoomRead.of(view, unread.get(view.room.id, 0)) for view in views]
-    shown.sort(key=lambda room: (-room.last_seq, room.id))
-    return RoomList(position=position, unread_total=sum(unread.values()), rooms=shown)
 
 
 @router.get("/rooms", response_model=RoomList)
