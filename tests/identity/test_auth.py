@@ -12,7 +12,7 @@ from polaris.audit.models import AuditRecord
 from polaris.clock import utcnow
 from polaris.db.uow import transaction
 from polaris.errors import MfaRequired, NotAuthenticated, Throttled, ValidationFailed
-from polaris.identity import auth, mfa, program_tokens
+from polaris.identity import auth, mfa, program_tokens, second_factor
 from polaris.identity.actors import RequestInfo
 from polaris.identity.models import ApiToken, LoginThrottle, User, UserSession
 from polaris.identity.passwords import Argon2Parameters, Passwords, VerifyResult
@@ -169,11 +169,11 @@ def enrol(session: Session, username: str) -> tuple[str, list[str]]:
     assert step.stage == "enrol"
     with pytest.raises(MfaRequired):
         auth.resolve_session(session=session, config=config, token=step.token)
-    started = auth.begin_enrolment(
+    started = second_factor.begin_enrolment(
         session=session, config=config, token=step.token, password=None, request=REQUEST
     )
     assert started.provisioning_uri.startswith("otpauth://totp/")
-    done = auth.confirm_enrolment(
+    done = second_factor.confirm_enrolment(
         session=session,
         config=config,
         token=step.token,
@@ -202,7 +202,7 @@ def test_supervisory_role_must_enrol_then_each_code_works_once(db_session: Sessi
     db_session.commit()
     # The code used to enrol cannot sign in again.
     with pytest.raises(NotAuthenticated), transaction(db_session):
-        auth.verify_mfa(
+        second_factor.verify_mfa(
             session=db_session,
             config=config,
             token=step.token,
@@ -210,13 +210,13 @@ def test_supervisory_role_must_enrol_then_each_code_works_once(db_session: Sessi
             request=REQUEST,
         )
     next_code = mfa.current_code(secret, at=(enrolled.mfa_last_step + 1) * 30)
-    done = auth.verify_mfa(
+    done = second_factor.verify_mfa(
         session=db_session, config=config, token=step.token, code=next_code, request=REQUEST
     )
     assert done.stage == "active"
     again = login(db_session, "sho.kotwali")
     with pytest.raises(NotAuthenticated):
-        auth.verify_mfa(
+        second_factor.verify_mfa(
             session=db_session, config=config, token=again.token, code=next_code, request=REQUEST
         )
 
@@ -228,13 +228,13 @@ def test_recovery_code_works_once(db_session: Session) -> None:
     assert len(codes) == 10 and len(set(codes)) == 10
     config = auth_config()
     step = login(db_session, "sp.bhopal")
-    done = auth.verify_mfa(
+    done = second_factor.verify_mfa(
         session=db_session, config=config, token=step.token, code=codes[0].upper(), request=REQUEST
     )
     assert done.stage == "active"
     step = login(db_session, "sp.bhopal")
     with pytest.raises(NotAuthenticated):
-        auth.verify_mfa(
+        second_factor.verify_mfa(
             session=db_session, config=config, token=step.token, code=codes[0], request=REQUEST
         )
 
@@ -245,14 +245,14 @@ def test_changing_mfa_from_a_full_session_needs_the_password(db_session: Session
     config = auth_config()
     step = login(db_session, "ct.a")
     with pytest.raises(NotAuthenticated, match="password"):
-        auth.begin_enrolment(
+        second_factor.begin_enrolment(
             session=db_session, config=config, token=step.token, password=None, request=REQUEST
         )
-    started = auth.begin_enrolment(
+    started = second_factor.begin_enrolment(
         session=db_session, config=config, token=step.token, password=PASSWORD, request=REQUEST
     )
     with pytest.raises(ValidationFailed):
-        auth.confirm_enrolment(
+        second_factor.confirm_enrolment(
             session=db_session,
             config=config,
             token=step.token,

@@ -8,12 +8,16 @@ their actor is the acting user (None for the hierarchy's own changes). Listed in
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from polaris import events
 from polaris.events.service import DataValue
+
+if TYPE_CHECKING:
+    from polaris.chat.models import ChatEvent
 
 ROOM_CREATED = "chat.room.created"
 ROOM_CHANGED = "chat.room.changed"
@@ -45,6 +49,22 @@ def changed(
         session.info[_PENDING] = True  # once per transaction, however many events
         orm_event.listen(session, "after_commit", _committed, once=True)
         orm_event.listen(session, "after_rollback", _forget, once=True)
+
+
+def changed_by(
+    session: Session, kind: str, event: ChatEvent, *, actor_id: int | None, **data: DataValue
+) -> None:
+    """``changed`` for a change that a timeline event carries: its room, ``event_id`` and
+    ``seq``."""
+    changed(
+        session,
+        kind,
+        room_id=event.room_id,
+        actor_id=actor_id,
+        event_id=event.id,
+        seq=event.seq,
+        **data,
+    )
 
 
 def _committed(session: Session) -> None:

@@ -173,14 +173,8 @@ def record_message(
             **(detail or {}),
         },
     )
-    events.changed(
-        session,
-        events.MESSAGE_SENT,
-        room_id=room.id,
-        actor_id=actor.user_id,
-        event_id=event.id,
-        seq=event.seq,
-        reply_to_id=reply_to_id,
+    events.changed_by(
+        session, events.MESSAGE_SENT, event, actor_id=actor.user_id, reply_to_id=reply_to_id
     )
     return event
 
@@ -245,14 +239,8 @@ def edit(
         room,
         detail={"event_id": new.id, "edits": target.id, "chars": len(clean)},
     )
-    events.changed(
-        session,
-        events.MESSAGE_EDITED,
-        room_id=room.id,
-        actor_id=actor.user_id,
-        event_id=new.id,
-        seq=new.seq,
-        edits_id=target.id,
+    events.changed_by(
+        session, events.MESSAGE_EDITED, new, actor_id=actor.user_id, edits_id=target.id
     )
     return new
 
@@ -300,14 +288,8 @@ def redact(
         room,
         detail={"event_id": target.id, "own": own},
     )
-    events.changed(
-        session,
-        events.MESSAGE_REDACTED,
-        room_id=room.id,
-        actor_id=actor.user_id,
-        event_id=redaction.id,
-        seq=redaction.seq,
-        redacts_id=target.id,
+    events.changed_by(
+        session, events.MESSAGE_REDACTED, redaction, actor_id=actor.user_id, redacts_id=target.id
     )
     return redaction
 
@@ -348,14 +330,8 @@ def mark_read(
         receipt.up_to_seq = target.seq
         receipt.at = utcnow()
         session.flush()
-        events.changed(
-            session,
-            events.RECEIPT_UPDATED,
-            room_id=room.id,
-            actor_id=actor.user_id,
-            user_id=actor.user_id,
-            event_id=target.id,
-            seq=target.seq,
+        events.changed_by(
+            session, events.RECEIPT_UPDATED, target, actor_id=actor.user_id, user_id=actor.user_id
         )
     return receipt
 

@@ -68,3 +68,9 @@ def present(
     names = user_names(session, [i for item in items for i in (item.sender_id, item.state_key)])
     shown = [EventRead.of(item, keys, files.get(item.id), own=viewer_id) for item in items]
     return shown, names
+
+
+def present_one(session: Session, row: ChatEvent, user_id: int) -> EventRead:
+    """One event as ``user_id`` sees it (the answer to a send, edit or delete)."""
+    shown, _ = present(session, [TimelineItem.of(row)], user_id)
+    return shown[0]

@@ -112,15 +112,7 @@ def new_room(
             session, room, sender_id=creator_id, kind=STATE, state_type="topic", body=topic
         )
     timeline.audit_room(session, context, "chat.room.create", room, detail={"kind": kind})
-    events.changed(
-        session,
-        events.ROOM_CREATED,
-        room_id=room.id,
-        actor_id=creator_id,
-        event_id=create.id,
-        seq=create.seq,
-        unit_id=unit_id,
-    )
+    events.changed_by(session, events.ROOM_CREATED, create, actor_id=creator_id, unit_id=unit_id)
     return room
 
 
@@ -360,14 +352,7 @@ def rename(
             session, room, sender_id=actor.user_id, kind=STATE, state_type=what, body=value
         )
         timeline.audit_room(session, context, f"chat.room.{what}", room)
-        events.changed(
-            session,
-            events.ROOM_CHANGED,
-            room_id=room.id,
-            actor_id=actor.user_id,
-            event_id=state.id,
-            seq=state.seq,
-        )
+        events.changed_by(session, events.ROOM_CHANGED, state, actor_id=actor.user_id)
     return room
 
 

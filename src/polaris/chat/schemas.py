@@ -1,4 +1,4 @@
-"""The JSON shapes of the messenger's HTTP API (``chat.api``)."""
+"""The JSON shapes of the messenger's HTTP API (``chat.api`` and its ``api_*`` modules)."""
 
 from __future__ import annotations
 

@@ -144,15 +144,7 @@ def set_membership(
         room,
         detail={"user_id": user_id, "role": member.role, "event_id": state.id},
     )
-    events.changed(
-        session,
-        events.MEMBER_CHANGED,
-        room_id=room.id,
-        actor_id=actor_id,
-        user_id=user_id,
-        event_id=state.id,
-        seq=state.seq,
-    )
+    events.changed_by(session, events.MEMBER_CHANGED, state, actor_id=actor_id, user_id=user_id)
     return True
 
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
 from polaris.chat import attachments, broadcasts, messages, rooms
-from polaris.chat.api import ack_rows, room_list
 from polaris.chat.models import BROADCAST, MODERATOR, OWNER, BroadcastAck
 from polaris.chat.present import present
 from polaris.chat.schemas import EventRead, UnitAcksRead
+from polaris.chat.summaries import ack_rows, room_list
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import service as drive

@@ -18,7 +18,8 @@ from wsgidav.dav_provider import DAVProvider
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
 from polaris.dav.errors import dav_error
-from polaris.dav.resources import File, Folder, SpacesRoot
+from polaris.dav.resources import File, Folder
+from polaris.dav.spaces_root import SpacesRoot
 from polaris.db.uow import transaction
 from polaris.drive import paths
 from polaris.errors import NotFound, PolarisError

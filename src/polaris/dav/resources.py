@@ -1,6 +1,7 @@
-"""The WebDAV resources: the top level (the caller's spaces), folders, files, and a file about
-to be made by a PUT. Each answers from a ``Located`` node found for this request and changes the
-drive only through its services (``drive.service``, ``content``, ``copying``, ``trash``).
+"""The WebDAV resources of the drive's nodes: folders and files (the top level, the caller's
+spaces, is ``dav.spaces_root``; a file about to be made by a PUT ``dav.new_file``). Each answers
+from a ``Located`` node found for this request and changes the drive only through its services
+(``drive.service``, ``content``, ``copying``, ``trash``).
 
 A resource's *canonical path* (``ref``) names it the same way for every user and under both
 addresses, ``/dav/…`` and ``/remote.php/dav/files/{user}/…``: the space's folder name, then the
@@ -9,7 +10,6 @@ names below it. WsgiDAV keys locks by it (``dav.locks``), so a lock holds across
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -23,6 +23,8 @@ from polaris.dav.content import ContentReader, Upload, declared_length
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
 from polaris.dav.errors import translated
+from polaris.dav.new_file import NewFile
+from polaris.dav.refs import HREF_SAFE, join
 from polaris.db.uow import transaction
 from polaris.drive import copying, paths, service, spaces, stamps, trash
 from polaris.drive.content import guess_content_type
@@ -41,12 +43,6 @@ QUOTA_PROPERTIES = {
     "{DAV:}quota-used-bytes": "get_used_bytes",
     "{DAV:}quota-available-bytes": "get_available_bytes",
 }
-#: ``quote`` keeps these as they are in an href (WsgiDAV's own choice, for Nautilus).
-HREF_SAFE = "/!*'(),$-_|."
-
-
-def join(path: str, name: str) -> str:
-    return path.rstrip("/") + "/" + name
 
 
 class _Node:
@@ -370,133 +366,3 @@ class File(_Node, DAVNonCollection):  # type: ignore[misc]
             self._move(dest_path)
         else:
             self._copy_file(dest_path)
-
-
-class NewFile(DAVNonCollection):  # type: ignore[misc]
-    """The target of a PUT to a name not in use: a file once its body is recorded."""
-
-    def __init__(self, path: str, environ: dict[str, Any], parent: Folder, name: str) -> None:
-        super().__init__(path, environ)
-        self.parent = parent
-        self.name = name
-        self.located: Located | None = None
-        self._upload: Upload | None = None
-
-    def get_content_length(self) -> int:
-        return 0 if self.located is None else self.located.node.size
-
-    def get_content_type(self) -> str:
-        return guess_content_type(self.name)
-
-    def get_content(self) -> ContentReader:
-        if self.located is None:
-            raise DAVError(404)
-        return ContentReader(request_of(self.environ), self.located.node.id)
-
-    def get_etag(self) -> str | None:
-        if self.located is None:
-            return None
-        return stamps.etag_seen(self.located.node, request_of(self.environ).actor.clearance)
-
-    def support_etag(self) -> bool:
-        return True
-
-    def get_ref_url(self) -> str:
-        return quote(join(self.parent.ref, self.name), safe=HREF_SAFE)
-
-    def begin_write(self, *, content_type: str | None = None, empty: bool = False) -> Upload:
-        self._upload = Upload(
-            request_of(self.environ),
-            0 if empty else declared_length(self.environ),
-            parent_id=self.parent.node_id,
-            name=self.name,
-        )
-        return self._upload
-
-    def end_write(self, *, with_errors: bool, upload: Upload | None = None) -> None:
-        upload = upload or self._upload
-        if upload is None:
-            return  # begin_write refused the upload
-        if with_errors:
-            upload.abort()
-            return
-        self.located = upload.finish()
-
-
-class SpacesRoot(DAVCollection):  # type: ignore[misc]
-    """The top level: a folder for each space the caller sees. Nothing is made or removed
-    here (spaces are made by Polaris for units and users)."""
-
-    def __init__(self, path: str, environ: dict[str, Any]) -> None:
-        super().__init__(path, environ)
-        self._members: list[Folder] | None = None
-
-    def members(self) -> list[Folder]:
-        if self._members is None:
-            request = request_of(self.environ)
-            named = request.spaces()
-            with translated(), transaction(request.session, read_only=True):
-                roots = paths.space_roots(session=request.session, spaces=list(named.values()))
-            self._members = [
-                Folder(join(self.path, name), self.environ, roots[space.id], space, "/" + name)
-                for name, space in named.items()
-                if space.id in roots
-            ]
-        return self._members
-
-    def get_member_names(self) -> list[str]:
-        return [member.name for member in self.members()]
-
-    def get_member_list(self) -> list[Folder]:
-        return self.members()
-
-    def get_member(self, name: str) -> Any:
-        return self.provider.get_resource_inst(join(self.path, name), self.environ)
-
-    def get_display_name(self) -> str:
-        return ""
-
-    def get_property_value(self, name: str) -> Any:
-        if name == "{DAV:}getetag":
-            return f'"{self.get_etag()}"'
-        return super().get_property_value(name)
-
-    def get_etag(self) -> str:
-        """Changes whenever the ETag of a space's root, as the caller sees it, changes."""
-        seen = "\n".join(f"{member.ref}:{member.get_etag()}" for member in self.members())
-        return hashlib.sha256(seen.encode()).hexdigest()[:32]
-
-    def support_etag(self) -> bool:
-        return True
-
-    def get_last_modified(self) -> float | None:
-        times = [member.get_last_modified() for member in self.members()]
-        return max(times) if times else None
-
-    def support_modified(self) -> bool:
-        return True
-
-    def get_ref_url(self) -> str:
-        return "/"
-
-    def prevent_locking(self) -> bool:
-        """A lock here would lock every space for everyone."""
-        return True
-
-    def create_empty_resource(self, name: str) -> Any:
-        raise DAVError(403, context_info="files go into a space's folder")
-
-    def create_collection(self, name: str) -> None:
-        raise DAVError(403, context_info="spaces are made by Polaris, not by clients")
-
-    def delete(self) -> None:
-        raise DAVError(403)
-
-    def support_recursive_delete(self) -> bool:
-        return False
-
-    def support_recursive_move(self, dest_path: str) -> bool:
-        return False
-
-    def copy_move_single(self, dest_path: str, *, is_move: bool) -> None:
-        raise DAVError(403)

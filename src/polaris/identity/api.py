@@ -26,7 +26,7 @@ from polaris.deps import (
     set_session_cookies,
 )
 from polaris.errors import NotAuthenticated
-from polaris.identity import auth, program_tokens, users
+from polaris.identity import auth, program_tokens, second_factor, users
 from polaris.identity.models import ApiToken, Unit, User
 from polaris.identity.schemas import (
     CodeRequest,
@@ -93,7 +93,7 @@ def verify_mfa(
 ) -> SignInState:
     token = _cookie_token(request)
     with transaction(session):
-        step = auth.verify_mfa(
+        step = second_factor.verify_mfa(
             session=session, config=instance.auth, token=token, code=body.code, request=info
         )
     csrf = set_session_cookies(response, instance, step.token)
@@ -111,7 +111,7 @@ def begin_enrolment(
 ) -> EnrolmentStarted:
     token = _cookie_token(request)
     with transaction(session):
-        started = auth.begin_enrolment(
+        started = second_factor.begin_enrolment(
             session=session, config=instance.auth, token=token, password=body.password, request=info
         )
     return EnrolmentStarted(secret=started.secret, provisioning_uri=started.provisioning_uri)
@@ -128,7 +128,7 @@ def confirm_enrolment(
 ) -> EnrolmentConfirmed:
     token = _cookie_token(request)
     with transaction(session):
-        done = auth.confirm_enrolment(
+        done = second_factor.confirm_enrolment(
             session=session, config=instance.auth, token=token, code=body.code, request=info
         )
     if done.step is None:

@@ -143,7 +143,7 @@ def resolve(
     try:
         throttle.check(session=session, keys=keys, now=now)
     except Throttled:
-        auth._after_failure(
+        auth.after_failure(
             session, config, keys, request, "auth.app_password_throttled", name, "throttled"
         )
         raise
@@ -158,7 +158,7 @@ def resolve(
                 touch_due=due(row.last_used_at, now),
                 failures_to_clear=throttle.has_failures(session=session, keys=keys),
             )
-    auth._after_failure(
+    auth.after_failure(
         session, config, keys, request, "auth.app_password_failed", name, "bad_app_password"
     )
     raise NotAuthenticated("wrong username or app password", code="invalid_credentials")

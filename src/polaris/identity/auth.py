@@ -1,4 +1,5 @@
-"""Signing in and out: password, second factor, enrolment, sessions, password change.
+"""Signing in and out: password, sessions, password change (the second factor and its
+enrolment: ``identity.second_factor``).
 
 A sign-in is a short state machine held in ``user_session.stage``:
 
@@ -23,11 +24,11 @@ from sqlalchemy.orm import Session
 from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.db.uow import after_rollback
-from polaris.errors import MfaRequired, NotAuthenticated, NotFound, Throttled, ValidationFailed
-from polaris.identity import mfa, throttle
+from polaris.errors import MfaRequired, NotAuthenticated, NotFound, Throttled
+from polaris.identity import throttle
 from polaris.identity.actors import RequestInfo, anonymous_context, user_context
 from polaris.identity.facts import stamp_column
-from polaris.identity.models import RecoveryCode, User, UserSession
+from polaris.identity.models import User, UserSession
 from polaris.identity.passwords import Passwords, check_policy
 from polaris.identity.seen import LAST_SEEN_RESOLUTION as LAST_SEEN_RESOLUTION
 from polaris.identity.seen import Touch, due
@@ -68,14 +69,14 @@ def login(
     try:
         throttle.check(session=session, keys=keys, now=now)
     except Throttled:
-        _after_failure(session, config, keys, request, "auth.login_throttled", name, "throttled")
+        after_failure(session, config, keys, request, "auth.login_throttled", name, "throttled")
         raise
     user = session.scalars(select(User).where(User.username == name)).one_or_none()
     usable = user is not None and user.disabled_at is None
     result = config.passwords.verify(user.password_hash if usable and user else None, password)
     if not result.ok or user is None:
         reason = "unknown_user" if user is None else "disabled" if not usable else "bad_password"
-        _after_failure(session, config, keys, request, "auth.login_failed", name, reason)
+        after_failure(session, config, keys, request, "auth.login_failed", name, reason)
         raise NotAuthenticated("wrong username or password", code="invalid_credentials")
     throttle.record_success(
         session=session, username=name, source_address=request.source_address, now=now
@@ -88,7 +89,7 @@ def login(
         stage, lifetime = "enrol", ENROL_STAGE_LIFETIME
     else:
         stage, lifetime = "active", config.absolute_timeout
-    step = _start_session(session, user, stage, "password", now + lifetime, request)
+    step = start_session(session, user, stage, "password", now + lifetime, request)
     action = "auth.login" if stage == "active" else "auth.password_ok"
     audit.append(
         session=session,
@@ -101,7 +102,7 @@ def login(
     return step
 
 
-def _after_failure(
+def after_failure(
     session: Session,
     config: AuthConfig,
     keys: list[str],
@@ -177,7 +178,7 @@ def _audit_throttled_window(session: Session, window: throttle.ClosedWindow) -> 
     )
 
 
-def _start_session(
+def start_session(
     session: Session,
     user: User,
     stage: str,
@@ -185,6 +186,7 @@ def _start_session(
     expires_at: dt.datetime,
     request: RequestInfo,
 ) -> SignInStep:
+    """A new session row in ``stage`` and its token: every sign-in step that succeeds gets one."""
     token = new_session_token()
     session.add(
         UserSession(
@@ -217,7 +219,7 @@ def hand_over_session(
     if user.disabled_at is not None:
         raise NotAuthenticated("wrong username or password", code="invalid_credentials")
     now = utcnow()
-    step = _start_session(
+    step = start_session(
         session, user, "active", auth_factors, now + config.absolute_timeout, request
     )
     audit.append(
@@ -233,12 +235,14 @@ def hand_over_session(
     return step
 
 
-def _end(row: UserSession, reason: str) -> None:
+def end_row(row: UserSession, reason: str) -> None:
+    """End a session row, saying why (``logout``, ``idle``, ``mfa_passed``...)."""
     row.ended_at = utcnow()
     row.end_reason = reason
 
 
-def _live_row(session: Session, token: str, *, config: AuthConfig) -> tuple[UserSession, User]:
+def live_row(session: Session, token: str, *, config: AuthConfig) -> tuple[UserSession, User]:
+    """The live session row of ``token`` in any stage, and its user (a sign-in step's start)."""
     row, user, _ = _live(session, token, config=config)
     return row, user
 
@@ -265,7 +269,7 @@ def _live(
     if row.ended_at is not None or row.expires_at <= now:
         raise NotAuthenticated("session is not valid", code="session_expired")
     if row.stage == "active" and now - row.last_seen_at > config.idle_timeout:
-        _end(row, "idle")
+        end_row(row, "idle")
         raise NotAuthenticated("session expired after inactivity", code="session_expired")
     if user.disabled_at is not None:
         raise NotAuthenticated("session is not valid", code="session_expired")
@@ -297,175 +301,35 @@ def resolve_session(*, session: Session, config: AuthConfig, token: str) -> Sign
     return SignedIn(row=row, user=user, touch=touch, stamp=stamp)
 
 
-def verify_mfa(
-    *, session: Session, config: AuthConfig, token: str, code: str, request: RequestInfo
-) -> SignInStep:
-    """Second step: a TOTP code (each usable once) or an unused recovery code."""
-    row, user = _live_row(session, token, config=config)
-    if row.stage != "mfa" or user.mfa_secret_sealed is None:
-        raise NotAuthenticated("no second factor is awaited", code="invalid_credentials")
-    now = utcnow()
-    keys = throttle.keys_for(user.username, request.source_address)
-    try:
-        throttle.check(session=session, keys=keys, now=now)
-    except Throttled:
-        _after_failure(
-            session, config, keys, request, "auth.mfa_throttled", user.username, "throttled"
-        )
-        raise
-    factor = _check_second_factor(session, config, user, code, now)
-    if factor is None:
-        _after_failure(session, config, keys, request, "auth.mfa_failed", user.username, "bad_code")
-        raise NotAuthenticated("wrong code", code="invalid_code")
-    throttle.record_success(
-        session=session, username=user.username, source_address=request.source_address, now=now
-    )
-    _end(row, "mfa_passed")
-    factors = f"password+{factor}"
-    step = _start_session(session, user, "active", factors, now + config.absolute_timeout, request)
-    audit.append(
-        session=session,
-        context=user_context(user, request, auth_factors=factors, session_id=digest(step.token)),
-        action="auth.login",
-        object_type="user",
-        object_id=str(user.id),
-    )
-    return step
-
-
-def _check_second_factor(
-    session: Session, config: AuthConfig, user: User, code: str, now: dt.datetime
-) -> str | None:
-    assert user.mfa_secret_sealed is not None
-    if mfa.looks_like_recovery_code(code):
-        recovery = session.scalars(
-            select(RecoveryCode).where(
-                RecoveryCode.user_id == user.id,
-                RecoveryCode.code_hash == mfa.hash_recovery_code(code),
-                RecoveryCode.used_at.is_(None),
-            )
-        ).one_or_none()
-        if recovery is None:
-            return None
-        recovery.used_at = now
-        return "recovery"
-    secret = mfa.open_secret(config.mfa_key, user.mfa_secret_sealed, user_id=user.id)
-    step = mfa.match_step(secret, code, last_used_step=user.mfa_last_step, at=now.timestamp())
-    if step is None:
-        return None
-    user.mfa_last_step = step
-    return "totp"
-
-
-@dataclass(frozen=True)
-class Enrolment:
-    secret: str
-    provisioning_uri: str
-
-
-def begin_enrolment(
-    *, session: Session, config: AuthConfig, token: str, password: str | None, request: RequestInfo
-) -> Enrolment:
-    """Start (or restart) TOTP set-up. From a full session the password must be given again."""
-    row, user = _live_row(session, token, config=config)
-    if row.stage == "mfa":
-        raise MfaRequired("complete the second sign-in step", code="mfa_mfa_required")
-    if row.stage == "active":
-        _reauthenticate(session, config, user, password, request)
-    secret = mfa.new_secret()
-    user.mfa_secret_sealed = mfa.seal_secret(config.mfa_key, secret, user_id=user.id)
-    user.mfa_enabled_at = None
-    user.mfa_last_step = None
-    audit.append(
-        session=session,
-        context=user_context(user, request, auth_factors=row.auth_factors, session_id=row.id),
-        action="auth.mfa_enrol_begin",
-        object_type="user",
-        object_id=str(user.id),
-    )
-    return Enrolment(
-        secret=secret,
-        provisioning_uri=mfa.provisioning_uri(secret, username=user.username, issuer=config.issuer),
-    )
-
-
-@dataclass(frozen=True)
-class EnrolmentDone:
-    recovery_codes: list[str]
-    step: SignInStep | None  # a new full session when enrolment was the last sign-in step
-
-
-def confirm_enrolment(
-    *, session: Session, config: AuthConfig, token: str, code: str, request: RequestInfo
-) -> EnrolmentDone:
-    row, user = _live_row(session, token, config=config)
-    if row.stage == "mfa" or user.mfa_secret_sealed is None or user.mfa_enabled_at is not None:
-        raise ValidationFailed("no enrolment in progress", code="no_enrolment")
-    now = utcnow()
-    secret = mfa.open_secret(config.mfa_key, user.mfa_secret_sealed, user_id=user.id)
-    step_no = mfa.match_step(secret, code, last_used_step=None, at=now.timestamp())
-    if step_no is None:
-        raise ValidationFailed("wrong code", code="invalid_code")
-    user.mfa_enabled_at = now
-    user.mfa_last_step = step_no
-    codes = mfa.new_recovery_codes()
-    for existing in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
-        session.delete(existing)
-    session.add_all(
-        RecoveryCode(user_id=user.id, code_hash=mfa.hash_recovery_code(c)) for c in codes
-    )
-    new_step = None
-    if row.stage == "enrol":
-        _end(row, "mfa_enrolled")
-        new_step = _start_session(
-            session, user, "active", "password+totp", now + config.absolute_timeout, request
-        )
-    audit.append(
-        session=session,
-        context=user_context(user, request, auth_factors="password+totp", session_id=row.id),
-        action="auth.mfa_enrolled",
-        object_type="user",
-        object_id=str(user.id),
-    )
-    return EnrolmentDone(recovery_codes=codes, step=new_step)
-
-
-def _reauthenticate(
-    session: Session, config: AuthConfig, user: User, password: str | None, request: RequestInfo
+def reauthenticate(
+    *, session: Session, config: AuthConfig, user: User, password: str | None, request: RequestInfo
 ) -> None:
-    """The password once more, for a sensitive change from a live session. Throttled and
-    audited like a sign-in, so that someone holding a stolen session cannot guess it."""
+    """The password once more before a sensitive change from a live session (a password
+    change, MFA set-up again, a Matrix app deleting devices: user-interactive authentication).
+    Throttled and audited like a sign-in, so that someone holding a stolen session cannot guess
+    it; ``NotAuthenticated`` (``reauthentication_failed``) when it is wrong."""
     keys = throttle.keys_for(user.username, request.source_address)
     try:
         throttle.check(session=session, keys=keys, now=utcnow())
     except Throttled:
-        _after_failure(
+        after_failure(
             session, config, keys, request, "auth.reauthenticate_throttled", user.username,
             "throttled",
         )  # fmt: skip
         raise
     if password is None or not config.passwords.verify(user.password_hash, password).ok:
-        _after_failure(
+        after_failure(
             session, config, keys, request, "auth.reauthenticate_failed", user.username,
             "bad_password",
         )  # fmt: skip
         raise NotAuthenticated("password is wrong", code="reauthentication_failed")
 
 
-def reauthenticate(
-    *, session: Session, config: AuthConfig, user: User, password: str | None, request: RequestInfo
-) -> None:
-    """The password once more before a sensitive change from a live session (a Matrix app
-    deleting devices: user-interactive authentication). Throttled and audited like a sign-in;
-    ``NotAuthenticated`` (``reauthentication_failed``) when it is wrong."""
-    _reauthenticate(session, config, user, password, request)
-
-
 def logout(*, session: Session, config: AuthConfig, token: str, request: RequestInfo) -> None:
     row = session.get(UserSession, digest(token))
     if row is None or row.ended_at is not None:
         return
-    _end(row, "logout")
+    end_row(row, "logout")
     user = session.get(User, row.user_id)
     if user is not None:
         audit.append(
@@ -488,7 +352,9 @@ def change_password(
     request: RequestInfo,
 ) -> None:
     """Re-authenticate, check the policy, store, and end every other session of the user."""
-    _reauthenticate(session, config, user, current_password, request)
+    reauthenticate(
+        session=session, config=config, user=user, password=current_password, request=request
+    )
     check_policy(new_password, username=user.username)
     user.password_hash = config.passwords.hash(new_password)
     user.password_changed_at = utcnow()
@@ -497,7 +363,7 @@ def change_password(
         select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     ):
         if row.id != keep_session_id:
-            _end(row, "password_changed")
+            end_row(row, "password_changed")
     audit.append(
         session=session,
         context=user_context(user, request, auth_factors="password", session_id=keep_session_id),
@@ -515,7 +381,7 @@ def end_sessions(*, session: Session, session_ids: list[str], reason: str) -> No
     for row in session.scalars(
         select(UserSession).where(UserSession.id.in_(session_ids), UserSession.ended_at.is_(None))
     ):
-        _end(row, reason)
+        end_row(row, reason)
 
 
 def end_session(*, session: Session, session_id: str, context: audit.AuditContext) -> None:
@@ -524,7 +390,7 @@ def end_session(*, session: Session, session_id: str, context: audit.AuditContex
     if row is None:
         raise NotFound("session not found")
     if row.ended_at is None:
-        _end(row, "ended_by_admin")
+        end_row(row, "ended_by_admin")
     audit.append(
         session=session,
         context=context,

@@ -23,7 +23,7 @@ from polaris.deps import (
     set_session_cookies,
 )
 from polaris.errors import MfaRequired, NotAuthenticated, PolarisError, ValidationFailed
-from polaris.identity import auth
+from polaris.identity import auth, second_factor
 from polaris.identity.models import User
 from polaris.web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from polaris.web.messages import N_, error_message
@@ -140,7 +140,7 @@ def verify_mfa(
     token = request.cookies.get(SESSION_COOKIE, "")
     try:
         with transaction(session):
-            step = auth.verify_mfa(
+            step = second_factor.verify_mfa(
                 session=session, config=instance.auth, token=token, code=code.strip(), request=info
             )
     except PolarisError as error:
@@ -219,7 +219,7 @@ def enrol_start(
     token = request.cookies.get(SESSION_COOKIE, "")
     try:
         with transaction(session):
-            started = auth.begin_enrolment(
+            started = second_factor.begin_enrolment(
                 session=session, config=instance.auth, token=token, password=password, request=info
             )
     except PolarisError as error:
@@ -242,7 +242,7 @@ def enrol_confirm(
     token = request.cookies.get(SESSION_COOKIE, "")
     try:
         with transaction(session):
-            done = auth.confirm_enrolment(
+            done = second_factor.confirm_enrolment(
                 session=session, config=instance.auth, token=token, code=code.strip(), request=info
             )
     except PolarisError as error:

@@ -1,0 +1,209 @@
+"""The messenger's sync: the caller's changes from the change stream (``chat.sync``), by
+long-poll or pushed over the page's WebSocket, waiting on the process's hub (``chat.live``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from polaris import events
+from polaris.access import gate
+from polaris.access.policy import Actor, Need
+from polaris.chat import live, sync
+from polaris.chat.present import event_keys, present, user_names
+from polaris.chat.schemas import (
+    SyncEventRead,
+    SyncRead,
+)
+from polaris.db.uow import transaction
+from polaris.deps import (
+    SESSION_COOKIE,
+    CurrentCaller,
+    CurrentInstance,
+    session_caller,
+)
+from polaris.errors import PolarisError
+from polaris.identity.actors import RequestInfo
+from polaris.instance import Instance
+from polaris.web.params import Position
+
+router = APIRouter()
+
+
+MAX_TIMEOUT_MS = 60_000
+DEFAULT_TIMEOUT_MS = 30_000
+#: How long a sync waits for events that committed before it to be given their positions.
+SETTLE_SECONDS = 5.0
+
+
+def hub_for(instance: Instance, state: object) -> live.Hub:
+    jobs = instance.settings.jobs
+    return live.hub_of(state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
+
+
+def stream_head(instance: Instance) -> int:
+    """The position to follow from now."""
+    session = instance.sessions()
+    try:
+        with transaction(session, read_only=True):
+            return events.head_position(session)
+    finally:
+        session.close()
+
+
+def read_sync(instance: Instance, actor: Actor, since: int) -> tuple[SyncRead, bool]:
+    """One read of the caller's changes after ``since``, in a read-only transaction of its own;
+    and whether chat events committed after it still wait for their positions."""
+    session = instance.sessions()
+    try:
+        with transaction(session, read_only=True):
+            page = sync.read(session, actor, since, limit=sync.SCAN_LIMIT)
+            items = [item.event for item in page.items if item.event is not None]
+            shown, names = present(session, items, actor.user_id)
+            by_id = {item.id: read for item, read in zip(items, shown, strict=True)}
+            acked = event_keys(
+                session,
+                [
+                    v
+                    for item in page.items
+                    if item.event is None and isinstance(v := item.data.get("event_id"), int)
+                ],
+            )
+            names.update(
+                user_names(
+                    session,
+                    [v for item in page.items if isinstance(v := item.data.get("user_id"), int)],
+                )
+            )
+            out = []
+            for item in page.items:
+                event_id = item.data.get("event_id")
+                message = acked.get(event_id) if isinstance(event_id, int) else None
+                event = by_id.get(item.event.id) if item.event is not None else None
+                out.append(SyncEventRead.of(item, event, message if event is None else None))
+            return SyncRead(events=out, next=page.next, users=names), page.pending
+    finally:
+        session.close()
+
+
+@router.get("/sync", response_model=SyncRead)
+async def long_poll(
+    request: Request,
+    caller: CurrentCaller,
+    instance: CurrentInstance,
+    since: Annotated[Position | None, Query()] = None,
+    timeout: Annotated[int, Query(ge=0, le=MAX_TIMEOUT_MS)] = DEFAULT_TIMEOUT_MS,
+) -> SyncRead:
+    """The caller's chat changes after stream position ``since``, in order, with ``next`` to
+    ask from next time; waits up to ``timeout`` ms for one when there is none yet.
+
+    Without ``since``: nothing, and the position to follow from (list the rooms, then follow).
+    400 ``invalid_position`` for a position not handed out; 410 ``chat_sync_expired`` when the
+    changes after it are no longer kept (list the rooms again).
+    """
+    hub = hub_for(instance, request.app.state)
+    deadline = time.monotonic() + timeout / 1000
+    if since is None:
+        head = await run_in_threadpool(stream_head, instance)
+        return SyncRead(events=[], next=head, users={})
+    position = since
+    #: Events that committed before the request are answered even with ``timeout=0``: the hub
+    #: is asked to give them their positions, and waited for (a bounded while).
+    settle = time.monotonic() + SETTLE_SECONDS
+    while True:
+        found, pending = await run_in_threadpool(read_sync, instance, caller.actor, position)
+        now = time.monotonic()
+        if found.events or (now >= deadline and (not pending or now >= settle)):
+            return found
+        position = found.next
+        if pending:
+            hub.poke()
+        await hub.wait_beyond(position, max(deadline, settle if pending else deadline) - now)
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    host = websocket.headers.get("host")
+    if not origin or not host:
+        return False
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
+def _ws_actor(instance: Instance, websocket: WebSocket) -> Actor:
+    """The signed-in person of the WebSocket (session cookie only, as the pages), checked like
+    a page's read."""
+    token = websocket.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise PolarisError("sign in first", code="not_authenticated")
+    info = RequestInfo(
+        source_address=websocket.client.host if websocket.client else None,
+        client=websocket.headers.get("user-agent"),
+    )
+    session = instance.sessions()
+    try:
+        with transaction(session, read_only=True):
+            caller, _ = session_caller(session, instance, token, info)
+            gate.require_credentials(
+                session=session,
+                actor=caller.actor,
+                need=Need.READ,
+                operation="WEBSOCKET /api/v1/chat/ws",
+                context=caller.context,
+            )
+            return caller.actor
+    finally:
+        session.close()
+
+
+@router.websocket("/ws")
+async def socket(websocket: WebSocket, since: int | None = None) -> None:
+    """The page's live feed: the same changes as the long-poll, pushed as JSON messages
+    (``{"events": [...], "next": P, "users": {...}}``) from ``since``; the session cookie
+    authenticates it and the ``Origin`` must be this site's (a page elsewhere cannot open it
+    with the person's cookie). Closes with 4401 when not signed in, 4403 for another origin,
+    4400 for a bad position."""
+    instance: Instance = websocket.app.state.instance
+    if not _same_origin(websocket):
+        await websocket.close(code=4403)
+        return
+    try:
+        actor = await run_in_threadpool(_ws_actor, instance, websocket)
+    except PolarisError:
+        await websocket.close(code=4401)
+        return
+    await websocket.accept()
+    hub = hub_for(instance, websocket.app.state)
+    position = since if since is not None else await run_in_threadpool(stream_head, instance)
+    closed = asyncio.ensure_future(_until_closed(websocket))
+    try:
+        while not closed.done():
+            try:
+                found, pending = await run_in_threadpool(read_sync, instance, actor, position)
+            except PolarisError as error:
+                await websocket.close(code=4410 if error.status == 410 else 4400)
+                return
+            if found.events:
+                await websocket.send_text(found.model_dump_json())
+            position = found.next
+            if pending:
+                hub.poke()
+            waiting = asyncio.ensure_future(hub.wait_beyond(position, 25.0))
+            await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        closed.cancel()
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, until it goes."""
+    try:
+        while True:
+            await websocket.receive_text()
+    except (WebSocketDisconnect, RuntimeError):
+        return
