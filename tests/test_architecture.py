@@ -26,7 +26,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 DOMAINS = frozenset(
-    {"identity", "drive", "ingest", "search", "admin", "resilience", "chat", "records"}
+    {"identity", "drive", "ingest", "search", "admin", "resilience", "chat", "records", "matrix"}
 )
 #: Below the domains: they serve every domain and know none.
 LOWER = frozenset(

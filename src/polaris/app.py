@@ -32,10 +32,17 @@ from polaris.incident.service import CachedState
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
 from polaris.jobs import Worker, notify
+from polaris.matrix.api import polaris_router as matrix_api_router
+from polaris.matrix.api import router as matrix_router
+from polaris.matrix.views import router as matrix_pages
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
 from polaris.web import listing, logs, problems
-from polaris.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from polaris.web.middleware import (
+    BodyLimitMiddleware,
+    MatrixCorsMiddleware,
+    RequestContextMiddleware,
+)
 from polaris.web.params import FormEncodingMiddleware, refuse_undecodable_url
 from polaris.web.readonly import refuse_writes_during_incident
 from polaris.web.sealing import PeriodicSealer
@@ -43,7 +50,7 @@ from polaris.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
 # Routes below these stream their bodies to storage and enforce their own limits.
-STREAMING_PREFIXES = ("/api/v1/files", "/api/v1/uploads", "/dav")
+STREAMING_PREFIXES = ("/api/v1/files", "/api/v1/uploads", "/dav", "/_matrix/media/")
 
 
 def create_app_from_environment() -> FastAPI:
@@ -111,11 +118,14 @@ def create_app(
     app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
+    app.include_router(matrix_api_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
     app.include_router(drive_pages)
     app.include_router(admin_pages)
     app.include_router(search_pages)
+    app.include_router(matrix_pages)
+    app.include_router(matrix_router)  # last: it answers every other /_matrix path
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])
@@ -128,5 +138,6 @@ def create_app(
         limit=instance.settings.http.max_json_bytes,
         streaming_prefixes=STREAMING_PREFIXES,
     )
+    app.add_middleware(MatrixCorsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

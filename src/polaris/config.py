@@ -226,6 +226,22 @@ class HttpSettings(BaseModel):
     trusted_proxies: list[str] = []
 
 
+class MatrixSettings(BaseModel):
+    """The Matrix client-server API (``polaris.matrix``, docs/matrix.md)."""
+
+    #: The server name in user ids (``@hc.a1:<server_name>``) and media URIs. Set it before
+    #: the first Matrix login and never change it; unset, the request's ``Host`` is used (for
+    #: tests and trials on one address).
+    server_name: str | None = Field(default=None, min_length=1, max_length=255)
+    #: The URL clients reach Polaris at, told by ``/.well-known/matrix/client``; unset, the
+    #: request's own scheme and host.
+    public_base_url: str | None = None
+    #: The largest media upload (chat attachments), at most the drive's own ``max_file_bytes``.
+    max_upload_bytes: int = Field(default=100 * 1024**2, ge=1)
+    #: How long a login token minted by a signed-in browser (``m.login.token``) may be used.
+    login_token_seconds: int = Field(default=120, ge=10, le=600)
+
+
 class LogSettings(BaseModel):
     """Where the JSON log lines go (``polaris.web.logs``, docs/operations.md "Logs")."""
 
@@ -331,6 +347,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     scan: ScanSettings = ScanSettings()
     logs: LogSettings = LogSettings()
+    matrix: MatrixSettings = MatrixSettings()
     backup: BackupSettings = BackupSettings()
 
     @classmethod

@@ -15,6 +15,7 @@ import polaris.identity.models
 import polaris.ingest.models
 import polaris.ingest.text_models
 import polaris.jobs.models
+import polaris.matrix.models
 import polaris.resilience.models
 import polaris.search.models  # noqa: F401
 from polaris.db.base import Base

@@ -201,6 +201,38 @@ def _start_session(
     return SignInStep(token=token, stage=stage, user=user, expires_at=expires_at)
 
 
+def hand_over_session(
+    *,
+    session: Session,
+    config: AuthConfig,
+    user: User,
+    auth_factors: str,
+    via: str,
+    request: RequestInfo,
+) -> SignInStep:
+    """A full session for ``user`` handed over from a live one, without a password: a Matrix
+    login token minted by a signed-in browser (``polaris.matrix.login_tokens``). The factors
+    are those the minting session proved, so a role that needs MFA gets in only after it.
+    Audited as a sign-in, with ``via`` saying how."""
+    if user.disabled_at is not None:
+        raise NotAuthenticated("wrong username or password", code="invalid_credentials")
+    now = utcnow()
+    step = _start_session(
+        session, user, "active", auth_factors, now + config.absolute_timeout, request
+    )
+    audit.append(
+        session=session,
+        context=user_context(
+            user, request, auth_factors=auth_factors, session_id=digest(step.token)
+        ),
+        action="auth.login",
+        object_type="user",
+        object_id=str(user.id),
+        detail={"via": via},
+    )
+    return step
+
+
 def _end(row: UserSession, reason: str) -> None:
     row.ended_at = utcnow()
     row.end_reason = reason
@@ -464,6 +496,17 @@ def change_password(
         object_type="user",
         object_id=str(user.id),
     )
+
+
+def end_sessions(*, session: Session, session_ids: list[str], reason: str) -> None:
+    """End these sessions (row ids) of a signed-in user's own choosing: a Matrix client deletes
+    one of its devices or logs all of them out. The caller audits what it did."""
+    if not session_ids:
+        return
+    for row in session.scalars(
+        select(UserSession).where(UserSession.id.in_(session_ids), UserSession.ended_at.is_(None))
+    ):
+        _end(row, reason)
 
 
 def end_session(*, session: Session, session_id: str, context: audit.AuditContext) -> None:

@@ -10,10 +10,11 @@ import json
 import logging
 import secrets
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from polaris.web import matrix_errors
 from polaris.web.logs import request_id_var
 from polaris.web.problems import PROBLEM_JSON
 
@@ -105,7 +106,7 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
-            await _send_too_large(send, self.limit)
+            await _send_too_large(send, self.limit, scope)
             return
         received = 0
         rejected = False
@@ -123,7 +124,7 @@ class BodyLimitMiddleware:
                 if received > self.limit:
                     rejected = True
                     if not response_started:
-                        await _send_too_large(send, self.limit)
+                        await _send_too_large(send, self.limit, scope)
                     return {"type": "http.disconnect"}
             return message
 
@@ -152,7 +153,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_too_large(send: Send, limit: int) -> None:
+async def _send_too_large(send: Send, limit: int, scope: Scope) -> None:
     body: dict[str, Any] = {
         "type": "urn:polaris:error:payload_too_large",
         "title": "payload_too_large",
@@ -161,14 +162,52 @@ async def _send_too_large(send: Send, limit: int) -> None:
         "detail": f"the request body is larger than {limit} bytes",
     }
     payload = json.dumps(body).encode()
+    content_type = PROBLEM_JSON
+    if matrix_errors.is_matrix(str(scope.get("path", ""))):
+        payload, content_type = matrix_errors.too_large_body(limit), "application/json"
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-type", content_type.encode()),
                 (b"content-length", str(len(payload)).encode()),
             ],
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class MatrixCorsMiddleware:
+    """CORS for the Matrix API: Element Web runs on an origin of its own and authenticates with
+    a bearer token (never a cookie), so every origin may call ``/_matrix`` and read
+    ``/.well-known/matrix``; a preflight ``OPTIONS`` is answered here."""
+
+    HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
+        (b"access-control-allow-origin", b"*"),
+        (b"access-control-allow-methods", b"GET, HEAD, POST, PUT, DELETE, OPTIONS"),
+        (
+            b"access-control-allow-headers",
+            b"X-Requested-With, Content-Type, Authorization, Date",
+        ),
+        (b"access-control-expose-headers", b"ETag, Content-Disposition"),
+    ]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not matrix_errors.is_matrix(str(scope.get("path", ""))):
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": self.HEADERS})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, with_cors)

@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from polaris.db.full import FULL_DETAIL, storage_full_from
 from polaris.errors import PolarisError, StorageFailure, StorageFull, Throttled
+from polaris.web import matrix_errors
 from polaris.web.messages import N_
 from polaris.web.pages import Redirect
 
@@ -43,7 +44,8 @@ def problem(
 
 def is_page(request: Request) -> bool:
     """A browser page (HTML errors) rather than the API, static files or WebDAV."""
-    return not request.url.path.startswith(("/api/", "/static/", "/dav"))
+    path = request.url.path
+    return not path.startswith(("/api/", "/static/", "/dav")) and not matrix_errors.is_matrix(path)
 
 
 def _page_error(request: Request, status: int, code: str) -> Response:
@@ -87,6 +89,8 @@ FAILURE_DETAIL = "the server could not store the data; nothing was saved"
 async def _polaris_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, PolarisError)
     error = _plain(error)
+    if matrix_errors.is_matrix(request.url.path):
+        return matrix_errors.from_polaris(error)
     if is_page(request):
         return _page_error(request, error.status, error.code)
     headers = dict(error.headers)
@@ -106,6 +110,9 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     if is_page(request):
         return _page_error(request, 422, "validation_failed")
     problems = error.errors()
+    if matrix_errors.is_matrix(request.url.path):
+        invalid = any(item.get("type") == "json_invalid" for item in problems)
+        return matrix_errors.from_validation(invalid)
     if any(item.get("type") == "json_invalid" for item in problems):
         return problem(422, "malformed_json", "the request body is not valid JSON")
     fields = [
@@ -121,6 +128,8 @@ async def _validation_error(request: Request, error: Exception) -> Response:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    if matrix_errors.is_matrix(request.url.path):
+        return matrix_errors.from_http(error.status_code, str(error.detail))
     if is_page(request):
         return _page_error(request, error.status_code, code)
     return problem(error.status_code, code, str(error.detail))
@@ -134,6 +143,8 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
     log.exception(
         "unhandled error", extra={"request_id": getattr(request.state, "request_id", None)}
     )
+    if matrix_errors.is_matrix(request.url.path):
+        return matrix_errors.internal_error()
     if is_page(request):
         return _page_error(request, 500, "server_error")
     return problem(500, "internal_error", "something went wrong; the error was logged")

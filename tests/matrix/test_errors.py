@@ -1,0 +1,184 @@
+"""The Matrix error format and bad input, over plain HTTP against a real ``polaris serve``:
+every refusal is ``{"errcode": "M_…", "error": "…"}`` with the right status, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.live_server import Server
+from tests.matrix.conftest import call, password_login
+
+pytestmark = pytest.mark.slow
+
+SERVER = "polaris.test"
+WHOAMI = "/_matrix/client/v3/account/whoami"
+
+
+@pytest.fixture(scope="module")
+def token(matrix_server: Server) -> str:
+    status, body = password_login(matrix_server, "hc.gone")
+    assert status == 200, body
+    return str(body["access_token"])
+
+
+def test_a_missing_token_and_an_unknown_one(matrix_server: Server) -> None:
+    status, body = call(matrix_server, "GET", WHOAMI)
+    assert (status, body["errcode"]) == (401, "M_MISSING_TOKEN")
+    status, body = call(matrix_server, "GET", WHOAMI, token="not-a-token")
+    assert status == 401
+    assert body == {
+        "errcode": "M_UNKNOWN_TOKEN",
+        "error": "unknown or expired access token",
+        "soft_logout": False,
+    }
+
+
+def test_a_browser_session_is_not_a_matrix_token(matrix_server: Server) -> None:
+    status, headers, _ = matrix_server.request(
+        "POST",
+        "/api/v1/auth/login",
+        body=json.dumps({"username": "hc.b1", "password": "correct horse battery staple"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200
+    cookie = next(
+        value.split(";")[0].partition("=")[2]
+        for value in headers.get_all("set-cookie") or []
+        if value.startswith("polaris_session=")
+    )
+    status, body = call(matrix_server, "GET", WHOAMI, token=cookie)
+    assert (status, body["errcode"]) == (401, "M_UNKNOWN_TOKEN")
+
+
+def test_unknown_endpoints_are_unrecognised(matrix_server: Server, token: str) -> None:
+    for method, path in (
+        ("GET", "/_matrix/client/v3/no/such/thing"),
+        ("POST", "/_matrix/client/v3/createRoomX"),
+        ("DELETE", "/_matrix/client/versions"),
+        ("GET", "/_matrix/federation/v1/version"),
+    ):
+        status, body = call(matrix_server, method, path, token=token)
+        assert (status, body["errcode"]) == (404, "M_UNRECOGNIZED"), (method, path)
+
+
+@pytest.mark.parametrize(
+    ("raw", "errcode"),
+    [
+        (b"{not json", "M_NOT_JSON"),
+        (b"\xff\xfe", "M_NOT_JSON"),
+        (b"[1, 2]", "M_BAD_JSON"),
+        (b'{"a": NaN}', "M_NOT_JSON"),
+        (b'{"a": "nul \\u0000 here"}', "M_BAD_JSON"),
+        (b'{"\\u0000": 1}', "M_BAD_JSON"),
+        (b'{"a": 9223372036854775808}', "M_BAD_JSON"),
+        (b'{"a": -9007199254740992}', "M_BAD_JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "M_NOT_JSON"),
+        (b'{"a":' * 40 + b"1" + b"}" * 40, "M_BAD_JSON"),
+    ],
+)
+def test_bad_json_is_a_clear_matrix_error(
+    matrix_server: Server, token: str, raw: bytes, errcode: str
+) -> None:
+    path = f"/_matrix/client/v3/user/@hc.gone:{SERVER}/account_data/x.test"
+    status, body = call(matrix_server, "PUT", path, raw=raw, token=token)
+    assert (status, body["errcode"]) == (400, errcode), body
+    status, body = call(matrix_server, "POST", "/_matrix/client/v3/login", raw=raw)
+    assert (status, body["errcode"]) == (400, errcode), body
+
+
+def test_a_huge_body_is_too_large(matrix_server: Server, token: str) -> None:
+    path = f"/_matrix/client/v3/user/@hc.gone:{SERVER}/filter"
+    huge = b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    status, body = call(matrix_server, "POST", path, raw=huge, token=token)
+    assert (status, body["errcode"]) == (413, "M_TOO_LARGE")
+
+
+def test_ids_past_the_range_are_not_found(matrix_server: Server, token: str) -> None:
+    base = f"/_matrix/client/v3/user/@hc.gone:{SERVER}/filter/"
+    for filter_id in (
+        "9223372036854775808",
+        "18446744073709551617" * 3,
+        "-1",
+        "%E0%A5%A7%E0%A5%A8",
+        "0",
+    ):
+        status, body = call(matrix_server, "GET", base + filter_id, token=token)
+        assert (status, body["errcode"]) == (404, "M_NOT_FOUND"), filter_id
+    status, body = call(
+        matrix_server, "GET", f"/_matrix/client/v1/media/download/{SERVER}/{'A' * 5000}",
+        token=token,
+    )  # fmt: skip
+    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
+
+
+def test_a_nul_or_bad_utf8_in_the_path_is_refused(matrix_server: Server, token: str) -> None:
+    for path in (
+        f"/_matrix/client/v3/user/@hc.gone:{SERVER}/account_data/a%00b",
+        f"/_matrix/client/v3/user/@hc.gone:{SERVER}/account_data/a%FFb",
+    ):
+        status, body = call(matrix_server, "PUT", path, {"x": 1}, token=token)
+        assert status == 400, (path, body)
+        assert str(body["errcode"]).startswith("M_"), body
+
+
+def test_login_input_is_checked(matrix_server: Server) -> None:
+    path = "/_matrix/client/v3/login"
+    status, body = call(matrix_server, "POST", path, {"type": "m.login.sso"})
+    assert (status, body["errcode"]) == (400, "M_UNKNOWN")
+    status, body = call(
+        matrix_server, "POST", path,
+        {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": 5},
+         "password": "x"},
+    )  # fmt: skip
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+    status, body = call(
+        matrix_server, "POST", path,
+        {"type": "m.login.password", "identifier": {"type": "m.id.thirdparty"}, "password": "x"},
+    )  # fmt: skip
+    assert (status, body["errcode"]) == (400, "M_UNKNOWN")
+
+
+def test_profile_changes_and_own_push_rules_are_refused(matrix_server: Server, token: str) -> None:
+    status, body = call(
+        matrix_server, "PUT", f"/_matrix/client/v3/profile/@hc.gone:{SERVER}/displayname",
+        {"displayname": "x"}, token=token,
+    )  # fmt: skip
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    status, body = call(
+        matrix_server, "PUT", "/_matrix/client/v3/pushrules/global/content/mine",
+        {"actions": ["notify"], "pattern": "x"}, token=token,
+    )  # fmt: skip
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    rules = f"/_matrix/client/v3/user/@hc.gone:{SERVER}/account_data/m.push_rules"
+    status, body = call(matrix_server, "PUT", rules, {"global": {}}, token=token)
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+
+
+def test_key_endpoints_are_stubs_and_cors_is_open(matrix_server: Server, token: str) -> None:
+    status, body = call(matrix_server, "POST", "/_matrix/client/v3/keys/upload", {}, token=token)
+    assert (status, body) == (200, {"one_time_key_counts": {}})
+    status, body = call(
+        matrix_server, "POST", "/_matrix/client/v3/keys/query", {"device_keys": {}}, token=token
+    )
+    assert (status, body) == (200, {"device_keys": {}, "failures": {}})
+    status, body = call(
+        matrix_server, "GET", "/_matrix/client/v3/thirdparty/protocols", token=token
+    )
+    assert (status, body) == (200, {})
+    status, headers, _ = matrix_server.request("OPTIONS", WHOAMI, headers={"Origin": "https://e"})
+    assert status == 204 and headers["access-control-allow-origin"] == "*"
+
+
+def test_throttled_logins_say_when_to_retry(matrix_server: Server) -> None:
+    statuses = []
+    for _ in range(30):
+        status, body = password_login(matrix_server, "hc.throttled", "wrong")
+        statuses.append(status)
+        if status == 429:
+            assert body["errcode"] == "M_LIMIT_EXCEEDED"
+            assert isinstance(body["retry_after_ms"], int) and body["retry_after_ms"] >= 1000
+            return
+        assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    pytest.fail(f"never throttled: {statuses}")
