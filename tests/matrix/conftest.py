@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from polaris.audit.models import AuditRecord
 from polaris.cli.main import app as cli_app
 from polaris.config import load_settings
 from polaris.identity import mfa
@@ -20,7 +22,8 @@ from polaris.instance import open_instance
 from tests.factories import PASSWORD, build_tree, make_user
 from tests.live_server import Server
 
-USERS = ("hc.a1", "hc.b1", "hc.gone")
+#: The largest media upload of the test server.
+UPLOAD_LIMIT = 1024 * 1024
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +41,13 @@ def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         make_user(session, "sho.sso", unit="PS-A2", role="station_head")
         session.commit()
     instance.close()
-    server = Server(data_dir, env={"POLARIS_MATRIX__SERVER_NAME": "polaris.test"})
+    server = Server(
+        data_dir,
+        env={
+            "POLARIS_MATRIX__SERVER_NAME": "polaris.test",
+            "POLARIS_MATRIX__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+        },
+    )
     server.start()
     yield server
     server.stop()
@@ -142,3 +151,13 @@ class Browser:
 
     def mint_login_token(self) -> tuple[int, dict[str, object]]:
         return self.post("/api/v1/matrix/login-token", {})
+
+
+def audit_records(server: Server, action: str) -> list[AuditRecord]:
+    """The audit records of ``action`` the server wrote (read from its database)."""
+    instance = open_instance(load_settings(server.data_dir))
+    try:
+        with instance.sessions() as session:
+            return list(session.scalars(select(AuditRecord).where(AuditRecord.action == action)))
+    finally:
+        instance.close()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.live_server import Server
-from tests.matrix.conftest import call, password_login
+from tests.matrix.conftest import UPLOAD_LIMIT, audit_records, call, password_login
 
 pytestmark = pytest.mark.slow
 
@@ -182,3 +182,44 @@ def test_throttled_logins_say_when_to_retry(matrix_server: Server) -> None:
             return
         assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
     pytest.fail(f"never throttled: {statuses}")
+
+
+def test_media_answers_and_audits_alike_when_refused(matrix_server: Server, token: str) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    status, body = call(
+        matrix_server, "POST", "/_matrix/media/v3/upload?filename=photo.png", raw=png,
+        token=token, headers={"Content-Type": "image/png"},
+    )  # fmt: skip
+    assert status == 200, body
+    media_id = str(body["content_uri"]).rsplit("/", 1)[1]
+    status, _, data = matrix_server.request(
+        "GET", f"/_matrix/client/v1/media/thumbnail/{SERVER}/{media_id}?width=32&height=32",
+        headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    assert (status, data) == (200, png)
+    status, body = call(matrix_server, "GET", f"/_matrix/media/v3/download/{SERVER}/{media_id}")
+    assert (status, body["errcode"]) == (401, "M_MISSING_TOKEN")
+    answers = set()
+    for path in (
+        f"/_matrix/client/v1/media/download/elsewhere.example/{media_id}",
+        f"/_matrix/client/v1/media/download/{SERVER}/{'B' * 24}",
+        f"/_matrix/media/v3/download/{SERVER}/{'B' * 24}/name.png",
+    ):
+        status, _, answer = matrix_server.request(
+            "GET", path, headers={"Authorization": f"Bearer {token}"}
+        )
+        answers.add((status, answer))
+    assert answers == {(404, b'{"errcode":"M_NOT_FOUND","error":"media not found"}')}
+    refused = [r for r in audit_records(matrix_server, "media.read") if r.reason == "missing"]
+    assert {r.object_id for r in refused} >= {"B" * 24, f"elsewhere.example/{media_id}"}
+    assert all(r.decision == "deny" for r in refused)
+    status, body = call(
+        matrix_server, "POST", "/_matrix/media/v3/upload", raw=b"x" * (UPLOAD_LIMIT + 1),
+        token=token,
+    )  # fmt: skip
+    assert (status, body["errcode"]) == (413, "M_TOO_LARGE")
+    status, body = call(
+        matrix_server, "GET", f"/_matrix/client/v1/media/thumbnail/{SERVER}/{'C' * 24}",
+        token=token,
+    )  # fmt: skip
+    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")

@@ -17,13 +17,15 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from polaris import __version__
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession, Info, SessionCaller, get_request_info
 from polaris.identity import auth
-from polaris.identity.actors import anonymous_context
+from polaris.identity.actors import RequestInfo, anonymous_context
+from polaris.instance import Instance
 from polaris.matrix import devices, login_tokens, media, profiles, pushrules, settings_store
 from polaris.matrix.body import json_object, string
 from polaris.matrix.caller import Matrix, MatrixCaller
@@ -183,7 +185,7 @@ async def login(request: Request, instance: CurrentInstance, session: DbSession)
 
 
 def _password_login(
-    instance: Any, session: Any, info: Any, username: str, password: str,
+    instance: Instance, session: Session, info: RequestInfo, username: str, password: str,
     device_id: str | None, display: str | None,
 ) -> tuple[str, str, str] | None:  # fmt: skip
     """Sign in with ``identity.auth.login``; None when the role needs a second factor (the
@@ -203,7 +205,7 @@ def _password_login(
 
 
 def _token_login(
-    instance: Any, session: Any, info: Any, secret: str, device_id: str | None,
+    instance: Instance, session: Session, info: RequestInfo, secret: str, device_id: str | None,
     display: str | None,
 ) -> tuple[str, str, str]:  # fmt: skip
     with transaction(session):
@@ -500,7 +502,7 @@ async def rename_device(
     return {}
 
 
-def _delete(session: Any, caller: MatrixCaller, device_ids: list[str]) -> None:
+def _delete(session: Session, caller: MatrixCaller, device_ids: list[str]) -> None:
     with transaction(session):
         devices.delete_devices(
             session, user_id=caller.caller.user.id, device_ids=device_ids,
@@ -629,7 +631,7 @@ def key_backup(caller: Matrix) -> dict[str, Any]:
 # --- media -----------------------------------------------------------------------------------
 
 
-def _media_config(instance: Any) -> dict[str, Any]:
+def _media_config(instance: Instance) -> dict[str, int]:
     settings = instance.settings
     return {"m.upload.size": min(settings.matrix.max_upload_bytes, settings.drive.max_file_bytes)}
 
@@ -699,11 +701,12 @@ async def upload(
 
 
 def _download(
-    request: Request, caller: MatrixCaller, instance: Any, session: Any, server: str,
+    request: Request, caller: MatrixCaller, instance: Instance, session: Session, server: str,
     media_id: str, *, thumbnail: bool = False,
 ) -> Response:  # fmt: skip
     if server != server_name(instance.settings, request):
-        raise media.not_found()
+        # Another server's media: asked for like a missing id (same answer, same audit).
+        media_id = f"{server}/{media_id}"
     with transaction(session):
         found = media.open_download(
             session,
@@ -712,11 +715,8 @@ def _download(
             blobs=instance.blobs,
             sessions=instance.sessions,
             media_id=media_id,
+            images_only=thumbnail,
         )
-        if thumbnail and not found.content_type.startswith("image/"):
-            # No thumbnails are drawn yet: an image is sent whole, anything else has none.
-            found.body.close()  # type: ignore[attr-defined]
-            raise MatrixError(404, "M_NOT_FOUND", media.NOT_FOUND)
     headers = {
         "Content-Length": str(found.size),
         "Content-Disposition": content_disposition(found.name),

@@ -141,10 +141,12 @@ def open_download(
     blobs: BlobStore,
     sessions: sessionmaker[Session],
     media_id: str,
+    images_only: bool = False,
 ) -> Download:
     """Authorise (every refusal the same 404, audited) and open the media's bytes; the read is
     audited by the drive (``file.read``). Inside the caller's transaction, which must commit
-    before the first byte is sent."""
+    before the first byte is sent. ``images_only``: anything but an image is not found (a
+    thumbnail, which is the image itself until thumbnails are drawn)."""
     row = session.get(MatrixMedia, media_id) if is_media_id(media_id) else None
     try:
         if row is None:
@@ -165,6 +167,8 @@ def open_download(
         )
     except (NotFound, PermissionDenied, Conflict):
         raise not_found() from None
+    if images_only and not row.content_type.startswith("image/"):
+        raise not_found()
     body = reads.open_read(
         session=session,
         context=context,
