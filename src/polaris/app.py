@@ -34,6 +34,8 @@ from polaris.instance import Instance
 from polaris.jobs import Worker, notify
 from polaris.matrix.api import polaris_router as matrix_api_router
 from polaris.matrix.api import router as matrix_router
+from polaris.matrix.api_rooms import router as matrix_rooms_router
+from polaris.matrix.api_sync import router as matrix_sync_router
 from polaris.matrix.views import router as matrix_pages
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
@@ -125,6 +127,8 @@ def create_app(
     app.include_router(admin_pages)
     app.include_router(search_pages)
     app.include_router(matrix_pages)
+    app.include_router(matrix_rooms_router)
+    app.include_router(matrix_sync_router)
     app.include_router(matrix_router)  # last: it answers every other /_matrix path
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -1,0 +1,69 @@
+"""``GET /sync``: long-poll over the change stream (``matrix.sync`` builds the answer,
+``matrix.live`` wakes the wait).
+
+With a ``since`` token and ``timeout`` (milliseconds, at most ``MAX_TIMEOUT_MS``), the request
+waits until something reaches the user's rooms or the time runs out, then answers with what there
+is (possibly nothing, with a later token). The wait holds no database connection and no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from polaris.db.uow import transaction
+from polaris.deps import CurrentInstance, DbSession
+from polaris.matrix import sync
+from polaris.matrix.api import CLIENT_PREFIXES
+from polaris.matrix.caller import Matrix
+from polaris.matrix.ids import server_name
+from polaris.matrix.live import LIVE
+
+router = APIRouter(include_in_schema=False)
+
+MAX_TIMEOUT_MS = 120_000
+
+
+async def get_sync(
+    request: Request,
+    caller: Matrix,
+    instance: CurrentInstance,
+    session: DbSession,
+    since: Annotated[str | None, Query(max_length=64)] = None,
+    timeout: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    full_state: bool = False,
+    filter: Annotated[str | None, Query(max_length=65_536)] = None,
+    set_presence: Annotated[str | None, Query(max_length=32)] = None,
+) -> JSONResponse:
+    del filter, set_presence
+    LIVE.start(instance.sessions)
+    who = sync.Caller(
+        session=session,
+        actor=caller.caller.actor,
+        context=caller.caller.context,
+        server=server_name(instance.settings, request),
+    )
+    token = None if since is None or full_state else sync.parse_token(since)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(timeout, MAX_TIMEOUT_MS) / 1000
+
+    def build(at: sync.Token | None) -> sync.Result:
+        with transaction(session, read_only=True):
+            return sync.initial(who) if at is None else sync.incremental(who, at)
+
+    while True:
+        serial = LIVE.serial
+        result = await run_in_threadpool(build, token)
+        remaining = deadline - loop.time()
+        if result.has_data or remaining <= 0 or await request.is_disconnected():
+            return JSONResponse(result.body)
+        token = result.token
+        await LIVE.wait(token.position, serial, remaining)
+
+
+for _prefix in CLIENT_PREFIXES:
+    router.add_api_route(_prefix + "/sync", get_sync, methods=["GET"])
