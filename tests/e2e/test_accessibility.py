@@ -89,3 +89,15 @@ def test_file_text_destination_share_and_search_pages(page: Page, tmp_path: Path
     assert violations(page) == []  # the destination picker
     page.goto("/search?q=चोरी")
     assert violations(page) == []
+
+
+def test_matrix_app_page(page: Page) -> None:
+    sign_in(page, "ct.e2e")
+    page.goto("/account/matrix")
+    assert violations(page) == []
+    page.get_by_role("button", name="Make a login token").click()
+    assert page.locator("#login-token").inner_text()
+    assert violations(page) == []
+    page.goto("/account/matrix?redirect_url=https%3A%2F%2Fapp.example%2Fdone")
+    assert page.get_by_role("button", name="Allow the app to sign in").is_visible()
+    assert violations(page) == []

@@ -7,18 +7,22 @@ signs in only with a login token minted by a browser session that passed the sec
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from polaris.audit.models import AuditRecord
 from polaris.cli.main import app as cli_app
 from polaris.config import load_settings
+from polaris.db import make_engine
 from polaris.identity import mfa
 from polaris.instance import open_instance
+from tests.conftest import DATABASE_BACKENDS, PG_SCHEMA, pg_url, reset_postgresql
 from tests.factories import PASSWORD, build_tree, make_user
 from tests.live_server import Server
 
@@ -26,12 +30,29 @@ from tests.live_server import Server
 UPLOAD_LIMIT = 1024 * 1024
 
 
-@pytest.fixture(scope="session")
-def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="session", params=DATABASE_BACKENDS)
+def matrix_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The server on SQLite, then on PostgreSQL (a schema of its own, search there too)."""
     data_dir = tmp_path_factory.mktemp("matrix") / "instance"
-    result = CliRunner().invoke(cli_app, ["init", str(data_dir)], catch_exceptions=False)
+    arguments = ["init", str(data_dir)]
+    env = {
+        "POLARIS_MATRIX__SERVER_NAME": "polaris.test",
+        "POLARIS_MATRIX__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+    }
+    schema = f"{PG_SCHEMA}_matrix"
+    if request.param == "postgresql":
+        engine = make_engine(pg_url(schema))
+        reset_postgresql(engine, schema)
+        engine.dispose()
+        arguments += ["--database-url", pg_url(schema)]
+        env["POLARIS_SEARCH__ENGINE"] = "postgresql"
+    result = CliRunner().invoke(cli_app, arguments, env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    instance = open_instance(load_settings(data_dir))
+    server = Server(data_dir, env=env)
+    with patched_environment(env):
+        instance = open_instance(load_settings(data_dir))
     with instance.sessions() as session:
         build_tree(session)
         make_user(session, "hc.a1", unit="PS-A1", role="head_constable")
@@ -41,16 +62,29 @@ def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         make_user(session, "sho.sso", unit="PS-A2", role="station_head")
         session.commit()
     instance.close()
-    server = Server(
-        data_dir,
-        env={
-            "POLARIS_MATRIX__SERVER_NAME": "polaris.test",
-            "POLARIS_MATRIX__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
-        },
-    )
     server.start()
     yield server
     server.stop()
+    if request.param == "postgresql":
+        engine = make_engine(pg_url(schema))
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
+@contextmanager
+def patched_environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the settings this process reads, then as before."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def base_url(server: Server) -> str:
@@ -155,7 +189,8 @@ class Browser:
 
 def audit_records(server: Server, action: str) -> list[AuditRecord]:
     """The audit records of ``action`` the server wrote (read from its database)."""
-    instance = open_instance(load_settings(server.data_dir))
+    with patched_environment(server.env):
+        instance = open_instance(load_settings(server.data_dir))
     try:
         with instance.sessions() as session:
             return list(session.scalars(select(AuditRecord).where(AuditRecord.action == action)))

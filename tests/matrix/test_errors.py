@@ -223,3 +223,22 @@ def test_media_answers_and_audits_alike_when_refused(matrix_server: Server, toke
         token=token,
     )  # fmt: skip
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
+
+
+def test_device_names_take_joiners_and_refuse_control_characters(
+    matrix_server: Server, token: str
+) -> None:
+    status, me = call(matrix_server, "GET", WHOAMI, token=token)
+    assert status == 200
+    path = f"/_matrix/client/v3/devices/{me['device_id']}"
+    joined = "क्\u200dष थाना"  # a zero-width joiner, as Indian scripts use
+    status, _ = call(matrix_server, "PUT", path, {"display_name": joined}, token=token)
+    assert status == 200
+    status, device = call(matrix_server, "GET", path, token=token)
+    assert (status, device["display_name"]) == (200, joined)
+    status, body = call(matrix_server, "PUT", path, {"display_name": "a\u0007b"}, token=token)
+    assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
+    status, body = call(
+        matrix_server, "GET", "/_matrix/client/v3/devices/NOSUCHDEVICE", token=token
+    )
+    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")

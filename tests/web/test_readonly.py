@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from polaris.incident import service as incident
 from polaris.instance import Instance
-from tests.factories import SYSTEM
+from tests.factories import PASSWORD, SYSTEM
 from tests.web.test_api import sign_in
 
 
@@ -77,3 +77,24 @@ def test_pages_show_a_banner_in_english_and_hindi_and_refuse_form_writes(
     refused = client.post("/drive/1/folders", data={"name": "x"})
     assert refused.status_code == 503
     assert "read-only during incident response" in refused.text
+
+
+def test_matrix_apps_sign_in_and_read_while_their_writes_are_refused(
+    seeded: Instance, client: TestClient
+) -> None:
+    _switch(seeded, client, on=True)
+    login = client.post(
+        "/_matrix/client/v3/login",
+        json={"type": "m.login.password", "user": "ct.one", "password": PASSWORD},
+    )
+    assert login.status_code == 200, login.text
+    bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert client.get("/_matrix/client/v3/account/whoami", headers=bearer).status_code == 200
+    user = login.json()["user_id"]
+    refused = client.put(
+        f"/_matrix/client/v3/user/{user}/account_data/x.y", json={"a": 1}, headers=bearer
+    )
+    assert refused.status_code == 503
+    assert refused.json()["errcode"] == "M_UNKNOWN"
+    assert "ransomware at PS-A1" in refused.json()["error"]
+    assert client.post("/_matrix/client/v3/logout", headers=bearer).status_code == 200

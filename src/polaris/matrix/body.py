@@ -70,3 +70,9 @@ def string(body: dict[str, Any], key: str, *, required: bool = True) -> str | No
     if not isinstance(value, str):
         raise MatrixError(400, "M_BAD_JSON", f"{key!r} must be a string")
     return value
+
+
+def plain_text(value: str) -> bool:
+    """No control characters (C0, DEL, C1): what a name or type shown in a list may hold.
+    Format characters stay allowed: Indian scripts need the zero-width joiners."""
+    return not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value)

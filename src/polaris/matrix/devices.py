@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
+from polaris.clock import utcnow
 from polaris.identity import auth
 from polaris.identity.models import User, UserSession
 from polaris.identity.tokens import digest
+from polaris.matrix.body import plain_text
 from polaris.matrix.ids import new_device_id
 from polaris.matrix.models import MatrixDevice
 from polaris.web.matrix_errors import MatrixError
@@ -27,7 +29,7 @@ MAX_DISPLAY_NAME = 255
 
 
 def check_device_id(device_id: str) -> str:
-    if not 1 <= len(device_id) <= MAX_DEVICE_ID or not device_id.isprintable():
+    if not 1 <= len(device_id) <= MAX_DEVICE_ID or not plain_text(device_id):
         raise MatrixError(400, "M_INVALID_PARAM", "a device id is 1 to 64 printable characters")
     return device_id
 
@@ -35,7 +37,7 @@ def check_device_id(device_id: str) -> str:
 def check_display_name(name: str | None) -> str | None:
     if name is None:
         return None
-    if len(name) > MAX_DISPLAY_NAME or not name.isprintable():
+    if len(name) > MAX_DISPLAY_NAME or not plain_text(name):
         raise MatrixError(400, "M_INVALID_PARAM", "a device name is at most 255 characters")
     return name
 
@@ -100,10 +102,16 @@ class DeviceView:
 
 
 def _views(session: Session, user_id: int, device_id: str | None = None) -> list[DeviceView]:
+    """The user's devices whose sessions are live: a device whose session ended (idle,
+    absolute timeout, ended by an administrator) is not signed in and is not listed."""
     statement = (
         select(MatrixDevice, UserSession)
-        .outerjoin(UserSession, UserSession.id == MatrixDevice.session_id)
-        .where(MatrixDevice.user_id == user_id)
+        .join(UserSession, UserSession.id == MatrixDevice.session_id)
+        .where(
+            MatrixDevice.user_id == user_id,
+            UserSession.ended_at.is_(None),
+            UserSession.expires_at > utcnow(),
+        )
         .order_by(MatrixDevice.device_id)
     )
     if device_id is not None:
@@ -112,8 +120,8 @@ def _views(session: Session, user_id: int, device_id: str | None = None) -> list
         DeviceView(
             device_id=device.device_id,
             display_name=device.display_name,
-            last_seen_ip=row.source_address if row is not None else None,
-            last_seen_at=row.last_seen_at if row is not None else None,
+            last_seen_ip=row.source_address,
+            last_seen_at=row.last_seen_at,
         )
         for device, row in session.execute(statement).tuples()
     ]

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.clock import utcnow
+from polaris.matrix.body import plain_text
 from polaris.matrix.models import MatrixAccountData, MatrixFilter, MatrixPusher
 from polaris.web.matrix_errors import MatrixError
 
@@ -52,7 +53,7 @@ def get_filter(session: Session, *, user_id: int, filter_id: str) -> dict[str, A
 
 
 def check_type(data_type: str) -> str:
-    if not 1 <= len(data_type) <= MAX_TYPE or not data_type.isprintable():
+    if not 1 <= len(data_type) <= MAX_TYPE or not plain_text(data_type):
         raise MatrixError(400, "M_INVALID_PARAM", "a type is 1 to 255 printable characters")
     return data_type
 

@@ -30,6 +30,8 @@ _BY_CODE = {
     "file_too_large": (413, "M_TOO_LARGE"),
     "payload_too_large": (413, "M_TOO_LARGE"),
     "length_mismatch": (400, "M_INVALID_PARAM"),
+    # Clients tell people "too large" for M_TOO_LARGE; the error says it is the quota.
+    "quota_exceeded": (413, "M_TOO_LARGE"),
 }
 #: ``errcode`` by status, for the rest.
 _BY_STATUS = {

@@ -8,9 +8,11 @@ the event loop).
 What is a write: any method but GET, HEAD and OPTIONS (the API, the pages' forms, tus uploads,
 WebDAV). Allowed all the same, so that officers can still sign in and read and accounts can be
 secured: signing in and out (sessions are rows: a sign-in writes), the second factor and its
-enrolment, changing one's own password, and the language preference (a cookie). And the status
-page's switch-off (:data:`INCIDENT_OFF`), or the switch could only be turned off from the command
-line: only the path goes through here; the route itself lets administrators alone turn it off.
+enrolment, changing one's own password, and the language preference (a cookie); for Matrix
+apps, signing in and out and the POSTs that only read (the directory search, the key query).
+And the status page's switch-off (:data:`INCIDENT_OFF`), or the switch could only be turned off
+from the command line: only the path goes through here; the route itself lets administrators
+alone turn it off.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ ALLOWED_WRITES = frozenset(
         "/language",
         PASSWORD_PAGE,
         INCIDENT_OFF,
+        # Matrix apps (polaris.matrix): signing in and out, the browser's side of it, and two
+        # POSTs that only read.
+        "/account/matrix",
+        *(
+            f"/_matrix/client/{version}/{path}"
+            for version in ("v3", "r0")
+            for path in ("login", "logout", "logout/all", "user_directory/search", "keys/query")
+        ),
     }
 )
 
