@@ -16,7 +16,7 @@ from alembic import op
 import polaris.db.base
 
 revision = "20261206_0019"
-down_revision = "20261206_0017"
+down_revision = "20261206_0018"
 branch_labels = None
 depends_on = None
 
