@@ -291,6 +291,7 @@ def _one_state(call: Call, room: str, kind: str, key: str) -> dict[str, Any]:
     raise MatrixError(404, "M_NOT_FOUND", "Event not found.")
 
 
+@client("/rooms/{room}/state/{kind}/", "GET")
 @client("/rooms/{room}/state/{kind}", "GET")
 def state_event(
     room: str, kind: str, request: Request, caller: Matrix, session: DbSession
@@ -335,6 +336,7 @@ async def _put_state(call: Call, request: Request, room: str, kind: str, key: st
     return {"event_id": await run_in_threadpool(run)}
 
 
+@client("/rooms/{room}/state/{kind}/", "PUT")
 @client("/rooms/{room}/state/{kind}", "PUT")
 async def put_state(
     room: str, kind: str, request: Request, caller: Matrix, session: DbSession
