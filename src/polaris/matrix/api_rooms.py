@@ -26,7 +26,7 @@ from polaris.chat import rooms as chat_rooms
 from polaris.chat.models import JOIN, REDACTION, STATE, ChatEvent, ChatMember, ChatRoom
 from polaris.db.uow import transaction
 from polaris.deps import DbSession
-from polaris.errors import NotFound
+from polaris.errors import Conflict, NotFound
 from polaris.identity.models import User
 from polaris.matrix import settings_store
 from polaris.matrix.api import CLIENT_PREFIXES
@@ -93,6 +93,10 @@ class Call:
         except NotFound as error:
             if error.detail == CHAT_ROOM_MISSING:
                 raise (event_not_found() if event else not_in_room(self.me, room)) from None
+            raise
+        except Conflict as error:
+            if error.code == "chat_txn_reused":
+                raise MatrixError(400, "M_INVALID_PARAM", error.detail) from None
             raise
 
     def require(self, room: str, action: ChatAction = ChatAction.READ) -> ChatRoom:

@@ -1,0 +1,169 @@
+"""Bad input to the room and sync endpoints, over plain HTTP against a real ``polaris serve``.
+
+A room that does not exist and one the caller is not in answer the very same ``403 M_FORBIDDEN``
+body (Synapse's answer for a room one is not in), each audited as a denial; an event one may not
+see answers like a missing one. Nothing here is a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+
+from tests.live_server import Server
+from tests.matrix.conftest import audit_records, call, password_login
+
+pytestmark = pytest.mark.slow
+
+SERVER = "polaris.test"
+V3 = "/_matrix/client/v3"
+
+
+def login(server: Server, username: str) -> str:
+    status, body = password_login(server, username)
+    assert status == 200, body
+    return str(body["access_token"])
+
+
+@pytest.fixture(scope="module")
+def officers(matrix_server: Server) -> dict[str, str]:
+    return {name: login(matrix_server, name) for name in ("hc.a1", "hc.b1")}
+
+
+@pytest.fixture(scope="module")
+def room(matrix_server: Server, officers: dict[str, str]) -> tuple[str, str]:
+    """A room of hc.a1 alone, and one of its messages."""
+    status, body = call(
+        matrix_server, "POST", f"{V3}/createRoom", {"name": "केवल मैं"}, token=officers["hc.a1"]
+    )
+    assert status == 200, body
+    room_id = str(body["room_id"])
+    status, sent = call(
+        matrix_server, "PUT", f"{V3}/rooms/{room_id}/send/m.room.message/m1",
+        {"msgtype": "m.text", "body": "private"}, token=officers["hc.a1"],
+    )  # fmt: skip
+    assert status == 200, sent
+    return room_id, str(sent["event_id"])
+
+
+def q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def test_a_missing_room_and_a_room_one_is_not_in_answer_alike(
+    matrix_server: Server, officers: dict[str, str], room: tuple[str, str]
+) -> None:
+    room_id, event_id = room
+    token = officers["hc.b1"]
+    me = f"@hc.b1:{SERVER}"
+    missing = f"!999999:{SERVER}"
+    requests = [
+        ("GET", "/rooms/{}/messages", None),
+        ("GET", "/rooms/{}/state", None),
+        ("GET", "/rooms/{}/state/m.room.name/", None),
+        ("GET", "/rooms/{}/members", None),
+        ("GET", "/rooms/{}/joined_members", None),
+        ("POST", "/rooms/{}/join", {}),
+        ("POST", "/rooms/{}/leave", {}),
+        ("POST", "/rooms/{}/invite", {"user_id": me}),
+        ("PUT", "/rooms/{}/send/m.room.message/t1", {"msgtype": "m.text", "body": "x"}),
+        ("PUT", "/rooms/{}/state/m.room.name/", {"name": "taken"}),
+        ("PUT", f"/rooms/{{}}/typing/{q(me)}", {"typing": True, "timeout": 1000}),
+    ]
+    before = len(audit_records(matrix_server, "chat_room.read"))
+    for method, template, body in requests:
+        answers = []
+        for target in (room_id, missing):
+            status, answer = call(
+                matrix_server, method, V3 + template.format(q(target)), body, token=token
+            )
+            answers.append((status, answer.get("errcode"), answer.get("error", "")))
+        other, gone = answers
+        assert other[:2] == (403, "M_FORBIDDEN"), (template, other)
+        assert other[2].replace(room_id, "R") == gone[2].replace(missing, "R"), template
+    assert len(audit_records(matrix_server, "chat_room.read")) > before
+    # Malformed room ids are rooms nobody is in.
+    for target in ("!abc:" + SERVER, "!1:elsewhere.example", "not-a-room", "!" + "9" * 40):
+        status, answer = call(matrix_server, "GET", f"{V3}/rooms/{q(target)}/messages", token=token)
+        assert (status, answer["errcode"]) == (403, "M_FORBIDDEN"), target
+    # An event of a room one is not in looks like a missing event.
+    for path in (f"/rooms/{q(room_id)}/event/{q(event_id)}", f"/rooms/{q(room_id)}/event/$nope"):
+        status, answer = call(matrix_server, "GET", V3 + path, token=token)
+        assert (status, answer) == (
+            404,
+            {"errcode": "M_NOT_FOUND", "error": "Could not find event"},
+        )
+
+
+def test_bad_bodies_and_parameters(
+    matrix_server: Server, officers: dict[str, str], room: tuple[str, str]
+) -> None:
+    room_id, _ = room
+    token = officers["hc.a1"]
+    send = f"{V3}/rooms/{q(room_id)}/send/m.room.message/"
+    cases = [
+        (send + "b1", b"{not json", 400, "M_NOT_JSON"),
+        (send + "b2", b"[1, 2]", 400, "M_BAD_JSON"),
+        (send + "b3", json.dumps({"body": "no msgtype"}).encode(), 400, "M_BAD_JSON"),
+        (send + "b4", json.dumps({"msgtype": "m.text", "body": 5}).encode(), 400, "M_BAD_JSON"),
+        (send + "b5", json.dumps({"msgtype": "m.location", "body": "x"}).encode(), 400,
+         "M_BAD_JSON"),
+        (send + "b6", json.dumps({"msgtype": "m.text", "body": "   "}).encode(), 400,
+         "M_BAD_JSON"),
+        (send + "b7", json.dumps({"msgtype": "m.text", "body": "x" * 20_000}).encode(), 400,
+         "M_BAD_JSON"),
+        (send + "b8", b'{"msgtype": "m.text", "body": "a\\u0000b"}', 400, "M_BAD_JSON"),
+        (send + "b9", json.dumps({"msgtype": "m.file", "body": "f",
+                                  "url": f"mxc://{SERVER}/nothing"}).encode(), 404,
+         "M_NOT_FOUND"),
+        (send + "b10", b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}', 413, "M_TOO_LARGE"),
+        (f"{V3}/createRoom", json.dumps({"name": "\u202eevil"}).encode(), 400, "M_BAD_JSON"),
+        (f"{V3}/createRoom", json.dumps({"invite": [f"@nobody:{SERVER}"]}).encode(), 404,
+         "M_NOT_FOUND"),
+        (f"{V3}/createRoom", json.dumps({"preset": "public_chat"}).encode(), 400,
+         "M_INVALID_PARAM"),
+        (f"{V3}/createRoom", json.dumps({"invite": "x"}).encode(), 400, "M_BAD_JSON"),
+    ]  # fmt: skip
+    for path, raw, status_wanted, errcode in cases:
+        method = "POST" if path.endswith("createRoom") else "PUT"
+        status, answer = call(matrix_server, method, path, raw=raw, token=token)
+        assert (status, answer.get("errcode")) == (status_wanted, errcode), (path, answer)
+    for path, errcode in (
+        (f"{V3}/sync?since=garbage", "M_INVALID_PARAM"),
+        (f"{V3}/sync?timeout=-5", "M_BAD_JSON"),
+        (f"{V3}/rooms/{q(room_id)}/messages?dir=sideways", "M_BAD_JSON"),
+        (f"{V3}/rooms/{q(room_id)}/messages?limit=abc", "M_BAD_JSON"),
+    ):
+        status, answer = call(matrix_server, "GET", path, token=token)
+        assert (status, answer.get("errcode")) == (400, errcode), (path, answer)
+    status, answer = call(
+        matrix_server, "POST", f"{V3}/join/{q('#room:' + SERVER)}", {}, token=token
+    )
+    assert (status, answer["errcode"]) == (404, "M_NOT_FOUND")
+    status, answer = call(
+        matrix_server, "PUT", f"{V3}/rooms/{q(room_id)}/typing/{q('@hc.b1:' + SERVER)}",
+        {"typing": True}, token=token,
+    )  # fmt: skip
+    assert (status, answer["errcode"]) == (403, "M_FORBIDDEN")
+    status, answer = call(
+        matrix_server, "PUT", f"{V3}/rooms/{q(room_id)}/state/m.room.power_levels/",
+        {"users": {}}, token=token,
+    )  # fmt: skip
+    assert (status, answer["errcode"]) == (403, "M_FORBIDDEN")
+
+
+def test_a_repeated_transaction_id_for_another_room_is_refused(
+    matrix_server: Server, officers: dict[str, str], room: tuple[str, str]
+) -> None:
+    room_id, _ = room
+    token = officers["hc.a1"]
+    status, other = call(matrix_server, "POST", f"{V3}/createRoom", {"name": "दूसरा"}, token=token)
+    assert status == 200
+    status, answer = call(
+        matrix_server, "PUT", f"{V3}/rooms/{q(str(other['room_id']))}/send/m.room.message/m1",
+        {"msgtype": "m.text", "body": "again"}, token=token,
+    )  # fmt: skip
+    assert (status, answer.get("errcode")) == (400, "M_INVALID_PARAM"), answer
+    assert answer["error"] == "this transaction id was used for another room"
