@@ -79,7 +79,7 @@ def test_a_missing_room_and_a_room_one_is_not_in_answer_alike(
             status, answer = call(
                 matrix_server, method, V3 + template.format(q(target)), body, token=token
             )
-            answers.append((status, answer.get("errcode"), answer.get("error", "")))
+            answers.append((status, answer.get("errcode"), str(answer.get("error", ""))))
         other, gone = answers
         assert other[:2] == (403, "M_FORBIDDEN"), (template, other)
         assert other[2].replace(room_id, "R") == gone[2].replace(missing, "R"), template
