@@ -29,6 +29,7 @@ from nio import (
 )
 
 from tests.live_server import Server
+from tests.matrix.conftest import audit_records
 from tests.matrix.test_nio import SERVER, raw, run, signed_in
 
 pytestmark = pytest.mark.slow
@@ -205,6 +206,23 @@ def test_a_conversation_between_two_officers(matrix_server: Server) -> None:
             assert isinstance(refused, DownloadError) and isinstance(missing, DownloadError)
             assert refused.status_code == "M_NOT_FOUND"
             assert (refused.status_code, refused.message) == (missing.status_code, missing.message)
+            # Invited and joined after the send (no drive share of the file), the third officer
+            # reads it through the room; having left, no longer.
+            reads_before = len(audit_records(matrix_server, "chat.attachment.read"))
+            status, _ = await raw(
+                a, "POST", f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": third.user_id}
+            )
+            assert status == 200
+            assert isinstance(await third.join(room), JoinResponse)
+            late = await third.download(uploaded.content_uri)
+            assert isinstance(late, DownloadResponse), late
+            assert late.body == payload
+            assert len(audit_records(matrix_server, "chat.attachment.read")) == reads_before + 1
+            status, _ = await raw(third, "POST", f"/_matrix/client/v3/rooms/{room}/leave", {})
+            assert status == 200
+            gone = await third.download(uploaded.content_uri)
+            assert isinstance(gone, DownloadError)
+            assert (gone.status_code, gone.message) == (missing.status_code, missing.message)
 
             # An edit and a deletion keep their place in the timeline.
             edit = {
