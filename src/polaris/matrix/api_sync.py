@@ -40,7 +40,7 @@ async def get_sync(
     set_presence: Annotated[str | None, Query(max_length=32)] = None,
 ) -> JSONResponse:
     del filter, set_presence
-    LIVE.start(instance.sessions)
+    LIVE.start(instance.sessions, instance.settings.jobs.redis_url)
     who = sync.Caller(
         session=session,
         actor=caller.caller.actor,

@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.db.uow import unit_of_work
 from polaris.events import consumers
+from polaris.events import notify as event_notify
 from polaris.events import service as events
+from polaris.jobs.notify import RedisNudge
 
 log = logging.getLogger("polaris.matrix")
 
@@ -52,13 +54,17 @@ class Live:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _nudge: RedisNudge | None = None
 
     # --- the watcher -------------------------------------------------------------------------
 
-    def start(self, sessions: sessionmaker[Session]) -> None:
+    def start(self, sessions: sessionmaker[Session], redis_url: str | None = None) -> None:
         with self._lock:
             if self._thread is not None:
                 return
+            if redis_url is not None:  # other nodes' commits, even on a node without a runner
+                self._nudge = RedisNudge(redis_url, channel=event_notify.CHANNEL)
+                self._nudge.listen(events.WAKE)
             self._thread = threading.Thread(
                 target=self._run, args=(sessions,), name="matrix-sync", daemon=True
             )
@@ -67,6 +73,8 @@ class Live:
     def stop(self) -> None:
         self._stop.set()
         events.WAKE.set()
+        if self._nudge is not None:
+            self._nudge.close()
 
     def _run(self, sessions: sessionmaker[Session]) -> None:
         while not self._stop.is_set():
