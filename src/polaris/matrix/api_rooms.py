@@ -408,7 +408,7 @@ def _send(call: Call, room: str, content: dict[str, Any], txn: str) -> str:
         new_body = new.get("body") if isinstance(new, dict) else None
         if not isinstance(new_body, str):
             raise MatrixError(400, "M_BAD_JSON", "an edit needs m.new_content.body")
-        call.require(room, ChatAction.SEND)
+        _visible_event(call, room, event_matrix_id(replaces))  # the edited message is here
         event = messages.edit(
             **call.kw(), event_key=replaces, body=new_body, device_id=device, txn_id=txn
         )
