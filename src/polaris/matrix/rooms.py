@@ -106,10 +106,9 @@ class Translator:
         wanted = {u for u in user_ids if u is not None and u not in self._users}
         if not wanted:
             return
-        for uid, name in self.session.execute(
-            select(User.id, User.username).where(User.id.in_(wanted))
-        ).tuples():
-            self._users[uid] = matrix_user_id(name, self.server)
+        rows = self.session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+        for row in rows:
+            self._users[row.id] = matrix_user_id(row.username, self.server)
 
     def key(self, event_id: int | None) -> str | None:
         if event_id is None:
