@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session
 from polaris import events
 from polaris.chat import messages, rooms
 from polaris.matrix import sync
+from polaris.matrix.live import Live
 from polaris.matrix.rooms import room_matrix_id
 from tests.chat.conftest import PEOPLE, People
 from tests.factories import build_tree, make_user
 
 SERVER = "polaris.test"
+#: Typing notices of these tests (none): a ``Live`` with no watcher running.
+LIVE = Live()
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def people(db_session: Session) -> People:
 
 def caller(people: People, name: str) -> sync.Caller:
     who = people.who(name)
-    return sync.Caller(who["session"], who["actor"], who["context"], SERVER)
+    return sync.Caller(who["session"], who["actor"], who["context"], SERVER, LIVE)
 
 
 def sequenced(session: Session) -> None:

@@ -35,7 +35,7 @@ from polaris.matrix.api import CLIENT_PREFIXES
 from polaris.matrix.body import json_object, string
 from polaris.matrix.caller import Matrix, MatrixCaller
 from polaris.matrix.ids import server_name, user_id, username_of
-from polaris.matrix.live import LIVE
+from polaris.matrix.live import live_of
 from polaris.matrix.models import MatrixMedia
 from polaris.matrix.rooms import (
     Translator,
@@ -645,7 +645,7 @@ async def typing(
             return call.require(room, ChatAction.SEND).id
 
     found = await run_in_threadpool(run)
-    LIVE.set_typing(found, call.actor.user_id, state, timeout)
+    live_of(request.app).set_typing(found, call.actor.user_id, state, timeout)
     return {}
 
 

@@ -21,7 +21,7 @@ from polaris.matrix import sync
 from polaris.matrix.api import CLIENT_PREFIXES
 from polaris.matrix.caller import Matrix
 from polaris.matrix.ids import server_name
-from polaris.matrix.live import LIVE
+from polaris.matrix.live import live_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,12 +40,14 @@ async def get_sync(
     set_presence: Annotated[str | None, Query(max_length=32)] = None,
 ) -> JSONResponse:
     del filter, set_presence
-    LIVE.start(instance.sessions, instance.settings.jobs.redis_url)
+    live = live_of(request.app)
+    live.start(instance.sessions, instance.settings.jobs.redis_url)
     who = sync.Caller(
         session=session,
         actor=caller.caller.actor,
         context=caller.caller.context,
         server=server_name(instance.settings, request),
+        live=live,
     )
     token = None if since is None or full_state else sync.parse_token(since)
     loop = asyncio.get_running_loop()
@@ -56,13 +58,13 @@ async def get_sync(
             return sync.initial(who) if at is None else sync.incremental(who, at)
 
     while True:
-        serial = LIVE.serial
+        serial = live.serial
         result = await run_in_threadpool(build, token)
         remaining = deadline - loop.time()
         if result.has_data or remaining <= 0 or await request.is_disconnected():
             return JSONResponse(result.body)
         token = result.token
-        await LIVE.wait(token.position, serial, remaining)
+        await live.wait(token.position, serial, remaining)
 
 
 for _prefix in CLIENT_PREFIXES:

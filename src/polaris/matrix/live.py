@@ -1,6 +1,7 @@
 """What wakes a long-polling ``/sync``: the change stream moving on, and typing notices.
 
-One watcher thread per process waits for the change stream's wake-up (``events.service.WAKE``,
+One watcher thread per app (``live_of``; it ends when unused for ``IDLE_SECONDS`` and the next
+sync starts it again) waits for the change stream's wake-up (``events.service.WAKE``,
 set by a commit that appended events in this process and, with ``jobs.redis_url`` set, by the
 Redis nudge of any node), sequences what is waiting (``events.consumers.sequence_pending``, so a
 message is readable by position at once rather than at the event runner's next pass) and, when
@@ -19,6 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +34,10 @@ log = logging.getLogger("polaris.matrix")
 
 #: The watcher's poll when no wake-up comes (a lost nudge, another node's sequencer).
 POLL_SECONDS = 1.0
+#: A watcher no sync has used for this long ends (the next sync starts another).
+IDLE_SECONDS = 300.0
+#: Consecutive failed passes after which the watcher ends (the next sync starts another).
+MAX_FAILURES = 30
 #: Longest typing notice kept (Matrix clients send 30 s).
 MAX_TYPING_MS = 120_000
 
@@ -55,14 +61,19 @@ class Live:
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _nudge: RedisNudge | None = None
+    _used: float = 0.0
 
     # --- the watcher -------------------------------------------------------------------------
 
     def start(self, sessions: sessionmaker[Session], redis_url: str | None = None) -> None:
+        """Make sure the watcher runs (each sync calls this: a watcher left idle, or stopped by
+        a failing database, ends by itself and the next sync starts another)."""
         with self._lock:
-            if self._thread is not None:
+            self._used = time.monotonic()
+            if self._thread is not None and self._thread.is_alive():
                 return
-            if redis_url is not None:  # other nodes' commits, even on a node without a runner
+            if redis_url is not None and self._nudge is None:  # other nodes' commits, even
+                # on a node without an event runner
                 self._nudge = RedisNudge(redis_url, channel=event_notify.CHANNEL)
                 self._nudge.listen(events.WAKE)
             self._thread = threading.Thread(
@@ -77,14 +88,20 @@ class Live:
             self._nudge.close()
 
     def _run(self, sessions: sessionmaker[Session]) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 consumers.sequence_pending(sessions)
                 with unit_of_work(sessions) as session:
                     head = events.head_position(session)
-            except Exception:  # a database hiccup must not end the watcher
+                failures = 0
+            except Exception:  # a database hiccup must not end the watcher at once
                 log.exception("the Matrix sync watcher could not read the stream head")
+                failures += 1
                 head = self.head
+            idle = time.monotonic() - self._used > IDLE_SECONDS and not self._waiters
+            if failures >= MAX_FAILURES or idle:
+                return
             if head != self.head:
                 self.head = head
                 self._wake_all()
@@ -149,4 +166,10 @@ class Live:
         return changed > since_serial or since_serial > self.serial
 
 
-LIVE = Live()
+def live_of(app: Any) -> Live:
+    """The app's ``Live`` (one per app, hence per instance and database), made at first use."""
+    found = getattr(app.state, "matrix_live", None)
+    if found is None:
+        found = app.state.matrix_live = Live()
+    assert isinstance(found, Live)
+    return found

@@ -45,7 +45,7 @@ from polaris.chat.models import (
 )
 from polaris.events import service as events
 from polaris.matrix import settings_store
-from polaris.matrix.live import LIVE
+from polaris.matrix.live import Live
 from polaris.matrix.models import MatrixAccountData
 from polaris.matrix.rooms import Translator, room_matrix_id
 from polaris.web.matrix_errors import MatrixError
@@ -87,6 +87,7 @@ class Caller:
     actor: Actor
     context: AuditContext
     server: str
+    live: Live
 
 
 @dataclass
@@ -149,7 +150,7 @@ def _ephemeral(
 ) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
     if typing:
-        users = [tr.user(u) for u in LIVE.typing(room_id)]
+        users = [tr.user(u) for u in c.live.typing(room_id)]
         found.append({"type": "m.typing", "content": {"user_ids": users}})
     if receipts:
         found.append({"type": "m.receipt", "content": receipts})
@@ -211,7 +212,7 @@ def _global_account_data(c: Caller) -> list[dict[str, Any]]:
 
 def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
     head = events.head_position(c.session)
-    token = Token(head, LIVE.serial)
+    token = Token(head, c.live.serial)
     body = _empty_body(token)
     tr = Translator(c.session, c.server)
     views = chat_rooms.my_rooms(session=c.session, actor=c.actor)
@@ -272,7 +273,7 @@ def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
 
 
 def incremental(c: Caller, since: Token) -> Result:
-    serial = LIVE.serial
+    serial = c.live.serial
     found = events.since(c.session, after=since.position, limit=BATCH, kinds=STREAM_KINDS)
     token = Token(found[-1].position if found else since.position, serial)
     body = _empty_body(token)
@@ -296,7 +297,7 @@ def incremental(c: Caller, since: Token) -> Result:
         for m in c.session.scalars(select(ChatMember).where(ChatMember.user_id == c.actor.user_id))
     }
     joined = [r for r, m in memberships.items() if m.membership == JOIN]
-    typing_rooms = {r for r in joined if LIVE.typing_changed(r, since.serial)}
+    typing_rooms = {r for r in joined if c.live.typing_changed(r, since.serial)}
     touched = sorted(set(seqs) | set(read_by) | typing_rooms)
     unread = messages.unread_counts(session=c.session, actor=c.actor) if touched else {}
     has_data = False
