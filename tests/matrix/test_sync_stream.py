@@ -4,6 +4,7 @@ sequenced before, during or after the sync that could have seen it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from polaris import events
 from polaris.chat import messages, rooms
+from polaris.events import service as event_service
 from polaris.matrix import sync
 from polaris.matrix.live import Live
 from polaris.matrix.rooms import room_matrix_id
@@ -147,3 +149,23 @@ def test_invite_join_rename_receipt_and_leave_reach_the_member(people: People) -
     left = step.body["rooms"]["leave"][room]["timeline"]["events"]
     assert [e["content"]["membership"] for e in left] == ["leave"]
     assert room not in step.body["rooms"]["join"]
+
+
+def test_a_token_older_than_the_kept_stream_gets_an_initial_sync(people: People) -> None:
+    session = people.session
+    group = rooms.create_group(**people.who("asha"), name="पुराना")
+    session.commit()
+    room = room_matrix_id(group.id, SERVER)
+    say(people, "asha", group.id, "before")
+    sequenced(session)
+    token = sync.initial(caller(people, "asha")).token
+    session.commit()
+    say(people, "asha", group.id, "missed, then compacted")
+    sequenced(session)
+    head = events.head_position(session)
+    assert event_service.compact(session, retention=dt.timedelta(0), keep_after=head) > 0
+    session.commit()
+    step = sync.incremental(caller(people, "asha"), token)
+    session.commit()
+    assert texts(step.body, room)[-2:] == ["before", "missed, then compacted"]
+    assert step.token.position == head

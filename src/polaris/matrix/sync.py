@@ -272,7 +272,19 @@ def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
     return Result(body, token, True)
 
 
+def expired(c: Caller, since: Token) -> bool:
+    """Whether events after the token were compacted away (``events.retention_days``): such a
+    client is given an initial sync (each room's state and latest events, ``limited``), from
+    where it pages back with ``/messages``, rather than a silent hole."""
+    oldest = events.oldest_position(c.session)
+    if oldest is None:
+        return events.head_position(c.session) > since.position
+    return oldest > since.position + 1
+
+
 def incremental(c: Caller, since: Token) -> Result:
+    if expired(c, since):
+        return initial(c)
     serial = c.live.serial
     found = events.since(c.session, after=since.position, limit=BATCH, kinds=STREAM_KINDS)
     token = Token(found[-1].position if found else since.position, serial)
