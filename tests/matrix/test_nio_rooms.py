@@ -240,6 +240,33 @@ def test_a_conversation_between_two_officers(matrix_server: Server) -> None:
             assert found["content"]["m.relates_to"]["rel_type"] == "m.replace"
             assert found["content"]["m.new_content"]["body"] == "Chargesheet filed 12:40 IST."
 
+            # A message sent by mistake is deleted (twice with one transaction id: one deletion);
+            # b sees the redaction, and the message without its text.
+            wrong = await a.room_send(
+                room, "m.room.message", {"msgtype": "m.text", "body": "गलत कमरा"}, tx_id="w-1"
+            )
+            assert isinstance(wrong, RoomSendResponse), wrong
+            status, first_redaction = await raw(
+                a, "PUT", f"/_matrix/client/v3/rooms/{room}/redact/{wrong.event_id}/r-1", {}
+            )
+            assert status == 200, first_redaction
+            status, second = await raw(
+                a, "PUT", f"/_matrix/client/v3/rooms/{room}/redact/{wrong.event_id}/r-1", {}
+            )
+            assert (status, second) == (200, first_redaction)
+            body, b_token = await sync_until(
+                b, b_token,
+                lambda s: any(e["type"] == "m.room.redaction" for e in timeline(s, room)),
+            )  # fmt: skip
+            redactions = [e for e in timeline(body, room) if e["type"] == "m.room.redaction"]
+            assert redactions[0]["redacts"] == wrong.event_id
+            assert redactions[0]["event_id"] == first_redaction["event_id"]
+            status, page = await raw(
+                b, "GET", f"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=5"
+            )
+            hidden = [e for e in page["chunk"] if e["event_id"] == wrong.event_id]
+            assert status == 200 and hidden[0]["content"] == {}
+
             # b goes offline after this token; a sends 30 more; b's old token gets every one of
             # them once, in order, over as many syncs as it takes.
             old_token = b_token

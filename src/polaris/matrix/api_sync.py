@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
+from polaris.events import consumers
 from polaris.matrix import sync
 from polaris.matrix.api import CLIENT_PREFIXES
 from polaris.matrix.caller import Matrix
@@ -59,6 +60,9 @@ async def get_sync(
 
     while True:
         serial = live.serial
+        # What committed before this request is in its answer (read-your-writes), without
+        # waiting for the watcher or the event runner to sequence it.
+        await run_in_threadpool(consumers.sequence_pending, instance.sessions)
         result = await run_in_threadpool(build, token)
         remaining = deadline - loop.time()
         if result.has_data or remaining <= 0 or await request.is_disconnected():
