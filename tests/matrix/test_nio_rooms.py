@@ -359,3 +359,30 @@ def test_encryption_is_refused_with_a_clear_error(matrix_server: Server) -> None
             await a.close()
 
     run(test)
+
+
+def test_a_direct_room_is_one_per_pair(matrix_server: Server) -> None:
+    async def test() -> None:
+        a = await signed_in(matrix_server, "hc.a1")
+        b = await signed_in(matrix_server, "hc.b1")
+        try:
+            made = await a.room_create(
+                is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[b.user_id]
+            )
+            assert isinstance(made, RoomCreateResponse), made
+            again = await b.room_create(is_direct=True, invite=[a.user_id])
+            assert isinstance(again, RoomCreateResponse) and again.room_id == made.room_id
+            status, rooms = await raw(b, "GET", "/_matrix/client/v3/joined_rooms")
+            assert status == 200 and made.room_id in rooms["joined_rooms"]
+            status, members = await raw(
+                b, "GET", f"/_matrix/client/v3/rooms/{made.room_id}/members"
+            )
+            assert status == 200
+            assert {m["state_key"] for m in members["chunk"]} == {a.user_id, b.user_id}
+            assert all(m["content"]["is_direct"] for m in members["chunk"])
+        finally:
+            for client in (a, b):
+                await client.logout()
+                await client.close()
+
+    run(test)
