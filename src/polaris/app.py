@@ -32,8 +32,11 @@ from polaris.incident.service import CachedState
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
 from polaris.jobs import Worker, notify
+from polaris.matrix.api import fallback_router as matrix_fallback
 from polaris.matrix.api import polaris_router as matrix_api_router
 from polaris.matrix.api import router as matrix_router
+from polaris.matrix.api_account import router as matrix_account_router
+from polaris.matrix.api_media import router as matrix_media_router
 from polaris.matrix.api_rooms import router as matrix_rooms_router
 from polaris.matrix.api_sync import router as matrix_sync_router
 from polaris.matrix.views import router as matrix_pages
@@ -127,9 +130,12 @@ def create_app(
     app.include_router(admin_pages)
     app.include_router(search_pages)
     app.include_router(matrix_pages)
-    app.include_router(matrix_rooms_router)
+    app.include_router(matrix_rooms_router)  # before matrix_media_router: media of rooms
     app.include_router(matrix_sync_router)
-    app.include_router(matrix_router)  # last: it answers every other /_matrix path
+    app.include_router(matrix_router)
+    app.include_router(matrix_account_router)
+    app.include_router(matrix_media_router)
+    app.include_router(matrix_fallback)  # last: it answers every other /_matrix path
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get(f"{API_PREFIX}/health", tags=["system"])

@@ -242,3 +242,18 @@ def test_device_names_take_joiners_and_refuse_control_characters(
         matrix_server, "GET", "/_matrix/client/v3/devices/NOSUCHDEVICE", token=token
     )
     assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
+
+
+def test_deleting_a_device_asks_for_the_password(matrix_server: Server, token: str) -> None:
+    status, me = call(matrix_server, "GET", WHOAMI, token=token)
+    path = f"/_matrix/client/v3/devices/{me['device_id']}"
+    status, body = call(matrix_server, "DELETE", path, token=token)
+    assert status == 401
+    assert body["flows"] == [{"stages": ["m.login.password"]}] and "errcode" not in body
+    wrong = {"auth": {"type": "m.login.password", "password": "nope", "session": body["session"]}}
+    status, body = call(matrix_server, "DELETE", path, wrong, token=token)
+    assert (status, body["errcode"]) == (401, "M_FORBIDDEN") and "flows" in body
+    assert "soft_logout" not in body
+    assert call(matrix_server, "GET", WHOAMI, token=token)[0] == 200  # still signed in
+    failed = audit_records(matrix_server, "auth.reauthenticate_failed")
+    assert any(r.decision == "deny" and r.reason == "bad_password" for r in failed), failed

@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from nio import (
     AsyncClient,
+    DeleteDevicesAuthResponse,
+    DeleteDevicesResponse,
     DevicesResponse,
     DiscoveryInfoResponse,
     DownloadError,
@@ -244,7 +246,16 @@ def test_devices_are_listed_renamed_and_deleted(matrix_server: Server) -> None:
             assert isinstance(listed, DevicesResponse)
             names = {device.id: device.display_name for device in listed.devices}
             assert names[first.device_id] == "थाना फोन"
-            await first.delete_devices([second.device_id])
+            asked = await first.delete_devices([second.device_id])
+            assert isinstance(asked, DeleteDevicesAuthResponse), asked  # the password, please
+            assert isinstance(await second.whoami(), WhoamiResponse)
+            wrong = {"type": "m.login.password", "user": "hc.b1", "password": "not it"}
+            refused = await first.delete_devices([second.device_id], auth=wrong)
+            assert not isinstance(refused, DeleteDevicesResponse), refused
+            assert isinstance(await second.whoami(), WhoamiResponse)
+            right = {**wrong, "password": PASSWORD, "session": asked.session}
+            done = await first.delete_devices([second.device_id], auth=right)
+            assert isinstance(done, DeleteDevicesResponse), done
             gone = await second.whoami()
             assert isinstance(gone, WhoamiError) and gone.status_code == "M_UNKNOWN_TOKEN"
             assert isinstance(await first.whoami(), WhoamiResponse)

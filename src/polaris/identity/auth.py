@@ -452,6 +452,15 @@ def _reauthenticate(
         raise NotAuthenticated("password is wrong", code="reauthentication_failed")
 
 
+def reauthenticate(
+    *, session: Session, config: AuthConfig, user: User, password: str | None, request: RequestInfo
+) -> None:
+    """The password once more before a sensitive change from a live session (a Matrix app
+    deleting devices: user-interactive authentication). Throttled and audited like a sign-in;
+    ``NotAuthenticated`` (``reauthentication_failed``) when it is wrong."""
+    _reauthenticate(session, config, user, password, request)
+
+
 def logout(*, session: Session, config: AuthConfig, token: str, request: RequestInfo) -> None:
     row = session.get(UserSession, digest(token))
     if row is None or row.ended_at is not None:

@@ -1,7 +1,8 @@
 """Media downloads that go through a room when the media was sent into one of the caller's rooms
-(``matrix.room_media``), and the drive's way (``matrix.api``) otherwise, with the same answers.
+(``matrix.room_media``), and the drive's way (``matrix.api_media``) otherwise, with the same
+answers.
 
-These routes take the paths of ``matrix.api``'s downloads and thumbnails and are registered
+These routes take the paths of ``matrix.api_media``'s downloads and thumbnails and are registered
 before them (``api_rooms`` includes this router).
 """
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from polaris.db.uow import transaction
 from polaris.deps import DbSession
-from polaris.matrix import api as media_api
+from polaris.matrix import api_media as media_api
 from polaris.matrix import media, room_media
 from polaris.matrix.caller import Matrix, MatrixCaller
 from polaris.matrix.ids import server_name
@@ -27,7 +28,7 @@ def _room_download(
     *, thumbnail: bool = False,
 ) -> Response:  # fmt: skip
     """A media in one of the caller's rooms is authorised by the room (``matrix.room_media``);
-    any other goes the drive's way (``matrix.api``), with the same answers."""
+    any other goes the drive's way (``matrix.api_media``), with the same answers."""
     instance = request.app.state.instance
     user_db_id = caller.caller.user.id
     key = None

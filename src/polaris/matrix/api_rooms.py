@@ -29,7 +29,6 @@ from polaris.deps import DbSession
 from polaris.errors import Conflict, NotFound
 from polaris.identity.models import User
 from polaris.matrix import settings_store
-from polaris.matrix.api import CLIENT_PREFIXES
 from polaris.matrix.api_room_media import router as media_router
 from polaris.matrix.body import json_object, string
 from polaris.matrix.caller import Matrix, MatrixCaller
@@ -46,6 +45,7 @@ from polaris.matrix.rooms import (
     room_id_of,
     room_matrix_id,
 )
+from polaris.matrix.routing import CLIENT_PREFIXES
 from polaris.web.matrix_errors import MatrixError
 
 router = APIRouter(include_in_schema=False)

@@ -19,10 +19,10 @@ from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.events import consumers
 from polaris.matrix import sync
-from polaris.matrix.api import CLIENT_PREFIXES
 from polaris.matrix.caller import Matrix
 from polaris.matrix.ids import server_name
 from polaris.matrix.live import live_of
+from polaris.matrix.routing import CLIENT_PREFIXES
 
 router = APIRouter(include_in_schema=False)
 

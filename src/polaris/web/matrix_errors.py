@@ -47,12 +47,14 @@ _BY_STATUS = {
 
 
 class MatrixError(PolarisError):
-    """An error with its Matrix ``errcode`` and status given; ``fields`` join the body."""
+    """An error with its Matrix ``errcode`` and status given; ``fields`` join the body. An empty
+    ``errcode`` leaves out ``errcode`` and ``error`` (the first 401 of user-interactive
+    authentication is only its flows)."""
 
     public_extra = True
 
     def __init__(self, status: int, errcode: str, error: str, **fields: Any) -> None:
-        super().__init__(error, code=errcode.lower(), **fields)
+        super().__init__(error, code=errcode.lower() or "matrix_uia", **fields)
         self.http_status = status
         self.errcode = errcode
 
@@ -69,8 +71,8 @@ def matrix_response(
     headers: dict[str, str] | None = None,
     **fields: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"errcode": errcode, "error": error, **fields}
-    if status == 401:
+    body: dict[str, Any] = {"errcode": errcode, "error": error, **fields} if errcode else fields
+    if errcode in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
         body.setdefault("soft_logout", False)
     return JSONResponse(body, status_code=status, headers=headers)
 
