@@ -180,3 +180,25 @@ def test_a_repeated_transaction_id_for_another_room_is_refused(
     )  # fmt: skip
     assert (status, answer.get("errcode")) == (400, "M_INVALID_PARAM"), answer
     assert answer["error"] == "this transaction id was used for another room"
+
+
+def test_a_sync_filter_sets_the_timeline_limit(
+    matrix_server: Server, officers: dict[str, str], room: tuple[str, str]
+) -> None:
+    room_id, event_id = room
+    token = officers["hc.a1"]
+    inline = q(json.dumps({"room": {"timeline": {"limit": 1}}}))
+    status, body = call(matrix_server, "GET", f"{V3}/sync?filter={inline}", token=token)
+    assert status == 200, body
+    timeline = body["rooms"]["join"][room_id]["timeline"]
+    assert [e["event_id"] for e in timeline["events"]] == [event_id] and timeline["limited"]
+    status, made = call(
+        matrix_server, "POST", f"{V3}/user/{q('@hc.a1:' + SERVER)}/filter",
+        {"room": {"timeline": {"limit": 2}}}, token=token,
+    )  # fmt: skip
+    assert status == 200
+    status, body = call(matrix_server, "GET", f"{V3}/sync?filter={made['filter_id']}", token=token)
+    assert status == 200 and len(body["rooms"]["join"][room_id]["timeline"]["events"]) == 2
+    for given, errcode in (("999999", "M_NOT_FOUND"), (q("{bad"), "M_NOT_JSON")):
+        status, body = call(matrix_server, "GET", f"{V3}/sync?filter={given}", token=token)
+        assert body.get("errcode") == errcode, (given, body)

@@ -13,12 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.events import consumers
-from polaris.matrix import sync
+from polaris.matrix import settings_store, sync
+from polaris.matrix.body import parse_object
 from polaris.matrix.caller import Matrix
 from polaris.matrix.ids import server_name
 from polaris.matrix.live import live_of
@@ -27,6 +29,8 @@ from polaris.matrix.routing import CLIENT_PREFIXES
 router = APIRouter(include_in_schema=False)
 
 MAX_TIMEOUT_MS = 120_000
+#: The most timeline events per room an initial sync gives, whatever the filter asks.
+MAX_TIMELINE = 100
 
 
 async def get_sync(
@@ -40,7 +44,7 @@ async def get_sync(
     filter: Annotated[str | None, Query(max_length=65_536)] = None,
     set_presence: Annotated[str | None, Query(max_length=32)] = None,
 ) -> JSONResponse:
-    del filter, set_presence
+    del set_presence
     live = live_of(request.app)
     live.start(instance.sessions, instance.settings.jobs.redis_url)
     who = sync.Caller(
@@ -56,7 +60,10 @@ async def get_sync(
 
     def build(at: sync.Token | None) -> sync.Result:
         with transaction(session, read_only=True):
-            return sync.initial(who) if at is None else sync.incremental(who, at)
+            if at is not None:
+                return sync.incremental(who, at)
+            limit = timeline_limit(session, caller.caller.user.id, filter)
+            return sync.initial(who, timeline_limit=limit)
 
     while True:
         serial = live.serial
@@ -69,6 +76,23 @@ async def get_sync(
             return JSONResponse(result.body)
         token = result.token
         await live.wait(token.position, serial, remaining)
+
+
+def timeline_limit(session: Session, user_id: int, given: str | None) -> int:
+    """The filter's ``room.timeline.limit`` (an inline JSON filter or a stored one's id), within
+    1–``MAX_TIMELINE``; the default without one. The rest of a filter is not applied."""
+    if given is None:
+        return sync.DEFAULT_TIMELINE
+    if given.lstrip().startswith("{"):
+        definition = parse_object(given.encode())
+    else:
+        definition = settings_store.get_filter(session, user_id=user_id, filter_id=given)
+    room = definition.get("room")
+    timeline = room.get("timeline") if isinstance(room, dict) else None
+    limit = timeline.get("limit") if isinstance(timeline, dict) else None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        return sync.DEFAULT_TIMELINE
+    return max(1, min(limit, MAX_TIMELINE))
 
 
 for _prefix in CLIENT_PREFIXES:
