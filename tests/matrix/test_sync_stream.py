@@ -169,3 +169,38 @@ def test_a_token_older_than_the_kept_stream_gets_an_initial_sync(people: People)
     session.commit()
     assert texts(step.body, room)[-2:] == ["before", "missed, then compacted"]
     assert step.token.position == head
+
+
+def test_one_event_per_answer_still_gives_every_row_once(
+    people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that ends between one transaction's stream events (a new room's ``create``, then
+    its members) loses none of the rows between them (its name and topic)."""
+    session = people.session
+    sequenced(session)
+    token = sync.initial(caller(people, "bala")).token
+    session.commit()
+    group = rooms.create_group(
+        **people.who("asha"), name="नया दल", topic="विषय", invite_user_ids=(people.id("bala"),)
+    )
+    session.commit()
+    rooms.join(**people.who("bala"), room_id=group.id)
+    session.commit()
+    for n in range(3):
+        say(people, "asha", group.id, f"m{n}")
+    sequenced(session)
+    monkeypatch.setattr(sync, "BATCH", 1)
+    room = room_matrix_id(group.id, SERVER)
+    kinds: list[str] = []
+    for _ in range(50):
+        step = sync.incremental(caller(people, "bala"), token)
+        session.commit()
+        kinds += [e["type"] for e in step.body["rooms"]["join"].get(room, {}).get(
+            "timeline", {}).get("events", [])]  # fmt: skip
+        if step.token == token:
+            break
+        token = step.token
+    assert kinds == [
+        "m.room.create", "m.room.name", "m.room.topic", "m.room.member", "m.room.member",
+        "m.room.member", "m.room.message", "m.room.message", "m.room.message",
+    ]  # fmt: skip

@@ -11,10 +11,12 @@ given twice.
 **Incremental sync**: the chat events after the token (``events.since``, in position order,
 at most ``BATCH`` of them). Within a room, position order is ``seq`` order (the room row's lock
 orders its writers, and each transaction appends its stream events after taking it), and every
-transaction that adds timeline rows names its first and last row's ``seq`` in its stream events.
-So the rows between the lowest and the highest ``seq`` the batch names, per room, are exactly the
-room's rows added since the token: each is given once, in order, however long the client was
-away. A room the user joined in the batch comes with its full state; rooms left show the leave.
+transaction that adds timeline rows names its first row's ``seq`` in its stream events. So the
+rows from the lowest ``seq`` the batch names, per room, up to (not including) the first ``seq``
+a later stream event names are exactly the room's rows added since the token (``_new_rows``):
+each is given once, in order, however long the client was away, even when a batch ends between
+one transaction's stream events. A room the user joined in the batch comes with its full state;
+rooms left show the leave.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ STREAM_KINDS = (*TIMELINE_KINDS, chat_events.RECEIPT_UPDATED)
 #: Stream events read per incremental sync; a client further behind syncs again at once.
 BATCH = 500
 DEFAULT_TIMELINE = 20
+#: Rows after the last one a batch names that may belong to its last transaction (a new room's
+#: name and topic follow its ``create``).
+TAIL = 16
 _TOKEN = re.compile(r"^s(\d{1,18})_(\d{1,18})$")
 
 
@@ -272,6 +277,34 @@ def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
     return Result(body, token, True)
 
 
+def _new_rows(c: Caller, room_id: int, named: list[int], token: Token) -> list[ChatEvent]:
+    """The room's rows the batch up to ``token`` brings: from the lowest ``seq`` it names to the
+    highest, and the rows after that which no later stream event names (the rest of the last
+    transaction, such as a new room's name and topic after its ``create``, even when the batch
+    ended between that transaction's stream events). The rows are read before the later events
+    (as in :func:`initial`), so a row committed meanwhile is left to the next sync."""
+    low, high = min(named), max(named)
+    rows = list(
+        c.session.scalars(
+            select(ChatEvent)
+            .where(ChatEvent.room_id == room_id, ChatEvent.seq.between(low, high + TAIL))
+            .order_by(ChatEvent.seq)
+        )
+    )
+    if not rows or rows[-1].seq <= high:
+        return rows
+    later = events.later_events(
+        c.session,
+        after=token.position,
+        subject_type="chat_room",
+        subject_ids=[room_id],
+        kinds=TIMELINE_KINDS,
+    )
+    named_later = [f.data.get("seq") for f in later]
+    cut = min((n for n in named_later if isinstance(n, int)), default=None)
+    return [r for r in rows if r.seq <= high or cut is None or r.seq < cut]
+
+
 def expired(c: Caller, since: Token) -> bool:
     """Whether events after the token were compacted away (``events.retention_days``): such a
     client is given an initial sync (each room's state and latest events, ``limited``), from
@@ -350,14 +383,7 @@ def incremental(c: Caller, since: Token) -> Result:
         )  # fmt: skip
         timeline_rows: list[ChatEvent] = []
         if seqs.get(room_id):
-            low, high = min(seqs[room_id]), max(seqs[room_id])
-            timeline_rows = list(
-                c.session.scalars(
-                    select(ChatEvent)
-                    .where(ChatEvent.room_id == room_id, ChatEvent.seq.between(low, high))
-                    .order_by(ChatEvent.seq)
-                )
-            )
+            timeline_rows = _new_rows(c, room_id, seqs[room_id], token)
         state_rows: list[ChatEvent] = []
         if mine.get(room_id):  # joined in this batch: the room's state before the timeline
             first = timeline_rows[0].seq if timeline_rows else room.last_seq + 1
