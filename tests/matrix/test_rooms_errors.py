@@ -202,3 +202,24 @@ def test_a_sync_filter_sets_the_timeline_limit(
     for given, errcode in (("999999", "M_NOT_FOUND"), (q("{bad"), "M_NOT_JSON")):
         status, body = call(matrix_server, "GET", f"{V3}/sync?filter={given}", token=token)
         assert body.get("errcode") == errcode, (given, body)
+
+
+def test_room_account_data_is_the_members_own(
+    matrix_server: Server, officers: dict[str, str], room: tuple[str, str]
+) -> None:
+    room_id, _ = room
+    me, other = f"@hc.a1:{SERVER}", f"@hc.b1:{SERVER}"
+    path = f"{V3}/user/{q(me)}/rooms/{q(room_id)}/account_data/org.example.note"
+    status, _ = call(matrix_server, "PUT", path, {"note": "टिप्पणी"}, token=officers["hc.a1"])
+    assert status == 200
+    status, body = call(matrix_server, "GET", path, token=officers["hc.a1"])
+    assert (status, body) == (200, {"note": "टिप्पणी"})
+    status, body = call(matrix_server, "GET", f"{V3}/sync", token=officers["hc.a1"])
+    data = body["rooms"]["join"][room_id]["account_data"]["events"]
+    assert {"type": "org.example.note", "content": {"note": "टिप्पणी"}} in data
+    status, body = call(matrix_server, "GET", path, token=officers["hc.b1"])
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")  # another user's
+    theirs = f"{V3}/user/{q(other)}/rooms/{q(room_id)}/account_data/org.example.note"
+    status, body = call(matrix_server, "PUT", theirs, {"x": 1}, token=officers["hc.b1"])
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")  # a room hc.b1 is not in
+    assert body["error"] == f"User {other} not in room {room_id}"
