@@ -44,6 +44,8 @@ from polaris.matrix.api import polaris_router as matrix_api_router
 from polaris.matrix.api import router as matrix_router
 from polaris.matrix.api_account import router as matrix_account_router
 from polaris.matrix.api_media import router as matrix_media_router
+from polaris.matrix.api_rooms import router as matrix_rooms_router
+from polaris.matrix.api_sync import router as matrix_sync_router
 from polaris.matrix.views import router as matrix_pages
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
@@ -156,6 +158,8 @@ def create_app(
     app.include_router(search_pages)
     app.include_router(chat_pages)
     app.include_router(matrix_pages)
+    app.include_router(matrix_rooms_router)  # before matrix_media_router: media of rooms
+    app.include_router(matrix_sync_router)
     app.include_router(matrix_router)
     app.include_router(matrix_account_router)
     app.include_router(matrix_media_router)

@@ -1,0 +1,99 @@
+"""``GET /sync``: long-poll over the change stream (``matrix.sync`` builds the answer,
+``matrix.live`` wakes the wait).
+
+With a ``since`` token and ``timeout`` (milliseconds, at most ``MAX_TIMEOUT_MS``), the request
+waits until something reaches the user's rooms or the time runs out, then answers with what there
+is (possibly nothing, with a later token). The wait holds no database connection and no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from polaris.db.uow import transaction
+from polaris.deps import CurrentInstance, DbSession
+from polaris.events import consumers
+from polaris.matrix import settings_store, sync
+from polaris.matrix.body import parse_object
+from polaris.matrix.caller import Matrix
+from polaris.matrix.ids import server_name
+from polaris.matrix.live import live_of
+from polaris.matrix.routing import CLIENT_PREFIXES
+
+router = APIRouter(include_in_schema=False)
+
+MAX_TIMEOUT_MS = 120_000
+#: The most timeline events per room an initial sync gives, whatever the filter asks.
+MAX_TIMELINE = 100
+
+
+async def get_sync(
+    request: Request,
+    caller: Matrix,
+    instance: CurrentInstance,
+    session: DbSession,
+    since: Annotated[str | None, Query(max_length=64)] = None,
+    timeout: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    full_state: bool = False,
+    filter: Annotated[str | None, Query(max_length=65_536)] = None,
+    set_presence: Annotated[str | None, Query(max_length=32)] = None,
+) -> JSONResponse:
+    del set_presence
+    live = live_of(request.app)
+    live.start(instance.sessions, instance.settings.jobs.redis_url)
+    who = sync.Caller(
+        session=session,
+        actor=caller.caller.actor,
+        context=caller.caller.context,
+        server=server_name(instance.settings, request),
+        live=live,
+    )
+    token = None if since is None or full_state else sync.parse_token(since)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(timeout, MAX_TIMEOUT_MS) / 1000
+
+    def build(at: sync.Token | None) -> sync.Result:
+        with transaction(session, read_only=True):
+            if at is not None:
+                return sync.incremental(who, at)
+            limit = timeline_limit(session, caller.caller.user.id, filter)
+            return sync.initial(who, timeline_limit=limit)
+
+    while True:
+        serial = live.serial
+        # What committed before this request is in its answer (read-your-writes), without
+        # waiting for the watcher or the event runner to sequence it.
+        await run_in_threadpool(consumers.sequence_pending, instance.sessions)
+        result = await run_in_threadpool(build, token)
+        remaining = deadline - loop.time()
+        if result.has_data or remaining <= 0 or await request.is_disconnected():
+            return JSONResponse(result.body)
+        token = result.token
+        await live.wait(token.position, serial, remaining)
+
+
+def timeline_limit(session: Session, user_id: int, given: str | None) -> int:
+    """The filter's ``room.timeline.limit`` (an inline JSON filter or a stored one's id), within
+    1–``MAX_TIMELINE``; the default without one. The rest of a filter is not applied."""
+    if given is None:
+        return sync.DEFAULT_TIMELINE
+    if given.lstrip().startswith("{"):
+        definition = parse_object(given.encode())
+    else:
+        definition = settings_store.get_filter(session, user_id=user_id, filter_id=given)
+    room = definition.get("room")
+    timeline = room.get("timeline") if isinstance(room, dict) else None
+    limit = timeline.get("limit") if isinstance(timeline, dict) else None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        return sync.DEFAULT_TIMELINE
+    return max(1, min(limit, MAX_TIMELINE))
+
+
+for _prefix in CLIENT_PREFIXES:
+    router.add_api_route(_prefix + "/sync", get_sync, methods=["GET"])

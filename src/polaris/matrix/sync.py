@@ -1,0 +1,409 @@
+"""``/sync``: a user's rooms, built from the chat domain's rows and read by change stream position.
+
+A ``since`` token is ``s<position>_<typing serial>``: the change stream position (docs/events.md)
+the client has seen everything up to, and the typing notices it has seen (``matrix.live``).
+
+**Initial sync** (no token): the head position H is read first; then each joined room's state and
+latest timeline rows. Rows whose transaction committed after H (their stream events come after H,
+sequenced or not: ``events.later_events``) are cut off: the next sync brings them, so nothing is
+given twice.
+
+**Incremental sync**: the chat events after the token (``events.since``, in position order,
+at most ``BATCH`` of them). Within a room, position order is ``seq`` order (the room row's lock
+orders its writers, and each transaction appends its stream events after taking it), and every
+transaction that adds timeline rows names its first row's ``seq`` in its stream events. So the
+rows from the lowest ``seq`` the batch names, per room, up to (not including) the first ``seq``
+a later stream event names are exactly the room's rows added since the token (``_new_rows``):
+each is given once, in order, however long the client was away, even when a batch ends between
+one transaction's stream events. A room the user joined in the batch comes with its full state;
+rooms left show the leave.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polaris.access.policy import Actor, ChatAction
+from polaris.audit.context import AuditContext
+from polaris.chat import events as chat_events
+from polaris.chat import messages
+from polaris.chat import rooms as chat_rooms
+from polaris.chat.models import (
+    BAN,
+    INVITE,
+    JOIN,
+    LEAVE,
+    STATE,
+    ChatEvent,
+    ChatMember,
+    ChatReceipt,
+    ChatRoom,
+)
+from polaris.events import service as events
+from polaris.matrix import settings_store
+from polaris.matrix.live import Live
+from polaris.matrix.models import MatrixAccountData
+from polaris.matrix.rooms import Translator, room_matrix_id
+from polaris.web.matrix_errors import MatrixError
+
+TIMELINE_KINDS = (
+    chat_events.ROOM_CREATED,
+    chat_events.ROOM_CHANGED,
+    chat_events.MEMBER_CHANGED,
+    chat_events.MESSAGE_SENT,
+    chat_events.MESSAGE_EDITED,
+    chat_events.MESSAGE_REDACTED,
+)
+STREAM_KINDS = (*TIMELINE_KINDS, chat_events.RECEIPT_UPDATED)
+#: Stream events read per incremental sync; a client further behind syncs again at once.
+BATCH = 500
+DEFAULT_TIMELINE = 20
+#: Rows after the last one a batch names that may belong to its last transaction (a new room's
+#: name and topic follow its ``create``).
+TAIL = 16
+_TOKEN = re.compile(r"^s(\d{1,18})_(\d{1,18})$")
+
+
+@dataclass(frozen=True)
+class Token:
+    position: int
+    serial: int
+
+    def __str__(self) -> str:
+        return f"s{self.position}_{self.serial}"
+
+
+def parse_token(value: str) -> Token:
+    found = _TOKEN.match(value)
+    if found is None:
+        raise MatrixError(400, "M_INVALID_PARAM", "unknown since token")
+    return Token(int(found.group(1)), int(found.group(2)))
+
+
+@dataclass(frozen=True)
+class Caller:
+    session: Session
+    actor: Actor
+    context: AuditContext
+    server: str
+    live: Live
+
+
+@dataclass
+class Result:
+    body: dict[str, Any]
+    token: Token
+    has_data: bool
+
+
+def _empty_body(token: Token) -> dict[str, Any]:
+    return {
+        "next_batch": str(token),
+        "rooms": {"join": {}, "invite": {}, "leave": {}},
+        "account_data": {"events": []},
+        "presence": {"events": []},
+        "to_device": {"events": []},
+        "device_lists": {"changed": [], "left": []},
+        "device_one_time_keys_count": {},
+    }
+
+
+def _state_now(rows: list[ChatEvent]) -> list[ChatEvent]:
+    """The latest state row per (type, key), in timeline order."""
+    latest: dict[tuple[str | None, int | None], ChatEvent] = {}
+    for row in rows:
+        latest[(row.state_type, row.state_key)] = row
+    return sorted(latest.values(), key=lambda r: r.seq)
+
+
+def _receipts(c: Caller, tr: Translator, room_id: int, only: set[int] | None) -> dict[str, Any]:
+    query = select(ChatReceipt).where(ChatReceipt.room_id == room_id)
+    if only is not None:
+        query = query.where(ChatReceipt.user_id.in_(only))
+    content: dict[str, Any] = {}
+    for receipt in c.session.scalars(query):
+        key = c.session.scalar(
+            select(ChatEvent.event_key).where(
+                ChatEvent.room_id == room_id, ChatEvent.seq == receipt.up_to_seq
+            )
+        )
+        if key is None:
+            continue
+        mine = content.setdefault(f"${key}", {"m.read": {}})
+        mine["m.read"][tr.user(receipt.user_id)] = {"ts": int(receipt.at.timestamp() * 1000)}
+    return content
+
+
+def _room_account_data(c: Caller, room_id: int) -> list[dict[str, Any]]:
+    rows = c.session.scalars(
+        select(MatrixAccountData).where(
+            MatrixAccountData.user_id == c.actor.user_id,
+            MatrixAccountData.room_id == room_matrix_id(room_id, c.server),
+        )
+    )
+    return [{"type": row.type, "content": dict(row.content)} for row in rows]
+
+
+def _ephemeral(
+    c: Caller, tr: Translator, room_id: int, receipts: dict[str, Any] | None, typing: bool
+) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+    if typing:
+        users = [tr.user(u) for u in c.live.typing(room_id)]
+        found.append({"type": "m.typing", "content": {"user_ids": users}})
+    if receipts:
+        found.append({"type": "m.receipt", "content": receipts})
+    return {"events": found}
+
+
+def _invite_state(c: Caller, tr: Translator, room: ChatRoom) -> dict[str, Any]:
+    rows = list(
+        c.session.scalars(
+            select(ChatEvent)
+            .where(ChatEvent.room_id == room.id, ChatEvent.kind == STATE)
+            .order_by(ChatEvent.seq)
+        )
+    )
+    wanted = [
+        r
+        for r in _state_now(rows)
+        if r.state_type in ("create", "name", "topic")
+        or (r.state_type == "member" and r.state_key == c.actor.user_id)
+    ]
+    stripped = [
+        {k: e[k] for k in ("type", "state_key", "content", "sender")}
+        for e in tr.events(wanted, room_kind=room.kind)
+    ]
+    return {"invite_state": {"events": stripped}}
+
+
+def _joined_room(
+    c: Caller,
+    tr: Translator,
+    room: ChatRoom,
+    *,
+    state_rows: list[ChatEvent],
+    timeline_rows: list[ChatEvent],
+    limited: bool,
+    receipts: dict[str, Any] | None,
+    typing: bool,
+    unread: int,
+) -> dict[str, Any]:
+    prev = timeline_rows[0].seq if timeline_rows else room.last_seq + 1
+    return {
+        "state": {"events": tr.events(state_rows, room_kind=room.kind)},
+        "timeline": {
+            "events": tr.events(timeline_rows, room_kind=room.kind),
+            "limited": limited,
+            "prev_batch": f"t{prev}",
+        },
+        "ephemeral": _ephemeral(c, tr, room.id, receipts, typing),
+        "account_data": {"events": _room_account_data(c, room.id)},
+        "unread_notifications": {"notification_count": unread, "highlight_count": 0},
+        "summary": {},
+    }
+
+
+def _global_account_data(c: Caller) -> list[dict[str, Any]]:
+    data = settings_store.global_account_data(c.session, user_id=c.actor.user_id)
+    return [{"type": kind, "content": content} for kind, content in sorted(data.items())]
+
+
+def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
+    head = events.head_position(c.session)
+    token = Token(head, c.live.serial)
+    body = _empty_body(token)
+    tr = Translator(c.session, c.server)
+    views = chat_rooms.my_rooms(session=c.session, actor=c.actor)
+    later = events.later_events(
+        c.session,
+        after=head,
+        subject_type="chat_room",
+        subject_ids=[v.room.id for v in views],
+        kinds=TIMELINE_KINDS,
+    )
+    cut: dict[int, int] = {}
+    for found in later:
+        seq = found.data.get("seq")
+        if isinstance(seq, int):
+            cut[found.subject_id] = min(cut.get(found.subject_id, seq), seq)
+    unread = messages.unread_counts(session=c.session, actor=c.actor)
+    for view in views:
+        room = view.room
+        limit = cut.get(room.id, room.last_seq + 1)
+        matrix_id = room_matrix_id(room.id, c.server)
+        if view.membership == INVITE:
+            body["rooms"]["invite"][matrix_id] = _invite_state(c, tr, room)
+            continue
+        chat_rooms.require_room(
+            session=c.session, actor=c.actor, context=c.context, room_id=room.id,
+            action=ChatAction.READ,
+        )  # fmt: skip
+        recent = list(
+            c.session.scalars(
+                select(ChatEvent)
+                .where(ChatEvent.room_id == room.id, ChatEvent.seq < limit)
+                .order_by(ChatEvent.seq.desc())
+                .limit(timeline_limit + 1)
+            )
+        )
+        limited = len(recent) > timeline_limit
+        timeline_rows = list(reversed(recent[:timeline_limit]))
+        first = timeline_rows[0].seq if timeline_rows else limit
+        state_rows = _state_now(
+            list(
+                c.session.scalars(
+                    select(ChatEvent)
+                    .where(
+                        ChatEvent.room_id == room.id,
+                        ChatEvent.kind == STATE,
+                        ChatEvent.seq < first,
+                    )
+                    .order_by(ChatEvent.seq)
+                )
+            )
+        )
+        body["rooms"]["join"][matrix_id] = _joined_room(
+            c, tr, room, state_rows=state_rows, timeline_rows=timeline_rows, limited=limited,
+            receipts=_receipts(c, tr, room.id, None), typing=True, unread=unread.get(room.id, 0),
+        )  # fmt: skip
+    body["account_data"]["events"] = _global_account_data(c)
+    return Result(body, token, True)
+
+
+def _new_rows(c: Caller, room_id: int, named: list[int], token: Token) -> list[ChatEvent]:
+    """The room's rows the batch up to ``token`` brings: from the lowest ``seq`` it names to the
+    highest, and the rows after that which no later stream event names (the rest of the last
+    transaction, such as a new room's name and topic after its ``create``, even when the batch
+    ended between that transaction's stream events). The rows are read before the later events
+    (as in :func:`initial`), so a row committed meanwhile is left to the next sync."""
+    low, high = min(named), max(named)
+    rows = list(
+        c.session.scalars(
+            select(ChatEvent)
+            .where(ChatEvent.room_id == room_id, ChatEvent.seq.between(low, high + TAIL))
+            .order_by(ChatEvent.seq)
+        )
+    )
+    if not rows or rows[-1].seq <= high:
+        return rows
+    later = events.later_events(
+        c.session,
+        after=token.position,
+        subject_type="chat_room",
+        subject_ids=[room_id],
+        kinds=TIMELINE_KINDS,
+    )
+    named_later = [f.data.get("seq") for f in later]
+    cut = min((n for n in named_later if isinstance(n, int)), default=None)
+    return [r for r in rows if r.seq <= high or cut is None or r.seq < cut]
+
+
+def expired(c: Caller, since: Token) -> bool:
+    """Whether events after the token were compacted away (``events.retention_days``): such a
+    client is given an initial sync (each room's state and latest events, ``limited``), from
+    where it pages back with ``/messages``, rather than a silent hole."""
+    oldest = events.oldest_position(c.session)
+    if oldest is None:
+        return events.head_position(c.session) > since.position
+    return oldest > since.position + 1
+
+
+def incremental(c: Caller, since: Token) -> Result:
+    if expired(c, since):
+        return initial(c)
+    serial = c.live.serial
+    found = events.since(c.session, after=since.position, limit=BATCH, kinds=STREAM_KINDS)
+    token = Token(found[-1].position if found else since.position, serial)
+    body = _empty_body(token)
+    tr = Translator(c.session, c.server)
+    seqs: dict[int, list[int]] = defaultdict(list)
+    mine: dict[int, list[int]] = defaultdict(list)
+    read_by: dict[int, set[int]] = defaultdict(set)
+    for event in found:
+        room_id = event.subject_id
+        seq, user = event.data.get("seq"), event.data.get("user_id")
+        if event.kind == chat_events.RECEIPT_UPDATED:
+            if isinstance(user, int):
+                read_by[room_id].add(user)
+            continue
+        if isinstance(seq, int):
+            seqs[room_id].append(seq)
+            if event.kind == chat_events.MEMBER_CHANGED and user == c.actor.user_id:
+                mine[room_id].append(seq)
+    memberships = {
+        m.room_id: m
+        for m in c.session.scalars(select(ChatMember).where(ChatMember.user_id == c.actor.user_id))
+    }
+    joined = [r for r, m in memberships.items() if m.membership == JOIN]
+    typing_rooms = {r for r in joined if c.live.typing_changed(r, since.serial)}
+    touched = sorted(set(seqs) | set(read_by) | typing_rooms)
+    unread = messages.unread_counts(session=c.session, actor=c.actor) if touched else {}
+    has_data = False
+    for room_id in touched:
+        member = memberships.get(room_id)
+        room = c.session.get(ChatRoom, room_id)
+        if member is None or room is None:
+            continue
+        matrix_id = room_matrix_id(room_id, c.server)
+        if member.membership == INVITE and mine.get(room_id):
+            body["rooms"]["invite"][matrix_id] = _invite_state(c, tr, room)
+            has_data = True
+            continue
+        if member.membership in (LEAVE, BAN) and mine.get(room_id):
+            rows = list(
+                c.session.scalars(
+                    select(ChatEvent)
+                    .where(ChatEvent.room_id == room_id, ChatEvent.seq.in_(mine[room_id]))
+                    .order_by(ChatEvent.seq)
+                )
+            )
+            body["rooms"]["leave"][matrix_id] = {
+                "state": {"events": []},
+                "timeline": {
+                    "events": tr.events(rows, room_kind=room.kind),
+                    "limited": False,
+                    "prev_batch": f"t{rows[0].seq if rows else room.last_seq + 1}",
+                },
+                "account_data": {"events": []},
+            }
+            has_data = True
+            continue
+        if member.membership != JOIN:
+            continue
+        chat_rooms.require_room(
+            session=c.session, actor=c.actor, context=c.context, room_id=room_id,
+            action=ChatAction.READ,
+        )  # fmt: skip
+        timeline_rows: list[ChatEvent] = []
+        if seqs.get(room_id):
+            timeline_rows = _new_rows(c, room_id, seqs[room_id], token)
+        state_rows: list[ChatEvent] = []
+        if mine.get(room_id):  # joined in this batch: the room's state before the timeline
+            first = timeline_rows[0].seq if timeline_rows else room.last_seq + 1
+            state_rows = _state_now(
+                list(
+                    c.session.scalars(
+                        select(ChatEvent)
+                        .where(
+                            ChatEvent.room_id == room_id,
+                            ChatEvent.kind == STATE,
+                            ChatEvent.seq < first,
+                        )
+                        .order_by(ChatEvent.seq)
+                    )
+                )
+            )
+        receipts = _receipts(c, tr, room_id, read_by[room_id]) if read_by.get(room_id) else None
+        body["rooms"]["join"][matrix_id] = _joined_room(
+            c, tr, room, state_rows=state_rows, timeline_rows=timeline_rows, limited=False,
+            receipts=receipts, typing=room_id in typing_rooms, unread=unread.get(room_id, 0),
+        )  # fmt: skip
+        has_data = True
+    return Result(body, token, has_data)
