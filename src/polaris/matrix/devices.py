@@ -91,14 +91,15 @@ class DeviceView:
     last_seen_at: dt.datetime | None
 
     def as_json(self) -> dict[str, object]:
-        body: dict[str, object] = {"device_id": self.device_id}
-        if self.display_name is not None:
-            body["display_name"] = self.display_name
-        if self.last_seen_ip is not None:
-            body["last_seen_ip"] = self.last_seen_ip
-        if self.last_seen_at is not None:
-            body["last_seen_ts"] = int(self.last_seen_at.timestamp() * 1000)
-        return body
+        # Every key present, null when unknown: the spec makes them optional, but matrix-nio's
+        # schema requires all three and refuses the whole device list without them.
+        seen = self.last_seen_at
+        return {
+            "device_id": self.device_id,
+            "display_name": self.display_name,
+            "last_seen_ip": self.last_seen_ip,
+            "last_seen_ts": int(seen.timestamp() * 1000) if seen is not None else None,
+        }
 
 
 def _views(session: Session, user_id: int, device_id: str | None = None) -> list[DeviceView]:
