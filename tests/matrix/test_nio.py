@@ -7,6 +7,7 @@ method for are called through its ``send`` with its access token, as an app woul
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import json
 from collections.abc import Awaitable, Callable
@@ -44,7 +45,10 @@ SERVER = "polaris.test"
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(test())
+    """Run the client's coroutine in a thread of its own: a browser test's Playwright keeps an
+    event loop running in the main thread for the whole session, where ``asyncio.run`` refuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, test()).result()
 
 
 async def signed_in(server: Server, username: str) -> AsyncClient:
