@@ -591,20 +591,30 @@ class Profiler:
             self.proc.kill()
             self.proc.wait()
 
-    def top(self, count: int = 10) -> list[tuple[str, float]]:
-        """The functions that were on top of the stack most, as shares of the samples."""
+    def top(self, package: str, count: int = 10) -> list[tuple[str, float]]:
+        """The functions most often on top of the stack (own time), then the functions of
+        `package` (a path part, `polaris/`) most often anywhere on it (inclusive time), as
+        shares of the samples; the first inclusive entry is marked `(incl.)`."""
         if self.proc is None or not self.out.exists():
             return []
         own: Counter[str] = Counter()
+        inclusive: Counter[str] = Counter()
         total = 0
         for line in self.out.read_text(errors="replace").splitlines():
             stack, _, number = line.rpartition(" ")
             if not stack or not number.isdigit():
                 continue
-            leaf = stack.rsplit(";", 1)[-1]
-            own[shorten(leaf)] += int(number)
+            frames = stack.split(";")
+            own[shorten(frames[-1])] += int(number)
+            mine = {shorten(f) for f in frames[1:] if f"({package}" in f}  # [0]: the process
+            for name in mine:
+                inclusive[name] += int(number)
             total += int(number)
-        return [(name, n / total) for name, n in own.most_common(count)] if total else []
+        if not total:
+            return []
+        return [(name, n / total) for name, n in own.most_common(count)] + [
+            (f"{name} (incl.)", n / total) for name, n in inclusive.most_common(count)
+        ]
 
 
 def shorten(frame: str) -> str:
@@ -671,7 +681,7 @@ async def bench_server(
         profiler = Profiler(server_pid, min(opts.py_spy, opts.send_seconds), workdir / "send.txt")
         with profiler:
             result.throughput = await measure_throughput(mx, senders, room, opts.send_seconds, pids)
-        result.profiles[f"{opts.senders} senders"] = profiler.top()
+        result.profiles[f"{opts.senders} senders"] = profiler.top(f"{name}/")
         progress(f"{name}: {result.throughput.rate:.0f} messages/s")
         for count in opts.clients:
             progress(f"{name}: {count} sync clients, {opts.messages} messages at {opts.rate}/s")
@@ -682,7 +692,7 @@ async def bench_server(
                     mx, owner, logins[:count], room, opts.messages, opts.rate, pids
                 )
             if count == max(opts.clients):
-                result.profiles[f"{count} sync clients"] = profiler.top()
+                result.profiles[f"{count} sync clients"] = profiler.top(f"{name}/")
             result.latency[count] = latency
             progress(
                 f"{name}: p50 {latency.pct(50):.0f} ms, p99 {latency.pct(99):.0f} ms, "
@@ -845,7 +855,8 @@ def report(
                 continue
             out += [
                 "",
-                f"{result.name}, {phase}: py-spy, share of samples on top of the stack:",
+                f"{result.name}, {phase}: py-spy, share of samples on top of the stack, then "
+                f"(incl.) anywhere on it:",
                 "",
             ]
             out += [f"- {share:.0%} `{frame}`" for frame, share in top]
