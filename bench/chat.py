@@ -933,3 +933,6 @@ if __name__ == "__main__":
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped, temp dir removed", file=sys.stderr)
+        sys.exit(130)
