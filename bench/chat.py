@@ -934,5 +934,5 @@ if __name__ == "__main__":
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("interrupted: servers stopped, temp dir removed", file=sys.stderr)
+        print("interrupted: the servers were stopped", file=sys.stderr)
         sys.exit(130)
