@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -158,7 +158,7 @@ def insert_new_keys(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert keyed job rows in one statement, skipping keys already taken; how many went in."""
     dialect = session.get_bind().dialect.name
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = Job.__table__
+    table = cast(Table, Job.__table__)
     added = 0
     for start in range(0, len(rows), _ROWS_A_STATEMENT):
         statement = insert_(table).values(rows[start : start + _ROWS_A_STATEMENT])
