@@ -1,4 +1,5 @@
-"""Tables of the WebDAV interface: class 2 locks and dead properties.
+"""Tables of the WebDAV interface: class 2 locks, dead properties, Nextcloud chunked uploads and
+login flows.
 
 Both live in the database, not in a process, so that every node behind a load balancer sees the
 same locks and properties (WsgiDAV's own stores are a dictionary or a shelve file per process).
@@ -6,10 +7,13 @@ same locks and properties (WsgiDAV's own stores are a dictionary or a shelve fil
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
+import datetime as dt
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from polaris.db.base import Base
+from polaris.clock import utcnow
+from polaris.db.base import Base, UTCDateTime
 
 
 class DavLock(Base):
@@ -35,3 +39,57 @@ class DavProperty(Base):
     )
     name: Mapped[str] = mapped_column(String(1024), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ChunkedUpload(Base):
+    """A Nextcloud chunked upload (v2) in progress: the folder a client made under
+    ``/remote.php/dav/uploads/{user}/`` (``dav.chunking``). ``destination`` and ``total_length``
+    are known from the start in the >= 3.10 style (``Destination``, ``OC-Total-Length`` on the
+    MKCOL), and only at the final MOVE in the 3.7 style."""
+
+    __tablename__ = "dav_upload"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    destination: Mapped[str | None] = mapped_column(String(4096))
+    total_length: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+
+class ChunkedUploadPart(Base):
+    """One chunk of a :class:`ChunkedUpload`, stored (encrypted) in the blob store as it came:
+    ``content`` is its ``ContentRef`` (``to_dict``). ``number`` orders the chunks: the name the
+    client gave (a byte offset in the 3.7 style, 1 to 10000 since 3.10)."""
+
+    __tablename__ = "dav_upload_part"
+
+    upload_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("dav_upload.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class LoginFlow(Base):
+    """A Nextcloud login flow v2 (``dav.login_flow``): a client polls with ``poll_hash`` (the
+    SHA-256 of the poll token it holds) while the person signs in at the page named by
+    ``login_hash``; granting makes an app password, handed out once (only its SHA-256 is kept
+    elsewhere: ``secret`` holds it only between the grant and the one poll that takes it)."""
+
+    __tablename__ = "dav_login_flow"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    login_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    username: Mapped[str | None] = mapped_column(String(255))
+    secret: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -18,7 +18,7 @@ from wsgidav.dav_error import DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from polaris.access.policy import Action
-from polaris.dav import properties
+from polaris.dav import nextcloud, properties
 from polaris.dav.content import ContentReader, Upload, declared_length
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
@@ -42,6 +42,14 @@ PAGE = 1000
 QUOTA_PROPERTIES = {
     "{DAV:}quota-used-bytes": "get_used_bytes",
     "{DAV:}quota-available-bytes": "get_available_bytes",
+}
+
+#: The Nextcloud clients' properties and the methods that answer them.
+NEXTCLOUD_PROPERTIES = {
+    f"{nextcloud.OC}fileid": "oc_fileid",
+    f"{nextcloud.OC}id": "oc_id",
+    f"{nextcloud.OC}permissions": "oc_permissions",
+    f"{nextcloud.OC}size": "oc_size",
 }
 
 
@@ -109,12 +117,31 @@ class _Node:
             return str(value)
         if name.startswith("{DAV:}"):
             return super().get_property_value(name)  # type: ignore[misc]
+        if name in NEXTCLOUD_PROPERTIES:
+            return getattr(self, NEXTCLOUD_PROPERTIES[name])()
         value = self.dead_properties().get(name)
         if value is None:
             raise DAVError(404)
         return xml_tools.string_to_xml(value)
 
+    # The Nextcloud clients' names (``dav.nextcloud``)
+
+    def oc_fileid(self) -> str:
+        return str(self.node_id)
+
+    def oc_id(self) -> str:
+        return nextcloud.file_id(self.node_id)
+
+    def oc_permissions(self) -> str:
+        actions = self.request.permissions().of(self.located)
+        return nextcloud.permissions(actions, folder=isinstance(self, Folder))
+
+    def oc_size(self) -> str:
+        return str(self.located.node.size)
+
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
+        if name in NEXTCLOUD_PROPERTIES:
+            raise DAVError(403, context_info="this property is the server's")
         if name.startswith("{DAV:}"):
             return super().set_property_value(name, value, dry_run=dry_run)  # type: ignore[misc]
         text = None if value is None else xml_tools.etree.tostring(value).decode("utf-8")
@@ -350,7 +377,9 @@ class File(_Node, DAVNonCollection):  # type: ignore[misc]
         return ContentReader(self.request, self.node_id)
 
     def begin_write(self, *, content_type: str | None = None) -> Upload:
-        self._upload = Upload(self.request, declared_length(self.environ), node_id=self.node_id)
+        self._upload = Upload(
+            self.request, declared_length(self.environ), environ=self.environ, node_id=self.node_id
+        )
         return self._upload
 
     def end_write(self, *, with_errors: bool) -> None:
