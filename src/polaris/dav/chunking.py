@@ -65,6 +65,8 @@ _FILES = PolarisProvider(per_user=True)
 
 def handle(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     """The WSGI app of every path under :data:`PREFIX` (authenticated by ``dav.gate``)."""
+    # The files' resources (``dav.resources``) find their provider here, as under WsgiDAV.
+    environ["wsgidav.provider"] = _FILES
     try:
         return _dispatch(environ, start_response, request_of(environ))
     except DAVError as error:

@@ -161,6 +161,7 @@ class DavGate:
                 return nextcloud.ocs(environ, start_response, request)
             finally:
                 request.session.close()
+        environ[ENVIRON_KEY] = request
         if under(path, (chunking.PREFIX,)):
             return self._respond(environ, start_response, request, chunking.handle)
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
