@@ -146,13 +146,13 @@ def test_put_keeps_the_client_mtime(nc: Dav) -> None:
 def test_oc_checksum_is_checked_and_a_mismatch_stores_nothing(nc: Dav, size: int) -> None:
     body = os.urandom(size)
     path = f"/remote.php/dav/files/hc.a1/hc.a1/sum-{size}.bin"
-    wrong = {"OC-Checksum": "SHA1:" + hashlib.sha1(b"other").hexdigest()}
+    wrong = {"OC-Checksum": "SHA1:" + hashlib.sha1(b"other", usedforsecurity=False).hexdigest()}
     status, _, answer = nc.request("PUT", path, body=body, headers=wrong)
     assert status == 400 and b"checksum_mismatch" in answer
     assert nc.request("PROPFIND", path, headers={"Depth": "0"})[0] == 404
     for kind, value in (
-        ("SHA1", hashlib.sha1(body).hexdigest()),
-        ("MD5", hashlib.md5(body).hexdigest()),
+        ("SHA1", hashlib.sha1(body, usedforsecurity=False).hexdigest()),
+        ("MD5", hashlib.md5(body, usedforsecurity=False).hexdigest()),
     ):
         status, _, _ = nc.request(
             "PUT", path, body=body, headers={"OC-Checksum": f"{kind}:{value}"}
@@ -181,7 +181,7 @@ def _chunked(
         headers={
             "Destination": _url(dav, destination),
             "OC-Total-Length": total,
-            "OC-Checksum": "SHA1:" + hashlib.sha1(whole).hexdigest(),
+            "OC-Checksum": "SHA1:" + hashlib.sha1(whole, usedforsecurity=False).hexdigest(),
             "X-OC-Mtime": "1600000000",
         },
     )

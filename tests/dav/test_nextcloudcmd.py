@@ -56,9 +56,9 @@ def tree(local: Path) -> dict[str, str]:
     found = {}
     for path in sorted(local.rglob("*")):
         name = path.relative_to(local).as_posix()
-        if path.is_file() and not path.name.startswith((".sync_", "._sync_", ".owncloudsync")):
-            if "conflicted copy" not in path.name:
-                found[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        own = path.name.startswith((".sync_", "._sync_", ".owncloudsync"))
+        if path.is_file() and not own and "conflicted copy" not in path.name:
+            found[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
 
 

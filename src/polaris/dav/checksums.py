@@ -40,7 +40,7 @@ class _Adler32:
 def _hasher(kind: str) -> _Hasher:
     if kind == "ADLER32":
         return _Adler32()
-    return hashlib.new(kind.lower())
+    return hashlib.new(kind.lower(), usedforsecurity=False)
 
 
 @dataclass
