@@ -19,6 +19,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from polaris.admin.stored_content import DatabaseReferences
 from polaris.audit.models import AuditRecord
 from tests.conftest import PG_SCHEMA, pg_url, reset_postgresql
 from tests.dav.conftest import UNIT_A1, Dav, serving
@@ -279,3 +280,18 @@ def test_move_copy_delete_and_mkcol_at_the_nextcloud_address(nc: Dav, tmp_path: 
     assert nc.request("GET", f"{root}/ops/c.txt")[2] == b"a"
     assert nc.request("DELETE", f"{root}/ops/b.txt")[0] == 204
     assert nc.request("GET", f"{root}/ops/b.txt")[0] == 404
+
+
+def test_chunks_in_progress_are_kept_from_the_garbage_collector(nc: Dav) -> None:
+    base = "/remote.php/dav/uploads/hc.a1/kept"
+    assert nc.request("MKCOL", base)[0] == 201
+    assert nc.request("PUT", base + "/1", body=b"chunk")[0] == 201
+    instance = nc.open_instance()
+    try:
+        source = DatabaseReferences(instance.read_sessions)
+        keys = [ref.key for ref in source.references() if ref.key.startswith("dav-upload:")]
+        assert keys and all(ref for ref in keys)
+        assert "kept" in next(iter(source.describe(keys).values()))
+    finally:
+        instance.close()
+    assert nc.request("DELETE", base)[0] == 204
