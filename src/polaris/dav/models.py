@@ -1,5 +1,5 @@
-"""Tables of the WebDAV interface: class 2 locks, dead properties, Nextcloud chunked uploads and
-login flows.
+"""Tables of the WebDAV interface: class 2 locks, dead properties, Nextcloud chunked
+uploads.
 
 Both live in the database, not in a process, so that every node behind a load balancer sees the
 same locks and properties (WsgiDAV's own stores are a dictionary or a shelve file per process).
@@ -74,22 +74,3 @@ class ChunkedUploadPart(Base):
     name: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger)
     content: Mapped[dict[str, object]] = mapped_column(JSON)
-
-
-class LoginFlow(Base):
-    """A Nextcloud login flow v2 (``dav.login_flow``): a client polls with ``poll_hash`` (the
-    SHA-256 of the poll token it holds) while the person signs in at the page named by
-    ``login_hash``; granting makes an app password, handed out once (only its SHA-256 is kept
-    elsewhere: ``secret`` holds it only between the grant and the one poll that takes it)."""
-
-    __tablename__ = "dav_login_flow"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    poll_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    login_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    client: Mapped[str] = mapped_column(String(255))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    username: Mapped[str | None] = mapped_column(String(255))
-    secret: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -2,7 +2,7 @@
 
 ``dav_upload`` and ``dav_upload_part``: Nextcloud chunked uploads (v2) in progress, their chunks
 stored in the blob store (``dav.chunking``). ``dav_login_flow``: login flow v2 sessions
-(``dav.login_flow``).
+(``identity.login_flow``).
 
 Revision ID: 20261206_0021
 Revises: 20261206_0020
@@ -63,6 +63,8 @@ def upgrade() -> None:
         sa.Column("client", sa.String(length=255), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("username", sa.String(length=255), nullable=True),
+        sa.Column("public_key", sa.String(length=64), nullable=False),
+        sa.Column("private_key", sa.String(length=128), nullable=False),
         sa.Column("secret", sa.String(length=255), nullable=True),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", UTCDateTime(timezone=True), nullable=False),
