@@ -21,8 +21,10 @@ from sqlalchemy import create_engine, select, text
 
 from polaris.admin.stored_content import DatabaseReferences
 from polaris.audit.models import AuditRecord
+from polaris.identity.models import LoginFlow
 from tests.conftest import PG_SCHEMA, pg_url, reset_postgresql
 from tests.dav.conftest import UNIT_A1, Dav, serving
+from tests.factories import PASSWORD
 
 PROPS = (
     '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>'
@@ -295,3 +297,97 @@ def test_chunks_in_progress_are_kept_from_the_garbage_collector(nc: Dav) -> None
     finally:
         instance.close()
     assert nc.request("DELETE", base)[0] == 204
+
+
+def _browser(dav: Dav, username: str) -> tuple[dict[str, str], str]:
+    status, headers, body = dav.server.request(
+        "POST",
+        "/api/v1/auth/login",
+        body=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200, body
+    cookie = "; ".join(value.split(";", 1)[0] for value in headers.get_all("set-cookie") or [])
+    return {"Cookie": cookie}, json.loads(body).get("csrf_token", "")
+
+
+def _poll(dav: Dav, token: str) -> tuple[int, bytes]:
+    status, _, body = dav.server.request(
+        "POST",
+        "/index.php/login/v2/poll",
+        body=f"token={token}".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    return status, body
+
+
+def test_login_flow_hands_a_signed_in_persons_grant_to_the_app_once(nc: Dav) -> None:
+    status, _, body = nc.server.request(
+        "POST",
+        "/index.php/login/v2",
+        headers={"User-Agent": "Mozilla/5.0 (Android) Nextcloud-android/3.26"},
+    )
+    assert status == 200
+    started = json.loads(body)
+    token = started["poll"]["token"]
+    page = started["login"].split(str(nc.server.port), 1)[1]
+    assert started["poll"]["endpoint"].endswith("/index.php/login/v2/poll")
+    assert _poll(nc, token)[0] == 404  # not granted yet
+    status, headers, _ = nc.server.request("GET", page)
+    assert status == 303 and headers["Location"].startswith("/login?next=")
+    cookie, _ = _browser(nc, "hc.a2")
+    status, _, shown = nc.server.request("GET", page, headers=cookie)
+    assert status == 200 and "Nextcloud-android" in shown.decode()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', shown.decode())
+    assert csrf is not None
+    form = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    status, _, done = nc.server.request(
+        "POST", page, body=f"csrf={csrf.group(1)}".encode(), headers=form
+    )
+    assert status == 200 and "connected" in done.decode()
+    instance = nc.open_instance()
+    try:
+        with instance.sessions() as session:
+            flow = session.scalars(select(LoginFlow)).one()
+            assert flow.secret is not None and "pap-" not in flow.secret
+    finally:
+        instance.close()
+    status, body = _poll(nc, token)
+    assert status == 200
+    granted = json.loads(body)
+    assert granted["loginName"] == "hc.a2" and granted["appPassword"].startswith("pap-")
+    assert granted["server"] == f"http://127.0.0.1:{nc.server.port}"
+    propfind = nc.request(
+        "PROPFIND",
+        "/remote.php/dav/files/hc.a2/",
+        user="hc.a2",
+        secret=granted["appPassword"],
+        headers={"Depth": "1"},
+    )
+    assert propfind[0] == 207
+    assert _poll(nc, token)[0] == 404  # handed out once
+    status, _, _ = nc.server.request("GET", page, headers=cookie)
+    assert status == 404
+    assert _records(nc, "app_password.create", actor_name="hc.a2")
+
+
+def test_login_flow_needs_the_second_factor_where_the_role_does(nc: Dav) -> None:
+    _, _, body = nc.server.request("POST", "/index.php/login/v2")
+    page = json.loads(body)["login"].split(str(nc.server.port), 1)[1]
+    status, headers, body = nc.server.request(
+        "POST",
+        "/api/v1/auth/login",
+        body=json.dumps({"username": "sho.a1", "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    cookie = "; ".join(value.split(";", 1)[0] for value in headers.get_all("set-cookie") or [])
+    status, headers, _ = nc.server.request("GET", page, headers={"Cookie": cookie})
+    assert status == 303 and headers["Location"] in ("/login/mfa", "/enrol")
+
+
+def test_login_flow_refuses_an_unknown_token(nc: Dav) -> None:
+    cookie, _ = _browser(nc, "hc.a1")
+    status, _, body = nc.server.request("GET", "/index.php/login/v2/flow/nonsense", headers=cookie)
+    assert status == 404 and "expired" in body.decode()
+    assert _poll(nc, "nonsense")[0] == 404
+    assert _poll(nc, "")[0] == 404
