@@ -36,7 +36,7 @@ def upgrade() -> None:
             ["user_id"], ["user_account.id"], name=op.f("fk_dav_upload_user_id_user_account")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dav_upload")),
-        sa.UniqueConstraint("user_id", "name", name=op.f("uq_dav_upload_user_id")),
+        sa.UniqueConstraint("user_id", "name", name=op.f("uq_dav_upload_user_id_name")),
     )
     op.create_index(op.f("ix_dav_upload_user_id"), "dav_upload", ["user_id"])
     op.create_index(op.f("ix_dav_upload_expires_at"), "dav_upload", ["expires_at"])
