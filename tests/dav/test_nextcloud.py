@@ -29,6 +29,7 @@ from tests.factories import PASSWORD
 PROPS = (
     '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>'
     "<d:getetag/><d:getlastmodified/><oc:fileid/><oc:id/><oc:permissions/><oc:size/>"
+    "<oc:checksums/>"
     "</d:prop></d:propfind>"
 )
 
@@ -120,6 +121,14 @@ def test_oc_properties_and_folder_etags(nc: Dav) -> None:
     assert _value(listing, "id") == headers["OC-FileId"] == f"{int(file_id):08d}ocpolaris"
     assert _value(listing, "getetag") == headers["OC-ETag"] == headers["ETag"]
     assert _value(listing, "size") == "5"
+    sha1 = hashlib.sha1(b"12345", usedforsecurity=False).hexdigest()
+    md5 = hashlib.md5(b"12345", usedforsecurity=False).hexdigest()
+    assert _value(listing, "checksum") == f"SHA1:{sha1} MD5:{md5}"
+    # Listed with its folder too, and kept by a copy.
+    assert f"SHA1:{sha1}" in _props(nc, folder + "/below", depth="1")
+    copy = {"Destination": _url(nc, folder + "/below/दो.txt")}
+    assert nc.request("COPY", folder + "/below/एक.txt", headers=copy)[0] == 201
+    assert _value(_props(nc, folder + "/below/दो.txt"), "checksum").startswith(f"SHA1:{sha1}")
     assert set(_value(listing, "permissions")) >= set("DNVW")
     folder_props = _props(nc, folder)
     assert _value(folder_props, "getetag") != before  # a change two levels below

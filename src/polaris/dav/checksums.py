@@ -1,10 +1,16 @@
-"""``OC-Checksum``: the checksum a Nextcloud client (or rclone) sends with an upload, checked
+"""Checksums of WebDAV uploads.
+
+``OC-Checksum``: the checksum a Nextcloud client (or rclone) sends with an upload, checked
 against what arrived before anything is recorded. A mismatch is a ``400`` naming both values,
 and the upload is not recorded (its chunks, stored already, are left to the garbage collector).
 
 The header is ``TYPE:HEX`` (``SHA1:3f7…``); several may be given, separated by spaces, of which
 the first of a known type is checked. Types: SHA1, MD5, SHA256 (hashlib) and Adler32 (zlib). An
 unknown type is not checked (the Nextcloud server does the same), a malformed value is a 400.
+
+``oc:checksums``: every upload's SHA-1 and MD5 are computed as it arrives and kept with its
+version (``dav_checksum``), and a PROPFIND answers them (``SHA1:… MD5:…``): what rclone's
+``--checksum`` and the Nextcloud clients compare.
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wsgidav.dav_error import DAVError
+
+from polaris.dav.models import DavChecksum
 
 #: What the server advertises in its capabilities (``dav.ocs``), preferred first.
 SUPPORTED = ("SHA1", "MD5", "SHA256", "Adler32")
@@ -83,3 +93,42 @@ def expected(environ: dict[str, Any]) -> Expected | None:
             raise DAVError(400, context_info=f"OC-Checksum: {kind} is not a hex value")
         return Expected(known, value, _hasher(known.upper()))
     return None
+
+
+class Digests:
+    """The SHA-1 and MD5 of an upload, kept running as its bytes pass."""
+
+    def __init__(self) -> None:
+        self.sha1 = hashlib.sha1(usedforsecurity=False)
+        self.md5 = hashlib.md5(usedforsecurity=False)
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.sha1.update(data)
+        self.md5.update(data)
+
+    def record(self, session: Session, version_id: int) -> None:
+        """Keep them with the version made (in the transaction that made it)."""
+        session.merge(
+            DavChecksum(version_id=version_id, sha1=self.sha1.hexdigest(), md5=self.md5.hexdigest())
+        )
+
+
+def copy(session: Session, source_version_id: int | None, target_version_id: int | None) -> None:
+    """A copy's version has its source's checksums (the same bytes)."""
+    if source_version_id is None or target_version_id is None:
+        return
+    found = session.get(DavChecksum, source_version_id)
+    if found is not None:
+        session.merge(DavChecksum(version_id=target_version_id, sha1=found.sha1, md5=found.md5))
+
+
+def of_versions(session: Session, version_ids: list[int]) -> dict[int, str]:
+    """``SHA1:… MD5:…`` by version id, for the versions that have them."""
+    found: dict[int, str] = {}
+    for start in range(0, len(version_ids), 500):
+        rows = session.scalars(
+            select(DavChecksum).where(DavChecksum.version_id.in_(version_ids[start : start + 500]))
+        )
+        for row in rows:
+            found[row.version_id] = f"SHA1:{row.sha1} MD5:{row.md5}"
+    return found

@@ -363,7 +363,8 @@ def _assemble(
                 ),
             )
     chunks = tuple(chunk for part in parts for chunk in ContentRef.from_dict(part.content).chunks)
-    stored = ContentRef(chunks=chunks, size=size, sha256=_hash(request, environ, chunks))
+    digests = checksums.Digests()
+    stored = ContentRef(chunks=chunks, size=size, sha256=_hash(request, environ, chunks, digests))
     existing, parent, name = _target(environ, destination)
     _check_precondition(environ, request, existing)
     mtime = nextcloud.mtime_from(environ)
@@ -374,7 +375,7 @@ def _assemble(
     )
     session = request.session
     with translated(), transaction(session):
-        located, _, created = content.commit_upload(
+        located, version, created = content.commit_upload(
             session=session,
             actor=request.actor,
             context=request.context,
@@ -383,6 +384,7 @@ def _assemble(
             overwrite=True,
             **target,
         )
+        digests.record(session, version.id)
         if mtime is not None:
             stamps.set_client_mtime(located.node, mtime)
         session.execute(delete(ChunkedUploadPart).where(ChunkedUploadPart.upload_id == upload.id))
@@ -398,7 +400,12 @@ def _assemble(
     return []
 
 
-def _hash(request: DavRequest, environ: dict[str, Any], chunks: tuple[ChunkRef, ...]) -> str:
+def _hash(
+    request: DavRequest,
+    environ: dict[str, Any],
+    chunks: tuple[ChunkRef, ...],
+    digests: checksums.Digests,
+) -> str:
     """The SHA-256 of the whole content, read a chunk at a time, and ``OC-Checksum`` checked."""
     expected = checksums.expected(environ)
     digest = hashlib.sha256()
@@ -407,6 +414,7 @@ def _hash(request: DavRequest, environ: dict[str, Any], chunks: tuple[ChunkRef, 
         with translated():
             data = blobs.read_chunk(chunk.chunk_id, expected_size=chunk.size)
         digest.update(data)
+        digests.update(data)
         if expected is not None:
             expected.update(data)
     if expected is not None:

@@ -107,6 +107,7 @@ class Upload:
         # ``OC-Checksum`` checked and ``X-OC-Mtime`` kept (the Nextcloud clients, rclone).
         self._checksum = checksums.expected(environ) if environ is not None else None
         self._mtime = nextcloud.mtime_from(environ) if environ is not None else None
+        self._digests = checksums.Digests()
         self._target = {**target, "overwrite": True}
         self._length = length
         self._limit = request.instance.settings.drive.max_file_bytes
@@ -131,6 +132,7 @@ class Upload:
             )
 
     def write(self, data: bytes) -> None:
+        self._digests.update(data)
         if self._checksum is not None:
             self._checksum.update(data)
         if self._memory is not None:
@@ -168,7 +170,7 @@ class Upload:
             self._checksum.check()
         request = self._request
         with translated(), transaction(request.session):
-            located, _, _ = content.commit_upload(
+            located, version, _ = content.commit_upload(
                 session=request.session,
                 actor=request.actor,
                 context=request.context,
@@ -176,6 +178,7 @@ class Upload:
                 content=body,
                 **self._target,
             )
+            self._digests.record(request.session, version.id)
             if self._mtime is not None:
                 stamps.set_client_mtime(located.node, self._mtime)
         request.changed()

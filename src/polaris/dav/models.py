@@ -74,3 +74,18 @@ class ChunkedUploadPart(Base):
     name: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger)
     content: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class DavChecksum(Base):
+    """The SHA-1 and MD5 of a file version's content, computed as it came in over WebDAV: what
+    the Nextcloud clients and rclone compare (``oc:checksums``); the drive itself keeps SHA-256.
+    A version written another way (the web pages, the API) has none, and the property is then
+    absent: a client compares sizes and times instead."""
+
+    __tablename__ = "dav_checksum"
+
+    version_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("file_version.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha1: Mapped[str] = mapped_column(String(40))
+    md5: Mapped[str] = mapped_column(String(32))

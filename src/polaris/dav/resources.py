@@ -18,7 +18,7 @@ from wsgidav.dav_error import DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from polaris.access.policy import Action
-from polaris.dav import nextcloud, properties
+from polaris.dav import checksums, nextcloud, properties
 from polaris.dav.content import ContentReader, Upload, declared_length
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
@@ -44,12 +44,14 @@ QUOTA_PROPERTIES = {
     "{DAV:}quota-available-bytes": "get_available_bytes",
 }
 
+_UNKNOWN = object()
 #: The Nextcloud clients' properties and the methods that answer them.
 NEXTCLOUD_PROPERTIES = {
     f"{nextcloud.OC}fileid": "oc_fileid",
     f"{nextcloud.OC}id": "oc_id",
     f"{nextcloud.OC}permissions": "oc_permissions",
     f"{nextcloud.OC}size": "oc_size",
+    f"{nextcloud.OC}checksums": "oc_checksums",
 }
 
 
@@ -66,6 +68,7 @@ class _Node:
         self.space = space
         self.ref = ref
         self._dead: dict[str, str] | None = None
+        self._checksum: object = _UNKNOWN
 
     @property
     def request(self) -> DavRequest:
@@ -138,6 +141,22 @@ class _Node:
 
     def oc_size(self) -> str:
         return str(self.located.node.size)
+
+    def oc_checksums(self) -> Any:
+        """``<oc:checksums><oc:checksum>SHA1:… MD5:…</oc:checksum></oc:checksums>`` (Nextcloud's
+        form), for a file written over WebDAV; absent otherwise (``dav.checksums``)."""
+        version_id = self.located.node.current_version_id
+        if self._checksum is _UNKNOWN:
+            self._checksum = None
+            if version_id is not None and not isinstance(self, Folder):
+                with transaction(self.request.session, read_only=True):
+                    found = checksums.of_versions(self.request.session, [version_id])
+                self._checksum = found.get(version_id)
+        if self._checksum is None:
+            raise DAVError(404)
+        element = xml_tools.etree.Element(f"{nextcloud.OC}checksums")
+        xml_tools.etree.SubElement(element, f"{nextcloud.OC}checksum").text = self._checksum
+        return element
 
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
         if name in NEXTCLOUD_PROPERTIES:
@@ -246,6 +265,11 @@ class _Node:
                 name=name,
             )
             properties.copy(request.session, self.node_id, copied.node.id)
+            checksums.copy(
+                request.session,
+                self.located.node.current_version_id,
+                copied.node.current_version_id,
+            )
         request.changed()
 
 
@@ -303,8 +327,18 @@ class Folder(_Node, DAVCollection):  # type: ignore[misc]
     def get_member_list(self) -> list[Folder | File]:
         members = [self.child(located) for located in self.children()]
         dead = properties.of_nodes(self.request, [member.node_id for member in members])
+        versions = [
+            version_id
+            for member in members
+            if isinstance(member, File)
+            and (version_id := member.located.node.current_version_id) is not None
+        ]
+        with transaction(self.request.session, read_only=True):
+            sums = checksums.of_versions(self.request.session, versions)
         for member in members:
             member._dead = dead[member.node_id]
+            if isinstance(member, File):
+                member._checksum = sums.get(member.located.node.current_version_id or 0)
         return members
 
     def get_member(self, name: str) -> Any:

@@ -1,7 +1,8 @@
 """WebDAV for the Nextcloud clients: chunked uploads and login flows
 
 ``dav_upload`` and ``dav_upload_part``: Nextcloud chunked uploads (v2) in progress, their chunks
-stored in the blob store (``dav.chunking``). ``dav_login_flow``: login flow v2 sessions
+stored in the blob store (``dav.chunking``). ``dav_checksum``: the SHA-1 and MD5 of versions
+written over WebDAV (``oc:checksums``, ``dav.checksums``). ``dav_login_flow``: login flow v2 sessions
 (``identity.login_flow``).
 
 Revision ID: 20261206_0021
@@ -56,6 +57,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("upload_id", "number", name=op.f("pk_dav_upload_part")),
     )
     op.create_table(
+        "dav_checksum",
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("sha1", sa.String(length=40), nullable=False),
+        sa.Column("md5", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["file_version.id"],
+            name=op.f("fk_dav_checksum_version_id_file_version"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("version_id", name=op.f("pk_dav_checksum")),
+    )
+    op.create_table(
         "dav_login_flow",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("poll_hash", sa.String(length=64), nullable=False),
@@ -81,6 +95,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_dav_login_flow_expires_at"), table_name="dav_login_flow")
     op.drop_table("dav_login_flow")
+    op.drop_table("dav_checksum")
     op.drop_table("dav_upload_part")
     op.drop_index(op.f("ix_dav_upload_expires_at"), table_name="dav_upload")
     op.drop_index(op.f("ix_dav_upload_user_id"), table_name="dav_upload")
