@@ -256,6 +256,33 @@ def test_chunk_numbers_of_the_new_style_are_1_to_10000(nc: Dav) -> None:
     assert nc.request("MKCOL", base, headers=destination)[0] == 405
 
 
+def test_chunks_beyond_the_announced_length_are_refused(nc: Dav) -> None:
+    base = "/remote.php/dav/uploads/hc.a1/bounded"
+    announced = {
+        "Destination": _url(nc, "/remote.php/dav/files/hc.a1/hc.a1/bounded.bin"),
+        "OC-Total-Length": "5",
+    }
+    assert nc.request("MKCOL", base, headers=announced)[0] == 201
+    assert nc.request("PUT", f"{base}/1", body=b"abc", headers=announced)[0] == 201
+    assert nc.request("PUT", f"{base}/2", body=b"def", headers=announced)[0] == 413
+    assert nc.request("PUT", f"{base}/1", body=b"abcd", headers=announced)[0] == 201  # replaced
+    assert nc.request("DELETE", base)[0] == 204
+
+
+def test_a_destination_in_a_hidden_space_answers_as_a_missing_one(nc: Dav) -> None:
+    answers = []
+    for space in ("Unit PS-A2", "No such space"):
+        target = f"/remote.php/dav/files/hc.a1/{space}/x.bin"
+        answers.append(
+            nc.request(
+                "MKCOL",
+                f"/remote.php/dav/uploads/hc.a1/hidden-{len(answers)}",
+                headers={"Destination": _url(nc, target), "OC-Total-Length": "1"},
+            )[::2]
+        )
+    assert answers[0] == answers[1] and answers[0][0] == 409
+
+
 def test_uploads_are_their_owners_alone(nc: Dav) -> None:
     base = "/remote.php/dav/uploads/hc.a1/mine"
     assert nc.request("MKCOL", base)[0] == 201

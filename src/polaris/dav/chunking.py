@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from wsgidav.dav_error import DAVError
 
 from polaris.clock import utcnow
@@ -290,6 +290,14 @@ def _store_chunk(
         writer.abort()
         raise
     with transaction(request.session):
+        others = request.session.scalar(
+            select(func.coalesce(func.sum(ChunkedUploadPart.size), 0)).where(
+                ChunkedUploadPart.upload_id == upload.id, ChunkedUploadPart.number != number
+            )
+        )
+        if int(others or 0) + stored.size > limit:
+            # The whole upload, not only this chunk, is bounded (its chunks are left to gc).
+            raise DAVError(413, context_info=f"the chunks of an upload hold at most {limit} bytes")
         request.session.execute(
             delete(ChunkedUploadPart).where(
                 ChunkedUploadPart.upload_id == upload.id, ChunkedUploadPart.number == number
