@@ -35,6 +35,7 @@ from polaris.identity.api_app_passwords import router as app_passwords_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.identity.views_app_passwords import router as app_password_pages
+from polaris.identity.views_login_flow import router as login_flow_pages
 from polaris.incident.service import CachedState
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
@@ -67,6 +68,7 @@ STREAMING_PREFIXES = (
     "/api/v1/uploads",
     "/dav",
     "/remote.php/dav",
+    "/remote.php/webdav",
     "/_matrix/media/",
 )
 
@@ -152,6 +154,7 @@ def create_app(
     app.include_router(chat_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(app_password_pages)
+    app.include_router(login_flow_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
     app.include_router(drive_pages)
     app.include_router(admin_pages)
