@@ -173,9 +173,7 @@ def test_every_admin_page_fits_a_phone(phone: Page, seeded: dict[str, int]) -> N
 def test_language_applies_at_once_and_keeps_the_sort(
     browser: Browser, live_server: Server, seeded: dict[str, int]
 ) -> None:
-    context = browser.new_context(
-        base_url=f"http://127.0.0.1:{live_server.port}", viewport=DESKTOP
-    )
+    context = browser.new_context(base_url=f"http://127.0.0.1:{live_server.port}", viewport=DESKTOP)
     page = context.new_page()
     try:
         enrol_and_sign_in(page, OFFICER)
