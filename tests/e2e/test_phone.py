@@ -171,6 +171,7 @@ def test_every_officer_page_fits_a_phone(
 
 
 def test_every_admin_page_fits_a_phone(phone: Page, seeded: dict[str, int]) -> None:
+    check(phone, "/login")
     enrol_and_sign_in(phone, ADMIN)
     for url in ADMIN_PAGES:
         check(phone, url)

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
 
+from polaris.clock import utcnow
+
 DEFAULT_ZONE = "Asia/Kolkata"
 #: "6 Dec 2026, 11:52": day, short month, year, 24-hour time (no seconds: nobody reads them).
 PATTERN = "d MMM y, HH:mm"
@@ -50,7 +52,7 @@ def zone_label(value: dt.datetime, *, language: str, zone_name: str = DEFAULT_ZO
 def script_format(*, language: str, zone_name: str = DEFAULT_ZONE) -> dict[str, str]:
     """What a page's script needs to show a time the same way: the zone, its label now, and the
     BCP 47 locale for ``Intl.DateTimeFormat``."""
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     return {
         "zone": zone_name,
         "label": zone_label(now, language=language, zone_name=zone_name),
