@@ -51,6 +51,8 @@ from polaris.matrix.views import router as matrix_pages
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
 from polaris.web import listing, logs, problems
+from polaris.web.assets import VersionedStatic
+from polaris.web.compression import CompressionMiddleware
 from polaris.web.middleware import (
     BodyLimitMiddleware,
     MatrixCorsMiddleware,
@@ -71,6 +73,8 @@ STREAMING_PREFIXES = (
     "/remote.php/webdav",
     "/_matrix/media/",
 )
+# Responses below these are never compressed: WebDAV clients and uploads get bytes as stored.
+UNCOMPRESSED_PREFIXES = ("/dav", "/remote.php/dav", "/api/v1/uploads", "/_matrix/media/")
 
 
 def create_app_from_environment() -> FastAPI:
@@ -167,7 +171,7 @@ def create_app(
     app.include_router(matrix_account_router)
     app.include_router(matrix_media_router)
     app.include_router(matrix_fallback)  # last: it answers every other /_matrix path
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", VersionedStatic(StaticFiles(directory=STATIC_DIR)), name="static")
     if instance.settings.dav.enabled:
         _dav_options(app)
 
@@ -184,6 +188,8 @@ def create_app(
         limit=instance.settings.http.max_json_bytes,
         streaming_prefixes=STREAMING_PREFIXES,
     )
+    # gzip outside the app's routes and DAV, inside the request-id and security-header layer.
+    app.add_middleware(CompressionMiddleware, skip_prefixes=UNCOMPRESSED_PREFIXES)
     app.add_middleware(MatrixCorsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
