@@ -1,7 +1,7 @@
 """JSON routes of the messenger (``/api/v1/chat/...``), one router made of the modules that each
 serve one part: rooms and membership (``api_rooms``), messages and receipts (``api_messages``),
 broadcast acknowledgements (``api_broadcasts``), attachments (``api_attachments``), typing
-(``api_typing``), an inquiry's export (``api_export``) and the sync, long-poll and WebSocket (``api_sync``). The order is the routes'
+(``api_typing``), an inquiry's export (``api_export``), message search (``api_search``) and the sync, long-poll and WebSocket (``api_sync``). The order is the routes'
 order (and the docs' tables).
 
 Routes are thin: read input, run one service call in a transaction, shape the answer. Every
@@ -18,6 +18,7 @@ from polaris.chat import (
     api_export,
     api_messages,
     api_rooms,
+    api_search,
     api_sync,
     api_typing,
 )
@@ -30,6 +31,7 @@ for part in (
     api_attachments,
     api_typing,
     api_export,
+    api_search,
     api_sync,
 ):
     router.include_router(part.router)
