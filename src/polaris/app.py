@@ -48,6 +48,7 @@ from polaris.matrix.api_rooms import router as matrix_rooms_router
 from polaris.matrix.api_sync import router as matrix_sync_router
 from polaris.matrix.views import router as matrix_pages
 from polaris.search.api import router as search_router
+from polaris.search.api_messages import router as message_search_router
 from polaris.search.views import router as search_pages
 from polaris.web import listing, logs, problems
 from polaris.web.middleware import (
@@ -148,6 +149,7 @@ def create_app(
     app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
+    app.include_router(message_search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
     app.include_router(chat_router, prefix=API_PREFIX)
     app.include_router(identity_pages)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def load_job_handlers() -> None:
     import polaris.admin.jobs
+    import polaris.chat.retention
     import polaris.drive.placements
     import polaris.drive.retention_run
     import polaris.drive.scan_jobs
@@ -38,12 +39,14 @@ def load_consumers() -> None:
 def schedule_periodic(instance: Instance) -> None:
     """Queue the periodic jobs (the retention pass) unless one is waiting already: each queues
     its next run itself, so this only starts the chain (or restarts one a failure ended)."""
+    from polaris.chat import retention as chat_retention
     from polaris.db.uow import unit_of_work
     from polaris.drive import retention_run
     from polaris.search import indexing, messages
 
     with unit_of_work(instance.sessions) as session:
         retention_run.ensure_scheduled(session)
+        chat_retention.ensure_scheduled(session)
     indexing.ensure_current(instance)  # an index of older terms is rebuilt
     messages.ensure_current(instance)
 

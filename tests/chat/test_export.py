@@ -69,7 +69,9 @@ def test_an_administrator_exports_everything_the_rows_keep(site: ChatSite) -> No
     assert attachment["sha256"] == hashlib.sha256(b"FIR 12/2026 text").hexdigest()
     assert record["reason"] == "inquiry 7/2026" and record["exported_by"] == root.user_id
 
-    text = root.post(f"/api/v1/chat/rooms/{room}/export", {"reason": "inquiry 7/2026", "format": "text"})
+    text = root.post(
+        f"/api/v1/chat/rooms/{room}/export", {"reason": "inquiry 7/2026", "format": "text"}
+    )
     assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain")
     transcript = text.text
     assert "मिटाया गया text" in transcript and " IST]" in transcript

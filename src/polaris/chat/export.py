@@ -243,7 +243,11 @@ def as_transcript(record: RoomRecord) -> str:
         + (f", unit {room['unit_code']}" if room["unit_code"] else ""),
         f"Created {_shown(room['created_at'])} by {who(room['creator_id'])}",
         f"Exported {_shown(data['exported_at'])} by "
-        + ("the operator (command line)" if data["exported_by"] is None else who(data["exported_by"]))
+        + (
+            "the operator (command line)"
+            if data["exported_by"] is None
+            else who(data["exported_by"])
+        )
         + f"; reason: {data['reason']}",
         "",
         "Members now:",

@@ -44,8 +44,6 @@ from polaris.search.text import TERMS_VERSION
 CONSUMER = "search.messages"
 JOB = "search.message_index"
 REINDEX_JOB = "search.message_reindex"
-#: Emitted by the messenger's retention pass (``chat.retention``): texts removed for good.
-MESSAGE_PURGED = "chat.message.purged"
 PASS_JOBS = 200
 BATCH = 500
 _OPEN_LOCK = threading.Lock()
@@ -112,7 +110,7 @@ def request_index(session: Session, event_id: int) -> None:
         chat_events.MESSAGE_SENT,
         chat_events.MESSAGE_EDITED,
         chat_events.MESSAGE_REDACTED,
-        MESSAGE_PURGED,
+        chat_events.MESSAGE_PURGED,
     ],
 )
 def follow_messages(session: Session, batch: Sequence[events.Event]) -> None:
@@ -120,7 +118,7 @@ def follow_messages(session: Session, batch: Sequence[events.Event]) -> None:
     wanted: set[int] = set()
     for event in batch:
         data = event.data
-        if event.kind == MESSAGE_PURGED:
+        if event.kind == chat_events.MESSAGE_PURGED:
             ids = data.get("event_ids")
             if isinstance(ids, list):
                 wanted.update(i for i in ids if isinstance(i, int))

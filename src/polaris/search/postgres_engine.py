@@ -173,7 +173,9 @@ class PostgresSearchEngine:
 
     def count(self) -> int:
         with self._engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(self._table)).scalar_one())
+            return int(
+                connection.execute(select(func.count()).select_from(self._table)).scalar_one()
+            )
 
     def terms_version(self) -> int:
         """The terms version of the rows (the table's comment). An empty table without one is
@@ -194,9 +196,7 @@ class PostgresSearchEngine:
         with self._engine.begin() as connection:
             # A literal: COMMENT takes no parameters; the version is an int.
             connection.execute(
-                text(
-                    f"COMMENT ON TABLE {self._table.name} IS '{TERMS_COMMENT}{int(version)}'"
-                )
+                text(f"COMMENT ON TABLE {self._table.name} IS '{TERMS_COMMENT}{int(version)}'")
             )
 
     # --- reads --------------------------------------------------------------------------------

@@ -31,9 +31,7 @@ def upgrade() -> None:
     with op.batch_alter_table("retention_rule", schema=None) as batch_op:
         batch_op.add_column(sa.Column("room_kind", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("keep_messages_days", sa.Integer(), nullable=True))
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_retention_rule_room_kind"), ["room_kind"]
-        )
+        batch_op.create_unique_constraint(batch_op.f("uq_retention_rule_room_kind"), ["room_kind"])
     with op.batch_alter_table("legal_hold", schema=None) as batch_op:
         batch_op.alter_column("node_id", existing_type=sa.Integer(), nullable=True)
         batch_op.add_column(sa.Column("room_id", sa.Integer(), nullable=True))

@@ -1,5 +1,6 @@
-"""``GET /api/v1/chat/search``: full-text search over the messages of the rooms one is joined to
-(``search.message_search``), with the documents' terms, folding and Roman-script keys.
+"""``GET /api/v1/chat/search``: the messenger's full-text search over the messages of the rooms
+one is joined to (``search.message_search``), with the documents' terms, folding and Roman-script
+keys. Served by search, which builds on chat: chat knows nothing of search.
 
 Times are IST: ``from`` and ``to`` take a date (``2026-12-06``, the whole day in IST) or a time
 (``2026-12-06T14:30``, read as IST unless it carries its own offset); ``to`` is inclusive for a
@@ -25,7 +26,7 @@ from polaris.search.message_search import MessageFilters, search_messages
 from polaris.search.messages import message_engine_of
 from polaris.search.query import parse_query
 
-router = APIRouter()
+router = APIRouter(tags=["chat"])
 
 
 class MarkedText(BaseModel):
@@ -79,7 +80,7 @@ def ist_moment(value: str | None, *, end: bool) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=IST)
 
 
-@router.get("/search", response_model=MessageResults)
+@router.get("/chat/search", response_model=MessageResults)
 def search(
     caller: CurrentCaller,
     session: DbSession,
