@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Security
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from polaris.chat import export
 from polaris.db.uow import transaction
-from polaris.deps import CurrentCaller, DbSession
+from polaris.access.policy import Need
+from polaris.deps import Caller, DbSession, get_caller
 from polaris.web.params import Id
 
 router = APIRouter()
@@ -29,11 +30,15 @@ class ExportRequest(BaseModel):
     responses={200: {"content": {"application/json": {}, "text/plain": {}}}},
 )
 def export_room(
-    room_id: Id, body: ExportRequest, caller: CurrentCaller, session: DbSession
+    room_id: Id,
+    body: ExportRequest,
+    caller: Annotated[Caller, Security(get_caller, scopes=[Need.ALL.value])],
+    session: DbSession,
 ) -> Response:
     """The room's record: every event with its text (edited and deleted ones too), members and
     membership changes, attachments with their drive node, version and SHA-256; IST times.
-    Administrators only (a full-scope token or a session)."""
+    Administrators only (a session, or a token of scope ``all``); anyone else is answered as
+    for a missing room."""
     with transaction(session):
         record = export.export_room(
             session=session,
