@@ -9,9 +9,9 @@ from fastapi import APIRouter, Security
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from polaris.access.policy import Need
 from polaris.chat import export
 from polaris.db.uow import transaction
-from polaris.access.policy import Need
 from polaris.deps import Caller, DbSession, get_caller
 from polaris.web.params import Id
 
