@@ -25,6 +25,7 @@ from polaris.search.interface import MAX_LIMIT, MAX_OFFSET, Highlight
 from polaris.search.message_search import MessageFilters, search_messages
 from polaris.search.messages import message_engine_of
 from polaris.search.query import parse_query
+from polaris.web.params import MAX_ID
 
 router = APIRouter(tags=["chat"])
 
@@ -86,7 +87,7 @@ def search(
     session: DbSession,
     instance: CurrentInstance,
     q: Annotated[str, Query(max_length=1000)] = "",
-    room: Annotated[int | None, Query(ge=1)] = None,
+    room: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     sender: Annotated[str | None, Query(max_length=64)] = None,
     sent_from: Annotated[str | None, Query(alias="from", max_length=40)] = None,
     sent_to: Annotated[str | None, Query(alias="to", max_length=40)] = None,
