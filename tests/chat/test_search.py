@@ -155,3 +155,18 @@ def test_bad_input_is_a_clear_error_and_searches_are_audited(site: ChatSite) -> 
         ).first()
     assert last is not None and last.actor_id == str(bala.user_id)
     assert "audited-word" in str(last.detail)
+
+
+def test_a_rebuild_indexes_every_message_as_it_is(site: ChatSite) -> None:
+    from polaris.search.messages import reindex_messages
+
+    asha, bala = site["asha"], site["bala"]
+    room = group(asha, "rebuild", bala)
+    kept = asha.send(room, "rebuild kathmandu")
+    gone = asha.send(room, "rebuild kathmandu deleted")
+    assert delete(asha, gone["event_id"]).status_code == 200
+    settle(site.instance)
+    message_engine_of(site.instance).clear()
+    assert find(bala, "kathmandu")["total"] == 0
+    assert reindex_messages(site.instance) >= 1
+    assert keys(find(bala, "kathmandu")) == [kept["event_id"]]
