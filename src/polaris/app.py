@@ -19,6 +19,7 @@ from polaris import __version__
 from polaris.admin.views import router as admin_pages
 from polaris.chat import live as chat_live
 from polaris.chat.api import router as chat_router
+from polaris.chat.api_retention import router as chat_retention_router
 from polaris.chat.views import router as chat_pages
 from polaris.dav.gate import OPTIONS_HEADERS as DAV_OPTIONS_HEADERS
 from polaris.dav.mount import DavDispatch
@@ -152,6 +153,7 @@ def create_app(
     app.include_router(message_search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
     app.include_router(chat_router, prefix=API_PREFIX)
+    app.include_router(chat_retention_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(app_password_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes

@@ -176,3 +176,43 @@ def test_holds_and_rules_refuse_what_they_cannot_do(site: ChatSite) -> None:
             session=session, actor=None, context=SYSTEM, active_only=False
         )
     assert any(h.room_id == room and h.released_at is not None for h in listed)
+
+
+def test_administrators_manage_rules_and_holds_through_the_api(site: ChatSite) -> None:
+    asha, root = site["asha"], site["root"]
+    room = group(asha, "api holds")
+    refused = asha.post(f"/api/v1/admin/chat/rooms/{room}/hold", {"reason": "mine"})
+    assert refused.status_code == 403 and refused.json()["code"] == "admin_required"
+    placed = root.post(f"/api/v1/admin/chat/rooms/{room}/hold", {"reason": "inquiry 11"})
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["room_id"] == room and placed.json()["reason"] == "inquiry 11"
+    user = root.post(f"/api/v1/admin/chat/users/{asha.user_id}/hold", {"reason": "inquiry 11"})
+    assert user.status_code == 201 and user.json()["user_id"] == asha.user_id
+    listed = root.get("/api/v1/admin/chat/holds").json()
+    assert {(h["room_id"], h["user_id"]) for h in listed} == {(room, None), (None, asha.user_id)}
+    again = root.post(f"/api/v1/admin/chat/rooms/{room}/hold", {"reason": "again"})
+    assert again.status_code == 409 and again.json()["code"] == "already_held"
+    for path in (f"rooms/{room}", f"users/{asha.user_id}"):
+        lifted = root.post(f"/api/v1/admin/chat/{path}/release", {"reason": "closed"})
+        assert lifted.status_code == 200 and lifted.json()["release_reason"] == "closed"
+    assert root.get("/api/v1/admin/chat/holds").json() == []
+    rule = root.client.put(
+        "/api/v1/admin/chat/retention/rules",
+        json={"room_kind": "broadcast", "keep_messages_days": 3650},
+        headers=root.headers(),
+    )
+    assert rule.status_code == 200 and rule.json()["room_kind"] == "broadcast", rule.text
+    rules = root.get("/api/v1/admin/chat/retention/rules").json()
+    assert [(r["room_kind"], r["keep_messages_days"]) for r in rules] == [("broadcast", 3650)]
+    odd = root.client.put(
+        "/api/v1/admin/chat/retention/rules",
+        json={"room_kind": "party", "keep_messages_days": 3},
+        headers=root.headers(),
+    )
+    assert odd.status_code == 422
+    drive_rules = root.get("/api/v1/admin/retention/rules").json()
+    assert all(r.get("room_kind") is None for r in drive_rules)  # the drive's list stays its own
+    gone = root.client.delete(
+        f"/api/v1/admin/retention/rules/{rules[0]['id']}", headers=root.headers()
+    )
+    assert gone.status_code == 204
