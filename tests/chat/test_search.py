@@ -170,3 +170,17 @@ def test_a_rebuild_indexes_every_message_as_it_is(site: ChatSite) -> None:
     assert find(bala, "kathmandu")["total"] == 0
     assert reindex_messages(site.instance) >= 1
     assert keys(find(bala, "kathmandu")) == [kept["event_id"]]
+
+
+def test_an_empty_index_beside_messages_is_rebuilt_by_a_job(site: ChatSite) -> None:
+    from polaris.search.messages import ensure_current
+
+    asha, bala = site["asha"], site["bala"]
+    room = group(asha, "upgrade", bala)
+    sent = asha.send(room, "upgrade reykjavik")
+    settle(site.instance)
+    message_engine_of(site.instance).clear()
+    assert ensure_current(site.instance) is True
+    settle(site.instance)
+    assert keys(find(bala, "reykjavik")) == [sent["event_id"]]
+    assert ensure_current(site.instance) is False

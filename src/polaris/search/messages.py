@@ -197,21 +197,36 @@ def reindex_messages(instance: Instance) -> int:
 
 
 def ensure_current(instance: Instance) -> bool:
-    """Queue a rebuild when the message index holds other terms than this version makes."""
-    if message_engine_of(instance).terms_version() == TERMS_VERSION:
+    """Queue a rebuild when the message index holds other terms than this version makes, or is
+    empty while the database holds messages (an instance upgraded to this Polaris: the change
+    stream no longer holds the events of messages older than its retention)."""
+    engine = message_engine_of(instance)
+    why = "terms" if engine.terms_version() != TERMS_VERSION else None
+    if why is None and engine.count() == 0:
+        session = instance.read_sessions()
+        try:
+            with session.begin():
+                if search_source.message_ids(session, after=0, limit=1):
+                    why = "empty"
+        finally:
+            session.close()
+    if why is None:
         return False
     with unit_of_work(instance.sessions) as session:
         jobs.enqueue(
             session,
             kind=REINDEX_JOB,
-            payload={"terms": TERMS_VERSION},
-            key=f"{REINDEX_JOB}:terms-{TERMS_VERSION}",
+            payload={"terms": TERMS_VERSION, "why": why},
+            key=f"{REINDEX_JOB}:{why}-{TERMS_VERSION}",
         )
     return True
 
 
 @jobs.handler(REINDEX_JOB)
 def reindex_job(context: jobs.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    if message_engine_of(context.instance).terms_version() == TERMS_VERSION:
+    engine = message_engine_of(context.instance)
+    if payload.get("why") != "empty" and engine.terms_version() == TERMS_VERSION:
+        return {"indexed": 0}  # another worker's job did it
+    if payload.get("why") == "empty" and engine.count() > 0:
         return {"indexed": 0}
     return {"indexed": reindex_messages(context.instance)}
