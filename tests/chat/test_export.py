@@ -75,6 +75,7 @@ def test_an_administrator_exports_everything_the_rows_keep(site: ChatSite) -> No
     assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain")
     transcript = text.text
     assert "मिटाया गया text" in transcript and " IST]" in transcript
+    assert f"by {record['users'][str(root.user_id)]['full_name']} (root)" in transcript
     assert f"sha256 {attachment['sha256']}" in transcript and "deleted message #" in transcript
 
     done = audit_rows(site, "chat.export")[-2:]

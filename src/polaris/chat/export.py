@@ -97,6 +97,12 @@ def export_room(
     record = _read(session, room)
     record["exported_at"] = ist(utcnow())
     record["exported_by"] = None if actor is None else actor.user_id
+    exporter = None if actor is None else session.get(User, actor.user_id)
+    if exporter is not None:
+        record["users"][str(exporter.id)] = {
+            "username": exporter.username,
+            "full_name": exporter.full_name,
+        }
     record["reason"] = reason
     audit.append(
         session=session,
