@@ -291,7 +291,8 @@ def _line(event: dict[str, Any], who: Any) -> str:
         tags.append(f"reply to #{event['reply_to_seq']}")
     if kind != "text":
         tags.append(kind)
-    text = f"{head}" + (f" ({', '.join(tags)})" if tags else "") + f": {event['body'] or ''}"
+    text = head + (f" ({', '.join(tags)})" if tags else "")
+    text += f": {event['body']}" if event["body"] is not None else ""
     attachment = event["attachment"]
     if attachment:
         text += (
