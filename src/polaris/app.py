@@ -19,6 +19,7 @@ from polaris import __version__
 from polaris.admin.views import router as admin_pages
 from polaris.chat import live as chat_live
 from polaris.chat.api import router as chat_router
+from polaris.chat.api_retention import router as chat_retention_router
 from polaris.chat.views import router as chat_pages
 from polaris.dav.gate import OPTIONS_HEADERS as DAV_OPTIONS_HEADERS
 from polaris.dav.mount import DavDispatch
@@ -49,6 +50,7 @@ from polaris.matrix.api_rooms import router as matrix_rooms_router
 from polaris.matrix.api_sync import router as matrix_sync_router
 from polaris.matrix.views import router as matrix_pages
 from polaris.search.api import router as search_router
+from polaris.search.api_messages import router as message_search_router
 from polaris.search.views import router as search_pages
 from polaris.web import listing, logs, problems
 from polaris.web.assets import VersionedStatic
@@ -154,8 +156,10 @@ def create_app(
     app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
+    app.include_router(message_search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
     app.include_router(chat_router, prefix=API_PREFIX)
+    app.include_router(chat_retention_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(app_password_pages)
     app.include_router(login_flow_pages)
