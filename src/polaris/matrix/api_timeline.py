@@ -14,13 +14,13 @@ from polaris.access.policy import ChatAction
 from polaris.access.service import CHAT_ROOM_MISSING
 from polaris.chat import attachments, messages
 from polaris.chat import rooms as chat_rooms
+from polaris.chat.live import hub_of
 from polaris.chat.models import REDACTION, ChatEvent, ChatRoom
 from polaris.deps import DbSession
 from polaris.errors import NotFound
 from polaris.matrix import settings_store
 from polaris.matrix.body import json_object, string
 from polaris.matrix.caller import Matrix
-from polaris.matrix.live import live_of
 from polaris.matrix.models import MatrixMedia
 from polaris.matrix.room_calls import (
     ATTACHMENT_TYPES,
@@ -312,7 +312,8 @@ async def read_markers(
 async def typing(
     room: str, who: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
-    """Ephemeral: kept in memory for its timeout (``matrix.live``), never in the database."""
+    """Ephemeral: kept for its timeout by the hub (``chat.live``, ``chat.typing_state``: in
+    Redis when configured, else in memory), never in the database."""
     body = await json_object(request)
     state = body.get("typing")
     timeout = body.get("timeout", 30_000)
@@ -329,5 +330,8 @@ async def typing(
             return call.require(room, ChatAction.SEND).id
 
     found = await run_in_threadpool(run)
-    live_of(request.app).set_typing(found, call.actor.user_id, state, timeout)
+    instance = request.app.state.instance
+    jobs = instance.settings.jobs
+    hub = hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
+    await run_in_threadpool(hub.set_typing, found, call.actor.user_id, state, timeout)
     return {}
