@@ -255,6 +255,12 @@ class Hub:
                     for e in events.since(session, after=self._head, kinds=KINDS, limit=READ_BATCH)
                     if e.position <= head
                 ]
+        return self.absorb(batch, head)
+
+    def absorb(self, batch: list[events.Event] | None, head: int) -> bool:
+        """Take a pass's read: the chat events after the last head up to ``head`` (in position
+        order, none past it), or None for the first pass (the copy starts at ``head``); wake
+        the waiters they concern. Whether the batch was cut at ``READ_BATCH`` (read on)."""
         with self._lock:
             if batch is None:
                 self._floor = self._head = head
@@ -262,7 +268,7 @@ class Hub:
                 full = False
             else:
                 full = len(batch) == READ_BATCH
-                self._head = batch[-1].position if full else head
+                self._head = batch[-1].position if full else max(head, self._head)
                 self._recent.extend(batch)
                 while len(self._recent) > KEEP:
                     self._floor = self._recent.popleft().position
