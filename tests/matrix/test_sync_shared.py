@@ -15,8 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris import events
-from polaris.chat import live, rooms
 from polaris.chat import events as chat_events
+from polaris.chat import live, rooms
 from polaris.events import service as event_service
 from polaris.matrix import sync
 from polaris.matrix.rooms import room_matrix_id
