@@ -198,3 +198,22 @@ def test_a_wake_up_wakes_only_the_waiters_it_concerns() -> None:
         return woken
 
     assert asyncio.run(scenario())[2:] == ["invited", "typing in 2"]
+
+
+def test_a_client_just_answered_waits_without_reading_when_nothing_is_new() -> None:
+    hub = new_hub()
+    hub.absorb(None, 10)
+    assert hub.quiet(7, 10, 10, hub.serial) is None  # no sync of the user seen yet: read
+    hub.remember(7, 10, frozenset({1}))
+    hub.absorb([fake(11, chat_events.MESSAGE_SENT, 2, seq=1)], 11)
+    assert hub.quiet(7, 10, 11, hub.serial) == frozenset({1})  # another room's message
+    assert hub.quiet(7, 10, 12, hub.serial) is None  # a head the copy has not reached
+    hub.absorb([fake(12, chat_events.MESSAGE_SENT, 1, seq=9)], 12)
+    assert hub.quiet(7, 10, 12, hub.serial) is None  # a message in the user's room
+    assert hub.quiet(7, 12, 12, hub.serial) == frozenset({1})  # already given
+    hub.absorb([fake(13, chat_events.MEMBER_CHANGED, 5, user_id=7, seq=1)], 13)
+    assert hub.quiet(7, 13, 13, hub.serial) is None  # invited since: the rooms may differ
+    hub.remember(7, 13, frozenset({1, 5}))
+    serial = hub.serial
+    hub.set_typing(5, 8, True, 5_000)
+    assert hub.quiet(7, 13, 13, serial) is None and hub.quiet(7, 13, 13, hub.serial) is not None

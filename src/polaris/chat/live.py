@@ -68,6 +68,8 @@ READ_BATCH = 1_000
 #: Values kept by ``Hub.shared``, and how long a sync waits for another to compute one.
 SHARED = 512
 SHARED_WAIT = 5.0
+#: Users whose rooms the hub remembers from their last sync (``quiet``).
+REMEMBERED = 10_000
 
 T = TypeVar("T")
 
@@ -182,6 +184,7 @@ class Hub:
         self._recent: deque[events.Event] = deque()
         self._waiters = _Index()
         self._shared: OrderedDict[Hashable, _Shared] = OrderedDict()
+        self._rooms_of: OrderedDict[int, tuple[int, frozenset[int]]] = OrderedDict()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chat-live", daemon=True)
         self._nudge: RedisNudge | None = None
@@ -281,26 +284,62 @@ class Hub:
     # --- reading -----------------------------------------------------------------------------
 
     def recent(
-        self, after: int, *, kinds: Iterable[str] | None = None, limit: int | None = None
+        self, after: int, upto: int, *, kinds: Iterable[str] | None = None, limit: int | None = None
     ) -> tuple[list[events.Event], int] | None:
-        """The chat events after ``after`` (of ``kinds``; at most ``limit``) from the hub's copy,
-        and the position the answer is complete up to; None when the copy does not reach back
-        to ``after`` (read the database)."""
+        """The chat events in (``after``, ``upto``] (of ``kinds``; at most ``limit``) from the
+        hub's copy, and the position the answer is complete up to (``upto``, or the last event
+        when cut at ``limit``); None when the copy does not hold that whole range (read the
+        database). ``upto`` is the head the caller's own transaction read, so that every event
+        given is one whose rows that transaction sees."""
         wanted = frozenset(kinds) if kinds is not None else None
         with self._lock:
-            if self._floor is None or after < self._floor or after > self._head:
+            if self._floor is None or not self._floor <= after <= upto <= self._head:
                 return None
             found: list[events.Event] = []
             for event in reversed(self._recent):
                 if event.position <= after:
                     break
-                if wanted is None or event.kind in wanted:
+                if event.position <= upto and (wanted is None or event.kind in wanted):
                     found.append(event)
-            head = self._head
         found.reverse()
         if limit is not None and len(found) > limit:
             return found[:limit], found[limit - 1].position
-        return found, head
+        return found, upto
+
+    def remember(self, user_id: int, position: int, rooms: frozenset[int]) -> None:
+        """The rooms a sync of the user found the user in, with the position it read up to
+        (for ``quiet``)."""
+        with self._lock:
+            self._rooms_of.pop(user_id, None)
+            self._rooms_of[user_id] = (position, rooms)
+            while len(self._rooms_of) > REMEMBERED:
+                self._rooms_of.popitem(last=False)
+
+    def quiet(self, user_id: int, after: int, upto: int, serial: int) -> frozenset[int] | None:
+        """The rooms to wait on when the hub's copy shows that nothing in (``after``, ``upto``]
+        concerns the user (no event in the rooms a sync last found them in, no membership event
+        about them since that sync, no typing change in those rooms since ``serial``); None when
+        it cannot say so (a sync must read). Saves a new long-poll's first read when its client
+        has just been answered."""
+        with self._lock:
+            known = self._rooms_of.get(user_id)
+            if known is None or self._floor is None:
+                return None
+            seen_at, rooms = known
+            if not self._floor <= seen_at <= after <= upto <= self._head:
+                return None
+            if self._typing_changed(serial, rooms):
+                return None
+            for event in reversed(self._recent):
+                if event.position <= seen_at:
+                    break
+                if event.position > upto:
+                    continue
+                if about_user(event) == user_id:
+                    return None
+                if event.position > after and room_of(event) in rooms:
+                    return None
+            return rooms
 
     def shared(self, key: Hashable, make: Callable[[], T]) -> T:
         """``make()``, computed once for every sync asking with the same ``key`` while it is
@@ -352,7 +391,7 @@ class Hub:
             loop, future, position, frozenset(rooms) if rooms is not None else None, user_id, serial
         )
         with self._lock:
-            if self._typing_changed(waiter):
+            if self._typing_changed(waiter.serial, waiter.rooms):
                 return True
             if self._head > position:
                 if self._floor is None or position < self._floor:
@@ -369,13 +408,12 @@ class Hub:
             with self._lock:
                 self._waiters.remove(waiter)
 
-    def _typing_changed(self, waiter: _Waiter) -> bool:
-        serial = waiter.serial
+    def _typing_changed(self, serial: int | None, rooms: frozenset[int] | None) -> bool:
         if serial is None or self.typing_board.serial <= serial:
             return False
-        if waiter.rooms is None:
+        if rooms is None:
             return True
-        return any(self.typing_board.changed(r, serial) for r in waiter.rooms)
+        return any(self.typing_board.changed(r, serial) for r in rooms)
 
     # --- typing ------------------------------------------------------------------------------
 

@@ -83,8 +83,8 @@ def read(
     from the hub's copy of the recent events when it holds everything up to the head (read once
     for every waiter), else from the database."""
     head = check_position(session, since)
-    copied = hub.recent(since, kinds=KINDS, limit=limit) if hub is not None else None
-    if copied is not None and copied[1] >= head:
+    copied = hub.recent(since, head, kinds=KINDS, limit=limit) if hub is not None else None
+    if copied is not None:
         batch, complete = copied
     else:
         batch = events.since(session, after=since, kinds=KINDS, limit=limit)

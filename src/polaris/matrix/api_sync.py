@@ -20,6 +20,7 @@ from polaris.chat.live import hub_of
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.events import consumers
+from polaris.events import service as events
 from polaris.matrix import settings_store, sync
 from polaris.matrix.body import parse_object
 from polaris.matrix.caller import Matrix
@@ -65,6 +66,11 @@ async def get_sync(
             limit = timeline_limit(session, caller.caller.user.id, filter)
             return sync.initial(who, timeline_limit=limit)
 
+    def quiet(at: sync.Token) -> frozenset[int] | None:
+        with transaction(session, read_only=True):
+            head = events.head_position(session)
+        return live.quiet(who.actor.user_id, at.position, head, at.serial)
+
     first = True
     while True:
         if first:
@@ -73,7 +79,18 @@ async def get_sync(
             # wake-up, which the hub gives after sequencing.
             await run_in_threadpool(consumers.sequence_pending, instance.sessions)
             first = False
+            # A client just answered comes back at once: when the hub's copy shows nothing for
+            # it since its token, wait before reading anything more.
+            rooms = await run_in_threadpool(quiet, token) if token is not None else None
+            remaining = deadline - loop.time()
+            if token is not None and rooms is not None and remaining > 0:
+                await live.wait_beyond(
+                    token.position, remaining, rooms=rooms, user_id=who.actor.user_id,
+                    serial=token.serial,
+                )  # fmt: skip
         result = await run_in_threadpool(build, token)
+        if result.rooms is not None:
+            live.remember(who.actor.user_id, result.token.position, result.rooms)
         remaining = deadline - loop.time()
         if result.has_data or remaining <= 0 or await request.is_disconnected():
             return JSONResponse(result.body)

@@ -346,14 +346,13 @@ def expired(c: Caller, since: Token) -> bool:
 
 def _changes(c: Caller, since: Token) -> tuple[list[events.Event], int] | None:
     """The chat events after the token (at most ``BATCH``) and the position the answer is
-    complete up to: from the hub's copy when it holds everything up to the stream's head (read
-    once for every waiter, ``chat.live``), else from the database; None when events after the
-    token were compacted away."""
+    complete up to: from the hub's copy when it holds everything up to the head this
+    transaction reads (read once for every waiter, ``chat.live``), else from the database; None
+    when events after the token were compacted away."""
     head = events.head_position(c.session)
-    if since.position <= head:
-        copied = c.live.recent(since.position, kinds=STREAM_KINDS, limit=BATCH)
-        if copied is not None and copied[1] >= head:
-            return copied
+    copied = c.live.recent(since.position, head, kinds=STREAM_KINDS, limit=BATCH)
+    if copied is not None:
+        return copied
     if expired(c, since):
         return None
     found = events.since(c.session, after=since.position, limit=BATCH, kinds=STREAM_KINDS)
