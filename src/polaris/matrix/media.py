@@ -30,9 +30,9 @@ from polaris.config import Settings
 from polaris.drive import content as drive_content
 from polaris.drive import reads, spaces
 from polaris.drive import service as drive
-from polaris.drive._locate import Located
 from polaris.drive.models import FileVersion
 from polaris.drive.names import normalise_name
+from polaris.drive.paths import Located
 from polaris.errors import Conflict, NotFound, PermissionDenied, PolarisError
 from polaris.identity.models import User
 from polaris.matrix.ids import is_media_id, new_media_id
