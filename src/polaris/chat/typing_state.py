@@ -8,8 +8,10 @@ process's memory. Either way they expire by themselves.
 
 Each change made through this process is numbered by a serial (Matrix ``/sync`` tokens carry it,
 ``chat.live`` wakes the waiters of the room): a client that saw typing up to serial S is told a
-room's typing again when the room changed after S. A notice set on another node reaches the
-clients of this one when they next read the room's typing, not at once (docs/matrix.md).
+room's typing again when the room changed after S. The serials are this process's: a Matrix
+sync on another node learns of a notice set here only in an initial sync or when a notice of
+the room is set on its own node (docs/matrix.md, gaps); reading a room's typing
+(``typing``) sees every node's.
 """
 
 from __future__ import annotations
