@@ -396,8 +396,11 @@ class Hub:
             if self._head > position:
                 if self._floor is None or position < self._floor:
                     return True  # the copy does not say what happened since: look
-                if any(waiter.concerned(e) for e in self._recent if e.position > position):
-                    return True
+                for event in reversed(self._recent):
+                    if event.position <= position:
+                        break
+                    if waiter.concerned(event):
+                        return True
             self._waiters.add(waiter)
         try:
             await asyncio.wait_for(future, timeout)
