@@ -8,20 +8,21 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from polaris import events
 from polaris.chat import messages, rooms
+from polaris.chat.live import Hub
 from polaris.events import service as event_service
 from polaris.matrix import sync
-from polaris.matrix.live import Live
 from polaris.matrix.rooms import room_matrix_id
 from tests.chat.conftest import PEOPLE, People
 from tests.factories import build_tree, make_user
 
 SERVER = "polaris.test"
-#: Typing notices of these tests (none): a ``Live`` with no watcher running.
-LIVE = Live()
+#: Typing notices of these tests (none): a hub that is never started (so it has no copy of the
+#: recent events, and every sync reads the database).
+LIVE = Hub(sessionmaker(), redis_url=None, poll_seconds=1.0)
 
 
 @pytest.fixture

@@ -142,6 +142,13 @@ def decide(actor: Actor, action: Action, resource: Resource, *, now: dt.datetime
     return decision
 
 
+def decide_scan(actor: Actor, action: Action, resource: Resource) -> Decision:
+    """Rule 8 alone, for content another decision already let the actor read (an attachment
+    read through its room: the room decided, not the file's shares)."""
+    allowed = Decision(True, "granted_elsewhere")
+    return _scan_rule(actor, action, resource, allowed) if resource.scan_state else allowed
+
+
 def _scan_rule(actor: Actor, action: Action, resource: Resource, allowed: Decision) -> Decision:
     """Rule 8, for an actor the other rules allowed."""
     if action not in (Action.READ, Action.SHARE):

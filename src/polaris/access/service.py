@@ -28,6 +28,7 @@ from polaris.access.policy import (
     decide_chat_export,
     decide_chat_start,
     decide_group,
+    decide_scan,
     decide_usage,
 )
 from polaris.audit import service as audit
@@ -64,7 +65,34 @@ def require(
     visible = decision.reason in SCAN_REASONS or (
         action is not Action.READ and decide(actor, Action.READ, resource, now=now).allowed
     )
+    _refuse(session, context, action, resource, decision.reason, visible)
 
+
+def require_scan_cleared(
+    *,
+    session: Session,
+    actor: Actor,
+    action: Action,
+    resource: Resource,
+    context: audit.AuditContext,
+) -> None:
+    """Rule 8 alone (``policy.decide_scan``) for content another decision already let the actor
+    read, such as an attachment the room authorised: refused like ``require`` refuses held
+    content (403 ``file_quarantined`` or ``scan_pending``, audited), since the actor may know the
+    file exists."""
+    decision = decide_scan(actor, action, resource)
+    if not decision.allowed:
+        _refuse(session, context, action, resource, decision.reason, True)
+
+
+def _refuse(
+    session: Session,
+    context: audit.AuditContext,
+    action: Action,
+    resource: Resource,
+    reason: str,
+    visible: bool,
+) -> NoReturn:
     def _audit_denial(audit_session: Session) -> None:
         audit.append(
             session=audit_session,
@@ -74,20 +102,20 @@ def require(
             object_id=resource.id,
             classification=resource.classification.name.lower(),
             decision="deny",
-            reason=decision.reason,
+            reason=reason,
         )
 
     after_rollback(session, _audit_denial)
-    if decision.reason == SCAN_QUARANTINED:
+    if reason == SCAN_QUARANTINED:
         raise PermissionDenied(
             "this file's content was found to contain malware and is quarantined",
             code="file_quarantined",
         )
-    if decision.reason in SCAN_REASONS:
+    if reason in SCAN_REASONS:
         raise PermissionDenied(
             "this file is waiting for its malware scan; try again later", code="scan_pending"
         )
-    if visible and decision.reason == "writes_frozen":
+    if visible and reason == "writes_frozen":
         raise PermissionDenied(FROZEN_DETAIL, code="writes_frozen")
     if visible:
         raise PermissionDenied(f"you may not {action.value} this {resource.kind}")

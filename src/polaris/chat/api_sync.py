@@ -1,5 +1,7 @@
 """The messenger's sync: the caller's changes from the change stream (``chat.sync``), by
-long-poll or pushed over the page's WebSocket, waiting on the process's hub (``chat.live``)."""
+long-poll or pushed over the page's WebSocket, waiting on the process's hub (``chat.live``) for
+a change in the caller's rooms or about the caller, and read from the hub's copy of the recent
+events when it has them."""
 
 from __future__ import annotations
 
@@ -55,13 +57,17 @@ def stream_head(instance: Instance) -> int:
         session.close()
 
 
-def read_sync(instance: Instance, actor: Actor, since: int) -> tuple[SyncRead, bool]:
-    """One read of the caller's changes after ``since``, in a read-only transaction of its own;
-    and whether chat events committed after it still wait for their positions."""
+def read_sync(
+    instance: Instance, actor: Actor, since: int, hub: live.Hub | None = None
+) -> tuple[SyncRead, sync.SyncPage]:
+    """One read of the caller's changes after ``since``, in a read-only transaction of its own
+    (the recent events from the hub's copy when it has them); and the page it came from, which
+    says whether chat events committed after it still wait for their positions and which rooms
+    to follow."""
     session = instance.sessions()
     try:
         with transaction(session, read_only=True):
-            page = sync.read(session, actor, since, limit=sync.SCAN_LIMIT)
+            page = sync.read(session, actor, since, limit=sync.SCAN_LIMIT, hub=hub)
             items = [item.event for item in page.items if item.event is not None]
             shown, names = present(session, items, actor.user_id)
             by_id = {item.id: read for item, read in zip(items, shown, strict=True)}
@@ -85,7 +91,7 @@ def read_sync(instance: Instance, actor: Actor, since: int) -> tuple[SyncRead, b
                 message = acked.get(event_id) if isinstance(event_id, int) else None
                 event = by_id.get(item.event.id) if item.event is not None else None
                 out.append(SyncEventRead.of(item, event, message if event is None else None))
-            return SyncRead(events=out, next=page.next, users=names), page.pending
+            return SyncRead(events=out, next=page.next, users=names), page
     finally:
         session.close()
 
@@ -115,14 +121,20 @@ async def long_poll(
     #: is asked to give them their positions, and waited for (a bounded while).
     settle = time.monotonic() + SETTLE_SECONDS
     while True:
-        found, pending = await run_in_threadpool(read_sync, instance, caller.actor, position)
+        found, page = await run_in_threadpool(read_sync, instance, caller.actor, position, hub)
         now = time.monotonic()
+        pending = page.pending
         if found.events or (now >= deadline and (not pending or now >= settle)):
             return found
         position = found.next
         if pending:
             hub.poke()
-        await hub.wait_beyond(position, max(deadline, settle if pending else deadline) - now)
+        await hub.wait_beyond(
+            position,
+            max(deadline, settle if pending else deadline) - now,
+            rooms=page.rooms,
+            user_id=caller.actor.user_id,
+        )
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -182,16 +194,18 @@ async def socket(websocket: WebSocket, since: int | None = None) -> None:
     try:
         while not closed.done():
             try:
-                found, pending = await run_in_threadpool(read_sync, instance, actor, position)
+                found, page = await run_in_threadpool(read_sync, instance, actor, position, hub)
             except PolarisError as error:
                 await websocket.close(code=4410 if error.status == 410 else 4400)
                 return
             if found.events:
                 await websocket.send_text(found.model_dump_json())
             position = found.next
-            if pending:
+            if page.pending:
                 hub.poke()
-            waiting = asyncio.ensure_future(hub.wait_beyond(position, 25.0))
+            waiting = asyncio.ensure_future(
+                hub.wait_beyond(position, 25.0, rooms=page.rooms, user_id=actor.user_id)
+            )
             await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
             waiting.cancel()
     except WebSocketDisconnect:

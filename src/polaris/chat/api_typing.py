@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from polaris.access.policy import ChatAction
-from polaris.chat import rooms
+from polaris.chat import live, rooms
 from polaris.chat.schemas import (
     TypingRead,
     TypingSet,
 )
-from polaris.chat.typing_state import TypingBoard
 from polaris.db.uow import transaction
 from polaris.deps import (
     CurrentCaller,
@@ -23,14 +22,11 @@ from polaris.web.params import Id
 router = APIRouter()
 
 
-def typing_board(request: Request) -> TypingBoard:
-    state = request.app.state
-    board = getattr(state, "chat_typing", None)
-    if board is None:
-        board = TypingBoard(get_instance(request).settings.jobs.redis_url)
-        state.chat_typing = board
-    assert isinstance(board, TypingBoard)
-    return board
+def typing_hub(request: Request) -> live.Hub:
+    """The app's hub, which keeps the typing notices (``chat.live``, ``chat.typing_state``)."""
+    instance = get_instance(request)
+    jobs = instance.settings.jobs
+    return live.hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
 
 
 @router.put("/rooms/{room_id}/typing", status_code=204)
@@ -46,7 +42,7 @@ def set_typing(
             room_id=room_id,
             action=ChatAction.SEND,
         )
-    typing_board(request).set(room_id, caller.actor.user_id, body.typing, body.timeout_ms)
+    typing_hub(request).set_typing(room_id, caller.actor.user_id, body.typing, body.timeout_ms)
     return Response(status_code=204)
 
 
@@ -60,5 +56,5 @@ def get_typing(room_id: Id, request: Request, caller: ReadCaller, session: DbSes
             room_id=room_id,
             action=ChatAction.READ,
         )
-    others = [u for u in typing_board(request).typing(room_id) if u != caller.actor.user_id]
+    others = [u for u in typing_hub(request).typing(room_id) if u != caller.actor.user_id]
     return TypingRead(user_ids=others)

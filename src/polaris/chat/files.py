@@ -5,7 +5,9 @@
 checked reader (``drive.reads.open_read``: manifest and first chunk checked before the status
 line, a ``file.read`` record written before a byte leaves). A member who joined after the send
 has no drive share of the file: the room's grant is what lets them read it. Content the malware
-scan holds now (found infected after the send) is not served to anyone through a room.
+scan holds is refused as the drive refuses it (``drive.scanning.require_scan_cleared``, policy
+rule 8, audited): 403 ``file_quarantined`` to everyone when infected, 403 ``scan_pending`` to
+all but its uploader while its scan is pending or failed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from polaris.chat import attachments
 from polaris.db.uow import transaction
 from polaris.drive import reads, scanning
 from polaris.drive import service as drive
-from polaris.errors import NotFound, PermissionDenied
+from polaris.errors import NotFound
 from polaris.instance import Instance
 from polaris.web.downloads import content_disposition
 
@@ -37,8 +39,9 @@ def download(
         located = drive.relocate(session, grant.node_id)
         if located.in_trash:
             raise NotFound("attachment not found")
-        if scanning.held_versions(session, [version.id]):
-            raise PermissionDenied("the malware scan holds this file", code="file_quarantined")
+        scanning.require_scan_cleared(
+            session=session, actor=actor, context=context, located=located, version=version
+        )
         body = reads.open_read(
             session=session,
             context=context,

@@ -1,16 +1,30 @@
-"""Waking the clients waiting in a sync (long-poll or WebSocket) when chat events commit.
+"""The one place that wakes the clients waiting for chat changes: the messenger's sync (long-poll
+and WebSocket) and Matrix's ``/sync`` alike.
 
-The events stay in the database; what travels is a nudge. One hub per process:
+The events stay in the database; what travels is a nudge. One hub per app (``hub_of``):
 
 - a commit of chat events in this process sets the hub's wake-up (``chat.events.listen``);
 - a commit on another node publishes the change stream's existing Redis nudge
   (``polaris.events.notify``, channel ``polaris:events``), which the hub listens to as well;
 - a lost nudge costs one poll interval (``jobs.poll_seconds``).
 
-Woken, the hub gives waiting events their positions itself (``events.sequence``: the event runner
-may run on another node, or not at all on a web node), reads the head and, when it moved,
-wakes every waiter, which then reads the stream from its own position (``chat.sync``). Waiters are
-asyncio futures: a waiting client holds no thread and no database connection.
+Woken, the hub gives waiting events their positions (``events.consumers.sequence_pending``: the
+event runner may run on another node, or not at all on a web node), then reads the chat events
+after the last position it saw, **once for every waiter** (``recent``), and wakes only the waiters
+those events concern: a waiter names the rooms it follows (its memberships, read by its last sync)
+and its user, so a message wakes the syncs of that room's members, and a membership event about a
+user (an invitation into a new room) wakes that user's syncs. A waiter's woken sync then reads its
+changes from the hub's copy of the recent events rather than the database (``recent``), filtering
+them with its own memberships and the access rules; only what it may see is read further.
+
+The copy is exact: the hub reads the head H first, then every chat event after its previous
+head up to H (positions are given only to committed events, after every position given before),
+so ``recent(P)`` for P at or after the copy's floor is what ``events.since`` would answer up to
+H. Older positions (a client long away, a hub just started) read the database, as before.
+
+Typing notices (``chat.typing_state``) live here too: setting one wakes the waiters of its room
+that follow typing (Matrix's ``/sync``). Waiters are asyncio futures: a waiting client holds no
+thread and no database connection.
 """
 
 from __future__ import annotations
@@ -18,20 +32,144 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from polaris import events
 from polaris.chat import events as chat_events
+from polaris.chat.typing_state import TypingBoard
 from polaris.db.uow import unit_of_work
+from polaris.events import consumers
 from polaris.events import notify as event_notify
+from polaris.events import service as events
 from polaris.jobs.notify import RedisNudge
 
 log = logging.getLogger("polaris.chat")
 
+#: Every kind the messenger appends (docs/chat.md, "Change events"): what the hub reads.
+KINDS = (
+    chat_events.ROOM_CREATED,
+    chat_events.ROOM_CHANGED,
+    chat_events.MEMBER_CHANGED,
+    chat_events.MESSAGE_SENT,
+    chat_events.MESSAGE_EDITED,
+    chat_events.MESSAGE_REDACTED,
+    chat_events.RECEIPT_UPDATED,
+    chat_events.BROADCAST_ACKNOWLEDGED,
+    chat_events.BROADCAST_REMINDED,
+)
+#: Chat events kept in memory for the waiters to read (a few minutes of a busy station).
+KEEP = 5_000
+#: Events read per pass; a longer run is read in several.
+READ_BATCH = 1_000
+#: Values kept by ``Hub.shared``, and how long a sync waits for another to compute one.
+SHARED = 512
+SHARED_WAIT = 5.0
+#: Users whose rooms the hub remembers from their last sync (``quiet``).
+REMEMBERED = 10_000
+
+T = TypeVar("T")
+
+
+def room_of(event: events.Event) -> int:
+    """The room a chat event is about (its subject, or the room it names)."""
+    room_id = event.data.get("room_id")
+    return room_id if isinstance(room_id, int) else event.subject_id
+
+
+def about_user(event: events.Event) -> int | None:
+    """The user a membership event is about (an invitation, a join, a removal)."""
+    user = event.data.get("user_id")
+    return user if event.kind == chat_events.MEMBER_CHANGED and isinstance(user, int) else None
+
+
+@dataclass(eq=False)
+class _Shared:
+    ready: threading.Event = field(default_factory=threading.Event)
+    value: object = None
+    failed: bool = True
+
+
+@dataclass(eq=False)
+class _Waiter:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+    position: int
+    #: The rooms it follows; None: every chat event wakes it.
+    rooms: frozenset[int] | None
+    user_id: int | None
+    #: The typing serial it has seen; None: typing does not wake it.
+    serial: int | None = None
+
+    def concerned(self, event: events.Event) -> bool:
+        if event.position <= self.position:
+            return False
+        if self.rooms is None or room_of(event) in self.rooms:
+            return True
+        return self.user_id is not None and about_user(event) == self.user_id
+
+
+@dataclass
+class _Index:
+    """The waiters by what wakes them."""
+
+    members: set[_Waiter] = field(default_factory=set)
+    by_room: dict[int, set[_Waiter]] = field(default_factory=dict)
+    by_user: dict[int, set[_Waiter]] = field(default_factory=dict)
+    everything: set[_Waiter] = field(default_factory=set)
+
+    def add(self, waiter: _Waiter) -> None:
+        self.members.add(waiter)
+        if waiter.rooms is None:
+            self.everything.add(waiter)
+            return
+        for room_id in waiter.rooms:
+            self.by_room.setdefault(room_id, set()).add(waiter)
+        if waiter.user_id is not None:
+            self.by_user.setdefault(waiter.user_id, set()).add(waiter)
+
+    def remove(self, waiter: _Waiter) -> None:
+        if waiter not in self.members:
+            return
+        self.members.discard(waiter)
+        self.everything.discard(waiter)
+        for room_id in waiter.rooms or ():
+            _discard(self.by_room, room_id, waiter)
+        if waiter.user_id is not None:
+            _discard(self.by_user, waiter.user_id, waiter)
+
+    def concerned(self, batch: list[events.Event]) -> set[_Waiter]:
+        """The waiters some event of the batch concerns (looked up by room and user)."""
+        woken: set[_Waiter] = set()
+        candidates = set(self.everything)
+        for event in batch:
+            candidates |= self.by_room.get(room_of(event), set())
+            user = about_user(event)
+            if user is not None:
+                candidates |= self.by_user.get(user, set())
+        for waiter in candidates:
+            if any(waiter.concerned(e) for e in batch):
+                woken.add(waiter)
+        return woken
+
+    def of_room(self, room_id: int) -> set[_Waiter]:
+        return self.everything | self.by_room.get(room_id, set())
+
+
+def _discard(index: dict[int, set[_Waiter]], key: int, waiter: _Waiter) -> None:
+    found = index.get(key)
+    if found is not None:
+        found.discard(waiter)
+        if not found:
+            del index[key]
+
 
 class Hub:
-    """The stream head as this process last saw it, and the clients waiting for it to move."""
+    """The stream head as this process last saw it, the chat events since a floor, the typing
+    notices, and the clients waiting."""
 
     def __init__(
         self, sessions: sessionmaker[Session], *, redis_url: str | None, poll_seconds: float
@@ -41,11 +179,17 @@ class Hub:
         self._poll = poll_seconds
         self._lock = threading.Lock()
         self._head = 0
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None], int]] = []
+        #: ``_recent`` holds every chat event in (``_floor``, ``_head``]; None: no copy yet.
+        self._floor: int | None = None
+        self._recent: deque[events.Event] = deque()
+        self._waiters = _Index()
+        self._shared: OrderedDict[Hashable, _Shared] = OrderedDict()
+        self._rooms_of: OrderedDict[int, tuple[int, frozenset[int]]] = OrderedDict()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chat-live", daemon=True)
         self._nudge: RedisNudge | None = None
         self._wake = threading.Event()
+        self.typing_board = TypingBoard(redis_url)
 
     def start(self) -> None:
         chat_events.listen(self._wake)
@@ -59,9 +203,11 @@ class Hub:
         self._stop.set()
         chat_events.unlisten(self._wake)
         self._wake.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         if self._nudge is not None:
             self._nudge.close()
+        self.typing_board.close()
 
     def poke(self) -> None:
         """Look at the stream now (events committed elsewhere wait for their positions)."""
@@ -71,12 +217,19 @@ class Hub:
     def waiting(self) -> int:
         """How many clients wait now (for the status page and the tests)."""
         with self._lock:
-            return len(self._waiters)
+            return len(self._waiters.members)
 
     @property
     def head(self) -> int:
         with self._lock:
             return self._head
+
+    @property
+    def serial(self) -> int:
+        """The typing serial: how many typing changes this process has seen."""
+        return self.typing_board.serial
+
+    # --- the hub's thread --------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -85,33 +238,170 @@ class Hub:
             if self._stop.is_set():
                 return
             try:
-                self._advance()
+                while self._advance():
+                    pass
             except Exception:  # a database hiccup must not end the hub
                 log.exception("the chat hub could not read the stream")
 
-    def _advance(self) -> None:
-        with unit_of_work(self._sessions) as session:
-            events.sequence(session)
+    def _advance(self) -> bool:
+        """One read of the stream; whether there is more to read at once."""
+        consumers.sequence_pending(self._sessions)
         with unit_of_work(self._sessions) as session:
             head = events.head_position(session)
-        with self._lock:
-            if head <= self._head:
-                return
-            self._head = head
-            woken = [w for w in self._waiters if w[2] < head]
-            self._waiters = [w for w in self._waiters if w[2] >= head]
-        for loop, future, _ in woken:
-            loop.call_soon_threadsafe(_resolve, future)
+            if self._floor is None:  # the first pass: the copy starts at the head
+                batch = None
+            elif head <= self._head:
+                return False
+            else:
+                batch = [
+                    e
+                    for e in events.since(session, after=self._head, kinds=KINDS, limit=READ_BATCH)
+                    if e.position <= head
+                ]
+        return self.absorb(batch, head)
 
-    async def wait_beyond(self, position: int, timeout: float) -> bool:
-        """Wait until the head passes ``position`` or ``timeout`` seconds pass; whether it did."""
+    def absorb(self, batch: list[events.Event] | None, head: int) -> bool:
+        """Take a pass's read: the chat events after the last head up to ``head`` (in position
+        order, none past it), or None for the first pass (the copy starts at ``head``); wake
+        the waiters they concern. Whether the batch was cut at ``READ_BATCH`` (read on)."""
+        with self._lock:
+            if batch is None:
+                self._floor = self._head = head
+                woken = set(self._waiters.members)  # they waited for a head the hub lacked
+                full = False
+            else:
+                full = len(batch) == READ_BATCH
+                self._head = batch[-1].position if full else max(head, self._head)
+                self._recent.extend(batch)
+                while len(self._recent) > KEEP:
+                    self._floor = self._recent.popleft().position
+                woken = self._waiters.concerned(batch)
+            for waiter in woken:
+                self._waiters.remove(waiter)
+        _resolve_all(woken)
+        return full
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def recent(
+        self, after: int, upto: int, *, kinds: Iterable[str] | None = None, limit: int | None = None
+    ) -> tuple[list[events.Event], int] | None:
+        """The chat events in (``after``, ``upto``] (of ``kinds``; at most ``limit``) from the
+        hub's copy, and the position the answer is complete up to (``upto``, or the last event
+        when cut at ``limit``); None when the copy does not hold that whole range (read the
+        database). ``upto`` is the head the caller's own transaction read, so that every event
+        given is one whose rows that transaction sees."""
+        wanted = frozenset(kinds) if kinds is not None else None
+        with self._lock:
+            if self._floor is None or not self._floor <= after <= upto <= self._head:
+                return None
+            found: list[events.Event] = []
+            for event in reversed(self._recent):
+                if event.position <= after:
+                    break
+                if event.position <= upto and (wanted is None or event.kind in wanted):
+                    found.append(event)
+        found.reverse()
+        if limit is not None and len(found) > limit:
+            return found[:limit], found[limit - 1].position
+        return found, upto
+
+    def remember(self, user_id: int, position: int, rooms: frozenset[int]) -> None:
+        """The rooms a sync of the user found the user in, with the position it read up to
+        (for ``quiet``)."""
+        with self._lock:
+            self._rooms_of.pop(user_id, None)
+            self._rooms_of[user_id] = (position, rooms)
+            while len(self._rooms_of) > REMEMBERED:
+                self._rooms_of.popitem(last=False)
+
+    def quiet(self, user_id: int, after: int, upto: int, serial: int) -> frozenset[int] | None:
+        """The rooms to wait on when the hub's copy shows that nothing in (``after``, ``upto``]
+        concerns the user (no event in the rooms a sync last found them in, no membership event
+        about them since that sync, no typing change in those rooms since ``serial``); None when
+        it cannot say so (a sync must read). Saves a new long-poll's first read when its client
+        has just been answered."""
+        with self._lock:
+            known = self._rooms_of.get(user_id)
+            if known is None or self._floor is None:
+                return None
+            seen_at, rooms = known
+            if not self._floor <= seen_at <= after <= upto <= self._head:
+                return None
+            if self._typing_changed(serial, rooms):
+                return None
+            for event in reversed(self._recent):
+                if event.position <= seen_at:
+                    break
+                if event.position > upto:
+                    continue
+                if about_user(event) == user_id:
+                    return None
+                if event.position > after and room_of(event) in rooms:
+                    return None
+            return rooms
+
+    def shared(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, computed once for every sync asking with the same ``key`` while it is
+        among the last ``SHARED`` (the rows one message brings to each member's sync). The value
+        must never be changed by its users; the key must say everything it depends on."""
+        with self._lock:
+            found = self._shared.get(key)
+            if found is None:
+                found = self._shared[key] = _Shared()
+                while len(self._shared) > SHARED:
+                    self._shared.popitem(last=False)
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            found.ready.wait(SHARED_WAIT)
+            if found.ready.is_set() and found.failed is False:
+                return cast(T, found.value)
+            return make()  # the one computing it failed or is slow: compute it here
+        try:
+            value = make()
+            found.value = value
+            found.failed = False
+            return value
+        except BaseException:
+            with self._lock:
+                self._shared.pop(key, None)
+            raise
+        finally:
+            found.ready.set()
+
+    # --- waiting -----------------------------------------------------------------------------
+
+    async def wait_beyond(
+        self,
+        position: int,
+        timeout: float,
+        *,
+        rooms: Iterable[int] | None = None,
+        user_id: int | None = None,
+        serial: int | None = None,
+    ) -> bool:
+        """Wait until a chat event after ``position`` concerns the waiter (one in ``rooms``, or a
+        membership event about ``user_id``; any event when ``rooms`` is None), a typing change
+        in ``rooms`` passes ``serial`` (when given), or ``timeout`` seconds pass; whether woken."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        entry = (loop, future, position)
+        waiter = _Waiter(
+            loop, future, position, frozenset(rooms) if rooms is not None else None, user_id, serial
+        )
         with self._lock:
-            if self._head > position:
+            if self._typing_changed(waiter.serial, waiter.rooms):
                 return True
-            self._waiters.append(entry)
+            if self._head > position:
+                if self._floor is None or position < self._floor:
+                    return True  # the copy does not say what happened since: look
+                for event in reversed(self._recent):
+                    if event.position <= position:
+                        break
+                    if waiter.concerned(event):
+                        return True
+            self._waiters.add(waiter)
         try:
             await asyncio.wait_for(future, timeout)
             return True
@@ -119,8 +409,39 @@ class Hub:
             return False
         finally:
             with self._lock:
-                if entry in self._waiters:
-                    self._waiters.remove(entry)
+                self._waiters.remove(waiter)
+
+    def _typing_changed(self, serial: int | None, rooms: frozenset[int] | None) -> bool:
+        if serial is None or self.typing_board.serial <= serial:
+            return False
+        if rooms is None:
+            return True
+        return any(self.typing_board.changed(r, serial) for r in rooms)
+
+    # --- typing ------------------------------------------------------------------------------
+
+    def set_typing(self, room_id: int, user_id: int, typing: bool, timeout_ms: int) -> None:
+        """Record a typing notice and wake the room's waiters that follow typing."""
+        self.typing_board.set(room_id, user_id, typing, timeout_ms)
+        with self._lock:
+            woken = {w for w in self._waiters.of_room(room_id) if w.serial is not None}
+            for waiter in woken:
+                self._waiters.remove(waiter)
+        _resolve_all(woken)
+
+    def typing(self, room_id: int) -> list[int]:
+        return self.typing_board.typing(room_id)
+
+    def typing_changed(self, room_id: int, since_serial: int) -> bool:
+        return self.typing_board.changed(room_id, since_serial)
+
+
+def _resolve_all(woken: Iterable[_Waiter]) -> None:
+    for waiter in woken:
+        try:
+            waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
+        except RuntimeError:  # that loop has closed
+            continue
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -20,22 +20,13 @@ from sqlalchemy.orm import Session
 from polaris import events
 from polaris.access.policy import Actor
 from polaris.chat import events as chat_events
+from polaris.chat import live
 from polaris.chat.messages import TimelineItem
 from polaris.chat.models import JOIN, MODERATOR, OWNER, ChatEvent, ChatMember
 from polaris.errors import Gone, PolarisError
 
 #: Every kind the messenger appends (docs/chat.md, "Change events").
-KINDS = (
-    chat_events.ROOM_CREATED,
-    chat_events.ROOM_CHANGED,
-    chat_events.MEMBER_CHANGED,
-    chat_events.MESSAGE_SENT,
-    chat_events.MESSAGE_EDITED,
-    chat_events.MESSAGE_REDACTED,
-    chat_events.RECEIPT_UPDATED,
-    chat_events.BROADCAST_ACKNOWLEDGED,
-    chat_events.BROADCAST_REMINDED,
-)
+KINDS = live.KINDS
 #: Stream events read per call: the page ends there even when few of them are the caller's.
 SCAN_LIMIT = 500
 
@@ -60,6 +51,9 @@ class SyncPage:
     next: int
     #: Chat events committed after ``next`` still wait for their position (the hub gives it).
     pending: bool = False
+    #: The rooms the caller is joined to: what a waiting sync follows (with the membership
+    #: events about the caller).
+    rooms: frozenset[int] = frozenset()
 
 
 def check_position(session: Session, since: int) -> int:
@@ -77,12 +71,25 @@ def check_position(session: Session, since: int) -> int:
     return head
 
 
-def read(session: Session, actor: Actor, since: int, *, limit: int = SCAN_LIMIT) -> SyncPage:
-    """The caller's chat changes after ``since`` (at most ``limit`` stream events looked at)."""
+def read(
+    session: Session,
+    actor: Actor,
+    since: int,
+    *,
+    limit: int = SCAN_LIMIT,
+    hub: live.Hub | None = None,
+) -> SyncPage:
+    """The caller's chat changes after ``since`` (at most ``limit`` stream events looked at):
+    from the hub's copy of the recent events when it holds everything up to the head (read once
+    for every waiter), else from the database."""
     head = check_position(session, since)
-    batch = events.since(session, after=since, kinds=KINDS, limit=limit)
-    if not batch:
-        return SyncPage([], max(since, head), pending=_waiting(session, max(since, head)))
+    copied = hub.recent(since, head, kinds=KINDS, limit=limit) if hub is not None else None
+    if copied is not None:
+        batch, complete = copied
+    else:
+        batch = events.since(session, after=since, kinds=KINDS, limit=limit)
+        complete = batch[-1].position if len(batch) == limit else max(since, head)
+        complete = max(complete, batch[-1].position if batch else 0)
     joined: dict[int, str] = dict(
         session.execute(
             select(ChatMember.room_id, ChatMember.role).where(
@@ -90,6 +97,9 @@ def read(session: Session, actor: Actor, since: int, *, limit: int = SCAN_LIMIT)
             )
         ).all()
     )
+    rooms = frozenset(joined)
+    if not batch:
+        return SyncPage([], complete, pending=_waiting(session, complete), rooms=rooms)
     seen = [event for event in batch if _visible(event, actor.user_id, joined)]
     rows = _timeline_rows(session, seen)
     items = [
@@ -102,8 +112,7 @@ def read(session: Session, actor: Actor, since: int, *, limit: int = SCAN_LIMIT)
         )
         for event in seen
     ]
-    last = batch[-1].position
-    return SyncPage(items, last if len(batch) == limit else max(last, head))
+    return SyncPage(items, complete, rooms=rooms)
 
 
 def _waiting(session: Session, after: int) -> bool:
@@ -114,9 +123,7 @@ def _waiting(session: Session, after: int) -> bool:
     return any(event.position is None for event in later)
 
 
-def _room_of(event: events.Event) -> int:
-    room_id = event.data.get("room_id")
-    return room_id if isinstance(room_id, int) else event.subject_id
+_room_of = live.room_of
 
 
 def _visible(event: events.Event, user_id: int, joined: dict[int, str]) -> bool:

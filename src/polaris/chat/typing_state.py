@@ -5,6 +5,13 @@ is worth nothing afterwards: writing it would cost a transaction per keystroke a
 of nothing. With ``jobs.redis_url`` set, every node sees every node's notices (one sorted set per
 room, user ids scored by their expiry, the key itself expiring); without it, they live in this
 process's memory. Either way they expire by themselves.
+
+Each change made through this process is numbered by a serial (Matrix ``/sync`` tokens carry it,
+``chat.live`` wakes the waiters of the room): a client that saw typing up to serial S is told a
+room's typing again when the room changed after S. The serials are this process's: a Matrix
+sync on another node learns of a notice set here only in an initial sync or when a notice of
+the room is set on its own node (docs/matrix.md, gaps); reading a room's typing
+(``typing``) sees every node's.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ import redis
 
 log = logging.getLogger("polaris.chat")
 
+#: The longest notice the messenger's API takes.
 MAX_TYPING_MS = 30_000
+#: The longest notice kept (Matrix clients may ask for more than the messenger's API takes).
+MAX_KEPT_MS = 120_000
 DEFAULT_TYPING_MS = 5_000
 KEY = "polaris:chat:typing:{room_id}"
 
@@ -34,16 +44,29 @@ class TypingBoard:
         )
         self._lock = threading.Lock()
         self._memory: dict[int, dict[int, float]] = {}
+        self._room_serial: dict[int, int] = {}
+        self.serial = 0
+
+    def _changed(self, room_id: int) -> None:
+        with self._lock:
+            self.serial += 1
+            self._room_serial[room_id] = self.serial
+
+    def changed(self, room_id: int, since_serial: int) -> bool:
+        """Whether a client that saw typing up to ``since_serial`` must be told the room's
+        typing again (a serial from before this process started counts as changed)."""
+        return self._room_serial.get(room_id, 0) > since_serial or since_serial > self.serial
 
     def set(self, room_id: int, user_id: int, typing: bool, timeout_ms: int) -> None:
-        until = time.time() + min(max(timeout_ms, 0), MAX_TYPING_MS) / 1000
+        until = time.time() + min(max(timeout_ms, 0), MAX_KEPT_MS) / 1000
+        self._changed(room_id)
         if self._client is not None:
             key = KEY.format(room_id=room_id)
             try:
                 if typing:
                     pipe = self._client.pipeline()
                     pipe.zadd(key, {str(user_id): until})
-                    pipe.pexpire(key, MAX_TYPING_MS)
+                    pipe.pexpire(key, MAX_KEPT_MS)
                     pipe.execute()
                 else:
                     self._client.zrem(key, str(user_id))

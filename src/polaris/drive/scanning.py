@@ -196,6 +196,22 @@ def require_scanned(
     return scan
 
 
+def require_scan_cleared(
+    *, session: Session, actor: Actor, context: AuditContext, located: Located, version: FileVersion
+) -> None:
+    """Rule 8 alone, for content another decision already let the actor read (an attachment
+    read through its room): held content refused as :func:`require_scanned` refuses it."""
+    scan = scan_of(session, version.sha256)
+    if scan is not None:
+        access.require_scan_cleared(
+            session=session,
+            actor=actor,
+            action=Action.READ,
+            resource=content_resource(located, scan),
+            context=context,
+        )
+
+
 @dataclass(frozen=True)
 class HeldContent:
     """A file whose content is quarantined or held, for the administrators' status page."""

@@ -29,7 +29,6 @@ from polaris.matrix.room_calls import (
     ENCRYPTION_REFUSED,
     MAX_INVITES,
     Call,
-    client_routes,
     state_rows,
 )
 from polaris.matrix.rooms import (
@@ -38,10 +37,10 @@ from polaris.matrix.rooms import (
     room_id_of,
     room_matrix_id,
 )
+from polaris.matrix.routing import client, own
 from polaris.web.matrix_errors import MatrixError
 
 router = APIRouter(include_in_schema=False)
-client = client_routes(router)
 
 
 # --- creating and joining rooms --------------------------------------------------------------
@@ -57,7 +56,7 @@ def _refuse_encryption(initial_state: Any) -> None:
             raise MatrixError(403, "M_FORBIDDEN", ENCRYPTION_REFUSED)
 
 
-@client("/createRoom", "POST")
+@client(router, "/createRoom", "POST")
 async def create_room(request: Request, caller: Matrix, session: DbSession) -> dict[str, Any]:
     """``private_chat``/``trusted_private_chat`` (and no preset) make a group; ``is_direct``
     with one invitee the pair's direct room. Public rooms and aliases do not exist here."""
@@ -100,7 +99,7 @@ async def create_room(request: Request, caller: Matrix, session: DbSession) -> d
     return {"room_id": room_matrix_id(room_id, call.server)}
 
 
-@client("/rooms/{room}/invite", "POST")
+@client(router, "/rooms/{room}/invite", "POST")
 async def invite(room: str, request: Request, caller: Matrix, session: DbSession) -> Any:
     body = await json_object(request)
     target = string(body, "user_id")
@@ -126,17 +125,17 @@ def _join(call: Call, room: str) -> dict[str, str]:
     return {"room_id": room}
 
 
-@client("/rooms/{room}/join", "POST")
+@client(router, "/rooms/{room}/join", "POST")
 def join(room: str, request: Request, caller: Matrix, session: DbSession) -> dict[str, str]:
     return _join(Call(caller, request, session), room)
 
 
-@client("/join/{room}", "POST")
+@client(router, "/join/{room}", "POST")
 def join_any(room: str, request: Request, caller: Matrix, session: DbSession) -> dict[str, str]:
     return _join(Call(caller, request, session), room)
 
 
-@client("/rooms/{room}/leave", "POST")
+@client(router, "/rooms/{room}/leave", "POST")
 def leave(room: str, request: Request, caller: Matrix, session: DbSession) -> dict[str, Any]:
     call = Call(caller, request, session)
     with call.in_room(room):
@@ -144,14 +143,14 @@ def leave(room: str, request: Request, caller: Matrix, session: DbSession) -> di
     return {}
 
 
-@client("/rooms/{room}/forget", "POST")
+@client(router, "/rooms/{room}/forget", "POST")
 def forget(room: str, request: Request, caller: Matrix, session: DbSession) -> dict[str, Any]:
     """Nothing to forget: the record of a room is kept for inquiries."""
     del room, request, caller, session
     return {}
 
 
-@client("/joined_rooms", "GET")
+@client(router, "/joined_rooms", "GET")
 def joined_rooms(request: Request, caller: Matrix, session: DbSession) -> dict[str, Any]:
     call = Call(caller, request, session)
     with transaction(session, read_only=True):
@@ -166,7 +165,7 @@ def joined_rooms(request: Request, caller: Matrix, session: DbSession) -> dict[s
 # --- members and state -----------------------------------------------------------------------
 
 
-@client("/rooms/{room}/members", "GET")
+@client(router, "/rooms/{room}/members", "GET")
 def members(room: str, request: Request, caller: Matrix, session: DbSession) -> dict[str, Any]:
     call = Call(caller, request, session)
     with call.in_room(room, write=False):
@@ -176,7 +175,7 @@ def members(room: str, request: Request, caller: Matrix, session: DbSession) -> 
     return {"chunk": chunk}
 
 
-@client("/rooms/{room}/joined_members", "GET")
+@client(router, "/rooms/{room}/joined_members", "GET")
 def joined_members(
     room: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
@@ -193,7 +192,7 @@ def joined_members(
         return {"joined": {tr.user(i): {} for i in ids}}
 
 
-@client("/rooms/{room}/state", "GET")
+@client(router, "/rooms/{room}/state", "GET")
 def room_state(room: str, request: Request, caller: Matrix, session: DbSession) -> Any:
     call = Call(caller, request, session)
     with call.in_room(room, write=False):
@@ -215,15 +214,15 @@ def _one_state(call: Call, room: str, kind: str, key: str) -> dict[str, Any]:
     raise MatrixError(404, "M_NOT_FOUND", "Event not found.")
 
 
-@client("/rooms/{room}/state/{kind}/", "GET")
-@client("/rooms/{room}/state/{kind}", "GET")
+@client(router, "/rooms/{room}/state/{kind}/", "GET")
+@client(router, "/rooms/{room}/state/{kind}", "GET")
 def state_event(
     room: str, kind: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
     return _one_state(Call(caller, request, session), room, kind, "")
 
 
-@client("/rooms/{room}/state/{kind}/{key}", "GET")
+@client(router, "/rooms/{room}/state/{kind}/{key}", "GET")
 def state_event_key(
     room: str, kind: str, key: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
@@ -260,15 +259,15 @@ async def _put_state(call: Call, request: Request, room: str, kind: str, key: st
     return {"event_id": await run_in_threadpool(run)}
 
 
-@client("/rooms/{room}/state/{kind}/", "PUT")
-@client("/rooms/{room}/state/{kind}", "PUT")
+@client(router, "/rooms/{room}/state/{kind}/", "PUT")
+@client(router, "/rooms/{room}/state/{kind}", "PUT")
 async def put_state(
     room: str, kind: str, request: Request, caller: Matrix, session: DbSession
 ) -> Any:
     return await _put_state(Call(caller, request, session), request, room, kind, "")
 
 
-@client("/rooms/{room}/state/{kind}/{key}", "PUT")
+@client(router, "/rooms/{room}/state/{kind}/{key}", "PUT")
 async def put_state_key(
     room: str, kind: str, key: str, request: Request, caller: Matrix, session: DbSession
 ) -> Any:
@@ -278,17 +277,12 @@ async def put_state_key(
 # --- room account data -----------------------------------------------------------------------
 
 
-def _own(call: Call, who: str) -> None:
-    if who != call.me:
-        raise MatrixError(403, "M_FORBIDDEN", "cannot use another user's account data")
-
-
-@client("/user/{who}/rooms/{room}/account_data/{kind}", "GET")
+@client(router, "/user/{who}/rooms/{room}/account_data/{kind}", "GET")
 def get_room_account_data(
     who: str, room: str, kind: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
+    own(caller, request, who, "account data")
     call = Call(caller, request, session)
-    _own(call, who)
     with call.in_room(room, write=False):
         call.require(room)
         return settings_store.get_account_data(
@@ -296,12 +290,12 @@ def get_room_account_data(
         )
 
 
-@client("/user/{who}/rooms/{room}/account_data/{kind}", "PUT")
+@client(router, "/user/{who}/rooms/{room}/account_data/{kind}", "PUT")
 async def put_room_account_data(
     who: str, room: str, kind: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
+    own(caller, request, who, "account data")
     call = Call(caller, request, session)
-    _own(call, who)
     content = await json_object(request)
 
     def run() -> None:

@@ -1,5 +1,5 @@
 """``GET /sync``: long-poll over the change stream (``matrix.sync`` builds the answer,
-``matrix.live`` wakes the wait).
+``chat.live`` wakes the wait: only for a change in the user's rooms or about the user).
 
 With a ``since`` token and ``timeout`` (milliseconds, at most ``MAX_TIMEOUT_MS``), the request
 waits until something reaches the user's rooms or the time runs out, then answers with what there
@@ -16,14 +16,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from polaris.chat.live import hub_of
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.events import consumers
+from polaris.events import service as events
 from polaris.matrix import settings_store, sync
 from polaris.matrix.body import parse_object
 from polaris.matrix.caller import Matrix
 from polaris.matrix.ids import server_name
-from polaris.matrix.live import live_of
 from polaris.matrix.routing import CLIENT_PREFIXES
 
 router = APIRouter(include_in_schema=False)
@@ -45,8 +46,8 @@ async def get_sync(
     set_presence: Annotated[str | None, Query(max_length=32)] = None,
 ) -> JSONResponse:
     del set_presence
-    live = live_of(request.app)
-    live.start(instance.sessions, instance.settings.jobs.redis_url)
+    jobs = instance.settings.jobs
+    live = hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
     who = sync.Caller(
         session=session,
         actor=caller.caller.actor,
@@ -65,17 +66,42 @@ async def get_sync(
             limit = timeline_limit(session, caller.caller.user.id, filter)
             return sync.initial(who, timeline_limit=limit)
 
+    def quiet(at: sync.Token) -> frozenset[int] | None:
+        with transaction(session, read_only=True):
+            head = events.head_position(session)
+        return live.quiet(who.actor.user_id, at.position, head, at.serial)
+
+    first = True
     while True:
-        serial = live.serial
-        # What committed before this request is in its answer (read-your-writes), without
-        # waiting for the watcher or the event runner to sequence it.
-        await run_in_threadpool(consumers.sequence_pending, instance.sessions)
+        if first:
+            # What committed before this request is in its answer (read-your-writes), without
+            # waiting for the hub or the event runner to sequence it. Later reads follow a
+            # wake-up, which the hub gives after sequencing.
+            await run_in_threadpool(consumers.sequence_pending, instance.sessions)
+            first = False
+            # A client just answered comes back at once: when the hub's copy shows nothing for
+            # it since its token, wait before reading anything more.
+            rooms = await run_in_threadpool(quiet, token) if token is not None else None
+            remaining = deadline - loop.time()
+            if token is not None and rooms is not None and remaining > 0:
+                await live.wait_beyond(
+                    token.position, remaining, rooms=rooms, user_id=who.actor.user_id,
+                    serial=token.serial,
+                )  # fmt: skip
         result = await run_in_threadpool(build, token)
+        if result.rooms is not None:
+            live.remember(who.actor.user_id, result.token.position, result.rooms)
         remaining = deadline - loop.time()
         if result.has_data or remaining <= 0 or await request.is_disconnected():
             return JSONResponse(result.body)
         token = result.token
-        await live.wait(token.position, serial, remaining)
+        await live.wait_beyond(
+            token.position,
+            remaining,
+            rooms=result.rooms,
+            user_id=caller.caller.actor.user_id,
+            serial=token.serial,
+        )
 
 
 def timeline_limit(session: Session, user_id: int, given: str | None) -> int:

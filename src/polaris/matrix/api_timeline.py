@@ -14,20 +14,19 @@ from polaris.access.policy import ChatAction
 from polaris.access.service import CHAT_ROOM_MISSING
 from polaris.chat import attachments, messages
 from polaris.chat import rooms as chat_rooms
+from polaris.chat.live import hub_of
 from polaris.chat.models import REDACTION, ChatEvent, ChatRoom
 from polaris.deps import DbSession
 from polaris.errors import NotFound
 from polaris.matrix import settings_store
 from polaris.matrix.body import json_object, string
 from polaris.matrix.caller import Matrix
-from polaris.matrix.live import live_of
 from polaris.matrix.models import MatrixMedia
 from polaris.matrix.room_calls import (
     ATTACHMENT_TYPES,
     DEFAULT_PAGE,
     ENCRYPTION_REFUSED,
     Call,
-    client_routes,
     state_rows,
 )
 from polaris.matrix.rooms import (
@@ -37,10 +36,10 @@ from polaris.matrix.rooms import (
     message_kind,
     room_id_of,
 )
+from polaris.matrix.routing import client
 from polaris.web.matrix_errors import MatrixError
 
 router = APIRouter(include_in_schema=False)
-client = client_routes(router)
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -105,7 +104,7 @@ def _send(call: Call, room: str, content: dict[str, Any], txn: str) -> str:
     return event.event_key
 
 
-@client("/rooms/{room}/send/{kind}/{txn}", "PUT")
+@client(router, "/rooms/{room}/send/{kind}/{txn}", "PUT")
 async def send(
     room: str, kind: str, txn: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, str]:
@@ -125,7 +124,7 @@ async def send(
     return {"event_id": event_matrix_id(await run_in_threadpool(run))}
 
 
-@client("/rooms/{room}/redact/{event}/{txn}", "PUT")
+@client(router, "/rooms/{room}/redact/{event}/{txn}", "PUT")
 async def redact(
     room: str, event: str, txn: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, str]:
@@ -163,7 +162,7 @@ def _seq_of(token: str | None) -> int | None:
     return min(int(token[1:]), 2**31 - 1)
 
 
-@client("/rooms/{room}/messages", "GET")
+@client(router, "/rooms/{room}/messages", "GET")
 def room_messages(
     room: str,
     request: Request,
@@ -214,7 +213,7 @@ def _visible_event(call: Call, room: str, event: str) -> tuple[ChatRoom, ChatEve
     return found, row
 
 
-@client("/rooms/{room}/event/{event}", "GET")
+@client(router, "/rooms/{room}/event/{event}", "GET")
 def get_event(
     room: str, event: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
@@ -224,7 +223,7 @@ def get_event(
         return Translator(session, call.server).event(row, room_kind=found.kind)
 
 
-@client("/rooms/{room}/context/{event}", "GET")
+@client(router, "/rooms/{room}/context/{event}", "GET")
 def event_context(
     room: str,
     event: str,
@@ -266,7 +265,7 @@ def _mark_read(call: Call, room: str, event: str) -> None:
     messages.mark_read(**call.kw(), event_key=event_key_of(event))
 
 
-@client("/rooms/{room}/receipt/{kind}/{event}", "POST")
+@client(router, "/rooms/{room}/receipt/{kind}/{event}", "POST")
 async def receipt(
     room: str, kind: str, event: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
@@ -283,7 +282,7 @@ async def receipt(
     return {}
 
 
-@client("/rooms/{room}/read_markers", "POST")
+@client(router, "/rooms/{room}/read_markers", "POST")
 async def read_markers(
     room: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
@@ -309,11 +308,12 @@ async def read_markers(
     return {}
 
 
-@client("/rooms/{room}/typing/{who}", "PUT")
+@client(router, "/rooms/{room}/typing/{who}", "PUT")
 async def typing(
     room: str, who: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
-    """Ephemeral: kept in memory for its timeout (``matrix.live``), never in the database."""
+    """Ephemeral: kept for its timeout by the hub (``chat.live``, ``chat.typing_state``: in
+    Redis when configured, else in memory), never in the database."""
     body = await json_object(request)
     state = body.get("typing")
     timeout = body.get("timeout", 30_000)
@@ -330,5 +330,8 @@ async def typing(
             return call.require(room, ChatAction.SEND).id
 
     found = await run_in_threadpool(run)
-    live_of(request.app).set_typing(found, call.actor.user_id, state, timeout)
+    instance = request.app.state.instance
+    jobs = instance.settings.jobs
+    hub = hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
+    await run_in_threadpool(hub.set_typing, found, call.actor.user_id, state, timeout)
     return {}

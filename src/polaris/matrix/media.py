@@ -7,9 +7,11 @@ version of the file. A download asks the drive whether the caller may read the f
 (``drive.content.find_content``, decided by ``polaris.access`` and audited): for now the uploader
 and whoever the drive lets read it; the chat domain adds the members of rooms it was sent to.
 
-A media id that does not exist, a file the caller may not read, one in the trash or held by the
-malware scan all answer the same 404 ``M_NOT_FOUND`` with the same body, each audited as a
-denial. (Synapse serves any upload to any signed-in user who has its id.)
+A media id that does not exist, a file the caller may not read and one in the trash all answer the
+same 404 ``M_NOT_FOUND`` with the same body, each audited as a denial. Content the malware scan
+holds is refused as the drive refuses it, to someone who may read the file and only to them:
+403 ``M_FORBIDDEN`` (``file_quarantined``, ``scan_pending``), audited. (Synapse serves any upload
+to any signed-in user who has its id.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from polaris.config import Settings
 from polaris.drive import content as drive_content
 from polaris.drive import reads, spaces
 from polaris.drive import service as drive
+from polaris.drive.models import FileVersion
 from polaris.drive.names import normalise_name
+from polaris.drive.paths import Located
 from polaris.errors import Conflict, NotFound, PermissionDenied, PolarisError
 from polaris.identity.models import User
 from polaris.matrix.ids import is_media_id, new_media_id
@@ -45,6 +49,8 @@ _CONTENT_TYPE = re.compile(
 )
 MEDIA_KIND = "media"
 NOT_FOUND = "media not found"
+#: Refusals of held content (policy rule 8), which the drive gives whoever may read the file.
+SCAN_CODES = frozenset({"file_quarantined", "scan_pending"})
 
 
 def not_found() -> MatrixError:
@@ -165,10 +171,28 @@ def open_download(
             node_id=row.node_id,
             version_id=row.version_id,
         )
-    except (NotFound, PermissionDenied, Conflict):
+    except PermissionDenied as error:
+        if error.code in SCAN_CODES:  # the drive's rule: only someone who may read it sees why
+            raise
+        raise not_found() from None
+    except (NotFound, Conflict):
         raise not_found() from None
     if images_only and not row.content_type.startswith("image/"):
         raise not_found()
+    return open_bytes(session, context, blobs, sessions, row, located, version)
+
+
+def open_bytes(
+    session: Session,
+    context: AuditContext,
+    blobs: BlobStore,
+    sessions: sessionmaker[Session],
+    media: MatrixMedia,
+    located: Located,
+    version: FileVersion,
+) -> Download:
+    """Open an authorised version's bytes through the drive's checked reader (audited there as
+    ``file.read``), named and tagged as the media: the drive's way and the room's alike."""
     body = reads.open_read(
         session=session,
         context=context,
@@ -179,9 +203,9 @@ def open_download(
         byte_range=None,
     )
     return Download(
-        content_type=row.content_type,
-        name=row.upload_name or located.node.name,
+        content_type=media.content_type,
+        name=media.upload_name or located.node.name,
         size=version.size,
-        etag=f"{row.media_id}-{version.sha256[:16]}",
+        etag=f"{media.media_id}-{version.sha256[:16]}",
         body=body,
     )

@@ -1,14 +1,14 @@
 """What the Matrix room endpoints share (``api_rooms``, ``api_timeline``): one request's
-caller and session with the chat domain's "not in this room" translated into Matrix's, the
-route decorator for every client prefix, and the room's state rows."""
+caller and session with the chat domain's "not in this room" translated into Matrix's, and the
+room's state rows (the route decorator is ``routing.client``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,10 +26,7 @@ from polaris.matrix.rooms import (
     not_in_room,
     room_id_of,
 )
-from polaris.matrix.routing import CLIENT_PREFIXES
 from polaris.web.matrix_errors import MatrixError
-
-Endpoint = Callable[..., Any]
 
 ENCRYPTION_REFUSED = (
     "end-to-end encryption is turned off on this server: official messages must stay "
@@ -38,20 +35,6 @@ ENCRYPTION_REFUSED = (
 ATTACHMENT_TYPES = ("m.file", "m.image", "m.video", "m.audio")
 MAX_INVITES = 100
 DEFAULT_PAGE = 10
-
-
-def client_routes(router: APIRouter) -> Callable[..., Callable[[Endpoint], Endpoint]]:
-    """A decorator that adds an endpoint to ``router`` under every client prefix (v3, r0)."""
-
-    def client(path: str, *methods: str) -> Callable[[Endpoint], Endpoint]:
-        def register(endpoint: Endpoint) -> Endpoint:
-            for prefix in CLIENT_PREFIXES:
-                router.add_api_route(prefix + path, endpoint, methods=list(methods))
-            return endpoint
-
-        return register
-
-    return client
 
 
 class Call:

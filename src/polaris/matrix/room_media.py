@@ -6,8 +6,10 @@ anyone whose drive access to the file ended while they stayed in the room, a dow
 media is authorised by the room: ``chat.attachments.open_attachment`` (a joined member cleared
 for the file's classification, decided by ``polaris.access`` and audited as
 ``chat.attachment.read``), then the drive's checked reader (``drive.reads.open_read``, audited as
-``file.read``). A media in no room of the caller goes the drive's way (``matrix.media``), and
-every refusal is the same 404 as a missing media id.
+``file.read``). A media in no room of the caller goes the drive's way (``matrix.media``). Every
+refusal is the same 404 as a missing media id, but content the malware scan holds: the room let
+the caller see it, so it is refused with its reason as the drive refuses it (403
+``file_quarantined`` or ``scan_pending``, audited).
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from polaris.access.policy import Actor
 from polaris.audit.context import AuditContext
 from polaris.chat import attachments
 from polaris.chat.models import JOIN, ChatAttachment, ChatEvent, ChatMember
-from polaris.drive import reads, scanning
+from polaris.drive import scanning
 from polaris.drive import service as drive
 from polaris.drive.models import Node
 from polaris.errors import NotFound, PermissionDenied
 from polaris.matrix.ids import is_media_id
-from polaris.matrix.media import Download, not_found
+from polaris.matrix.media import Download, not_found, open_bytes
 from polaris.matrix.models import MatrixMedia
 from polaris.storage.store import BlobStore
 
@@ -74,23 +76,13 @@ def open_room_download(
             raise NotFound("attachment not found")
         located = drive.relocate(session, grant.node_id)
         version = drive.get_version(session, grant.version_id)
-        if located.in_trash or scanning.held_versions(session, [version.id]):
+        if located.in_trash:
             raise NotFound("attachment not found")
     except (NotFound, PermissionDenied):
         raise not_found() from None
-    body = reads.open_read(
-        session=session,
-        context=context,
-        blobs=blobs,
-        sessions=sessions,
-        located=located,
-        version=version,
-        byte_range=None,
+    # The room let the caller see the attachment: held content is refused with its reason, as
+    # the drive and the messenger's own download refuse it (403, audited).
+    scanning.require_scan_cleared(
+        session=session, actor=actor, context=context, located=located, version=version
     )
-    return Download(
-        content_type=media.content_type,
-        name=media.upload_name or located.node.name,
-        size=version.size,
-        etag=f"{media.media_id}-{version.sha256[:16]}",
-        body=body,
-    )
+    return open_bytes(session, context, blobs, sessions, media, located, version)

@@ -1,7 +1,7 @@
 """``/sync``: a user's rooms, built from the chat domain's rows and read by change stream position.
 
 A ``since`` token is ``s<position>_<typing serial>``: the change stream position (docs/events.md)
-the client has seen everything up to, and the typing notices it has seen (``matrix.live``).
+the client has seen everything up to, and the typing notices it has seen (``chat.typing_state``).
 
 **Initial sync** (no token): the head position H is read first; then each joined room's state and
 latest timeline rows. Rows whose transaction committed after H (their stream events come after H,
@@ -34,6 +34,7 @@ from polaris.audit.context import AuditContext
 from polaris.chat import events as chat_events
 from polaris.chat import messages
 from polaris.chat import rooms as chat_rooms
+from polaris.chat.live import Hub
 from polaris.chat.models import (
     BAN,
     INVITE,
@@ -47,7 +48,6 @@ from polaris.chat.models import (
 )
 from polaris.events import service as events
 from polaris.matrix import settings_store
-from polaris.matrix.live import Live
 from polaris.matrix.models import MatrixAccountData
 from polaris.matrix.rooms import Translator, room_matrix_id
 from polaris.web.matrix_errors import MatrixError
@@ -92,7 +92,7 @@ class Caller:
     actor: Actor
     context: AuditContext
     server: str
-    live: Live
+    live: Hub
 
 
 @dataclass
@@ -100,6 +100,9 @@ class Result:
     body: dict[str, Any]
     token: Token
     has_data: bool
+    #: The rooms whose changes concern the user (any membership): what a waiting sync follows;
+    #: None: every change.
+    rooms: frozenset[int] | None = None
 
 
 def _empty_body(token: Token) -> dict[str, Any]:
@@ -183,23 +186,36 @@ def _invite_state(c: Caller, tr: Translator, room: ChatRoom) -> dict[str, Any]:
     return {"invite_state": {"events": stripped}}
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """A room's timeline events as Matrix gives them, and the ``seq`` of the first (None for
+    none). Shared by the syncs that ask for the same rows (``Hub.shared``): never changed."""
+
+    events: tuple[dict[str, Any], ...]
+    first: int | None
+
+    @classmethod
+    def of(cls, tr: Translator, rows: list[ChatEvent], room_kind: str) -> Timeline:
+        return cls(tuple(tr.events(rows, room_kind=room_kind)), rows[0].seq if rows else None)
+
+
 def _joined_room(
     c: Caller,
     tr: Translator,
     room: ChatRoom,
     *,
     state_rows: list[ChatEvent],
-    timeline_rows: list[ChatEvent],
+    timeline: Timeline,
     limited: bool,
     receipts: dict[str, Any] | None,
     typing: bool,
     unread: int,
 ) -> dict[str, Any]:
-    prev = timeline_rows[0].seq if timeline_rows else room.last_seq + 1
+    prev = timeline.first if timeline.first is not None else room.last_seq + 1
     return {
         "state": {"events": tr.events(state_rows, room_kind=room.kind)},
         "timeline": {
-            "events": tr.events(timeline_rows, room_kind=room.kind),
+            "events": list(timeline.events),
             "limited": limited,
             "prev_batch": f"t{prev}",
         },
@@ -270,7 +286,8 @@ def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
             )
         )
         body["rooms"]["join"][matrix_id] = _joined_room(
-            c, tr, room, state_rows=state_rows, timeline_rows=timeline_rows, limited=limited,
+            c, tr, room, state_rows=state_rows, limited=limited,
+            timeline=Timeline.of(tr, timeline_rows, room.kind),
             receipts=_receipts(c, tr, room.id, None), typing=True, unread=unread.get(room.id, 0),
         )  # fmt: skip
     body["account_data"]["events"] = _global_account_data(c)
@@ -305,6 +322,18 @@ def _new_rows(c: Caller, room_id: int, named: list[int], token: Token) -> list[C
     return [r for r in rows if r.seq <= high or cut is None or r.seq < cut]
 
 
+def _new_timeline(
+    c: Caller, tr: Translator, room: ChatRoom, named: list[int], token: Token
+) -> Timeline:
+    """The room's new rows (``_new_rows``) as Matrix events, read and translated once for every
+    sync asking for the same rows up to the same token (the members woken by one message): the
+    caller was let into the room by ``require_room`` before; what is shared is only the rows."""
+    key = ("matrix.timeline", c.server, room.id, min(named), max(named), token.position)
+    return c.live.shared(
+        key, lambda: Timeline.of(tr, _new_rows(c, room.id, named, token), room.kind)
+    )
+
+
 def expired(c: Caller, since: Token) -> bool:
     """Whether events after the token were compacted away (``events.retention_days``): such a
     client is given an initial sync (each room's state and latest events, ``limited``), from
@@ -315,12 +344,30 @@ def expired(c: Caller, since: Token) -> bool:
     return oldest > since.position + 1
 
 
-def incremental(c: Caller, since: Token) -> Result:
+def _changes(c: Caller, since: Token) -> tuple[list[events.Event], int] | None:
+    """The chat events after the token (at most ``BATCH``) and the position the answer is
+    complete up to: from the hub's copy when it holds everything up to the head this
+    transaction reads (read once for every waiter, ``chat.live``), else from the database; None
+    when events after the token were compacted away."""
+    head = events.head_position(c.session)
+    copied = c.live.recent(since.position, head, kinds=STREAM_KINDS, limit=BATCH)
+    if copied is not None:
+        return copied
     if expired(c, since):
-        return initial(c)
-    serial = c.live.serial
+        return None
     found = events.since(c.session, after=since.position, limit=BATCH, kinds=STREAM_KINDS)
-    token = Token(found[-1].position if found else since.position, serial)
+    if len(found) == BATCH:
+        return found, found[-1].position
+    return found, max(head, since.position)
+
+
+def incremental(c: Caller, since: Token) -> Result:
+    serial = c.live.serial
+    changes = _changes(c, since)
+    if changes is None:
+        return initial(c)
+    found, complete = changes
+    token = Token(max(complete, found[-1].position if found else 0), serial)
     body = _empty_body(token)
     tr = Translator(c.session, c.server)
     seqs: dict[int, list[int]] = defaultdict(list)
@@ -381,12 +428,12 @@ def incremental(c: Caller, since: Token) -> Result:
             session=c.session, actor=c.actor, context=c.context, room_id=room_id,
             action=ChatAction.READ,
         )  # fmt: skip
-        timeline_rows: list[ChatEvent] = []
-        if seqs.get(room_id):
-            timeline_rows = _new_rows(c, room_id, seqs[room_id], token)
+        timeline = Timeline((), None)
+        if named := seqs.get(room_id):
+            timeline = _new_timeline(c, tr, room, named, token)
         state_rows: list[ChatEvent] = []
         if mine.get(room_id):  # joined in this batch: the room's state before the timeline
-            first = timeline_rows[0].seq if timeline_rows else room.last_seq + 1
+            first = timeline.first if timeline.first is not None else room.last_seq + 1
             state_rows = _state_now(
                 list(
                     c.session.scalars(
@@ -402,8 +449,9 @@ def incremental(c: Caller, since: Token) -> Result:
             )
         receipts = _receipts(c, tr, room_id, read_by[room_id]) if read_by.get(room_id) else None
         body["rooms"]["join"][matrix_id] = _joined_room(
-            c, tr, room, state_rows=state_rows, timeline_rows=timeline_rows, limited=False,
+            c, tr, room, state_rows=state_rows, timeline=timeline, limited=False,
             receipts=receipts, typing=room_id in typing_rooms, unread=unread.get(room_id, 0),
         )  # fmt: skip
         has_data = True
-    return Result(body, token, has_data)
+    follow = frozenset(r for r, m in memberships.items() if m.membership in (JOIN, INVITE))
+    return Result(body, token, has_data, follow)

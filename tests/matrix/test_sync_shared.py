@@ -1,0 +1,219 @@
+"""The hub's shared work (``chat.live``): a wake-up wakes only the waiters whose rooms changed, the
+new events are read once for every waiter, a room's new rows once for every member, and a
+client resuming from its token still gets every missed message once, in order, whether it reads
+the hub's copy or the database. The statements of a woken ``/sync`` are counted."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from polaris import events
+from polaris.chat import events as chat_events
+from polaris.chat import live, rooms
+from polaris.events import service as event_service
+from polaris.matrix import sync
+from polaris.matrix.rooms import room_matrix_id
+from tests.chat.conftest import People
+from tests.matrix.test_sync_stream import SERVER, people, say, sequenced, texts
+
+__all__ = ["people"]  # the fixture, imported
+
+
+def new_hub() -> live.Hub:
+    """A hub whose thread never runs: the tests hand it each pass's read (``absorb``)."""
+    return live.Hub(sessionmaker(), redis_url=None, poll_seconds=1.0)
+
+
+def caller(people: People, name: str, hub: live.Hub) -> sync.Caller:
+    who = people.who(name)
+    return sync.Caller(who["session"], who["actor"], who["context"], SERVER, hub)
+
+
+def catch_up(session: Session, hub: live.Hub) -> None:
+    """One pass of the hub: sequence, then read what is new (as ``Hub._advance``)."""
+    sequenced(session)
+    head = event_service.head_position(session)
+    batch = event_service.since(session, after=hub.head, kinds=live.KINDS, limit=live.READ_BATCH)
+    hub.absorb([e for e in batch if e.position <= head], head)
+    session.commit()
+
+
+@contextmanager
+def counted(session: Session) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine = session.get_bind()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
+            statements.append(" ".join(statement.split())[:100])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def group_of(people: People, *members: str) -> int:
+    invited = tuple(people.id(m) for m in members)
+    group = rooms.create_group(**people.who("asha"), name="गश्त दल", invite_user_ids=invited)
+    people.session.commit()
+    for member in members:
+        rooms.join(**people.who(member), room_id=group.id)
+        people.session.commit()
+    return group.id
+
+
+def test_a_woken_sync_reads_the_hub_copy_and_the_rows_once_for_all_members(
+    people: People,
+) -> None:
+    session = people.session
+    room_id = group_of(people, "bala", "chand")
+    room = room_matrix_id(room_id, SERVER)
+    hub = new_hub()
+    catch_up(session, hub)
+    hub.absorb(None, event_service.head_position(session))  # the copy starts here
+    tokens = {}
+    for name in ("bala", "chand"):
+        tokens[name] = sync.initial(caller(people, name, hub)).token
+        session.commit()
+    say(people, "asha", room_id, "नाका 7 पर जाँच")
+    catch_up(session, hub)
+    answers: dict[str, list[str]] = {}
+    counts: dict[str, list[str]] = {}
+    for name in ("bala", "chand"):
+        who = caller(people, name, hub)
+        session.commit()
+        with counted(session) as statements:
+            step = sync.incremental(who, tokens[name])
+            session.commit()
+        answers[name] = texts(step.body, room)
+        counts[name] = statements
+    assert answers == {"bala": ["नाका 7 पर जाँच"], "chand": ["नाका 7 पर जाँच"]}
+    for statements in counts.values():  # the stream is read from the hub's copy, not SQL
+        assert not [s for s in statements if "FROM domain_event" in s]
+    # The first member reads the room's new rows; the second is handed the same ones.
+    rows = [s for s in counts["bala"] if s.startswith("SELECT chat_event.")]
+    assert rows and not [s for s in counts["chand"] if s.startswith("SELECT chat_event.")]
+    # Pinned: the head, the memberships, the unread counts, the caller's membership
+    # (``require_room``), the room's account data; the first member also reads the rows and
+    # their senders' names, once for everyone.
+    assert len(counts["chand"]) == 5, counts["chand"]
+    assert len(counts["bala"]) == 7, counts["bala"]
+
+
+def test_every_message_once_in_order_from_the_copy_and_the_database(people: People) -> None:
+    session = people.session
+    room_id = group_of(people, "bala")
+    room = room_matrix_id(room_id, SERVER)
+    hub = new_hub()
+    start = sync.initial(caller(people, "bala", hub)).token
+    session.commit()
+    say(people, "asha", room_id, "before the hub")  # older than the copy: from the database
+    sequenced(session)
+    hub.absorb(None, event_service.head_position(session))
+    sent = ["before the hub"]
+    for n in range(4):
+        say(people, "asha", room_id, f"संदेश {n}")
+        sent.append(f"संदेश {n}")
+        if n % 2:
+            catch_up(session, hub)
+    say(people, "asha", room_id, "not sequenced yet")  # committed, waits for its position
+    seen: list[str] = []
+    token = start
+    for _ in range(4):
+        step = sync.incremental(caller(people, "bala", hub), token)
+        session.commit()
+        seen += texts(step.body, room)
+        token = step.token
+        catch_up(session, hub)
+    assert seen == [*sent, "not sequenced yet"]
+    # A client resuming from a token inside the copy reads the same from it as from the database.
+    middle = step.token
+    from_copy = sync.incremental(caller(people, "bala", hub), middle)
+    session.commit()
+    from_db = sync.incremental(caller(people, "bala", new_hub()), middle)
+    session.commit()
+    assert from_copy.body == from_db.body and from_copy.token == from_db.token
+
+
+def fake(position: int, kind: str, room_id: int, **data: object) -> events.Event:
+    return events.Event(
+        position=position,
+        kind=kind,
+        subject_type="chat_room",
+        subject_id=room_id,
+        space_id=None,
+        actor_id=None,
+        created_at=dt.datetime(2026, 12, 6, tzinfo=dt.UTC),
+        data={"room_id": room_id, **data},
+    )
+
+
+def test_a_wake_up_wakes_only_the_waiters_it_concerns() -> None:
+    async def scenario() -> list[str]:
+        hub = new_hub()
+        hub.absorb(None, 10)
+        woken: list[str] = []
+
+        async def wait(name: str, **how: Any) -> None:
+            if await hub.wait_beyond(10, 30.0, **how):
+                woken.append(name)
+
+        tasks = [
+            asyncio.ensure_future(wait("in 1", rooms={1}, user_id=7)),
+            asyncio.ensure_future(wait("in 2", rooms={2}, user_id=8)),
+            asyncio.ensure_future(wait("invited", rooms=set(), user_id=9)),
+            asyncio.ensure_future(wait("everything")),
+        ]
+        while hub.waiting < 4:
+            await asyncio.sleep(0)
+        hub.absorb([fake(11, chat_events.MESSAGE_SENT, 1, seq=5)], 11)
+        while len(woken) < 2:
+            await asyncio.sleep(0)
+        assert sorted(woken) == ["everything", "in 1"] and hub.waiting == 2
+        hub.absorb([fake(12, chat_events.MEMBER_CHANGED, 3, user_id=9, seq=1)], 12)
+        while len(woken) < 3:
+            await asyncio.sleep(0)
+        # A waiter that comes with an older position is answered at once only when the copy
+        # holds something for it.
+        assert await hub.wait_beyond(10, 0.0, rooms={1}) is True
+        assert await hub.wait_beyond(11, 0.0, rooms={1}) is False
+        hub.set_typing(2, 1, True, 5_000)  # typing wakes only the waiters that follow it
+        assert hub.waiting == 1
+        typing = asyncio.ensure_future(wait("typing in 2", rooms={2}, serial=hub.serial))
+        while hub.waiting < 2:
+            await asyncio.sleep(0)
+        hub.set_typing(2, 1, False, 0)
+        await typing
+        for task in tasks:
+            task.cancel()
+        return woken
+
+    assert asyncio.run(scenario())[2:] == ["invited", "typing in 2"]
+
+
+def test_a_client_just_answered_waits_without_reading_when_nothing_is_new() -> None:
+    hub = new_hub()
+    hub.absorb(None, 10)
+    assert hub.quiet(7, 10, 10, hub.serial) is None  # no sync of the user seen yet: read
+    hub.remember(7, 10, frozenset({1}))
+    hub.absorb([fake(11, chat_events.MESSAGE_SENT, 2, seq=1)], 11)
+    assert hub.quiet(7, 10, 11, hub.serial) == frozenset({1})  # another room's message
+    assert hub.quiet(7, 10, 12, hub.serial) is None  # a head the copy has not reached
+    hub.absorb([fake(12, chat_events.MESSAGE_SENT, 1, seq=9)], 12)
+    assert hub.quiet(7, 10, 12, hub.serial) is None  # a message in the user's room
+    assert hub.quiet(7, 12, 12, hub.serial) == frozenset({1})  # already given
+    hub.absorb([fake(13, chat_events.MEMBER_CHANGED, 5, user_id=7, seq=1)], 13)
+    assert hub.quiet(7, 13, 13, hub.serial) is None  # invited since: the rooms may differ
+    hub.remember(7, 13, frozenset({1, 5}))
+    serial = hub.serial
+    hub.set_typing(5, 8, True, 5_000)
+    assert hub.quiet(7, 13, 13, serial) is None and hub.quiet(7, 13, 13, hub.serial) is not None
