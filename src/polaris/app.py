@@ -32,6 +32,7 @@ from polaris.events.runner import EventRunner
 from polaris.handlers import load_consumers, load_job_handlers, schedule_periodic
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_app_passwords import router as app_passwords_router
+from polaris.identity.api_directory import router as directory_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.identity.views_app_passwords import router as app_password_pages
@@ -142,6 +143,7 @@ def create_app(
     ingest_views.decorate(listing.install(app))
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(groups_router, prefix=API_PREFIX)
+    app.include_router(directory_router, prefix=API_PREFIX)
     app.include_router(app_passwords_router, prefix=API_PREFIX)
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
