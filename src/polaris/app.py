@@ -48,9 +48,11 @@ from polaris.matrix.api_media import router as matrix_media_router
 from polaris.matrix.api_rooms import router as matrix_rooms_router
 from polaris.matrix.api_sync import router as matrix_sync_router
 from polaris.matrix.views import router as matrix_pages
+from polaris.notifications import views as notification_views
+from polaris.notifications.api import router as notifications_router
 from polaris.search.api import router as search_router
 from polaris.search.views import router as search_pages
-from polaris.web import listing, logs, problems
+from polaris.web import header, listing, logs, problems
 from polaris.web.middleware import (
     BodyLimitMiddleware,
     MatrixCorsMiddleware,
@@ -141,6 +143,7 @@ def create_app(
     app.state.read_only = CachedState(instance.read_sessions)
     problems.install(app)
     ingest_views.decorate(listing.install(app))
+    notification_views.register(header.install(app))
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(groups_router, prefix=API_PREFIX)
     app.include_router(directory_router, prefix=API_PREFIX)
@@ -152,6 +155,7 @@ def create_app(
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
     app.include_router(chat_router, prefix=API_PREFIX)
+    app.include_router(notifications_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(app_password_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
@@ -159,6 +163,7 @@ def create_app(
     app.include_router(admin_pages)
     app.include_router(search_pages)
     app.include_router(chat_pages)
+    app.include_router(notification_views.router)
     app.include_router(matrix_pages)
     app.include_router(matrix_rooms_router)  # before matrix_media_router: media of rooms
     app.include_router(matrix_sync_router)

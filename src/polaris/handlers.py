@@ -29,6 +29,7 @@ def load_consumers() -> None:
     import polaris.drive.consumers
     import polaris.drive.placements
     import polaris.ingest.consumers
+    import polaris.notifications.shares
     import polaris.resilience.consumers
     import polaris.search.consumers  # noqa: F401
 

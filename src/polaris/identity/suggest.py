@@ -21,10 +21,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, String, and_, func, or_, select, type_coerce
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from polaris.access.policy import Actor, directory_reach
 from polaris.identity.groups import visible_to
@@ -71,14 +71,16 @@ def words_of(query: str) -> list[str]:
     return fold(query[:MAX_QUERY]).split()[:MAX_WORDS]
 
 
-def _folded(column: ColumnElement[str] | ColumnElement[str | None]) -> ColumnElement[str]:
-    expression: ColumnElement[str] = func.coalesce(column, "")
+def _folded(column: QueryableAttribute[Any]) -> ColumnElement[str]:
+    expression: ColumnElement[Any] = func.coalesce(column, "")
     for composed, plain in PRECOMPOSED.items():
         expression = func.replace(expression, composed, plain)
     return type_coerce(func.lower(func.replace(expression, NUKTA, "")), String)
 
 
-def _each_word(words: Sequence[str], columns: Sequence[ColumnElement[str]]) -> ColumnElement[bool]:
+def _each_word(
+    words: Sequence[str], columns: Sequence[QueryableAttribute[Any]]
+) -> ColumnElement[bool]:
     folded = [_folded(column) for column in columns]
     return and_(
         *(or_(*(column.contains(word, autoescape=True) for column in folded)) for word in words)
