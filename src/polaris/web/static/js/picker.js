@@ -14,7 +14,7 @@ function setUp(box) {
   list.id = `${input.id}-suggestions`;
   list.className = "suggestions";
   list.setAttribute("role", "listbox");
-  list.setAttribute("aria-label", box.dataset.label || input.labels?.[0]?.textContent || "");
+  list.setAttribute("aria-label", box.dataset.list || "");
   list.hidden = true;
   const status = document.createElement("p");
   status.className = "visually-hidden";
