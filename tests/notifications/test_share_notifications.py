@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from polaris.events import drain
+from polaris.events import drain, head_position, since
 from polaris.notifications.shares import follow_shares
 from tests.drive.conftest import Drive, drive_on
 
@@ -113,7 +113,29 @@ def test_the_consumer_skips_a_share_revoked_before_it_ran(drive: Drive) -> None:
     drive.delete("hc.a1", f"/api/v1/shares/{share_id}")
     settle(drive)
     assert unread(drive, "hc.b1") == 0
-    assert follow_shares.__name__ == "follow_shares"
+
+
+def test_a_batch_handed_over_twice_tells_nobody_twice(drive: Drive) -> None:
+    settle(drive)
+    head = events_head(drive)
+    node = drive.upload("hc.a1", drive.root("hc.a1"), "y.txt", b"y")
+    share(drive, "hc.a1", node["id"], subject_type="unit", subject_id=drive.unit_ids["PS-B1"])
+    settle(drive)
+    session = drive.instance.sessions()
+    batch = since(session, after=head, kinds=["share.granted"])
+    assert len(batch) == 1
+    follow_shares(session, batch)
+    session.commit()
+    session.close()
+    assert unread(drive, "hc.b1") == 1
+
+
+def events_head(drive: Drive) -> int:
+    session = drive.instance.sessions()
+    try:
+        return head_position(session)
+    finally:
+        session.close()
 
 
 def test_bad_input_is_a_clear_error(drive: Drive) -> None:

@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Integer, String, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from polaris.db.base import UTCDateTime
@@ -28,7 +39,8 @@ def add_for_users(
 ) -> int:
     """One row for each enabled user matching ``recipients`` (cleared for ``min_clearance``, not
     the actor), in one ``INSERT ... SELECT``: a share with a district of 5,000 officers is one
-    statement, not 5,000. Returns how many."""
+    statement, not 5,000. Someone already told of this source is not told again, so a batch
+    handed over twice does no harm. Returns how many."""
     chosen = select(
         User.id,
         literal(kind, String()),
@@ -42,6 +54,11 @@ def add_for_users(
         User.disabled_at.is_(None),
         User.clearance >= min_clearance,
         User.id != (actor_id if actor_id is not None else -1),
+        ~exists().where(
+            Notification.user_id == User.id,
+            Notification.kind == kind,
+            Notification.source_id == source_id,
+        ),
     )
     columns = ["user_id", "kind", "subject_type", "subject_id", "source_id", "actor_id"]
     result = session.execute(insert(Notification).from_select([*columns, "created_at"], chosen))
