@@ -8,9 +8,11 @@ name and the unit), so a few words narrow a common name down.
 
 Folding is done on both sides, in SQL on the stored names, so that nothing loads every user:
 a term is NFKC-normalised, the invisible joiners are removed, the nukta is dropped (the precomposed
-letters become their plain ones) and it is lower-cased; the columns get the same nukta replacement
-and ``lower()`` (ASCII-only on SQLite, which is enough: Devanagari has no case, and a name in
-another cased script is rare). A term is compared with ``LIKE '%term%'`` (escaped).
+letters become their plain ones) and it is lower-cased; for a Devanagari term the columns get the
+same nukta replacement, and every comparison is case-insensitive (``lower()`` is ASCII-only on
+SQLite, which is enough: Devanagari has no case, and a name in another cased script is rare). A
+term is compared with ``LIKE '%term%'`` (escaped): a scan, whose cost at 100,000 users is in
+docs/performance.md ("The directory's picker").
 
 Only what the caller may see is found (``access.policy.directory_reach``): a group they may not see
 is not suggested, nor resolved, exactly as a group that does not exist.
@@ -39,12 +41,13 @@ MAX_QUERY = 100
 MAX_WORDS = 5
 
 NUKTA = "\u093c"
-#: Letters with a nukta that may be stored precomposed (NFC composes ऩ ऱ ऴ; the others come
-#: from text that was never normalised), and their plain letters.
+#: The letters with a nukta that NFC composes, and their plain letters: the database folds only
+#: these and the nukta. The other precomposed ones (U+0958–U+095F) NFC decomposes; the CSV
+#: import and groups store NFC, and keyboards type the nukta as a mark of its own anyway.
+NFC_COMPOSED = {"\u0929": "\u0928", "\u0931": "\u0930", "\u0934": "\u0933"}
+#: Every letter with a nukta that may come precomposed, as a query may type it.
 PRECOMPOSED = {
-    "\u0929": "\u0928",
-    "\u0931": "\u0930",
-    "\u0934": "\u0933",
+    **NFC_COMPOSED,
     "\u0958": "\u0915",
     "\u0959": "\u0916",
     "\u095a": "\u0917",
@@ -71,20 +74,59 @@ def words_of(query: str) -> list[str]:
     return fold(query[:MAX_QUERY]).split()[:MAX_WORDS]
 
 
-def _folded(column: QueryableAttribute[Any]) -> ColumnElement[str]:
-    expression: ColumnElement[Any] = func.coalesce(column, "")
-    for composed, plain in PRECOMPOSED.items():
-        expression = func.replace(expression, composed, plain)
-    return type_coerce(func.lower(func.replace(expression, NUKTA, "")), String)
+def _devanagari(word: str) -> bool:
+    return any("\u0900" <= char <= "\u097f" for char in word)
 
 
-def _each_word(
-    words: Sequence[str], columns: Sequence[QueryableAttribute[Any]]
-) -> ColumnElement[bool]:
-    folded = [_folded(column) for column in columns]
-    return and_(
-        *(or_(*(column.contains(word, autoescape=True) for column in folded)) for word in words)
-    )
+def _cased(word: str) -> bool:
+    return word != word.upper()
+
+
+@dataclass(frozen=True)
+class _Match:
+    """How to compare on this database: SQLite's ``LIKE`` ignores ASCII case by itself (and its
+    ``lower()`` knows nothing else), PostgreSQL's needs ``lower()`` on the column, which costs
+    more than the ``LIKE`` (measured: 125 against 35 ms over 100,000 names), so it is only paid
+    where case can matter."""
+
+    like_ignores_case: bool
+
+    def __call__(self, column: QueryableAttribute[Any], word: str) -> ColumnElement[bool]:
+        """The column holds the (folded) word. Only a Devanagari word pays for folding the nukta
+        out of the column: a Latin word cannot match across one. Usernames are stored lower-case."""
+        expression: ColumnElement[Any] = func.coalesce(column, "")
+        if _devanagari(word):
+            for composed, plain in NFC_COMPOSED.items():
+                expression = func.replace(expression, composed, plain)
+            expression = func.replace(expression, NUKTA, "")
+        if _cased(word) and not self.like_ignores_case and column is not User.username:
+            expression = func.lower(expression)
+        return type_coerce(expression, String).contains(word, autoescape=True)
+
+    def units(self, word: str) -> ColumnElement[bool]:
+        """The units whose code or name (either language) holds the word, for ``Unit.id IN``'s
+        subquery: a person or a group is found by their unit's name without folding the unit's
+        names again on every person's row."""
+        return or_(*(self(column, word) for column in (Unit.code, Unit.name, Unit.name_hi)))
+
+    def each_word(
+        self,
+        words: Sequence[str],
+        columns: Sequence[QueryableAttribute[Any]],
+        unit_column: QueryableAttribute[Any] | None = None,
+    ) -> ColumnElement[bool]:
+        """Every word matches one of ``columns``, or (with ``unit_column``) the unit named there."""
+        conditions = []
+        for word in words:
+            either = [self(column, word) for column in columns]
+            if unit_column is not None:
+                either.append(unit_column.in_(select(Unit.id).where(self.units(word))))
+            conditions.append(or_(*either))
+        return and_(*conditions)
+
+
+def _match_for(session: Session) -> _Match:
+    return _Match(like_ignores_case=session.get_bind().dialect.name == "sqlite")
 
 
 @dataclass(frozen=True)
@@ -153,11 +195,12 @@ def suggest(
 
 
 def _people(session: Session, words: list[str], language: str, limit: int) -> list[Suggestion]:
-    columns = [User.username, User.full_name, User.rank, Unit.code, Unit.name, Unit.name_hi]
+    columns = [User.username, User.full_name, User.rank]
+    match = _match_for(session)
     rows = session.execute(
         select(User, Unit)
         .join(Unit, Unit.id == User.unit_id)
-        .where(User.disabled_at.is_(None), _each_word(words, columns))
+        .where(User.disabled_at.is_(None), match.each_word(words, columns, User.unit_id))
         .order_by(User.username)
         .limit(limit)
     ).all()
@@ -169,10 +212,11 @@ def _people(session: Session, words: list[str], language: str, limit: int) -> li
 
 def _units(session: Session, words: list[str], language: str, limit: int) -> list[Suggestion]:
     parent = aliased(Unit)
+    match = _match_for(session)
     rows = session.execute(
         select(Unit, parent)
         .outerjoin(parent, parent.id == Unit.parent_id)
-        .where(_each_word(words, [Unit.code, Unit.name, Unit.name_hi]))
+        .where(match.each_word(words, [Unit.code, Unit.name, Unit.name_hi]))
         .order_by(Unit.code)
         .limit(limit)
     ).all()
@@ -186,10 +230,11 @@ def _groups(
     session: Session, actor: Actor, words: list[str], language: str, limit: int
 ) -> list[Suggestion]:
     visible = visible_to(actor)
+    match = _match_for(session)
     rows = session.execute(
         select(UserGroup, Unit)
         .outerjoin(Unit, Unit.id == UserGroup.unit_id)
-        .where(visible, _each_word(words, [UserGroup.name, Unit.code, Unit.name, Unit.name_hi]))
+        .where(visible, match.each_word(words, [UserGroup.name], UserGroup.unit_id))
         .order_by(UserGroup.name)
         .limit(limit)
     ).all()
