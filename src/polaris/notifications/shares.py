@@ -35,7 +35,7 @@ KIND = "share.granted"
 SHARED_WITH_YOU = N_("%(who)s shared %(name)s with you")
 
 
-def _recipients(share: Share) -> ColumnElement[bool]:
+def recipients(share: Share) -> ColumnElement[bool]:
     """The users a share reaches, as a WHERE clause on ``User``."""
     if share.subject_type == "user":
         return User.id == share.subject_id
@@ -66,7 +66,7 @@ def follow_shares(session: Session, batch: Sequence[events.Event]) -> None:
         level = event.data.get("level", 0)
         repo.add_for_users(
             session,
-            _recipients(share),
+            recipients(share),
             kind=KIND,
             subject=("node", share.node_id),
             source_id=share.id,
