@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import content, service, spaces, trash, views_select, views_shares
+from polaris.drive._locate import Permissions
 from polaris.drive.crumbs import crumbs_of
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
@@ -67,7 +68,11 @@ def folder(
             limit=200,
             cursor=cursor,
         )
-        items = [NodeRead.of(child, caller.actor) for child in listing.items]
+        # Each row's actions, decided once per distinct space, level and shares (``Permissions``):
+        # the page offers only those, and the selection bar's Move and Delete only if any row
+        # may be deleted.
+        seen = Permissions(caller.actor)
+        items = [NodeRead.of(child, caller.actor, permissions=seen) for child in listing.items]
         versions = {
             child.node.id: child.node.current_version_id
             for child in listing.items

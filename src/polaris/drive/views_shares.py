@@ -21,6 +21,7 @@ from polaris.access.policy import Actor, Permission
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import service, shares
+from polaris.drive._locate import Permissions
 from polaris.drive.schemas import NodeRead, ShareRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.errors import Conflict, PermissionDenied, ValidationFailed
@@ -241,9 +242,10 @@ def shared_with_me_page(
         for shared in found:
             newest.setdefault(shared.located.node.id, shared)
         sharers = shares.sharers_of(session=session, shares=[s.share for s in newest.values()])
+        seen = Permissions(caller.actor)
         items = [
             (
-                NodeRead.of(shared.located, caller.actor),
+                NodeRead.of(shared.located, caller.actor, permissions=seen),
                 sharers.get(shared.share.created_by or 0, "?"),
                 shared.share.created_at,
             )
