@@ -14,6 +14,7 @@ from polaris.instance import Instance
 from tests.factories import make_user
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import csrf_of, sign_in
+from tests.web.test_search_statements import counted
 
 
 def people(instance: Instance) -> dict[str, int]:
@@ -143,3 +144,31 @@ def test_the_header_counts_unread_notifications_and_the_page_marks_them_read(
 
 def test_the_header_has_no_notification_link_before_sign_in(client: TestClient) -> None:
     assert "notifications-unread" not in client.get("/login").text
+
+
+def test_a_shared_folder_page_costs_the_same_statements_for_3_rows_and_30(
+    seeded: Instance, client: TestClient
+) -> None:
+    """What a recipient may do is decided for the page at once (``Permissions``, the crumbs'
+    ``can_each``): no statement per row or per crumb."""
+    people(seeded)
+    top = folder(seeded, "ct.one", "top")
+    small = folder(seeded, "ct.one", "small", parent=top)
+    large = folder(seeded, "ct.one", "large", parent=top)
+    for n in range(3):
+        put(seeded, "ct.one", f"s{n}.txt", b"s", parent=small)
+    for n in range(30):
+        put(seeded, "ct.one", f"l{n}.txt", b"l", parent=large)
+    sign_in(client, "ct.one")
+    assert share_form(client, top, subject_type="user", subject="si.sharma").status_code == 303  # type: ignore[attr-defined]
+    client.cookies.clear()
+    sign_in(client, "si.sharma")
+    client.get(f"/drive/{small}")  # the session's first use may write; not counted
+    counts = []
+    for folder_id in (small, large):
+        with counted(seeded) as statements:
+            page = client.get(f"/drive/{folder_id}")
+        assert page.status_code == 200
+        assert 'value="delete"' not in page.text
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
