@@ -11,7 +11,7 @@ ensure_python_venv
 # OCR: Tesseract with its Hindi and English data, Ghostscript for OCRmyPDF (docs/ingest.md).
 # ClamAV's daemon for the malware-scanning tests (started by the tests, docs/resilience.md).
 # PostgreSQL's server binaries and pgBackRest: the PostgreSQL backup tests start clusters of their own.
-apt_install chromium fonts-noto-core tesseract-ocr tesseract-ocr-hin tesseract-ocr-eng ghostscript redis-server clamav-daemon postgresql pgbackrest litmus
+apt_install chromium fonts-noto-core tesseract-ocr tesseract-ocr-hin tesseract-ocr-eng ghostscript redis-server clamav-daemon postgresql pgbackrest litmus nextcloud-desktop-cmd rclone
 make_venv "[test]"
 # axe-core (npm) checks accessibility inside the browser tests.
 command -v npm >/dev/null || apt_install npm

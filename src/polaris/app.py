@@ -19,6 +19,7 @@ from polaris import __version__
 from polaris.admin.views import router as admin_pages
 from polaris.chat import live as chat_live
 from polaris.chat.api import router as chat_router
+from polaris.chat.api_retention import router as chat_retention_router
 from polaris.chat.views import router as chat_pages
 from polaris.dav.gate import OPTIONS_HEADERS as DAV_OPTIONS_HEADERS
 from polaris.dav.mount import DavDispatch
@@ -36,6 +37,7 @@ from polaris.identity.api_directory import router as directory_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.identity.views_app_passwords import router as app_password_pages
+from polaris.identity.views_login_flow import router as login_flow_pages
 from polaris.incident.service import CachedState
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
@@ -51,8 +53,11 @@ from polaris.matrix.views import router as matrix_pages
 from polaris.notifications import views as notification_views
 from polaris.notifications.api import router as notifications_router
 from polaris.search.api import router as search_router
+from polaris.search.api_messages import router as message_search_router
 from polaris.search.views import router as search_pages
 from polaris.web import header, listing, logs, problems
+from polaris.web.assets import VersionedStatic
+from polaris.web.compression import CompressionMiddleware
 from polaris.web.middleware import (
     BodyLimitMiddleware,
     MatrixCorsMiddleware,
@@ -70,8 +75,11 @@ STREAMING_PREFIXES = (
     "/api/v1/uploads",
     "/dav",
     "/remote.php/dav",
+    "/remote.php/webdav",
     "/_matrix/media/",
 )
+# Responses below these are never compressed: WebDAV clients and uploads get bytes as stored.
+UNCOMPRESSED_PREFIXES = ("/dav", "/remote.php/dav", "/api/v1/uploads", "/_matrix/media/")
 
 
 def create_app_from_environment() -> FastAPI:
@@ -153,11 +161,14 @@ def create_app(
     app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
+    app.include_router(message_search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
     app.include_router(chat_router, prefix=API_PREFIX)
+    app.include_router(chat_retention_router, prefix=API_PREFIX)
     app.include_router(notifications_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(app_password_pages)
+    app.include_router(login_flow_pages)
     app.include_router(ingest_views.router)  # a file's pages, before the selection's routes
     app.include_router(drive_pages)
     app.include_router(admin_pages)
@@ -171,7 +182,7 @@ def create_app(
     app.include_router(matrix_account_router)
     app.include_router(matrix_media_router)
     app.include_router(matrix_fallback)  # last: it answers every other /_matrix path
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", VersionedStatic(StaticFiles(directory=STATIC_DIR)), name="static")
     if instance.settings.dav.enabled:
         _dav_options(app)
 
@@ -188,6 +199,8 @@ def create_app(
         limit=instance.settings.http.max_json_bytes,
         streaming_prefixes=STREAMING_PREFIXES,
     )
+    # gzip outside the app's routes and DAV, inside the request-id and security-header layer.
+    app.add_middleware(CompressionMiddleware, skip_prefixes=UNCOMPRESSED_PREFIXES)
     app.add_middleware(MatrixCorsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -345,6 +346,9 @@ class Settings(BaseSettings):
     # Each new checkpoint is appended here as a JSON line (best on another disk or machine).
     audit_anchor_file: Path | None = None
     instance_name: str = "Polaris"
+    #: The zone every time on a page is shown in, with its name ("6 Dec 2026, 11:52 IST";
+    #: ``polaris.web.times``): an IANA zone name.
+    time_zone: str = "Asia/Kolkata"
     session: SessionSettings = SessionSettings()
     password: PasswordSettings = PasswordSettings()
     throttle: ThrottleSettings = ThrottleSettings()
@@ -375,6 +379,15 @@ class Settings(BaseSettings):
         if toml_path is not None and toml_path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return tuple(sources)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"time_zone: unknown zone {value!r} (an IANA name)") from error
+        return value
 
     # Derived paths: everything lives under data_dir unless set explicitly.
     @property

@@ -16,12 +16,14 @@ if TYPE_CHECKING:
 
 def load_job_handlers() -> None:
     import polaris.admin.jobs
+    import polaris.chat.retention
     import polaris.drive.placements
     import polaris.drive.retention_run
     import polaris.drive.scan_jobs
     import polaris.ingest.jobs
     import polaris.ingest.text_jobs
-    import polaris.search.indexing  # noqa: F401
+    import polaris.search.indexing
+    import polaris.search.messages  # noqa: F401
 
 
 def load_consumers() -> None:
@@ -31,19 +33,23 @@ def load_consumers() -> None:
     import polaris.ingest.consumers
     import polaris.notifications.shares
     import polaris.resilience.consumers
-    import polaris.search.consumers  # noqa: F401
+    import polaris.search.consumers
+    import polaris.search.messages  # noqa: F401
 
 
 def schedule_periodic(instance: Instance) -> None:
     """Queue the periodic jobs (the retention pass) unless one is waiting already: each queues
     its next run itself, so this only starts the chain (or restarts one a failure ended)."""
+    from polaris.chat import retention as chat_retention
     from polaris.db.uow import unit_of_work
     from polaris.drive import retention_run
-    from polaris.search import indexing
+    from polaris.search import indexing, messages
 
     with unit_of_work(instance.sessions) as session:
         retention_run.ensure_scheduled(session)
+        chat_retention.ensure_scheduled(session)
     indexing.ensure_current(instance)  # an index of older terms is rebuilt
+    messages.ensure_current(instance)
 
 
 def settle(instance: Instance, *, raise_errors: bool = True) -> tuple[int, int]:

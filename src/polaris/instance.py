@@ -38,6 +38,9 @@ class Instance:
     blobs: BlobStore
     #: The full-text index, opened on first use (``polaris.search.indexing.engine_of``).
     search: SearchEngine | None = None
+    #: The messenger's message index, the same engine over another table or directory
+    #: (``polaris.search.messages.message_engine_of``).
+    message_search: SearchEngine | None = None
     #: Records of reads, committed together (``polaris.audit.batch``).
     audit_batch: AuditBatch = field(init=False)
 

@@ -14,6 +14,7 @@ from polaris.access.policy import (
     Classification,
     decide_broadcast,
     decide_chat,
+    decide_chat_export,
 )
 
 OFFICER = Actor(
@@ -103,3 +104,29 @@ def test_an_attachment_above_clearance_is_refused_to_a_member() -> None:
 )
 def test_who_opens_a_broadcast(actor: Actor, unit_id: int, allowed: bool) -> None:
     assert decide_broadcast(actor, unit_id=unit_id).allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("actor", "room", "allowed", "reason"),
+    [
+        (OFFICER, facts("group", "join", "owner"), False, "not_admin"),
+        (SUPERVISOR, facts("broadcast", "join", "moderator"), False, "not_admin"),
+        (replace(OFFICER, is_admin=True), facts("group", None), True, "admin"),
+        (replace(OFFICER, is_admin=True, writes_frozen=True), facts("direct", None), True, "admin"),
+        (replace(OFFICER, is_admin=True), facts("missing", None), False, "missing"),
+        (replace(OFFICER, is_admin=True, disabled=True), facts("group", None), False, None),
+        (
+            replace(OFFICER, is_admin=True, token_scopes=frozenset({"write"})),
+            facts("group", None),
+            False,
+            None,
+        ),
+    ],
+)
+def test_only_administrators_export_a_room(
+    actor: Actor, room: ChatRoomFacts, allowed: bool, reason: str | None
+) -> None:
+    decision = decide_chat_export(actor, room)
+    assert decision.allowed is allowed
+    if reason is not None:
+        assert decision.reason == reason

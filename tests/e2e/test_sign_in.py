@@ -18,6 +18,13 @@ from tests.live_server import Server
 NEW_PASSWORD = "monsoon ledger kotwali 2026"
 
 
+def open_account_menu(page: Page) -> None:
+    """Open the account menu of the bar (a <details>), unless it is open already."""
+    menu = page.locator("details.account-menu")
+    if menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+
+
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
     page.goto("/login")
     page.get_by_label("Username").fill(username)
@@ -46,9 +53,11 @@ def test_wrong_password_shows_a_message(page: Page) -> None:
 
 def test_switching_to_hindi_translates_the_page_and_is_remembered(page: Page) -> None:
     sign_in(page, "hc.e2e")
-    page.get_by_label("Language").select_option("hi")
-    page.get_by_role("button", name="Change").click()
+    open_account_menu(page)
+    with page.expect_navigation():  # applied at once: no separate button
+        page.get_by_label("Language").select_option("hi")
     expect(page.get_by_role("link", name="मेरी फ़ाइलें")).to_be_visible()
+    open_account_menu(page)
     expect(page.get_by_role("button", name="साइन आउट करें")).to_be_visible()
     page.reload()
     expect(page.locator("html")).to_have_attribute("lang", "hi")
@@ -105,6 +114,7 @@ def test_mfa_role_enrols_signs_in_with_totp_and_changes_password(page: Page) -> 
     secret, enrolled_step, codes = enrol(page)
     page.get_by_role("link", name="Continue to Polaris").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("My files")
+    open_account_menu(page)
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
 
@@ -116,6 +126,7 @@ def test_mfa_role_enrols_signs_in_with_totp_and_changes_password(page: Page) -> 
     expect(page.get_by_role("heading", level=1)).to_contain_text("My files")
 
     # The password, by keyboard alone: a mismatch first, then the change.
+    open_account_menu(page)
     page.get_by_role("link", name="Change password").click()
     expect(page.get_by_role("heading", name="Change password")).to_be_visible()
     for repeat in (NEW_PASSWORD + "!", NEW_PASSWORD):
@@ -135,6 +146,7 @@ def test_mfa_role_enrols_signs_in_with_totp_and_changes_password(page: Page) -> 
     expect(page.get_by_role("status")).to_contain_text("Your password has been changed.")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "account-password-changed.png"), full_page=True)
+    open_account_menu(page)
     page.get_by_role("button", name="Sign out").click()
 
     # The new password, and a recovery code as the second factor (each works once).
@@ -183,6 +195,7 @@ def test_account_pages_have_no_serious_accessibility_violations(axe_page: Page) 
     secret, step, _codes = enrol(page)
     check("recovery-codes")
     page.get_by_role("link", name="Continue to Polaris").click()
+    open_account_menu(page)
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, "sdop.e2e")
     expect(page.get_by_role("heading", name="Second step")).to_be_visible()

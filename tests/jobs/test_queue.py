@@ -118,6 +118,34 @@ def test_the_same_key_is_one_job_while_queued_and_a_new_one_once_claimed(
     assert CALLS[-1] == ("echo", {"text": "c"})
 
 
+def test_keyed_jobs_enqueued_together_skip_queued_keys_and_repeats(instance: Instance) -> None:
+    queued = enqueue(instance, "test.echo", {"text": "a"}, key="echo:batch:1")
+    WAKE.clear()
+    session = instance.sessions()
+    with transaction(session):
+        added = jobs.enqueue_keyed(
+            session,
+            "test.echo",
+            [
+                jobs.KeyedJob("echo:batch:1", {"text": "not again"}),
+                jobs.KeyedJob("echo:batch:2", {"text": "b"}, subject=("file_version", 9)),
+                jobs.KeyedJob("echo:batch:2", {"text": "b"}, subject=("file_version", 9)),
+            ],
+        )
+        assert added == 1
+        assert not WAKE.is_set()
+    assert WAKE.is_set()
+    with transaction(session):
+        assert jobs.enqueue_keyed(session, "test.echo", []) == 0
+        assert [j.payload for j in jobs.jobs_for_subject(session, "file_version", 9)] == [
+            {"text": "b"}
+        ]
+    session.close()
+    jobs.run_pending(instance)
+    assert sorted(text["text"] for _, text in CALLS) == ["a", "b"]
+    assert queued != 0
+
+
 def test_workers_are_woken_when_the_jobs_commit_not_when_a_keyed_savepoint_ends(
     instance: Instance,
 ) -> None:

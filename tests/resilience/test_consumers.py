@@ -22,6 +22,7 @@ from polaris.handlers import load_consumers
 from polaris.identity.models import User
 from polaris.resilience import scoring, service
 from tests.drive.conftest import Drive, drive
+from tests.support.statements import counting
 
 __all__ = ["drive"]
 
@@ -167,6 +168,19 @@ def test_random_looking_formats_in_bulk_never_freeze(drive: Drive) -> None:
                 overwrite=True,
             )
     catch_up(drive)
+    assert not frozen(drive, "hc.a1")
+
+
+def test_a_batch_of_writes_is_scored_in_a_few_queries(drive: Drive) -> None:
+    catch_up(drive)
+    files(drive, "hc.a1", 30)
+    with counting(drive.instance.engine) as tally:
+        catch_up(drive)
+    # Once four queries an event (name, version, the one before, canary): now one of each a
+    # batch (the 60 events here are one batch).
+    canaries = [s for s in tally.statements if "FROM guard_canary" in s]
+    names = [s for s in tally.statements if s.startswith("SELECT node.id, node.name FROM node")]
+    assert len(canaries) == 1 and len(names) == 1, (canaries, names)
     assert not frozen(drive, "hc.a1")
 
 

@@ -19,6 +19,7 @@ from polaris.search.requests import INDEX_JOB
 from polaris.search.tantivy_engine import TantivySearchEngine
 from tests.drive.conftest import Drive, drive
 from tests.search.test_engines import EVERYTHING, doc
+from tests.support.statements import counting
 
 __all__ = ["drive"]  # the drive tests' fixture: an app over a real instance
 
@@ -130,6 +131,18 @@ def test_many_uploads_are_indexed_with_one_commit(drive: Drive) -> None:
     assert len([job for job in index_jobs(drive) if job.status == JobStatus.QUEUED]) == 31
     assert run_index_jobs(drive) == 1
     assert {job.status for job in index_jobs(drive)} == {JobStatus.DONE}
+    assert sorted(names(drive, "case")) == sorted(files)
+
+
+def test_a_pass_finds_its_nodes_in_a_few_queries_however_many_jobs(drive: Drive) -> None:
+    files = uploads(drive, 30)
+    queue(drive)
+    with counting(drive.instance.engine) as tally:
+        assert run_index_jobs(drive) == 1
+    # Once two queries a job (``locate``): now the pass's nodes, the nodes on their paths,
+    # their spaces and shares, a few queries in all.
+    node_reads = [s for s in tally.statements if s.startswith("SELECT") and "FROM node" in s]
+    assert len(node_reads) <= 4, node_reads
     assert sorted(names(drive, "case")) == sorted(files)
 
 

@@ -15,6 +15,7 @@ from polaris import jobs
 from polaris.drive.models import Node
 from polaris.handlers import settle
 from polaris.instance import Instance
+from polaris.web import assets
 from tests.factories import make_user
 from tests.web.test_drive_pages import audit_actions, png, put
 from tests.web.test_pages import sign_in
@@ -29,7 +30,7 @@ def test_a_picture_gets_a_thumbnail_and_page_preview_drawn_in_the_background(
     waiting = client.get(f"/drive/file/{file_id}")
     assert waiting.status_code == 200
     assert "The preview is being prepared." in waiting.text
-    assert '<script type="module" src="/static/js/preview.js">' in waiting.text
+    assert f'<script type="module" src="{assets.url("js/preview.js")}">' in waiting.text
     assert client.get(f"/drive/file/{file_id}/preview-status").json() == {"state": "pending"}
     listing = client.get("/", follow_redirects=True)
     assert "/thumbnail/" not in listing.text  # not drawn yet: an icon instead

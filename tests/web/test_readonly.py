@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from polaris.incident import service as incident
@@ -71,7 +73,7 @@ def test_pages_show_a_banner_in_english_and_hindi_and_refuse_form_writes(
     page = client.get("/login")
     assert page.status_code == 200
     assert "incident-banner" in page.text and "ransomware at PS-A1" in page.text
-    assert "(IST)" in page.text
+    assert re.search(r"\d{2}:\d{2} IST during incident response", page.text)
     hindi = client.get("/login", headers={"Accept-Language": "hi"})
     assert "केवल पढ़ने की अनुमति है" in hindi.text
     refused = client.post("/drive/1/folders", data={"name": "x"})

@@ -446,6 +446,19 @@ def decide_chat_start(actor: Actor) -> Decision:
     return Decision(True, "member")
 
 
+def decide_chat_export(actor: Actor, room: ChatRoomFacts) -> Decision:
+    """May the actor export a room's whole record for an inquiry (deleted text and edits
+    included)? Administrators only, whether they are in the room or not, and never a missing
+    room. Reading, not changing: a frozen administrator may still export (an inquiry into the
+    freeze needs it). Anyone else is told the room does not exist (``not_admin``)."""
+    admin = decide_admin(actor, changes=False)
+    if not admin.allowed:
+        return admin
+    if room.kind == "missing":
+        return Decision(False, "missing")
+    return Decision(True, "admin")
+
+
 def decide_broadcast(actor: Actor, *, unit_id: int) -> Decision:
     """May the actor open a broadcast from ``unit_id`` to the units below it? Their own unit, with
     a role that reaches down the tree (a supervisor), or an administrator."""

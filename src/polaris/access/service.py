@@ -25,6 +25,7 @@ from polaris.access.policy import (
     decide,
     decide_broadcast,
     decide_chat,
+    decide_chat_export,
     decide_chat_start,
     decide_group,
     decide_usage,
@@ -217,6 +218,31 @@ def require_chat(
     if not in_room:
         raise NotFound(CHAT_ROOM_MISSING, code="not_found")
     raise PermissionDenied(f"you may not {action.value} in this room")
+
+
+def require_chat_export(
+    *, session: Session, actor: Actor, room: ChatRoomFacts, context: audit.AuditContext
+) -> None:
+    """Return if the actor may export the room (``policy.decide_chat_export``); otherwise audit
+    the denial and raise the ``NotFound`` a missing room gets, whatever the reason: a
+    non-administrator learns nothing of which rooms exist."""
+    decision = decide_chat_export(actor, room)
+    if decision.allowed:
+        return
+
+    def _audit_denial(audit_session: Session) -> None:
+        audit.append(
+            session=audit_session,
+            context=context,
+            action="chat_room.export",
+            object_type="chat_room",
+            object_id=room.room_id,
+            decision="deny",
+            reason=decision.reason,
+        )
+
+    after_rollback(session, _audit_denial)
+    raise NotFound(CHAT_ROOM_MISSING, code="not_found")
 
 
 def require_broadcast(

@@ -2,7 +2,8 @@
 
 ``polaris storage verify`` / ``gc`` and the status page's storage check hand this to the store
 (which knows no domain). Each domain that keeps content in the store lists its own references
-(``drive.stored``: versions and uploads; ``ingest.stored``: previews, page images, OCR'd PDFs); a
+(``drive.stored``: versions and uploads; ``dav.stored``: Nextcloud chunked uploads;
+``ingest.stored``: previews, page images, OCR'd PDFs); a
 new one is added here.
 """
 
@@ -14,12 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
+from polaris.dav import stored as dav_stored
 from polaris.drive import stored as drive_stored
 from polaris.ingest import stored as ingest_stored
 from polaris.storage.gc import GcReport
 from polaris.storage.references import Reference
 
-_DOMAINS = (drive_stored, ingest_stored)
+_DOMAINS = (dav_stored, drive_stored, ingest_stored)
 
 
 class DatabaseReferences:

@@ -25,6 +25,8 @@ MEMBER_CHANGED = "chat.member.changed"
 MESSAGE_SENT = "chat.message.sent"
 MESSAGE_EDITED = "chat.message.edited"
 MESSAGE_REDACTED = "chat.message.redacted"
+#: Retention removed the text of messages (``chat.retention``): ``event_ids``.
+MESSAGE_PURGED = "chat.message.purged"
 RECEIPT_UPDATED = "chat.receipt.updated"
 BROADCAST_ACKNOWLEDGED = "chat.broadcast.acknowledged"
 BROADCAST_REMINDED = "chat.broadcast.reminded"

@@ -106,6 +106,8 @@ class ChatEvent(Base):
     device_id: Mapped[str | None] = mapped_column(String(64))
     txn_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Retention removed the text (``polaris.chat.retention``): ``body`` is None for good.
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("room_id", "seq", name="uq_chat_event_room_seq"),

@@ -37,7 +37,6 @@ SCRIPT_TEXTS = {
     "failed": N_("Could not send the file."),
     "uploading": N_("Uploading…"),
     "sent": N_("File sent."),
-    "ist": N_("IST"),
 }
 PAGE = 50
 #: Files of one's own space offered in the picker.

@@ -10,6 +10,7 @@ from polaris.cli import (
     admin,
     audit_cmds,
     backup_cmds,
+    chat_cmds,
     doctor_cmd,
     events_cmds,
     guard_cmds,
@@ -55,6 +56,7 @@ app.command("recover")(recover_cmd.recover_command)
 app.add_typer(jobs_cmds.jobs_app, name="jobs", help="The background job queue.")
 app.add_typer(events_cmds.events_app, name="events", help="The change stream and its consumers.")
 app.add_typer(search_cmds.search_app, name="search", help="The full-text search index.")
+app.add_typer(chat_cmds.chat_app, name="chat", help="The messenger: exports for an inquiry.")
 app.add_typer(admin.units_app, name="units", help="Units of the hierarchy.")
 app.add_typer(admin.users_app, name="users", help="Bulk user administration.")
 app.add_typer(admin.user_app, name="user", help="One user's account.")

@@ -17,10 +17,11 @@ from typing import Any
 
 from wsgidav.dav_error import DAVError
 
+from polaris.dav import checksums, nextcloud
 from polaris.dav.context import DavRequest
 from polaris.dav.errors import translated
 from polaris.db.uow import transaction
-from polaris.drive import content, reads
+from polaris.drive import content, reads, stamps
 from polaris.drive.paths import Located
 from polaris.storage.refs import ContentRef
 from polaris.storage.writer import ContentTooLarge, ContentWriter
@@ -94,8 +95,19 @@ class Upload:
     file (which, made by someone else meanwhile, becomes a version of theirs: ``overwrite``).
     """
 
-    def __init__(self, request: DavRequest, length: int | None, **target: Any) -> None:
+    def __init__(
+        self,
+        request: DavRequest,
+        length: int | None,
+        *,
+        environ: dict[str, Any] | None = None,
+        **target: Any,
+    ) -> None:
         self._request = request
+        # ``OC-Checksum`` checked and ``X-OC-Mtime`` kept (the Nextcloud clients, rclone).
+        self._checksum = checksums.expected(environ) if environ is not None else None
+        self._mtime = nextcloud.mtime_from(environ) if environ is not None else None
+        self._digests = checksums.Digests()
         self._target = {**target, "overwrite": True}
         self._length = length
         self._limit = request.instance.settings.drive.max_file_bytes
@@ -120,6 +132,9 @@ class Upload:
             )
 
     def write(self, data: bytes) -> None:
+        self._digests.update(data)
+        if self._checksum is not None:
+            self._checksum.update(data)
         if self._memory is not None:
             self._memory += data
             if self._length is not None and len(self._memory) > self._length:
@@ -151,9 +166,11 @@ class Upload:
                 body = self._writer.finish()
         if self._length is not None and size != self._length:
             raise DAVError(400, context_info="the body does not match its Content-Length")
+        if self._checksum is not None:
+            self._checksum.check()
         request = self._request
         with translated(), transaction(request.session):
-            located, _, _ = content.commit_upload(
+            located, version, _ = content.commit_upload(
                 session=request.session,
                 actor=request.actor,
                 context=request.context,
@@ -161,7 +178,12 @@ class Upload:
                 content=body,
                 **self._target,
             )
+            self._digests.record(request.session, version.id)
+            if self._mtime is not None:
+                stamps.set_client_mtime(located.node, self._mtime)
         request.changed()
+        request.written = located
+        request.mtime_accepted = self._mtime is not None
         return located
 
 

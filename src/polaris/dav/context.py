@@ -14,6 +14,7 @@ from polaris.db.uow import transaction
 from polaris.drive import spaces as drive_spaces
 from polaris.drive.models import Space
 from polaris.drive.names import repair_name
+from polaris.drive.paths import Located, Permissions
 from polaris.instance import Instance
 
 ENVIRON_KEY = "polaris.dav"
@@ -29,7 +30,17 @@ class DavRequest:
     #: Resources found by path in this request (WsgiDAV asks for the same path several times);
     #: emptied by every write.
     found: dict[str, Any] = field(default_factory=dict)
+    #: The node last written by this request (a PUT), for its ``OC-ETag`` and ``OC-FileId``.
+    written: Located | None = None
+    mtime_accepted: bool = False
     _spaces: dict[str, Space] | None = None
+    _permissions: Permissions | None = None
+
+    def permissions(self) -> Permissions:
+        """What the caller may do with nodes, decided once per kind of node (``oc:permissions``)."""
+        if self._permissions is None:
+            self._permissions = Permissions(self.actor)
+        return self._permissions
 
     @property
     def username(self) -> str:

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from polaris.access import gate
 from polaris.access.policy import Need
-from polaris.dav import provider
+from polaris.dav import chunking, nextcloud, provider
 from polaris.dav.context import ENVIRON_KEY, DavRequest
 from polaris.db.uow import transaction
+from polaris.drive import stamps
 from polaris.errors import NotAuthenticated, PermissionDenied, Throttled
 from polaris.identity import app_passwords
 from polaris.identity.actors import RequestInfo, actor_context, actor_for
@@ -104,6 +105,9 @@ class DavGate:
         # WsgiDAV routes by the whole path (``/dav``, ``/remote.php/dav/files``).
         environ["PATH_INFO"] = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         environ["SCRIPT_NAME"] = ""
+        path = str(environ["PATH_INFO"])
+        if path == nextcloud.STATUS_PATH:
+            return nextcloud.status(start_response)
         settings = self.instance.settings.dav
         if environ.get("wsgi.url_scheme") != "https" and not settings.allow_plain_http:
             return _plain(start_response, "403 Forbidden", "WebDAV is served over HTTPS only")
@@ -115,6 +119,8 @@ class DavGate:
                 "Polaris is read-only during incident response; reading still works",
             )
         credentials = basic_credentials(environ)
+        if credentials is None and path.startswith(nextcloud.OCS_PREFIX):
+            return nextcloud.ocs(environ, start_response, None)  # capabilities need no sign-in
         if credentials is None and method == "OPTIONS":
             # What the server speaks, the same for every path: Windows asks before it signs in.
             return _plain(start_response, "200 OK", "", OPTIONS_HEADERS)
@@ -150,6 +156,14 @@ class DavGate:
         except BaseException:
             session.close()
             raise
+        if path.startswith(nextcloud.OCS_PREFIX):
+            try:
+                return nextcloud.ocs(environ, start_response, request)
+            finally:
+                request.session.close()
+        environ[ENVIRON_KEY] = request
+        if under(path, (chunking.PREFIX,)):
+            return self._respond(environ, start_response, request, chunking.handle)
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
             request.session.close()
             start_response(
@@ -204,12 +218,16 @@ class DavGate:
         return DavRequest(instance=self.instance, session=session, actor=actor, context=context)
 
     def _respond(
-        self, environ: dict[str, Any], start_response: StartResponse, request: DavRequest
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        request: DavRequest,
+        app: WsgiApp | None = None,
     ) -> Iterator[bytes]:
         """WsgiDAV does its work while its answer is iterated; the session lives until then."""
         provider.serving(request.username)
         try:
-            answer = self.dav(environ, start_response)
+            answer = (app or self.dav)(environ, _with_upload_headers(start_response, request))
             try:
                 yield from answer
             finally:
@@ -219,3 +237,26 @@ class DavGate:
         finally:
             provider.serving(None)
             request.session.close()
+
+
+def under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
+
+
+def _with_upload_headers(start_response: StartResponse, request: DavRequest) -> StartResponse:
+    """A successful upload answers with the Nextcloud headers the sync clients record:
+    ``OC-ETag``, ``OC-FileId`` and, when its ``X-OC-Mtime`` was kept, ``X-OC-MTime: accepted``."""
+
+    def start(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+        written = request.written
+        if written is not None and status[:1] == "2":
+            etag = stamps.etag_seen(written.node, request.actor.clearance)
+            headers = [
+                *headers,
+                *nextcloud.upload_headers(
+                    written.node.id, etag, mtime_accepted=request.mtime_accepted
+                ),
+            ]
+        return start_response(status, headers, *rest)
+
+    return start

@@ -15,14 +15,14 @@ from typing import Any
 from a2wsgi import WSGIMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from polaris.dav.server import PREFIXES, make_dav_app
+from polaris.dav.server import SERVED, make_dav_app
 from polaris.instance import Instance
 
 #: Threads of the bridge: WebDAV requests served at once by one process.
 THREADS = 16
 
 
-def under(path: str, prefixes: tuple[str, ...] = PREFIXES) -> bool:
+def under(path: str, prefixes: tuple[str, ...] = SERVED) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
 
 

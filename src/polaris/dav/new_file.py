@@ -56,6 +56,7 @@ class NewFile(DAVNonCollection):  # type: ignore[misc]
         self._upload = Upload(
             request_of(self.environ),
             0 if empty else declared_length(self.environ),
+            environ=None if empty else self.environ,
             parent_id=self.parent.node_id,
             name=self.name,
         )

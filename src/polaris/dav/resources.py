@@ -18,7 +18,7 @@ from wsgidav.dav_error import DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from polaris.access.policy import Action
-from polaris.dav import properties
+from polaris.dav import checksums, nextcloud, properties
 from polaris.dav.content import ContentReader, Upload, declared_length
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
@@ -44,6 +44,16 @@ QUOTA_PROPERTIES = {
     "{DAV:}quota-available-bytes": "get_available_bytes",
 }
 
+_UNKNOWN = object()
+#: The Nextcloud clients' properties and the methods that answer them.
+NEXTCLOUD_PROPERTIES = {
+    f"{nextcloud.OC}fileid": "oc_fileid",
+    f"{nextcloud.OC}id": "oc_id",
+    f"{nextcloud.OC}permissions": "oc_permissions",
+    f"{nextcloud.OC}size": "oc_size",
+    f"{nextcloud.OC}checksums": "oc_checksums",
+}
+
 
 class _Node:
     """What folders and files share: stamps as the caller's clearance sees them, the canonical
@@ -58,6 +68,7 @@ class _Node:
         self.space = space
         self.ref = ref
         self._dead: dict[str, str] | None = None
+        self._checksum: object = _UNKNOWN
 
     @property
     def request(self) -> DavRequest:
@@ -109,12 +120,47 @@ class _Node:
             return str(value)
         if name.startswith("{DAV:}"):
             return super().get_property_value(name)  # type: ignore[misc]
+        if name in NEXTCLOUD_PROPERTIES:
+            return getattr(self, NEXTCLOUD_PROPERTIES[name])()
         value = self.dead_properties().get(name)
         if value is None:
             raise DAVError(404)
         return xml_tools.string_to_xml(value)
 
+    # The Nextcloud clients' names (``dav.nextcloud``)
+
+    def oc_fileid(self) -> str:
+        return str(self.node_id)
+
+    def oc_id(self) -> str:
+        return nextcloud.file_id(self.node_id)
+
+    def oc_permissions(self) -> str:
+        actions = self.request.permissions().of(self.located)
+        return nextcloud.permissions(actions, folder=isinstance(self, Folder))
+
+    def oc_size(self) -> str:
+        return str(self.located.node.size)
+
+    def oc_checksums(self) -> Any:
+        """``<oc:checksums><oc:checksum>SHA1:… MD5:…</oc:checksum></oc:checksums>`` (Nextcloud's
+        form), for a file written over WebDAV; absent otherwise (``dav.checksums``)."""
+        version_id = self.located.node.current_version_id
+        if self._checksum is _UNKNOWN:
+            self._checksum = None
+            if version_id is not None and not isinstance(self, Folder):
+                with transaction(self.request.session, read_only=True):
+                    found = checksums.of_versions(self.request.session, [version_id])
+                self._checksum = found.get(version_id)
+        if self._checksum is None:
+            raise DAVError(404)
+        element = xml_tools.etree.Element(f"{nextcloud.OC}checksums")
+        xml_tools.etree.SubElement(element, f"{nextcloud.OC}checksum").text = self._checksum
+        return element
+
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
+        if name in NEXTCLOUD_PROPERTIES:
+            raise DAVError(403, context_info="this property is the server's")
         if name.startswith("{DAV:}"):
             return super().set_property_value(name, value, dry_run=dry_run)  # type: ignore[misc]
         text = None if value is None else xml_tools.etree.tostring(value).decode("utf-8")
@@ -219,6 +265,11 @@ class _Node:
                 name=name,
             )
             properties.copy(request.session, self.node_id, copied.node.id)
+            checksums.copy(
+                request.session,
+                self.located.node.current_version_id,
+                copied.node.current_version_id,
+            )
         request.changed()
 
 
@@ -276,8 +327,18 @@ class Folder(_Node, DAVCollection):  # type: ignore[misc]
     def get_member_list(self) -> list[Folder | File]:
         members = [self.child(located) for located in self.children()]
         dead = properties.of_nodes(self.request, [member.node_id for member in members])
+        versions = [
+            version_id
+            for member in members
+            if isinstance(member, File)
+            and (version_id := member.located.node.current_version_id) is not None
+        ]
+        with transaction(self.request.session, read_only=True):
+            sums = checksums.of_versions(self.request.session, versions)
         for member in members:
             member._dead = dead[member.node_id]
+            if isinstance(member, File):
+                member._checksum = sums.get(member.located.node.current_version_id or 0)
         return members
 
     def get_member(self, name: str) -> Any:
@@ -350,7 +411,9 @@ class File(_Node, DAVNonCollection):  # type: ignore[misc]
         return ContentReader(self.request, self.node_id)
 
     def begin_write(self, *, content_type: str | None = None) -> Upload:
-        self._upload = Upload(self.request, declared_length(self.environ), node_id=self.node_id)
+        self._upload = Upload(
+            self.request, declared_length(self.environ), environ=self.environ, node_id=self.node_id
+        )
         return self._upload
 
     def end_write(self, *, with_errors: bool) -> None:

@@ -25,7 +25,12 @@ from polaris.instance import Instance
 #: Where Windows maps a drive, and the Nextcloud clients' files (followed by the username).
 DAV_PREFIX = "/dav"
 NEXTCLOUD_FILES_PREFIX = "/remote.php/dav/files"
-PREFIXES = (DAV_PREFIX, NEXTCLOUD_FILES_PREFIX)
+#: Nextcloud's older WebDAV address (its capabilities' ``webdav-root``): the same as ``/dav``.
+NEXTCLOUD_WEBDAV_PREFIX = "/remote.php/webdav"
+PREFIXES = (DAV_PREFIX, NEXTCLOUD_FILES_PREFIX, NEXTCLOUD_WEBDAV_PREFIX)
+#: Everything the WebDAV app answers: WsgiDAV's addresses, and what the Nextcloud clients read
+#: besides (``dav.nextcloud``, ``dav.chunking``).
+SERVED = (*PREFIXES, "/status.php", "/ocs/v1.php", "/ocs/v2.php", "/remote.php/dav/uploads")
 #: Bytes WsgiDAV reads from a PUT's body, and sends of a GET's, at a time.
 BLOCK_SIZE = 256 * 1024
 
@@ -35,6 +40,7 @@ def dav_config(instance: Instance) -> dict[str, Any]:
         "provider_mapping": {
             DAV_PREFIX: PolarisProvider(per_user=False),
             NEXTCLOUD_FILES_PREFIX: PolarisProvider(per_user=True),
+            NEXTCLOUD_WEBDAV_PREFIX: PolarisProvider(per_user=False),
         },
         "middleware_stack": [PlainErrors, RequestResolver],
         "http_authenticator": {"domain_controller": None},

@@ -7,9 +7,10 @@ caller that acts on what it finds goes through ``drive.content`` (as the guard's
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from polaris.drive import repo
@@ -20,6 +21,41 @@ def node_name(session: Session, node_id: int) -> str | None:
     """The node's name, None when it is gone."""
     node = repo.get_node(session, node_id)
     return None if node is None else node.name
+
+
+def node_names(session: Session, node_ids: Iterable[int]) -> dict[int, str]:
+    """:func:`node_name` for many nodes in one query; gone ones are left out."""
+    wanted = sorted(set(node_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Node.id, Node.name).where(Node.id.in_(wanted)))
+    return {node_id: name for node_id, name in rows}
+
+
+def versions_and_previous(
+    session: Session, version_ids: Iterable[int]
+) -> dict[int, tuple[FileVersion, FileVersion | None]]:
+    """Each version with the one before it (:func:`previous_version`), in two queries for the
+    usual case (numbers without gaps); gone versions are left out."""
+    wanted = sorted(set(version_ids))
+    if not wanted:
+        return {}
+    versions = session.scalars(select(FileVersion).where(FileVersion.id.in_(wanted))).all()
+    later = [v for v in versions if v.number > 1]
+    before: dict[tuple[int, int], FileVersion] = {}
+    if later:
+        pairs = [(v.node_id, v.number - 1) for v in later]
+        query = select(FileVersion).where(
+            tuple_(FileVersion.node_id, FileVersion.number).in_(pairs)
+        )
+        before = {(v.node_id, v.number): v for v in session.scalars(query)}
+    found: dict[int, tuple[FileVersion, FileVersion | None]] = {}
+    for version in versions:
+        previous = before.get((version.node_id, version.number - 1))
+        if previous is None and version.number > 1:
+            previous = previous_version(session, version)  # a gap: purged versions between
+        found[version.id] = (version, previous)
+    return found
 
 
 def previous_version(session: Session, version: FileVersion) -> FileVersion | None:

@@ -192,8 +192,9 @@ def _append(
 def list_holds(
     *, session: Session, actor: Actor | None, context: AuditContext, active_only: bool = True
 ) -> list[LegalHold]:
+    """The holds on files and folders (the messenger's are ``chat.retention.list_holds``)."""
     _require(session, actor, context, "node.holds")
-    query = select(LegalHold).order_by(LegalHold.id)
+    query = select(LegalHold).where(LegalHold.node_id.is_not(None)).order_by(LegalHold.id)
     if active_only:
         query = query.where(LegalHold.released_at.is_(None))
     return list(session.scalars(query))

@@ -37,15 +37,26 @@ class IndexedNode:
     version_id: int | None
 
 
+def located_for_index(session: Session, node_ids: Sequence[int]) -> dict[int, Located]:
+    """The nodes a pass of index jobs will read, found together (a few queries for the pass,
+    not two a node); give the result to :func:`nodes_for_index` as ``known``."""
+    return locate_many(session, node_ids)
+
+
 def nodes_for_index(
-    session: Session, node_id: int, *, subtree: bool
+    session: Session,
+    node_id: int,
+    *,
+    subtree: bool,
+    known: dict[int, Located] | None = None,
 ) -> tuple[list[IndexedNode], list[int]]:
     """(live nodes to index, ids to remove from the index) for a node, or its whole subtree.
 
     A node in the trash (or below a trashed folder) is removed; so is one that is gone. Space
-    roots are never indexed: they stand for the space itself.
+    roots are never indexed: they stand for the space itself. ``known``: nodes already found
+    by :func:`located_for_index` in the same snapshot (one missing from it is gone).
     """
-    located = locate(session, node_id)
+    located = known.get(node_id) if known is not None else locate(session, node_id)
     if located is None:
         return [], [node_id]
     top = located.node

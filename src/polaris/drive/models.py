@@ -216,24 +216,32 @@ class RetentionRule(Base):
         ForeignKey("node.id", ondelete="CASCADE"), index=True
     )
     classification: Mapped[int | None] = mapped_column(Integer)
+    #: A kind of messenger room (``direct``, ``group``, ``unit_channel``, ``broadcast``): the rule
+    #: says how long its messages are kept (``keep_messages_days``; ``polaris.chat.retention``).
+    room_kind: Mapped[str | None] = mapped_column(String(16), unique=True)
     keep_versions_years: Mapped[int | None] = mapped_column(Integer)
     purge_trash_days: Mapped[int | None] = mapped_column(Integer)
+    keep_messages_days: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LegalHold(Base):
-    """A legal hold on a node and its subtree (``polaris.drive.holds``): while ``released_at`` is
-    unset, nothing in it is purged or loses a version.
+    """A legal hold on a node and its subtree (``polaris.drive.holds``), or on a messenger room or
+    on everything a user sent in the messenger (``polaris.chat.retention``): exactly one of
+    ``node_id``, ``room_id`` and ``user_id``. While ``released_at`` is unset, nothing it holds is
+    purged or loses a version.
 
-    No foreign key to the node: the record of a hold outlives the node it once held.
+    No foreign keys: the record of a hold outlives what it once held.
     """
 
     __tablename__ = "legal_hold"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    node_id: Mapped[int] = mapped_column(Integer, index=True)
+    node_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    room_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     reason: Mapped[str] = mapped_column(String(1000))
     held_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     held_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -245,6 +253,20 @@ class LegalHold(Base):
         Index(
             "uq_legal_hold_active",
             "node_id",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+        Index(
+            "uq_legal_hold_active_room",
+            "room_id",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+        Index(
+            "uq_legal_hold_active_user",
+            "user_id",
             unique=True,
             sqlite_where=text("released_at IS NULL"),
             postgresql_where=text("released_at IS NULL"),

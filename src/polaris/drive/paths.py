@@ -17,6 +17,7 @@ from polaris.access.policy import Action, Actor
 from polaris.audit.context import AuditContext
 from polaris.drive import repo
 from polaris.drive._locate import Located, locate_many, require_node
+from polaris.drive._locate import Permissions as Permissions  # for WebDAV's oc:permissions
 from polaris.drive.models import Space
 from polaris.drive.names import normalise_name
 from polaris.errors import ValidationFailed

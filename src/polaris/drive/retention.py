@@ -16,6 +16,11 @@ applies to anything the purge would remove counts: the space's, the folders' abo
 deleted subtree, and the levels found in it. A legal hold (``polaris.drive.holds``) overrides
 every rule: nothing held expires or is purged.
 
+A fourth kind of rule names a kind of messenger room (``room_kind``) and says
+``keep_messages_days`` D: its messages are kept D days after they were sent, then their text is
+removed by the messenger's retention pass (``polaris.chat.retention``, which validates the kind
+and applies holds on rooms and users). Drive stores these rules with its own and ignores them.
+
 Administrators manage rules (API, ``polaris retention``); every change is audited. A year is a
 calendar year (29 February counts back to 28 February); a day is 24 hours.
 """
@@ -45,17 +50,23 @@ MAX_DAYS = 36500
 
 @dataclass(frozen=True)
 class Target:
-    """What a rule applies to: exactly one of the three."""
+    """What a rule applies to: exactly one of the four."""
 
     space_id: int | None = None
     node_id: int | None = None
     classification: int | None = None
+    #: A kind of messenger room (``polaris.chat.retention`` checks the name).
+    room_kind: str | None = None
 
     def __post_init__(self) -> None:
-        given = [v for v in (self.space_id, self.node_id, self.classification) if v is not None]
+        given = [
+            v
+            for v in (self.space_id, self.node_id, self.classification, self.room_kind)
+            if v is not None
+        ]
         if len(given) != 1:
             raise ValidationFailed(
-                "a rule applies to exactly one space, folder or classification",
+                "a rule applies to exactly one space, folder, classification or kind of room",
                 code="retention_target",
             )
 
@@ -92,7 +103,9 @@ def _check_target(session: Session, target: Target) -> None:
         raise ValidationFailed("no such classification level", code="retention_target")
 
 
-def rule_detail(rule: RetentionRule) -> dict[str, int | None]:
+def rule_detail(rule: RetentionRule) -> dict[str, int | str | None]:
+    if rule.room_kind is not None:
+        return {"room_kind": rule.room_kind, "keep_messages_days": rule.keep_messages_days}
     return {
         "space_id": rule.space_id,
         "node_id": rule.node_id,
@@ -100,6 +113,32 @@ def rule_detail(rule: RetentionRule) -> dict[str, int | None]:
         "keep_versions_years": rule.keep_versions_years,
         "purge_trash_days": rule.purge_trash_days,
     }
+
+
+def _check_durations(
+    target: Target,
+    keep_versions_years: int | None,
+    purge_trash_days: int | None,
+    keep_messages_days: int | None,
+) -> None:
+    if target.room_kind is not None:
+        if keep_versions_years is not None or purge_trash_days is not None:
+            raise ValidationFailed(
+                "a kind of room keeps messages, not versions or a trash",
+                code="retention_duration",
+            )
+        if keep_messages_days is None:
+            raise ValidationFailed("say how many days to keep messages", code="retention_duration")
+        _check_duration(keep_messages_days, MAX_DAYS, "keep_messages_days")
+        return
+    if keep_messages_days is not None:
+        raise ValidationFailed("only a kind of room keeps messages", code="retention_duration")
+    if keep_versions_years is None and purge_trash_days is None:
+        raise ValidationFailed(
+            "say how long to keep versions, the trash, or both", code="retention_duration"
+        )
+    _check_duration(keep_versions_years, MAX_YEARS, "keep_versions_years")
+    _check_duration(purge_trash_days, MAX_DAYS, "purge_trash_days")
 
 
 def set_rule(
@@ -110,21 +149,19 @@ def set_rule(
     target: Target,
     keep_versions_years: int | None,
     purge_trash_days: int | None,
+    keep_messages_days: int | None = None,
 ) -> RetentionRule:
-    """Create the rule of ``target``, or change it: one rule per space, folder and level."""
+    """Create the rule of ``target``, or change it: one rule per space, folder, level and kind
+    of room."""
     _require(session, actor, context, "retention.rule_set")
-    if keep_versions_years is None and purge_trash_days is None:
-        raise ValidationFailed(
-            "say how long to keep versions, the trash, or both", code="retention_duration"
-        )
-    _check_duration(keep_versions_years, MAX_YEARS, "keep_versions_years")
-    _check_duration(purge_trash_days, MAX_DAYS, "purge_trash_days")
+    _check_durations(target, keep_versions_years, purge_trash_days, keep_messages_days)
     _check_target(session, target)
     rule = retention_repo.rule_for_target(
         session,
         space_id=target.space_id,
         node_id=target.node_id,
         classification=target.classification,
+        room_kind=target.room_kind,
     )
     now = utcnow()
     if rule is None:
@@ -132,12 +169,14 @@ def set_rule(
             space_id=target.space_id,
             node_id=target.node_id,
             classification=target.classification,
+            room_kind=target.room_kind,
             created_by=actor_id(actor),
             created_at=now,
         )
         session.add(rule)
     rule.keep_versions_years = keep_versions_years
     rule.purge_trash_days = purge_trash_days
+    rule.keep_messages_days = keep_messages_days
     rule.updated_at = now
     session.flush()
     _audit(session, context, "retention.rule_set", rule)
@@ -167,14 +206,27 @@ def get_rule(
 
 
 def target_of(rule: RetentionRule) -> Target:
-    return Target(space_id=rule.space_id, node_id=rule.node_id, classification=rule.classification)
+    return Target(
+        space_id=rule.space_id,
+        node_id=rule.node_id,
+        classification=rule.classification,
+        room_kind=rule.room_kind,
+    )
 
 
 def list_rules(
     *, session: Session, actor: Actor | None, context: AuditContext
 ) -> list[RetentionRule]:
     _require(session, actor, context, "retention.rules")
-    return retention_repo.rules(session)
+    return retention_repo.rules(session, rooms=False)
+
+
+def list_room_rules(
+    *, session: Session, actor: Actor | None, context: AuditContext
+) -> list[RetentionRule]:
+    """The rules of kinds of messenger room (``list_rules`` has the drive's)."""
+    _require(session, actor, context, "retention.rules")
+    return retention_repo.rules(session, rooms=True)
 
 
 def _audit(session: Session, context: AuditContext, action: str, rule: RetentionRule) -> None:

@@ -90,7 +90,7 @@ def rule_views(session: Session, rules: Sequence[RetentionRule]) -> list[RuleVie
 
 
 def hold_views(session: Session, holds: Sequence[LegalHold]) -> list[HoldView]:
-    located = {h.node_id: locate(session, h.node_id) for h in holds}
+    located = {h.node_id: locate(session, h.node_id) for h in holds if h.node_id is not None}
     spaces = _space_names(
         session, list({found.space.id: found.space for found in located.values() if found}.values())
     )
@@ -98,7 +98,7 @@ def hold_views(session: Session, holds: Sequence[LegalHold]) -> list[HoldView]:
     usernames = _usernames(session, user_ids)
     views = []
     for hold in holds:
-        found = located[hold.node_id]
+        found = located.get(hold.node_id) if hold.node_id is not None else None
         views.append(
             HoldView(
                 hold,

@@ -11,14 +11,28 @@ from sqlalchemy.orm import Session
 from polaris.drive.models import FileVersion, Node, RetentionRule
 
 
-def rules(session: Session) -> list[RetentionRule]:
-    return list(session.scalars(select(RetentionRule).order_by(RetentionRule.id)))
+def rules(session: Session, *, rooms: bool | None = None) -> list[RetentionRule]:
+    """Every rule; ``rooms`` True: only kinds of messenger room, False: only the drive's."""
+    query = select(RetentionRule).order_by(RetentionRule.id)
+    if rooms is not None:
+        query = query.where(
+            RetentionRule.room_kind.is_not(None) if rooms else RetentionRule.room_kind.is_(None)
+        )
+    return list(session.scalars(query))
 
 
 def rule_for_target(
-    session: Session, *, space_id: int | None, node_id: int | None, classification: int | None
+    session: Session,
+    *,
+    space_id: int | None,
+    node_id: int | None,
+    classification: int | None,
+    room_kind: str | None = None,
 ) -> RetentionRule | None:
     query = select(RetentionRule).where(
+        RetentionRule.room_kind.is_(None)
+        if room_kind is None
+        else RetentionRule.room_kind == room_kind,
         RetentionRule.space_id.is_(None)
         if space_id is None
         else RetentionRule.space_id == space_id,

@@ -53,3 +53,11 @@ def renewed(level: int, etag: str, now: dt.datetime | None) -> dict[str, Any]:
     if now is not None:
         values.update(dict.fromkeys(MODIFIED_FIELDS[level:], now))
     return values
+
+
+def set_client_mtime(node: Node, when: dt.datetime) -> None:
+    """Give a file the modification time its uploader's device has for it (WebDAV's
+    ``X-OC-Mtime``, which sync clients send so that every device shows the same time). Only the
+    file's own times change; its ETag and its folders' stamps moved with the upload itself."""
+    for name in MODIFIED_FIELDS:
+        setattr(node, name, when)

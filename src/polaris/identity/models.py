@@ -227,3 +227,27 @@ class IdentityStamp(Base):
 
 
 Index("ix_user_session_user_active", UserSession.user_id, UserSession.ended_at)
+
+
+class LoginFlow(Base):
+    """A Nextcloud login flow v2 (``identity.login_flow``): a client polls with ``poll_hash`` (the
+    SHA-256 of the poll token it holds) while the person signs in at the page named by
+    ``login_hash``; granting makes an app password, handed out once (only its SHA-256 is kept
+    elsewhere: ``secret`` holds it, sealed so that only the polling app can open it, between the
+    grant and the one poll that takes it)."""
+
+    __tablename__ = "dav_login_flow"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    login_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    username: Mapped[str | None] = mapped_column(String(255))
+    #: X25519: the public key, and the private key sealed under the poll token's key.
+    public_key: Mapped[str] = mapped_column(String(64))
+    private_key: Mapped[str] = mapped_column(String(128))
+    #: The app password once granted, sealed to ``public_key`` (``identity.login_flow``).
+    secret: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from polaris.jobs.models import Job, JobStatus
@@ -146,3 +148,20 @@ def running(session: Session, *, limit: int) -> Sequence[Job]:
     return session.scalars(
         select(Job).where(Job.status == JobStatus.RUNNING).order_by(Job.started_at).limit(limit)
     ).all()
+
+
+#: Rows in one multi-row INSERT: well under SQLite's 32,766 bound parameters (11 a row).
+_ROWS_A_STATEMENT = 500
+
+
+def insert_new_keys(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert keyed job rows in one statement, skipping keys already taken; how many went in."""
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, Job.__table__)
+    added = 0
+    for start in range(0, len(rows), _ROWS_A_STATEMENT):
+        statement = insert_(table).values(rows[start : start + _ROWS_A_STATEMENT])
+        statement = statement.on_conflict_do_nothing(index_elements=[table.c.key])
+        added += len(session.execute(statement.returning(table.c.id)).all())
+    return added

@@ -160,6 +160,50 @@ def enqueue(
     return job
 
 
+@dataclass(frozen=True)
+class KeyedJob:
+    """One job for :func:`enqueue_keyed`: idempotent by ``key`` like :func:`enqueue`'s."""
+
+    key: str
+    payload: Payload
+    subject: tuple[str, int] | None = None
+
+
+def enqueue_keyed(session: Session, kind: str, wanted: Sequence[KeyedJob]) -> int:
+    """Add many keyed jobs in the caller's transaction with one statement; a key already queued
+    (or racing in from another transaction) is skipped, as :func:`enqueue` would return it.
+
+    A change-stream consumer asks for a job per changed node: one ``INSERT … ON CONFLICT (key)
+    DO NOTHING`` for the whole batch instead of a lookup, a savepoint and an insert per node.
+    Returns how many were new.
+    """
+    if not wanted:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "kind": kind,
+            "key": item.key,
+            "payload": item.payload,
+            "subject_type": item.subject[0] if item.subject else None,
+            "subject_id": item.subject[1] if item.subject else None,
+            "status": JobStatus.QUEUED,
+            "attempts": 0,
+            "max_attempts": DEFAULT_MAX_ATTEMPTS,
+            "run_after": now,
+            "progress_done": 0,
+            "created_at": now,
+        }
+        for item in {item.key: item for item in wanted}.values()
+    ]
+    added = repo.insert_new_keys(session, rows)
+    if added:
+        session.info[_WAKE_PENDING] = True
+        if not event.contains(session, "after_commit", _wake_workers):
+            event.listen(session, "after_commit", _wake_workers)
+    return added
+
+
 def _wake_workers(session: Session) -> None:
     """Wake workers here and on other nodes once the transaction that queued jobs commits.
 

@@ -48,7 +48,6 @@ def notifications_page(
         sidebar,
         items=items,
         next_before=next_before,
-        notifications_page=True,
     )
 
 

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from polaris import events
 from polaris.drive import events as drive_events
 from polaris.drive import history
-from polaris.drive import service as drive
 from polaris.drive.models import FileVersion
-from polaris.errors import NotFound
 from polaris.resilience import repo, scoring, service, signals
 from polaris.storage.refs import ContentRef
 from polaris.storage.store import BlobStore, blobs_of
@@ -47,6 +46,7 @@ CANARY_KINDS = frozenset(
 @events.consumer(CONSUMER, kinds=KINDS, batch=200, start="now")
 def follow_writes(session: Session, batch: Sequence[events.Event]) -> None:
     """Score each user's writes in the batch; freeze an account whose score reaches the mark."""
+    known = _Known.of(session, batch)
     blobs = blobs_of(session.info)
     by_user: dict[int, list[events.Event]] = {}
     for event in batch:
@@ -63,7 +63,7 @@ def follow_writes(session: Session, batch: Sequence[events.Event]) -> None:
         canary = False
         found: list[dict[str, object]] = []
         for event in mine:
-            findings = _findings(session, blobs, event)
+            findings = _findings(known, blobs, event)
             canary = canary or scoring.CANARY in findings
             if event.kind == drive_events.NODE_CREATED:
                 scored = scoring.points(findings)  # a creation is no overwrite: not counted
@@ -81,31 +81,53 @@ def follow_writes(session: Session, batch: Sequence[events.Event]) -> None:
             service.freeze(session, state, reason="canary" if canary else "score")
 
 
-def _findings(session: Session, blobs: BlobStore | None, event: events.Event) -> list[str]:
-    node_id = (
-        int(str(event.data.get("node_id")))
-        if event.kind == drive_events.VERSION_ADDED
-        else event.subject_id
-    )
+@dataclass(frozen=True)
+class _Known:
+    """What a batch's events need from the drive, read together: a few queries a batch rather
+    than four an event (names, versions with the ones before them, canaries)."""
+
+    names: dict[int, str]
+    versions: dict[int, tuple[FileVersion, FileVersion | None]]
+    canaries: set[int]
+
+    @classmethod
+    def of(cls, session: Session, batch: Sequence[events.Event]) -> _Known:
+        named = [e.subject_id for e in batch if e.kind in _NAMED]
+        added = [e.subject_id for e in batch if e.kind == drive_events.VERSION_ADDED]
+        touched = [_node_of(e) for e in batch if e.kind in CANARY_KINDS]
+        return cls(
+            names=history.node_names(session, named),
+            versions=history.versions_and_previous(session, added),
+            canaries=repo.canaries_among(session, touched),
+        )
+
+
+_NAMED = (drive_events.NODE_CREATED, drive_events.NODE_RENAMED)
+
+
+def _node_of(event: events.Event) -> int:
+    if event.kind == drive_events.VERSION_ADDED:
+        return int(str(event.data.get("node_id")))
+    return event.subject_id
+
+
+def _findings(known: _Known, blobs: BlobStore | None, event: events.Event) -> list[str]:
     findings: list[str] = []
-    if event.kind in (drive_events.NODE_CREATED, drive_events.NODE_RENAMED):
-        name = history.node_name(session, node_id)
+    if event.kind in _NAMED:
+        name = known.names.get(event.subject_id)
         findings += signals.name_findings(name) if name is not None else []
     if event.kind == drive_events.VERSION_ADDED and blobs is not None:
-        findings += _content_findings(session, blobs, event.subject_id)
-    touched = event.kind in CANARY_KINDS
-    if touched and repo.is_canary(session, node_id):
+        findings += _content_findings(known, blobs, event.subject_id)
+    if event.kind in CANARY_KINDS and _node_of(event) in known.canaries:
         findings.append(scoring.CANARY)
     return findings
 
 
-def _content_findings(session: Session, blobs: BlobStore, version_id: int) -> list[str]:
-    try:
-        version = drive.get_version(session, version_id)
-    except NotFound:
+def _content_findings(known: _Known, blobs: BlobStore, version_id: int) -> list[str]:
+    if version_id not in known.versions:
         return []  # purged since
+    version, before = known.versions[version_id]
     new = _sample(blobs, version)
-    before = history.previous_version(session, version)
     if before is None:
         return signals.new_file_findings(version.content_type, new)
     if before.sha256 == version.sha256:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +37,15 @@ def get_account(session: Session, user_id: int) -> GuardAccount | None:
 
 def is_canary(session: Session, node_id: int) -> bool:
     return session.get(GuardCanary, node_id) is not None
+
+
+def canaries_among(session: Session, node_ids: Iterable[int]) -> set[int]:
+    """Which of these nodes are canaries (one query)."""
+    wanted = sorted(set(node_ids))
+    if not wanted:
+        return set()
+    query = select(GuardCanary.node_id).where(GuardCanary.node_id.in_(wanted))
+    return set(session.scalars(query))
 
 
 def add_canary(session: Session, node_id: int, marked_by: int | None) -> bool:

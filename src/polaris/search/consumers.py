@@ -66,6 +66,5 @@ def follow_changes(session: Session, batch: Sequence[events.Event]) -> None:
         elif event.kind in NODE | SUBTREE:
             subtree = event.kind in SUBTREE
             wanted[event.subject_id] = wanted.get(event.subject_id, False) or subtree
-    for node_id, subtree in wanted.items():
-        requests.request_index(session, node_id, subtree=subtree)
+    requests.request_indexes(session, wanted)
     requests.request_removal(session, removed)

@@ -116,15 +116,17 @@ def index_jobs(instance: Instance, batch: Sequence[jobs.BatchJob]) -> jobs.Batch
     try:
         with session.begin():
             reader = _Reader(session, writes)
+            requests: dict[int, tuple[int | list[int], bool]] = {}
             for job in batch:
                 try:
-                    request = _request(job.payload)
+                    requests[job.job_id] = _request(job.payload)
                 except (KeyError, TypeError, ValueError) as error:
                     outcome[job.job_id] = jobs.JobFailure(
                         f"not an index request: {error!r}", permanent=True
                     )
-                    continue
-                outcome[job.job_id] = reader.read(job.job_id, *request)
+            reader.find([what for what, _ in requests.values() if isinstance(what, int)])
+            for job_id, request in requests.items():
+                outcome[job_id] = reader.read(job_id, *request)
             reader.flush()
     finally:
         session.close()
@@ -151,12 +153,19 @@ class _Reader:
         self.session = session
         self.writes = writes
         self.waiting: list[tuple[int, drive_index.IndexedNode]] = []
+        self.known: dict[int, drive_index.Located] | None = None
+
+    def find(self, node_ids: list[int]) -> None:
+        """Find the pass's nodes together, in this snapshot (see ``located_for_index``)."""
+        self.known = drive_index.located_for_index(self.session, node_ids)
 
     def read(self, job_id: int, what: int | list[int], subtree: bool) -> dict[str, Any]:
         if isinstance(what, list):
             self.writes.remove(job_id, what)  # purged: nothing left to read
             return {"removed": len(what)}
-        live, gone = drive_index.nodes_for_index(self.session, what, subtree=subtree)
+        live, gone = drive_index.nodes_for_index(
+            self.session, what, subtree=subtree, known=self.known
+        )
         self.writes.remove(job_id, gone)
         for node in live:
             self.waiting.append((job_id, node))

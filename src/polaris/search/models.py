@@ -21,16 +21,9 @@ IntegerArray = JSON().with_variant(postgresql.ARRAY(Integer()), "postgresql")
 TextSearchVector = Text().with_variant(postgresql.TSVECTOR(), "postgresql")
 
 
-class SearchEntry(Base):
-    """A document in the full-text index.
-
-    ``ancestors`` are the node ids from the space root down to the node, for shares
-    (``ancestors && :shared_roots``, a GIN index). ``document`` is the pre-tokenised name (weight
-    A) and text (weight D), written as a ``tsvector`` literal; on PostgreSQL its storage is
-    ``MAIN`` (set by the migration): it stays in the row, the text goes to TOAST.
-    """
-
-    __tablename__ = "search_entry"
+class _Entry:
+    """The columns of an index table: the documents' (``search_entry``) and the messages'
+    (``chat_search_entry``) are the same shape, read and written by the same engine."""
 
     node_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     space_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -46,8 +39,33 @@ class SearchEntry(Base):
     document: Mapped[str] = mapped_column(TextSearchVector)
     indexed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+
+class SearchEntry(_Entry, Base):
+    """A document in the full-text index.
+
+    ``ancestors`` are the node ids from the space root down to the node, for shares
+    (``ancestors && :shared_roots``, a GIN index). ``document`` is the pre-tokenised name (weight
+    A) and text (weight D), written as a ``tsvector`` literal; on PostgreSQL its storage is
+    ``MAIN`` (set by the migration): it stays in the row, the text goes to TOAST.
+    """
+
+    __tablename__ = "search_entry"
+
     __table_args__ = (
         Index("ix_search_entry_document", "document", postgresql_using="gin"),
         Index("ix_search_entry_ancestors", "ancestors", postgresql_using="gin"),
         Index("ix_search_entry_modified_at", "modified_at"),
+    )
+
+
+class ChatSearchEntry(_Entry, Base):
+    """A messenger message in the message index (``polaris.search.messages``): ``node_id`` is the
+    message's event id, ``space_id`` its room, ``owner_id`` its sender, ``modified_at`` when it
+    was sent, ``ancestors`` the event id alone (messages are never shared one by one)."""
+
+    __tablename__ = "chat_search_entry"
+
+    __table_args__ = (
+        Index("ix_chat_search_entry_document", "document", postgresql_using="gin"),
+        Index("ix_chat_search_entry_modified_at", "modified_at"),
     )

@@ -50,6 +50,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     Select,
+    Table,
     Text,
     bindparam,
     cast,
@@ -105,10 +106,14 @@ _entry = SearchEntry.metadata.tables[SearchEntry.__tablename__]
 class PostgresSearchEngine:
     """Full-text search in the instance's PostgreSQL database."""
 
-    def __init__(self, engine: Engine, *, max_ranked: int = MAX_RANKED) -> None:
+    def __init__(
+        self, engine: Engine, *, max_ranked: int = MAX_RANKED, table: Table = _entry
+    ) -> None:
+        """``table``: ``search_entry`` (documents) or another of its shape (the messages')."""
         if engine.dialect.name != "postgresql":
             raise ValueError("the postgresql search engine needs a PostgreSQL database")
         self._engine = engine
+        self._table = table
         self._max_ranked = max_ranked
         #: Write transactions committed through this object (for tests and benchmarks).
         self.commits = 0
@@ -122,12 +127,12 @@ class PostgresSearchEngine:
         rows = [_row(document) for document in latest.values()]
         with self._engine.begin() as connection:
             for start in range(0, len(rows), BATCH):
-                connection.execute(_upsert_statement(), rows[start : start + BATCH])
+                connection.execute(_upsert_statement(self._table), rows[start : start + BATCH])
         self.commits += 1
 
     def delete(self, node_ids: Sequence[int]) -> None:
         with self._engine.begin() as connection:
-            _delete(connection, node_ids)
+            _delete(self._table, connection, node_ids)
         self.commits += 1
 
     def write(self, documents: Sequence[SearchDocument], removed: Sequence[int]) -> Rejected:
@@ -142,9 +147,9 @@ class PostgresSearchEngine:
         gone = set(removed) - latest.keys()
         if not rows and not gone:
             return rejected
-        statement = _upsert_statement()
+        statement = _upsert_statement(self._table)
         with self._engine.begin() as connection:
-            _delete(connection, gone)
+            _delete(self._table, connection, gone)
             for start in range(0, len(rows), BATCH):
                 chunk = rows[start : start + BATCH]
                 try:
@@ -164,22 +169,24 @@ class PostgresSearchEngine:
 
     def clear(self) -> None:
         with self._engine.begin() as connection:
-            connection.execute(delete(_entry))
+            connection.execute(delete(self._table))
 
     def count(self) -> int:
         with self._engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(_entry)).scalar_one())
+            return int(
+                connection.execute(select(func.count()).select_from(self._table)).scalar_one()
+            )
 
     def terms_version(self) -> int:
         """The terms version of the rows (the table's comment). An empty table without one is
         current, and is marked so (a new instance, before its first document)."""
         with self._engine.connect() as connection:
             comment = connection.execute(
-                text("SELECT obj_description('search_entry'::regclass, 'pg_class')")
+                text(f"SELECT obj_description('{self._table.name}'::regclass, 'pg_class')")
             ).scalar_one()
             if comment and str(comment).startswith(TERMS_COMMENT):
                 return int(str(comment).removeprefix(TERMS_COMMENT))
-            empty = connection.execute(select(_entry.c.node_id).limit(1)).first() is None
+            empty = connection.execute(select(self._table.c.node_id).limit(1)).first() is None
         if not empty:
             return 0
         self.set_terms_version(TERMS_VERSION)
@@ -189,7 +196,7 @@ class PostgresSearchEngine:
         with self._engine.begin() as connection:
             # A literal: COMMENT takes no parameters; the version is an int.
             connection.execute(
-                text(f"COMMENT ON TABLE search_entry IS '{TERMS_COMMENT}{int(version)}'")
+                text(f"COMMENT ON TABLE {self._table.name} IS '{TERMS_COMMENT}{int(version)}'")
             )
 
     # --- reads --------------------------------------------------------------------------------
@@ -198,7 +205,7 @@ class PostgresSearchEngine:
         planned = plan(query, visibility)
         if planned is None:
             return Matches((), complete=True)
-        conditions = _conditions(planned)
+        conditions = _conditions(self._table, planned)
         with self._engine.begin() as connection:
             # For this transaction (``SET LOCAL``), in one round trip: no JIT (compiling a large
             # ranking costs more than it saves, tens of milliseconds) and the random page cost.
@@ -208,7 +215,7 @@ class PostgresSearchEngine:
             )
             if planned.clauses:
                 tsquery = cast(literal(_tsquery(planned.query), Text), postgresql.TSQUERY)
-                conditions.append(_entry.c.document.op("@@")(tsquery))
+                conditions.append(self._table.c.document.op("@@")(tsquery))
                 rows = connection.execute(self._ranked(conditions, tsquery, bound)).all()
                 matched = int(rows[0].matched) if rows else 0
                 complete = matched < self._max_ranked and matched <= bound
@@ -222,8 +229,8 @@ class PostgresSearchEngine:
     def stored(self, node_ids: Sequence[int]) -> dict[int, StoredText]:
         if not node_ids:
             return {}
-        statement = select(_entry.c.node_id, _entry.c.name, _entry.c.text).where(
-            _entry.c.node_id == func.any(_int_array(node_ids))
+        statement = select(self._table.c.node_id, self._table.c.name, self._table.c.text).where(
+            self._table.c.node_id == func.any(_int_array(node_ids))
         )
         with self._engine.connect() as connection:
             return {
@@ -237,7 +244,7 @@ class PostgresSearchEngine:
         """The best ``bound`` among the first ``max_ranked`` visible matches, and how many
         matched (up to ``max_ranked``)."""
         matched = (
-            select(_entry.c.node_id, _entry.c.document)
+            select(self._table.c.node_id, self._table.c.document)
             .where(*conditions)
             .limit(self._max_ranked)
             .subquery("matched")
@@ -252,64 +259,64 @@ class PostgresSearchEngine:
     def _newest(self, conditions: list[ColumnElement[bool]], most: int) -> Select[Any]:
         """A listing: the newest visible documents (the modified-time index)."""
         return (
-            select(_entry.c.node_id)
+            select(self._table.c.node_id)
             .where(*conditions)
-            .order_by(_entry.c.modified_at.desc(), _entry.c.node_id.desc())
+            .order_by(self._table.c.modified_at.desc(), self._table.c.node_id.desc())
             .limit(most)
         )
 
 
-def _upsert_statement() -> Any:
+def _upsert_statement(table: Table) -> Any:
     """Insert, or replace the entry of the same node."""
-    columns = [column.name for column in _entry.columns]
+    columns = [column.name for column in table.columns]
     values: dict[str, ColumnElement[Any]] = {
         column: bindparam(column) for column in columns if column != "document"
     }
     values["document"] = cast(bindparam("document", type_=Text), postgresql.TSVECTOR)
-    insert = postgresql.insert(_entry).values(values)
+    insert = postgresql.insert(table).values(values)
     return insert.on_conflict_do_update(
-        index_elements=[_entry.c.node_id],
+        index_elements=[table.c.node_id],
         set_={column: insert.excluded[column] for column in columns if column != "node_id"},
     )
 
 
-def _delete(connection: Connection, node_ids: Iterable[int]) -> None:
+def _delete(table: Table, connection: Connection, node_ids: Iterable[int]) -> None:
     ids = sorted(set(node_ids))
     for start in range(0, len(ids), 10_000):
         connection.execute(
-            delete(_entry).where(
-                _entry.c.node_id == func.any(_int_array(ids[start : start + 10_000]))
+            delete(table).where(
+                table.c.node_id == func.any(_int_array(ids[start : start + 10_000]))
             )
         )
 
 
-def _conditions(planned: Plan) -> list[ColumnElement[bool]]:
+def _conditions(table: Table, planned: Plan) -> list[ColumnElement[bool]]:
     visible: list[ColumnElement[bool]] = []
     if planned.space_keys:
-        space: ColumnElement[Any] = _entry.c.space_id
+        space: ColumnElement[Any] = table.c.space_id
         if len(planned.space_keys) > BROAD_VISIBILITY:
             space = space + 0  # not indexable: a filter (see the module docstring)
         visible.append(space == func.any(_int_array(planned.space_keys)))
     if planned.shared_roots:
-        visible.append(_entry.c.ancestors.op("&&")(_int_array(planned.shared_roots)))
+        visible.append(table.c.ancestors.op("&&")(_int_array(planned.shared_roots)))
     conditions: list[ColumnElement[bool]] = [
         or_(*visible),
-        _entry.c.classification <= planned.max_classification,
+        table.c.classification <= planned.max_classification,
     ]
     if planned.space_filter is not None:
-        conditions.append(_entry.c.space_id == func.any(_int_array(planned.space_filter)))
+        conditions.append(table.c.space_id == func.any(_int_array(planned.space_filter)))
     if planned.classification is not None:
-        conditions.append(_entry.c.classification == planned.classification)
+        conditions.append(table.c.classification == planned.classification)
     if planned.content_types is not None:
-        conditions.append(_entry.c.content_type.in_(sorted(planned.content_types)))
+        conditions.append(table.c.content_type.in_(sorted(planned.content_types)))
     if planned.owner_id is not None:
-        conditions.append(_entry.c.owner_id == planned.owner_id)
+        conditions.append(table.c.owner_id == planned.owner_id)
     if planned.unit_id is not None:
-        conditions.append(_entry.c.unit_id == planned.unit_id)
+        conditions.append(table.c.unit_id == planned.unit_id)
     if planned.modified_from is not None:
-        conditions.append(_entry.c.modified_at >= planned.modified_from)
+        conditions.append(table.c.modified_at >= planned.modified_from)
     if planned.modified_to is not None:
-        conditions.append(_entry.c.modified_at < planned.modified_to)
+        conditions.append(table.c.modified_at < planned.modified_to)
     return conditions
 
 

@@ -27,6 +27,22 @@ def request_index(session: Session, node_id: int, *, subtree: bool = False) -> N
     )
 
 
+def request_indexes(session: Session, wanted: dict[int, bool]) -> None:
+    """:func:`request_index` for many nodes (node id -> subtree) with one statement."""
+    jobs.enqueue_keyed(
+        session,
+        INDEX_JOB,
+        [
+            jobs.KeyedJob(
+                key=f"{INDEX_JOB}:{'tree' if subtree else 'node'}:{node_id}",
+                payload={"node_id": node_id, "subtree": subtree},
+                subject=("node", node_id),
+            )
+            for node_id, subtree in wanted.items()
+        ],
+    )
+
+
 def request_removal(session: Session, node_ids: list[int]) -> None:
     """Remove purged nodes (they will not be found when the job runs)."""
     if node_ids:

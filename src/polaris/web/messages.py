@@ -95,6 +95,12 @@ ERROR_MESSAGES = {
     "chat_bad_page": N_("That page of the conversation cannot be shown."),
     "chat_not_broadcast": N_("This message is not a broadcast."),
     "chat_attachment_not_file": N_("Only a file can be sent, not a folder."),
+    "reason_required": N_("Give the reason. It is kept in the audit log."),
+    "reason_too_long": N_("The reason is too long: 500 characters at most."),
+    "export_format": N_("Choose JSON or a text transcript."),
+    "hold_target": N_("Hold one room or one user's messages, not both."),
+    "search_date": N_("Give a date such as 2026-12-06, or a time such as 2026-12-06T14:30 (IST)."),
+    "search_filter": N_("There is no such user or unit."),
     "chat_attachment_above_clearance": N_(
         "Some members of this room are not cleared for this file's classification. It was not sent."
     ),

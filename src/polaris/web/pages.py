@@ -6,7 +6,11 @@ administrator-issued password is unchanged, every page but the password form lea
 A form that changes anything carries a hidden ``csrf`` field: with a session, the HMAC of the
 session token (as the API's ``X-CSRF-Token``); before sign-in, the HMAC of a random
 ``polaris_pre`` cookie, so that nobody can make a browser sign in to an account of theirs (login
-CSRF).
+CSRF). The token in a page is masked afresh for every response (a random pad, then the token
+XOR the pad): pages are gzip-compressed (``polaris.web.compression``) and may show text an
+attacker chose next to the token, and a secret that never repeats byte for byte cannot be read
+from compressed sizes (BREACH). The unmasked token is accepted too (the ``polaris_csrf`` cookie's
+value, which the API's header carries).
 """
 
 from __future__ import annotations
@@ -80,7 +84,12 @@ async def check_form_csrf(request: Request) -> None:
     pre = request.cookies.get(PRE_SESSION_COOKIE)
     if pre:
         expected.append(csrf_token_for(instance, "pre:" + pre))
-    if not sent or not any(hmac.compare_digest(sent, token) for token in expected):
+    candidates = (sent, unmask(sent))
+    if not sent or not any(
+        hmac.compare_digest(candidate.encode(), token.encode())
+        for candidate in candidates
+        for token in expected
+    ):
         raise PermissionDenied("missing or wrong CSRF token", code="csrf_failed")
 
 
@@ -89,10 +98,33 @@ def form_csrf(request: Request) -> tuple[str, str | None]:
     instance = get_instance(request)
     session_token = request.cookies.get(SESSION_COOKIE)
     if session_token:
-        return csrf_token_for(instance, session_token), None
+        return mask(csrf_token_for(instance, session_token)), None
     pre = request.cookies.get(PRE_SESSION_COOKIE) or secrets.token_urlsafe(24)
     new_cookie = None if request.cookies.get(PRE_SESSION_COOKIE) else pre
-    return csrf_token_for(instance, "pre:" + pre), new_cookie
+    return mask(csrf_token_for(instance, "pre:" + pre)), new_cookie
+
+
+def mask(token: str) -> str:
+    """``token`` (ASCII) under a fresh random pad: hex of the pad, then of token XOR pad."""
+    raw = token.encode("ascii")
+    pad = secrets.token_bytes(len(raw))
+    return (pad + bytes(a ^ b for a, b in zip(raw, pad, strict=True))).hex()
+
+
+def unmask(sent: str) -> str:
+    """The token a masked form field carries (for anything else, what it came as)."""
+    if len(sent) % 4 or len(sent) < 4:
+        return sent
+    try:
+        data = bytes.fromhex(sent)
+    except ValueError:
+        return sent
+    half = len(data) // 2
+    plain = bytes(a ^ b for a, b in zip(data[half:], data[:half], strict=True))
+    try:
+        return plain.decode("ascii")
+    except UnicodeDecodeError:
+        return sent
 
 
 #: The one page open while a password change is due (sign-out is a form that needs no caller).

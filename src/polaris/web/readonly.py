@@ -17,6 +17,7 @@ alone turn it off.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Protocol
 
@@ -60,6 +61,9 @@ ALLOWED_WRITES = frozenset(
 class ReadOnlyState(Protocol):
     @property
     def reason(self) -> str: ...
+
+    @property
+    def since(self) -> dt.datetime: ...
 
     @property
     def since_ist(self) -> str: ...

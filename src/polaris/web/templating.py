@@ -2,7 +2,9 @@
 
 Templates call ``_("...")`` for every user-facing string (Babel extracts them from there), and
 format dates, numbers and sizes through the helpers below so that Hindi pages get Hindi formats.
-Times are shown in IST with the zone (``when``).
+Times are shown in the instance's zone (IST by default) with the zone's name (``when``,
+``polaris.web.times``); static files are linked by their versioned address (``static``,
+``polaris.web.assets``) so that browsers may keep them for a year.
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from polaris.web import assets, times
 from polaris.web.i18n import LANGUAGES, pick_language, translations
 from polaris.web.messages import SIZE_UNITS
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = assets.STATIC_DIR
 
 environment = Environment(
     loader=FileSystemLoader(TEMPLATE_DIR),
@@ -31,9 +33,13 @@ environment = Environment(
     lstrip_blocks=True,
 )
 
-_LOCALES = {"en": "en_IN", "hi": "hi_IN"}
-#: Times on pages are Indian Standard Time, with the zone written after them.
-IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
+_LOCALES = times.LOCALES
+
+
+def time_zone_of(request: Request) -> str:
+    """The instance's display zone (``Settings.time_zone``); IST for an app without one."""
+    instance = getattr(request.app.state, "instance", None)
+    return instance.settings.time_zone if instance is not None else times.DEFAULT_ZONE
 
 
 def render(
@@ -43,12 +49,13 @@ def render(
     catalogue = translations(language)
     locale = _LOCALES[language]
 
+    zone_name = time_zone_of(request)
+
     def when(value: dt.datetime | None) -> str:
-        """A time in IST, saying so (a time without a zone is UTC, as the database keeps it)."""
+        """A time in the instance's zone, saying which (a time without a zone is UTC)."""
         if value is None:
             return ""
-        shown = format_datetime(value, "medium", tzinfo=IST, locale=locale)
-        return catalogue.gettext("%(time)s IST") % {"time": shown}
+        return times.shown(value, language=language, zone_name=zone_name)
 
     def number(value: int | float) -> str:
         return format_decimal(value, locale=locale)
@@ -81,10 +88,19 @@ def render(
         language=language,
         languages=LANGUAGES,
         when=when,
+        time_format=times.script_format(language=language, zone_name=zone_name),
+        static=assets.url,
         number=number,
         size=size,
         request_path=request.url.path,
+        request_target=_target(request),
         incident=getattr(request.state, "incident", None),
         **context,
     )
     return HTMLResponse(page, status_code=status_code)
+
+
+def _target(request: Request) -> str:
+    """The page's path with its query string: where the language switch comes back to."""
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path

@@ -1,7 +1,7 @@
 """Notifications: one row per recipient (``polaris.notifications``)
 
 Revision ID: 20261206_0023
-Revises: 20261206_0020
+Revises: 20261206_0022
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from polaris.db.base import UTCDateTime
 
 revision = "20261206_0023"
-down_revision = "20261206_0020"
+down_revision = "20261206_0022"
 branch_labels = None
 depends_on = None
 

@@ -24,11 +24,15 @@ function api(url, method, body) {
   });
 }
 
+// Times as the server shows them (polaris.web.times): the instance's zone, its name after.
+const TIME = DATA.time || { zone: "Asia/Kolkata", label: "IST", locale: "en-IN" };
+const TIME_FORMAT = new Intl.DateTimeFormat(TIME.locale, {
+  timeZone: TIME.zone, day: "numeric", month: "short", year: "numeric",
+  hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+});
+
 function istTime(iso) {
-  const shownAt = new Date(iso).toLocaleString(document.documentElement.lang === "hi" ? "hi-IN" : "en-IN", {
-    timeZone: "Asia/Kolkata", dateStyle: "medium", timeStyle: "medium",
-  });
-  return `${shownAt} ${TEXTS.ist || "IST"}`;
+  return `${TIME_FORMAT.format(new Date(iso))} ${TIME.label}`;
 }
 
 function bump(counter, by) {

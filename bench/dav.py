@@ -1,0 +1,204 @@
+"""rclone against three WebDAV servers, side by side: Polaris, WsgiDAV on a plain folder, and
+``rclone serve webdav``.
+
+``--files`` files of ``--size`` bytes (random) are copied up with ``rclone copy`` into an empty
+folder, then down into an empty local folder, through each server in turn, with rclone's default
+parallelism (4 transfers). The table gives wall time, files per second and the server's CPU time
+(user + system of the server process and its children, from ``/proc``) per file.
+
+- **Polaris**: ``polaris serve`` (as in ``tests/dav``), the Nextcloud address, ``vendor
+  nextcloud``, an app password: authorisation, audit, encryption, the malware-scan record,
+  ``oc:checksums``;
+- **WsgiDAV folder**: WsgiDAV 4.4's ``FilesystemProvider`` over a temporary folder, anonymous,
+  served by uvicorn through a2wsgi (the same bridge as Polaris; no cheroot here);
+- **rclone serve**: ``rclone serve webdav`` over a temporary folder (Go, anonymous).
+
+Run from the repository root: ``PYTHONPATH=src .venv/bin/python bench/dav.py [--files 2000]``
+(needs ``rclone``: ``scripts/test.sh`` installs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.dav.conftest import serving  # noqa: E402
+from tests.live_server import free_port, wait_for  # noqa: E402
+
+WSGIDAV_FOLDER = textwrap.dedent(
+    """
+    import sys
+    import uvicorn
+    from a2wsgi import WSGIMiddleware
+    from wsgidav.wsgidav_app import WsgiDAVApp
+
+    app = WsgiDAVApp({
+        "provider_mapping": {"/": sys.argv[1]},
+        "simple_dc": {"user_mapping": {"*": True}},
+        "http_authenticator": {"domain_controller": None},
+        "verbose": 0,
+        "logging": {"enable": False},
+    })
+    uvicorn.run(WSGIMiddleware(app, workers=16), host="127.0.0.1", port=int(sys.argv[2]),
+                log_level="warning")
+    """
+)
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    vendor: str
+    pid: int
+    user: str = ""
+    password: str = ""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and every live descendant, with their ended children's."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        # utime, stime, and cutime, cstime: the children that ended (and were waited for).
+        times[int(entry.name)] = sum(int(value) for value in fields[11:15]) / ticks
+    wanted, total = {pid}, 0.0
+    changed = True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in wanted and child not in wanted:
+                wanted.add(child)
+                changed = True
+    for member in wanted:
+        total += times.get(member, 0.0)
+    return total
+
+
+def rclone(target: Target, home: Path, *args: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
+    env |= {
+        "RCLONE_CONFIG_T_TYPE": "webdav",
+        "RCLONE_CONFIG_T_URL": target.url,
+        "RCLONE_CONFIG_T_VENDOR": target.vendor,
+    }
+    if target.user:
+        obscured = subprocess.run(
+            ["rclone", "obscure", target.password], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        env |= {"RCLONE_CONFIG_T_USER": target.user, "RCLONE_CONFIG_T_PASS": obscured}
+    run = subprocess.run(
+        ["rclone", "--config", "/dev/null", *args], env=env, capture_output=True, text=True
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"{target.name}: rclone {args[0]} failed: {run.stderr[-2000:]}")
+
+
+def measure(target: Target, source: Path, work: Path, files: int) -> list[str]:
+    rows = []
+    down = work / f"down-{target.name.replace(' ', '-')}"
+    for direction, args in (
+        ("up", ("copy", str(source), "T:bench")),
+        ("down", ("copy", "T:bench", str(down))),
+    ):
+        cpu, start = cpu_seconds(target.pid), time.monotonic()
+        rclone(target, work, *args)
+        wall, used = time.monotonic() - start, cpu_seconds(target.pid) - cpu
+        rows.append(
+            f"| {target.name} | {direction} | {wall:.1f} s | {files / wall:.1f} | "
+            f"{used * 1000 / files:.1f} ms |"
+        )
+        print(rows[-1], flush=True)
+    assert len(list(down.iterdir())) == files, f"{target.name}: files missing after the copy"
+    return rows
+
+
+@contextmanager
+def polaris(work: Path) -> Iterator[Target]:
+    with serving(work / "polaris") as dav:
+        assert dav.server.process is not None
+        yield Target(
+            "Polaris",
+            f"http://127.0.0.1:{dav.server.port}/remote.php/dav/files/hc.a1/hc.a1",
+            "nextcloud",
+            dav.server.process.pid,
+            "hc.a1",
+            dav.secrets["hc.a1"],
+        )
+
+
+@contextmanager
+def spawned(name: str, command: list[str], port: int) -> Iterator[Target]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _listening(port), what=f"{name} start")
+        yield Target(name, f"http://127.0.0.1:{port}", "other", process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--size", type=int, default=16 * 1024)
+    options = parser.parse_args()
+    if shutil.which("rclone") is None:
+        sys.exit("rclone is not installed")
+    with tempfile.TemporaryDirectory(prefix="bench-dav-") as tmp:
+        work = Path(tmp)
+        source = work / "source"
+        source.mkdir()
+        for index in range(options.files):
+            (source / f"file-{index:05d}.bin").write_bytes(os.urandom(options.size))
+        print(f"{options.files} files of {options.size} bytes; load {os.getloadavg()[0]:.1f}")
+        print("| server | direction | wall | files/s | server CPU per file |")
+        print("|---|---|---|---|---|")
+        rows: list[str] = []
+        with polaris(work) as target:
+            rows += measure(target, source, work, options.files)
+        folder = work / "wsgidav-folder"
+        folder.mkdir()
+        port = free_port()
+        command = [sys.executable, "-c", WSGIDAV_FOLDER, str(folder), str(port)]
+        with spawned("WsgiDAV folder", command, port) as target:
+            rows += measure(target, source, work, options.files)
+        served = work / "rclone-folder"
+        served.mkdir()
+        port = free_port()
+        command = ["rclone", "serve", "webdav", str(served), "--addr", f"127.0.0.1:{port}"]
+        with spawned("rclone serve", command, port) as target:
+            rows += measure(target, source, work, options.files)
+        print(f"load at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
