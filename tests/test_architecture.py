@@ -26,7 +26,18 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 DOMAINS = frozenset(
-    {"identity", "drive", "ingest", "search", "admin", "resilience", "chat", "records", "matrix"}
+    {
+        "identity",
+        "drive",
+        "ingest",
+        "search",
+        "admin",
+        "resilience",
+        "chat",
+        "records",
+        "matrix",
+        "notifications",
+    }
 )
 #: Below the domains: they serve every domain and know none.
 LOWER = frozenset(

@@ -33,6 +33,7 @@ from polaris.events.runner import EventRunner
 from polaris.handlers import load_consumers, load_job_handlers, schedule_periodic
 from polaris.identity.api import router as identity_router
 from polaris.identity.api_app_passwords import router as app_passwords_router
+from polaris.identity.api_directory import router as directory_router
 from polaris.identity.api_groups import router as groups_router
 from polaris.identity.views import router as identity_pages
 from polaris.identity.views_app_passwords import router as app_password_pages
@@ -49,10 +50,12 @@ from polaris.matrix.api_media import router as matrix_media_router
 from polaris.matrix.api_rooms import router as matrix_rooms_router
 from polaris.matrix.api_sync import router as matrix_sync_router
 from polaris.matrix.views import router as matrix_pages
+from polaris.notifications import views as notification_views
+from polaris.notifications.api import router as notifications_router
 from polaris.search.api import router as search_router
 from polaris.search.api_messages import router as message_search_router
 from polaris.search.views import router as search_pages
-from polaris.web import listing, logs, problems
+from polaris.web import header, listing, logs, problems
 from polaris.web.assets import VersionedStatic
 from polaris.web.compression import CompressionMiddleware
 from polaris.web.middleware import (
@@ -148,8 +151,10 @@ def create_app(
     app.state.read_only = CachedState(instance.read_sessions)
     problems.install(app)
     ingest_views.decorate(listing.install(app))
+    notification_views.register(header.install(app))
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(groups_router, prefix=API_PREFIX)
+    app.include_router(directory_router, prefix=API_PREFIX)
     app.include_router(app_passwords_router, prefix=API_PREFIX)
     app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
@@ -160,6 +165,7 @@ def create_app(
     app.include_router(matrix_api_router, prefix=API_PREFIX)
     app.include_router(chat_router, prefix=API_PREFIX)
     app.include_router(chat_retention_router, prefix=API_PREFIX)
+    app.include_router(notifications_router, prefix=API_PREFIX)
     app.include_router(identity_pages)
     app.include_router(app_password_pages)
     app.include_router(login_flow_pages)
@@ -168,6 +174,7 @@ def create_app(
     app.include_router(admin_pages)
     app.include_router(search_pages)
     app.include_router(chat_pages)
+    app.include_router(notification_views.router)
     app.include_router(matrix_pages)
     app.include_router(matrix_rooms_router)  # before matrix_media_router: media of rooms
     app.include_router(matrix_sync_router)

@@ -17,6 +17,7 @@ import polaris.ingest.models
 import polaris.ingest.text_models
 import polaris.jobs.models
 import polaris.matrix.models
+import polaris.notifications.models
 import polaris.resilience.models
 import polaris.search.models  # noqa: F401
 from polaris.db.base import Base

@@ -50,6 +50,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     make_user(session, "hc.e2e", unit="PS-B1", role="head_constable")
     make_user(session, "hc.drive", unit="PS-A2", role="head_constable")
     make_user(session, "hc.files", unit="PS-A2", role="head_constable")  # test_files.py
+    # test_sharing.py: a sharer, and a recipient found by part of a Hindi name.
+    make_user(session, "hc.share", unit="PS-A2", role="head_constable")
+    recipient = make_user(session, "ry.share", unit="PS-B1", role="head_constable")
+    recipient.full_name, recipient.rank = "रमेश यादव", "SI"
     # Account pages (test_sign_in.py): roles that require MFA, not enrolled yet; one user each
     # because the flows enrol them and change a password.
     make_user(session, "sho.e2e", unit="PS-A1", role="station_head")

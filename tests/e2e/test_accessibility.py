@@ -79,7 +79,7 @@ def test_file_text_destination_share_and_search_pages(page: Page, tmp_path: Path
     assert violations(page) == []
     page.go_back()
     page.get_by_role("link", name="Share", exact=True).click()
-    page.get_by_label("Username, unit code or group name").fill("nobody.here")
+    page.get_by_label("Name, rank, unit or group").fill("nobody.here")
     page.get_by_role("button", name="Share", exact=True).click()
     assert page.get_by_role("alert").is_visible()
     assert violations(page) == []  # the share form with its error
@@ -100,4 +100,24 @@ def test_matrix_app_page(page: Page) -> None:
     assert violations(page) == []
     page.goto("/account/matrix?redirect_url=https%3A%2F%2Fapp.example%2Fdone")
     assert page.get_by_role("button", name="Allow the app to sign in").is_visible()
+    assert violations(page) == []
+
+
+def test_share_picker_notifications_and_shared_pages(page: Page) -> None:
+    sign_in(page, "ct.e2e")
+    page.get_by_label("New folder").fill("picker a11y")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name="Share picker a11y").click()
+    page.get_by_role("combobox", name="Name, rank, unit or group").fill("e2e")
+    page.get_by_role("listbox", name="Suggestions").get_by_role("option").first.wait_for()
+    assert violations(page) == []  # the share form with the picker's list open
+    page.get_by_role("combobox", name="Name, rank, unit or group").fill("e2e")
+    page.get_by_label("A person").check()
+    page.get_by_role("combobox", name="Name, rank, unit or group").fill("e2e")
+    page.get_by_role("button", name="Share", exact=True).click()
+    assert page.get_by_role("alert").is_visible()  # several match: a choice is offered
+    assert violations(page) == []
+    page.goto("/notifications")
+    assert violations(page) == []
+    page.goto("/shared")
     assert violations(page) == []

@@ -99,7 +99,7 @@ def test_share_with_an_officer_of_another_station_who_then_sees_it(
     file_url = page.get_by_role("link", name="ज्ञापन.txt", exact=True).get_attribute("href")
     assert file_url
     page.get_by_role("link", name="Share ज्ञापन.txt").click()
-    page.get_by_label("Username, unit code or group name").fill("hc.e2e")
+    page.get_by_label("Name, rank, unit or group").fill("hc.e2e")
     page.get_by_role("button", name="Share", exact=True).click()
     expect(page.get_by_role("cell", name="hc.e2e", exact=True)).to_be_visible()
 

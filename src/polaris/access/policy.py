@@ -301,6 +301,25 @@ def group_reach(actor: Actor) -> GroupReach:
     )
 
 
+@dataclass(frozen=True)
+class DirectoryReach:
+    """What the directory's picker (``identity.suggest``) may show an actor, as query filters.
+
+    Every signed-in officer may name every enabled account and every unit: the share form has
+    always accepted any username and unit code, and office names are not secret inside the force.
+    Groups follow :func:`group_reach`. A disabled actor finds nobody.
+    """
+
+    people: bool
+    units: bool
+    groups: GroupReach
+
+
+def directory_reach(actor: Actor) -> DirectoryReach:
+    live = not actor.disabled
+    return DirectoryReach(people=live, units=live, groups=group_reach(actor))
+
+
 def decide_group(actor: Actor, *, group_id: int, unit_id: int | None) -> Decision:
     """May the actor see this group and its members?"""
     reach = group_reach(actor)

@@ -15,6 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import content, service, spaces, trash, views_select, views_shares
+from polaris.drive._locate import Permissions
+from polaris.drive.crumbs import crumbs_of
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
@@ -66,7 +68,11 @@ def folder(
             limit=200,
             cursor=cursor,
         )
-        items = [NodeRead.of(child, caller.actor) for child in listing.items]
+        # Each row's actions, decided once per distinct space, level and shares (``Permissions``):
+        # the page offers only those, and the selection bar's Move and Delete only if any row
+        # may be deleted.
+        seen = Permissions(caller.actor)
+        items = [NodeRead.of(child, caller.actor, permissions=seen) for child in listing.items]
         versions = {
             child.node.id: child.node.current_version_id
             for child in listing.items
@@ -74,22 +80,27 @@ def folder(
         }
         drawn = decorations.with_thumbnails(session, list(versions.values()))
         thumbnails = {node: version for node, version in versions.items() if version in drawn}
-        # A personal space's root is "My files" to its owner, not their username.
-        personal = located.space.kind == "user"
-        crumbs = [
-            (node.id, None if personal and node.parent_id is None else node.name)
-            for node in located.chain
-        ]
+        # A personal space's root is "My files" to its owner, not their username; a shared
+        # folder's path starts at the share (``drive.crumbs``).
+        path = crumbs_of(caller.actor, located)
         current = NodeRead.of(located, caller.actor)
-        space = SpaceRead.of(located.space, caller.actor)
+        # Someone in a folder through a share is not in the owner's space (nor its trash).
+        where = (
+            {"shared_page": True}
+            if path.shared
+            else {"space": SpaceRead.of(located.space, caller.actor)}
+        )
+        may_delete = any("delete" in item.permissions for item in items)
     return page(
         request,
         caller,
         "folder.html",
         sidebar,
-        space=space,
+        **where,
         folder=current,
-        crumbs=crumbs,
+        crumbs=path.items,
+        shared_path=path.shared,
+        may_delete=may_delete,
         items=items,
         next_cursor=listing.next_cursor,
         thumbnails=thumbnails,

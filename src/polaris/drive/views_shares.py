@@ -1,7 +1,10 @@
 """The share page of a file or folder, and the "Shared with me" page.
 
-A mistyped username, unit code or group name shows the form again with a message and what was
-typed, not an error page.
+The form names who to share with by part of a name, rank, unit or code (``identity.suggest``): a
+script turns the field into a picker (``static/js/picker.js``) that sends the chosen entry as
+``subject_ref``; without it, what was typed is resolved on the server. A name that matches nobody
+shows the form again with a message and what was typed, one that matches several offers them to
+choose from, never an error page.
 """
 
 from __future__ import annotations
@@ -18,23 +21,26 @@ from polaris.access.policy import Actor, Permission
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import service, shares
+from polaris.drive._locate import Permissions
 from polaris.drive.schemas import NodeRead, ShareRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
-from polaris.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from polaris.identity import groups, units, users
+from polaris.errors import Conflict, PermissionDenied, ValidationFailed
+from polaris.identity import suggest
 from polaris.identity.models import Unit, User, UserGroup
+from polaris.web.i18n import pick_language
 from polaris.web.messages import N_, error_message
 from polaris.web.pages import PageCaller, page
-from polaris.web.params import Day, Id
+from polaris.web.params import MAX_ID, Day, Id
 
 router = APIRouter(include_in_schema=False)
 
 SubjectType = Literal["user", "unit", "group"]
 UNKNOWN_SUBJECT = {
-    "user": N_("There is no user with the username %(subject)s."),
-    "unit": N_("There is no unit with the code %(subject)s."),
-    "group": N_("There is no group named %(subject)s."),
+    "user": N_("No person matches %(subject)s. Try part of their name, rank, unit or username."),
+    "unit": N_("No unit matches %(subject)s. Try part of its name (English or Hindi) or code."),
+    "group": N_("No group matches %(subject)s. Try part of its name."),
 }
+AMBIGUOUS_SUBJECT = N_("Several match %(subject)s. Choose one below, or type more of the name.")
 
 
 def _render_shares(
@@ -47,6 +53,7 @@ def _render_shares(
     error: str | None = None,
     error_args: dict[str, str] | None = None,
     entered: dict[str, object] | None = None,
+    candidates: list[suggest.Suggestion] | None = None,
     status_code: int = 200,
 ) -> Response:
     context = caller.context
@@ -65,9 +72,6 @@ def _render_shares(
             )
             for share in current
         ]
-        group_names = [
-            group.name for group, _ in groups.list_groups(session=session, actor=caller.actor)
-        ]
         node = NodeRead.of(located, caller.actor)
     response = page(
         request,
@@ -77,10 +81,10 @@ def _render_shares(
         space=SpaceRead.of(located.space, caller.actor),
         node=node,
         shares=rows,
-        group_names=group_names,
         error=error,
         error_args=error_args or {},
         entered=entered or {},
+        candidates=candidates or [],
     )
     response.status_code = status_code
     return response
@@ -110,18 +114,38 @@ def _subject_label(session: Session, actor: Actor, subject_type: str, subject_id
 
 
 class UnknownSubject(Exception):
-    """Nobody by the name typed into the share form."""
+    """Nobody (that the sharer may see) matches what was typed into the share form."""
 
 
-def _subject_id(session: Session, actor: Actor, subject_type: SubjectType, subject: str) -> int:
-    try:
-        if subject_type == "user":
-            return users.get_by_username(session=session, username=subject).id
-        if subject_type == "unit":
-            return units.get_by_code(session=session, code=subject).id
-        return groups.get_by_name(session=session, actor=actor, name=subject).id
-    except NotFound:
-        raise UnknownSubject(subject) from None
+class AmbiguousSubject(Exception):
+    """Several match what was typed: the form offers them to choose from."""
+
+    def __init__(self, candidates: list[suggest.Suggestion]) -> None:
+        super().__init__(len(candidates))
+        self.candidates = candidates
+
+
+def _subject_id(
+    session: Session,
+    actor: Actor,
+    subject_type: SubjectType,
+    subject: str,
+    subject_ref: str,
+    language: str,
+) -> tuple[SubjectType, int]:
+    """Who the form names: the entry the picker chose (``kind:id``, checked like any id by
+    ``shares.create_share``), else what was typed, resolved like the picker's suggestions."""
+    kind, _, number = subject_ref.partition(":")
+    if kind in suggest.KINDS and number.isdigit() and 0 < int(number) <= MAX_ID:
+        return kind, int(number)
+    resolved = suggest.resolve(
+        session=session, actor=actor, kind=subject_type, typed=subject, language=language
+    )
+    if resolved.chosen is not None:
+        return subject_type, resolved.chosen.id
+    if resolved.candidates:
+        raise AmbiguousSubject(resolved.candidates)
+    raise UnknownSubject(subject)
 
 
 @router.post("/drive/node/{node_id}/shares")
@@ -133,12 +157,14 @@ def create_share(
     instance: CurrentInstance,
     subject_type: SubjectType = Form("user"),
     subject: str = Form(""),
+    subject_ref: str = Form("", max_length=40),
     permission: Literal["read", "edit", "manage"] = Form("read"),
     include_subunits: bool = Form(False),
     expires_on: Day | None = Form(None),
 ) -> Response:
-    """Share with a user (by username), a unit (by code) or a group (by name); an expiry date
-    ends the share at midnight UTC at the end of that day."""
+    """Share with a user, a unit or a group: the one the picker chose, else the one matching
+    what was typed (``identity.suggest``); an expiry date ends the share at midnight UTC at the
+    end of that day."""
     context = caller.context
     subject = subject.strip()
     expires_at = (
@@ -153,21 +179,28 @@ def create_share(
         "include_subunits": include_subunits,
         "expires_on": expires_on.isoformat() if expires_on else "",
     }
+    candidates: list[suggest.Suggestion] = []
     try:
         with transaction(session):
+            kind, subject_id = _subject_id(
+                session, caller.actor, subject_type, subject, subject_ref, pick_language(request)
+            )
             shares.create_share(
                 session=session,
                 actor=caller.actor,
                 context=context,
                 node_id=node_id,
-                subject_type=subject_type,
-                subject_id=_subject_id(session, caller.actor, subject_type, subject),
+                subject_type=kind,
+                subject_id=subject_id,
                 permission=Permission(permission),
                 include_subunits=include_subunits,
                 expires_at=expires_at,
             )
     except UnknownSubject:
         message, args = UNKNOWN_SUBJECT[subject_type], {"subject": subject}
+    except AmbiguousSubject as several:
+        message, args = AMBIGUOUS_SUBJECT, {"subject": subject}
+        candidates = several.candidates
     except (ValidationFailed, Conflict, PermissionDenied) as refused:
         message, args = error_message(refused.code), {}
     else:
@@ -181,6 +214,7 @@ def create_share(
         error=message,
         error_args=args,
         entered=entered,
+        candidates=candidates,
         status_code=422,
     )
 
@@ -199,8 +233,22 @@ def revoke_share(
 def shared_with_me_page(
     request: Request, caller: PageCaller, session: DbSession, instance: CurrentInstance
 ) -> Response:
-    with transaction(session):
+    """What is shared with the caller, newest first: each node once (the newest share that
+    reaches them), with who shared it and when; a file opens its page."""
+    with transaction(session, read_only=True):
         sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         found = shares.shared_with_me(session=session, actor=caller.actor)
-        items = [NodeRead.of(s.located, caller.actor) for s in found]
+        newest: dict[int, shares.SharedNode] = {}
+        for shared in found:
+            newest.setdefault(shared.located.node.id, shared)
+        sharers = shares.sharers_of(session=session, shares=[s.share for s in newest.values()])
+        seen = Permissions(caller.actor)
+        items = [
+            (
+                NodeRead.of(shared.located, caller.actor, permissions=seen),
+                sharers.get(shared.share.created_by or 0, "?"),
+                shared.share.created_at,
+            )
+            for shared in newest.values()
+        ]
     return page(request, caller, "shared.html", sidebar, items=items)

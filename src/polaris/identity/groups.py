@@ -83,7 +83,7 @@ def remove_member(*, session: Session, group_id: int, user_id: int, context: Aud
     )
 
 
-def _visible_to(actor: Actor) -> ColumnElement[bool]:
+def visible_to(actor: Actor) -> ColumnElement[bool]:
     """The groups ``actor`` may see (``access.policy.group_reach``), as a WHERE clause."""
     reach = group_reach(actor)
     if reach.every_group:
@@ -101,7 +101,7 @@ def list_groups(*, session: Session, actor: Actor) -> list[tuple[UserGroup, list
     supervisors above it see it, administrators see all (``access.policy.decide_group``).
     """
     groups = session.scalars(
-        select(UserGroup).where(_visible_to(actor)).order_by(UserGroup.name)
+        select(UserGroup).where(visible_to(actor)).order_by(UserGroup.name)
     ).all()
     members: dict[int, list[int]] = {}
     ids = [group.id for group in groups]
@@ -116,7 +116,7 @@ def get_by_name(*, session: Session, actor: Actor, name: str) -> UserGroup:
     """A group ``actor`` may see, by name; one they may not see is "no such group"."""
     wanted = unicodedata.normalize("NFC", name.strip())
     found = session.scalars(
-        select(UserGroup).where(UserGroup.name == wanted, _visible_to(actor))
+        select(UserGroup).where(UserGroup.name == wanted, visible_to(actor))
     ).first()
     if found is None:
         raise NotFound("no such group", code="group_not_found")

@@ -17,6 +17,7 @@ from polaris.access.policy import decide_admin
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import content, holds, scanning
+from polaris.drive.crumbs import crumbs_of
 from polaris.drive.schemas import NodeRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.ingest import service as ingest
@@ -74,18 +75,24 @@ def file_page(
             text = data.decode("utf-8", errors="replace")
             content.audit_preview(session, context, located, version, shown="text")
         node = NodeRead.of(located, caller.actor, version_number=version.number)
-        space = SpaceRead.of(located.space, caller.actor)
-        crumbs = [(n.id, n.name) for n in located.chain[:-1]]
+        # A shared file's path starts at the share, outside the owner's space (``drive.crumbs``).
+        path = crumbs_of(caller.actor, located, include_node=False)
+        where = (
+            {"shared_page": True}
+            if path.shared
+            else {"space": SpaceRead.of(located.space, caller.actor)}
+        )
         pages = [(r.page, r.width, r.height) for r in status.pages]
     return page(
         request,
         caller,
         "file.html",
         sidebar,
-        space=space,
+        **where,
         node=node,
         version_id=version.id,
-        crumbs=crumbs,
+        crumbs=path.items,
+        shared_path=path.shared,
         preview=status.state,
         preview_error=status.error,
         pages=pages,

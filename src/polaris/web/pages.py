@@ -41,6 +41,7 @@ from polaris.deps import (
     session_caller,
 )
 from polaris.errors import MfaRequired, NotAuthenticated, PermissionDenied
+from polaris.web.header import counts_for
 from polaris.web.templating import render
 
 PRE_SESSION_COOKIE = "polaris_pre"
@@ -193,6 +194,15 @@ def page(
 ) -> Response:
     """Render a page in the signed-in frame: the CSRF token for its forms, the person, and the
     spaces of the sidebar (``drive.sidebar.sidebar``, which the page's package asks for: this
-    package knows no domain). Shared by the pages of drive, ingest and search."""
+    package knows no domain), the header's counts (``web.header``). Shared by the pages of
+    drive, ingest and search."""
     token, _ = form_csrf(request)
-    return render(request, template, csrf=token, user=caller.user, spaces=sidebar, **context)
+    return render(
+        request,
+        template,
+        csrf=token,
+        user=caller.user,
+        spaces=sidebar,
+        header_counts=counts_for(request, caller.user.id),
+        **context,
+    )
