@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
 from polaris.chat import attachments, broadcasts, messages, rooms, views_actions
-from polaris.chat.models import BROADCAST, DIRECT, GROUP, MODERATOR, OWNER, BroadcastAck, ChatMember
+from polaris.chat.models import (
+    BROADCAST,
+    DIRECT,
+    GROUP,
+    INVITE,
+    MODERATOR,
+    OWNER,
+    BroadcastAck,
+    ChatMember,
+)
 from polaris.chat.people import MIN_CHARS, Person, find_people
 from polaris.chat.present import present
 from polaris.chat.schemas import EventRead, RoomRead, UnitAcksRead
@@ -228,14 +237,19 @@ def room_page(
     context = caller.context
     with transaction(session, read_only=True):
         listed = room_list(session, caller.actor)
-        history = messages.history(
-            session=session,
-            actor=caller.actor,
-            context=context,
-            room_id=room_id,
-            before=before,
-            limit=PAGE,
-        )
+        room_or_none = next((r for r in listed.rooms if r.id == room_id), None)
+        if room_or_none is not None and room_or_none.membership == INVITE:
+            # An invited person sees the invitation, not the history (``access``: join only).
+            history = messages.HistoryPage(events=[], more=False)
+        else:  # a room one is not in is refused (and audited) here, like a missing one
+            history = messages.history(
+                session=session,
+                actor=caller.actor,
+                context=context,
+                room_id=room_id,
+                before=before,
+                limit=PAGE,
+            )
         room = next(r for r in listed.rooms if r.id == room_id)
         items, names = _shown(session, caller, room, history)
         moderator = room.role in (MODERATOR, OWNER)
