@@ -90,7 +90,8 @@ def test_direct_group_invite_reply_edit_delete_and_search(
     expect(page.locator("#timeline")).not_to_contain_text("स्वागत है, दल में")
 
     page.get_by_label("Search messages").fill("सीधा")
-    page.get_by_role("button", name="Search", exact=True).click()
+    rooms = page.get_by_role("navigation", name="Conversations")
+    rooms.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_text("1 message found")).to_be_visible()
     page.locator(".message-hits a").first.click()
     expect(page.locator(".msg:target")).to_contain_text("सीधा संदेश")
