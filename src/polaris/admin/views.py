@@ -10,6 +10,7 @@ from fastapi import APIRouter
 import polaris.admin.jobs  # noqa: F401 - registers the handlers
 from polaris.admin import (
     views_audit,
+    views_chat,
     views_guard,
     views_imports,
     views_incident,
@@ -31,3 +32,4 @@ router.include_router(views_guard.router)
 router.include_router(views_incident.router)
 router.include_router(views_scan.router)
 router.include_router(views_retention.router)
+router.include_router(views_chat.router)
