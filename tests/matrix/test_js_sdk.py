@@ -101,6 +101,8 @@ def test_a_conversation_through_matrix_js_sdk(matrix_server: Server) -> None:
     assert not [code for code in statuses if code.startswith("5")], out["calls"]
 
 
+ACCOUNT_DATA = "GET /_matrix/client/v3/user/{me}/account_data"
+
 #: What Element Web asks at start (and soon after), and what Polaris answers.
 ELEMENT_START: dict[str, object] = {
     "GET /_matrix/client/versions": 200,
@@ -130,8 +132,8 @@ ELEMENT_START: dict[str, object] = {
     "GET /_matrix/client/unstable/org.matrix.msc4143/rtc/transports": "404 M_UNRECOGNIZED",
     "POST /_matrix/client/v3/keys/device_signing/upload": "404 M_UNRECOGNIZED",
     "POST /_matrix/client/v3/user/{me}/filter": 200,
-    "GET /_matrix/client/v3/user/{me}/account_data/im.vector.setting.breadcrumbs": "404 M_NOT_FOUND",
-    "GET /_matrix/client/v3/user/{me}/account_data/m.secret_storage.default_key": "404 M_NOT_FOUND",
+    f"{ACCOUNT_DATA}/im.vector.setting.breadcrumbs": "404 M_NOT_FOUND",
+    f"{ACCOUNT_DATA}/m.secret_storage.default_key": "404 M_NOT_FOUND",
     "GET /_matrix/client/v1/media/config": 200,
     "GET /_matrix/client/v3/publicRooms": 200,
     "GET /_matrix/client/v3/account/whoami": 200,

@@ -127,7 +127,7 @@ function passwordLogin(user, device) {
 
 async function start(client, limit) {
   const prepared = until(client, () => client.getSyncState() === sdk.SyncState.Syncing, "sync");
-  await client.startClient({ lazyLoadMembers: true, initialSyncLimit: limit });
+  await client.startClient({ lazyLoadMembers: true, initialSyncLimit: limit, pollTimeout: 10000 });
   await prepared;
 }
 
