@@ -76,6 +76,8 @@ def test_a_conversation_through_matrix_js_sdk(matrix_server: Server) -> None:
     assert checks["txn_same_event"] is True
     assert checks["txn_count_at_b"] == 1
     assert checks["own_echo_count_at_a"] == 1
+    assert checks["txn_echo_messages"] == ["polaris-js-txn-1", None]
+    assert checks["txn_echo_sync"] == ["polaris-js-txn-1", None]
     for name in ("receipt_seen_by_a", "read_marker_stored", "read_marker_synced", "typing"):
         assert checks[name] is True, name
     assert checks["media_download_equal"] is True

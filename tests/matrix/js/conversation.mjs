@@ -235,6 +235,23 @@ async function main() {
   check("txn_same_event", first.event_id === again.event_id);
   check("txn_count_at_b", bodies(roomB).filter((body) => body === repeated).length);
   check("own_echo_count_at_a", bodies(roomA).filter((body) => body === repeated).length);
+  // The sending device (only) is told its transaction id, in /messages and in /sync.
+  const echo = async (client) =>
+    (await client.createMessagesRequest(roomId, null, 10, sdk.Direction.Backward)).chunk;
+  const txnOf = (events) => events.find((e) => e.event_id === first.event_id)?.unsigned?.transaction_id ?? null;
+  const syncOnce = (client) =>
+    client.http.authedRequest(sdk.Method.Get, "/sync", {
+      filter: JSON.stringify({ room: { timeline: { limit: 10 } } }),
+      timeout: "0",
+    });
+  check("txn_echo_messages", [
+    txnOf(await echo(a)),
+    txnOf(await echo(b)),
+  ]);
+  check("txn_echo_sync", [
+    txnOf((await syncOnce(a)).rooms.join[roomId].timeline.events),
+    txnOf((await syncOnce(b)).rooms.join[roomId].timeline.events),
+  ]);
 
   // --- receipts and read markers ---------------------------------------------------------------
   const lastAtB = roomB.getLiveTimeline().getEvents().at(-1);
