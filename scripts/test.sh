@@ -16,6 +16,8 @@ make_venv "[test]"
 # axe-core (npm) checks accessibility inside the browser tests.
 command -v npm >/dev/null || apt_install npm
 npm install --prefix tests/e2e --no-audit --no-fund --silent
+# matrix-js-sdk (the SDK Element Web is built on) for tests/matrix/test_js_sdk.py.
+npm install --prefix tests/matrix/js --no-audit --no-fund --silent
 ensure_postgres
 
 echo "== ruff"

@@ -46,6 +46,7 @@ from polaris.matrix.api import fallback_router as matrix_fallback
 from polaris.matrix.api import polaris_router as matrix_api_router
 from polaris.matrix.api import router as matrix_router
 from polaris.matrix.api_account import router as matrix_account_router
+from polaris.matrix.api_element import router as matrix_element_router
 from polaris.matrix.api_media import router as matrix_media_router
 from polaris.matrix.api_rooms import router as matrix_rooms_router
 from polaris.matrix.api_sync import router as matrix_sync_router
@@ -180,6 +181,7 @@ def create_app(
     app.include_router(matrix_sync_router)
     app.include_router(matrix_router)
     app.include_router(matrix_account_router)
+    app.include_router(matrix_element_router)
     app.include_router(matrix_media_router)
     app.include_router(matrix_fallback)  # last: it answers every other /_matrix path
     app.mount("/static", VersionedStatic(StaticFiles(directory=STATIC_DIR)), name="static")

@@ -54,6 +54,7 @@ async def get_sync(
         context=caller.caller.context,
         server=server_name(instance.settings, request),
         live=live,
+        device=(caller.caller.actor.user_id, caller.device_id),
     )
     token = None if since is None or full_state else sync.parse_token(since)
     loop = asyncio.get_running_loop()
