@@ -29,9 +29,9 @@ class RowError:
         return f"row {self.row}: {self.text}"
 
 
-def row_error(row: int, reason: str, **values: object) -> RowError:
+def row_error(line: int, reason: str, /, **values: object) -> RowError:
     """A :class:`RowError` whose ``reason`` is a catalogue text with these values."""
-    return RowError(row, reason, tuple(sorted((k, str(v)) for k, v in values.items())))
+    return RowError(line, reason, tuple(sorted((k, str(v)) for k, v in values.items())))
 
 
 class ImportRejected(ValidationFailed):

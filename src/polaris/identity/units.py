@@ -47,6 +47,14 @@ def get_by_code(*, session: Session, code: str) -> Unit:
     return unit
 
 
+def _parent(session: Session, code: str) -> Unit:
+    """The unit named as a parent; ``unknown_parent`` (404) when none has this code."""
+    try:
+        return get_by_code(session=session, code=code)
+    except NotFound:
+        raise NotFound(f"parent unit {code!r} not found", code="unknown_parent") from None
+
+
 def list_units(*, session: Session) -> list[Unit]:
     """Every unit (about a thousand in a state), by name: office names are not secret."""
     return list(session.scalars(select(Unit).order_by(Unit.name, Unit.code)))
@@ -59,7 +67,7 @@ def create_unit(*, session: Session, spec: UnitSpec, context: audit.AuditContext
         raise Conflict(f"unit code {spec.code!r} already exists", code="duplicate_code")
     parent = None
     if spec.parent_code is not None:
-        parent = get_by_code(session=session, code=spec.parent_code)
+        parent = _parent(session, spec.parent_code)
     unit = _insert(session, spec, parent)
     audit.append(
         session=session,
@@ -141,7 +149,7 @@ def move_unit(
     that what follows reach (the messenger's broadcasts, the drive's hindsight) re-reads it.
     """
     unit = get_by_code(session=session, code=code)
-    parent = get_by_code(session=session, code=parent_code)
+    parent = _parent(session, parent_code)
     if unit.parent_id is None:
         raise ValidationFailed("an HQ unit has no parent to change", code="parent_required")
     subtree = dict(
@@ -355,3 +363,8 @@ def reach(*, session: Session, unit_id: int) -> tuple[frozenset[int], frozenset[
     above = frozenset(a for a, d in rows if d == unit_id)
     below = frozenset(d for a, d in rows if a == unit_id)
     return above, below
+
+
+def get_by_id(*, session: Session, unit_id: int | None) -> Unit | None:
+    """The unit with this id, or None (for a parent that an HQ does not have)."""
+    return session.get(Unit, unit_id) if unit_id is not None else None

@@ -80,9 +80,13 @@ def render(
     def unit_name(unit: Any) -> str:
         """A unit's name in the page's language: ``name_hi`` on a Hindi page when the unit has
         one, else the English ``name`` (any object with both, or a mapping)."""
-        get = unit.get if isinstance(unit, dict) else lambda key: getattr(unit, key, None)
-        hindi = get("name_hi") if language == "hi" else None
-        return str(hindi or get("name") or "")
+        fields: dict[str, Any] = (
+            unit
+            if isinstance(unit, dict)
+            else {"name": getattr(unit, "name", None), "name_hi": getattr(unit, "name_hi", None)}
+        )
+        hindi = fields.get("name_hi") if language == "hi" else None
+        return str(hindi or fields.get("name") or "")
 
     def translate_all(messages: dict[str, str]) -> dict[str, str]:
         """Each message translated, for a page script's JSON data block."""
