@@ -121,7 +121,7 @@ def test_moving_a_unit_moves_its_subtree_in_the_closure(db_session: Session) -> 
             {"parent_id": ids["DST-B"], "from_parent_id": ids["DST-A"]},
         )
     ]
-    above, below = units.reach(session=db_session, unit_id=ids["DST-A"])
+    _above, below = units.reach(session=db_session, unit_id=ids["DST-A"])
     assert ids["PS-A1"] not in below
     with pytest.raises(ValidationFailed) as cycle:
         units.move_unit(session=db_session, code="DST-B", parent_code="PS-A1", context=SYSTEM)

@@ -120,8 +120,8 @@ def test_a_refused_user_keeps_the_form_filled_and_says_why(client: TestClient) -
     assert unknown_unit.status_code == 422
     assert "The user was not created:" in unknown_unit.text
     assert "unit PS-Z9 is not a known unit" in unknown_unit.text
-    hindi = client.post("/admin/users/new", data={**data, "username": "new.one", "unit_code": "PS-Z9"},
-                        headers={"Accept-Language": "hi"})  # fmt: skip
+    refused = {**data, "username": "new.one", "unit_code": "PS-Z9"}
+    hindi = client.post("/admin/users/new", data=refused, headers={"Accept-Language": "hi"})
     assert "PS-Z9" in hindi.text and "is not a known unit" not in hindi.text
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -368,3 +368,11 @@ def reach(*, session: Session, unit_id: int) -> tuple[frozenset[int], frozenset[
 def get_by_id(*, session: Session, unit_id: int | None) -> Unit | None:
     """The unit with this id, or None (for a parent that an HQ does not have)."""
     return session.get(Unit, unit_id) if unit_id is not None else None
+
+
+def by_ids(*, session: Session, unit_ids: Iterable[int]) -> dict[int, Unit]:
+    """The units with these ids, in one query."""
+    wanted = sorted(set(unit_ids))
+    if not wanted:
+        return {}
+    return {unit.id: unit for unit in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
