@@ -128,7 +128,8 @@ def names_for(session: Session, records: Iterable[AuditRecord]) -> Names:
     """Every name ``records`` mention: actors and user objects (rank and full name), files and
     folders, units and groups. Four queries at most, however many records."""
     rows = list(records)
-    user_ids = [r.actor_id for r in rows] + [r.object_id for r in rows if r.object_type == "user"]
+    user_ids: list[object] = [r.actor_id for r in rows]
+    user_ids += [r.object_id for r in rows if r.object_type == "user"]
     user_ids += [_detail(r).get("user_id") for r in rows if r.object_type == "group"]
     people = users.by_ids(session=session, user_ids=_ids(user_ids))
     nodes = drive_repo.nodes_by_id(
