@@ -14,7 +14,7 @@ from polaris.identity import mfa
 from polaris.instance import Instance
 from tests.web.test_pages import csrf_of, sign_in
 
-SECRET = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')
+SECRET = re.compile(r'<code class="secret" data-key="([A-Z2-7]+)">')
 
 
 def sign_in_admin(client: TestClient, username: str = "admin.one") -> None:
