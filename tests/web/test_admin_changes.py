@@ -224,3 +224,15 @@ def test_a_constable_may_not_change_anything(seeded: Instance, client: TestClien
     ]:
         assert client.post(path, data={"csrf": csrf.group(1), **data}).status_code == 403
     assert load_user(seeded, "ct.one").unit.code == "PS-A1"
+
+
+def test_the_sidebar_names_unit_spaces_in_hindi(seeded: Instance, client: TestClient) -> None:
+    session: Session = seeded.sessions()
+    unit = units.get_by_code(session=session, code="PS-A1")
+    unit.name_hi = "थाना ए१"
+    session.commit()
+    session.close()
+    sign_in(client, "ct.one")
+    hindi = client.get("/", headers={"Accept-Language": "hi"}, follow_redirects=True).text
+    english = client.get("/", follow_redirects=True).text
+    assert "थाना ए१" in hindi and "थाना ए१" not in english
