@@ -236,3 +236,20 @@ def test_the_sidebar_names_unit_spaces_in_hindi(seeded: Instance, client: TestCl
     hindi = client.get("/", headers={"Accept-Language": "hi"}, follow_redirects=True).text
     english = client.get("/", follow_redirects=True).text
     assert "थाना ए१" in hindi and "थाना ए१" not in english
+
+
+def test_the_audit_log_reads_as_sentences_and_hides_searches(
+    seeded: Instance, client: TestClient
+) -> None:
+    sign_in_admin(client)
+    client.follow_redirects = False
+    page = client.get("/admin/user/ct.one")
+    client.post("/admin/user/ct.one/move", data={"csrf": csrf_of(page.text), "unit_code": "PS-B1"})
+    client.get("/search", params={"q": "FIR"})
+    log = client.get("/admin/audit").text
+    assert "Admin.One transferred Ct.One to another unit" in log
+    assert 'class="action">search.query' not in log and "Include searches" in log
+    shown = client.get("/admin/audit", params={"searches": "show"}).text
+    assert "Admin.One searched for “FIR”" in shown
+    hindi = client.get("/admin/audit", headers={"Accept-Language": "hi"}).text
+    assert "Admin.One ने Ct.One का दूसरी इकाई में तबादला किया" in hindi
