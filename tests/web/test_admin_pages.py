@@ -112,7 +112,7 @@ def test_unit_tree_shows_the_hierarchy_with_codes_kinds_and_user_counts(client: 
     hidden = '<span class="visually-hidden">'
     assert f'href="/admin/users?unit=PS-A1">1 user{hidden} in PS-A1</span>' in text
     assert f'href="/admin/users?unit=PS-A2">0 users{hidden} in PS-A2</span>' in text
-    assert f'below=1">2 with the units below{hidden} in PHQ</span>' in text
+    assert f'below=1">2 users with the units below{hidden} in PHQ</span>' in text
     assert not re.search(r"<script(?![^>]*\bsrc=)", text) and "style=" not in text
 
 
