@@ -67,7 +67,7 @@ def test_a_bad_file_lists_every_bad_row_and_imports_nothing(
     assert response.status_code == 422  # type: ignore[attr-defined]
     html = response.text  # type: ignore[attr-defined]
     assert "Nothing was imported." in html and "स्टेशन.csv" in html
-    rows = re.findall(r"<tr><td>(\d+)</td><td lang=\"en\">([^<]+)</td></tr>", html)
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td></tr>", html)
     assert [int(row) for row, _ in rows] == [3, 4, 5]
     assert "username must be" in rows[0][1]
     assert "is not a known unit" in rows[1][1]
@@ -161,9 +161,7 @@ def test_rows_that_go_bad_before_the_job_runs_reject_the_whole_import(
     jobs.run_pending(seeded)
     page = client.get(location)
     assert "Rejected: nothing imported" in page.text
-    assert re.search(
-        r"<tr><td>3</td><td lang=\"en\">username &#39;sunita.verma&#39; already", page.text
-    )
+    assert re.search(r"<tr><td>3</td><td>username sunita.verma already", page.text)
     assert user_count(seeded) == before
 
 

@@ -11,6 +11,7 @@ import polaris.admin.jobs  # noqa: F401 - registers the handlers
 from polaris.admin import (
     views_audit,
     views_chat,
+    views_groups,
     views_guard,
     views_imports,
     views_incident,
@@ -26,6 +27,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(views_imports.router)
 router.include_router(views_units.router)
 router.include_router(views_users.router)
+router.include_router(views_groups.router)
 router.include_router(views_audit.router)
 router.include_router(views_status.router)
 router.include_router(views_guard.router)
