@@ -330,3 +330,29 @@ def test_pages_answer_a_hidden_id_exactly_like_a_missing_one(
             k: v for k, v in absent.headers.items() if k not in per_request
         }, url
     assert "missing" in _deny_reasons(seeded, missing)
+
+
+def test_the_selection_and_the_folder_download_as_a_zip(
+    seeded: Instance, client: TestClient
+) -> None:
+    import zipfile
+
+    a = put(seeded, "ct.one", "a.txt", b"a")
+    put(seeded, "ct.one", "b.txt", b"b")
+    sign_in(client, "ct.one")
+    root = client.get("/", follow_redirects=True)
+    root_id = int(str(root.url).rsplit("/", 1)[1])
+    assert f'href="/api/v1/nodes/{root_id}/zip"' in root.text
+    assert 'value="zip"' in root.text
+    chosen = client.post(
+        f"/drive/{root_id}/selection",
+        data={"csrf": csrf_of(root.text), "action": "zip", "ids": [a]},
+    )
+    assert chosen.status_code == 200
+    assert chosen.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(chosen.content)) as archive:
+        assert archive.namelist() == ["a.txt"]
+    whole = client.get(f"/api/v1/nodes/{root_id}/zip")
+    assert whole.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(whole.content)) as archive:
+        assert {name.split("/", 1)[1] for name in archive.namelist()} == {"", "a.txt", "b.txt"}

@@ -1,4 +1,4 @@
-"""Acting on several files and folders at once: move, copy, delete.
+"""Acting on several files and folders at once: move, copy, delete, download as a ZIP.
 
 The folder page's checkboxes post here. Move and copy then ask where to, on a page that browses
 folders; the whole selection moves (or is copied) in one transaction, so either every item lands
@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import copying, service, trash
+from polaris.drive.api_zip import zip_response
 from polaris.drive.schemas import NodeRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.errors import Conflict, PermissionDenied, QuotaExceeded, ValidationFailed
@@ -43,9 +44,11 @@ def _parse_ids(value: str) -> list[int]:
 @router.post("/drive/{folder_id}/selection")
 def act_on_selection(
     folder_id: Id,
+    request: Request,
     caller: PageCaller,
     session: DbSession,
-    action: Literal["move", "copy", "delete"] = Form(...),
+    instance: CurrentInstance,
+    action: Literal["move", "copy", "delete", "zip"] = Form(...),
     ids: list[Id] = Form(default_factory=list),
 ) -> Response:
     chosen = list(dict.fromkeys(ids))[:MAX_SELECTION]
@@ -59,6 +62,8 @@ def act_on_selection(
                     session=session, actor=caller.actor, context=context, node_id=node_id
                 )
         return RedirectResponse(f"/drive/{folder_id}", status_code=303)
+    if action == "zip":
+        return zip_response(request, caller, session, instance, chosen)
     return RedirectResponse(_pick_url(action, chosen, folder_id, folder_id), status_code=303)
 
 
