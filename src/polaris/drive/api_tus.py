@@ -3,7 +3,8 @@
 ``POST /api/v1/uploads`` with ``Upload-Length`` and ``Upload-Metadata`` (``filename`` and
 ``parent_id``, or ``node_id`` for a new version of a file; optionally ``overwrite`` or
 ``conflict``) creates an upload; ``HEAD`` tells its offset; ``PATCH`` appends from that offset;
-``DELETE`` abandons it. The ``PATCH`` that reaches the length answers with ``Polaris-Node-Id`` and the new ``ETag``.
+``DELETE`` abandons it. The ``PATCH`` that reaches the length answers with ``Polaris-Node-Id``
+and the new ``ETag``.
 """
 
 from __future__ import annotations
