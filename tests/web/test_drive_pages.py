@@ -356,3 +356,75 @@ def test_the_selection_and_the_folder_download_as_a_zip(
     assert whole.status_code == 200
     with zipfile.ZipFile(io.BytesIO(whole.content)) as archive:
         assert {name.split("/", 1)[1] for name in archive.namelist()} == {"", "a.txt", "b.txt"}
+
+
+def test_delete_offers_undo_and_the_trash_says_where_it_was(
+    seeded: Instance, client: TestClient
+) -> None:
+    case = folder(seeded, "ct.one", "केस 45")
+    file_id = put(seeded, "ct.one", "बयान.txt", b"statement", parent=case)
+    sign_in(client, "ct.one")
+    listing = client.get(f"/drive/{case}")
+    deleted = client.post(
+        f"/drive/node/{file_id}/delete",
+        data={"csrf": csrf_of(listing.text)},
+        follow_redirects=False,
+    )
+    assert deleted.headers["location"] == f"/drive/{case}?deleted={file_id}"
+    after = client.get(deleted.headers["location"])
+    assert "Moved to the trash: बयान.txt" in after.text and ">Undo</button>" in after.text
+
+    space_id = node(seeded, file_id).space_id
+    trash_page = client.get(f"/trash/{space_id}")
+    assert f'<a href="/drive/{case}">/केस 45</a>' in trash_page.text
+    assert "Delete forever" not in trash_page.text  # not an administrator
+
+    undone = client.post(
+        f"/drive/{case}/undo-delete",
+        data={"csrf": csrf_of(after.text), "ids": str(file_id)},
+        follow_redirects=False,
+    )
+    assert undone.status_code == 303
+    assert node(seeded, file_id).trashed_at is None
+    again = client.get(f"/drive/{case}?deleted={file_id}")
+    assert "Moved to the trash" not in again.text  # restored: nothing to undo
+
+
+def test_versions_say_who_saved_each(seeded: Instance, client: TestClient) -> None:
+    file_id = put(seeded, "ct.one", "notes.txt", b"one")
+    sign_in(client, "ct.one")
+    versions = client.get(f"/drive/file/{file_id}/versions")
+    assert versions.status_code == 200
+    assert "Saved by" in versions.text
+    assert "(ct.one)" in versions.text
+
+
+def test_an_administrator_deletes_forever_from_the_trash_page_after_confirming(
+    seeded: Instance, client: TestClient
+) -> None:
+    from tests.web.test_admin_pages import sign_in_admin
+
+    file_id = put(seeded, "admin.one", "old.txt", b"old")
+    sign_in_admin(client)
+    space_id = node(seeded, file_id).space_id
+    home = client.get(f"/drive/{node(seeded, file_id).parent_id}")
+    client.post(f"/drive/node/{file_id}/delete", data={"csrf": csrf_of(home.text)})
+    trash_page = client.get(f"/trash/{space_id}")
+    assert "Delete forever" in trash_page.text
+    unconfirmed = client.post(
+        f"/drive/node/{file_id}/purge",
+        data={"csrf": csrf_of(trash_page.text), "space_id": str(space_id)},
+        follow_redirects=False,
+    )
+    assert unconfirmed.headers["location"] == f"/trash/{space_id}?notice=confirm-purge"
+    assert "deleting for good cannot be undone" in client.get(unconfirmed.headers["location"]).text
+    purged = client.post(
+        f"/drive/node/{file_id}/purge",
+        data={"csrf": csrf_of(trash_page.text), "space_id": str(space_id), "confirm": "yes"},
+        follow_redirects=False,
+    )
+    assert purged.status_code == 303
+    session: Session = seeded.sessions()
+    assert session.get(Node, file_id) is None
+    session.close()
+    assert "node.purge" in audit_actions(seeded)

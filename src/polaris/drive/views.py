@@ -14,16 +14,19 @@ from fastapi.responses import RedirectResponse, Response
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content, service, spaces, trash, views_select, views_shares
+from polaris.drive import content, repo, service, spaces, trash, views_select, views_shares
+from polaris.drive._locate import Located
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
 from polaris.web.listing import Decorations
-from polaris.web.messages import upload_messages
+from polaris.web.messages import N_, upload_messages
 from polaris.web.pages import PageCaller, page
 from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
+
+CONFIRM_PURGE = N_("Tick the box to confirm: deleting for good cannot be undone.")
 
 
 def back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectResponse:
@@ -52,10 +55,18 @@ def folder(
     order: Literal["asc", "desc"] = "asc",
     cursor: str | None = None,
     notice: Literal["nothing-selected"] | None = None,
+    deleted: str | None = None,
 ) -> Response:
     context = caller.context
     with transaction(session):
         sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
+        # Just deleted from this page: offered back ("undo") while still in the trash.
+        undo = [
+            (gone.node.id, gone.node.name)
+            for gone in trash.restorable(
+                session=session, actor=caller.actor, ids=views_select.parse_ids(deleted or "")
+            )
+        ]
         located, listing = service.list_children(
             session=session,
             actor=caller.actor,
@@ -97,6 +108,7 @@ def folder(
         notice=NOTHING_SELECTED if notice else None,
         sort=sort,
         order=order,
+        undo=undo,
     )
 
 
@@ -131,7 +143,41 @@ def delete(node_id: Id, caller: PageCaller, session: DbSession) -> Response:
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
         parent_id = located.node.parent_id
-    return back_to(parent_id)
+    # Back to the folder, which offers to undo: the node is in the trash, not gone.
+    return RedirectResponse(f"/drive/{parent_id}?deleted={node_id}", status_code=303)
+
+
+@router.post("/drive/{folder_id}/undo-delete")
+def undo_delete(
+    folder_id: Id, caller: PageCaller, session: DbSession, ids: str = Form("")
+) -> Response:
+    """Put back from the trash what the last delete on this folder's page moved there."""
+    context = caller.context
+    with transaction(session):
+        for node_id in views_select.parse_ids(ids):
+            trash.restore_node(
+                session=session, actor=caller.actor, context=context, node_id=node_id
+            )
+    return RedirectResponse(f"/drive/{folder_id}", status_code=303)
+
+
+@router.post("/drive/node/{node_id}/purge")
+def purge(
+    node_id: Id,
+    caller: PageCaller,
+    session: DbSession,
+    space_id: int = Form(0),
+    confirm: str = Form(""),
+) -> Response:
+    """Delete for good from the trash page (administrators; ``trash.purge_node`` decides and
+    audits). Only with the confirmation box ticked."""
+    back = f"/trash/{space_id}" if space_id > 0 else "/"
+    if confirm != "yes":
+        return RedirectResponse(f"{back}?notice=confirm-purge", status_code=303)
+    context = caller.context
+    with transaction(session):
+        trash.purge_node(session=session, actor=caller.actor, context=context, node_id=node_id)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/trash/{space_id}")
@@ -141,6 +187,7 @@ def trash_page(
     caller: PageCaller,
     session: DbSession,
     instance: CurrentInstance,
+    notice: Literal["confirm-purge"] | None = None,
 ) -> Response:
     context = caller.context
     with transaction(session):
@@ -149,6 +196,8 @@ def trash_page(
             session=session, actor=caller.actor, context=context, space_id=space_id
         )
         items = [NodeRead.of(located, caller.actor) for located in found]
+        # Where each was: the folder it was deleted from (restore puts it back there).
+        origins = {located.node.id: (located.node.parent_id, _place(located)) for located in found}
         space = SpaceRead.of(
             spaces.get_space(
                 session=session, actor=caller.actor, space_id=space_id, context=context
@@ -162,7 +211,16 @@ def trash_page(
         sidebar,
         space=space,
         items=items,
+        origins=origins,
+        may_purge=caller.actor.is_admin,
+        notice=CONFIRM_PURGE if notice else None,
     )
+
+
+def _place(located: Located) -> str:
+    """The folder path a trashed node was in, as the person sees it ("/" for the space's top)."""
+    names = [node.name for node in located.chain[1:-1]]
+    return "/" + "/".join(names)
 
 
 @router.post("/drive/node/{node_id}/restore")
@@ -193,6 +251,7 @@ def versions_page(
         node = NodeRead.of(located, caller.actor)
         space = SpaceRead.of(located.space, caller.actor)
         rows = [VersionRead.of(version) for version in reversed(versions)]
+        savers = repo.user_names(session, [v.created_by for v in versions if v.created_by])
         current_id = located.node.current_version_id
     return page(
         request,
@@ -202,6 +261,7 @@ def versions_page(
         space=space,
         node=node,
         versions=rows,
+        savers=savers,
         current_id=current_id,
     )
 

@@ -35,7 +35,8 @@ def _pick_url(action: str, ids: list[int], at: int, back: int) -> str:
     return f"/destination?{query}"
 
 
-def _parse_ids(value: str) -> list[int]:
+def parse_ids(value: str) -> list[int]:
+    """Node ids from "1,2,3" (what is not an id is dropped; at most ``MAX_SELECTION``)."""
     digits = (part.strip() for part in value.split(","))
     ids = [int(part) for part in digits if part.isdigit() and 1 <= int(part) <= MAX_ID]
     return list(dict.fromkeys(ids))[:MAX_SELECTION]
@@ -61,7 +62,9 @@ def act_on_selection(
                 trash.trash_node(
                     session=session, actor=caller.actor, context=context, node_id=node_id
                 )
-        return RedirectResponse(f"/drive/{folder_id}", status_code=303)
+        # The folder then offers to undo (the nodes are in the trash, not gone).
+        deleted = ",".join(map(str, chosen))
+        return RedirectResponse(f"/drive/{folder_id}?deleted={deleted}", status_code=303)
     if action == "zip":
         return zip_response(request, caller, session, instance, chosen)
     return RedirectResponse(_pick_url(action, chosen, folder_id, folder_id), status_code=303)
@@ -145,7 +148,7 @@ def pick_page(
 ) -> Response:
     """Browse to the folder to move or copy the selection into."""
     return _render_pick(
-        request, caller, session, instance, action=action, ids=_parse_ids(ids), at=at, back=back
+        request, caller, session, instance, action=action, ids=parse_ids(ids), at=at, back=back
     )
 
 
@@ -160,7 +163,7 @@ def move_or_copy_here(
     target: Id = Form(...),
     back: Id = Form(...),
 ) -> Response:
-    chosen = _parse_ids(ids)
+    chosen = parse_ids(ids)
     context = caller.context
     try:
         with transaction(session):
