@@ -89,3 +89,23 @@ def test_a_taken_name_asks_and_keeps_both_or_replaces(
     assert not leaving  # nothing runs any more
     page.get_by_role("link", name="रिपोर्ट.txt", exact=True).click()
     expect(page.locator("body")).to_contain_text("third")
+
+
+def test_the_file_page_sets_a_classification(
+    browser: Browser, live_server: Server, tmp_path: Path
+) -> None:
+    for page in open_page(browser, live_server, LAPTOP):
+        sign_in(page, "hc.files")
+        new_folder(page, "वर्गीकरण")
+        note = tmp_path / "note.txt"
+        note.write_text("note", encoding="utf-8")
+        with page.expect_navigation():
+            page.get_by_label("Upload files").set_input_files(str(note))
+        page.get_by_role("link", name="note.txt", exact=True).click()
+        levels = page.get_by_label("Classification")
+        assert levels.locator("option").all_inner_texts() == ["Unclassified", "Restricted"]
+        assert violations(page) == []
+        levels.select_option("restricted")
+        page.get_by_role("button", name="Set classification").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Restricted")
+        expect(page.get_by_label("Classification")).to_have_value("restricted")

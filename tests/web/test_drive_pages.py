@@ -428,3 +428,35 @@ def test_an_administrator_deletes_forever_from_the_trash_page_after_confirming(
     assert session.get(Node, file_id) is None
     session.close()
     assert "node.purge" in audit_actions(seeded)
+
+
+def test_the_file_page_sets_a_classification_among_the_allowed_levels(
+    seeded: Instance, client: TestClient
+) -> None:
+    file_id = put(seeded, "ct.one", "FIR.txt", b"fir")
+    sign_in(client, "ct.one")
+    page_ = client.get(f"/drive/file/{file_id}")
+    form = page_.text.split('action="/drive/node/', 1)[1].split("</form>")[0]
+    options = re.findall(r'<option value="(\w+)"', form)
+    assert options == ["unclassified", "restricted"]  # a constable's clearance ends there
+    set_ = client.post(
+        f"/drive/node/{file_id}/classify",
+        data={"csrf": csrf_of(page_.text), "classification": "restricted"},
+        follow_redirects=False,
+    )
+    assert set_.status_code == 303
+    assert node(seeded, file_id).classification == 1
+    assert "node.classify" in audit_actions(seeded)
+    above = client.post(
+        f"/drive/node/{file_id}/classify",
+        data={"csrf": csrf_of(page_.text), "classification": "secret"},
+    )
+    assert (
+        above.status_code == 403 and "clearance" in above.text.lower()
+    ) or above.status_code == 403
+    nonsense = client.post(
+        f"/drive/node/{file_id}/classify",
+        data={"csrf": csrf_of(page_.text), "classification": "top-secret"},
+    )
+    assert nonsense.status_code == 422
+    assert node(seeded, file_id).classification == 1

@@ -12,6 +12,7 @@ from typing import Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from polaris.access.policy import Classification
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import content, repo, service, spaces, trash, views_select, views_shares
@@ -19,6 +20,7 @@ from polaris.drive._locate import Located
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
+from polaris.errors import ValidationFailed
 from polaris.web.listing import Decorations
 from polaris.web.messages import N_, upload_messages
 from polaris.web.pages import PageCaller, page
@@ -159,6 +161,28 @@ def undo_delete(
                 session=session, actor=caller.actor, context=context, node_id=node_id
             )
     return RedirectResponse(f"/drive/{folder_id}", status_code=303)
+
+
+@router.post("/drive/node/{node_id}/classify")
+def classify(
+    node_id: Id, caller: PageCaller, session: DbSession, classification: str = Form("")
+) -> Response:
+    """The file page's classification form; ``service.set_classification`` decides (the form
+    offers only ``service.classification_choices``)."""
+    try:
+        level = Classification[classification.upper()]
+    except KeyError:
+        raise ValidationFailed("unknown classification", code="invalid_classification") from None
+    context = caller.context
+    with transaction(session):
+        service.set_classification(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            classification=level,
+        )
+    return RedirectResponse(f"/drive/file/{node_id}", status_code=303)
 
 
 @router.post("/drive/node/{node_id}/purge")
