@@ -460,3 +460,40 @@ def test_the_file_page_sets_a_classification_among_the_allowed_levels(
     )
     assert nonsense.status_code == 422
     assert node(seeded, file_id).classification == 1
+
+
+def test_a_refused_folder_name_keeps_what_was_typed_and_says_why(
+    seeded: Instance, client: TestClient
+) -> None:
+    sign_in(client, "ct.one")
+    root = client.get("/", follow_redirects=True)
+    root_id = int(str(root.url).rsplit("/", 1)[1])
+    typed = "अपराध क्र. 45/2026"
+    refused = client.post(
+        f"/drive/{root_id}/folders", data={"csrf": csrf_of(root.text), "name": typed}
+    )
+    assert refused.status_code == 422
+    assert f'value="{typed}"' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    assert "For a case number such as 45/2026, write 45-2026" in refused.text
+    offered = "अपराध क्र. 45\u22152026"
+    assert f'value="{offered}"' in refused.text
+    made = client.post(
+        f"/drive/{root_id}/folders",
+        data={"csrf": csrf_of(refused.text), "name": offered},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    listing = client.get(f"/drive/{root_id}")
+    assert offered in listing.text
+
+    taken = client.post(
+        f"/drive/{root_id}/folders", data={"csrf": csrf_of(listing.text), "name": offered}
+    )
+    assert taken.status_code == 422 and "already in this folder" in taken.text
+    hindi = client.post(
+        f"/drive/{root_id}/folders",
+        data={"csrf": csrf_of(listing.text), "name": "a\u202etxt"},
+        headers={"Accept-Language": "hi"},
+    )
+    assert hindi.status_code == 422 and 'value="a_txt"' in hindi.text

@@ -11,17 +11,28 @@ from typing import Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from polaris.access.policy import Classification
 from polaris.db.uow import transaction
-from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content, repo, service, spaces, trash, views_select, views_shares
+from polaris.deps import Caller, CurrentInstance, DbSession
+from polaris.instance import Instance
+from polaris.drive import (
+    content,
+    name_help,
+    repo,
+    service,
+    spaces,
+    trash,
+    views_select,
+    views_shares,
+)
 from polaris.drive._locate import Located
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
-from polaris.errors import ValidationFailed
-from polaris.web.listing import Decorations
+from polaris.errors import Conflict, ValidationFailed
+from polaris.web.listing import Decorations, ListingDecorations
 from polaris.web.messages import N_, upload_messages
 from polaris.web.pages import PageCaller, page
 from polaris.web.params import Id
@@ -59,6 +70,37 @@ def folder(
     notice: Literal["nothing-selected"] | None = None,
     deleted: str | None = None,
 ) -> Response:
+    return _folder_page(
+        node_id,
+        request,
+        caller,
+        session,
+        instance,
+        decorations,
+        sort,
+        order,
+        cursor,
+        notice,
+        deleted,
+    )
+
+
+def _folder_page(
+    node_id: int,
+    request: Request,
+    caller: Caller,
+    session: Session,
+    instance: Instance,
+    decorations: ListingDecorations,
+    sort: Literal["name", "modified", "size"] = "name",
+    order: Literal["asc", "desc"] = "asc",
+    cursor: str | None = None,
+    notice: str | None = None,
+    deleted: str | None = None,
+    new_folder: dict[str, str | None] | None = None,
+) -> Response:
+    """The folder page; ``new_folder`` is the new-folder form given back: what was typed, why it
+    was refused, and a name to offer instead."""
     context = caller.context
     with transaction(session):
         sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
@@ -111,17 +153,36 @@ def folder(
         sort=sort,
         order=order,
         undo=undo,
+        new_folder=new_folder or {},
+        status_code=422 if new_folder else 200,
     )
 
 
 @router.post("/drive/{node_id}/folders")
 def create_folder(
-    node_id: Id, caller: PageCaller, session: DbSession, name: str = Form("")
+    node_id: Id,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    decorations: Decorations,
+    name: str = Form(""),
 ) -> Response:
+    """Make a folder; a refused name gives the form back with what was typed, the reason and,
+    where there is one, a name to use instead (``drive.name_help``)."""
     context = caller.context
-    with transaction(session):
-        service.create_folder(
-            session=session, actor=caller.actor, context=context, parent_id=node_id, name=name
+    try:
+        with transaction(session):
+            service.create_folder(
+                session=session, actor=caller.actor, context=context, parent_id=node_id, name=name
+            )
+    except (ValidationFailed, Conflict) as refused:
+        if not refused.code.startswith("name_"):
+            raise
+        told = name_help.explain(name, refused.code)
+        form = {"typed": name, "reason": told.reason, "suggestion": told.suggestion}
+        return _folder_page(
+            node_id, request, caller, session, instance, decorations, new_folder=form
         )
     return back_to(node_id)
 
