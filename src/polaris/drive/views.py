@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from polaris.access.policy import Classification
 from polaris.db.uow import transaction
 from polaris.deps import Caller, CurrentInstance, DbSession
-from polaris.instance import Instance
 from polaris.drive import (
     content,
     name_help,
@@ -32,6 +31,7 @@ from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
 from polaris.errors import Conflict, ValidationFailed
+from polaris.instance import Instance
 from polaris.web.listing import Decorations, ListingDecorations
 from polaris.web.messages import N_, upload_messages
 from polaris.web.pages import PageCaller, page
