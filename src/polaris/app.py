@@ -27,6 +27,7 @@ from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_retention import router as retention_router
 from polaris.drive.api_tus import router as tus_router
+from polaris.drive.api_zip import router as zip_router
 from polaris.drive.views import router as drive_pages
 from polaris.events import notify as event_notify
 from polaris.events.runner import EventRunner
@@ -161,6 +162,7 @@ def create_app(
     app.include_router(content_router, prefix=API_PREFIX)
     app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
+    app.include_router(zip_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(message_search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
