@@ -42,12 +42,11 @@ def counts_toward_unread(kind: str, edits_id: int | None) -> bool:
 
 def counted(session: Session, room_id: int, sender_id: int | None) -> None:
     """A message was sent: one more unread for every member but the sender."""
-    query = update(ChatMember).where(ChatMember.room_id == room_id)
+    member = ChatMember.__table__.c  # a Core statement: none of the ORM's bulk-update work
+    query = update(ChatMember.__table__).where(member.room_id == room_id)
     if sender_id is not None:
-        query = query.where(ChatMember.user_id != sender_id)
-    session.execute(
-        query.values(unread=ChatMember.unread + 1).execution_options(synchronize_session=False)
-    )
+        query = query.where(member.user_id != sender_id)
+    session.execute(query.values(unread=member.unread + 1))
 
 
 def uncounted(session: Session, event: ChatEvent) -> None:
