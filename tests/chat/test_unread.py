@@ -28,7 +28,9 @@ def assert_exact(people: People, room_id: int) -> dict[str, int]:
 
 def test_kept_counts_follow_every_write(people: People) -> None:
     room_id = group_of(people, "asha", "bala")
-    sent = [messages.send_text(**people.who("asha"), room_id=room_id, body=f"m{n}") for n in range(5)]
+    sent = [
+        messages.send_text(**people.who("asha"), room_id=room_id, body=f"m{n}") for n in range(5)
+    ]
     messages.send_text(**people.who("bala"), room_id=room_id, body="reply", kind=NOTICE)
     assert assert_exact(people, room_id) == {"asha": 1, "bala": 5}
 
@@ -63,7 +65,9 @@ def test_kept_counts_follow_every_write(people: People) -> None:
 
 def test_retention_purge_counts_again(people: People) -> None:
     room_id = group_of(people, "asha", "bala")
-    sent = [messages.send_text(**people.who("asha"), room_id=room_id, body=f"m{n}") for n in range(3)]
+    sent = [
+        messages.send_text(**people.who("asha"), room_id=room_id, body=f"m{n}") for n in range(3)
+    ]
     assert assert_exact(people, room_id)["bala"] == 3
     purge_texts(people.session, people.ctx("asha"), room_id, [sent[0].id, sent[2].id], utcnow())
     assert assert_exact(people, room_id)["bala"] == 1

@@ -19,11 +19,14 @@ to a race; SQLite has one writer anyway.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ScalarSelect, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from polaris.chat.models import JOIN, MESSAGE_KINDS, ChatEvent, ChatMember, ChatReceipt, ChatRoom
+
+MEMBERS = cast(Table, ChatMember.__table__)
 
 
 def counts(session: Session, user_id: int) -> dict[int, int]:
@@ -42,8 +45,8 @@ def counts_toward_unread(kind: str, edits_id: int | None) -> bool:
 
 def counted(session: Session, room_id: int, sender_id: int | None) -> None:
     """A message was sent: one more unread for every member but the sender."""
-    member = ChatMember.__table__.c  # a Core statement: none of the ORM's bulk-update work
-    query = update(ChatMember.__table__).where(member.room_id == room_id)
+    member = MEMBERS.c  # a Core statement: none of the ORM's bulk-update work
+    query = update(MEMBERS).where(member.room_id == room_id)
     if sender_id is not None:
         query = query.where(member.user_id != sender_id)
     session.execute(query.values(unread=member.unread + 1))
@@ -70,9 +73,10 @@ def uncounted(session: Session, event: ChatEvent) -> None:
     )
 
 
-def _counting_query(room_id: ColumnElement[int], user_id: ColumnElement[int]) -> ColumnElement[int]:
+def _counting_query() -> ScalarSelect[int]:
     """The definition, as a scalar subquery over the part after the receipt (both levels
     correlated to the member row: left to itself, the inner one would read any receipt)."""
+    room_id, user_id = ChatMember.room_id, ChatMember.user_id
     receipt = (
         select(ChatReceipt.up_to_seq)
         .where(ChatReceipt.room_id == room_id, ChatReceipt.user_id == user_id)
@@ -101,9 +105,7 @@ def recount(session: Session, room_id: int, user_ids: Iterable[int] | None = Non
         query = query.where(ChatMember.user_id.in_(list(user_ids)))
     session.flush()
     session.execute(
-        query.values(
-            unread=_counting_query(ChatMember.room_id, ChatMember.user_id)
-        ).execution_options(synchronize_session=False)
+        query.values(unread=_counting_query()).execution_options(synchronize_session=False)
     )
 
 
@@ -120,7 +122,7 @@ def lock_room(session: Session, room_id: int) -> None:
 def exact(session: Session, user_id: int) -> dict[int, int]:
     """The definition counted from the rows (for tests and checks): must equal ``counts``."""
     rows = session.execute(
-        select(ChatMember.room_id, _counting_query(ChatMember.room_id, ChatMember.user_id)).where(
+        select(ChatMember.room_id, _counting_query()).where(
             and_(ChatMember.user_id == user_id, ChatMember.membership == JOIN)
         )
     ).all()

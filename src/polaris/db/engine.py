@@ -33,8 +33,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: new SQLite connection (four PRAGMAs) for most requests and queued on the pool beyond 15.
 THREADS = 40
 SQLITE_POOL = {"pool_size": THREADS, "max_overflow": 8}
-#: PostgreSQL connections cost the server a process each: fewer kept, the rest overflow.
-POSTGRES_POOL = {"pool_size": 20, "max_overflow": THREADS}
 READ_ONLY_OPTION = "polaris_read_only"
 _GATE_HELD = "polaris_writer_gate_held"
 
@@ -46,7 +44,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        return create_engine(url, echo=echo, pool_pre_ping=True, **POSTGRES_POOL)
+        # PostgreSQL keeps SQLAlchemy's default (5 + 10): each connection is a server process,
+        # and docs/scale.md sizes ``max_connections`` on 15 per process.
+        return create_engine(url, echo=echo, pool_pre_ping=True)
     raise ValueError(f"unsupported database: {parsed.get_backend_name()}")
 
 
