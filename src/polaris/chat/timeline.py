@@ -120,6 +120,9 @@ def set_membership(
     member = member_of(session, room.id, user_id)
     if member is not None and member.membership == membership and role in (None, member.role):
         return False
+    # The room's lock before the member row's: a send takes them in that order (its unread
+    # update touches every member row), so the other order could deadlock on PostgreSQL.
+    unread.lock_room(session, room.id)
     now = utcnow()
     new = member is None
     if member is None:

@@ -12,8 +12,10 @@ scanned the whole unread part of each room (a room nobody marks read grows witho
   (``recount``): the part still unread, usually nothing.
 
 Every write here runs after the room row's lock (``timeline.append_event``, or ``lock_room``),
-so on PostgreSQL the sends, redactions and receipts of one room take turns and no count is lost
-to a race; SQLite has one writer anyway.
+so on PostgreSQL the sends, redactions, receipts and membership changes of one room take turns
+and no count is lost to a race; SQLite has one writer anyway. Whoever changes a member row takes
+the room's lock first (``timeline.set_membership``), as a send does: the opposite order would
+deadlock against a send's update of every member row.
 """
 
 from __future__ import annotations
