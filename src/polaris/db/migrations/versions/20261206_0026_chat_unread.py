@@ -4,7 +4,7 @@ Filled here from the receipts, by the definition docs/chat.md gives; from then o
 redaction, receipt and purge keeps it up to date.
 
 Revision ID: 20261206_0026
-Revises: 20261206_0022
+Revises: 20261206_0023 (re-chained at merge)
 Create Date: 2026-12-06 21:30:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261206_0026"
-down_revision = "20261206_0022"
+down_revision = "20261206_0023"
 branch_labels = None
 depends_on = None
 
