@@ -40,9 +40,18 @@ TARGETS_MS = {"node": 1.5, "spaces": 1.5, "children": 20.0}
 
 
 def request(
-    conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str]
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any = None,
 ) -> Any:
-    conn.request(method, path, headers=headers)
+    if body is not None:
+        conn.request(
+            method, path, body=json.dumps(body), headers={**headers, "Content-Type": "application/json"}
+        )
+    else:
+        conn.request(method, path, headers=headers)
     response = conn.getresponse()
     body = response.read()
     if response.status not in (200, 201):
@@ -92,7 +101,7 @@ def main() -> int:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
         spaces = request(conn, "GET", "/api/v1/spaces", headers)
         root = int(next(s for s in spaces if s.get("kind") == "user")["root_id"])
-        folder = int(request(conn, "POST", f"/api/v1/nodes/{root}/folders?name=big", headers)["id"])
+        folder = int(request(conn, "POST", f"/api/v1/nodes/{root}/folders", headers, {"name": "big"})["id"])
         started = time.perf_counter()
         node = fill(server.port, headers, folder, args.files, args.clients)
         print(f"filled {args.files} files in {time.perf_counter() - started:.0f} s", file=sys.stderr)
