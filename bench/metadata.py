@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lib_peers import PolarisServer, cpu_seconds, temp_tree  # noqa: E402
+from lib_peers import PolarisServer, cpu_seconds, temp_tree
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS_MS = {"node": 1.5, "spaces": 1.5, "children": 20.0}
@@ -48,7 +48,10 @@ def request(
 ) -> Any:
     if body is not None:
         conn.request(
-            method, path, body=json.dumps(body), headers={**headers, "Content-Type": "application/json"}
+            method,
+            path,
+            body=json.dumps(body),
+            headers={**headers, "Content-Type": "application/json"},
         )
     else:
         conn.request(method, path, headers=headers)
@@ -101,10 +104,14 @@ def main() -> int:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
         spaces = request(conn, "GET", "/api/v1/spaces", headers)
         root = int(next(s for s in spaces if s.get("kind") == "user")["root_id"])
-        folder = int(request(conn, "POST", f"/api/v1/nodes/{root}/folders", headers, {"name": "big"})["id"])
+        folder = int(
+            request(conn, "POST", f"/api/v1/nodes/{root}/folders", headers, {"name": "big"})["id"]
+        )
         started = time.perf_counter()
         node = fill(server.port, headers, folder, args.files, args.clients)
-        print(f"filled {args.files} files in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(
+            f"filled {args.files} files in {time.perf_counter() - started:.0f} s", file=sys.stderr
+        )
         paths = {
             "node": f"/api/v1/nodes/{node}",
             "spaces": "/api/v1/spaces",
