@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any
 
+import redis
+
 log = logging.getLogger("polaris.chat")
 
 MAX_TYPING_MS = 30_000
@@ -25,23 +27,17 @@ class TypingBoard:
     """Typing notices per room, in Redis or in memory."""
 
     def __init__(self, redis_url: str | None) -> None:
-        self._client: Any = None
-        if redis_url:
-            # Imported only when configured: the client library costs a single-node process
-            # about 20 MiB of resident memory (docs/performance.md).
-            import redis
-
-            self._client = redis.Redis.from_url(
-                redis_url, socket_timeout=2, socket_connect_timeout=2
-            )
+        self._client: Any = (
+            redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            if redis_url
+            else None
+        )
         self._lock = threading.Lock()
         self._memory: dict[int, dict[int, float]] = {}
 
     def set(self, room_id: int, user_id: int, typing: bool, timeout_ms: int) -> None:
         until = time.time() + min(max(timeout_ms, 0), MAX_TYPING_MS) / 1000
         if self._client is not None:
-            import redis
-
             key = KEY.format(room_id=room_id)
             try:
                 if typing:
@@ -65,8 +61,6 @@ class TypingBoard:
         """The users typing in the room now, in id order."""
         now = time.time()
         if self._client is not None:
-            import redis
-
             key = KEY.format(room_id=room_id)
             try:
                 self._client.zremrangebyscore(key, "-inf", now)

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from polaris.errors import ValidationFailed
 
@@ -67,10 +68,6 @@ def normalise(password: str) -> str:
 
 @lru_cache(maxsize=1)
 def _common_passwords() -> frozenset[str]:
-    # Imported on first use: zxcvbn's lists take about 14 MiB, which a serving process that
-    # never sets a password need not hold (docs/performance.md).
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -223,8 +224,6 @@ def enrol_start(
             )
     except PolarisError as error:
         return _enrol_failed(request, instance, session, error)
-    import segno  # on first use: about 11 MiB a process that never enrols needs not hold
-
     qr = segno.make(started.provisioning_uri, error="m").svg_data_uri(scale=5, border=2)
     response = _page(request, "enrol_qr.html", qr=qr, secret=started.secret, error=None)
     response.headers["Cache-Control"] = "no-store"

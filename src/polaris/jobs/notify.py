@@ -12,6 +12,8 @@ import logging
 import threading
 from typing import Any
 
+import redis
+
 log = logging.getLogger("polaris.jobs")
 
 CHANNEL = "polaris:jobs"
@@ -21,10 +23,6 @@ class RedisNudge:
     """Publishes a nudge after each commit that queued jobs; listens for others' nudges."""
 
     def __init__(self, url: str, *, channel: str = CHANNEL) -> None:
-        # Imported here: Redis is for instances of several nodes, and the client library costs
-        # a single-node process about 20 MiB of resident memory (docs/performance.md).
-        import redis
-
         self._url = url
         self._channel = channel
         self._client: Any = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -32,8 +30,6 @@ class RedisNudge:
         self._listener: threading.Thread | None = None
 
     def publish(self) -> None:
-        import redis
-
         try:
             self._client.publish(self._channel, b"1")
         except redis.RedisError as error:  # the job is queued anyway; workers poll
@@ -47,8 +43,6 @@ class RedisNudge:
         self._listener.start()
 
     def _run(self, wake: threading.Event) -> None:
-        import redis
-
         while not self._stop.is_set():
             try:
                 client: Any = redis.Redis.from_url(self._url, socket_connect_timeout=2)
