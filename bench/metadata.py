@@ -112,6 +112,8 @@ def main() -> int:
         print(
             f"filled {args.files} files in {time.perf_counter() - started:.0f} s", file=sys.stderr
         )
+        conn.close()  # idle through the fill: the server closed it (keep-alive timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
         paths = {
             "node": f"/api/v1/nodes/{node}",
             "spaces": "/api/v1/spaces",
