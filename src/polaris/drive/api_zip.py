@@ -25,7 +25,7 @@ router = APIRouter(tags=["files"])
 
 
 class ZipRequest(BaseModel):
-    node_ids: Annotated[list[int], Field(min_length=1, max_length=zipping.MAX_SELECTION)]
+    node_ids: Annotated[list[Id], Field(min_length=1, max_length=zipping.MAX_SELECTION)]
 
 
 def zip_response(

@@ -115,7 +115,7 @@ def list_groups(*, session: Session, actor: Actor) -> list[tuple[UserGroup, list
 def get_group(*, session: Session, actor: Actor, group_id: int) -> UserGroup:
     """A group ``actor`` may see, by id; one they may not see is "no such group"."""
     found = session.scalars(
-        select(UserGroup).where(UserGroup.id == group_id, _visible_to(actor))
+        select(UserGroup).where(UserGroup.id == group_id, visible_to(actor))
     ).first()
     if found is None:
         raise NotFound("no such group", code="group_not_found")
