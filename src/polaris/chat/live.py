@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.chat import events as chat_events
 from polaris.chat.typing_state import TypingBoard
+from polaris.chat.waiters import Waiter, WaiterIndex, about_user, resolve_all, room_of
 from polaris.db.uow import unit_of_work
 from polaris.events import consumers
 from polaris.events import notify as event_notify
@@ -74,97 +75,11 @@ REMEMBERED = 10_000
 T = TypeVar("T")
 
 
-def room_of(event: events.Event) -> int:
-    """The room a chat event is about (its subject, or the room it names)."""
-    room_id = event.data.get("room_id")
-    return room_id if isinstance(room_id, int) else event.subject_id
-
-
-def about_user(event: events.Event) -> int | None:
-    """The user a membership event is about (an invitation, a join, a removal)."""
-    user = event.data.get("user_id")
-    return user if event.kind == chat_events.MEMBER_CHANGED and isinstance(user, int) else None
-
-
 @dataclass(eq=False)
 class _Shared:
     ready: threading.Event = field(default_factory=threading.Event)
     value: object = None
     failed: bool = True
-
-
-@dataclass(eq=False)
-class _Waiter:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[None]
-    position: int
-    #: The rooms it follows; None: every chat event wakes it.
-    rooms: frozenset[int] | None
-    user_id: int | None
-    #: The typing serial it has seen; None: typing does not wake it.
-    serial: int | None = None
-
-    def concerned(self, event: events.Event) -> bool:
-        if event.position <= self.position:
-            return False
-        if self.rooms is None or room_of(event) in self.rooms:
-            return True
-        return self.user_id is not None and about_user(event) == self.user_id
-
-
-@dataclass
-class _Index:
-    """The waiters by what wakes them."""
-
-    members: set[_Waiter] = field(default_factory=set)
-    by_room: dict[int, set[_Waiter]] = field(default_factory=dict)
-    by_user: dict[int, set[_Waiter]] = field(default_factory=dict)
-    everything: set[_Waiter] = field(default_factory=set)
-
-    def add(self, waiter: _Waiter) -> None:
-        self.members.add(waiter)
-        if waiter.rooms is None:
-            self.everything.add(waiter)
-            return
-        for room_id in waiter.rooms:
-            self.by_room.setdefault(room_id, set()).add(waiter)
-        if waiter.user_id is not None:
-            self.by_user.setdefault(waiter.user_id, set()).add(waiter)
-
-    def remove(self, waiter: _Waiter) -> None:
-        if waiter not in self.members:
-            return
-        self.members.discard(waiter)
-        self.everything.discard(waiter)
-        for room_id in waiter.rooms or ():
-            _discard(self.by_room, room_id, waiter)
-        if waiter.user_id is not None:
-            _discard(self.by_user, waiter.user_id, waiter)
-
-    def concerned(self, batch: list[events.Event]) -> set[_Waiter]:
-        """The waiters some event of the batch concerns (looked up by room and user)."""
-        woken: set[_Waiter] = set()
-        candidates = set(self.everything)
-        for event in batch:
-            candidates |= self.by_room.get(room_of(event), set())
-            user = about_user(event)
-            if user is not None:
-                candidates |= self.by_user.get(user, set())
-        for waiter in candidates:
-            if any(waiter.concerned(e) for e in batch):
-                woken.add(waiter)
-        return woken
-
-    def of_room(self, room_id: int) -> set[_Waiter]:
-        return self.everything | self.by_room.get(room_id, set())
-
-
-def _discard(index: dict[int, set[_Waiter]], key: int, waiter: _Waiter) -> None:
-    found = index.get(key)
-    if found is not None:
-        found.discard(waiter)
-        if not found:
-            del index[key]
 
 
 class Hub:
@@ -182,7 +97,7 @@ class Hub:
         #: ``_recent`` holds every chat event in (``_floor``, ``_head``]; None: no copy yet.
         self._floor: int | None = None
         self._recent: deque[events.Event] = deque()
-        self._waiters = _Index()
+        self._waiters = WaiterIndex()
         self._shared: OrderedDict[Hashable, _Shared] = OrderedDict()
         self._rooms_of: OrderedDict[int, tuple[int, frozenset[int]]] = OrderedDict()
         self._stop = threading.Event()
@@ -221,7 +136,7 @@ class Hub:
         with self._lock:
             self._released = True
             woken = set(self._waiters.members)
-        _resolve_all(woken)
+        resolve_all(woken)
 
     @property
     def released(self) -> bool:
@@ -297,7 +212,7 @@ class Hub:
                 woken = self._waiters.concerned(batch)
             for waiter in woken:
                 self._waiters.remove(waiter)
-        _resolve_all(woken)
+        resolve_all(woken)
         return full
 
     # --- reading -----------------------------------------------------------------------------
@@ -406,7 +321,7 @@ class Hub:
         in ``rooms`` passes ``serial`` (when given), or ``timeout`` seconds pass; whether woken."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        waiter = _Waiter(
+        waiter = Waiter(
             loop, future, position, frozenset(rooms) if rooms is not None else None, user_id, serial
         )
         with self._lock:
@@ -446,26 +361,13 @@ class Hub:
             woken = {w for w in self._waiters.of_room(room_id) if w.serial is not None}
             for waiter in woken:
                 self._waiters.remove(waiter)
-        _resolve_all(woken)
+        resolve_all(woken)
 
     def typing(self, room_id: int) -> list[int]:
         return self.typing_board.typing(room_id)
 
     def typing_changed(self, room_id: int, since_serial: int) -> bool:
         return self.typing_board.changed(room_id, since_serial)
-
-
-def _resolve_all(woken: Iterable[_Waiter]) -> None:
-    for waiter in woken:
-        try:
-            waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
-        except RuntimeError:  # that loop has closed
-            continue
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 _HUB_LOCK = threading.Lock()
