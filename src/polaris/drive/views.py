@@ -17,21 +17,41 @@ from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import content, service, spaces, trash, views_select, views_shares
 from polaris.drive._locate import Permissions
 from polaris.drive.crumbs import crumbs_of
+from polaris.drive.filetypes import icon_for
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
 from polaris.web.listing import Decorations
-from polaris.web.messages import upload_messages
+from polaris.web.messages import ERROR_MESSAGES, N_, upload_messages
 from polaris.web.pages import PageCaller, page
 from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
+
+#: The folder page's list or grid, remembered in this browser (a year) once chosen by ``?view=``.
+VIEW_COOKIE = "polaris_folder_view"
 
 
 def back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectResponse:
     return RedirectResponse(
         f"/drive/{node_parent_id}" if node_parent_id else fallback, status_code=303
     )
+
+
+#: Texts of the folder page's script (js/folder.js), translated into the page's JSON data block:
+#: a refused move says why, by the API's error code (``generic`` for the rest).
+MOVE_ERROR_CODES = ("not_found", "permission_denied", "name_taken", "too_deep", "legal_hold")
+
+
+def folder_messages() -> dict[str, str]:
+    found = {code: ERROR_MESSAGES[code] for code in MOVE_ERROR_CODES if code in ERROR_MESSAGES}
+    return {
+        "generic": N_("This could not be moved."),
+        "moved": N_("Moved %(name)s to %(folder)s."),
+        "refused": N_("%(name)s was not moved: %(reason)s"),
+        "move_into_itself": N_("A folder cannot be moved into itself."),
+        **found,
+    }
 
 
 @router.get("/")
@@ -54,8 +74,13 @@ def folder(
     order: Literal["asc", "desc"] = "asc",
     cursor: str | None = None,
     notice: Literal["nothing-selected"] | None = None,
+    view: Literal["list", "grid"] | None = None,
+    rename: int | None = None,
 ) -> Response:
+    """A folder's rows (or tiles: ``view=grid``, then remembered by a cookie, so that the toggle
+    works without a script); ``rename`` opens that row's rename form without a script."""
     context = caller.context
+    shown = view or ("grid" if request.cookies.get(VIEW_COOKIE) == "grid" else "list")
     with transaction(session):
         sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         located, listing = service.list_children(
@@ -91,7 +116,8 @@ def folder(
             else {"space": SpaceRead.of(located.space, caller.actor)}
         )
         may_delete = any("delete" in item.permissions for item in items)
-    return page(
+        icons = {item.id: icon_for(item.kind, item.name, item.content_type) for item in items}
+    response = page(
         request,
         caller,
         "folder.html",
@@ -105,10 +131,25 @@ def folder(
         next_cursor=listing.next_cursor,
         thumbnails=thumbnails,
         upload_messages=upload_messages(),
+        folder_messages=folder_messages(),
         notice=NOTHING_SELECTED if notice else None,
         sort=sort,
         order=order,
+        icons=icons,
+        view=shown,
+        renaming=rename,
     )
+    if view is not None:
+        response.set_cookie(
+            VIEW_COOKIE,
+            view,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            secure=instance.settings.session.cookie_secure,
+            samesite="lax",
+            path="/drive",
+        )
+    return response
 
 
 @router.post("/drive/{node_id}/folders")
