@@ -39,7 +39,7 @@ def test_a_folder_uploads_whole_and_its_files_preview_in_the_page(
 
     sign_in(page, "hc.files")
     with page.expect_navigation():
-        page.get_by_label("Upload a folder").set_input_files(str(tree))
+        page.get_by_label("Upload folder").set_input_files(str(tree))
     page.get_by_role("link", name="थाना अभिलेख", exact=True).click()
     expect(page.get_by_role("link", name="2019", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="scene.png", exact=True)).to_be_visible()
