@@ -205,8 +205,9 @@ def test_rename_without_a_script(
         page.get_by_label("New folder").fill("बिना स्क्रिप्ट")
         page.get_by_role("button", name="Create").click()
         row_action(page, "बिना स्क्रिप्ट", "Rename")
-        page.get_by_label("New name").fill("बिना स्क्रिप्ट 2")
-        page.get_by_role("button", name="Save").click()
+        row = row_of(page, "बिना स्क्रिप्ट")
+        row.get_by_label("New name").fill("बिना स्क्रिप्ट 2")
+        row.get_by_role("button", name="Save").click()
         expect(page.get_by_role("link", name="बिना स्क्रिप्ट 2", exact=True)).to_be_visible()
         # The grid by its link, and then remembered.
         page.get_by_role("link", name="Grid").click()
@@ -339,11 +340,28 @@ def test_folder_docs_screenshots(browser: Browser, live_server: Server, tmp_path
     try:
         sign_in(page, "hc.files")
         folder = seed_mixed(page, tmp_path, "केस 12-2026")
+        for _ in range(60):  # the photo's thumbnail is drawn in the background: poll for it
+            if stage == "before" or page.locator("img.thumb").count():
+                break
+            page.wait_for_timeout(500)
+            page.reload()
         for size in (DESKTOP, PHONE):
             page.set_viewport_size(size)
             page.goto(f"/drive/{folder}")
             path = DOCS_SHOTS / f"folder-files-{stage}-{size['width']}.png"
             page.screenshot(path=str(path))
             shrink(path)
+        if stage == "after":
+            page.set_viewport_size(DESKTOP)
+            page.goto(f"/drive/{folder}?view=grid")
+            grid = DOCS_SHOTS / "folder-files-after-grid-1366.png"
+            page.screenshot(path=str(grid))
+            page.goto(f"/drive/{folder}?view=list")
+            page.set_viewport_size(PHONE)
+            row_menu(page, "FIR 12-2026.pdf")
+            menu = DOCS_SHOTS / "folder-files-after-menu-390.png"
+            page.screenshot(path=str(menu))
+            for path in (grid, menu):
+                shrink(path)
     finally:
         context.close()
