@@ -68,7 +68,7 @@ def axe_page(browser: Browser, live_server: Server) -> Iterator[Page]:
 
 
 def row_of(page: Page, name: str) -> Locator:
-    return page.locator("tr[data-id]").filter(has=page.get_by_role("link", name=name, exact=True))
+    return page.locator(f'tr[data-name="{name}"]')
 
 
 def menu_of(page: Page, name: str) -> Locator:
