@@ -10,12 +10,16 @@ ensure_python_venv
 # Browser tests drive Debian's Chromium (never Playwright's download); Noto renders Devanagari.
 # OCR: Tesseract with its Hindi and English data, Ghostscript for OCRmyPDF (docs/ingest.md).
 # ClamAV's daemon for the malware-scanning tests (started by the tests, docs/resilience.md).
+# LibreOffice's writer and calc without a GUI (the lightest: no X, no GTK) convert DOCX, ODT and
+# XLSX to PDF for previews (docs/ingest.md, "Previews of office documents").
 # PostgreSQL's server binaries and pgBackRest: the PostgreSQL backup tests start clusters of their own.
-apt_install chromium fonts-noto-core tesseract-ocr tesseract-ocr-hin tesseract-ocr-eng ghostscript redis-server clamav-daemon postgresql pgbackrest litmus nextcloud-desktop-cmd rclone
+apt_install chromium fonts-noto-core tesseract-ocr tesseract-ocr-hin tesseract-ocr-eng ghostscript redis-server clamav-daemon postgresql pgbackrest litmus nextcloud-desktop-cmd rclone libreoffice-writer-nogui libreoffice-calc-nogui
 make_venv "[test]"
 # axe-core (npm) checks accessibility inside the browser tests.
 command -v npm >/dev/null || apt_install npm
 npm install --prefix tests/e2e --no-audit --no-fund --silent
+# matrix-js-sdk (the SDK Element Web is built on) for tests/matrix/test_js_sdk.py.
+npm install --prefix tests/matrix/js --no-audit --no-fund --silent
 ensure_postgres
 
 echo "== ruff"

@@ -27,6 +27,7 @@ from polaris.drive.api import router as drive_router
 from polaris.drive.api_content import router as content_router
 from polaris.drive.api_retention import router as retention_router
 from polaris.drive.api_tus import router as tus_router
+from polaris.drive.api_zip import router as zip_router
 from polaris.drive.views import router as drive_pages
 from polaris.events import notify as event_notify
 from polaris.events.runner import EventRunner
@@ -46,6 +47,7 @@ from polaris.matrix.api import fallback_router as matrix_fallback
 from polaris.matrix.api import polaris_router as matrix_api_router
 from polaris.matrix.api import router as matrix_router
 from polaris.matrix.api_account import router as matrix_account_router
+from polaris.matrix.api_element import router as matrix_element_router
 from polaris.matrix.api_media import router as matrix_media_router
 from polaris.matrix.api_rooms import router as matrix_rooms_router
 from polaris.matrix.api_sync import router as matrix_sync_router
@@ -160,6 +162,7 @@ def create_app(
     app.include_router(content_router, prefix=API_PREFIX)
     app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)
+    app.include_router(zip_router, prefix=API_PREFIX)
     app.include_router(search_router, prefix=API_PREFIX)
     app.include_router(message_search_router, prefix=API_PREFIX)
     app.include_router(matrix_api_router, prefix=API_PREFIX)
@@ -180,6 +183,7 @@ def create_app(
     app.include_router(matrix_sync_router)
     app.include_router(matrix_router)
     app.include_router(matrix_account_router)
+    app.include_router(matrix_element_router)
     app.include_router(matrix_media_router)
     app.include_router(matrix_fallback)  # last: it answers every other /_matrix path
     app.mount("/static", VersionedStatic(StaticFiles(directory=STATIC_DIR)), name="static")

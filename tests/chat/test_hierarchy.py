@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 from polaris.chat import broadcasts, channels, messages, rooms, timeline
 from polaris.chat import events as chat_events
 from polaris.errors import NotFound, PermissionDenied, ValidationFailed
-from polaris.identity import events as identity_events
 from polaris.identity import units, users
 from polaris.identity.models import User
 from polaris.identity.units import UnitKind, UnitSpec
@@ -41,19 +40,16 @@ def joined(people: People, room_id: int) -> list[str]:
 
 
 def transfer(people: People, name: str, unit: str) -> None:
-    """What identity's transfer writes: the user's unit, and ``user.moved`` in the same
-    transaction (docs/events.md)."""
+    """A transfer as the administration page makes it (``identity.users.move_user``), which
+    appends ``user.moved`` in its transaction (docs/events.md)."""
     user = people.session.get(User, people.id(name))
-    assert user is not None
-    before = user.unit_id
-    user.unit_id = people.units[unit]
-    identity_events.changed(
-        people.session,
-        identity_events.USER_MOVED,
-        ("user", user.id),
-        people.ctx("sp"),
-        unit_id=user.unit_id,
-        from_unit_id=before,
+    target = units.get_by_id(session=people.session, unit_id=people.units[unit])
+    assert user is not None and target is not None
+    users.move_user(
+        session=people.session,
+        username=user.username,
+        unit_code=target.code,
+        context=people.ctx("sp"),
     )
     people.session.flush()
 

@@ -43,7 +43,7 @@ def enrol_and_sign_in(page: Page, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Show the code to scan").click()
-    secret = page.locator("code.secret").inner_text().strip()
+    secret = page.locator("code.secret").inner_text().replace(" ", "")
     page.get_by_label("The code the app shows now").fill(mfa.current_code(secret))
     page.get_by_role("button", name="Confirm").click()
     page.get_by_role("link", name="Continue to Polaris").click()

@@ -93,12 +93,12 @@ def test_live_messages_unread_counts_and_a_drive_file(
     second.goto(f"/chat/{room}")
     expect(second.get_by_role("heading", name="ई2ई दल")).to_be_visible()
     page.goto(f"/chat/{room}")
-    page.get_by_label("Message").fill("नमस्ते — live?")
+    page.get_by_label("Message", exact=True).fill("नमस्ते — live?")
     page.get_by_role("button", name="Send", exact=True).click()
     expect(second.locator("#timeline")).to_contain_text("नमस्ते — live?")  # no reload
     # a message into the other room: its count and the header's go up on the open page
     page.goto(f"/chat/{other}")
-    page.get_by_label("Message").fill("elsewhere")
+    page.get_by_label("Message", exact=True).fill("elsewhere")
     page.get_by_role("button", name="Send", exact=True).click()
     expect(second.locator(f'[data-room="{other}"] .unread')).to_contain_text("1")
     expect(second.locator("#chat-unread")).to_be_visible()

@@ -88,8 +88,9 @@ def enrol(page: Page) -> tuple[str, int, list[str]]:
     time step. The key, that step (used now, so never again) and the recovery codes shown."""
     page.get_by_role("button", name="Show the code to scan").click()
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
-    secret = page.locator("code.secret").inner_text()
-    assert re.fullmatch(r"[A-Z2-7]{32}", secret), secret
+    shown = page.locator("code.secret").inner_text()
+    assert re.fullmatch(r"([A-Z2-7]{4} ){7}[A-Z2-7]{4}", shown), shown  # in groups of four
+    secret = shown.replace(" ", "")
     step = time_step()  # the server accepts the step before and after its own too
     page.get_by_label("The code the app shows now").fill(totp(secret, step))
     with page.expect_response(re.compile(r"/enrol/confirm$")) as confirmed:

@@ -26,7 +26,7 @@ from tests.factories import (
 from tests.web.test_pages import csrf_of
 
 NEW_PASSWORD = "monsoon ledger kotwali 2026"
-SECRET = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')
+SECRET = re.compile(r'<code class="secret" data-key="([A-Z2-7]+)">')
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:

@@ -22,7 +22,7 @@ from tests.web.test_pages import sign_in
 
 
 def actions_on(html: str) -> list[str]:
-    return re.findall(r"<td><code>([a-z_.]+)</code></td>", html)
+    return re.findall(r'<code class="action">([a-z_.]+)</code>', html)
 
 
 def seqs_on(html: str) -> list[int]:

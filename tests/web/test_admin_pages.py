@@ -14,7 +14,7 @@ from polaris.identity import mfa
 from polaris.instance import Instance
 from tests.web.test_pages import csrf_of, sign_in
 
-SECRET = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')
+SECRET = re.compile(r'<code class="secret" data-key="([A-Z2-7]+)">')
 
 
 def sign_in_admin(client: TestClient, username: str = "admin.one") -> None:
@@ -112,7 +112,7 @@ def test_unit_tree_shows_the_hierarchy_with_codes_kinds_and_user_counts(client: 
     hidden = '<span class="visually-hidden">'
     assert f'href="/admin/users?unit=PS-A1">1 user{hidden} in PS-A1</span>' in text
     assert f'href="/admin/users?unit=PS-A2">0 users{hidden} in PS-A2</span>' in text
-    assert f'below=1">2 with the units below{hidden} in PHQ</span>' in text
+    assert f'below=1">2 users with the units below{hidden} in PHQ</span>' in text
     assert not re.search(r"<script(?![^>]*\bsrc=)", text) and "style=" not in text
 
 

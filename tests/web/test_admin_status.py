@@ -35,7 +35,7 @@ def test_nothing_checked_yet(client: TestClient) -> None:
     page = client.get("/admin/status")
     assert page.status_code == 200
     assert page.text.count("Not checked from here yet.") == 2
-    assert "admin-job.js" not in page.text
+    assert "js/admin-job." not in page.text
 
 
 def test_audit_verify_runs_as_a_job_and_its_result_is_shown_and_audited(
@@ -46,7 +46,7 @@ def test_audit_verify_runs_as_a_job_and_its_result_is_shown_and_audited(
     run_check(client, "audit")
     run_check(client, "audit")  # a second click while it waits queues nothing more
     waiting = client.get("/admin/status")
-    assert "admin-job.js" in waiting.text
+    assert "js/admin-job." in waiting.text
     assert "Check now: Audit log" not in waiting.text
     assert jobs.run_pending(seeded) == 1
     audit_part = section(client.get("/admin/status").text, "audit")

@@ -119,7 +119,10 @@ def test_a_refused_user_keeps_the_form_filled_and_says_why(client: TestClient) -
                                                           "unit_code": "PS-Z9"})  # fmt: skip
     assert unknown_unit.status_code == 422
     assert "The user was not created:" in unknown_unit.text
-    assert "unit &#39;PS-Z9&#39; is not a known unit" in unknown_unit.text
+    assert "unit PS-Z9 is not a known unit" in unknown_unit.text
+    refused = {**data, "username": "new.one", "unit_code": "PS-Z9"}
+    hindi = client.post("/admin/users/new", data=refused, headers={"Accept-Language": "hi"})
+    assert "PS-Z9" in hindi.text and "is not a known unit" not in hindi.text
 
 
 def test_disable_ends_the_officers_sessions_and_enable_lets_them_back(

@@ -329,3 +329,170 @@ def test_pages_answer_a_hidden_id_exactly_like_a_missing_one(
             k: v for k, v in absent.headers.items() if k not in per_request
         }, url
     assert "missing" in _deny_reasons(seeded, missing)
+
+
+def test_the_selection_and_the_folder_download_as_a_zip(
+    seeded: Instance, client: TestClient
+) -> None:
+    import zipfile
+
+    a = put(seeded, "ct.one", "a.txt", b"a")
+    put(seeded, "ct.one", "b.txt", b"b")
+    sign_in(client, "ct.one")
+    root = client.get("/", follow_redirects=True)
+    root_id = int(str(root.url).rsplit("/", 1)[1])
+    assert f'href="/api/v1/nodes/{root_id}/zip"' in root.text
+    assert 'value="zip"' in root.text
+    chosen = client.post(
+        f"/drive/{root_id}/selection",
+        data={"csrf": csrf_of(root.text), "action": "zip", "ids": [a]},
+    )
+    assert chosen.status_code == 200
+    assert chosen.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(chosen.content)) as archive:
+        assert archive.namelist() == ["a.txt"]
+    whole = client.get(f"/api/v1/nodes/{root_id}/zip")
+    assert whole.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(whole.content)) as archive:
+        assert {name.split("/", 1)[1] for name in archive.namelist()} == {"", "a.txt", "b.txt"}
+
+
+def test_delete_offers_undo_and_the_trash_says_where_it_was(
+    seeded: Instance, client: TestClient
+) -> None:
+    case = folder(seeded, "ct.one", "केस 45")
+    file_id = put(seeded, "ct.one", "बयान.txt", b"statement", parent=case)
+    sign_in(client, "ct.one")
+    listing = client.get(f"/drive/{case}")
+    deleted = client.post(
+        f"/drive/node/{file_id}/delete",
+        data={"csrf": csrf_of(listing.text)},
+        follow_redirects=False,
+    )
+    assert deleted.headers["location"] == f"/drive/{case}?deleted={file_id}"
+    after = client.get(deleted.headers["location"])
+    assert "Moved to the trash: बयान.txt" in after.text and ">Undo</button>" in after.text
+
+    space_id = node(seeded, file_id).space_id
+    trash_page = client.get(f"/trash/{space_id}")
+    assert f'<a href="/drive/{case}">/केस 45</a>' in trash_page.text
+    assert "Delete forever" not in trash_page.text  # not an administrator
+
+    undone = client.post(
+        f"/drive/{case}/undo-delete",
+        data={"csrf": csrf_of(after.text), "ids": str(file_id)},
+        follow_redirects=False,
+    )
+    assert undone.status_code == 303
+    assert node(seeded, file_id).trashed_at is None
+    again = client.get(f"/drive/{case}?deleted={file_id}")
+    assert "Moved to the trash" not in again.text  # restored: nothing to undo
+
+
+def test_versions_say_who_saved_each(seeded: Instance, client: TestClient) -> None:
+    file_id = put(seeded, "ct.one", "notes.txt", b"one")
+    sign_in(client, "ct.one")
+    versions = client.get(f"/drive/file/{file_id}/versions")
+    assert versions.status_code == 200
+    assert "Saved by" in versions.text
+    assert "(ct.one)" in versions.text
+
+
+def test_an_administrator_deletes_forever_from_the_trash_page_after_confirming(
+    seeded: Instance, client: TestClient
+) -> None:
+    from tests.web.test_admin_pages import sign_in_admin
+
+    file_id = put(seeded, "admin.one", "old.txt", b"old")
+    sign_in_admin(client)
+    space_id = node(seeded, file_id).space_id
+    home = client.get(f"/drive/{node(seeded, file_id).parent_id}")
+    client.post(f"/drive/node/{file_id}/delete", data={"csrf": csrf_of(home.text)})
+    trash_page = client.get(f"/trash/{space_id}")
+    assert "Delete forever" in trash_page.text
+    unconfirmed = client.post(
+        f"/drive/node/{file_id}/purge",
+        data={"csrf": csrf_of(trash_page.text), "space_id": str(space_id)},
+        follow_redirects=False,
+    )
+    assert unconfirmed.headers["location"] == f"/trash/{space_id}?notice=confirm-purge"
+    assert "deleting for good cannot be undone" in client.get(unconfirmed.headers["location"]).text
+    purged = client.post(
+        f"/drive/node/{file_id}/purge",
+        data={"csrf": csrf_of(trash_page.text), "space_id": str(space_id), "confirm": "yes"},
+        follow_redirects=False,
+    )
+    assert purged.status_code == 303
+    session: Session = seeded.sessions()
+    assert session.get(Node, file_id) is None
+    session.close()
+    assert "node.purge" in audit_actions(seeded)
+
+
+def test_the_file_page_sets_a_classification_among_the_allowed_levels(
+    seeded: Instance, client: TestClient
+) -> None:
+    file_id = put(seeded, "ct.one", "FIR.txt", b"fir")
+    sign_in(client, "ct.one")
+    page_ = client.get(f"/drive/file/{file_id}")
+    form = page_.text.split('action="/drive/node/', 1)[1].split("</form>")[0]
+    options = re.findall(r'<option value="(\w+)"', form)
+    assert options == ["unclassified", "restricted"]  # a constable's clearance ends there
+    set_ = client.post(
+        f"/drive/node/{file_id}/classify",
+        data={"csrf": csrf_of(page_.text), "classification": "restricted"},
+        follow_redirects=False,
+    )
+    assert set_.status_code == 303
+    assert node(seeded, file_id).classification == 1
+    assert "node.classify" in audit_actions(seeded)
+    above = client.post(
+        f"/drive/node/{file_id}/classify",
+        data={"csrf": csrf_of(page_.text), "classification": "secret"},
+    )
+    assert (
+        above.status_code == 403 and "clearance" in above.text.lower()
+    ) or above.status_code == 403
+    nonsense = client.post(
+        f"/drive/node/{file_id}/classify",
+        data={"csrf": csrf_of(page_.text), "classification": "top-secret"},
+    )
+    assert nonsense.status_code == 422
+    assert node(seeded, file_id).classification == 1
+
+
+def test_a_refused_folder_name_keeps_what_was_typed_and_says_why(
+    seeded: Instance, client: TestClient
+) -> None:
+    sign_in(client, "ct.one")
+    root = client.get("/", follow_redirects=True)
+    root_id = int(str(root.url).rsplit("/", 1)[1])
+    typed = "अपराध क्र. 45/2026"
+    refused = client.post(
+        f"/drive/{root_id}/folders", data={"csrf": csrf_of(root.text), "name": typed}
+    )
+    assert refused.status_code == 422
+    assert f'value="{typed}"' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    assert "For a case number such as 45/2026, write 45-2026" in refused.text
+    offered = "अपराध क्र. 45\u22152026"
+    assert f'value="{offered}"' in refused.text
+    made = client.post(
+        f"/drive/{root_id}/folders",
+        data={"csrf": csrf_of(refused.text), "name": offered},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    listing = client.get(f"/drive/{root_id}")
+    assert offered in listing.text
+
+    taken = client.post(
+        f"/drive/{root_id}/folders", data={"csrf": csrf_of(listing.text), "name": offered}
+    )
+    assert taken.status_code == 422 and "already in this folder" in taken.text
+    hindi = client.post(
+        f"/drive/{root_id}/folders",
+        data={"csrf": csrf_of(listing.text), "name": "a\u202etxt"},
+        headers={"Accept-Language": "hi"},
+    )
+    assert hindi.status_code == 422 and 'value="a_txt"' in hindi.text

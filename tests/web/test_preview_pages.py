@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy.orm import Session
@@ -14,9 +15,11 @@ from sqlalchemy.orm import Session
 from polaris import jobs
 from polaris.drive.models import Node
 from polaris.handlers import settle
+from polaris.ingest import office
 from polaris.instance import Instance
 from polaris.web import assets
 from tests.factories import make_user
+from tests.ingest.test_office import a_docx
 from tests.web.test_drive_pages import audit_actions, png, put
 from tests.web.test_pages import sign_in
 
@@ -139,3 +142,27 @@ def test_the_file_page_shows_a_legal_hold_and_its_reason_in_english_and_hindi(
     hindi = client.get(f"/drive/file/{file_id}", headers={"Accept-Language": "hi"}).text
     assert "कानूनी रोक" in hindi
     assert "कारण: High Court order W.P. 4471/2026" in hindi
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not office.available(), reason="LibreOffice is not installed")
+def test_a_docx_gets_page_previews_and_a_bad_one_says_so_on_its_page(
+    seeded: Instance, client: TestClient
+) -> None:
+    good = put(seeded, "ct.one", "FIR 45-2026.docx", a_docx())
+    bad = put(seeded, "ct.one", "broken.xlsx", b"PK\x03\x04 nonsense")
+    settle(seeded)
+    sign_in(client, "ct.one")
+    ready = client.get(f"/drive/file/{good}")
+    assert ready.status_code == 200
+    assert re.findall(r'src="(/drive/file/\d+/page/\d+/\d+)"', ready.text)
+
+    session: Session = seeded.sessions()
+    version_id = session.get(Node, bad).current_version_id  # type: ignore[union-attr]
+    found = jobs.jobs_for_subject(session, "file_version", version_id)  # type: ignore[arg-type]
+    (job,) = [j for j in found if j.kind == "ingest.previews"]
+    session.close()
+    assert job.status == "failed" and "could not read this document" in (job.error or "")
+    page = client.get(f"/drive/file/{bad}")
+    assert page.status_code == 200
+    assert "This file could not be previewed. Download it to open it." in page.text

@@ -99,4 +99,8 @@ def test_matrix_apps_sign_in_and_read_while_their_writes_are_refused(
     assert refused.status_code == 503
     assert refused.json()["errcode"] == "M_UNKNOWN"
     assert "ransomware at PS-A1" in refused.json()["error"]
+    # Element's room directory is a POST that only reads.
+    rooms = client.post("/_matrix/client/v3/publicRooms", json={"limit": 20}, headers=bearer)
+    assert rooms.status_code == 200
+    assert rooms.json() == {"chunk": [], "total_room_count_estimate": 0}
     assert client.post("/_matrix/client/v3/logout", headers=bearer).status_code == 200

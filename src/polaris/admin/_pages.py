@@ -7,6 +7,7 @@ also audits a refusal); a page only asks. Everyone else gets the translated 403 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -26,6 +27,21 @@ from polaris.web.templating import render
 ADMIN_ERRORS = {
     "duplicate_username": N_("That username is taken."),
     "invalid_user": N_("The user was not created:"),
+    "last_admin": N_("This is the last enabled administrator: another must be made first."),
+    "cannot_disable_self": N_("You cannot disable your own account."),
+    "duplicate_code": N_("A unit has this code already."),
+    "unknown_parent": N_("No unit has the parent's code."),
+    "unit_kind": N_("Choose the kind of unit."),
+    "bad_code": N_("The unit code must be 1 to 64 printable characters."),
+    "bad_name": N_("Give the unit a name of at most 255 characters."),
+    "parent_required": N_("Every unit but headquarters needs a parent unit."),
+    "unit_cycle": N_("A unit cannot be placed under itself or a unit below it."),
+    "group_exists": N_("A group has this name already."),
+    "group_name": N_("Give the group a name of 1 to 255 characters."),
+    "group_not_found": N_("There is no such group."),
+    "not_a_member": N_("This user is not a member of the group."),
+    "unknown_unit": N_("No unit has this code."),
+    "unknown_user": N_("No user has this username."),
     "import_rejected": N_("Nothing was imported. Correct these rows and upload the file again."),
     "passwords_gone": N_("These passwords were already shown, and are not kept."),
     "not_your_import": N_("Only the administrator who started this import may see its passwords."),
@@ -125,6 +141,27 @@ def form_action(
     if then is not None:
         then()
     return RedirectResponse(done, status_code=303)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A form refused: which form (``form``, to show the reason beside it), the untranslated
+    reason and its values, the HTTP status, and what was typed."""
+
+    form: str
+    text: str
+    status: int
+    values: dict[str, str] = field(default_factory=dict)
+    args: dict[str, str] = field(default_factory=dict)
+
+
+def refusal(form: str, error: PolarisError, values: dict[str, str]) -> Refusal:
+    """The :class:`Refusal` for ``error``: a problem the service explained (``problem``: a
+    catalogue text and values), else the text for its code."""
+    problem = getattr(error, "problem", None)
+    if problem is not None:
+        return Refusal(form, problem.text, error.status, values, dict(problem.values))
+    return Refusal(form, message_for(error), error.status, values)
 
 
 def message_for(error: PolarisError) -> str:

@@ -175,7 +175,7 @@ def _rejected(ctx: jobs.JobContext, rejected: ImportRejected) -> dict[str, Any]:
     errors = rejected.errors[:MAX_KEPT_ERRORS]
     return {
         "outcome": "rejected",
-        "errors": [{"row": e.row, "reason": e.reason} for e in errors],
+        "errors": [{"row": e.row, "reason": e.reason, "values": dict(e.values)} for e in errors],
         "more_errors": len(rejected.errors) - len(errors),
     }
 

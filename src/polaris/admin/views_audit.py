@@ -17,6 +17,7 @@ from typing import IO, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from polaris.admin import audit_sentences
 from polaris.admin._pages import AdminPageCaller, admin_page
 from polaris.audit import reading
 from polaris.audit.models import AuditRecord
@@ -25,6 +26,7 @@ from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.errors import NotFound
 from polaris.identity import units, users
+from polaris.web.i18n import pick_language
 from polaris.web.messages import N_
 from polaris.web.params import Seq
 
@@ -49,6 +51,8 @@ class Filters:
     object_id: str = ""
     since: str = ""
     until: str = ""
+    #: "show" to list searches too (hidden by default: they are most of the rows).
+    searches: str = ""
 
     def query(self) -> dict[str, str]:
         return {name: value for name, value in vars(self).items() if value}
@@ -88,7 +92,16 @@ def _record_filter(session: DbSession, filters: Filters) -> reading.RecordFilter
         object_id=filters.object_id.strip() or None,
         since=since,
         until=after_until,
+        exclude_actions=_excluded(filters),
     )
+
+
+def _excluded(filters: Filters) -> tuple[str, ...]:
+    """Searches are left out unless asked for, or unless the action filter names them."""
+    searching = filters.action.strip() in (audit_sentences.SEARCH_ACTION, "search.*")
+    if filters.searches == "show" or searching:
+        return ()
+    return (audit_sentences.SEARCH_ACTION,)
 
 
 @router.get("/admin/audit")
@@ -103,9 +116,10 @@ def audit_log(
     object_id: str = "",
     since: str = "",
     until: str = "",
+    searches: Literal["", "show"] = "",
     before: Seq | None = None,
 ) -> Response:
-    filters = Filters(user, unit, action, object_type, object_id, since, until)
+    filters = Filters(user, unit, action, object_type, object_id, since, until, searches)
     found: list[AuditRecord] = []
     error = None
     with transaction(session):
@@ -118,8 +132,11 @@ def audit_log(
                 session=session, where=where, before_id=before, limit=PAGE_SIZE + 1
             )
         unit_codes = {str(u.id): u.code for u in units.list_units(session=session)}
-    more = len(found) > PAGE_SIZE
-    shown = found[:PAGE_SIZE]
+        more = len(found) > PAGE_SIZE
+        shown = found[:PAGE_SIZE]
+        names = audit_sentences.names_for(session, shown)
+    language = pick_language(request)
+    sentences = {r.id: audit_sentences.sentence(r, names, language=language) for r in shown}
     return admin_page(
         request,
         caller,
@@ -127,6 +144,7 @@ def audit_log(
         section="audit",
         filters=filters,
         records=shown,
+        sentences=sentences,
         unit_codes=unit_codes,
         next_before=shown[-1].id if more else None,
         before=before,
@@ -147,13 +165,14 @@ def export(
     object_id: str = "",
     since: str = "",
     until: str = "",
+    searches: Literal["", "show"] = "",
 ) -> Response:
     """Every record matching the filters, oldest first, as a file to download.
 
     Written to a temporary file from a read-only snapshot (no lock held on the log), then
     streamed: memory stays bounded however many records match.
     """
-    filters = Filters(user, unit, action, object_type, object_id, since, until)
+    filters = Filters(user, unit, action, object_type, object_id, since, until, searches)
     with transaction(session):
         try:
             where = _record_filter(session, filters)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from polaris.access.policy import Classification
-from polaris.admin._pages import AdminPageCaller, admin_page, message_for
+from polaris.admin._pages import AdminPageCaller, Refusal, admin_page, message_for, refusal
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.errors import NotFound, PolarisError
@@ -24,8 +24,9 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 #: Notices after an action, by the ``done`` query parameter of the page it leads back to.
-DONE_NOTICES = {"disabled", "enabled", "mfa_reset"}
+DONE_NOTICES = {"disabled", "enabled", "mfa_reset", "updated", "moved"}
 UNKNOWN_UNIT = N_("No unit has this code.")
+UNKNOWN_CLEARANCE = N_("Choose one of the clearance levels.")
 
 
 @router.get("/admin/users")
@@ -93,11 +94,11 @@ def _user_form(
     values: dict[str, str],
     status_code: int = 200,
     error: str | None = None,
-    detail: str | None = None,
+    problem: users.Problem | None = None,
 ) -> Response:
     with transaction(session):
         all_roles = roles.list_roles(session=session)
-        all_units = [(u.code, u.name) for u in units.list_units(session=session)]
+        all_units = units.list_units(session=session)
     return admin_page(
         request,
         caller,
@@ -108,7 +109,7 @@ def _user_form(
         units=all_units,
         values=values,
         error=error,
-        detail=detail,
+        problem=problem,
     )
 
 
@@ -152,7 +153,7 @@ def create_user(
             username = created.user.username
             password = created.initial_password
     except PolarisError as error:
-        detail = error.detail if error.code == "invalid_user" else None
+        problem = error.problem if isinstance(error, users.InvalidUser) else None
         return _user_form(
             request,
             caller,
@@ -160,7 +161,7 @@ def create_user(
             values=values,
             status_code=error.status,
             error=message_for(error),
-            detail=detail,
+            problem=problem,
         )
     return admin_page(
         request,
@@ -183,14 +184,44 @@ def user_page(
     session: DbSession,
     done: str = "",
 ) -> Response:
+    return show_user(request, caller, session, username, done=done)
+
+
+def show_user(
+    request: Request,
+    caller: AdminPageCaller,
+    session: DbSession,
+    username: str,
+    *,
+    done: str = "",
+    refused: Refusal | None = None,
+) -> Response:
+    """A user's page; after a refused edit or transfer, with that form as typed and the reason
+    beside it (``refused``), answered with the refusal's status."""
     with transaction(session):
         found = users.get_by_username(session=session, username=username)
+        all_roles = roles.list_roles(session=session)
+        all_units = units.list_units(session=session)
+    values = {
+        "full_name": found.full_name,
+        "rank": found.rank or "",
+        "role": found.role_code,
+        "clearance": Classification(found.clearance).name.lower(),
+        "unit_code": found.unit.code,
+    }
+    if refused is not None:
+        values |= refused.values
     return admin_page(
         request,
         caller,
         "admin/user.html",
         section="users",
+        status_code=refused.status if refused else 200,
         person=found,
+        roles=all_roles,
+        units=all_units,
+        values=values,
+        refused=refused,
         done=done if done in DONE_NOTICES else None,
     )
 
@@ -249,3 +280,52 @@ def reset_password(
         password=generated,
         created=False,
     )
+
+
+@router.post("/admin/user/{username}/edit")
+def edit_user(
+    username: str,
+    request: Request,
+    caller: AdminPageCaller,
+    session: DbSession,
+    full_name: str = Form(""),
+    rank: str = Form(""),
+    role: str = Form(""),
+    clearance: str = Form(""),
+) -> Response:
+    """Name, rank, role and clearance, in one audited change (``users.update_user``)."""
+    values = {"full_name": full_name, "rank": rank, "role": role, "clearance": clearance}
+    level = Classification.__members__.get(clearance.upper())
+    try:
+        if level is None:
+            raise users.InvalidUser(users.Problem(UNKNOWN_CLEARANCE))
+        with transaction(session):
+            changes = users.UserChanges(full_name=full_name, rank=rank, role=role, clearance=level)
+            found = users.update_user(
+                session=session, username=username, changes=changes, context=caller.context
+            )
+            name = found.username
+    except PolarisError as error:
+        return show_user(request, caller, session, username, refused=refusal("edit", error, values))
+    return _back_to_user(name, "updated")
+
+
+@router.post("/admin/user/{username}/move")
+def move_user(
+    username: str,
+    request: Request,
+    caller: AdminPageCaller,
+    session: DbSession,
+    unit_code: str = Form(""),
+) -> Response:
+    """A transfer to another unit (``users.move_user``; what happens to files: its docstring)."""
+    values = {"unit_code": unit_code}
+    try:
+        with transaction(session):
+            found = users.move_user(
+                session=session, username=username, unit_code=unit_code, context=caller.context
+            )
+            name = found.username
+    except PolarisError as error:
+        return show_user(request, caller, session, username, refused=refusal("move", error, values))
+    return _back_to_user(name, "moved")

@@ -79,9 +79,13 @@ class RecordFilter:
     object_id: int | str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    #: Actions left out (the administration page hides searches unless asked).
+    exclude_actions: tuple[str, ...] = ()
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
+        if self.exclude_actions:
+            conditions.append(AuditRecord.action.notin_(self.exclude_actions))
         if self.actor_id is not None:
             conditions.append(AuditRecord.actor_id == str(self.actor_id))
         if self.unit_id is not None:

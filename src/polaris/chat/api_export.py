@@ -23,6 +23,8 @@ class ExportRequest(BaseModel):
 
     reason: str = Field(max_length=2000)
     format: Literal["json", "text"] = "json"
+    #: The language of the transcript's labels (the JSON's keys are the same in both).
+    language: Literal["en", "hi"] = "en"
 
 
 @router.post(
@@ -51,7 +53,7 @@ def export_room(
     media = "application/json" if body.format == "json" else "text/plain; charset=utf-8"
     filename = f"room-{room_id}.{'json' if body.format == 'json' else 'txt'}"
     return Response(
-        export.render(record, body.format),
+        export.render(record, body.format, body.language),
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -124,7 +124,7 @@ async def long_poll(
         found, page = await run_in_threadpool(read_sync, instance, caller.actor, position, hub)
         now = time.monotonic()
         pending = page.pending
-        if found.events or (now >= deadline and (not pending or now >= settle)):
+        if found.events or hub.released or (now >= deadline and (not pending or now >= settle)):
             return found
         position = found.next
         if pending:
@@ -200,6 +200,9 @@ async def socket(websocket: WebSocket, since: int | None = None) -> None:
                 return
             if found.events:
                 await websocket.send_text(found.model_dump_json())
+            if hub.released:  # the server is stopping: the page reconnects
+                await websocket.close(code=1012)
+                return
             position = found.next
             if page.pending:
                 hub.poke()

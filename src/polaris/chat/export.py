@@ -7,8 +7,9 @@ answer a missing room gets, so an export cannot be used to learn which rooms exi
 needs a reason, and is itself audited (``chat.export``: who, which room, why, in what format).
 
 Two shapes: :func:`as_json` (the record for a program) and :func:`as_transcript` (plain text a
-person reads, every time in Indian Standard Time with the zone). Both are built from one
-:class:`RoomRecord`, read in one transaction.
+person reads, every time in Indian Standard Time with the zone, its labels from the catalogue in
+English or Hindi: ``LABELS``). Both are built from one :class:`RoomRecord`, read in one
+transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from polaris.clock import utcnow
 from polaris.drive.models import FileVersion, Node
 from polaris.errors import NotFound, ValidationFailed
 from polaris.identity.models import Unit, User
+from polaris.web.i18n import LANGUAGES, translations
+from polaris.web.messages import N_
 
 FORMATS = ("json", "text")
 FORMAT_NAME = "polaris-chat-export/1"
@@ -231,40 +234,84 @@ def as_json(record: RoomRecord) -> str:
     return json.dumps(record.data, ensure_ascii=False, indent=2) + "\n"
 
 
-def as_transcript(record: RoomRecord) -> str:
-    """The record as text a person reads: one line an event, times in IST."""
+#: The transcript's labels, translated into the language asked for (``%(name)s`` filled after).
+LABELS = {
+    "system": N_("(system)"),
+    "user": N_("user %(id)s"),
+    "title": N_("Polaris chat export (%(format)s)"),
+    "room": N_("Room %(id)s: %(name)s [%(kind)s]"),
+    "unit": N_(", unit %(code)s"),
+    "created": N_("Created %(at)s by %(who)s"),
+    "exported": N_("Exported %(at)s by %(who)s; reason: %(reason)s"),
+    "operator": N_("the operator (command line)"),
+    "members": N_("Members now:"),
+    "member": N_("%(who)s: %(membership)s, %(role)s, since %(at)s"),
+    "timeline": N_("Timeline:"),
+    "membership_of": N_("membership of %(who)s -> %(value)s"),
+    "created_room": N_("created the room (%(kind)s)"),
+    "set_name": N_("set the name to %(value)s"),
+    "set_topic": N_("set the topic to %(value)s"),
+    "set_other": N_("set the %(what)s to %(value)s"),
+    "deleted_message": N_("deleted message #%(seq)s"),
+    "edit_of": N_("edit of #%(seq)s"),
+    "reply_to": N_("reply to #%(seq)s"),
+    "file": N_(
+        "file %(name)s: node %(node)s, version %(version)s (no. %(number)s), "
+        "%(size)s bytes, sha256 %(sha256)s"
+    ),
+    "deleted_at": N_("deleted %(at)s by %(who)s"),
+    "purged_at": N_("text removed by retention %(at)s"),
+}
+
+
+class _Labels:
+    """The transcript's labels in one language (English: the texts as written)."""
+
+    def __init__(self, language: str) -> None:
+        self.catalogue = translations(language if language in LANGUAGES else "en")
+
+    def __call__(self, key: str, **values: object) -> str:
+        return self.catalogue.gettext(LABELS[key]) % values
+
+
+def as_transcript(record: RoomRecord, language: str = "en") -> str:
+    """The record as text a person reads, with labels in ``language`` (``en`` or ``hi``): one
+    line an event, times in IST. Names, texts, kinds and roles stay as stored."""
     data = record.data
     users: dict[str, dict[str, str]] = data["users"]
+    label = _Labels(language)
 
     def who(user_id: int | None) -> str:
         if user_id is None:
-            return "(system)"
+            return label("system")
         user = users.get(str(user_id))
-        return f"{user['full_name']} ({user['username']})" if user else f"user {user_id}"
+        return f"{user['full_name']} ({user['username']})" if user else label("user", id=user_id)
 
     room = data["room"]
+    exporter = label("operator") if data["exported_by"] is None else who(data["exported_by"])
     lines = [
-        f"Polaris chat export ({data['format']})",
-        f"Room {room['id']}: {room['name']} [{room['kind']}]"
-        + (f", unit {room['unit_code']}" if room["unit_code"] else ""),
-        f"Created {_shown(room['created_at'])} by {who(room['creator_id'])}",
-        f"Exported {_shown(data['exported_at'])} by "
-        + (
-            "the operator (command line)"
-            if data["exported_by"] is None
-            else who(data["exported_by"])
-        )
-        + f"; reason: {data['reason']}",
+        label("title", format=data["format"]),
+        label("room", id=room["id"], name=room["name"], kind=room["kind"])
+        + (label("unit", code=room["unit_code"]) if room["unit_code"] else ""),
+        label("created", at=_shown(room["created_at"]), who=who(room["creator_id"])),
+        label("exported", at=_shown(data["exported_at"]), who=exporter, reason=data["reason"]),
         "",
-        "Members now:",
+        label("members"),
     ]
     lines += [
-        f"  {who(m['user_id'])}: {m['membership']}, {m['role']}, since {_shown(m['since'])}"
+        "  "
+        + label(
+            "member",
+            who=who(m["user_id"]),
+            membership=m["membership"],
+            role=m["role"],
+            at=_shown(m["since"]),
+        )
         for m in data["members"]
     ]
-    lines += ["", "Timeline:"]
+    lines += ["", label("timeline")]
     for event in data["events"]:
-        lines.append(_line(event, who))
+        lines.append(_line(event, who, label))
     return "\n".join(lines) + "\n"
 
 
@@ -272,40 +319,53 @@ def _shown(iso: str | None) -> str:
     return ist_text(dt.datetime.fromisoformat(iso)) if iso else "-"
 
 
-def _line(event: dict[str, Any], who: Any) -> str:
+def _line(event: dict[str, Any], who: Any, label: _Labels) -> str:
     head = f"[{_shown(event['at'])}] #{event['seq']} {who(event['sender_id'])}"
     kind = event["kind"]
     if kind == "state":
         state = event["state_type"]
         if state == "member":
-            return f"{head}: membership of {who(event['state_key'])} -> {event['state_value']}"
+            changed = label(
+                "membership_of", who=who(event["state_key"]), value=event["state_value"]
+            )
+            return f"{head}: {changed}"
         if state == "create":
-            return f"{head}: created the room ({event['state_value']})"
-        return f"{head}: set the {state} to {event['body']!r}"
+            return f"{head}: {label('created_room', kind=event['state_value'])}"
+        if state in ("name", "topic"):
+            return f"{head}: {label('set_' + state, value=repr(event['body']))}"
+        return f"{head}: {label('set_other', what=state, value=repr(event['body']))}"
     if kind == "redaction":
-        return f"{head}: deleted message #{event['redacts_seq']}"
+        return f"{head}: {label('deleted_message', seq=event['redacts_seq'])}"
     tags = []
     if event["edits_seq"]:
-        tags.append(f"edit of #{event['edits_seq']}")
+        tags.append(label("edit_of", seq=event["edits_seq"]))
     if event["reply_to_seq"]:
-        tags.append(f"reply to #{event['reply_to_seq']}")
+        tags.append(label("reply_to", seq=event["reply_to_seq"]))
     if kind != "text":
         tags.append(kind)
     text = head + (f" ({', '.join(tags)})" if tags else "")
     text += f": {event['body']}" if event["body"] is not None else ""
     attachment = event["attachment"]
     if attachment:
-        text += (
-            f"\n    file {attachment['name']!r}: node {attachment['node_id']}, version "
-            f"{attachment['version_id']} (no. {attachment['version_number']}), "
-            f"{attachment['size']} bytes, sha256 {attachment['sha256']}"
+        text += "\n    " + label(
+            "file",
+            name=repr(attachment["name"]),
+            node=attachment["node_id"],
+            version=attachment["version_id"],
+            number=attachment["version_number"],
+            size=attachment["size"],
+            sha256=attachment["sha256"],
         )
     if event["redacted_at"]:
-        text += f"\n    deleted {_shown(event['redacted_at'])} by {who(event['redacted_by'])}"
+        text += "\n    " + label(
+            "deleted_at", at=_shown(event["redacted_at"]), who=who(event["redacted_by"])
+        )
     if event["purged_at"]:
-        text += f"\n    text removed by retention {_shown(event['purged_at'])}"
+        text += "\n    " + label("purged_at", at=_shown(event["purged_at"]))
     return text
 
 
-def render(record: RoomRecord, fmt: str) -> str:
-    return as_json(record) if fmt == "json" else as_transcript(record)
+def render(record: RoomRecord, fmt: str, language: str = "en") -> str:
+    """The file: JSON (its keys and values as stored, whatever the language) or the transcript
+    with labels in ``language``."""
+    return as_json(record) if fmt == "json" else as_transcript(record, language)

@@ -186,6 +186,8 @@ class Hub:
         self._shared: OrderedDict[Hashable, _Shared] = OrderedDict()
         self._rooms_of: OrderedDict[int, tuple[int, frozenset[int]]] = OrderedDict()
         self._stop = threading.Event()
+        #: Set when the server is asked to stop: no sync waits any more.
+        self._released = False
         self._thread = threading.Thread(target=self._run, name="chat-live", daemon=True)
         self._nudge: RedisNudge | None = None
         self._wake = threading.Event()
@@ -208,6 +210,23 @@ class Hub:
         if self._nudge is not None:
             self._nudge.close()
         self.typing_board.close()
+
+    def release(self) -> None:
+        """Answer every waiting sync now, and every later one at once: the server is stopping.
+
+        A graceful stop waits for the requests in flight; without this it would wait out every
+        long-poll's timeout (30 s for Element), and a client that went away keeps its poll
+        until then. A released sync answers with what it has; its client polls again elsewhere.
+        """
+        with self._lock:
+            self._released = True
+            woken = set(self._waiters.members)
+        _resolve_all(woken)
+
+    @property
+    def released(self) -> bool:
+        """Whether :meth:`release` was called: a sync answers what it has and stops waiting."""
+        return self._released
 
     def poke(self) -> None:
         """Look at the stream now (events committed elsewhere wait for their positions)."""
@@ -391,7 +410,7 @@ class Hub:
             loop, future, position, frozenset(rooms) if rooms is not None else None, user_id, serial
         )
         with self._lock:
-            if self._typing_changed(waiter.serial, waiter.rooms):
+            if self._released or self._typing_changed(waiter.serial, waiter.rooms):
                 return True
             if self._head > position:
                 if self._floor is None or position < self._floor:
@@ -473,3 +492,11 @@ def stop_hub(state: object) -> None:
         if isinstance(hub, Hub):
             hub.stop()
             setattr(state, "chat_hub", None)  # noqa: B010
+
+
+def release_hub(state: object) -> None:
+    """:meth:`Hub.release` of the hub on ``state``, if one was started (a signal handler's call:
+    it only takes the hub's lock and schedules wake-ups on the waiters' loops)."""
+    hub = getattr(state, "chat_hub", None)
+    if isinstance(hub, Hub):
+        hub.release()

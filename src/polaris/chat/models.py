@@ -79,6 +79,8 @@ class ChatMember(Base):
     membership: Mapped[str] = mapped_column(String(8))
     role: Mapped[str] = mapped_column(String(16), default=MEMBER)
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Messages from others after this member's receipt, kept up to date (``chat.unread``).
+    unread: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ChatEvent(Base):

@@ -35,6 +35,7 @@ from polaris.access.policy import Actor
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.chat import events as chat_events
+from polaris.chat import unread
 from polaris.chat.models import MESSAGE_KINDS, ROOM_KINDS, ChatEvent, ChatRoom
 from polaris.clock import utcnow
 from polaris.db.uow import unit_of_work
@@ -332,6 +333,7 @@ def purge_texts(
     session: Session, context: AuditContext, room_id: int, event_ids: list[int], now: dt.datetime
 ) -> None:
     """Remove the text of these messages and their edits, audited, with one change event."""
+    unread.lock_room(session, room_id)
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start : start + 500]
         targets = or_(ChatEvent.id.in_(chunk), ChatEvent.edits_id.in_(chunk))
@@ -347,6 +349,7 @@ def purge_texts(
             .values(body=None, purged_at=now)
             .execution_options(synchronize_session=False)
         )
+    unread.recount(session, room_id)  # purged messages are redacted: no longer unread
     audit.append(
         session=session,
         context=context,

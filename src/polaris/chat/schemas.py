@@ -186,6 +186,8 @@ class Acknowledged(BaseModel):
 class UnitAcksRead(BaseModel):
     unit_id: int
     unit_name: str
+    #: The unit's Hindi name, when it has one (Hindi pages show it).
+    unit_name_hi: str | None = None
     acknowledged: list[MemberRead]
     pending: list[MemberRead]
 

@@ -27,11 +27,12 @@ def room_list(session: Session, actor: Actor) -> RoomList:
 
 def ack_rows(session: Session, table: list[broadcasts.UnitAcknowledgements]) -> list[UnitAcksRead]:
     """A broadcast's acknowledgements by unit, with the units' and the people's names."""
-    units = dict(
-        session.execute(
-            select(Unit.id, Unit.name).where(Unit.id.in_([t.unit_id for t in table]))
-        ).all()
-    )
+    units = {
+        unit_id: (name, name_hi)
+        for unit_id, name, name_hi in session.execute(
+            select(Unit.id, Unit.name, Unit.name_hi).where(Unit.id.in_([t.unit_id for t in table]))
+        )
+    }
     names = user_names(session, [u for t in table for u in (*t.acknowledged, *t.pending)])
 
     def people(ids: list[int]) -> list[MemberRead]:
@@ -43,7 +44,8 @@ def ack_rows(session: Session, table: list[broadcasts.UnitAcknowledgements]) -> 
     return [
         UnitAcksRead(
             unit_id=t.unit_id,
-            unit_name=units.get(t.unit_id, ""),
+            unit_name=units.get(t.unit_id, ("", None))[0],
+            unit_name_hi=units.get(t.unit_id, ("", None))[1],
             acknowledged=people(t.acknowledged),
             pending=people(t.pending),
         )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from polaris.access.policy import ChatRoomFacts, Classification
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
-from polaris.chat import events
+from polaris.chat import events, unread
 from polaris.chat.models import STATE, ChatEvent, ChatMember, ChatRoom
 from polaris.clock import utcnow
 
@@ -56,6 +56,8 @@ def append_event(
     )
     session.add(event)
     session.flush()
+    if unread.counts_toward_unread(kind, values.get("edits_id")):
+        unread.counted(session, room.id, sender_id)
     return event
 
 
@@ -118,7 +120,11 @@ def set_membership(
     member = member_of(session, room.id, user_id)
     if member is not None and member.membership == membership and role in (None, member.role):
         return False
+    # The room's lock before the member row's: a send takes them in that order (its unread
+    # update touches every member row), so the other order could deadlock on PostgreSQL.
+    unread.lock_room(session, room.id)
     now = utcnow()
+    new = member is None
     if member is None:
         member = ChatMember(
             room_id=room.id, user_id=user_id, membership=membership, role=role or "member"
@@ -137,6 +143,8 @@ def set_membership(
         state_key=user_id,
         state_value=membership,
     )
+    if new:  # the definition counts from the receipt, whenever the member came
+        unread.recount(session, room.id, [user_id])
     audit_room(
         session,
         context,

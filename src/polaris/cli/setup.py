@@ -401,6 +401,8 @@ def serve(
     from uvicorn.supervisors import Multiprocess
 
     from polaris.app import create_app
+    from polaris.chat.live import release_hub
+    from polaris.cli.serving import ReleasingServer
     from polaris.instance import open_instance
 
     settings = settings_for(data_dir)
@@ -436,7 +438,7 @@ def serve(
     if processes > 1:
         Multiprocess(config, sockets=[listener]).run()
         return
-    server = uvicorn.Server(config)
+    server = ReleasingServer(config, on_exit=lambda: release_hub(app.state))
     server.run(sockets=[listener])
     if not server.started:
         raise typer.Exit(3)  # the app did not start; uvicorn has logged why

@@ -27,6 +27,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Connections kept open: as many as the threads that run blocking routes at once (AnyIO's
+#: default thread limiter, which Starlette's ``run_in_threadpool`` uses, holds 40). With
+#: SQLAlchemy's default of 5 kept (and 10 more opened and closed again), a loaded server opened a
+#: new SQLite connection (four PRAGMAs) for most requests and queued on the pool beyond 15.
+THREADS = 40
+SQLITE_POOL = {"pool_size": THREADS, "max_overflow": 8}
 READ_ONLY_OPTION = "polaris_read_only"
 _GATE_HELD = "polaris_writer_gate_held"
 
@@ -38,12 +44,21 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        # PostgreSQL keeps SQLAlchemy's default (5 + 10): each connection is a server process,
+        # and docs/scale.md sizes ``max_connections`` on 15 per process.
         return create_engine(url, echo=echo, pool_pre_ping=True)
     raise ValueError(f"unsupported database: {parsed.get_backend_name()}")
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+    database = make_url(url).database
+    in_memory = database in (None, "", ":memory:") or "mode=memory" in url
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False},
+        **({} if in_memory else SQLITE_POOL),
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -45,6 +45,7 @@ class UploadParams:
     node_id: int | None
     overwrite: bool
     if_match: str | None
+    keep_both: bool = False
 
     def as_kwargs(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,12 +68,18 @@ async def _upload(
     node_id: int | None,
     overwrite: bool,
     if_match: str | None,
+    keep_both: bool = False,
 ) -> JSONResponse:
     context = caller.context
     limit = instance.settings.drive.max_file_bytes
     length = declared_length(request)
     target = UploadParams(
-        parent_id=parent_id, name=name, node_id=node_id, overwrite=overwrite, if_match=if_match
+        parent_id=parent_id,
+        name=name,
+        node_id=node_id,
+        overwrite=overwrite,
+        if_match=if_match,
+        keep_both=keep_both,
     )
 
     def prepare() -> None:
@@ -144,12 +151,15 @@ async def upload_file(
     parent_id: Id,
     name: str,
     overwrite: bool = False,
+    conflict: Literal["fail", "replace", "rename"] = "fail",
     if_match: Annotated[str | None, Header(alias="if-match")] = None,
 ) -> JSONResponse:
     """Upload the request body as file ``name`` in folder ``parent_id``.
 
-    A name in use is a 409 ``name_taken`` unless ``overwrite=true``, which adds a version (and
-    then ``If-Match`` guards against overwriting someone else's change: 412).
+    A name in use is a 409 ``name_taken`` unless ``overwrite=true`` (or ``conflict=replace``),
+    which adds a version (and then ``If-Match`` guards against overwriting someone else's
+    change: 412), or ``conflict=rename``, which keeps both: the new file is "name (2).ext", the
+    first number free.
     """
     return await _upload(
         request,
@@ -159,8 +169,9 @@ async def upload_file(
         parent_id=parent_id,
         name=name,
         node_id=None,
-        overwrite=overwrite,
+        overwrite=overwrite or conflict == "replace",
         if_match=if_match,
+        keep_both=conflict == "rename",
     )
 
 

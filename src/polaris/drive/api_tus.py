@@ -1,9 +1,10 @@
 """Resumable uploads over HTTP: the tus 1.0 protocol (core, creation, termination, expiration).
 
 ``POST /api/v1/uploads`` with ``Upload-Length`` and ``Upload-Metadata`` (``filename`` and
-``parent_id``, or ``node_id`` for a new version of a file; optionally ``overwrite``) creates an
-upload; ``HEAD`` tells its offset; ``PATCH`` appends from that offset; ``DELETE`` abandons it. The
-``PATCH`` that reaches the length answers with ``Polaris-Node-Id`` and the new ``ETag``.
+``parent_id``, or ``node_id`` for a new version of a file; optionally ``overwrite`` or
+``conflict``) creates an upload; ``HEAD`` tells its offset; ``PATCH`` appends from that offset;
+``DELETE`` abandons it. The ``PATCH`` that reaches the length answers with ``Polaris-Node-Id``
+and the new ``ETag``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 import hashlib
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -122,13 +124,20 @@ def create(
             parent_id=_optional_int(metadata, "parent_id"),
             name=metadata.get("filename") or metadata.get("name"),
             node_id=_optional_int(metadata, "node_id"),
-            overwrite=metadata.get("overwrite", "").lower() in {"1", "true", "yes"},
+            overwrite=metadata.get("overwrite", "").lower() in {"1", "true", "yes"}
+            or metadata.get("conflict") == "replace",
             if_match=metadata.get("if_match"),
+            keep_both=metadata.get("conflict") == "rename",
         )
-        upload_id, expires = upload.id, upload.expires_at
+        upload_id, expires, chosen = upload.id, upload.expires_at, upload.name
     headers = _tus_headers(
         Location=f"{request.url.path.rstrip('/')}/{upload_id}",
-        **{"Upload-Offset": "0", "Upload-Expires": format_datetime(expires, usegmt=True)},
+        **{
+            "Upload-Offset": "0",
+            "Upload-Expires": format_datetime(expires, usegmt=True),
+            # The name the file will have (another with ``conflict=rename``), percent-encoded.
+            "Polaris-Name": quote(chosen, safe=""),
+        },
     )
     if length == 0:
         return _finish(caller, session, instance, upload_id, headers, status=201)

@@ -64,8 +64,13 @@ def resolve_target(
     node_id: int | None = None,
     overwrite: bool = False,
     if_match: str | None = None,
+    keep_both: bool = False,
 ) -> UploadTarget:
-    """Authorise an upload and find its target; raises what the upload would fail with."""
+    """Authorise an upload and find its target; raises what the upload would fail with.
+
+    A name in use is refused (409 ``name_taken``) unless ``overwrite`` (a new version of that
+    file) or ``keep_both`` (a new file "name (2).ext", the first number free).
+    """
     if node_id is not None:
         existing = require_node(
             session=session, actor=actor, context=context, node_id=node_id, action=Action.WRITE
@@ -81,6 +86,9 @@ def resolve_target(
     )
     name = normalise_name(name)
     clash = repo.live_child(session, parent.node.id, name)
+    if clash is not None and keep_both and not overwrite:
+        name = free_name(session, parent.node.id, name)
+        clash = None
     if clash is None:
         if if_match not in (None, "*"):
             raise PreconditionFailed(f"{name!r} does not exist to overwrite", code="etag_mismatch")
@@ -92,6 +100,28 @@ def resolve_target(
     )
     check_if_match(existing, if_match, actor.clearance)
     return UploadTarget(parent=parent, existing=existing, name=name)
+
+
+#: How far "name (n).ext" counts before giving up (a folder with that many copies is a mistake).
+MAX_COPY_NUMBER = 1000
+
+
+def numbered(name: str, number: int) -> str:
+    """ "report (2).pdf" for ``number`` 2 of "report.pdf"; a dotfile or a name without an
+    extension gets the number at its end."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return f"{name} ({number})"
+    return f"{stem} ({number}).{ext}"
+
+
+def free_name(session: Session, parent_id: int, name: str) -> str:
+    """The first of "name (2).ext", "name (3).ext"... that no live child of the folder has."""
+    for number in range(2, MAX_COPY_NUMBER + 1):
+        candidate = normalise_name(numbered(name, number))
+        if repo.live_child(session, parent_id, candidate) is None:
+            return candidate
+    raise Conflict(f"{name!r} already exists in this folder", code="name_taken")
 
 
 def prepare_upload(
@@ -106,6 +136,7 @@ def prepare_upload(
     node_id: int | None = None,
     overwrite: bool = False,
     if_match: str | None = None,
+    keep_both: bool = False,
 ) -> UploadTarget:
     """Check before the transfer; ``size`` is the announced length (None when unknown)."""
     target = resolve_target(
@@ -117,6 +148,7 @@ def prepare_upload(
         node_id=node_id,
         overwrite=overwrite,
         if_match=if_match,
+        keep_both=keep_both,
     )
     if size is not None:
         if size > max_file_bytes:
@@ -142,6 +174,7 @@ def commit_upload(
     node_id: int | None = None,
     overwrite: bool = False,
     if_match: str | None = None,
+    keep_both: bool = False,
 ) -> tuple[Located, FileVersion, bool]:
     """Record content as a new file or a new version; returns (node, version, created).
 
@@ -158,6 +191,7 @@ def commit_upload(
         node_id=node_id,
         overwrite=overwrite,
         if_match=if_match,
+        keep_both=keep_both,
     )
     size = len(content) if isinstance(content, bytes) else content.size
     if not repo.reserve_bytes(session, target.space_id, size):
@@ -173,7 +207,7 @@ def commit_upload(
                 session, actor=actor, parent=target.parent, name=target.name, kind=FILE
             )
         except Conflict:
-            if not overwrite:
+            if not (overwrite or keep_both):
                 raise
             # A concurrent upload created the name since we looked: become its next version
             # (which reserves the bytes again: this attempt's reservation is given back).
@@ -186,8 +220,9 @@ def commit_upload(
                 content=stored,
                 parent_id=parent_id,
                 name=name,
-                overwrite=True,
+                overwrite=overwrite,
                 if_match=if_match,
+                keep_both=keep_both,
             )
         located = children_of(target.parent, [node], [])[0]
         events.node_created(session, located, actor=actor)

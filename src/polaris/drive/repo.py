@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from polaris.drive import stamps
 from polaris.drive.models import FileVersion, Node, Share, Space
-from polaris.identity.models import Unit
+from polaris.identity.models import Unit, User
 
 
 def new_etag() -> str:
@@ -393,3 +393,13 @@ def spaces_by_id(session: Session, ids: Iterable[int]) -> dict[int, Space]:
     if not wanted:
         return {}
     return {space.id: space for space in session.scalars(select(Space).where(Space.id.in_(wanted)))}
+
+
+def user_names(session: Session, user_ids: Sequence[int]) -> dict[int, str]:
+    """ "Full name (username)" of each user, to say who saved a version."""
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(User.id, User.full_name, User.username).where(User.id.in_(set(user_ids)))
+    )
+    return {row.id: f"{row.full_name} ({row.username})" for row in rows}

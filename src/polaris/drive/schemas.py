@@ -30,6 +30,8 @@ class SpaceRead(BaseModel):
     id: int
     kind: str
     name: str
+    #: A unit space's unit's Hindi name, where it has one (the sidebar; the API leaves it out).
+    name_hi: str | None = Field(default=None, exclude=True)
     unit_id: int | None
     owner_id: int | None
     root_id: int

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session
 
+from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Classification
 from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
@@ -373,6 +374,16 @@ def _depth_below(session: Session, node: Node) -> int:
         return 1
     deepest = max(len(repo.path_ids(n.path)) for n in repo.subtree(session, node))
     return deepest - len(repo.path_ids(node.path)) + 1
+
+
+def classification_choices(actor: Actor, located: Located) -> list[Classification]:
+    """The levels a form may offer for ``located`` (none without the ``classify`` right): from the
+    level it inherits from its folders (lower would change nothing: the effective level is the
+    highest on the path) up to the actor's clearance (``check_classification``)."""
+    if not access.can(actor, Action.CLASSIFY, located.resource()):
+        return []
+    inherited = max((node.classification for node in located.chain[:-1]), default=0)
+    return [level for level in Classification if inherited <= level <= actor.clearance]
 
 
 def set_classification(

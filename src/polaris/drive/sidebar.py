@@ -13,11 +13,23 @@ from polaris.access.policy import Actor
 from polaris.config import Settings
 from polaris.drive import spaces
 from polaris.drive.schemas import SpaceRead
+from polaris.identity import units
 
 
 def sidebar_of(*, session: Session, actor: Actor, settings: Settings) -> list[SpaceRead]:
-    """``actor``'s spaces, their own first (``spaces.visible_spaces``), as the pages show them."""
+    """``actor``'s spaces, their own first (``spaces.visible_spaces``), as the pages show them;
+    a unit space carries its unit's Hindi name (``name_hi``, one query for them all)."""
     found = spaces.visible_spaces(
         session=session, actor=actor, defaults=spaces.space_defaults(settings)
     )
-    return [SpaceRead.of(space, actor) for space in found]
+    hindi = {
+        unit.id: unit.name_hi
+        for unit in units.by_ids(
+            session=session, unit_ids=[s.unit_id for s in found if s.unit_id is not None]
+        ).values()
+    }
+    shown = [SpaceRead.of(space, actor) for space in found]
+    return [
+        read.model_copy(update={"name_hi": hindi.get(read.unit_id)}) if read.unit_id else read
+        for read in shown
+    ]

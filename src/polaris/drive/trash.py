@@ -72,6 +72,20 @@ def list_trash(
     return result
 
 
+def restorable(*, session: Session, actor: Actor, ids: list[int]) -> list[Located]:
+    """Of ``ids``, the nodes still in the trash that the actor could restore (to offer "undo"
+    after a delete). Not audited: it answers only about nodes the actor just deleted, and a
+    node it may not see is left out, as in any listing."""
+    found = locate_many(session, ids) if ids else {}
+    return [
+        located
+        for node_id in ids
+        if (located := found.get(node_id)) is not None
+        and located.node.trashed_at is not None
+        and access.can(actor, Action.DELETE, located.resource())
+    ]
+
+
 def restore_node(
     *,
     session: Session,

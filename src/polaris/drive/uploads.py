@@ -53,8 +53,12 @@ def create_upload(
     node_id: int | None = None,
     overwrite: bool = False,
     if_match: str | None = None,
+    keep_both: bool = False,
 ) -> Upload:
-    """Check the upload as a plain one would be checked, then record where it goes."""
+    """Check the upload as a plain one would be checked, then record where it goes.
+
+    With ``keep_both`` a name in use is replaced now by the first free "name (n).ext", which the
+    upload keeps (a clash that appears before it completes is then ``name_taken``)."""
     now = utcnow()
     expire_uploads(session=session, now=now)
     target = content.prepare_upload(
@@ -68,6 +72,7 @@ def create_upload(
         node_id=node_id,
         overwrite=overwrite,
         if_match=if_match,
+        keep_both=keep_both,
     )
     upload = Upload(
         id=secrets.token_urlsafe(24),

@@ -11,17 +11,30 @@ from typing import Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
+from polaris.access.policy import Classification
 from polaris.db.uow import transaction
-from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content, service, spaces, trash, views_select, views_shares
-from polaris.drive._locate import Permissions
+from polaris.deps import Caller, CurrentInstance, DbSession
+from polaris.drive import (
+    content,
+    name_help,
+    repo,
+    service,
+    spaces,
+    trash,
+    views_select,
+    views_shares,
+)
+from polaris.drive._locate import Located, Permissions
 from polaris.drive.crumbs import crumbs_of
 from polaris.drive.filetypes import icon_for
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
-from polaris.web.listing import Decorations
+from polaris.errors import Conflict, ValidationFailed
+from polaris.instance import Instance
+from polaris.web.listing import Decorations, ListingDecorations
 from polaris.web.messages import ERROR_MESSAGES, N_, upload_messages
 from polaris.web.pages import PageCaller, page
 from polaris.web.params import Id
@@ -30,6 +43,8 @@ router = APIRouter(include_in_schema=False)
 
 #: The folder page's list or grid, remembered in this browser (a year) once chosen by ``?view=``.
 VIEW_COOKIE = "polaris_folder_view"
+
+CONFIRM_PURGE = N_("Tick the box to confirm: deleting for good cannot be undone.")
 
 
 def back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectResponse:
@@ -74,15 +89,58 @@ def folder(
     order: Literal["asc", "desc"] = "asc",
     cursor: str | None = None,
     notice: Literal["nothing-selected"] | None = None,
+    deleted: str | None = None,
     view: Literal["list", "grid"] | None = None,
     rename: int | None = None,
 ) -> Response:
     """A folder's rows (or tiles: ``view=grid``, then remembered by a cookie, so that the toggle
     works without a script); ``rename`` opens that row's rename form without a script."""
+    return _folder_page(
+        node_id,
+        request,
+        caller,
+        session,
+        instance,
+        decorations,
+        sort,
+        order,
+        cursor,
+        notice,
+        deleted,
+        view=view,
+        rename=rename,
+    )
+
+
+def _folder_page(
+    node_id: int,
+    request: Request,
+    caller: Caller,
+    session: Session,
+    instance: Instance,
+    decorations: ListingDecorations,
+    sort: Literal["name", "modified", "size"] = "name",
+    order: Literal["asc", "desc"] = "asc",
+    cursor: str | None = None,
+    notice: str | None = None,
+    deleted: str | None = None,
+    new_folder: dict[str, str | None] | None = None,
+    view: Literal["list", "grid"] | None = None,
+    rename: int | None = None,
+) -> Response:
+    """The folder page; ``new_folder`` is the new-folder form given back: what was typed, why it
+    was refused, and a name to offer instead."""
     context = caller.context
     shown = view or ("grid" if request.cookies.get(VIEW_COOKIE) == "grid" else "list")
     with transaction(session):
         sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
+        # Just deleted from this page: offered back ("undo") while still in the trash.
+        undo = [
+            (gone.node.id, gone.node.name)
+            for gone in trash.restorable(
+                session=session, actor=caller.actor, ids=views_select.parse_ids(deleted or "")
+            )
+        ]
         located, listing = service.list_children(
             session=session,
             actor=caller.actor,
@@ -138,6 +196,9 @@ def folder(
         icons=icons,
         view=shown,
         renaming=rename,
+        undo=undo,
+        new_folder=new_folder or {},
+        status_code=422 if new_folder else 200,
     )
     if view is not None:
         response.set_cookie(
@@ -154,12 +215,29 @@ def folder(
 
 @router.post("/drive/{node_id}/folders")
 def create_folder(
-    node_id: Id, caller: PageCaller, session: DbSession, name: str = Form("")
+    node_id: Id,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    decorations: Decorations,
+    name: str = Form(""),
 ) -> Response:
+    """Make a folder; a refused name gives the form back with what was typed, the reason and,
+    where there is one, a name to use instead (``drive.name_help``)."""
     context = caller.context
-    with transaction(session):
-        service.create_folder(
-            session=session, actor=caller.actor, context=context, parent_id=node_id, name=name
+    try:
+        with transaction(session):
+            service.create_folder(
+                session=session, actor=caller.actor, context=context, parent_id=node_id, name=name
+            )
+    except (ValidationFailed, Conflict) as refused:
+        if not refused.code.startswith("name_"):
+            raise
+        told = name_help.explain(name, refused.code)
+        form = {"typed": name, "reason": told.reason, "suggestion": told.suggestion}
+        return _folder_page(
+            node_id, request, caller, session, instance, decorations, new_folder=form
         )
     return back_to(node_id)
 
@@ -183,7 +261,63 @@ def delete(node_id: Id, caller: PageCaller, session: DbSession) -> Response:
             session=session, actor=caller.actor, context=context, node_id=node_id
         )
         parent_id = located.node.parent_id
-    return back_to(parent_id)
+    # Back to the folder, which offers to undo: the node is in the trash, not gone.
+    return RedirectResponse(f"/drive/{parent_id}?deleted={node_id}", status_code=303)
+
+
+@router.post("/drive/{folder_id}/undo-delete")
+def undo_delete(
+    folder_id: Id, caller: PageCaller, session: DbSession, ids: str = Form("")
+) -> Response:
+    """Put back from the trash what the last delete on this folder's page moved there."""
+    context = caller.context
+    with transaction(session):
+        for node_id in views_select.parse_ids(ids):
+            trash.restore_node(
+                session=session, actor=caller.actor, context=context, node_id=node_id
+            )
+    return RedirectResponse(f"/drive/{folder_id}", status_code=303)
+
+
+@router.post("/drive/node/{node_id}/classify")
+def classify(
+    node_id: Id, caller: PageCaller, session: DbSession, classification: str = Form("")
+) -> Response:
+    """The file page's classification form; ``service.set_classification`` decides (the form
+    offers only ``service.classification_choices``)."""
+    try:
+        level = Classification[classification.upper()]
+    except KeyError:
+        raise ValidationFailed("unknown classification", code="invalid_classification") from None
+    context = caller.context
+    with transaction(session):
+        service.set_classification(
+            session=session,
+            actor=caller.actor,
+            context=context,
+            node_id=node_id,
+            classification=level,
+        )
+    return RedirectResponse(f"/drive/file/{node_id}", status_code=303)
+
+
+@router.post("/drive/node/{node_id}/purge")
+def purge(
+    node_id: Id,
+    caller: PageCaller,
+    session: DbSession,
+    space_id: int = Form(0),
+    confirm: str = Form(""),
+) -> Response:
+    """Delete for good from the trash page (administrators; ``trash.purge_node`` decides and
+    audits). Only with the confirmation box ticked."""
+    back = f"/trash/{space_id}" if space_id > 0 else "/"
+    if confirm != "yes":
+        return RedirectResponse(f"{back}?notice=confirm-purge", status_code=303)
+    context = caller.context
+    with transaction(session):
+        trash.purge_node(session=session, actor=caller.actor, context=context, node_id=node_id)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/trash/{space_id}")
@@ -193,6 +327,7 @@ def trash_page(
     caller: PageCaller,
     session: DbSession,
     instance: CurrentInstance,
+    notice: Literal["confirm-purge"] | None = None,
 ) -> Response:
     context = caller.context
     with transaction(session):
@@ -201,6 +336,8 @@ def trash_page(
             session=session, actor=caller.actor, context=context, space_id=space_id
         )
         items = [NodeRead.of(located, caller.actor) for located in found]
+        # Where each was: the folder it was deleted from (restore puts it back there).
+        origins = {located.node.id: (located.node.parent_id, _place(located)) for located in found}
         space = SpaceRead.of(
             spaces.get_space(
                 session=session, actor=caller.actor, space_id=space_id, context=context
@@ -214,7 +351,16 @@ def trash_page(
         sidebar,
         space=space,
         items=items,
+        origins=origins,
+        may_purge=caller.actor.is_admin,
+        notice=CONFIRM_PURGE if notice else None,
     )
+
+
+def _place(located: Located) -> str:
+    """The folder path a trashed node was in, as the person sees it ("/" for the space's top)."""
+    names = [node.name for node in located.chain[1:-1]]
+    return "/" + "/".join(names)
 
 
 @router.post("/drive/node/{node_id}/restore")
@@ -245,6 +391,7 @@ def versions_page(
         node = NodeRead.of(located, caller.actor)
         space = SpaceRead.of(located.space, caller.actor)
         rows = [VersionRead.of(version) for version in reversed(versions)]
+        savers = repo.user_names(session, [v.created_by for v in versions if v.created_by])
         current_id = located.node.current_version_id
     return page(
         request,
@@ -254,6 +401,7 @@ def versions_page(
         space=space,
         node=node,
         versions=rows,
+        savers=savers,
         current_id=current_id,
     )
 

@@ -1,4 +1,4 @@
-"""Acting on several files and folders at once: move, copy, delete.
+"""Acting on several files and folders at once: move, copy, delete, download as a ZIP.
 
 The folder page's checkboxes post here. Move and copy then ask where to, on a page that browses
 folders; the whole selection moves (or is copied) in one transaction, so either every item lands
@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import copying, service, trash
+from polaris.drive.api_zip import zip_response
 from polaris.drive.schemas import NodeRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.errors import Conflict, PermissionDenied, QuotaExceeded, ValidationFailed
@@ -34,7 +35,8 @@ def _pick_url(action: str, ids: list[int], at: int, back: int) -> str:
     return f"/destination?{query}"
 
 
-def _parse_ids(value: str) -> list[int]:
+def parse_ids(value: str) -> list[int]:
+    """Node ids from "1,2,3" (what is not an id is dropped; at most ``MAX_SELECTION``)."""
     digits = (part.strip() for part in value.split(","))
     ids = [int(part) for part in digits if part.isdigit() and 1 <= int(part) <= MAX_ID]
     return list(dict.fromkeys(ids))[:MAX_SELECTION]
@@ -43,9 +45,11 @@ def _parse_ids(value: str) -> list[int]:
 @router.post("/drive/{folder_id}/selection")
 def act_on_selection(
     folder_id: Id,
+    request: Request,
     caller: PageCaller,
     session: DbSession,
-    action: Literal["move", "copy", "delete"] = Form(...),
+    instance: CurrentInstance,
+    action: Literal["move", "copy", "delete", "zip"] = Form(...),
     ids: list[Id] = Form(default_factory=list),
 ) -> Response:
     chosen = list(dict.fromkeys(ids))[:MAX_SELECTION]
@@ -58,7 +62,11 @@ def act_on_selection(
                 trash.trash_node(
                     session=session, actor=caller.actor, context=context, node_id=node_id
                 )
-        return RedirectResponse(f"/drive/{folder_id}", status_code=303)
+        # The folder then offers to undo (the nodes are in the trash, not gone).
+        deleted = ",".join(map(str, chosen))
+        return RedirectResponse(f"/drive/{folder_id}?deleted={deleted}", status_code=303)
+    if action == "zip":
+        return zip_response(request, caller, session, instance, chosen)
     return RedirectResponse(_pick_url(action, chosen, folder_id, folder_id), status_code=303)
 
 
@@ -140,7 +148,7 @@ def pick_page(
 ) -> Response:
     """Browse to the folder to move or copy the selection into."""
     return _render_pick(
-        request, caller, session, instance, action=action, ids=_parse_ids(ids), at=at, back=back
+        request, caller, session, instance, action=action, ids=parse_ids(ids), at=at, back=back
     )
 
 
@@ -155,7 +163,7 @@ def move_or_copy_here(
     target: Id = Form(...),
     back: Id = Form(...),
 ) -> Response:
-    chosen = _parse_ids(ids)
+    chosen = parse_ids(ids)
     context = caller.context
     try:
         with transaction(session):

@@ -3,9 +3,9 @@
 The kinds and their data are in ``docs/events.md``. Identity events belong to no space
 (``space_id`` is None); their actor is the context's user, when a user acted.
 
-Kinds without a producer yet (no code path changes these): ``user.changed``, ``user.moved``,
-``unit.changed``, ``unit.moved``, ``group.changed``, ``group.deleted``. A password or second-factor
-reset is not a change to the user that anyone follows, and appends nothing.
+Kinds without a producer yet (no code path changes these): ``group.changed``, ``group.deleted``.
+A password or second-factor reset is not a change to the user that anyone follows, and appends
+nothing.
 """
 
 from __future__ import annotations

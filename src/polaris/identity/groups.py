@@ -24,7 +24,7 @@ def create_group(
 ) -> UserGroup:
     name = unicodedata.normalize("NFC", name).strip()
     if not name or len(name) > 255:
-        raise ValidationFailed("a group needs a name of 1 to 255 characters")
+        raise ValidationFailed("a group needs a name of 1 to 255 characters", code="group_name")
     if session.scalar(select(UserGroup.id).where(UserGroup.name == name)) is not None:
         raise Conflict(f"a group named {name!r} exists", code="group_exists")
     if unit_id is not None and session.get(Unit, unit_id) is None:
@@ -67,7 +67,7 @@ def add_member(*, session: Session, group_id: int, user_id: int, context: AuditC
 def remove_member(*, session: Session, group_id: int, user_id: int, context: AuditContext) -> None:
     member = session.get(GroupMember, (group_id, user_id))
     if member is None:
-        raise NotFound("not a member of this group")
+        raise NotFound("not a member of this group", code="not_a_member")
     session.delete(member)
     session.flush()
     events.changed(
@@ -112,6 +112,16 @@ def list_groups(*, session: Session, actor: Actor) -> list[tuple[UserGroup, list
     return [(group, sorted(members.get(group.id, []))) for group in groups]
 
 
+def get_group(*, session: Session, actor: Actor, group_id: int) -> UserGroup:
+    """A group ``actor`` may see, by id; one they may not see is "no such group"."""
+    found = session.scalars(
+        select(UserGroup).where(UserGroup.id == group_id, visible_to(actor))
+    ).first()
+    if found is None:
+        raise NotFound("no such group", code="group_not_found")
+    return found
+
+
 def get_by_name(*, session: Session, actor: Actor, name: str) -> UserGroup:
     """A group ``actor`` may see, by name; one they may not see is "no such group"."""
     wanted = unicodedata.normalize("NFC", name.strip())
@@ -121,3 +131,10 @@ def get_by_name(*, session: Session, actor: Actor, name: str) -> UserGroup:
     if found is None:
         raise NotFound("no such group", code="group_not_found")
     return found
+
+
+def member_ids(*, session: Session, group_id: int) -> list[int]:
+    """The user ids of a group's members (the caller has been allowed to see the group)."""
+    return sorted(
+        session.scalars(select(GroupMember.user_id).where(GroupMember.group_id == group_id))
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import regex
@@ -16,9 +16,10 @@ from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.errors import Conflict, NotFound, ValidationFailed
 from polaris.identity import events
-from polaris.identity.csvrows import ImportRejected, RowError, read_rows
+from polaris.identity.csvrows import ImportRejected, RowError, read_rows, row_error
 from polaris.identity.models import ApiToken, RecoveryCode, Role, Unit, User, UserSession
 from polaris.identity.passwords import Passwords, check_policy
+from polaris.web.messages import N_
 
 USER_CSV_COLUMNS = ["username", "full_name", "unit_code", "role"]
 USER_CSV_OPTIONAL = ["rank", "clearance", "password"]
@@ -34,6 +35,33 @@ class UserSpec:
     clearance: Classification | None = None
     rank: str | None = None
     password: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a user's details are refused: a catalogue text and its values (English in ``detail``,
+    the reader's language on a page)."""
+
+    text: str
+    values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def english(self) -> str:
+        return self.text % dict(self.values) if self.values else self.text
+
+
+def _problem(text: str, **values: object) -> Problem:
+    return Problem(text, tuple(sorted((k, str(v)) for k, v in values.items())))
+
+
+class InvalidUser(ValidationFailed):
+    """A user's details refused; ``problem`` says why, for a page to translate."""
+
+    code = "invalid_user"
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.english)
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -101,7 +129,7 @@ def create_user(
         raise Conflict(f"username {spec.username!r} already exists", code="duplicate_username")
     problem = _check_spec(spec, units, roles)
     if problem:
-        raise ValidationFailed(problem, code="invalid_user")
+        raise InvalidUser(problem)
     created = _insert(session, spec, units[spec.unit_code], roles[spec.role], passwords)
     audit.append(
         session=session,
@@ -116,24 +144,47 @@ def create_user(
     return created
 
 
-def _check_spec(spec: UserSpec, units: dict[str, Unit], roles: dict[str, Role]) -> str | None:
+def _check_spec(spec: UserSpec, units: dict[str, Unit], roles: dict[str, Role]) -> Problem | None:
     username = normalise_username(spec.username)
     if not _USERNAME.match(username):
-        return "username must be 2–64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
-    if not spec.full_name:
-        return "full name is empty"
+        return _problem(
+            N_(
+                "the username must be 2 to 64 of a-z, 0-9, '.', '_' or '-', starting with a "
+                "letter or digit"
+            )
+        )
     if spec.unit_code not in units:
-        return f"unit {spec.unit_code!r} is not a known unit"
-    role = roles.get(spec.role)
+        return _problem(N_("unit %(unit)s is not a known unit"), unit=spec.unit_code)
+    return _check_details(spec.full_name, roles.get(spec.role), spec.role, spec.clearance) or (
+        _check_password(spec.password, username) if spec.password else None
+    )
+
+
+def _check_details(
+    full_name: str, role: Role | None, role_code: str, clearance: Classification | None
+) -> Problem | None:
+    """What creating and editing a user both check: a name, a known role, a clearance the role
+    allows."""
+    if not full_name:
+        return _problem(N_("the full name is empty"))
+    if len(full_name) > 255:
+        return _problem(N_("the full name is longer than 255 characters"))
     if role is None:
-        return f"role {spec.role!r} is not a known role"
-    if spec.clearance is not None and spec.clearance > role.max_clearance:
-        return f"clearance {spec.clearance.name.lower()} is above what role {role.code!r} allows"
-    if spec.password:
-        try:
-            check_policy(spec.password, username=username)
-        except ValidationFailed as error:
-            return error.detail
+        return _problem(N_("role %(role)s is not a known role"), role=role_code)
+    if clearance is not None and clearance > role.max_clearance:
+        return _problem(
+            N_("clearance %(level)s is above what role %(role)s allows"),
+            level=clearance.name.lower(),
+            role=role.code,
+        )
+    return None
+
+
+def _check_password(password: str, username: str) -> Problem | None:
+    try:
+        check_policy(password, username=username)
+    except ValidationFailed:
+        return _problem(N_("the password is too weak: choose a longer, less common one"))
     return None
 
 
@@ -200,7 +251,7 @@ def check_users_csv(*, session: Session, data: bytes) -> list[ImportRow]:
         try:
             rows.append(ImportRow(line, _spec_from_row(row)))
         except ValueError as error:
-            errors.append(RowError(line, str(error)))
+            errors.append(row_error(line, N_("unknown clearance %(level)s"), level=error.args[0]))
     valid, problems = _check_rows(session, rows)
     errors.extend(problems)
     if errors:
@@ -275,11 +326,15 @@ def _check_rows(session: Session, rows: list[ImportRow]) -> tuple[list[ImportRow
         username = normalise_username(row.spec.username)
         problem = _check_spec(row.spec, units, roles)
         if problem is None and username in existing:
-            problem = f"username {username!r} already exists"
+            problem = _problem(N_("username %(username)s already exists"), username=username)
         if problem is None and username in first_row:
-            problem = f"duplicate username {username!r} (first on row {first_row[username]})"
+            problem = _problem(
+                N_("username %(username)s is repeated (first on row %(row)s)"),
+                username=username,
+                row=first_row[username],
+            )
         if problem:
-            errors.append(RowError(row.line, problem))
+            errors.append(RowError(row.line, problem.text, problem.values))
             continue
         first_row[username] = row.line
         valid.append(row)
@@ -292,7 +347,7 @@ def _spec_from_row(row: dict[str, str]) -> UserSpec:
         try:
             clearance = Classification[row["clearance"].upper()]
         except KeyError:
-            raise ValueError(f"unknown clearance {row['clearance']!r}") from None
+            raise ValueError(row["clearance"]) from None
     return UserSpec(
         username=row["username"],
         full_name=row["full_name"],
@@ -418,3 +473,109 @@ def reset_mfa(*, session: Session, username: str, context: audit.AuditContext) -
         object_id=str(user.id),
     )
     return user
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    """What an administrator may change about a user (their unit is changed by a transfer)."""
+
+    full_name: str
+    rank: str | None
+    role: str
+    clearance: Classification
+
+
+def update_user(
+    *, session: Session, username: str, changes: UserChanges, context: audit.AuditContext
+) -> User:
+    """Change a user's name, rank, role and clearance; audited with the fields that changed.
+
+    The same checks as creating one (a name, a known role, a clearance the role allows); a role
+    without administration is refused for the last enabled administrator. ``user.changed`` is
+    appended when anything changed: a role or clearance is part of what the user reaches.
+    """
+    user = get_by_username(session=session, username=username)
+    role = session.get(Role, changes.role)
+    full_name = changes.full_name.strip()
+    problem = _check_details(full_name, role, changes.role, changes.clearance)
+    if problem:
+        raise InvalidUser(problem)
+    assert role is not None
+    if (
+        user.role.is_admin
+        and not role.is_admin
+        and user.disabled_at is None
+        and _enabled_admins(session) <= 1
+    ):
+        raise Conflict("the last enabled administrator must stay one", code="last_admin")
+    wanted = {
+        "full_name": full_name,
+        "rank": (changes.rank or "").strip() or None,
+        "role_code": role.code,
+        "clearance": int(changes.clearance),
+    }
+    changed = sorted(field for field, value in wanted.items() if getattr(user, field) != value)
+    for field in changed:
+        setattr(user, field, wanted[field])
+    session.flush()
+    session.refresh(user, ["role"])
+    audit.append(
+        session=session,
+        context=context,
+        action="user.update",
+        object_type="user",
+        object_id=str(user.id),
+        detail={"username": user.username, "changed": changed},
+    )
+    if changed:
+        events.changed(
+            session, events.USER_CHANGED, ("user", user.id), context, unit_id=user.unit_id
+        )
+    return user
+
+
+def move_user(
+    *, session: Session, username: str, unit_code: str, context: audit.AuditContext
+) -> User:
+    """Transfer a user to another unit (a posting).
+
+    Only the user's ``unit_id`` changes. Their personal space is theirs wherever they serve and
+    goes with them untouched; files they put in their old unit's space belong to that unit and
+    stay there (they lose what they reached through the old unit and gain the new one's).
+    Shares made to them by name stay. ``user.moved`` (``unit_id``, ``from_unit_id``) is appended
+    in this transaction: the messenger moves them between unit channels and broadcasts from it.
+    """
+    user = get_by_username(session=session, username=username)
+    unit = session.scalars(select(Unit).where(Unit.code == unit_code.strip())).one_or_none()
+    if unit is None:
+        raise InvalidUser(_problem(N_("unit %(unit)s is not a known unit"), unit=unit_code))
+    old_unit_id = user.unit_id
+    if old_unit_id != unit.id:
+        user.unit_id = unit.id
+        session.flush()
+        session.refresh(user, ["unit"])
+        events.changed(
+            session,
+            events.USER_MOVED,
+            ("user", user.id),
+            context,
+            unit_id=unit.id,
+            from_unit_id=old_unit_id,
+        )
+    audit.append(
+        session=session,
+        context=context,
+        action="user.move",
+        object_type="user",
+        object_id=str(user.id),
+        detail={"username": user.username, "from": old_unit_id, "to": unit.id},
+    )
+    return user
+
+
+def by_ids(*, session: Session, user_ids: Iterable[int]) -> dict[int, User]:
+    """The users with these ids, in one query (a page naming many people asks once)."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    return {user.id: user for user in session.scalars(select(User).where(User.id.in_(wanted)))}

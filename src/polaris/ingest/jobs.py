@@ -7,7 +7,7 @@ from typing import Any
 from polaris import jobs
 from polaris.drive import service as drive
 from polaris.errors import NotFound
-from polaris.ingest import render, service
+from polaris.ingest import office, render, service
 from polaris.storage.refs import ContentRef
 
 
@@ -27,6 +27,9 @@ def draw_previews(context: jobs.JobContext, payload: dict[str, Any]) -> dict[str
     blobs = context.instance.blobs
     data = blobs.read_bytes(content)
     try:
+        if content_type in render.OFFICE_TYPES:
+            # Converted in LibreOffice's sandbox, then drawn as any PDF is.
+            data, content_type = office.to_pdf(data, content_type), "application/pdf"
         pages, thumbnail, total = render.draw_pages(data, content_type)
     except render.CannotRender as error:
         raise jobs.PermanentError(str(error)) from error

@@ -18,7 +18,15 @@ IMAGE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp"}
 )
 PDF_TYPES = frozenset({"application/pdf"})
-PREVIEW_TYPES = IMAGE_TYPES | PDF_TYPES
+#: DOCX, ODT and XLSX: converted to PDF first (``ingest.office``), where LibreOffice is installed.
+OFFICE_TYPES = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+)
+PREVIEW_TYPES = IMAGE_TYPES | PDF_TYPES | OFFICE_TYPES
 
 THUMBNAIL_BOX = 256
 PAGE_WIDTH = 1200

@@ -17,6 +17,7 @@ from polaris.access.policy import decide_admin
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import content, holds, scanning
+from polaris.drive import service as drive_service
 from polaris.drive.crumbs import crumbs_of
 from polaris.drive.schemas import NodeRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
@@ -83,6 +84,10 @@ def file_page(
             else {"space": SpaceRead.of(located.space, caller.actor)}
         )
         pages = [(r.page, r.width, r.height) for r in status.pages]
+        levels = [
+            level.name.lower()
+            for level in drive_service.classification_choices(caller.actor, located)
+        ]
     return page(
         request,
         caller,
@@ -100,6 +105,7 @@ def file_page(
         scan=scan,
         legal_hold=held[-1].reason if held else None,
         may_hold=may_hold,
+        levels=levels,
     )
 
 

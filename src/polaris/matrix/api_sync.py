@@ -54,6 +54,7 @@ async def get_sync(
         context=caller.caller.context,
         server=server_name(instance.settings, request),
         live=live,
+        device=(caller.caller.actor.user_id, caller.device_id),
     )
     token = None if since is None or full_state else sync.parse_token(since)
     loop = asyncio.get_running_loop()
@@ -92,7 +93,7 @@ async def get_sync(
         if result.rooms is not None:
             live.remember(who.actor.user_id, result.token.position, result.rooms)
         remaining = deadline - loop.time()
-        if result.has_data or remaining <= 0 or await request.is_disconnected():
+        if result.has_data or remaining <= 0 or live.released or await request.is_disconnected():
             return JSONResponse(result.body)
         token = result.token
         await live.wait_beyond(

@@ -30,7 +30,6 @@ from polaris.matrix.room_calls import (
     state_rows,
 )
 from polaris.matrix.rooms import (
-    Translator,
     event_key_of,
     event_matrix_id,
     message_kind,
@@ -195,9 +194,7 @@ def room_messages(
                 items = [i for i in items if i.seq < stop]
             end = f"t{items[-1].seq + 1}" if items else None
         rows = [session.get(ChatEvent, i.id) for i in items]
-        chunk = Translator(session, call.server).events(
-            [r for r in rows if r is not None], room_kind=found.kind
-        )
+        chunk = call.translator().events([r for r in rows if r is not None], room_kind=found.kind)
     answer: dict[str, Any] = {"chunk": chunk, "start": from_token or f"t{found.last_seq + 1}"}
     if end is not None:
         answer["end"] = end
@@ -220,7 +217,7 @@ def get_event(
     call = Call(caller, request, session)
     with call.in_room(room, write=False, event=True):
         found, row = _visible_event(call, room, event)
-        return Translator(session, call.server).event(row, room_kind=found.kind)
+        return call.translator().event(row, room_kind=found.kind)
 
 
 @client(router, "/rooms/{room}/context/{event}", "GET")
@@ -238,7 +235,7 @@ def event_context(
         found, row = _visible_event(call, room, event)
         before = messages.history(**call.kw(), room_id=found.id, before=row.seq, limit=half)
         after = messages.history(**call.kw(), room_id=found.id, after=row.seq, limit=half)
-        tr = Translator(session, call.server)
+        tr = call.translator()
 
         def rows(items: list[messages.TimelineItem]) -> list[ChatEvent]:
             loaded = [session.get(ChatEvent, i.id) for i in items]

@@ -22,6 +22,7 @@ from polaris.identity.models import User
 from polaris.matrix.caller import MatrixCaller
 from polaris.matrix.ids import server_name, user_id, username_of
 from polaris.matrix.rooms import (
+    Translator,
     event_not_found,
     not_in_room,
     room_id_of,
@@ -48,6 +49,12 @@ class Call:
         self.me = user_id(caller.caller.user.username, self.server)
         self.actor = caller.caller.actor
         self.context = caller.caller.context
+
+    def translator(self) -> Translator:
+        """A translator for this request: the caller's device sees its sends' transaction ids."""
+        return Translator(
+            self.session, self.server, device=(self.actor.user_id, self.caller.device_id)
+        )
 
     def kw(self) -> dict[str, Any]:
         return {"session": self.session, "actor": self.actor, "context": self.context}

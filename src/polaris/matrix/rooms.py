@@ -85,6 +85,32 @@ def event_not_found() -> MatrixError:
     return MatrixError(404, "M_NOT_FOUND", "Could not find event")
 
 
+#: A Matrix device: (Polaris user id, device id).
+Device = tuple[int, str]
+
+
+def sent_by(row: ChatEvent) -> Device | None:
+    """The device that sent ``row`` through Matrix (None for the messenger's own sends)."""
+    if row.sender_id is None or row.device_id is None:
+        return None
+    return (row.sender_id, row.device_id)
+
+
+def with_transaction_ids(
+    events: Iterable[dict[str, Any]], sent: dict[str, tuple[Device, str]], device: Device | None
+) -> list[dict[str, Any]]:
+    """``events`` (translated once for every reader, so never changed in place), with
+    ``unsigned.transaction_id`` on those ``device`` sent: the spec gives it to the sending
+    device only, and Element matches its local echo by it. ``sent``: event id → (device, txn)."""
+    found: list[dict[str, Any]] = []
+    for event in events:
+        mine = sent.get(event["event_id"])
+        if device is not None and mine is not None and mine[0] == device:
+            event = {**event, "unsigned": {**event["unsigned"], "transaction_id": mine[1]}}
+        found.append(event)
+    return found
+
+
 @dataclass
 class Translator:
     """Turns chat rows into Matrix events for one request, loading what they name (user names,
@@ -92,6 +118,8 @@ class Translator:
 
     session: Session
     server: str
+    #: The requesting device (user id, device id): its own sends carry ``transaction_id``.
+    device: Device | None = None
     _users: dict[int, str] = field(default_factory=dict)
     _keys: dict[int, str] = field(default_factory=dict)
 
@@ -145,6 +173,8 @@ class Translator:
         if row.redacted_at is not None:
             event["content"] = {} if state_key is None else event["content"]
             event["unsigned"]["redacted_because"] = {"type": "m.room.redaction"}
+        if self.device is not None and sent_by(row) == self.device and row.txn_id is not None:
+            event["unsigned"]["transaction_id"] = row.txn_id
         return event
 
     def _content(self, row: ChatEvent, room_kind: str) -> tuple[str, dict[str, Any], str | None]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -49,7 +49,13 @@ from polaris.chat.models import (
 from polaris.events import service as events
 from polaris.matrix import settings_store
 from polaris.matrix.models import MatrixAccountData
-from polaris.matrix.rooms import Translator, room_matrix_id
+from polaris.matrix.rooms import (
+    Device,
+    Translator,
+    room_matrix_id,
+    sent_by,
+    with_transaction_ids,
+)
 from polaris.web.matrix_errors import MatrixError
 
 TIMELINE_KINDS = (
@@ -93,6 +99,8 @@ class Caller:
     context: AuditContext
     server: str
     live: Hub
+    #: The syncing device: its own sends carry ``transaction_id`` (``rooms.with_transaction_ids``).
+    device: Device | None = None
 
 
 @dataclass
@@ -193,10 +201,18 @@ class Timeline:
 
     events: tuple[dict[str, Any], ...]
     first: int | None
+    #: Event id → (sending device, transaction id) of the Matrix sends among them.
+    sent: dict[str, tuple[Device, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, tr: Translator, rows: list[ChatEvent], room_kind: str) -> Timeline:
-        return cls(tuple(tr.events(rows, room_kind=room_kind)), rows[0].seq if rows else None)
+        events = tuple(tr.events(rows, room_kind=room_kind))
+        sent = {
+            event["event_id"]: (device, row.txn_id)
+            for event, row in zip(events, rows, strict=True)
+            if (device := sent_by(row)) is not None and row.txn_id is not None
+        }
+        return cls(events, rows[0].seq if rows else None, sent)
 
 
 def _joined_room(
@@ -215,7 +231,7 @@ def _joined_room(
     return {
         "state": {"events": tr.events(state_rows, room_kind=room.kind)},
         "timeline": {
-            "events": list(timeline.events),
+            "events": with_transaction_ids(timeline.events, timeline.sent, c.device),
             "limited": limited,
             "prev_batch": f"t{prev}",
         },

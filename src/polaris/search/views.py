@@ -11,13 +11,14 @@ from polaris.drive import spaces
 from polaris.drive.schemas import ClassificationName, NodeRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.errors import ValidationFailed
-from polaris.search import querying
+from polaris.search import querying, views_messages
 from polaris.search.api import TypeGroup, build_query
 from polaris.search.indexing import engine_of
 from polaris.web.pages import PageCaller, page
 from polaris.web.params import Day
 
 router = APIRouter(include_in_schema=False)
+router.include_router(views_messages.router)
 PAGE_SIZE = 20
 
 

@@ -127,7 +127,24 @@ UPLOAD_ERROR_CODES = (
 def upload_messages() -> dict[str, str]:
     """Untranslated messages for the upload script, by error code (``generic`` for the rest)."""
     found = {code: ERROR_MESSAGES[code] for code in UPLOAD_ERROR_CODES if code in ERROR_MESSAGES}
-    return {"generic": N_("The upload was refused."), **found}
+    return {"generic": N_("The upload was refused."), **found, **UPLOAD_TEXTS}
+
+
+#: What the upload script shows besides errors: the name-conflict dialog and the overall progress.
+UPLOAD_TEXTS = {
+    "conflict_title": N_("A file with this name is already here"),
+    "conflict_question": N_(
+        "Replace it (its current content is kept as an older version) or keep both (the new"
+        " file gets a number)?"
+    ),
+    "conflict_replace": N_("Replace (new version)"),
+    "conflict_keep": N_("Keep both"),
+    "conflict_skip": N_("Skip this file"),
+    "conflict_all": N_("Do the same for the other files of this upload"),
+    "skipped": N_("Skipped"),
+    "overall": N_("All uploads"),
+    "leave_warning": N_("Uploads are still running. Leave anyway?"),
+}
 
 
 #: Shown as labels; listed here so that extraction finds them.

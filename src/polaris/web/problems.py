@@ -101,7 +101,7 @@ async def _polaris_error(request: Request, error: Exception) -> Response:
     extra: dict[str, Any] = dict(error.extra) if error.public_extra else {}
     errors = getattr(error, "errors", None)
     if errors:
-        extra["errors"] = [{"row": e.row, "reason": e.reason} for e in errors]
+        extra["errors"] = [{"row": e.row, "reason": e.text} for e in errors]
     return problem(error.status, error.code, error.detail, headers=headers, **extra)
 
 

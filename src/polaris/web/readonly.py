@@ -46,13 +46,20 @@ ALLOWED_WRITES = frozenset(
         "/language",
         PASSWORD_PAGE,
         INCIDENT_OFF,
-        # Matrix apps (polaris.matrix): signing in and out, the browser's side of it, and two
+        # Matrix apps (polaris.matrix): signing in and out, the browser's side of it, and the
         # POSTs that only read.
         "/account/matrix",
         *(
             f"/_matrix/client/{version}/{path}"
             for version in ("v3", "r0")
-            for path in ("login", "logout", "logout/all", "user_directory/search", "keys/query")
+            for path in (
+                "login",
+                "logout",
+                "logout/all",
+                "user_directory/search",
+                "keys/query",
+                "publicRooms",
+            )
         ),
     }
 )

@@ -77,6 +77,17 @@ def render(
         text = catalogue.gettext(message)
         return text % values if values else text
 
+    def unit_name(unit: Any) -> str:
+        """A unit's name in the page's language: ``name_hi`` on a Hindi page when the unit has
+        one, else the English ``name`` (any object with both, or a mapping)."""
+        fields: dict[str, Any] = (
+            unit
+            if isinstance(unit, dict)
+            else {"name": getattr(unit, "name", None), "name_hi": getattr(unit, "name_hi", None)}
+        )
+        hindi = fields.get("name_hi") if language == "hi" else None
+        return str(hindi or fields.get("name") or "")
+
     def translate_all(messages: dict[str, str]) -> dict[str, str]:
         """Each message translated, for a page script's JSON data block."""
         return {key: catalogue.gettext(message) for key, message in messages.items()}
@@ -85,6 +96,7 @@ def render(
         _=translate,
         translate_all=translate_all,
         ngettext=catalogue.ngettext,
+        unit_name=unit_name,
         language=language,
         languages=LANGUAGES,
         when=when,

@@ -48,6 +48,7 @@ function addMessage(event) {
   shown.add(event.event_id);
   const item = document.createElement("li");
   item.className = "msg";
+  item.id = `m-${event.event_id}`;
   item.dataset.event = event.event_id;
   const meta = document.createElement("p");
   meta.className = "meta";
