@@ -49,10 +49,10 @@ def test_a_folder_uploads_whole_and_its_files_preview_in_the_page(
     # Drawn by the server's job worker; the page checks and reloads by itself.
     expect(page.get_by_role("img", name="Page 1 of FIR 7-2019.pdf")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("img", name="Page 2 of FIR 7-2019.pdf")).to_be_attached()
-    loaded = page.get_by_role("img", name="Page 1 of FIR 7-2019.pdf").evaluate(
-        "img => img.complete && img.naturalWidth"
-    )
-    assert loaded == 1200
+    # Visible is not yet loaded: wait for the image itself, then check what it is.
+    first = page.get_by_role("img", name="Page 1 of FIR 7-2019.pdf").element_handle()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=first)
+    assert first.evaluate("img => img.naturalWidth") == 1200
     expect(page.get_by_role("link", name="Download")).to_be_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "file-preview-pdf.png"))
