@@ -109,6 +109,28 @@ def test_new_menu_makes_a_folder_and_uploads_and_files_show_their_type(
     assert sprite == 200
 
 
+def test_a_refused_name_comes_back_in_the_open_new_menu_with_a_name_to_use(owner: Page) -> None:
+    page = owner
+    new_folder(page, "दोहरा नाम")
+    page.get_by_text("New", exact=True).click()
+    page.get_by_label("New folder").fill("दोहरा नाम")
+    page.get_by_role("button", name="Create", exact=True).click()
+    # The form is given back inside the New menu, still open: what was typed and why.
+    error = page.get_by_role("alert")
+    expect(error).to_contain_text("already in this folder")
+    expect(page.get_by_label("New folder")).to_have_value("दोहरा नाम")
+    expect(page.get_by_label("New folder")).to_have_attribute("aria-invalid", "true")
+    # A case number with a slash: the look-alike is offered, one click away.
+    page.get_by_label("New folder").fill("अपराध क्र. 45/2026")
+    page.get_by_role("button", name="Create", exact=True).click()
+    instead = page.get_by_role("alert").get_by_role(
+        "button", name="Create “अपराध क्र. 45∕2026” instead"
+    )
+    expect(instead).to_be_visible()
+    instead.click()
+    expect(page.get_by_role("link", name="अपराध क्र. 45∕2026", exact=True)).to_be_visible()
+
+
 def test_files_dropped_anywhere_on_the_folder_are_uploaded(owner: Page) -> None:
     page = owner
     new_folder(page, "ड्रॉप")
