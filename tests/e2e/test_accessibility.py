@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.folder_page import row_action
 from tests.e2e.test_sign_in import sign_in
 from tests.live_server import Server
 
@@ -58,6 +59,7 @@ def test_sign_in_page(page: Page) -> None:
 
 def test_folder_and_trash_pages(page: Page) -> None:
     sign_in(page, "ct.e2e")
+    page.get_by_text("New", exact=True).click()  # the New menu
     page.get_by_label("New folder").fill("जाँच")
     page.get_by_role("button", name="Create").click()
     assert violations(page) == []
@@ -67,6 +69,7 @@ def test_folder_and_trash_pages(page: Page) -> None:
 
 def test_file_text_destination_share_and_search_pages(page: Page, tmp_path: Path) -> None:
     sign_in(page, "ct.e2e")
+    page.get_by_text("New", exact=True).click()  # the New menu
     page.get_by_label("New folder").fill("अभिलेख")
     page.get_by_role("button", name="Create").click()
     note = tmp_path / "सूचना.txt"
@@ -105,9 +108,10 @@ def test_matrix_app_page(page: Page) -> None:
 
 def test_share_picker_notifications_and_shared_pages(page: Page) -> None:
     sign_in(page, "ct.e2e")
+    page.get_by_text("New", exact=True).click()  # the New menu
     page.get_by_label("New folder").fill("picker a11y")
     page.get_by_role("button", name="Create").click()
-    page.get_by_role("link", name="Share picker a11y").click()
+    row_action(page, "picker a11y", "Share")
     page.get_by_role("combobox", name="Name, rank, unit or group").fill("e2e")
     page.get_by_role("listbox", name="Suggestions").get_by_role("option").first.wait_for()
     assert violations(page) == []  # the share form with the picker's list open

@@ -8,6 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.folder_page import row_action
 from tests.e2e.test_sign_in import sign_in
 from tests.live_server import Server
 
@@ -20,6 +21,7 @@ def test_upload_by_button_and_by_drop_then_rename_trash_and_restore(
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     sign_in(page, "hc.drive")
+    page.get_by_text("New", exact=True).click()  # the New menu
     page.get_by_label("New folder").fill("केस फ़ाइलें")
     page.get_by_role("button", name="Create").click()
     page.get_by_role("link", name="केस फ़ाइलें", exact=True).click()
@@ -38,7 +40,7 @@ def test_upload_by_button_and_by_drop_then_rename_trash_and_restore(
             """name => {
                 const transfer = new DataTransfer();
                 transfer.items.add(new File(["evidence"], name, { type: "text/plain" }));
-                const drop = document.getElementById("drop");
+                const drop = document.getElementById("drop");  // shown while files are dragged
                 const event = new DragEvent("drop", { dataTransfer: transfer, bubbles: true });
                 drop.dispatchEvent(event);
             }""",
@@ -48,12 +50,12 @@ def test_upload_by_button_and_by_drop_then_rename_trash_and_restore(
     assert dialogs == [], "a file name ran as script"
 
     row = page.get_by_role("row").filter(has_text="प्रथम सूचना रिपोर्ट.pdf")
-    row.get_by_text("Rename").click()
+    row_action(page, "प्रथम सूचना रिपोर्ट.pdf", "Rename")
     row.get_by_label("New name").fill("FIR 12-2026.pdf")
     row.get_by_role("button", name="Save").click()
     expect(page.get_by_role("link", name="FIR 12-2026.pdf", exact=True)).to_be_visible()
 
-    page.get_by_role("button", name="Delete FIR 12-2026.pdf").click()
+    row_action(page, "FIR 12-2026.pdf", "Delete")
     expect(page.get_by_role("link", name="FIR 12-2026.pdf", exact=True)).to_have_count(0)
     page.get_by_role("link", name="Trash", exact=True).click()
     page.get_by_role("button", name="Restore FIR 12-2026.pdf").click()
@@ -64,6 +66,7 @@ def test_uploading_a_name_again_adds_a_version_and_an_old_one_can_be_restored(
     page: Page, tmp_path: Path
 ) -> None:
     sign_in(page, "hc.drive")
+    page.get_by_text("New", exact=True).click()  # the New menu
     page.get_by_label("New folder").fill("आदेश")
     page.get_by_role("button", name="Create").click()
     page.get_by_role("link", name="आदेश", exact=True).click()
@@ -76,7 +79,7 @@ def test_uploading_a_name_again_adds_a_version_and_an_old_one_can_be_restored(
     page.get_by_label("Upload files").set_input_files(str(order))
     with page.expect_navigation():
         page.get_by_role("dialog").get_by_role("button", name="Replace (new version)").click()
-    page.get_by_role("link", name="Versions of order.txt", exact=True).click()
+    row_action(page, "order.txt", "Versions")
     expect(page.get_by_role("cell", name="2 (current)")).to_be_visible()
     page.get_by_role("button", name="Restore version 1").click()
     expect(page.get_by_role("cell", name="3 (current)")).to_be_visible()
@@ -93,6 +96,7 @@ def test_share_with_an_officer_of_another_station_who_then_sees_it(
     browser: Browser, page: Page, live_server: Server, tmp_path: Path
 ) -> None:
     sign_in(page, "hc.drive")
+    page.get_by_text("New", exact=True).click()  # the New menu
     page.get_by_label("New folder").fill("साझा")
     page.get_by_role("button", name="Create").click()
     page.get_by_role("link", name="साझा", exact=True).click()
@@ -102,7 +106,7 @@ def test_share_with_an_officer_of_another_station_who_then_sees_it(
         page.get_by_label("Upload files").set_input_files(str(memo))
     file_url = page.get_by_role("link", name="ज्ञापन.txt", exact=True).get_attribute("href")
     assert file_url
-    page.get_by_role("link", name="Share ज्ञापन.txt").click()
+    row_action(page, "ज्ञापन.txt", "Share")
     page.get_by_label("Name, rank, unit or group").fill("hc.e2e")
     page.get_by_role("button", name="Share", exact=True).click()
     expect(page.get_by_role("cell", name="hc.e2e", exact=True)).to_be_visible()

@@ -39,7 +39,7 @@ def test_a_folder_uploads_whole_and_its_files_preview_in_the_page(
 
     sign_in(page, "hc.files")
     with page.expect_navigation():
-        page.get_by_label("Upload a folder").set_input_files(str(tree))
+        page.get_by_label("Upload folder").set_input_files(str(tree))
     page.get_by_role("link", name="थाना अभिलेख", exact=True).click()
     expect(page.get_by_role("link", name="2019", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="scene.png", exact=True)).to_be_visible()
@@ -49,10 +49,10 @@ def test_a_folder_uploads_whole_and_its_files_preview_in_the_page(
     # Drawn by the server's job worker; the page checks and reloads by itself.
     expect(page.get_by_role("img", name="Page 1 of FIR 7-2019.pdf")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("img", name="Page 2 of FIR 7-2019.pdf")).to_be_attached()
-    loaded = page.get_by_role("img", name="Page 1 of FIR 7-2019.pdf").evaluate(
-        "img => img.complete && img.naturalWidth"
-    )
-    assert loaded == 1200
+    # Visible is not yet loaded: wait for the image itself, then check what it is.
+    first = page.get_by_role("img", name="Page 1 of FIR 7-2019.pdf").element_handle()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=first)
+    assert first.evaluate("img => img.naturalWidth") == 1200
     expect(page.get_by_role("link", name="Download")).to_be_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "file-preview-pdf.png"))
@@ -69,6 +69,7 @@ def test_a_folder_uploads_whole_and_its_files_preview_in_the_page(
 
 def test_a_selection_moves_into_a_folder_chosen_by_browsing(page: Page, tmp_path: Path) -> None:
     sign_in(page, "hc.files")
+    page.get_by_text("New", exact=True).click()  # the New menu
     page.get_by_label("New folder").fill("केस 44")
     page.get_by_role("button", name="Create").click()
     files = []

@@ -12,6 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.folder_page import row_action
 from tests.e2e.test_sign_in import sign_in
 from tests.live_server import Server
 
@@ -28,6 +29,7 @@ def signed_in(browser: Browser, server: Server, username: str, viewport: Viewpor
 
 
 def make_folder(page: Page, name: str) -> None:
+    page.get_by_text("New", exact=True).click()  # the New menu
     page.get_by_label("New folder").fill(name)
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
@@ -63,13 +65,13 @@ def test_share_by_picking_then_the_recipient_is_told_and_finds_it(
     statement.write_text("गवाह का बयान", encoding="utf-8")
     with sharer.expect_navigation():
         sharer.get_by_label("Upload files").set_input_files(str(statement))
-    sharer.get_by_role("link", name="Share बयान.txt").click()
+    row_action(sharer, "बयान.txt", "Share")
     pick(sharer, "ps-b1", "(PS-B1)")  # a unit, by its code in lower case
     expect(sharer.get_by_label("A unit")).to_be_checked()
     sharer.get_by_role("button", name="Share", exact=True).click()
     expect(sharer.get_by_role("cell", name="Unit PS-B1", exact=True)).to_be_visible()
     sharer.goto("/")
-    sharer.get_by_role("link", name="Share FIR 77").click()
+    row_action(sharer, "FIR 77", "Share")
     pick(sharer, "यादव", "रमेश यादव")  # a person, by part of the Hindi name
     expect(sharer.get_by_label("A person")).to_be_checked()
     sharer.get_by_role("button", name="Share", exact=True).click()
@@ -123,7 +125,7 @@ def test_on_a_phone_the_picker_and_the_shared_pages_fit(
 ) -> None:
     sharer = signed_in(browser, live_server, "hc.share", PHONE)
     make_folder(sharer, "phone case")
-    sharer.get_by_role("link", name="Share phone case").click()
+    row_action(sharer, "phone case", "Share")
     sharer.get_by_role("combobox", name="Name, rank, unit or group").fill("रमेश")
     option = sharer.get_by_role("option", name=re.compile("रमेश यादव"))
     expect(option).to_be_visible()

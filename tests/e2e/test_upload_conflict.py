@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from tests.e2e import folder_page
 from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.test_accessibility import violations
 from tests.e2e.test_sign_in import sign_in
@@ -35,8 +36,8 @@ def any_page(
 
 
 def new_folder(page: Page, name: str) -> None:
-    page.get_by_label("New folder").fill(name)
-    page.get_by_role("button", name="Create").click()
+    """A folder made through the New menu (``tests/e2e/folder_page.py``), then opened."""
+    folder_page.new_folder(page, name)
     page.get_by_role("link", name=name, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(name)
 

@@ -28,17 +28,21 @@ from polaris.drive import (
 )
 from polaris.drive._locate import Located, Permissions
 from polaris.drive.crumbs import crumbs_of
+from polaris.drive.filetypes import icon_for
 from polaris.drive.schemas import NodeRead, SpaceRead, VersionRead
 from polaris.drive.sidebar import sidebar_of
 from polaris.drive.views_select import NOTHING_SELECTED
 from polaris.errors import Conflict, ValidationFailed
 from polaris.instance import Instance
 from polaris.web.listing import Decorations, ListingDecorations
-from polaris.web.messages import N_, upload_messages
+from polaris.web.messages import ERROR_MESSAGES, N_, upload_messages
 from polaris.web.pages import PageCaller, page
 from polaris.web.params import Id
 
 router = APIRouter(include_in_schema=False)
+
+#: The folder page's list or grid, remembered in this browser (a year) once chosen by ``?view=``.
+VIEW_COOKIE = "polaris_folder_view"
 
 CONFIRM_PURGE = N_("Tick the box to confirm: deleting for good cannot be undone.")
 
@@ -47,6 +51,22 @@ def back_to(node_parent_id: int | None, fallback: str = "/") -> RedirectResponse
     return RedirectResponse(
         f"/drive/{node_parent_id}" if node_parent_id else fallback, status_code=303
     )
+
+
+#: Texts of the folder page's script (js/folder.js), translated into the page's JSON data block:
+#: a refused move says why, by the API's error code (``generic`` for the rest).
+MOVE_ERROR_CODES = ("not_found", "permission_denied", "name_taken", "too_deep", "legal_hold")
+
+
+def folder_messages() -> dict[str, str]:
+    found = {code: ERROR_MESSAGES[code] for code in MOVE_ERROR_CODES if code in ERROR_MESSAGES}
+    return {
+        "generic": N_("This could not be moved."),
+        "moved": N_("Moved %(name)s to %(folder)s."),
+        "refused": N_("%(name)s was not moved: %(reason)s"),
+        "move_into_itself": N_("A folder cannot be moved into itself."),
+        **found,
+    }
 
 
 @router.get("/")
@@ -70,7 +90,11 @@ def folder(
     cursor: str | None = None,
     notice: Literal["nothing-selected"] | None = None,
     deleted: str | None = None,
+    view: Literal["list", "grid"] | None = None,
+    rename: int | None = None,
 ) -> Response:
+    """A folder's rows (or tiles: ``view=grid``, then remembered by a cookie, so that the toggle
+    works without a script); ``rename`` opens that row's rename form without a script."""
     return _folder_page(
         node_id,
         request,
@@ -83,6 +107,8 @@ def folder(
         cursor,
         notice,
         deleted,
+        view=view,
+        rename=rename,
     )
 
 
@@ -99,10 +125,13 @@ def _folder_page(
     notice: str | None = None,
     deleted: str | None = None,
     new_folder: dict[str, str | None] | None = None,
+    view: Literal["list", "grid"] | None = None,
+    rename: int | None = None,
 ) -> Response:
     """The folder page; ``new_folder`` is the new-folder form given back: what was typed, why it
     was refused, and a name to offer instead."""
     context = caller.context
+    shown = view or ("grid" if request.cookies.get(VIEW_COOKIE) == "grid" else "list")
     with transaction(session):
         sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         # Just deleted from this page: offered back ("undo") while still in the trash.
@@ -145,7 +174,8 @@ def _folder_page(
             else {"space": SpaceRead.of(located.space, caller.actor)}
         )
         may_delete = any("delete" in item.permissions for item in items)
-    return page(
+        icons = {item.id: icon_for(item.kind, item.name, item.content_type) for item in items}
+    response = page(
         request,
         caller,
         "folder.html",
@@ -159,13 +189,28 @@ def _folder_page(
         next_cursor=listing.next_cursor,
         thumbnails=thumbnails,
         upload_messages=upload_messages(),
+        folder_messages=folder_messages(),
         notice=NOTHING_SELECTED if notice else None,
         sort=sort,
         order=order,
+        icons=icons,
+        view=shown,
+        renaming=rename,
         undo=undo,
         new_folder=new_folder or {},
         status_code=422 if new_folder else 200,
     )
+    if view is not None:
+        response.set_cookie(
+            VIEW_COOKIE,
+            view,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            secure=instance.settings.session.cookie_secure,
+            samesite="lax",
+            path="/drive",
+        )
+    return response
 
 
 @router.post("/drive/{node_id}/folders")
