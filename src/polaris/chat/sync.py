@@ -23,6 +23,7 @@ from polaris.chat import events as chat_events
 from polaris.chat import live
 from polaris.chat.messages import TimelineItem
 from polaris.chat.models import JOIN, MODERATOR, OWNER, ChatEvent, ChatMember
+from polaris.chat.waiters import room_of
 from polaris.errors import Gone, PolarisError
 
 #: Every kind the messenger appends (docs/chat.md, "Change events").
@@ -123,7 +124,7 @@ def _waiting(session: Session, after: int) -> bool:
     return any(event.position is None for event in later)
 
 
-_room_of = live.room_of
+_room_of = room_of
 
 
 def _visible(event: events.Event, user_id: int, joined: dict[int, str]) -> bool:
