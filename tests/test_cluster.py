@@ -49,8 +49,8 @@ from tests.support.redis_server import running_redis
 from tests.support.seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedFS
 
 CLUSTER_SCHEMA = PG_SCHEMA + "_cluster"
-#: The servers' chunk size (``tests.live_server``); a tus request records its progress every
-#: 1 MiB it receives (``drive._http.HANDOFF_BYTES``), 16 chunks.
+#: The servers' chunk size (``tests.live_server``); a tus request records its progress at least
+#: every ``drive._http.HANDOFF_BYTES`` it receives (every chunk, with chunks this small).
 CHUNK = live_server.CHUNK
 HANDOFF_CHUNKS = HANDOFF_BYTES // CHUNK
 #: The whole test, from the first node's start to the last search (a bound, not a timing).

@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from polaris.chat import live
 from polaris.cli.serving import ReleasingServer
+from tests.support.aio import run_coroutine
 
 #: Far longer than any test may take: a sync still waiting this long was never released.
 FOREVER = 3600.0
@@ -31,7 +32,7 @@ def test_release_answers_the_waiting_syncs_and_later_ones_at_once() -> None:
         later = await asyncio.wait_for(hub.wait_beyond(0, FOREVER, rooms=[2]), FOREVER)
         return list(woken), later
 
-    woken, later = asyncio.run(scenario())
+    woken, later = run_coroutine(scenario())
     assert woken == [True, True] and later is True
     assert hub.released and hub.waiting == 0
 

@@ -22,6 +22,9 @@ PIECE = 64 * 1024
 class CountingWriter:
     """Stands in for ``ContentWriter``: records what it was given."""
 
+    #: As the default store's: a batch is ``HANDOFF_BYTES``.
+    chunk_size = HANDOFF_BYTES
+
     def __init__(self) -> None:
         self.data = bytearray()
 

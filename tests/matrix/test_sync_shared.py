@@ -22,6 +22,7 @@ from polaris.matrix import sync
 from polaris.matrix.rooms import room_matrix_id
 from tests.chat.conftest import People
 from tests.matrix.test_sync_stream import SERVER, people, say, sequenced, texts
+from tests.support.aio import run_coroutine
 
 __all__ = ["people"]  # the fixture, imported
 
@@ -197,7 +198,7 @@ def test_a_wake_up_wakes_only_the_waiters_it_concerns() -> None:
             task.cancel()
         return woken
 
-    assert asyncio.run(scenario())[2:] == ["invited", "typing in 2"]
+    assert run_coroutine(scenario())[2:] == ["invited", "typing in 2"]
 
 
 def test_a_client_just_answered_waits_without_reading_when_nothing_is_new() -> None:

@@ -90,6 +90,9 @@ async def receive_body(
     storing: asyncio.Task[None] | None = None
     batch: list[bytes] = []
     size = 0
+    # One chunk's worth a trip (a store of smaller chunks records a resumable upload's progress
+    # as often as its chunks are stored).
+    handoff = min(HANDOFF_BYTES, writer.chunk_size)
     try:
         # ASGI messages straight from the server, not through ``Request.stream``'s async
         # generator: a gigabyte arrives in some 16,000 pieces of 64 KiB, each a resumption.
@@ -105,7 +108,7 @@ async def receive_body(
                 continue
             batch.append(piece)
             size += len(piece)
-            if size >= HANDOFF_BYTES:
+            if size >= handoff:
                 if storing is not None:
                     await storing  # one batch in storage at a time (the writer is not shared)
                 storing = asyncio.ensure_future(run_in_threadpool(hand_over, batch, True))

@@ -55,6 +55,11 @@ class ContentWriter:
         self._failed = False
 
     @property
+    def chunk_size(self) -> int:
+        """The store's chunk size: what the writer seals at a time."""
+        return self._store.chunk_size
+
+    @property
     def size(self) -> int:
         """Bytes accepted so far (stored, being stored, or buffered until the chunk is full)."""
         return self._size
