@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from polaris.chat import broadcasts, channels, messages, rooms, timeline
 from polaris.chat import events as chat_events
 from polaris.errors import NotFound, PermissionDenied, ValidationFailed
-from polaris.identity import units, users
+from polaris.identity import units, user_changes, users
 from polaris.identity.models import User
 from polaris.identity.units import UnitKind, UnitSpec
 from tests.chat.conftest import People, stream_since
@@ -40,12 +40,12 @@ def joined(people: People, room_id: int) -> list[str]:
 
 
 def transfer(people: People, name: str, unit: str) -> None:
-    """A transfer as the administration page makes it (``identity.users.move_user``), which
+    """A transfer as the administration page makes it (``identity.user_changes.move_user``), which
     appends ``user.moved`` in its transaction (docs/events.md)."""
     user = people.session.get(User, people.id(name))
     target = units.get_by_id(session=people.session, unit_id=people.units[unit])
     assert user is not None and target is not None
-    users.move_user(
+    user_changes.move_user(
         session=people.session,
         username=user.username,
         unit_code=target.code,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from polaris.access.policy import Classification
 from polaris.audit.models import AuditRecord
 from polaris.errors import Conflict, NotFound, ValidationFailed
-from polaris.identity import units, users
+from polaris.identity import units, user_changes, users
 from polaris.identity.models import UnitClosure
 from tests.factories import SYSTEM, build_tree, make_user
 from tests.support.events import EventLog
@@ -25,13 +25,13 @@ def test_an_edit_changes_details_audits_and_appends_user_changed(db_session: Ses
     ids = build_tree(db_session)
     user = make_user(db_session, "ct.a1")
     log = EventLog(db_session)
-    changes = users.UserChanges(
+    changes = user_changes.UserChanges(
         full_name="Ravi Sharma",
         rank="SI",
         role="sub_inspector",
         clearance=Classification.CONFIDENTIAL,
     )
-    users.update_user(session=db_session, username="ct.a1", changes=changes, context=SYSTEM)
+    user_changes.update_user(session=db_session, username="ct.a1", changes=changes, context=SYSTEM)
     assert (user.full_name, user.rank, user.role_code, user.clearance) == (
         "Ravi Sharma",
         "SI",
@@ -41,31 +41,39 @@ def test_an_edit_changes_details_audits_and_appends_user_changed(db_session: Ses
     assert log.take() == [("user.changed", ("user", user.id), None, {"unit_id": ids["PS-A1"]})]
     [record] = actions(db_session, "user.update")
     assert record.detail is not None and "clearance" in record.detail
-    users.update_user(session=db_session, username="ct.a1", changes=changes, context=SYSTEM)
+    user_changes.update_user(session=db_session, username="ct.a1", changes=changes, context=SYSTEM)
     assert log.take() == []  # nothing changed, nothing to follow
 
 
 def test_an_edit_is_checked_like_a_new_user(db_session: Session) -> None:
     build_tree(db_session)
     make_user(db_session, "ct.a1")
-    too_high = users.UserChanges("Ct A1", None, "constable", Classification.SECRET)
+    too_high = user_changes.UserChanges("Ct A1", None, "constable", Classification.SECRET)
     with pytest.raises(users.InvalidUser) as raised:
-        users.update_user(session=db_session, username="ct.a1", changes=too_high, context=SYSTEM)
+        user_changes.update_user(
+            session=db_session, username="ct.a1", changes=too_high, context=SYSTEM
+        )
     assert raised.value.problem.text == "clearance %(level)s is above what role %(role)s allows"
-    no_role = users.UserChanges("Ct A1", None, "no_such_role", Classification.UNCLASSIFIED)
+    no_role = user_changes.UserChanges("Ct A1", None, "no_such_role", Classification.UNCLASSIFIED)
     with pytest.raises(users.InvalidUser):
-        users.update_user(session=db_session, username="ct.a1", changes=no_role, context=SYSTEM)
-    nameless = users.UserChanges("  ", None, "constable", Classification.UNCLASSIFIED)
+        user_changes.update_user(
+            session=db_session, username="ct.a1", changes=no_role, context=SYSTEM
+        )
+    nameless = user_changes.UserChanges("  ", None, "constable", Classification.UNCLASSIFIED)
     with pytest.raises(users.InvalidUser):
-        users.update_user(session=db_session, username="ct.a1", changes=nameless, context=SYSTEM)
+        user_changes.update_user(
+            session=db_session, username="ct.a1", changes=nameless, context=SYSTEM
+        )
 
 
 def test_the_last_administrator_keeps_the_role(db_session: Session) -> None:
     build_tree(db_session)
     make_user(db_session, "admin.one", unit="PHQ", role="admin")
-    demote = users.UserChanges("Admin", None, "constable", Classification.UNCLASSIFIED)
+    demote = user_changes.UserChanges("Admin", None, "constable", Classification.UNCLASSIFIED)
     with pytest.raises(Conflict) as raised:
-        users.update_user(session=db_session, username="admin.one", changes=demote, context=SYSTEM)
+        user_changes.update_user(
+            session=db_session, username="admin.one", changes=demote, context=SYSTEM
+        )
     assert raised.value.code == "last_admin"
 
 
@@ -73,7 +81,7 @@ def test_a_transfer_moves_the_user_and_appends_user_moved(db_session: Session) -
     ids = build_tree(db_session)
     user = make_user(db_session, "ct.a1")
     log = EventLog(db_session)
-    users.move_user(session=db_session, username="ct.a1", unit_code="PS-B1", context=SYSTEM)
+    user_changes.move_user(session=db_session, username="ct.a1", unit_code="PS-B1", context=SYSTEM)
     assert user.unit_id == ids["PS-B1"]
     assert log.take() == [
         (
@@ -85,10 +93,12 @@ def test_a_transfer_moves_the_user_and_appends_user_moved(db_session: Session) -
     ]
     [record] = actions(db_session, "user.move")
     assert record.detail is not None and f'"to":{ids["PS-B1"]}' in record.detail
-    users.move_user(session=db_session, username="ct.a1", unit_code="PS-B1", context=SYSTEM)
+    user_changes.move_user(session=db_session, username="ct.a1", unit_code="PS-B1", context=SYSTEM)
     assert log.take() == []
     with pytest.raises(users.InvalidUser):
-        users.move_user(session=db_session, username="ct.a1", unit_code="PS-Z9", context=SYSTEM)
+        user_changes.move_user(
+            session=db_session, username="ct.a1", unit_code="PS-Z9", context=SYSTEM
+        )
 
 
 def closure(session: Session, unit_id: int) -> set[tuple[int, int]]:

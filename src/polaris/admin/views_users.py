@@ -17,7 +17,7 @@ from polaris.admin._pages import AdminPageCaller, Refusal, admin_page, message_f
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.errors import NotFound, PolarisError
-from polaris.identity import directory, roles, units, users
+from polaris.identity import directory, roles, units, user_changes, users
 from polaris.web.messages import N_
 
 router = APIRouter(include_in_schema=False)
@@ -293,15 +293,17 @@ def edit_user(
     role: str = Form(""),
     clearance: str = Form(""),
 ) -> Response:
-    """Name, rank, role and clearance, in one audited change (``users.update_user``)."""
+    """Name, rank, role and clearance, in one audited change (``user_changes.update_user``)."""
     values = {"full_name": full_name, "rank": rank, "role": role, "clearance": clearance}
     level = Classification.__members__.get(clearance.upper())
     try:
         if level is None:
             raise users.InvalidUser(users.Problem(UNKNOWN_CLEARANCE))
         with transaction(session):
-            changes = users.UserChanges(full_name=full_name, rank=rank, role=role, clearance=level)
-            found = users.update_user(
+            changes = user_changes.UserChanges(
+                full_name=full_name, rank=rank, role=role, clearance=level
+            )
+            found = user_changes.update_user(
                 session=session, username=username, changes=changes, context=caller.context
             )
             name = found.username
@@ -318,11 +320,12 @@ def move_user(
     session: DbSession,
     unit_code: str = Form(""),
 ) -> Response:
-    """A transfer to another unit (``users.move_user``; what happens to files: its docstring)."""
+    """A transfer to another unit (``user_changes.move_user``, whose docstring says what happens
+    to the files)."""
     values = {"unit_code": unit_code}
     try:
         with transaction(session):
-            found = users.move_user(
+            found = user_changes.move_user(
                 session=session, username=username, unit_code=unit_code, context=caller.context
             )
             name = found.username
