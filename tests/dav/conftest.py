@@ -28,7 +28,7 @@ from polaris.access.policy import Classification
 from polaris.cli.main import app as cli_app
 from polaris.config import load_settings
 from polaris.db.uow import transaction
-from polaris.drive import content, service, spaces
+from polaris.drive import classifying, content, spaces
 from polaris.identity import app_passwords
 from polaris.identity.actors import actor_for
 from polaris.identity.models import User
@@ -126,7 +126,7 @@ def build(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
         secrets["sho.a1:password"] = PASSWORD
         _store(instance, session, other, True, OTHER_STATION_FILE)
         hidden = _store(instance, session, sho, True, HIDDEN_NAME)
-        service.set_classification(
+        classifying.set_classification(
             session=session,
             actor=actor_for(session=session, user=sho, auth_factors="password"),
             context=SYSTEM,

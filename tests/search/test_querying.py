@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor, Classification
+from polaris.drive import classifying, service, shares, spaces, trash
 from polaris.drive import indexing as drive_index
-from polaris.drive import service, shares, spaces, trash
 from polaris.identity.actors import actor_for
 from polaris.identity.models import Unit, User
 from polaris.search import querying
@@ -74,7 +74,7 @@ def test_a_match_hidden_since_it_was_indexed_is_neither_counted_nor_shown(
     ids, page = find(db_session, search, "गबन")
     assert sorted(ids) == sorted([inquiry, report]) and page.total == 2
 
-    service.set_classification(
+    classifying.set_classification(
         session=db_session, actor=actor(db_session, "sho.one"), context=SYSTEM,
         node_id=inquiry, classification=Classification.SECRET,
     )  # fmt: skip
@@ -96,7 +96,7 @@ def test_pages_neither_skip_nor_repeat_when_stale_matches_drop_out(
     hidden = [mkdir(db_session, old, f"चोरी {n}") for n in range(8)]
     shown = [mkdir(db_session, root, f"चोरी {n}") for n in range(8, 30)]
     index(db_session, search, root)
-    service.set_classification(
+    classifying.set_classification(
         session=db_session, actor=actor(db_session, "sho.one"), context=SYSTEM,
         node_id=old, classification=Classification.SECRET,
     )  # fmt: skip
@@ -174,7 +174,7 @@ def test_a_shared_folder_put_in_the_trash_or_raised_hides_what_is_below_at_once(
     assert page.total == 2
 
     trash.trash_node(session=db_session, actor=owner, context=SYSTEM, node_id=folders["binned"])
-    service.set_classification(
+    classifying.set_classification(
         session=db_session, actor=owner, context=SYSTEM, node_id=folders["raised"],
         classification=Classification.SECRET,
     )  # fmt: skip
@@ -195,7 +195,7 @@ def test_the_check_decides_alike_with_the_roots_levels_read_for_visibility(
     binned = mkdir(db_session, root, "binned")
     below_binned = mkdir(db_session, binned, "below")
     head = actor(db_session, "sho.one")
-    service.set_classification(
+    classifying.set_classification(
         session=db_session, actor=head, context=SYSTEM, node_id=secret,
         classification=Classification.SECRET,
     )  # fmt: skip

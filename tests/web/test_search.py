@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from polaris.access.policy import Classification
 from polaris.audit.models import AuditRecord
-from polaris.drive import service, shares, spaces, trash
+from polaris.drive import classifying, service, shares, spaces, trash
 from polaris.drive.models import Node
 from polaris.handlers import schedule_periodic, settle
 from polaris.identity.actors import actor_for
@@ -127,7 +127,7 @@ def test_a_level_above_the_searchers_clearance_hides_the_whole_folder(
     assert find(client, "witness") == ["statement of witness.txt"]  # the station's space
 
     session, actor = as_user(seeded, "sho.one")
-    service.set_classification(
+    classifying.set_classification(
         session=session, actor=actor, context=SYSTEM, node_id=inquiry,
         classification=Classification.SECRET,
     )  # fmt: skip
@@ -169,7 +169,7 @@ def test_a_bad_filter_is_a_clear_error(seeded: Instance, client: TestClient) -> 
 
 def classify(instance: Instance, username: str, node_id: int, level: Classification) -> None:
     session, actor = as_user(instance, username)
-    service.set_classification(
+    classifying.set_classification(
         session=session, actor=actor, context=SYSTEM, node_id=node_id, classification=level
     )
     session.commit()

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query, Response
 from polaris.access.policy import Permission
 from polaris.db.uow import transaction
 from polaris.deps import AdminCaller, CurrentCaller, CurrentInstance, DbSession, ReadCaller
-from polaris.drive import changes, copying, service, shares, spaces, trash
+from polaris.drive import changes, classifying, copying, service, shares, spaces, trash
 from polaris.drive._locate import Permissions
 from polaris.drive.schemas import (
     ChangeFeed,
@@ -186,7 +186,7 @@ def update_node(
             if_match=if_match,
         )
         if body.classification is not None:
-            located = service.set_classification(
+            located = classifying.set_classification(
                 session=session,
                 actor=caller.actor,
                 context=context,

@@ -17,6 +17,7 @@ from polaris.access.policy import Classification
 from polaris.db.uow import transaction
 from polaris.deps import Caller, CurrentInstance, DbSession
 from polaris.drive import (
+    classifying,
     content,
     name_help,
     repo,
@@ -283,15 +284,15 @@ def undo_delete(
 def classify(
     node_id: Id, caller: PageCaller, session: DbSession, classification: str = Form("")
 ) -> Response:
-    """The file page's classification form; ``service.set_classification`` decides (the form
-    offers only ``service.classification_choices``)."""
+    """The file page's classification form; ``classifying.set_classification`` decides (the form
+    offers only ``classifying.classification_choices``)."""
     try:
         level = Classification[classification.upper()]
     except KeyError:
         raise ValidationFailed("unknown classification", code="invalid_classification") from None
     context = caller.context
     with transaction(session):
-        service.set_classification(
+        classifying.set_classification(
             session=session,
             actor=caller.actor,
             context=context,

@@ -16,8 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from polaris.access.policy import decide_admin
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive import content, holds, scanning
-from polaris.drive import service as drive_service
+from polaris.drive import classifying, content, holds, scanning
 from polaris.drive.crumbs import crumbs_of
 from polaris.drive.schemas import NodeRead, SpaceRead
 from polaris.drive.sidebar import sidebar_of
@@ -86,7 +85,7 @@ def file_page(
         pages = [(r.page, r.width, r.height) for r in status.pages]
         levels = [
             level.name.lower()
-            for level in drive_service.classification_choices(caller.actor, located)
+            for level in classifying.classification_choices(caller.actor, located)
         ]
     return page(
         request,
