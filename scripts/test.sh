@@ -28,4 +28,7 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/pytest -q -p no:cacheprovider "$@"
+# Two processes, one per core (pytest-xdist); a file's tests stay in one process, so module
+# fixtures (a live server, a seeded instance) are made once. Each process has its own
+# PostgreSQL schemas (named by pid), temporary directories, ports and Redis (tests/support).
+.venv/bin/pytest -q -p no:cacheprovider -n "${POLARIS_TEST_PROCESSES:-2}" --dist loadfile "$@"

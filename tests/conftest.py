@@ -45,15 +45,18 @@ def reset_postgresql(engine: Engine, schema: str = PG_SCHEMA) -> None:
 
 
 def drop_stale_schemas(engine: Engine) -> None:
-    """Drop this run's schema and those left by runs that were killed (their pid is gone)."""
+    """Drop this run's schema and those left by runs that were killed (their pid is gone).
+
+    Only the main schema of a live run: its other schemas (``test_<pid>_search`` and the like)
+    belong to fixtures that may still be in use, since a session fixture of one database is torn
+    down when the run moves on to the other, and those fixtures drop their own."""
     with engine.begin() as connection:
         names = connection.execute(
             text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'test\\_%'")
         ).scalars()
         for name in list(names):
             pid = name.split("_")[1]
-            ours = name == PG_SCHEMA or name.startswith(PG_SCHEMA + "_")
-            if pid.isdigit() and (ours or not _process_alive(int(pid))):
+            if pid.isdigit() and (name == PG_SCHEMA or not _process_alive(int(pid))):
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
 
 

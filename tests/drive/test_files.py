@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import anyio
 import httpx2 as httpx
 import pytest
 from sqlalchemy import select
@@ -32,6 +31,7 @@ from polaris.storage import LocalBackend, _fsio, names
 from polaris.storage.refs import ContentRef
 from polaris.storage.writer import ContentWriter
 from tests.drive.conftest import CHUNK, Drive
+from tests.support.aio import run_coroutine
 
 FILES = "/api/v1/files"
 
@@ -730,7 +730,7 @@ def test_a_client_that_disconnects_leaves_no_file(drive: Drive) -> None:
     # More than one hand-off to storage, so some chunks are stored before the client goes away.
     piece = os.urandom(HANDOFF_BYTES + CHUNK)
     before = chunk_files(drive)
-    sent = anyio.run(_upload_then_disconnect, drive, root, "gone.bin", piece, 4 * len(piece))
+    sent = run_coroutine(_upload_then_disconnect(drive, root, "gone.bin", piece, 4 * len(piece)))
     assert len(chunk_files(drive)) > len(before)  # the transfer really had started
     statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
     assert all(status >= 400 for status in statuses)
@@ -787,7 +787,9 @@ def test_a_client_disconnect_is_not_logged_as_an_unhandled_error(
     root = drive.root("hc.a1")
     piece = os.urandom(CHUNK)
     with caplog.at_level(logging.INFO):
-        sent = anyio.run(_upload_then_disconnect, drive, root, "gone.bin", piece, 4 * len(piece))
+        sent = run_coroutine(
+            _upload_then_disconnect(drive, root, "gone.bin", piece, 4 * len(piece))
+        )
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
     statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]

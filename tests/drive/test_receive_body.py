@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import pytest
 from starlette.requests import ClientDisconnect, Request
 
 from polaris.drive._http import HANDOFF_BYTES, receive_body
+from tests.support.aio import run_coroutine
 
 PIECE = 64 * 1024
 
@@ -61,7 +61,7 @@ def run(pieces: list[bytes], *, disconnect: bool = False) -> tuple[CountingWrite
     async def main() -> None:
         await receive_body(request, writer)  # type: ignore[arg-type]
 
-    anyio.run(main)
+    run_coroutine(main())
     return writer, body
 
 
@@ -92,5 +92,5 @@ def test_a_disconnect_writes_what_arrived_then_raises() -> None:
         with pytest.raises(ClientDisconnect):
             await receive_body(request, writer)  # type: ignore[arg-type]
 
-    anyio.run(main)
+    run_coroutine(main())
     assert bytes(writer.data) == b"".join(pieces)

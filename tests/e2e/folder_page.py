@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 FILES = {
     "FIR 12-2026.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n",
@@ -81,6 +82,18 @@ def seed_mixed(page: Page, tmp_path: Path, name: str) -> int:
     photo.save(out, format="PNG")
     (tmp_path / "घटनास्थल.png").write_bytes(out.getvalue())
     paths.append(str(tmp_path / "घटनास्थल.png"))
-    with page.expect_navigation():
-        page.locator("#files").set_input_files(paths)
+    upload(page, paths)
     return folder
+
+
+def upload(page: Page, files: str | list[str], label: str = "Upload files") -> None:
+    """Pick ``files`` in the folder page's upload box and wait for the page to reload when every
+    file is in. An upload the page gave up on fails with what the page says about it, not with a
+    bare navigation timeout; the wait is long because the server's jobs (OCR, previews of earlier
+    tests) share the machine's two cores with it."""
+    try:
+        with page.expect_navigation(timeout=90_000):
+            page.get_by_label(label, exact=True).set_input_files(files)
+    except PlaywrightTimeoutError:
+        progress = page.locator("#progress").inner_text(timeout=5_000)
+        raise AssertionError(f"the upload did not finish; the page says: {progress!r}") from None

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.conftest import SCREENSHOTS
-from tests.e2e.folder_page import row_action
+from tests.e2e.folder_page import row_action, upload
 from tests.e2e.test_sign_in import sign_in
 from tests.live_server import Server
 
@@ -74,8 +74,7 @@ def test_file_text_destination_share_and_search_pages(page: Page, tmp_path: Path
     page.get_by_role("button", name="Create").click()
     note = tmp_path / "सूचना.txt"
     note.write_text("थाना कोतवाली में चोरी की सूचना", encoding="utf-8")
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files(str(note))
+    upload(page, str(note))
     page.get_by_role("link", name="सूचना.txt", exact=True).click()
     assert violations(page) == []  # the file page, with its text shown
     page.get_by_role("link", name="Text and OCR").click()

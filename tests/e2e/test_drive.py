@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import SCREENSHOTS
-from tests.e2e.folder_page import row_action
+from tests.e2e.folder_page import row_action, upload
 from tests.e2e.test_sign_in import sign_in
 from tests.live_server import Server
 
@@ -29,8 +29,7 @@ def test_upload_by_button_and_by_drop_then_rename_trash_and_restore(
 
     report = tmp_path / "प्रथम सूचना रिपोर्ट.pdf"
     report.write_bytes(b"%PDF-1.4 " + b"x" * 5_000_000)  # more than one 4 MiB piece
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files(str(report))
+    upload(page, str(report))
     expect(page.get_by_role("link", name="प्रथम सूचना रिपोर्ट.pdf", exact=True)).to_be_visible()
     expect(page.get_by_text("4.8 MB")).to_be_visible()
 
@@ -72,8 +71,7 @@ def test_uploading_a_name_again_adds_a_version_and_an_old_one_can_be_restored(
     page.get_by_role("link", name="आदेश", exact=True).click()
     order = tmp_path / "order.txt"
     order.write_text("first draft", encoding="utf-8")
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files(str(order))
+    upload(page, str(order))
     # The same name again asks first (tests/e2e/test_upload_conflict.py): a new version.
     order.write_text("second draft", encoding="utf-8")
     page.get_by_label("Upload files").set_input_files(str(order))
@@ -102,8 +100,7 @@ def test_share_with_an_officer_of_another_station_who_then_sees_it(
     page.get_by_role("link", name="साझा", exact=True).click()
     memo = tmp_path / "ज्ञापन.txt"
     memo.write_text("जब्ती सूची संलग्न है", encoding="utf-8")
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files(str(memo))
+    upload(page, str(memo))
     file_url = page.get_by_role("link", name="ज्ञापन.txt", exact=True).get_attribute("href")
     assert file_url
     row_action(page, "ज्ञापन.txt", "Share")

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.folder_page import upload
 from tests.e2e.test_sign_in import sign_in
 
 
@@ -38,8 +39,7 @@ def test_a_folder_uploads_whole_and_its_files_preview_in_the_page(
     photo.save(tree / "scene.png")
 
     sign_in(page, "hc.files")
-    with page.expect_navigation():
-        page.get_by_label("Upload folder").set_input_files(str(tree))
+    upload(page, str(tree), label="Upload folder")
     page.get_by_role("link", name="थाना अभिलेख", exact=True).click()
     expect(page.get_by_role("link", name="2019", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="scene.png", exact=True)).to_be_visible()
@@ -76,8 +76,7 @@ def test_a_selection_moves_into_a_folder_chosen_by_browsing(page: Page, tmp_path
     for name in ("statement-1.txt", "statement-2.txt"):
         (tmp_path / name).write_text(name, encoding="utf-8")
         files.append(str(tmp_path / name))
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files(files)
+    upload(page, files)
 
     page.get_by_label("Select statement-1.txt").check()
     page.get_by_label("Select statement-2.txt").check()
@@ -95,8 +94,7 @@ def test_the_search_box_finds_a_file_by_a_hindi_word(page: Page, tmp_path: Path)
     sign_in(page, "hc.files")
     report = tmp_path / "चोरी की रिपोर्ट 2026.txt"
     report.write_text("report", encoding="utf-8")
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files(str(report))
+    upload(page, str(report))
     # Indexing is a background job of the server: poll until the index has the file.
     # (``wait_for_function`` does not await an async predicate: its promise is truthy at once.)
     deadline = time.monotonic() + 60

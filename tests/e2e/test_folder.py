@@ -27,6 +27,7 @@ from tests.e2e.folder_page import (
     row_menu,
     seed_mixed,
 )
+from tests.e2e.folder_page import upload as upload_files
 from tests.e2e.test_accessibility import violations
 from tests.e2e.test_phone import DESKTOP, PHONE, shrink
 from tests.e2e.test_sign_in import sign_in
@@ -76,8 +77,7 @@ def menu_of(page: Page, name: str) -> Locator:
 
 
 def upload(page: Page, *paths: Path) -> None:
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files([str(p) for p in paths])
+    upload_files(page, [str(p) for p in paths])
 
 
 def test_new_menu_makes_a_folder_and_uploads_and_files_show_their_type(

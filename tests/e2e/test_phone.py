@@ -24,6 +24,7 @@ from polaris.drive import service as drive
 from polaris.drive.sidebar import sidebar_of
 from polaris.identity.actors import RequestInfo, actor_context, actor_for
 from polaris.instance import open_instance
+from tests.e2e.folder_page import upload
 from tests.e2e.test_accessibility import violations
 from tests.e2e.test_admin import enrol_and_sign_in
 from tests.e2e.test_sign_in import sign_in
@@ -104,8 +105,7 @@ def officer_pages(page: Page, seeded: dict[str, int], tmp_path: Path) -> list[st
     page.goto(f"/drive/{seeded['case']}")
     note = tmp_path / "रोज़नामचा.txt"
     note.write_text("थाना कोतवाली: रात्रि गश्त, कोई घटना नहीं।\n" * 20, encoding="utf-8")
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files(str(note))
+    upload(page, str(note))
     page.get_by_role("link", name=note.name, exact=True).click()
     file_url = page.url.split("://", 1)[1].split("/", 1)[1]
     file_id = int(re.findall(r"\d+", file_url)[-1])

@@ -12,7 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.e2e.conftest import SCREENSHOTS
-from tests.e2e.folder_page import row_action
+from tests.e2e.folder_page import row_action, upload
 from tests.e2e.test_sign_in import sign_in
 from tests.live_server import Server
 
@@ -63,8 +63,7 @@ def test_share_by_picking_then_the_recipient_is_told_and_finds_it(
     make_folder(sharer, "फ़ोटो")
     statement = tmp_path / "बयान.txt"
     statement.write_text("गवाह का बयान", encoding="utf-8")
-    with sharer.expect_navigation():
-        sharer.get_by_label("Upload files").set_input_files(str(statement))
+    upload(sharer, str(statement))
     row_action(sharer, "बयान.txt", "Share")
     pick(sharer, "ps-b1", "(PS-B1)")  # a unit, by its code in lower case
     expect(sharer.get_by_label("A unit")).to_be_checked()

@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.e2e import folder_page
 from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.folder_page import upload
 from tests.e2e.test_accessibility import violations
 from tests.e2e.test_sign_in import sign_in
 from tests.live_server import Server
@@ -51,8 +52,7 @@ def test_a_taken_name_asks_and_keeps_both_or_replaces(
     new_folder(page, f"टकराव {'laptop' if wide else 'phone'}")
     report = tmp_path / "रिपोर्ट.txt"
     report.write_text("first", encoding="utf-8")
-    with page.expect_navigation():
-        page.get_by_label("Upload files").set_input_files(str(report))
+    upload(page, str(report))
     expect(page.get_by_role("link", name="रिपोर्ट.txt", exact=True)).to_be_visible()
 
     report.write_text("second", encoding="utf-8")
@@ -100,8 +100,7 @@ def test_the_file_page_sets_a_classification(
         new_folder(page, "वर्गीकरण")
         note = tmp_path / "note.txt"
         note.write_text("note", encoding="utf-8")
-        with page.expect_navigation():
-            page.get_by_label("Upload files").set_input_files(str(note))
+        upload(page, str(note))
         page.get_by_role("link", name="note.txt", exact=True).click()
         levels = page.get_by_label("Classification")
         assert levels.locator("option").all_inner_texts() == ["Unclassified", "Restricted"]

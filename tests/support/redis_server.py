@@ -1,11 +1,14 @@
 """A Redis for the tests that need one (job nudges between nodes).
 
 Uses the local Redis on 6379 when it answers; otherwise starts a throwaway ``redis-server``
-(Debian's, installed by ``scripts/test.sh``) on a free port and stops it afterwards.
+(Debian's, installed by ``scripts/test.sh``) on a free port and stops it afterwards. When the
+suite runs in several processes (pytest-xdist), each process but the first starts its own: Redis
+channels are shared by every database number, so two processes' tests would wake each other.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -28,7 +31,8 @@ def answers(url: str) -> bool:
 @contextmanager
 def running_redis() -> Iterator[str]:
     """The URL of a Redis that answers, for as long as the block runs."""
-    if answers(LOCAL):
+    first_process = os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0"
+    if first_process and answers(LOCAL):
         yield LOCAL
         return
     server = shutil.which("redis-server")

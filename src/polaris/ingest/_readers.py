@@ -93,7 +93,7 @@ def read_pdf_pages(data: bytes, limits: Limits) -> list[str]:
 # Office files -------------------------------------------------------------------------------
 
 
-def _check_zip(data: bytes, limits: Limits) -> None:
+def check_zip(data: bytes, limits: Limits) -> None:
     """Refuse a ZIP whose parts unpack to more than the limits, in all or one by one, or pack
     suspiciously well. The sizes are those the archive declares; ``zipfile`` stops reading a
     part at its declared size and fails its CRC check, so a part cannot lie about its size."""
@@ -125,7 +125,7 @@ def read_docx(data: bytes, limits: Limits) -> tuple[str, bool]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    _check_zip(data, limits)
+    check_zip(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
         lines: list[str] = []
@@ -159,7 +159,7 @@ def _docx_rows(table: Any) -> Iterator[str]:
 
 
 def read_odt(data: bytes, limits: Limits) -> tuple[str, bool]:
-    _check_zip(data, limits)
+    check_zip(data, limits)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         manifest = (
             archive.read("META-INF/manifest.xml") if _has(archive, "META-INF/manifest.xml") else b""
@@ -191,7 +191,7 @@ def _has(archive: zipfile.ZipFile, name: str) -> bool:
 def read_xlsx(data: bytes, limits: Limits) -> tuple[str, bool]:
     import openpyxl
 
-    _check_zip(data, limits)
+    check_zip(data, limits)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises KeyError, InvalidFileException, XML errors…

@@ -12,6 +12,9 @@ of its own (none of it needs Polaris's privileges or the network):
 - limits from ``prlimit``: address space (:data:`MEMORY_BYTES`), CPU seconds, and the size of a
   file it may write; a wall-clock limit (:data:`TIMEOUT_SECONDS`) after which its whole process
   group is killed;
+- a package that unpacks past the readers' ZIP-bomb limits, or with a part bigger than
+  :data:`PREVIEW_PART_BYTES`, is refused before LibreOffice starts: it would spend minutes and
+  gigabytes on it (a 40 KB Word file unpacking to 40 MB of XML held it at 1 GB for a minute);
 - only the bytes, under a fixed name (``document.docx``): the user's file name never reaches a
   command line.
 
@@ -30,6 +33,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from polaris.ingest._readers import CannotExtract, Limits, check_zip
 from polaris.ingest.render import CannotRender
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -43,6 +47,9 @@ TIMEOUT_SECONDS = 120
 MEMORY_BYTES = 3 * 1024 * 1024 * 1024
 #: The biggest file it may write (the PDF): far above any real document's.
 MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+#: A part (the body's XML, a sheet) unpacking to more is not drawn: thousands of pages, which a
+#: preview does not need and LibreOffice would take minutes over.
+PREVIEW_PART_BYTES = 32 * 1024 * 1024
 
 
 @functools.cache
@@ -82,6 +89,10 @@ def to_pdf(data: bytes, content_type: str, *, timeout: float = TIMEOUT_SECONDS) 
     soffice = converter()
     if suffix is None or soffice is None:
         raise CannotRender("this server has no converter for office documents")
+    try:
+        check_zip(data, Limits(zip_part_bytes=PREVIEW_PART_BYTES))
+    except CannotExtract as error:
+        raise CannotRender(str(error)) from error
     if not _isolation_works():
         raise CannotRender("the document converter cannot be isolated from the network here")
     with tempfile.TemporaryDirectory(prefix="polaris-office-") as work:
