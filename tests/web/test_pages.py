@@ -138,6 +138,17 @@ def test_language_choice_is_remembered(client: TestClient) -> None:
     assert "साइन इन करें" in client.get("/login").text
 
 
+def test_an_unknown_language_is_refused_and_the_choice_kept(client: TestClient) -> None:
+    page = client.get("/login")
+    response = client.post(
+        "/language",
+        data={"csrf": csrf_of(page.text), "lang": "xx", "next": "/login"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 422
+    assert "polaris_lang=xx" not in response.headers.get("set-cookie", "")
+
+
 def test_hostile_and_hindi_names_display_as_text(seeded: Instance, client: TestClient) -> None:
     session: Session = seeded.sessions()
     user = session.query(User).filter_by(username="ct.one").one()

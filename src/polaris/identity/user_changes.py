@@ -39,7 +39,7 @@ def update_user(
     user = users.get_by_username(session=session, username=username)
     role = session.get(Role, changes.role)
     full_name = changes.full_name.strip()
-    problem = users._check_details(full_name, role, changes.role, changes.clearance)
+    problem = users.check_details(full_name, role, changes.role, changes.clearance)
     if problem:
         raise users.InvalidUser(problem)
     assert role is not None
@@ -47,7 +47,7 @@ def update_user(
         user.role.is_admin
         and not role.is_admin
         and user.disabled_at is None
-        and users._enabled_admins(session) <= 1
+        and users.enabled_admins(session) <= 1
     ):
         raise Conflict("the last enabled administrator must stay one", code="last_admin")
     wanted = {
@@ -91,7 +91,7 @@ def move_user(
     unit = session.scalars(select(Unit).where(Unit.code == unit_code.strip())).one_or_none()
     if unit is None:
         raise users.InvalidUser(
-            users._problem(N_("unit %(unit)s is not a known unit"), unit=unit_code)
+            users.rule_problem(N_("unit %(unit)s is not a known unit"), unit=unit_code)
         )
     old_unit_id = user.unit_id
     if old_unit_id != unit.id:

@@ -50,7 +50,8 @@ class Problem:
         return self.text % dict(self.values) if self.values else self.text
 
 
-def _problem(text: str, **values: object) -> Problem:
+def rule_problem(text: str, **values: object) -> Problem:
+    """A refused user rule: its catalogue text and its values, translated where it is shown."""
     return Problem(text, tuple(sorted((k, str(v)) for k, v in values.items())))
 
 
@@ -147,32 +148,32 @@ def create_user(
 def _check_spec(spec: UserSpec, units: dict[str, Unit], roles: dict[str, Role]) -> Problem | None:
     username = normalise_username(spec.username)
     if not _USERNAME.match(username):
-        return _problem(
+        return rule_problem(
             N_(
                 "the username must be 2 to 64 of a-z, 0-9, '.', '_' or '-', starting with a "
                 "letter or digit"
             )
         )
     if spec.unit_code not in units:
-        return _problem(N_("unit %(unit)s is not a known unit"), unit=spec.unit_code)
-    return _check_details(spec.full_name, roles.get(spec.role), spec.role, spec.clearance) or (
+        return rule_problem(N_("unit %(unit)s is not a known unit"), unit=spec.unit_code)
+    return check_details(spec.full_name, roles.get(spec.role), spec.role, spec.clearance) or (
         _check_password(spec.password, username) if spec.password else None
     )
 
 
-def _check_details(
+def check_details(
     full_name: str, role: Role | None, role_code: str, clearance: Classification | None
 ) -> Problem | None:
     """What creating and editing a user both check: a name, a known role, a clearance the role
     allows."""
     if not full_name:
-        return _problem(N_("the full name is empty"))
+        return rule_problem(N_("the full name is empty"))
     if len(full_name) > 255:
-        return _problem(N_("the full name is longer than 255 characters"))
+        return rule_problem(N_("the full name is longer than 255 characters"))
     if role is None:
-        return _problem(N_("role %(role)s is not a known role"), role=role_code)
+        return rule_problem(N_("role %(role)s is not a known role"), role=role_code)
     if clearance is not None and clearance > role.max_clearance:
-        return _problem(
+        return rule_problem(
             N_("clearance %(level)s is above what role %(role)s allows"),
             level=clearance.name.lower(),
             role=role.code,
@@ -184,7 +185,7 @@ def _check_password(password: str, username: str) -> Problem | None:
     try:
         check_policy(password, username=username)
     except ValidationFailed:
-        return _problem(N_("the password is too weak: choose a longer, less common one"))
+        return rule_problem(N_("the password is too weak: choose a longer, less common one"))
     return None
 
 
@@ -326,9 +327,9 @@ def _check_rows(session: Session, rows: list[ImportRow]) -> tuple[list[ImportRow
         username = normalise_username(row.spec.username)
         problem = _check_spec(row.spec, units, roles)
         if problem is None and username in existing:
-            problem = _problem(N_("username %(username)s already exists"), username=username)
+            problem = rule_problem(N_("username %(username)s already exists"), username=username)
         if problem is None and username in first_row:
-            problem = _problem(
+            problem = rule_problem(
                 N_("username %(username)s is repeated (first on row %(row)s)"),
                 username=username,
                 row=first_row[username],
@@ -381,7 +382,7 @@ def disable_user(*, session: Session, username: str, context: audit.AuditContext
     user = get_by_username(session=session, username=username)
     if context.actor_id is not None and str(context.actor_id) == str(user.id):
         raise Conflict("you cannot disable your own account", code="cannot_disable_self")
-    if user.disabled_at is None and user.role.is_admin and _enabled_admins(session) <= 1:
+    if user.disabled_at is None and user.role.is_admin and enabled_admins(session) <= 1:
         raise Conflict("the last enabled administrator cannot be disabled", code="last_admin")
     if user.disabled_at is None:
         user.disabled_at = utcnow()
@@ -399,7 +400,7 @@ def disable_user(*, session: Session, username: str, context: audit.AuditContext
     return user
 
 
-def _enabled_admins(session: Session) -> int:
+def enabled_admins(session: Session) -> int:
     return len(
         session.scalars(
             select(User.id)

@@ -287,17 +287,13 @@ def logout(
 def choose_language(
     request: Request, _csrf: FormChecked, lang: str = Form("en"), next: str = Form("/")
 ) -> Response:
+    if lang not in LANGUAGES:  # the page only offers known ones: say so, never ignore it
+        raise ValidationFailed("this language is not offered")
     response = RedirectResponse(safe_next(next), status_code=303)
-    if lang in LANGUAGES:
-        secure = request.app.state.instance.settings.session.cookie_secure
-        response.set_cookie(
-            LANGUAGE_COOKIE,
-            lang,
-            max_age=365 * 24 * 3600,
-            secure=secure,
-            samesite="lax",
-            path="/",
-        )
+    secure = request.app.state.instance.settings.session.cookie_secure
+    response.set_cookie(
+        LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, secure=secure, samesite="lax", path="/"
+    )
     return response
 
 
