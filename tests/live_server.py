@@ -76,9 +76,14 @@ class Server:
         self.process.wait()
 
     def stop(self) -> None:
+        """Stop the server; one that has not stopped 30 s after being asked is killed, so a
+        failed test never leaves a server running (the failure is the test's, not this)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
     def request(
         self,
