@@ -195,6 +195,7 @@ def unique_word() -> str:
     return "".join(random.choices(string.ascii_lowercase, k=14))
 
 
+@pytest.mark.slow
 def test_two_nodes_share_files_uploads_search_and_jobs(cluster: Cluster) -> None:
     node_a_dir = cluster.init("node-a")
     token = a_person_with_a_token(node_a_dir)

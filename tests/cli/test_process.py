@@ -112,6 +112,7 @@ def test_init_takes_data_dir_like_every_other_command(tmp_path: Path) -> None:
     assert (directory / "polaris.toml").is_file()
 
 
+@pytest.mark.slow
 def test_serve_prints_the_address_it_really_listens_on(tmp_path: Path) -> None:
     directory = tmp_path / "instance"
     assert run_polaris("init", str(directory)).returncode == 0

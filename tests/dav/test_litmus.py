@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_SCHEMA, pg_url, reset_postgresql
@@ -17,10 +18,12 @@ SUITES = ("basic", "copymove", "props", "locks", "http")
 SUMMARY = re.compile(r"<- summary for `(\w+)': of (\d+) tests run: (\d+) passed, (\d+) failed")
 
 
+@pytest.mark.slow
 def test_litmus_passes_every_suite(dav: Dav, tmp_path: Path) -> None:
     run_litmus(dav, tmp_path)
 
 
+@pytest.mark.slow
 def test_litmus_passes_every_suite_on_postgresql(tmp_path: Path) -> None:
     schema = f"{PG_SCHEMA}_dav"
     engine = create_engine(pg_url(schema))

@@ -117,6 +117,7 @@ def test_killed_server_mid_upload_loses_nothing_and_resumes(
         server.stop()
 
 
+@pytest.mark.slow
 def test_several_worker_processes_share_one_instance(instance_dir: tuple[Path, str, int]) -> None:
     """``polaris serve --workers 2``: uploads through either process land in the one drive."""
     data_dir, token, _ = instance_dir

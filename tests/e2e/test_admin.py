@@ -54,6 +54,7 @@ def fits_the_window(page: Page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
+@pytest.mark.slow
 def test_administrator_manages_units_users_imports_and_the_audit_log(
     browser: Browser, page: Page, live_server: Server, admin: str, tmp_path: Path
 ) -> None:

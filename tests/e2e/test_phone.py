@@ -157,6 +157,7 @@ ADMIN_PAGES = [
 ]
 
 
+@pytest.mark.slow
 def test_every_officer_page_fits_a_phone(
     phone: Page, seeded: dict[str, int], tmp_path: Path
 ) -> None:
@@ -174,6 +175,7 @@ def test_every_officer_page_fits_a_phone(
     expect(phone.get_by_role("link", name="Change password")).to_be_hidden()
 
 
+@pytest.mark.slow
 def test_every_admin_page_fits_a_phone(phone: Page, seeded: dict[str, int]) -> None:
     check(phone, "/login")
     enrol_and_sign_in(phone, ADMIN)
