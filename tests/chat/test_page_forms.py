@@ -130,7 +130,7 @@ def test_rename_and_remove_only_for_moderators(site: ChatSite) -> None:
         follow_redirects=False,
     )
     assert renamed.status_code == 303
-    assert "<h2 id=\"room-title\">नया नाम</h2>" in bala.get(f"/chat/{room}").text
+    assert '<h2 id="room-title">नया नाम</h2>' in bala.get(f"/chat/{room}").text
     blank = asha.client.post(
         f"/chat/{room}/rename", data={"csrf": csrf_of(owner_page), "name": "  "}
     )

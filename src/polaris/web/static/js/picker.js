@@ -1,10 +1,10 @@
 // The directory's picker (the share form's, the chat page's person forms): as someone types part
 // of a name, rank, unit or code, it asks /api/v1/directory/suggest (only the kinds named in
-// data-kinds, when given) and lists what matches (an ARIA combobox with a listbox). Choosing an
-// entry fills the box's text field, ticks its kind (a subject_type radio, when the form has one)
-// and puts "kind:id" in the box's hidden field, so the server acts on exactly that entry. Without
-// this script the form still works: the server resolves what was typed (and offers the
-// candidates when several match).
+// data-kinds, when given) and lists what matches, but the entry named by data-exclude (the chat
+// page's own user), as an ARIA combobox with a listbox. Choosing an entry fills the box's text
+// field, ticks its kind (a subject_type radio, when the form has one) and puts "kind:id" in the
+// box's hidden field, so the server acts on exactly that entry. Without this script the form
+// still works: the server resolves what was typed (and offers the candidates when several match).
 
 const WAIT_MS = 150;
 
@@ -93,7 +93,8 @@ function setUp(box) {
     const url = `${box.dataset.suggest}?${query}`;
     const response = await fetch(url, { headers: { Accept: "application/json" } });
     if (mine !== asked || !response.ok) return;
-    show(await response.json());
+    const found = await response.json();
+    show(found.filter((entry) => entry.ref !== box.dataset.exclude));
   }
 
   input.addEventListener("input", () => {
