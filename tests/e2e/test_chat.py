@@ -1,10 +1,11 @@
 """The chat page in Chromium: two officers in one group, each in a browser of their own.
 
-A message sent by one appears in the other's open room without a reload (the WebSocket), with
-the actions the server would render (reply; delete for the group's owner), and typing shows on
-the other's page through the same channel; the other room's unread count and the header's go up; a file picked from the drive is sent and
-downloaded through the room; a broadcast shows its acknowledgement table by unit and a reminder
-button; axe finds nothing serious; at 390×844 nothing is wider than the screen.
+A message sent by one appears in the other's open room without a reload (the WebSocket), with the
+actions the server would render (reply; delete for the group's owner), and typing shows on the
+other's page through the same channel; the other room's unread count and the header's go up; a file
+picked from the drive is sent and downloaded through the room; a broadcast shows its
+acknowledgement table by unit and a reminder button; axe finds nothing serious; at 390×844 nothing
+is wider than the screen.
 """
 
 from __future__ import annotations

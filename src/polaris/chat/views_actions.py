@@ -5,8 +5,9 @@ The person forms take either ``user_id`` (a button of the candidates list) or wh
 into the picker with its ``person_ref`` (``chat.people``): a name that resolves to nobody or to
 several people sends the browser back to the page listing the candidates.
 
-Each is one call of the services the JSON API uses (``chat.rooms``, ``chat.messages``), which decide through ``polaris.access`` and
-audit; a refusal answers with the error page like every other page form.
+Each is one call of the services the JSON API uses (``chat.rooms``, ``chat.messages``), which
+decide through ``polaris.access`` and audit; a refusal answers with the error page like every
+other page form.
 """
 
 from __future__ import annotations
