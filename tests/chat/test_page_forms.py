@@ -1,7 +1,9 @@
 """The chat page's forms that work without the script: a person found by part of their name
-and a direct conversation started with them; a group's invitation found, sent, accepted and
-declined; a reply, an edit and a deletion of one's own message (and nobody else's); the message
-search page linking to the message in its room. SQLite and PostgreSQL."""
+and a direct conversation started with them (the picker's field resolved by the server, or its
+chosen ``user:<id>``); a group's invitation found, sent, accepted and declined; a group renamed
+and a member removed by its owner only; a reply, an edit and a deletion of one's own message
+(and nobody else's); the message search page linking to the message in its room. SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -64,6 +66,86 @@ def test_a_direct_conversation_from_a_name(site: ChatSite) -> None:
     assert myself.status_code == 422
     nobody = asha.client.post("/chat/new/direct", data={"csrf": csrf_of(found), "user_id": "0"})
     assert nobody.status_code == 422
+
+
+def test_the_picker_field_without_and_with_the_script(site: ChatSite) -> None:
+    asha, bala, dev = site["asha"], site["bala"], site["dev"]
+    listing = asha.get("/chat").text
+    assert 'data-suggest="/api/v1/directory/suggest" data-kinds="user"' in listing
+    csrf = csrf_of(listing)
+    # Typed text naming one person (an exact username): the conversation at once.
+    exact = asha.client.post(
+        "/chat/new/direct", data={"csrf": csrf, "people": "dev"}, follow_redirects=False
+    )
+    assert exact.status_code == 303 and exact.headers["location"].startswith("/chat/")
+    # Several match: back to the page with the candidates, a button each.
+    several = asha.client.post(
+        "/chat/new/direct", data={"csrf": csrf, "people": "PS-A"}, follow_redirects=False
+    )
+    assert several.headers["location"] == "/chat?people=PS-A#people"
+    candidates = asha.get("/chat", params={"people": "PS-A"}).text
+    assert f'name="user_id" value="{bala.user_id}"' in candidates
+    # The script's choice: exactly that person, whatever was typed.
+    chosen = asha.client.post(
+        "/chat/new/direct",
+        data={"csrf": csrf, "people": "Bala", "person_ref": f"user:{dev.user_id}"},
+        follow_redirects=False,
+    )
+    assert chosen.headers["location"] == exact.headers["location"]
+    for bad in ("unit:3", "user:x", "user:0", "user:"):
+        refused = asha.client.post(
+            "/chat/new/direct", data={"csrf": csrf, "people": "d", "person_ref": bad}
+        )
+        assert refused.status_code == 422, bad
+    # The same suggestions the share form gets, people only.
+    found = asha.get("/api/v1/directory/suggest", params={"q": "bala", "kind": "user"}).json()
+    assert [entry["ref"] for entry in found] == [f"user:{bala.user_id}"]
+    room = group(asha, "चुनाव दल")
+    invited = asha.client.post(
+        f"/chat/{room}/invite",
+        data={"csrf": csrf, "people": "", "person_ref": f"user:{bala.user_id}"},
+        follow_redirects=False,
+    )
+    assert invited.headers["location"] == f"/chat/{room}"
+    assert "You are invited to this conversation." in bala.get(f"/chat/{room}").text
+
+
+def test_rename_and_remove_only_for_moderators(site: ChatSite) -> None:
+    asha, bala, chand = site["asha"], site["bala"], site["chand"]
+    room = group(asha, "पुराना नाम", bala, chand)
+    owner_page = asha.get(f"/chat/{room}").text
+    assert 'id="members"' in owner_page and 'action="/chat/' + str(room) + '/rename"' in owner_page
+    assert f"/remove/{bala.user_id}" in owner_page and f"/remove/{asha.user_id}" not in owner_page
+    member_page = bala.get(f"/chat/{room}").text
+    assert 'id="members"' in member_page  # members are listed to every member
+    assert "/rename" not in member_page and "/remove/" not in member_page
+    csrf = csrf_of(member_page)
+    refused = bala.client.post(f"/chat/{room}/rename", data={"csrf": csrf, "name": "मेरा"})
+    assert refused.status_code == 403
+    kicked = bala.client.post(f"/chat/{room}/remove/{chand.user_id}", data={"csrf": csrf})
+    assert kicked.status_code == 403
+    renamed = asha.client.post(
+        f"/chat/{room}/rename",
+        data={"csrf": csrf_of(owner_page), "name": "नया नाम"},
+        follow_redirects=False,
+    )
+    assert renamed.status_code == 303
+    assert '<h2 id="room-title">नया नाम</h2>' in bala.get(f"/chat/{room}").text
+    blank = asha.client.post(
+        f"/chat/{room}/rename", data={"csrf": csrf_of(owner_page), "name": "  "}
+    )
+    assert blank.status_code == 422
+    removed = asha.client.post(
+        f"/chat/{room}/remove/{chand.user_id}",
+        data={"csrf": csrf_of(owner_page)},
+        follow_redirects=False,
+    )
+    assert removed.headers["location"] == f"/chat/{room}#members"
+    assert chand.get(f"/chat/{room}").status_code == 404
+    again = asha.client.post(
+        f"/chat/{room}/remove/{chand.user_id}", data={"csrf": csrf_of(owner_page)}
+    )
+    assert again.status_code == 404
 
 
 def test_invite_accept_and_decline(site: ChatSite) -> None:

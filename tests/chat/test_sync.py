@@ -1,6 +1,7 @@
 """The sync: a client resumes from a change-stream position and gets every later message of its
 rooms once, in order; a long-poll wakes on a send; a non-member sees nothing of a room; the
-WebSocket carries the same events; two app instances sharing the database and Redis."""
+WebSocket carries the same events; both carry the open room's typing notices (and a notice wakes
+a long-poll); two app instances sharing the database and Redis."""
 
 from __future__ import annotations
 
@@ -194,6 +195,63 @@ def test_the_websocket_carries_the_same_events(site: ChatSite) -> None:
         while "over the socket" not in bodies(seen, room):
             seen += ws.receive_json()["events"]
     assert bodies(seen, room) == ["over the socket"]
+
+
+def typing_poll(officer: Officer, since: int, room: int, serial: int | None, timeout: int) -> Any:
+    params = {"since": since, "timeout": timeout, "typing_room": room}
+    if serial is not None:
+        params["typing_serial"] = serial
+    response = officer.get("/api/v1/chat/sync", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_sync_carries_the_open_rooms_typing(site: ChatSite) -> None:
+    asha, bala, dev = site["asha"], site["bala"], site["dev"]
+    room = group(asha, "typing by sync", bala)
+    since = position(bala)
+    first = typing_poll(bala, since, room, None, 10_000)  # no serial: told at once
+    assert first["typing"]["room_id"] == room and first["typing"]["user_ids"] == []
+    serial = first["typing"]["serial"]
+    typed = asha.client.put(
+        f"/api/v1/chat/rooms/{room}/typing",
+        json={"typing": True, "timeout_ms": 20_000},
+        headers=asha.headers(),
+    )
+    assert typed.status_code == 204
+    told = typing_poll(bala, since, room, serial, 10_000)
+    assert told["typing"]["user_ids"] == [asha.user_id] and told["typing"]["serial"] > serial
+    quiet = typing_poll(bala, since, room, told["typing"]["serial"], 0)
+    assert quiet["typing"] is None
+    # A room one is not in says nothing, with or without a serial.
+    assert typing_poll(dev, position(dev), room, None, 0)["typing"] is None
+    assert bala.get("/api/v1/chat/sync", params={"typing_room": 0}).status_code == 422
+    # A notice wakes a waiting long-poll.
+    hub: live.Hub = site.app.state.chat_hub
+    serial = told["typing"]["serial"]
+    with ThreadPoolExecutor(1) as pool:
+        waiting_before = hub.waiting
+        poll = pool.submit(typing_poll, bala, quiet["next"], room, serial, 30_000)
+        wait_until(lambda: hub.waiting > waiting_before or poll.done())
+        asha.client.put(
+            f"/api/v1/chat/rooms/{room}/typing", json={"typing": False}, headers=asha.headers()
+        )
+        woken = poll.result(timeout=DEADLINE_SECONDS)
+    assert woken["typing"]["user_ids"] == [] and woken["events"] == []
+    # The WebSocket: the room's typing first, then each change.
+    with bala.client.websocket_connect(
+        f"/api/v1/chat/ws?since={quiet['next']}&typing={room}", headers=socket_headers(bala)
+    ) as ws:
+        assert ws.receive_json()["typing"]["user_ids"] == []
+        asha.client.put(
+            f"/api/v1/chat/rooms/{room}/typing",
+            json={"typing": True, "timeout_ms": 20_000},
+            headers=asha.headers(),
+        )
+        message = ws.receive_json()
+        while not message["typing"] or not message["typing"]["user_ids"]:
+            message = ws.receive_json()
+        assert message["typing"]["user_ids"] == [asha.user_id]
 
 
 def test_the_websocket_refuses_another_origin_and_no_session(site: ChatSite) -> None:

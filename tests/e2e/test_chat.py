@@ -1,9 +1,11 @@
 """The chat page in Chromium: two officers in one group, each in a browser of their own.
 
-A message sent by one appears in the other's open room without a reload (the WebSocket), and the
-other room's unread count and the header's go up; a file picked from the drive is sent and
-downloaded through the room; a broadcast shows its acknowledgement table by unit and a reminder
-button; axe finds nothing serious; at 390×844 nothing is wider than the screen.
+A message sent by one appears in the other's open room without a reload (the WebSocket), with the
+actions the server would render (reply; delete for the group's owner), and typing shows on the
+other's page through the same channel; the other room's unread count and the header's go up; a file
+picked from the drive is sent and downloaded through the room; a broadcast shows its
+acknowledgement table by unit and a reminder button; axe finds nothing serious; at 390×844 nothing
+is wider than the screen.
 """
 
 from __future__ import annotations
@@ -96,6 +98,18 @@ def test_live_messages_unread_counts_and_a_drive_file(
     page.get_by_label("Message", exact=True).fill("नमस्ते — live?")
     page.get_by_role("button", name="Send", exact=True).click()
     expect(second.locator("#timeline")).to_contain_text("नमस्ते — live?")  # no reload
+    arrived = second.locator(".msg", has_text="नमस्ते — live?")
+    expect(arrived.get_by_role("link", name="Reply to Chat.One")).to_be_visible()
+    expect(arrived.get_by_role("link", name="Edit")).to_have_count(0)  # not theirs
+    expect(arrived.get_by_role("button", name="Delete")).to_have_count(0)  # nor a moderator
+    second.get_by_label("Message", exact=True).press_sequentially("जवाब")
+    expect(page.locator("#typing")).to_contain_text("Chat.Two")  # over the live channel
+    second.get_by_role("button", name="Send", exact=True).click()
+    answer = page.locator(".msg", has_text="जवाब")
+    expect(answer.get_by_role("link", name="Reply to Chat.Two")).to_be_visible()
+    answer.get_by_role("button", name="Delete").click()  # the owner moderates
+    expect(page.locator("#timeline")).not_to_contain_text("जवाब")
+    expect(second.locator("#timeline")).to_contain_text("Message deleted")
     # a message into the other room: its count and the header's go up on the open page
     page.goto(f"/chat/{other}")
     page.get_by_label("Message", exact=True).fill("elsewhere")

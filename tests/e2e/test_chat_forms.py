@@ -1,7 +1,9 @@
-"""The chat page's forms in Chromium: a direct conversation started by typing part of a name, a
-group made and someone invited who joins, a reply, an edit and a deletion of one's own message,
-and the message search box leading to the message in its room; axe finds nothing serious on the
-new parts and at 390×844 nothing is wider than the screen.
+"""The chat page's forms in Chromium: a direct conversation started by choosing a person from
+the directory's typeahead, a group made and someone invited (chosen the same way) who joins, a
+reply, an edit and a deletion of one's own message, the message search box leading to the
+message in its room, and the group renamed and a member removed by its owner; axe finds nothing
+serious on the new parts (the typeahead open too) and at 390×844 nothing is wider than the
+screen.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ def test_direct_group_invite_reply_edit_delete_and_search(
 ) -> None:
     sign_in(page, "form.one")
     page.goto("/chat")
-    page.get_by_label("Start a conversation with").fill("m.tw")
-    page.get_by_role("button", name="Find").click()
-    page.get_by_role("button", name="Message Form.Two").click()
+    page.get_by_label("Start a conversation with").press_sequentially("m.tw")
+    page.get_by_role("option", name="Form.Two").click()
+    page.get_by_role("button", name="Start", exact=True).click()
     expect(page.get_by_role("heading", name="Direct conversation with Form.Two")).to_be_visible()
     page.get_by_label("Message", exact=True).fill("सीधा संदेश")
     page.get_by_role("button", name="Send", exact=True).click()
@@ -49,9 +51,9 @@ def test_direct_group_invite_reply_edit_delete_and_search(
     page.get_by_label("New group").fill("फ़ॉर्म दल")
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("heading", name="फ़ॉर्म दल")).to_be_visible()
-    page.get_by_label("Invite someone").fill("form.t")
-    page.get_by_role("button", name="Find").click()
-    page.get_by_role("button", name="Invite Form.Two").click()
+    page.get_by_label("Invite someone").press_sequentially("form.t")
+    page.get_by_role("option", name="Form.Two").click()
+    page.get_by_role("button", name="Invite", exact=True).click()
     room_url = page.url
 
     other = browser.new_context(
@@ -96,6 +98,15 @@ def test_direct_group_invite_reply_edit_delete_and_search(
     page.locator(".message-hits a").first.click()
     expect(page.locator(".msg:target")).to_contain_text("सीधा संदेश")
 
+    page.goto(room_url)
+    members = page.locator("#members")
+    expect(members).to_contain_text("Form.Two")
+    page.get_by_label("Group name").fill("फ़ॉर्म दल २")
+    page.get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("heading", name="फ़ॉर्म दल २")).to_be_visible()
+    page.get_by_role("button", name="Remove Form.Two").click()
+    expect(page.locator("#members")).not_to_contain_text("Form.Two")
+
 
 def test_new_parts_are_accessible_and_fit_a_phone(
     browser: Browser, live_server: Server, people: None
@@ -107,7 +118,7 @@ def test_new_parts_are_accessible_and_fit_a_phone(
     try:
         sign_in(phone, "form.one")
         phone.goto("/chat")
-        group = phone.get_by_role("link", name="फ़ॉर्म दल").get_attribute("href")
+        group = phone.get_by_role("link", name="फ़ॉर्म दल २").get_attribute("href")
         for url in (
             "/chat?people=form",
             "/chat/search?q=%E0%A4%B8%E0%A5%80%E0%A4%A7%E0%A4%BE",
@@ -119,6 +130,11 @@ def test_new_parts_are_accessible_and_fit_a_phone(
                 assert violations(phone) == [], url
                 assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         phone.set_viewport_size(PHONE)
+        phone.goto("/chat")
+        phone.get_by_label("Start a conversation with").press_sequentially("form")
+        expect(phone.locator(".suggestions [role=option]").first).to_be_visible()
+        assert violations(phone) == []
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         phone.screenshot(path=str(SCREENSHOTS / "test_chat_forms_phone.png"), full_page=True)
     finally:

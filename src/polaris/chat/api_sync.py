@@ -1,12 +1,18 @@
 """The messenger's sync: the caller's changes from the change stream (``chat.sync``), by
 long-poll or pushed over the page's WebSocket, waiting on the process's hub (``chat.live``) for
 a change in the caller's rooms or about the caller, and read from the hub's copy of the recent
-events when it has them."""
+events when it has them.
+
+Both also carry the typing notices of the one room the page has open (``typing_room``), from the
+one store (``chat.typing_state``, through the hub): a notice set wakes the room's waiters, and
+the answer says who is typing when that changed after the ``typing_serial`` the client last got.
+Only a room the caller is joined to is reported (the rooms the sync itself follows)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
@@ -20,6 +26,7 @@ from polaris.chat.present import event_keys, present, user_names
 from polaris.chat.schemas import (
     SyncEventRead,
     SyncRead,
+    SyncTypingRead,
 )
 from polaris.db.uow import transaction
 from polaris.deps import (
@@ -96,6 +103,33 @@ def read_sync(
         session.close()
 
 
+@dataclass
+class TypingFollow:
+    """The open room whose typing a sync carries, and the serial its client has seen (None:
+    tell it the room's typing now)."""
+
+    room_id: int | None
+    serial: int | None
+
+    def news(self, hub: live.Hub, rooms: frozenset[int], me: int) -> SyncTypingRead | None:
+        """The room's typing when it changed since ``serial`` (then ``serial`` moves on); the
+        serial also moves on when it did not, so that another room's change does not wake the
+        next wait at once."""
+        if self.room_id is None or self.room_id not in rooms:
+            return None
+        now = hub.serial  # read first: a change after it has a later serial
+        if self.serial is not None and not hub.typing_changed(self.room_id, self.serial):
+            self.serial = now
+            return None
+        self.serial = now
+        others = [u for u in hub.typing(self.room_id) if u != me]
+        return SyncTypingRead(room_id=self.room_id, user_ids=others, serial=now)
+
+    def waits_on(self, rooms: frozenset[int]) -> int | None:
+        """The serial a wait is woken past (None: the sync does not follow typing)."""
+        return self.serial if self.room_id is not None and self.room_id in rooms else None
+
+
 @router.get("/sync", response_model=SyncRead)
 async def long_poll(
     request: Request,
@@ -103,13 +137,17 @@ async def long_poll(
     instance: CurrentInstance,
     since: Annotated[Position | None, Query()] = None,
     timeout: Annotated[int, Query(ge=0, le=MAX_TIMEOUT_MS)] = DEFAULT_TIMEOUT_MS,
+    typing_room: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+    typing_serial: Annotated[int | None, Query(ge=0, le=2**53)] = None,
 ) -> SyncRead:
     """The caller's chat changes after stream position ``since``, in order, with ``next`` to
     ask from next time; waits up to ``timeout`` ms for one when there is none yet.
 
     Without ``since``: nothing, and the position to follow from (list the rooms, then follow).
     400 ``invalid_position`` for a position not handed out; 410 ``chat_sync_expired`` when the
-    changes after it are no longer kept (list the rooms again).
+    changes after it are no longer kept (list the rooms again). With ``typing_room`` (a room
+    the caller is joined to) the answer carries who is typing there when that changed since
+    ``typing_serial`` (``typing``, with the serial to send next time), and a change wakes it.
     """
     hub = hub_for(instance, request.app.state)
     deadline = time.monotonic() + timeout / 1000
@@ -120,11 +158,14 @@ async def long_poll(
     #: Events that committed before the request are answered even with ``timeout=0``: the hub
     #: is asked to give them their positions, and waited for (a bounded while).
     settle = time.monotonic() + SETTLE_SECONDS
+    follow = TypingFollow(typing_room, typing_serial)
     while True:
         found, page = await run_in_threadpool(read_sync, instance, caller.actor, position, hub)
+        found.typing = await run_in_threadpool(follow.news, hub, page.rooms, caller.actor.user_id)
         now = time.monotonic()
         pending = page.pending
-        if found.events or hub.released or (now >= deadline and (not pending or now >= settle)):
+        done = now >= deadline and (not pending or now >= settle)
+        if found.events or found.typing or hub.released or done:
             return found
         position = found.next
         if pending:
@@ -134,6 +175,7 @@ async def long_poll(
             max(deadline, settle if pending else deadline) - now,
             rooms=page.rooms,
             user_id=caller.actor.user_id,
+            serial=follow.waits_on(page.rooms),
         )
 
 
@@ -172,9 +214,10 @@ def _ws_actor(instance: Instance, websocket: WebSocket) -> Actor:
 
 
 @router.websocket("/ws")
-async def socket(websocket: WebSocket, since: int | None = None) -> None:
+async def socket(websocket: WebSocket, since: int | None = None, typing: int | None = None) -> None:
     """The page's live feed: the same changes as the long-poll, pushed as JSON messages
-    (``{"events": [...], "next": P, "users": {...}}``) from ``since``; the session cookie
+    (``{"events": [...], "next": P, "users": {...}, "typing": ...}``) from ``since``, with the
+    typing notices of room ``typing`` (as the long-poll's ``typing_room``); the session cookie
     authenticates it and the ``Origin`` must be this site's (a page elsewhere cannot open it
     with the person's cookie). Closes with 4401 when not signed in, 4403 for another origin,
     4400 for a bad position."""
@@ -191,6 +234,7 @@ async def socket(websocket: WebSocket, since: int | None = None) -> None:
     hub = hub_for(instance, websocket.app.state)
     position = since if since is not None else await run_in_threadpool(stream_head, instance)
     closed = asyncio.ensure_future(_until_closed(websocket))
+    follow = TypingFollow(typing if typing is not None and 0 < typing <= 2**53 else None, None)
     try:
         while not closed.done():
             try:
@@ -198,7 +242,8 @@ async def socket(websocket: WebSocket, since: int | None = None) -> None:
             except PolarisError as error:
                 await websocket.close(code=4410 if error.status == 410 else 4400)
                 return
-            if found.events:
+            found.typing = await run_in_threadpool(follow.news, hub, page.rooms, actor.user_id)
+            if found.events or found.typing:
                 await websocket.send_text(found.model_dump_json())
             if hub.released:  # the server is stopping: the page reconnects
                 await websocket.close(code=1012)
@@ -207,7 +252,13 @@ async def socket(websocket: WebSocket, since: int | None = None) -> None:
             if page.pending:
                 hub.poke()
             waiting = asyncio.ensure_future(
-                hub.wait_beyond(position, 25.0, rooms=page.rooms, user_id=actor.user_id)
+                hub.wait_beyond(
+                    position,
+                    25.0,
+                    rooms=page.rooms,
+                    user_id=actor.user_id,
+                    serial=follow.waits_on(page.rooms),
+                )
             )
             await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
             waiting.cancel()

@@ -243,3 +243,17 @@ class SyncRead(BaseModel):
     events: list[SyncEventRead]
     next: int = Field(description="Ask from this position next time")
     users: dict[int, str]
+    typing: SyncTypingRead | None = Field(
+        default=None,
+        description="Who else is typing in the room named by typing_room, when it changed since "
+        "typing_serial (or always, without a serial)",
+    )
+
+
+class SyncTypingRead(BaseModel):
+    room_id: int
+    user_ids: list[int]
+    serial: int = Field(description="Send as typing_serial next time")
+
+
+SyncRead.model_rebuild()

@@ -26,8 +26,9 @@ from polaris.chat.models import JOIN, MODERATOR, OWNER, ChatEvent, ChatMember
 from polaris.chat.waiters import room_of
 from polaris.errors import Gone, PolarisError
 
-#: Every kind the messenger appends (docs/chat.md, "Change events").
-KINDS = live.KINDS
+#: Every kind the messenger appends (docs/chat.md, "Change events") but a member's private read
+#: marker (Matrix's, for that member's own Matrix syncs).
+KINDS = tuple(kind for kind in live.KINDS if kind != chat_events.MARKER_UPDATED)
 #: Stream events read per call: the page ends there even when few of them are the caller's.
 SCAN_LIMIT = 500
 

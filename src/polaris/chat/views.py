@@ -3,7 +3,8 @@
 unit with a reminder button. Rendered on the server from the same services as ``chat.api``; the
 page's script (``static/js/chat.js``) adds live updates (WebSocket, with a long-poll fallback),
 read receipts, typing and uploads into the drive. The forms that start, reply to, edit and
-delete messages and manage membership are in ``views_actions``; each works without the script.
+delete messages and manage membership are in ``views_actions``, a group's members, renaming and
+removal in ``views_group``; each works without the script.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
-from polaris.chat import attachments, broadcasts, messages, rooms, views_actions
+from polaris.chat import attachments, broadcasts, messages, rooms, views_actions, views_group
 from polaris.chat.models import (
     BROADCAST,
     DIRECT,
     GROUP,
     INVITE,
+    JOIN,
     MODERATOR,
     OWNER,
     BroadcastAck,
     ChatMember,
 )
-from polaris.chat.people import MIN_CHARS, Person, find_people
+from polaris.chat.people import MIN_CHARS, find_people
 from polaris.chat.present import present
 from polaris.chat.schemas import EventRead, RoomRead, UnitAcksRead
 from polaris.chat.summaries import ack_rows, room_list
@@ -40,6 +42,8 @@ from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import service as drive
 from polaris.drive.sidebar import sidebar_of
 from polaris.identity.models import User
+from polaris.identity.suggest import Suggestion
+from polaris.web.i18n import pick_language
 from polaris.web.messages import N_
 from polaris.web.pages import PageCaller, page
 from polaris.web.params import Id
@@ -52,6 +56,13 @@ SCRIPT_TEXTS = {
     "failed": N_("Could not send the file."),
     "uploading": N_("Uploading…"),
     "sent": N_("File sent."),
+    "reply": N_("Reply"),
+    "reply_to": N_("to %(name)s"),
+    "edit": N_("Edit"),
+    "delete": N_("Delete"),
+    "edited": N_("edited"),
+    "in_reply_to": N_("In reply to"),
+    "earlier": N_("an earlier message"),
 }
 PAGE = 50
 #: Files of one's own space offered in the picker.
@@ -118,11 +129,11 @@ def _direct_names(session: Session, me: int, listed: list[RoomRead]) -> dict[int
     return {room_id: name for room_id, name in rows}
 
 
-def _people(session: Session, actor: Actor, text: str) -> list[Person] | None:
+def _people(session: Session, actor: Actor, text: str, request: Request) -> list[Suggestion] | None:
     """The people matching what was typed into a person picker (None: nothing typed)."""
     if not text.strip():
         return None
-    return find_people(session, text, exclude=actor.user_id)
+    return find_people(session, actor, text, language=pick_language(request))
 
 
 @router.get("/chat")
@@ -136,7 +147,7 @@ def conversations(
     """The conversations; ``people``: what was typed into "start a conversation with"."""
     with transaction(session, read_only=True):
         listed = room_list(session, caller.actor)
-        found = _people(session, caller.actor, people)
+        found = _people(session, caller.actor, people, request)
         direct = _direct_names(session, caller.actor.user_id, listed.rooms)
     return page(
         request,
@@ -254,7 +265,9 @@ def room_page(
         items, names = _shown(session, caller, room, history)
         moderator = room.role in (MODERATOR, OWNER)
         root_id, files = _picker(session, caller.actor, instance, caller)
-        found = _people(session, caller.actor, people) if room.kind == GROUP else None
+        joined_group = room.kind == GROUP and room.membership == JOIN
+        found = _people(session, caller.actor, people, request) if joined_group else None
+        panel = views_group.group_panel(session, caller, room) if joined_group else None
         direct = _direct_names(session, caller.actor.user_id, listed.rooms)
     replying = next((s for s in items if s.event.event_id == reply), None)
     editing = next((s for s in items if s.event.event_id == edit and s.may_edit), None)
@@ -278,6 +291,7 @@ def room_page(
         editing=editing,
         people_query=people,
         people=found,
+        panel=panel,
         direct_names=direct,
         min_chars=MIN_CHARS,
         texts=SCRIPT_TEXTS,
@@ -373,3 +387,4 @@ def new_group(
 
 
 router.include_router(views_actions.router)
+router.include_router(views_group.router)

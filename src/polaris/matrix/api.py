@@ -61,7 +61,12 @@ def well_known(request: Request, instance: CurrentInstance) -> JSONResponse:
 
 @router.get("/_matrix/client/versions")
 def versions() -> dict[str, Any]:
-    return {"versions": SPEC_VERSIONS, "unstable_features": {}, "server": "Polaris " + __version__}
+    return {
+        "versions": SPEC_VERSIONS,
+        # Element Android classic lazy-loads members only when told (matrix.sync_filter).
+        "unstable_features": {"m.lazy_load_members": True},
+        "server": "Polaris " + __version__,
+    }
 
 
 # --- login and logout ------------------------------------------------------------------------

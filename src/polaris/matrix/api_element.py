@@ -1,6 +1,7 @@
-"""Matrix routes Element calls that Polaris has nothing behind: presence, the notification list
-and the public room directory. Each answers what the spec says an empty server answers, so
-Element starts and shows "nothing" rather than an error (docs/matrix.md, "What Element asks").
+"""Matrix routes Element calls that Polaris has nothing behind: presence, the notification list,
+the public room directory and a room's local aliases. Each answers what the spec says an empty
+server answers, so Element starts and shows "nothing" rather than an error (docs/matrix.md,
+"What Element asks").
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from polaris.matrix import profiles
 from polaris.matrix.body import json_object
 from polaris.matrix.caller import Matrix
 from polaris.matrix.ids import server_name
-from polaris.matrix.routing import client, own
+from polaris.matrix.room_calls import Call
+from polaris.matrix.routing import client, own, unstable
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,6 +48,17 @@ def notifications(caller: Matrix) -> dict[str, Any]:
     """No push notifications are made (docs/matrix.md, gaps), so the list is empty."""
     del caller
     return {"notifications": []}
+
+
+@unstable(router, "/org.matrix.msc2432/rooms/{room}/aliases", "GET")  # Element Android classic
+@client(router, "/rooms/{room}/aliases", "GET")
+def room_aliases(room: str, request: Request, caller: Matrix, session: DbSession) -> dict[str, Any]:
+    """Polaris keeps no room aliases (docs/matrix.md, gaps): a member is told there are none; a
+    room one is not in answers like every room endpoint (``403 M_FORBIDDEN``)."""
+    call = Call(caller, request, session)
+    with call.in_room(room, write=False):
+        call.require(room)
+    return {"aliases": []}
 
 
 @client(router, "/publicRooms", "GET", "POST")

@@ -10,9 +10,9 @@ archivable, searchable and auditable.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -165,12 +165,36 @@ def joined_rooms(request: Request, caller: Matrix, session: DbSession) -> dict[s
 # --- members and state -----------------------------------------------------------------------
 
 
+MEMBERSHIPS = frozenset({"join", "invite", "leave", "ban", "knock"})
+
+
 @client(router, "/rooms/{room}/members", "GET")
-def members(room: str, request: Request, caller: Matrix, session: DbSession) -> dict[str, Any]:
+def members(
+    room: str,
+    request: Request,
+    caller: Matrix,
+    session: DbSession,
+    membership: Annotated[str | None, Query(max_length=16)] = None,
+    not_membership: Annotated[str | None, Query(max_length=16)] = None,
+    at: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """The room's member events now, of ``membership`` (or all but ``not_membership``: Element
+    Android asks ``not_membership=leave``). ``at`` (a sync token) is accepted and the members
+    are those of now: a client given them reads later changes from its sync."""
+    del at
+    for given in (membership, not_membership):
+        if given is not None and given not in MEMBERSHIPS:
+            raise MatrixError(400, "M_INVALID_PARAM", "unknown membership")
     call = Call(caller, request, session)
     with call.in_room(room, write=False):
         found = call.require(room)
-        rows = [r for r in state_rows(session, found) if r.state_type == "member"]
+        rows = [
+            r
+            for r in state_rows(session, found)
+            if r.state_type == "member"
+            and (membership is None or r.state_value == membership)
+            and (not_membership is None or r.state_value != not_membership)
+        ]
         chunk = Translator(session, call.server).events(rows, room_kind=found.kind)
     return {"chunk": chunk}
 

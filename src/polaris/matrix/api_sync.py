@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from polaris.chat.live import hub_of
@@ -21,8 +20,7 @@ from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.events import consumers
 from polaris.events import service as events
-from polaris.matrix import settings_store, sync
-from polaris.matrix.body import parse_object
+from polaris.matrix import sync, sync_filter
 from polaris.matrix.caller import Matrix
 from polaris.matrix.ids import server_name
 from polaris.matrix.routing import CLIENT_PREFIXES
@@ -30,8 +28,6 @@ from polaris.matrix.routing import CLIENT_PREFIXES
 router = APIRouter(include_in_schema=False)
 
 MAX_TIMEOUT_MS = 120_000
-#: The most timeline events per room an initial sync gives, whatever the filter asks.
-MAX_TIMELINE = 100
 
 
 async def get_sync(
@@ -48,6 +44,12 @@ async def get_sync(
     del set_presence
     jobs = instance.settings.jobs
     live = hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
+
+    def read_filter() -> sync_filter.SyncFilter:
+        with transaction(session, read_only=True):
+            return sync_filter.load(session, caller.caller.user.id, filter)
+
+    wanted = await run_in_threadpool(read_filter)
     who = sync.Caller(
         session=session,
         actor=caller.caller.actor,
@@ -55,6 +57,7 @@ async def get_sync(
         server=server_name(instance.settings, request),
         live=live,
         device=(caller.caller.actor.user_id, caller.device_id),
+        lazy_members=wanted.lazy_load_members,
     )
     token = None if since is None or full_state else sync.parse_token(since)
     loop = asyncio.get_running_loop()
@@ -64,8 +67,7 @@ async def get_sync(
         with transaction(session, read_only=True):
             if at is not None:
                 return sync.incremental(who, at)
-            limit = timeline_limit(session, caller.caller.user.id, filter)
-            return sync.initial(who, timeline_limit=limit)
+            return sync.initial(who, timeline_limit=wanted.timeline_limit)
 
     def quiet(at: sync.Token) -> frozenset[int] | None:
         with transaction(session, read_only=True):
@@ -94,6 +96,7 @@ async def get_sync(
             live.remember(who.actor.user_id, result.token.position, result.rooms)
         remaining = deadline - loop.time()
         if result.has_data or remaining <= 0 or live.released or await request.is_disconnected():
+            wanted.apply(result.body)
             return JSONResponse(result.body)
         token = result.token
         await live.wait_beyond(
@@ -103,23 +106,6 @@ async def get_sync(
             user_id=caller.caller.actor.user_id,
             serial=token.serial,
         )
-
-
-def timeline_limit(session: Session, user_id: int, given: str | None) -> int:
-    """The filter's ``room.timeline.limit`` (an inline JSON filter or a stored one's id), within
-    1–``MAX_TIMELINE``; the default without one. The rest of a filter is not applied."""
-    if given is None:
-        return sync.DEFAULT_TIMELINE
-    if given.lstrip().startswith("{"):
-        definition = parse_object(given.encode())
-    else:
-        definition = settings_store.get_filter(session, user_id=user_id, filter_id=given)
-    room = definition.get("room")
-    timeline = room.get("timeline") if isinstance(room, dict) else None
-    limit = timeline.get("limit") if isinstance(timeline, dict) else None
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        return sync.DEFAULT_TIMELINE
-    return max(1, min(limit, MAX_TIMELINE))
 
 
 for _prefix in CLIENT_PREFIXES:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from polaris.access.policy import ChatAction
 from polaris.access.service import CHAT_ROOM_MISSING
 from polaris.chat import attachments, messages
+from polaris.chat import events as chat_events
 from polaris.chat import rooms as chat_rooms
 from polaris.chat.live import hub_of
 from polaris.chat.models import REDACTION, ChatEvent, ChatRoom
@@ -284,7 +285,8 @@ async def read_markers(
     room: str, request: Request, caller: Matrix, session: DbSession
 ) -> dict[str, Any]:
     """``m.read`` (and ``m.read.private``) move the receipt; ``m.fully_read`` is kept as the
-    room's account data, as Matrix clients read it back."""
+    room's account data, as Matrix clients read it back, and a ``chat.marker.updated`` stream
+    event tells the user's other syncs at once (``matrix.sync``)."""
     body = await json_object(request)
     read = string(body, "m.read", required=False) or string(body, "m.read.private", required=False)
     fully = string(body, "m.fully_read", required=False)
@@ -295,10 +297,14 @@ async def read_markers(
             if read is not None:
                 _mark_read(call, room, read)
             if fully is not None:
-                _visible_event(call, room, fully)
+                found, _ = _visible_event(call, room, fully)
                 settings_store.put_account_data(
                     session, user_id=call.actor.user_id, data_type="m.fully_read",
                     content={"event_id": fully}, room_id=room, server=True,
+                )  # fmt: skip
+                chat_events.changed(
+                    session, chat_events.MARKER_UPDATED, room_id=found.id,
+                    actor_id=call.actor.user_id, user_id=call.actor.user_id,
                 )  # fmt: skip
 
     await run_in_threadpool(run)

@@ -13,6 +13,8 @@ from polaris.matrix.ids import server_name, user_id
 from polaris.web.matrix_errors import MatrixError
 
 CLIENT_PREFIXES = ("/_matrix/client/v3", "/_matrix/client/r0")
+#: Where Element Android classic still calls a few endpoints (``room_keys``, MSC2432's aliases).
+UNSTABLE_PREFIX = "/_matrix/client/unstable"
 
 Endpoint = Callable[..., Any]
 
@@ -23,6 +25,16 @@ def client(router: APIRouter, path: str, *methods: str) -> Callable[[Endpoint], 
     def register(endpoint: Endpoint) -> Endpoint:
         for prefix in CLIENT_PREFIXES:
             router.add_api_route(prefix + path, endpoint, methods=list(methods))
+        return endpoint
+
+    return register
+
+
+def unstable(router: APIRouter, path: str, *methods: str) -> Callable[[Endpoint], Endpoint]:
+    """Register an endpoint under the unstable client prefix as well (after ``client``)."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(UNSTABLE_PREFIX + path, endpoint, methods=list(methods))
         return endpoint
 
     return register

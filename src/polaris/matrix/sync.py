@@ -16,7 +16,9 @@ rows from the lowest ``seq`` the batch names, per room, up to (not including) th
 a later stream event names are exactly the room's rows added since the token (``_new_rows``):
 each is given once, in order, however long the client was away, even when a batch ends between
 one transaction's stream events. A room the user joined in the batch comes with its full state;
-rooms left show the leave.
+rooms left show the leave. A read marker the user moved (``chat.marker.updated``) brings the
+room with its account data. What of a filter applies (types, lazy-loaded members) is in
+``matrix.sync_filter``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from polaris.chat.models import (
     ChatRoom,
 )
 from polaris.events import service as events
-from polaris.matrix import settings_store
+from polaris.matrix import settings_store, sync_filter
 from polaris.matrix.models import MatrixAccountData
 from polaris.matrix.rooms import (
     Device,
@@ -66,10 +68,10 @@ TIMELINE_KINDS = (
     chat_events.MESSAGE_EDITED,
     chat_events.MESSAGE_REDACTED,
 )
-STREAM_KINDS = (*TIMELINE_KINDS, chat_events.RECEIPT_UPDATED)
+STREAM_KINDS = (*TIMELINE_KINDS, chat_events.RECEIPT_UPDATED, chat_events.MARKER_UPDATED)
 #: Stream events read per incremental sync; a client further behind syncs again at once.
 BATCH = 500
-DEFAULT_TIMELINE = 20
+DEFAULT_TIMELINE = sync_filter.DEFAULT_TIMELINE
 #: Rows after the last one a batch names that may belong to its last transaction (a new room's
 #: name and topic follow its ``create``).
 TAIL = 16
@@ -101,6 +103,8 @@ class Caller:
     live: Hub
     #: The syncing device: its own sends carry ``transaction_id`` (``rooms.with_transaction_ids``).
     device: Device | None = None
+    #: The filter's ``lazy_load_members`` (``matrix.sync_filter``).
+    lazy_members: bool = False
 
 
 @dataclass
@@ -203,6 +207,8 @@ class Timeline:
     first: int | None
     #: Event id → (sending device, transaction id) of the Matrix sends among them.
     sent: dict[str, tuple[Device, str]] = field(default_factory=dict)
+    #: Who sent them (the member events a lazy-loading client is sent with them).
+    senders: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, tr: Translator, rows: list[ChatEvent], room_kind: str) -> Timeline:
@@ -212,7 +218,8 @@ class Timeline:
             for event, row in zip(events, rows, strict=True)
             if (device := sent_by(row)) is not None and row.txn_id is not None
         }
-        return cls(events, rows[0].seq if rows else None, sent)
+        senders = frozenset(row.sender_id for row in rows if row.sender_id is not None)
+        return cls(events, rows[0].seq if rows else None, sent, senders)
 
 
 def _joined_room(
@@ -227,6 +234,9 @@ def _joined_room(
     typing: bool,
     unread: int,
 ) -> dict[str, Any]:
+    lazy = (
+        sync_filter.summary(c.session, room.id, c.actor.user_id, tr.user) if c.lazy_members else {}
+    )
     prev = timeline.first if timeline.first is not None else room.last_seq + 1
     return {
         "state": {"events": tr.events(state_rows, room_kind=room.kind)},
@@ -238,7 +248,7 @@ def _joined_room(
         "ephemeral": _ephemeral(c, tr, room.id, receipts, typing),
         "account_data": {"events": _room_account_data(c, room.id)},
         "unread_notifications": {"notification_count": unread, "highlight_count": 0},
-        "summary": {},
+        "summary": lazy,
     }
 
 
@@ -301,6 +311,9 @@ def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
                 )
             )
         )
+        if c.lazy_members:
+            keep = sync_filter.wanted_members((r.sender_id for r in timeline_rows), c.actor.user_id)
+            state_rows = [r for r in state_rows if r.state_type != "member" or r.state_key in keep]
         body["rooms"]["join"][matrix_id] = _joined_room(
             c, tr, room, state_rows=state_rows, limited=limited,
             timeline=Timeline.of(tr, timeline_rows, room.kind),
@@ -389,9 +402,14 @@ def incremental(c: Caller, since: Token) -> Result:
     seqs: dict[int, list[int]] = defaultdict(list)
     mine: dict[int, list[int]] = defaultdict(list)
     read_by: dict[int, set[int]] = defaultdict(set)
+    marked: set[int] = set()  # rooms whose read marker (room account data) the user moved
     for event in found:
         room_id = event.subject_id
         seq, user = event.data.get("seq"), event.data.get("user_id")
+        if event.kind == chat_events.MARKER_UPDATED:
+            if user == c.actor.user_id:
+                marked.add(room_id)
+            continue
         if event.kind == chat_events.RECEIPT_UPDATED:
             if isinstance(user, int):
                 read_by[room_id].add(user)
@@ -406,7 +424,7 @@ def incremental(c: Caller, since: Token) -> Result:
     }
     joined = [r for r, m in memberships.items() if m.membership == JOIN]
     typing_rooms = {r for r in joined if c.live.typing_changed(r, since.serial)}
-    touched = sorted(set(seqs) | set(read_by) | typing_rooms)
+    touched = sorted(set(seqs) | set(read_by) | typing_rooms | marked)
     unread = messages.unread_counts(session=c.session, actor=c.actor) if touched else {}
     has_data = False
     for room_id in touched:
@@ -463,6 +481,14 @@ def incremental(c: Caller, since: Token) -> Result:
                     )
                 )
             )
+        if c.lazy_members and timeline.senders:  # the senders' member events, before the timeline
+            keep = sync_filter.wanted_members(timeline.senders, c.actor.user_id)
+            if mine.get(room_id):
+                state_rows = [
+                    r for r in state_rows if r.state_type != "member" or r.state_key in keep
+                ]
+            else:
+                state_rows = sync_filter.member_rows(c.session, room_id, keep, timeline.first)
         receipts = _receipts(c, tr, room_id, read_by[room_id]) if read_by.get(room_id) else None
         body["rooms"]["join"][matrix_id] = _joined_room(
             c, tr, room, state_rows=state_rows, timeline=timeline, limited=False,

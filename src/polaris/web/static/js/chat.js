@@ -3,7 +3,7 @@
 // uploaded into the drive and sent. Events come over the WebSocket (/api/v1/chat/ws); when it
 // cannot open or drops, a plain fetch long-poll (/api/v1/chat/sync) carries them instead. Both
 // resume from the change-stream position the page was rendered at, so nothing is missed or shown
-// twice. Everything else works without this script (forms post to the server).
+// twice, and both carry who is typing in the open room when that changes (no polling). Everything else works without this script (forms post to the server).
 
 const DATA = JSON.parse(document.getElementById("chat-data")?.textContent || "{}");
 const TEXTS = DATA.texts || {};
@@ -43,6 +43,63 @@ function bump(counter, by) {
   counter.hidden = value === 0;
 }
 
+// The actions the server renders beside a message (templates/chat.html), for one that arrived
+// live: reply and edit are links to the page's own forms, delete is the same POST form. A
+// moderator may delete any message, a sender their own within the window (the server decides
+// again when the form is sent).
+function actionsFor(event, sender) {
+  if (!DATA.may_send && !DATA.moderator) return null;
+  const own = event.sender_id === DATA.me;
+  const room = `/chat/${DATA.room}`;
+  const key = encodeURIComponent(event.event_id);
+  const box = document.createElement("div");
+  box.className = "msg-actions";
+  if (DATA.may_send) {
+    const reply = document.createElement("a");
+    reply.href = `${room}?reply=${key}#send`;
+    const hidden = document.createElement("span");
+    hidden.className = "visually-hidden";
+    hidden.textContent = ` ${(TEXTS.reply_to || "").replace("%(name)s", sender)}`;
+    reply.append(TEXTS.reply || "", hidden);
+    box.append(reply);
+  }
+  if (own && event.kind !== "attachment") {
+    const edit = document.createElement("a");
+    edit.href = `${room}?edit=${key}#m-${key}`;
+    edit.textContent = TEXTS.edit || "";
+    box.append(edit);
+  }
+  if (own || DATA.moderator) {
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = `${room}/delete/${key}`;
+    const csrf = document.createElement("input");
+    csrf.type = "hidden";
+    csrf.name = "csrf";
+    csrf.value = DATA.csrf || csrfToken();
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.className = "link danger";
+    button.textContent = TEXTS.delete || "";
+    form.append(csrf, button);
+    box.append(form);
+  }
+  return box.childElementCount ? box : null;
+}
+
+function replyLine(event) {
+  const line = document.createElement("p");
+  line.className = "reply-to";
+  const link = document.createElement("a");
+  link.href = `#m-${event.reply_to}`;
+  link.textContent = TEXTS.in_reply_to || "";
+  const target = document.querySelector(`[data-event="${CSS.escape(event.reply_to)}"]`);
+  const who = target?.querySelector(".meta strong")?.textContent || "";
+  const text = target?.querySelector(".body")?.textContent || "";
+  line.append(link, " ", who && text ? `${who}: ${text.slice(0, 120)}` : TEXTS.earlier || "");
+  return line;
+}
+
 function addMessage(event) {
   if (shown.has(event.event_id)) return;
   shown.add(event.event_id);
@@ -58,7 +115,9 @@ function addMessage(event) {
   when.dateTime = event.created_at;
   when.textContent = istTime(event.created_at);
   meta.append(who, " ", when);
+  item.dataset.seq = String(event.seq);
   item.append(meta);
+  if (event.reply_to) item.append(replyLine(event));
   if (event.body) {
     const body = document.createElement("p");
     body.className = "body";
@@ -74,6 +133,8 @@ function addMessage(event) {
     file.append(link);
     item.append(file);
   }
+  const actions = actionsFor(event, who.textContent);
+  if (actions) item.append(actions);
   document.getElementById("timeline")?.append(item);
 }
 
@@ -90,6 +151,13 @@ function replaceText(event) {
   }
   const body = target.querySelector(".body");
   if (body) body.textContent = event.body || "";
+  const meta = target.querySelector(".meta");
+  if (meta && !meta.querySelector(".label")) {
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = TEXTS.edited || "";
+    meta.append(" ", label);
+  }
 }
 
 let readTimer = null;
@@ -100,8 +168,25 @@ function markRead(eventKey) {
   }, 300);
 }
 
+// Who else is typing in the open room, as the live channel last said. A notice lasts a few
+// seconds and its end is not announced: the line clears itself unless a newer notice comes
+// (a typist sends one every 3 s).
+let typingSerial = null;
+let typingClear = null;
+const TYPING_SHOWN_MS = 7000;
+function showTyping(notice) {
+  const line = document.getElementById("typing");
+  typingSerial = notice.serial;
+  if (!line || notice.room_id !== DATA.room) return;
+  const who = notice.user_ids.map((id) => names[id]).filter(Boolean);
+  line.textContent = who.length ? `${TEXTS.typing || ""} ${who.join(", ")}` : "";
+  clearTimeout(typingClear);
+  if (who.length) typingClear = setTimeout(() => { line.textContent = ""; }, TYPING_SHOWN_MS);
+}
+
 function apply(page) {
   Object.assign(names, page.users || {});
+  if (page.typing) showTyping(page.typing);
   for (const change of page.events) {
     const event = change.event;
     const mine = event && event.sender_id === DATA.me;
@@ -121,7 +206,10 @@ function apply(page) {
 async function longPoll() {
   for (;;) {
     try {
-      const response = await fetch(`/api/v1/chat/sync?since=${position}&timeout=25000`);
+      const query = new URLSearchParams({ since: position, timeout: 25000 });
+      if (DATA.room !== null) query.set("typing_room", DATA.room);
+      if (typingSerial !== null) query.set("typing_serial", typingSerial);
+      const response = await fetch(`/api/v1/chat/sync?${query}`);
       if (response.status === 410) { window.location.reload(); return; }
       if (!response.ok) throw new Error(String(response.status));
       apply(await response.json());
@@ -134,7 +222,8 @@ async function longPoll() {
 function follow() {
   if (!("WebSocket" in window)) { longPoll(); return; }
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/chat/ws?since=${position}`);
+  const room = DATA.room !== null ? `&typing=${DATA.room}` : "";
+  const socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/chat/ws?since=${position}${room}`);
   let opened = false;
   socket.addEventListener("open", () => { opened = true; });
   socket.addEventListener("message", (message) => apply(JSON.parse(message.data)));
@@ -144,10 +233,11 @@ function follow() {
   });
 }
 
+// Say this person is typing (at most every 3 s, for 6 s); the others' pages hear it through
+// their live channel.
 function typing() {
   const box = document.getElementById("body");
-  const line = document.getElementById("typing");
-  if (!box || !line || DATA.room === null) return;
+  if (!box || DATA.room === null) return;
   let last = 0;
   box.addEventListener("input", () => {
     const now = Date.now();
@@ -155,13 +245,6 @@ function typing() {
     last = now;
     api(`/api/v1/chat/rooms/${DATA.room}/typing`, "PUT", { typing: true, timeout_ms: 6000 });
   });
-  setInterval(async () => {
-    if (document.visibilityState !== "visible") return;
-    const response = await fetch(`/api/v1/chat/rooms/${DATA.room}/typing`);
-    if (!response.ok) return;
-    const who = (await response.json()).user_ids.map((id) => names[id]).filter(Boolean);
-    line.textContent = who.length ? `${TEXTS.typing || ""} ${who.join(", ")}` : "";
-  }, 4000);
 }
 
 function uploads() {

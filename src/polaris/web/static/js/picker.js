@@ -1,14 +1,17 @@
-// The share form's picker: as someone types part of a name, rank, unit or code, it asks
-// /api/v1/directory/suggest and lists what matches (an ARIA combobox with a listbox). Choosing an
-// entry fills the field, ticks its kind and puts "kind:id" in the hidden subject_ref field, so the
-// server shares with exactly that entry. Without this script the form still works: the server
-// resolves what was typed (and offers the candidates when several match).
+// The directory's picker (the share form's, the chat page's person forms): as someone types part
+// of a name, rank, unit or code, it asks /api/v1/directory/suggest (only the kinds named in
+// data-kinds, when given) and lists what matches, but the entry named by data-exclude (the chat
+// page's own user), as an ARIA combobox with a listbox. Choosing an entry fills the box's text
+// field, ticks its kind (a subject_type radio, when the form has one) and puts "kind:id" in the
+// box's hidden field, so the server acts on exactly that entry. Without this script the form
+// still works: the server resolves what was typed (and offers the candidates when several match).
 
 const WAIT_MS = 150;
 
 function setUp(box) {
-  const input = box.querySelector("input[name=subject]");
-  const ref = box.querySelector("input[name=subject_ref]");
+  const input = box.querySelector("input:not([type=hidden])");
+  const ref = box.querySelector("input[type=hidden]");
+  const kinds = (box.dataset.kinds || "").split(" ").filter(Boolean);
   const form = box.closest("form");
   const list = document.createElement("ul");
   list.id = `${input.id}-suggestions`;
@@ -85,10 +88,13 @@ function setUp(box) {
     const typed = input.value.trim();
     const mine = ++asked;
     if (!typed) return close();
-    const url = `${box.dataset.suggest}?${new URLSearchParams({ q: typed.slice(0, 200) })}`;
+    const query = new URLSearchParams({ q: typed.slice(0, 200) });
+    kinds.forEach((kind) => query.append("kind", kind));
+    const url = `${box.dataset.suggest}?${query}`;
     const response = await fetch(url, { headers: { Accept: "application/json" } });
     if (mine !== asked || !response.ok) return;
-    show(await response.json());
+    const found = await response.json();
+    show(found.filter((entry) => entry.ref !== box.dataset.exclude));
   }
 
   input.addEventListener("input", () => {
