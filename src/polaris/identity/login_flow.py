@@ -13,7 +13,10 @@ without the person typing one.
 4. The app polls (``POST /index.php/login/v2/poll``) and, once granted, gets the server address,
    the username and the app password, once: the flow is deleted as it is handed out.
 
-A flow lasts 20 minutes. Polling an unknown, expired or not yet granted flow answers the same 404.
+Starting a flow needs no sign-in, so starts are throttled per client address (``flow:`` counters
+of ``identity.throttle``: 429 with ``Retry-After`` once an address has started too many in an
+hour). A flow lasts 20 minutes. Polling an unknown, expired or not yet granted flow answers the
+same 404.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ from sqlalchemy.orm import Session
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.errors import NotFound
-from polaris.identity import app_passwords
+from polaris.identity import app_passwords, throttle
 from polaris.identity.models import LoginFlow, User
+from polaris.identity.throttle import ThrottlePolicy
 
 LIFETIME = dt.timedelta(minutes=20)
 CLIENT_NAME_MAX = 255
@@ -67,8 +71,13 @@ def client_name(user_agent: str | None) -> str:
     return text[:CLIENT_NAME_MAX] or "Nextcloud app"
 
 
-def start(*, session: Session, client: str) -> Started:
+def start(
+    *, session: Session, client: str, source_address: str | None, policy: ThrottlePolicy
+) -> Started:
+    """A new flow. It needs no sign-in and makes a row, so starts are counted per client
+    address (``throttle.count_flow``): ``Throttled`` while the address must wait."""
     now = utcnow()
+    throttle.count_flow(session=session, source_address=source_address, now=now, policy=policy)
     session.execute(delete(LoginFlow).where(LoginFlow.expires_at <= now))
     started = Started(poll_token=secrets.token_urlsafe(48), login_token=secrets.token_urlsafe(32))
     private = X25519PrivateKey.generate()
