@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ from polaris.identity.models import LoginFlow, User
 from polaris.identity.throttle import ThrottlePolicy
 
 LIFETIME = dt.timedelta(minutes=20)
-CLIENT_NAME_MAX = 255
+CLIENT_NAME_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,24 @@ def _key(poll_token: str) -> bytes:
     return hashlib.sha256(b"polaris login flow key\x00" + poll_token.encode()).digest()
 
 
+#: The Nextcloud apps' User-Agents: ``Mozilla/5.0 (Linux) mirall/3.7.3git (Nextcloud, …)``
+#: (desktop), ``Mozilla/5.0 (Android) Nextcloud-android/3.26.0`` (Android).
+_DESKTOP = re.compile(r"\((?P<os>[^)]{1,40})\) mirall/(?P<version>[0-9][0-9.]{0,20})")
+_MOBILE = re.compile(r"Nextcloud-(?P<os>android|iOS)/(?P<version>[0-9][0-9.]{0,20})", re.I)
+
+
 def client_name(user_agent: str | None) -> str:
-    """The app's name as the page shows it and as the app password is named (its User-Agent,
-    printable characters only)."""
+    """The app's name as the page shows it and as the app password is named: a Nextcloud app's
+    own short name (``Nextcloud desktop 3.7.3 (Linux)``, ``Nextcloud Android 3.26.0``), else its
+    User-Agent (printable characters only, at most :data:`CLIENT_NAME_MAX`)."""
     text = "".join(c for c in (user_agent or "") if c.isprintable()).strip()
+    desktop = _DESKTOP.search(text)
+    if desktop is not None:
+        return f"Nextcloud desktop {desktop['version'].rstrip('.')} ({desktop['os']})"
+    mobile = _MOBILE.search(text)
+    if mobile is not None:
+        system = "Android" if mobile["os"].lower() == "android" else "iOS"
+        return f"Nextcloud {system} {mobile['version'].rstrip('.')}"
     return text[:CLIENT_NAME_MAX] or "Nextcloud app"
 
 
