@@ -15,12 +15,20 @@ parallelism (4 transfers). The table gives wall time, files per second and the s
 
 Run from the repository root: ``PYTHONPATH=src .venv/bin/python bench/dav.py [--files 2000]``
 (needs ``rclone``: ``scripts/test.sh`` installs it).
+
+``--propfind 10000`` measures instead a listing of one big folder: that many small files made
+through the drive's services (``content.commit_upload``, as an upload would make them) in one
+folder of ``hc.a1``'s space, then ``PROPFIND Depth: 1`` of the folder over HTTP against ``polaris
+serve``, ``--repeat`` times each way: with the DAV properties a mapped drive asks for, and with
+those and the ``oc:`` ones the Nextcloud clients ask for. It prints the wall time and the server
+process's CPU time of each PROPFIND (the machine is shared: CPU time is the steadier figure).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -166,11 +175,121 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+#: What the Nextcloud desktop client asks of each entry when it lists a folder (3.7).
+NEXTCLOUD_PROPS = (
+    "<d:resourcetype/><d:getlastmodified/><d:getcontentlength/><d:getetag/>"
+    "<oc:id/><oc:fileid/><oc:permissions/><oc:size/><oc:checksums/>"
+)
+DAV_PROPS = "<d:resourcetype/><d:getlastmodified/><d:getcontentlength/><d:getetag/>"
+
+
+def propfind_body(props: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+        f"<d:prop>{props}</d:prop></d:propfind>"
+    ).encode()
+
+
+def make_files(dav: Any, folder: str, count: int) -> None:
+    """``count`` small files in a new folder of hc.a1's space, through the drive's services."""
+    from tests.factories import SYSTEM
+
+    from polaris.db.uow import transaction
+    from polaris.drive import content, service, spaces
+    from polaris.identity.actors import actor_for
+    from polaris.identity.models import User
+
+    instance = dav.open_instance()
+    session = instance.sessions()
+    try:
+        with transaction(session):
+            user = session.query(User).filter_by(username="hc.a1").one()
+            actor = actor_for(session=session, user=user, auth_factors="password")
+            own = next(
+                s
+                for s in spaces.visible_spaces(
+                    session=session,
+                    actor=actor,
+                    defaults=spaces.space_defaults(instance.settings),
+                )
+                if s.kind == "user"
+            )
+            assert own.root_id is not None
+            parent = service.create_folder(
+                session=session, actor=actor, context=SYSTEM, parent_id=own.root_id, name=folder
+            ).node.id
+        for start in range(0, count, 500):
+            with transaction(session):
+                for index in range(start, min(start + 500, count)):
+                    content.commit_upload(
+                        session=session,
+                        actor=actor,
+                        context=SYSTEM,
+                        blobs=instance.blobs,
+                        content=f"file {index}\n".encode(),
+                        parent_id=parent,
+                        name=f"file-{index:05d}.txt",
+                    )
+            print(f"  {min(start + 500, count)} files made", flush=True)
+    finally:
+        session.close()
+        instance.close()
+
+
+def measure_propfind(count: int, repeat: int, work: Path) -> None:
+    import base64
+    import http.client
+    import statistics
+
+    with serving(work / "polaris") as dav:
+        assert dav.server.process is not None
+        pid = dav.server.process.pid
+        started = time.monotonic()
+        make_files(dav, "big", count)
+        print(f"{count} files made in {time.monotonic() - started:.0f} s")
+        token = base64.b64encode(f"hc.a1:{dav.secrets['hc.a1']}".encode()).decode()
+        path = "/remote.php/dav/files/hc.a1/hc.a1/big"
+        print(f"load {os.getloadavg()[0]:.1f}")
+        print("| PROPFIND Depth: 1 of a folder of N files | wall (median) | server CPU (median) |")
+        print("|---|---|---|")
+        for label, props in (("DAV properties", DAV_PROPS), ("with oc:", NEXTCLOUD_PROPS)):
+            walls, cpus = [], []
+            for _ in range(repeat + 1):  # the first warms the server's caches, not counted
+                connection = http.client.HTTPConnection("127.0.0.1", dav.server.port, timeout=300)
+                cpu, start = cpu_seconds(pid), time.monotonic()
+                connection.request(
+                    "PROPFIND",
+                    path,
+                    body=propfind_body(props),
+                    headers={"Authorization": f"Basic {token}", "Depth": "1"},
+                )
+                answer = connection.getresponse()
+                body = answer.read()
+                walls.append(time.monotonic() - start)
+                cpus.append(cpu_seconds(pid) - cpu)
+                connection.close()
+                entries = len(re.findall(rb"<(?:[A-Za-z0-9]+:)?response[ >]", body))
+                assert answer.status == 207 and entries == count + 1, answer.status
+            wall, used = statistics.median(walls[1:]), statistics.median(cpus[1:])
+            print(
+                f"| {label}, {count} files, {len(body) // 1024} KiB "
+                f"| {wall:.2f} s | {used:.2f} s |",
+                flush=True,
+            )
+        print(f"load at the end {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--size", type=int, default=16 * 1024)
+    parser.add_argument("--propfind", type=int, default=0, metavar="N")
+    parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
+    if options.propfind:
+        with tempfile.TemporaryDirectory(prefix="bench-dav-") as tmp:
+            measure_propfind(options.propfind, options.repeat, Path(tmp))
+        return
     if shutil.which("rclone") is None:
         sys.exit("rclone is not installed")
     with tempfile.TemporaryDirectory(prefix="bench-dav-") as tmp:

@@ -66,6 +66,9 @@ class ThrottleSettings(BaseModel):
     source_free_failures: int = Field(default=30, ge=0)
     source_max_failures_per_hour: int = Field(default=1000, ge=1)
     tally_window_seconds: float = Field(default=300.0, gt=0)
+    #: Starts of Nextcloud's login flow v2 from one address: free an hour, at most an hour.
+    flow_free_per_hour: int = Field(default=60, ge=0)
+    flow_max_per_hour: int = Field(default=600, ge=1)
 
 
 class S3Settings(BaseModel):
@@ -138,6 +141,11 @@ class DavSettings(BaseModel):
     #: over HTTPS (TLS at Polaris's proxy, listed in ``http.trusted_proxies``). True lets it
     #: answer over plain HTTP too: for tests and a machine's own loopback, never a network.
     allow_plain_http: bool = False
+    #: Chunked uploads of the Nextcloud clients (``dav.upload_guards``): a user's uploads in
+    #: progress (begun, not finished, abandoned or expired), and the bytes their chunks hold.
+    #: Beyond either, 507 with a Problem body.
+    max_uploads_in_progress: int = Field(default=20, ge=1)
+    max_upload_bytes_in_progress: int = Field(default=20 * 1024**3, ge=1)
 
 
 class JobSettings(BaseModel):

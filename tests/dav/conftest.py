@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -33,6 +34,7 @@ from polaris.identity import app_passwords
 from polaris.identity.actors import actor_for
 from polaris.identity.models import User
 from polaris.instance import Instance, open_instance
+from tests.conftest import PG_SCHEMA, pg_url, reset_postgresql
 from tests.factories import PASSWORD, SYSTEM, build_tree, make_user
 from tests.live_server import Server
 
@@ -139,14 +141,37 @@ def build(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
 
 
 @contextmanager
-def serving(data_dir: Path, database_url: str | None = None) -> Iterator[Dav]:
+def serving(
+    data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[Dav]:
     secrets = build(data_dir, database_url)
-    server = Server(data_dir, env={"POLARIS_DAV__ALLOW_PLAIN_HTTP": "true"})
+    server = Server(data_dir, env={"POLARIS_DAV__ALLOW_PLAIN_HTTP": "true", **(env or {})})
     server.start()
     try:
         yield Dav(server=server, data_dir=data_dir, secrets=secrets)
     finally:
         server.stop()
+
+
+@contextmanager
+def serving_on(
+    database: str, data_dir: Path, name: str, env: dict[str, str] | None = None
+) -> Iterator[Dav]:
+    """:func:`serving` on SQLite, or on PostgreSQL in a schema of its own (``name``)."""
+    if database == "sqlite":
+        with serving(data_dir, env=env) as running:
+            yield running
+        return
+    schema = f"{PG_SCHEMA}_{name}"
+    engine = create_engine(pg_url(schema))
+    try:
+        reset_postgresql(engine, schema)
+        with serving(data_dir, pg_url(schema), env) as running:
+            yield running
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")

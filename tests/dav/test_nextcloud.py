@@ -17,13 +17,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from polaris.admin.stored_content import DatabaseReferences
 from polaris.audit.models import AuditRecord
 from polaris.identity.models import LoginFlow
-from tests.conftest import PG_SCHEMA, pg_url, reset_postgresql
-from tests.dav.conftest import UNIT_A1, Dav, serving
+from tests.dav.conftest import UNIT_A1, Dav, serving_on
 from tests.factories import PASSWORD
 
 PROPS = (
@@ -36,21 +35,8 @@ PROPS = (
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def nc(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dav]:
-    data_dir = tmp_path_factory.mktemp("nc") / "instance"
-    if request.param == "sqlite":
-        with serving(data_dir) as running:
-            yield running
-        return
-    schema = f"{PG_SCHEMA}_davnc"
-    engine = create_engine(pg_url(schema))
-    try:
-        reset_postgresql(engine, schema)
-        with serving(data_dir, pg_url(schema)) as running:
-            yield running
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        engine.dispose()
+    with serving_on(request.param, tmp_path_factory.mktemp("nc") / "instance", "davnc") as running:
+        yield running
 
 
 def _url(dav: Dav, path: str) -> str:

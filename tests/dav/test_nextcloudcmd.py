@@ -19,7 +19,7 @@ from tests.dav.conftest import Dav, serving
 
 pytestmark = pytest.mark.slow
 
-FILES = 200
+FILES = 1000
 BIG = 25 * 1024 * 1024
 TRANSFERS = {"PUT", "GET", "MOVE", "DELETE", "MKCOL", "COPY"}
 
@@ -44,7 +44,7 @@ def sync(dav: Dav, local: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
         check=False,
         env={"PATH": "/usr/bin:/bin", "HOME": str(local.parent), "LANG": "C.UTF-8"},
     )

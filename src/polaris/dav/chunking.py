@@ -34,10 +34,10 @@ from urllib.parse import quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from sqlalchemy import delete, func, select
-from wsgidav.dav_error import DAVError
+from wsgidav.dav_error import DAVError, get_http_status_string
 
 from polaris.clock import utcnow
-from polaris.dav import checksums, nextcloud
+from polaris.dav import checksums, nextcloud, upload_guards
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
 from polaris.dav.errors import translated
@@ -69,7 +69,16 @@ def handle(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
     environ["wsgidav.provider"] = _FILES
     try:
         return _dispatch(environ, start_response, request_of(environ))
+    except upload_guards.LimitReached as reached:
+        return upload_guards.answer(start_response, reached)
     except DAVError as error:
+        if error.err_condition is not None:  # an RFC 4918 precondition (a lock), as XML
+            content_type, body = error.get_response_page()
+            start_response(
+                get_http_status_string(error),
+                [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+            )
+            return [body]
         return _plain(start_response, error.value, error.context_info or "")
 
 
@@ -120,6 +129,7 @@ def _plain(start_response: StartResponse, status: int, text: str) -> list[bytes]
         409: "Conflict",
         412: "Precondition Failed",
         413: "Payload Too Large",
+        423: "Locked",
     }.get(status, "Error")
     start_response(
         f"{status} {reason}",
@@ -195,6 +205,7 @@ def _create(environ: dict[str, Any], request: DavRequest, transfer: str) -> None
     session = request.session
     with transaction(session):
         session.execute(delete(ChunkedUpload).where(ChunkedUpload.expires_at <= now))
+        upload_guards.check_new_upload(request, now)
         taken = session.scalar(
             select(ChunkedUpload.id).where(
                 ChunkedUpload.user_id == request.actor.user_id, ChunkedUpload.name == transfer
@@ -268,6 +279,9 @@ def _store_chunk(
     length = int(length_header) if length_header.isdigit() else None
     if length is not None and length > limit:
         raise DAVError(413, context_info=f"a chunk is at most {limit} bytes here")
+    if length is not None:  # refused before its bytes are stored, when its length is told
+        with transaction(request.session, read_only=True):
+            upload_guards.check_bytes(request, upload.id, number, length, utcnow())
     stream = environ["wsgi.input"]
     writer = request.instance.blobs.writer(limit=limit)
     left = length
@@ -298,6 +312,7 @@ def _store_chunk(
         if int(others or 0) + stored.size > limit:
             # The whole upload, not only this chunk, is bounded (its chunks are left to gc).
             raise DAVError(413, context_info=f"the chunks of an upload hold at most {limit} bytes")
+        upload_guards.check_bytes(request, upload.id, number, stored.size, utcnow())
         request.session.execute(
             delete(ChunkedUploadPart).where(
                 ChunkedUploadPart.upload_id == upload.id, ChunkedUploadPart.number == number
@@ -374,7 +389,7 @@ def _assemble(
     digests = checksums.Digests()
     stored = ContentRef(chunks=chunks, size=size, sha256=_hash(request, environ, chunks, digests))
     existing, parent, name = _target(environ, destination)
-    _check_precondition(environ, request, existing)
+    upload_guards.check_precondition(environ, FILES_PREFIX + destination, existing)
     mtime = nextcloud.mtime_from(environ)
     target: dict[str, Any] = (
         {"node_id": existing.node_id}
@@ -382,7 +397,11 @@ def _assemble(
         else {"parent_id": parent.node_id, "name": name}
     )
     session = request.session
-    with translated(), transaction(session):
+    with (
+        upload_guards.unlocked(environ, request, existing, parent),
+        translated(),
+        transaction(session),
+    ):
         located, version, created = content.commit_upload(
             session=session,
             actor=request.actor,
@@ -428,17 +447,3 @@ def _hash(
     if expected is not None:
         expected.check()
     return digest.hexdigest()
-
-
-def _check_precondition(
-    environ: dict[str, Any], request: DavRequest, existing: File | None
-) -> None:
-    """``If-Match`` (or Nextcloud's ``OC-If-Destination-Match``) against the file replaced."""
-    wanted = environ.get("HTTP_OC_IF_DESTINATION_MATCH") or environ.get("HTTP_IF_MATCH")
-    if not wanted:
-        return
-    tags = {tag.strip().strip('"') for tag in str(wanted).split(",")}
-    if "*" in tags and existing is not None:
-        return
-    if existing is None or existing.get_etag() not in tags:
-        raise DAVError(412, context_info="the file changed since (its ETag differs)")

@@ -33,6 +33,9 @@ class DavRequest:
     #: The node last written by this request (a PUT), for its ``OC-ETag`` and ``OC-FileId``.
     written: Located | None = None
     mtime_accepted: bool = False
+    #: What others shared with the caller, by the name it has under ``Shared with me``
+    #: (``dav.shared_root``), read once per request.
+    shared: dict[str, Located] | None = None
     _spaces: dict[str, Space] | None = None
     _permissions: Permissions | None = None
 
@@ -63,6 +66,7 @@ class DavRequest:
 
     def changed(self) -> None:
         self.found.clear()
+        self.shared = None
 
 
 def folder_names(spaces: list[Space]) -> dict[str, Space]:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from polaris.access import gate
 from polaris.access.policy import Need
-from polaris.dav import chunking, nextcloud, provider
+from polaris.dav import chunking, locks, nextcloud, provider, upload_guards
 from polaris.dav.context import ENVIRON_KEY, DavRequest
 from polaris.db.uow import transaction
 from polaris.drive import stamps
@@ -163,6 +163,7 @@ class DavGate:
                 request.session.close()
         environ[ENVIRON_KEY] = request
         if under(path, (chunking.PREFIX,)):
+            environ[upload_guards.LOCKS_KEY] = getattr(self.dav, "lock_manager", None)
             return self._respond(environ, start_response, request, chunking.handle)
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
             request.session.close()
@@ -227,13 +228,14 @@ class DavGate:
         """WsgiDAV does its work while its answer is iterated; the session lives until then."""
         provider.serving(request.username)
         try:
-            answer = (app or self.dav)(environ, _with_upload_headers(start_response, request))
-            try:
-                yield from answer
-            finally:
-                close = getattr(answer, "close", None)
-                if close is not None:
-                    close()
+            with locks.serving():
+                answer = (app or self.dav)(environ, _with_upload_headers(start_response, request))
+                try:
+                    yield from answer
+                finally:
+                    close = getattr(answer, "close", None)
+                    if close is not None:
+                        close()
         finally:
             provider.serving(None)
             request.session.close()

@@ -6,6 +6,12 @@ every other: this storage keeps each lock as a row (``dav_lock``). A lock's root
 canonical path (``dav.resources``: the same for ``/dav`` and the Nextcloud address, and for every
 user who sees the folder), so a lock taken by one officer is seen by another.
 
+WsgiDAV asks for the locks of a path and of each of its folders, twice per write (its check, then
+its write transaction): a PUT three folders deep made ten queries. While a request is served
+(:func:`serving`, the gate), the live locks are read once, at the first question, and the
+questions answered from that list; taking, refreshing or removing a lock reads them again. With
+more than :data:`MEMO_MAX` live locks, each question is a query again.
+
 What is left: WsgiDAV checks for a conflicting lock and then creates its own under a thread lock
 of its process; two nodes asked for conflicting exclusive locks in the same instant can both
 grant them (docs/clients.md, "Locks").
@@ -13,7 +19,10 @@ grant them (docs/clients.md, "Locks").
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -28,6 +37,25 @@ from polaris.db.uow import transaction, unit_of_work
 #: month. Clients that hold a document open refresh their locks (Office: every few minutes).
 DEFAULT_TIMEOUT = 3600.0
 MAX_TIMEOUT = 86400.0
+#: Live locks read at once for a request; with more, each question is a query of its own.
+MEMO_MAX = 1000
+
+#: The live locks read for the request this thread serves (``rows``: None until asked).
+_memo = threading.local()
+
+
+@contextmanager
+def serving() -> Iterator[None]:
+    """The live locks are read once for the request served inside (``DatabaseLockStorage``)."""
+    _memo.active, _memo.rows = True, None
+    try:
+        yield
+    finally:
+        _memo.active, _memo.rows = False, None
+
+
+def _forget() -> None:
+    _memo.rows = None
 
 
 def _stored(lock: dict[str, Any]) -> dict[str, Any]:
@@ -59,10 +87,12 @@ class DatabaseLockStorage:
         """Nothing to close: each call uses a session of its own."""
 
     def cleanup(self) -> None:
+        _forget()
         with unit_of_work(self._sessions) as session:
             session.execute(delete(DavLock).where(DavLock.expires < time.time()))
 
     def clear(self) -> None:
+        _forget()
         with unit_of_work(self._sessions) as session:
             session.execute(delete(DavLock))
 
@@ -89,6 +119,7 @@ class DatabaseLockStorage:
         lock["expire"] = time.time() + timeout
         validate_lock(lock)
         lock["token"] = generate_lock_token()
+        _forget()
         with unit_of_work(self._sessions) as session:
             # WsgiDAV never calls ``cleanup``: expired locks go when the next one is taken.
             session.execute(delete(DavLock).where(DavLock.expires < time.time()))
@@ -100,6 +131,7 @@ class DatabaseLockStorage:
     def refresh(self, token: str, *, timeout: float) -> dict[str, Any]:
         if timeout < 0 or timeout > MAX_TIMEOUT:
             timeout = MAX_TIMEOUT
+        _forget()
         with unit_of_work(self._sessions) as session:
             row = session.get(DavLock, token)
             if row is None:
@@ -112,6 +144,7 @@ class DatabaseLockStorage:
         return lock
 
     def delete(self, token: str) -> bool:
+        _forget()
         with unit_of_work(self._sessions) as session:
             removed = session.execute(delete(DavLock).where(DavLock.token == token))
             return bool(getattr(removed, "rowcount", 0))
@@ -122,20 +155,47 @@ class DatabaseLockStorage:
         """Live locks rooted at ``path`` (``include_root``) and below it (``include_children``)."""
         assert include_root or include_children
         root = normalize_lock_root(path)
-        query = select(DavLock).where(DavLock.expires >= time.time())
-        below = DavLock.root.startswith(root.rstrip("/") + "/", autoescape=True)
-        if include_root and include_children:
-            query = query.where((DavLock.root == root) | below)
-        elif include_root:
-            query = query.where(DavLock.root == root)
-        else:
-            query = query.where(below)
+        prefix = root.rstrip("/") + "/"
+        rows = self._live() if getattr(_memo, "active", False) else None
+        if rows is None:
+            query = select(DavLock).where(DavLock.expires >= time.time())
+            below = DavLock.root.startswith(prefix, autoescape=True)
+            if include_root and include_children:
+                query = query.where((DavLock.root == root) | below)
+            elif include_root:
+                query = query.where(DavLock.root == root)
+            else:
+                query = query.where(below)
+            rows = self._read(query)
+        now = time.time()
+        found = [
+            (token, data)
+            for token, found_root, expires, data in rows
+            if expires >= now
+            and (
+                (include_root and found_root == root)
+                or (include_children and found_root.startswith(prefix))
+            )
+        ]
+        if token_only:
+            return [token for token, _ in found]
+        return [_loaded(data) for _, data in found]
+
+    def _live(self) -> list[tuple[str, str, float, dict[str, Any]]] | None:
+        """Every live lock, read once for the request served (None when there are too many)."""
+        if _memo.rows is None:
+            query = select(DavLock).where(DavLock.expires >= time.time()).limit(MEMO_MAX + 1)
+            rows = self._read(query)
+            _memo.rows = rows if len(rows) <= MEMO_MAX else False
+        return None if _memo.rows is False else list(_memo.rows)
+
+    def _read(self, query: Any) -> list[tuple[str, str, float, dict[str, Any]]]:
         session = self._sessions()
         try:
             with transaction(session, read_only=True):
-                rows = session.scalars(query.order_by(DavLock.token)).all()
-                if token_only:
-                    return [row.token for row in rows]
-                return [_loaded(row.data) for row in rows]
+                return [
+                    (row.token, row.root, row.expires, row.data)
+                    for row in session.scalars(query.order_by(DavLock.token))
+                ]
         finally:
             session.close()

@@ -2,7 +2,8 @@
 
 Two providers serve the same tree: at ``/dav`` (a mapped drive) and at
 ``/remote.php/dav/files`` (the Nextcloud layout), where the first name of the path is the
-caller's username. Another user's name there, a space the caller does not see, a name the drive
+caller's username. Besides the caller's spaces the top level holds ``Shared with me``
+(``dav.shared_root``). Another user's name there, a space the caller does not see, a name the drive
 refuses, a missing name and a node the caller may not read all answer None, which WsgiDAV turns
 into the same 404 (the refused node's denial is audited by ``access``).
 """
@@ -15,6 +16,7 @@ from urllib.parse import unquote
 
 from wsgidav.dav_provider import DAVProvider
 
+from polaris.dav import shared_root
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
 from polaris.dav.errors import dav_error
@@ -52,7 +54,9 @@ class PolarisProvider(DAVProvider):  # type: ignore[misc]
             return "/" + str(getattr(_serving, "username", "")) + path
         return path
 
-    def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
+    def get_resource_inst(self, path: str | None, environ: dict[str, Any]) -> Any:
+        if path is None:  # WsgiDAV asks for the parent of the top level (a DELETE of it)
+            return None
         request = request_of(environ)
         found = request.found.get(path, _MISSING)
         if found is _MISSING:
@@ -67,6 +71,8 @@ class PolarisProvider(DAVProvider):  # type: ignore[misc]
             names = names[1:]
         if not names:
             return SpacesRoot(path, environ)
+        if names[0] == shared_root.NAME:
+            return self._find_shared(path, environ, request, names[1:])
         space = request.spaces().get(names[0])
         if space is None or space.root_id is None:
             return None
@@ -88,3 +94,31 @@ class PolarisProvider(DAVProvider):  # type: ignore[misc]
         ref = "/" + "/".join(names)
         kind = Folder if located.is_folder else File
         return kind(path, environ, located, space, ref)
+
+    def _find_shared(
+        self, path: str, environ: dict[str, Any], request: DavRequest, names: list[str]
+    ) -> Any:
+        """Below ``Shared with me``: a shared node by its name there, then names below it."""
+        if not names:
+            return shared_root.SharedRoot(path, environ)
+        shared = shared_root.shared_nodes(environ).get(names[0])
+        if shared is None:
+            return None
+        if len(names) == 1:
+            return shared_root.resource(path, environ, shared)
+        try:
+            with transaction(request.session, read_only=True):
+                located = paths.find_by_names(
+                    session=request.session,
+                    actor=request.actor,
+                    context=request.context,
+                    root_id=shared.node.id,
+                    names=names[1:],
+                )
+        except NotFound:
+            return None
+        except PolarisError as error:
+            raise dav_error(error) from None
+        if located is None:
+            return None
+        return shared_root.resource(path, environ, located)

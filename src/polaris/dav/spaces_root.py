@@ -1,4 +1,5 @@
-"""The WebDAV top level: a folder for each space the caller sees, under the space's name."""
+"""The WebDAV top level: a folder for each space the caller sees, under the space's name, and
+``Shared with me`` (``dav.shared_root``) after them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from polaris.dav.context import of as request_of
 from polaris.dav.errors import translated
 from polaris.dav.refs import join
 from polaris.dav.resources import Folder
+from polaris.dav.shared_root import NAME, SharedRoot
 from polaris.db.uow import transaction
 from polaris.drive import paths
 
@@ -38,10 +40,10 @@ class SpacesRoot(DAVCollection):  # type: ignore[misc]
         return self._members
 
     def get_member_names(self) -> list[str]:
-        return [member.name for member in self.members()]
+        return [member.name for member in self.members()] + [NAME]
 
-    def get_member_list(self) -> list[Folder]:
-        return self.members()
+    def get_member_list(self) -> list[Folder | SharedRoot]:
+        return [*self.members(), SharedRoot(join(self.path, NAME), self.environ)]
 
     def get_member(self, name: str) -> Any:
         return self.provider.get_resource_inst(join(self.path, name), self.environ)
@@ -57,6 +59,7 @@ class SpacesRoot(DAVCollection):  # type: ignore[misc]
     def get_etag(self) -> str:
         """Changes whenever the ETag of a space's root, as the caller sees it, changes."""
         seen = "\n".join(f"{member.ref}:{member.get_etag()}" for member in self.members())
+        seen += "\n" + SharedRoot(join(self.path, NAME), self.environ).get_etag()
         return hashlib.sha256(seen.encode()).hexdigest()[:32]
 
     def support_etag(self) -> bool:
@@ -87,6 +90,13 @@ class SpacesRoot(DAVCollection):  # type: ignore[misc]
 
     def support_recursive_delete(self) -> bool:
         return False
+
+    def get_descendants(self, **options: Any) -> list[Any]:
+        """A DELETE here is refused before WsgiDAV walks what is below (it would delete the
+        members one by one before it asked this folder)."""
+        if self.environ.get("REQUEST_METHOD") == "DELETE":
+            raise DAVError(403, context_info="spaces are removed by Polaris, not by clients")
+        return super().get_descendants(**options)  # type: ignore[no-any-return]
 
     def support_recursive_move(self, dest_path: str) -> bool:
         return False

@@ -13,7 +13,10 @@ without the person typing one.
 4. The app polls (``POST /index.php/login/v2/poll``) and, once granted, gets the server address,
    the username and the app password, once: the flow is deleted as it is handed out.
 
-A flow lasts 20 minutes. Polling an unknown, expired or not yet granted flow answers the same 404.
+Starting a flow needs no sign-in, so starts are throttled per client address (``flow:`` counters
+of ``identity.throttle``: 429 with ``Retry-After`` once an address has started too many in an
+hour). A flow lasts 20 minutes. Polling an unknown, expired or not yet granted flow answers the
+same 404.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -33,11 +37,12 @@ from sqlalchemy.orm import Session
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.errors import NotFound
-from polaris.identity import app_passwords
+from polaris.identity import app_passwords, throttle
 from polaris.identity.models import LoginFlow, User
+from polaris.identity.throttle import ThrottlePolicy
 
 LIFETIME = dt.timedelta(minutes=20)
-CLIENT_NAME_MAX = 255
+CLIENT_NAME_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -60,15 +65,34 @@ def _key(poll_token: str) -> bytes:
     return hashlib.sha256(b"polaris login flow key\x00" + poll_token.encode()).digest()
 
 
+#: The Nextcloud apps' User-Agents: ``Mozilla/5.0 (Linux) mirall/3.7.3git (Nextcloud, …)``
+#: (desktop), ``Mozilla/5.0 (Android) Nextcloud-android/3.26.0`` (Android).
+_DESKTOP = re.compile(r"\((?P<os>[^)]{1,40})\) mirall/(?P<version>[0-9][0-9.]{0,20})")
+_MOBILE = re.compile(r"Nextcloud-(?P<os>android|iOS)/(?P<version>[0-9][0-9.]{0,20})", re.I)
+
+
 def client_name(user_agent: str | None) -> str:
-    """The app's name as the page shows it and as the app password is named (its User-Agent,
-    printable characters only)."""
+    """The app's name as the page shows it and as the app password is named: a Nextcloud app's
+    own short name (``Nextcloud desktop 3.7.3 (Linux)``, ``Nextcloud Android 3.26.0``), else its
+    User-Agent (printable characters only, at most :data:`CLIENT_NAME_MAX`)."""
     text = "".join(c for c in (user_agent or "") if c.isprintable()).strip()
+    desktop = _DESKTOP.search(text)
+    if desktop is not None:
+        return f"Nextcloud desktop {desktop['version'].rstrip('.')} ({desktop['os']})"
+    mobile = _MOBILE.search(text)
+    if mobile is not None:
+        system = "Android" if mobile["os"].lower() == "android" else "iOS"
+        return f"Nextcloud {system} {mobile['version'].rstrip('.')}"
     return text[:CLIENT_NAME_MAX] or "Nextcloud app"
 
 
-def start(*, session: Session, client: str) -> Started:
+def start(
+    *, session: Session, client: str, source_address: str | None, policy: ThrottlePolicy
+) -> Started:
+    """A new flow. It needs no sign-in and makes a row, so starts are counted per client
+    address (``throttle.count_flow``): ``Throttled`` while the address must wait."""
     now = utcnow()
+    throttle.count_flow(session=session, source_address=source_address, now=now, policy=policy)
     session.execute(delete(LoginFlow).where(LoginFlow.expires_at <= now))
     started = Started(poll_token=secrets.token_urlsafe(48), login_token=secrets.token_urlsafe(32))
     private = X25519PrivateKey.generate()

@@ -13,6 +13,10 @@ down instead. Three counters are kept for every failure:
     looser still (``source_free_failures`` failures an hour free, ``source_max_failures_per_hour``
     at most): a whole police station signs in from one NAT address, so one officer's typos must not
     make the other accounts wait, yet one address trying many usernames (spraying) is stopped.
+``flow:<address>``
+    not failures but starts of Nextcloud's login flow v2 (``identity.login_flow``), which need no
+    sign-in and each make a row: ``flow_free_per_hour`` from one address in a rolling hour are
+    free, each further one doubles the wait, ``flow_max_per_hour`` at most (:func:`count_flow`).
 
 Unknown usernames get counters like real ones, so they answer alike.
 
@@ -44,7 +48,9 @@ MAX_KEY_PART = 64
 #: How many ended tally windows one sign-in failure closes at most (bounded extra work).
 CLOSE_BATCH = 10
 
-KeyKind = Literal["pair", "account", "source"]
+FLOW_THROTTLED = "too many login flows started from this address; try again later"
+
+KeyKind = Literal["pair", "account", "source", "flow"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class ThrottlePolicy:
     source_free_failures: int = 30
     source_max_failures_per_hour: int = 1000
     tally_window_seconds: float = 300.0
+    flow_free_per_hour: int = 60
+    flow_max_per_hour: int = 600
 
 
 def keys_for(username: str, source_address: str | None) -> list[str]:
@@ -76,7 +84,13 @@ def _fit(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:40]
 
 
-def check(*, session: Session, keys: list[str], now: dt.datetime) -> None:
+def check(
+    *,
+    session: Session,
+    keys: list[str],
+    now: dt.datetime,
+    detail: str = "too many failed sign-ins; try again later",
+) -> None:
     """Raise ``Throttled`` if any key is still waiting."""
     rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
     waits = [
@@ -85,7 +99,7 @@ def check(*, session: Session, keys: list[str], now: dt.datetime) -> None:
         if row.blocked_until is not None and row.blocked_until > now
     ]
     if waits:
-        raise Throttled("too many failed sign-ins; try again later", retry_after=max(waits))
+        raise Throttled(detail, retry_after=max(waits))
 
 
 def has_failures(*, session: Session, keys: list[str]) -> bool:
@@ -125,7 +139,7 @@ def record_failure(
 
 def _kind(key: str) -> KeyKind:
     kind = key.split(":", 1)[0]
-    assert kind in ("pair", "account", "source"), key
+    assert kind in ("pair", "account", "source", "flow"), key
     return kind  # type: ignore[return-value]
 
 
@@ -133,7 +147,13 @@ def _blocked_until(
     row: LoginThrottle, now: dt.datetime, policy: ThrottlePolicy
 ) -> dt.datetime | None:
     kind = _kind(row.key)
-    if kind == "source":
+    if kind == "flow":
+        cap, failures, free = (
+            policy.flow_max_per_hour,
+            row.window_failures,
+            policy.flow_free_per_hour,
+        )
+    elif kind == "source":
         cap, failures, free = (
             policy.source_max_failures_per_hour,
             row.window_failures,  # a station's typos add up all day: count an hour only
@@ -149,6 +169,16 @@ def _blocked_until(
         return None
     delay = min(policy.base_delay_seconds * 2 ** (excess - 1), policy.max_delay_seconds)
     return now + dt.timedelta(seconds=delay)
+
+
+def count_flow(
+    *, session: Session, source_address: str | None, now: dt.datetime, policy: ThrottlePolicy
+) -> None:
+    """Count one start of a login flow from ``source_address``; raise ``Throttled`` (counting
+    nothing) while the address must wait. Requests without an address share one counter."""
+    keys = [f"flow:{_fit(source_address or '-')}"]
+    check(session=session, keys=keys, now=now, detail=FLOW_THROTTLED)
+    record_failure(session=session, keys=keys, now=now, policy=policy)
 
 
 def record_success(

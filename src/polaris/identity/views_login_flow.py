@@ -1,7 +1,8 @@
 """Nextcloud's login flow v2 over HTTP (``identity.login_flow``): the app's two requests and the
 page where the signed-in person grants it an app password.
 
-- ``POST /index.php/login/v2``: a new flow; JSON with the page to open and the poll token.
+- ``POST /index.php/login/v2``: a new flow; JSON with the page to open and the poll token (a
+  Problem, 429 with ``Retry-After``, while the client's address is throttled).
 - ``GET /index.php/login/v2/flow/{token}``: the page, for a signed-in person (sign-in and the
   second factor as for any page); ``POST`` of its form grants.
 - ``POST /index.php/login/v2/poll`` (form ``token``): the server, username and app password once
@@ -14,11 +15,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from polaris.db.uow import transaction
-from polaris.deps import DbSession
-from polaris.errors import NotFound
+from polaris.deps import CurrentInstance, DbSession, Info
+from polaris.errors import NotFound, Throttled
 from polaris.identity import login_flow
 from polaris.identity.models import User
 from polaris.web.pages import PageCaller, form_csrf
+from polaris.web.problems import problem
 from polaris.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -32,10 +34,22 @@ def _base(request: Request) -> str:
 
 
 @router.post(START)
-def start_login_flow(request: Request, session: DbSession) -> Response:
+def start_login_flow(
+    request: Request, session: DbSession, info: Info, instance: CurrentInstance
+) -> Response:
     client = login_flow.client_name(request.headers.get("user-agent"))
-    with transaction(session):
-        started = login_flow.start(session=session, client=client)
+    try:
+        with transaction(session):
+            started = login_flow.start(
+                session=session,
+                client=client,
+                source_address=info.source_address,
+                policy=instance.auth.throttle,
+            )
+    except Throttled as refused:
+        # An app, not a browser page: a Problem (pages' errors are HTML without Retry-After).
+        wait = str(max(1, round(refused.retry_after)))
+        return problem(429, refused.code, refused.detail, headers={"Retry-After": wait})
     base = _base(request)
     return JSONResponse(
         {
