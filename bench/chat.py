@@ -507,7 +507,10 @@ async def measure_latency(
     messages: int,
     rate: float,
     pids: list[int],
+    profiler: Profiler | None = None,
 ) -> Latency:
+    """Delivery latency; the CPU and the profile (``profiler``) cover the paced sends only,
+    after every client's initial sync and the warm-up message."""
     tag = secrets.token_hex(3)
     arrivals = Arrivals(len(logins), room, tag)
     ready = asyncio.Event()
@@ -532,7 +535,7 @@ async def measure_latency(
             raise BenchError(f"{mx.name}: the warm-up message did not reach every client")
         sent: dict[int, float] = {}
         interval = 1.0 / rate
-        with Cpu(pids) as cpu:
+        with profiler or contextlib.nullcontext(), Cpu(pids) as cpu:
             t_start = time.perf_counter()
             for number in range(1, messages + 1):
                 # Sends are paced on a fixed schedule, not back to back after a slow answer.
@@ -706,10 +709,9 @@ async def bench_server(
             progress(f"{name}: {count} sync clients, {opts.messages} messages at {opts.rate}/s")
             seconds = min(opts.py_spy, opts.messages / opts.rate)
             profiler = Profiler(server_pid, seconds, workdir / f"sync{count}.txt")
-            with profiler:
-                latency = await measure_latency(
-                    mx, owner, logins[:count], room, opts.messages, opts.rate, pids
-                )
+            latency = await measure_latency(
+                mx, owner, logins[:count], room, opts.messages, opts.rate, pids, profiler
+            )
             if count == max(opts.clients):
                 result.profiles[f"{count} sync clients"] = profiler.top(f"{name}/")
             result.latency[count] = latency
