@@ -67,22 +67,29 @@ async def get_sync(
             limit = timeline_limit(session, caller.caller.user.id, filter)
             return sync.initial(who, timeline_limit=limit)
 
-    def quiet(at: sync.Token) -> frozenset[int] | None:
+    def start(at: sync.Token | None) -> frozenset[int] | None:
+        """What committed before this request is in its answer (read-your-writes), without
+        waiting for the hub or the event runner to sequence it: one read transaction looks for
+        unsequenced events and reads the head, and only when some wait are they sequenced here
+        (later reads follow a wake-up, which the hub gives after sequencing). Then, for a
+        client just answered that comes back at once, the rooms to wait on when the hub's copy
+        shows nothing for it since its token (``Hub.quiet``; None: read now)."""
         with transaction(session, read_only=True):
+            pending = consumers.has_unsequenced(session)
             head = events.head_position(session)
+        if pending:
+            consumers.sequence_pending(instance.sessions)
+            with transaction(session, read_only=True):
+                head = events.head_position(session)
+        if at is None:
+            return None
         return live.quiet(who.actor.user_id, at.position, head, at.serial)
 
     first = True
     while True:
         if first:
-            # What committed before this request is in its answer (read-your-writes), without
-            # waiting for the hub or the event runner to sequence it. Later reads follow a
-            # wake-up, which the hub gives after sequencing.
-            await run_in_threadpool(consumers.sequence_pending, instance.sessions)
             first = False
-            # A client just answered comes back at once: when the hub's copy shows nothing for
-            # it since its token, wait before reading anything more.
-            rooms = await run_in_threadpool(quiet, token) if token is not None else None
+            rooms = await run_in_threadpool(start, token)
             remaining = deadline - loop.time()
             if token is not None and rooms is not None and remaining > 0:
                 await live.wait_beyond(
