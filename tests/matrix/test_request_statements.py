@@ -155,3 +155,22 @@ def test_a_send_and_each_woken_sync_cost_a_pinned_number_of_statements(room: Roo
         assert tally.read_transactions == 2, tally.describe()
     assert second.count == 8, second.describe()
     assert first.count == 10, first.describe()
+
+
+def test_a_sync_right_after_a_send_has_it_before_anything_sequenced_it(room: Room) -> None:
+    """Read-your-writes: the sync's first look finds the send's event waiting for its position
+    and sequences it (the hub has not run), then answers with it, once."""
+    syncs = "/_matrix/client/v3/sync"
+    since = room.call("si.a1", "GET", f"{syncs}?timeout=0")["next_batch"]
+    room.call(
+        "si.a1", "PUT",
+        f"/_matrix/client/v3/rooms/{quote(room.room_id)}/send/m.room.message/rw1",
+        {"msgtype": "m.text", "body": "अभी भेजा"},
+    )  # fmt: skip
+    with counting(room.engine) as tally:
+        answer = room.call("si.a1", "GET", f"{syncs}?since={since}&timeout=0")
+    assert _texts(answer, room.room_id) == ["अभी भेजा"]
+    assert tally.write_transactions == 1, tally.describe()  # the positions, nothing else
+    again = room.call("si.a1", "GET", f"{syncs}?since={answer['next_batch']}&timeout=0")
+    assert _texts(again, room.room_id) == []
+    room.catch_up()
