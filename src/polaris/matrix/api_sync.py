@@ -23,7 +23,7 @@ from polaris.events import consumers
 from polaris.events import service as events
 from polaris.matrix import settings_store, sync
 from polaris.matrix.body import parse_object
-from polaris.matrix.caller import MatrixRead
+from polaris.matrix.caller import Matrix
 from polaris.matrix.ids import server_name
 from polaris.matrix.routing import CLIENT_PREFIXES
 
@@ -36,7 +36,7 @@ MAX_TIMELINE = 100
 
 async def get_sync(
     request: Request,
-    caller: MatrixRead,
+    caller: Matrix,
     instance: CurrentInstance,
     session: DbSession,
     since: Annotated[str | None, Query(max_length=64)] = None,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from polaris.access import gate
 from polaris.access.policy import route_need
@@ -42,23 +41,12 @@ def access_token(request: Request) -> str | None:
 
 
 def get_matrix_caller(request: Request, session: DbSession) -> MatrixCaller:
-    return _matrix_caller(request, session, hold=False)
-
-
-def get_matrix_read_caller(request: Request, session: DbSession) -> MatrixCaller:
-    """The caller, its read-only transaction left open for the route's first reads (a
-    ``/sync``'s look at the stream): one transaction and one snapshot for both. Ended before
-    the route writes (``db.uow``), and by a due last-seen write here."""
-    return _matrix_caller(request, session, hold=True)
-
-
-def _matrix_caller(request: Request, session: Session, *, hold: bool) -> MatrixCaller:
     token = access_token(request)
     if token is None:
         raise MatrixError(401, "M_MISSING_TOKEN", "missing access token")
     instance = get_instance(request)
     info = get_request_info(request)
-    with transaction(session, read_only=True, hold=hold):
+    with transaction(session, read_only=True):
         device = device_of_token(session, token)
         if device is None:
             raise MatrixError(401, "M_UNKNOWN_TOKEN", UNKNOWN_TOKEN)
@@ -80,4 +68,3 @@ def _matrix_caller(request: Request, session: Session, *, hold: bool) -> MatrixC
 
 
 Matrix = Annotated[MatrixCaller, Depends(get_matrix_caller)]
-MatrixRead = Annotated[MatrixCaller, Depends(get_matrix_read_caller)]
