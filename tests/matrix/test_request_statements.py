@@ -176,3 +176,24 @@ def test_a_sync_right_after_a_send_has_it_before_anything_sequenced_it(room: Roo
     again = room.call("si.a1", "GET", f"{syncs}?since={answer['next_batch']}&timeout=0")
     assert _texts(again, room.room_id) == []
     room.catch_up()
+
+
+def test_the_event_runner_moves_past_a_message_in_few_write_transactions(room: Room) -> None:
+    """After a send, one pass of the event runner: the consumers that do not take chat events
+    (most of them) move their cursors together, in one write transaction."""
+    import polaris.handlers  # noqa: F401 - every consumer registered, as in ``polaris serve``
+
+    consumers.run_pass(room.instance.sessions)  # caught up
+    room.call(
+        "hc.a1", "PUT",
+        f"/_matrix/client/v3/rooms/{quote(room.room_id)}/send/m.room.message/er1",
+        {"msgtype": "m.text", "body": "धावक"},
+    )  # fmt: skip
+    room.catch_up()  # sequenced, as the hub does first
+    behind = len(consumers.registered_consumers())
+    with counting(room.engine) as tally:
+        consumers.run_pass(room.instance.sessions)
+    print(f"{room.backend} run_pass, {behind} consumers: {tally.describe()}")
+    # The idle cursors together, then the message index's batch (it was 18: a batch and an
+    # empty next look for each of the 9 consumers).
+    assert tally.write_transactions <= 2, tally.describe()

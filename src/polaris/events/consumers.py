@@ -80,12 +80,19 @@ def run_batch(
     """Hand one batch to ``chosen`` and move its cursor past it; how many events it looked at
     (0 when it is caught up or its handler failed; with ``raise_errors`` a failure is raised
     after it is recorded)."""
+    return _batch(sessions, chosen, raise_errors=raise_errors)[0]
+
+
+def _batch(
+    sessions: sessionmaker[Session], chosen: Consumer, *, raise_errors: bool
+) -> tuple[int, int]:
+    """:func:`run_batch`, with the position the cursor is at after it (-1 when not known)."""
     try:
         with unit_of_work(sessions) as session:
             after = _lock_cursor(session, chosen)
             until = repo.last_position_until(session, after=after, limit=chosen.batch)
             if until is None:
-                return 0
+                return 0, after
             kinds = sorted(chosen.kinds) if chosen.kinds is not None else None
             rows = repo.events_after(
                 session, after=after, limit=chosen.batch, kinds=kinds, until=until
@@ -93,13 +100,13 @@ def run_batch(
             if rows:
                 chosen.handle(session, [Event.of(row) for row in rows])
             repo.advance_cursor(session, chosen.name, position=until, now=utcnow())
-            return until - after
+            return until - after, until
     except Exception as error:  # a failing consumer must not stop the runner or the others
         log.warning("event consumer %s failed: %r", chosen.name, error)
         _record_failure(sessions, chosen, f"{type(error).__name__}: {error}"[:2000])
         if raise_errors:
             raise
-        return 0
+        return 0, -1
 
 
 def _lock_cursor(session: Session, chosen: Consumer) -> int:
@@ -164,8 +171,13 @@ def run_pass(sessions: sessionmaker[Session], *, raise_errors: bool = False) -> 
     moved_idle, busy = _advance_idle(sessions, behind, glance)
     progress += moved_idle
     for chosen in busy:
-        while (moved := run_batch(sessions, chosen, raise_errors=raise_errors)) > 0:
+        # Batches until the cursor reaches the head the glance saw (a batch that reaches it needs
+        # no second, empty, write transaction to find nothing more); later events, next pass.
+        while True:
+            moved, position = _batch(sessions, chosen, raise_errors=raise_errors)
             progress += moved
+            if moved == 0 or position >= glance.head:
+                break
     return progress
 
 
