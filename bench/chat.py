@@ -356,7 +356,9 @@ class Cpu:
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.t0
         self.client = (time.process_time() - self.client0) / self.wall
-        self.server = (cpu_seconds(self.server_pids) - self.server0) / self.wall
+        #: The server's CPU seconds over the phase, and as a share of its wall-clock time.
+        self.server_seconds = cpu_seconds(self.server_pids) - self.server0
+        self.server = self.server_seconds / self.wall
 
 
 @dataclass
@@ -371,6 +373,11 @@ class Throughput:
     def rate(self) -> float:
         return self.messages / self.seconds
 
+    @property
+    def cpu_ms_per_message(self) -> float:
+        """The server's CPU per sent message: what the shared cores' noise does not change."""
+        return self.server_cpu * self.seconds * 1000 / max(1, self.messages)
+
 
 @dataclass
 class Latency:
@@ -380,6 +387,13 @@ class Latency:
     missing: int
     client_cpu: float
     server_cpu: float
+    #: The server's CPU seconds while the messages were sent and delivered.
+    server_seconds: float = 0.0
+
+    @property
+    def cpu_ms_per_delivery(self) -> float:
+        """The server's CPU per delivered event (one message in one client's sync answer)."""
+        return self.server_seconds * 1000 / max(1, len(self.samples_ms))
 
     def pct(self, p: float) -> float:
         return percentile(self.samples_ms, p)
@@ -493,7 +507,10 @@ async def measure_latency(
     messages: int,
     rate: float,
     pids: list[int],
+    profiler: Profiler | None = None,
 ) -> Latency:
+    """Delivery latency; the CPU and the profile (``profiler``) cover the paced sends only,
+    after every client's initial sync and the warm-up message."""
     tag = secrets.token_hex(3)
     arrivals = Arrivals(len(logins), room, tag)
     ready = asyncio.Event()
@@ -518,7 +535,7 @@ async def measure_latency(
             raise BenchError(f"{mx.name}: the warm-up message did not reach every client")
         sent: dict[int, float] = {}
         interval = 1.0 / rate
-        with Cpu(pids) as cpu:
+        with profiler or contextlib.nullcontext(), Cpu(pids) as cpu:
             t_start = time.perf_counter()
             for number in range(1, messages + 1):
                 # Sends are paced on a fixed schedule, not back to back after a slow answer.
@@ -542,7 +559,9 @@ async def measure_latency(
         if number in seen
     ]
     missing = len(sent) * len(logins) - len(samples)
-    return Latency(len(logins), len(sent), samples, missing, cpu.client, cpu.server)
+    return Latency(
+        len(logins), len(sent), samples, missing, cpu.client, cpu.server, cpu.server_seconds
+    )
 
 
 # --- profiles -----------------------------------------------------------------------------------
@@ -682,21 +701,24 @@ async def bench_server(
         with profiler:
             result.throughput = await measure_throughput(mx, senders, room, opts.send_seconds, pids)
         result.profiles[f"{opts.senders} senders"] = profiler.top(f"{name}/")
-        progress(f"{name}: {result.throughput.rate:.0f} messages/s")
+        progress(
+            f"{name}: {result.throughput.rate:.0f} messages/s, server CPU "
+            f"{result.throughput.cpu_ms_per_message:.2f} ms per message"
+        )
         for count in opts.clients:
             progress(f"{name}: {count} sync clients, {opts.messages} messages at {opts.rate}/s")
             seconds = min(opts.py_spy, opts.messages / opts.rate)
             profiler = Profiler(server_pid, seconds, workdir / f"sync{count}.txt")
-            with profiler:
-                latency = await measure_latency(
-                    mx, owner, logins[:count], room, opts.messages, opts.rate, pids
-                )
+            latency = await measure_latency(
+                mx, owner, logins[:count], room, opts.messages, opts.rate, pids, profiler
+            )
             if count == max(opts.clients):
                 result.profiles[f"{count} sync clients"] = profiler.top(f"{name}/")
             result.latency[count] = latency
             progress(
                 f"{name}: p50 {latency.pct(50):.0f} ms, p99 {latency.pct(99):.0f} ms, "
-                f"{latency.missing} missing"
+                f"{latency.missing} missing, server CPU {latency.cpu_ms_per_delivery:.2f} ms per "
+                f"delivery"
             )
     return result
 
@@ -817,8 +839,9 @@ def report(
             )
     out += [
         "",
-        "| run | messages | missing | client CPU | server CPU | send p50 / p99 ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| run | messages | missing | client CPU | server CPU | send p50 / p99 ms "
+        "| server CPU ms per message / delivery |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for result in results.values():
         t = result.throughput
@@ -826,12 +849,14 @@ def report(
             out.append(
                 f"| {result.name}, {opts.senders} senders, {t.seconds:.1f} s | {t.messages} | – "
                 f"| {t.client_cpu:.0%} | {t.server_cpu:.0%} | "
-                f"{percentile(t.put_ms, 50):.0f} / {percentile(t.put_ms, 99):.0f} |"
+                f"{percentile(t.put_ms, 50):.0f} / {percentile(t.put_ms, 99):.0f} | "
+                f"{t.cpu_ms_per_message:.2f} |"
             )
         for count, run in result.latency.items():
             out.append(
                 f"| {result.name}, {count} sync clients | {run.sent} × {count} | {run.missing} | "
-                f"{run.client_cpu:.0%} | {run.server_cpu:.0%} | – |"
+                f"{run.client_cpu:.0%} | {run.server_cpu:.0%} | – | "
+                f"{run.cpu_ms_per_delivery:.2f} |"
             )
     rates = [(r.name, r.throughput) for r in results.values() if r.throughput]
     if pol and syn and pol.throughput and syn.throughput:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.db.uow import unit_of_work
@@ -122,3 +123,48 @@ def test_a_name_is_registered_once(registry: dict[str, Consumer]) -> None:
     consumers.consumer("test.one")(lambda session, events: None)
     with pytest.raises(ValueError, match="already registered"):
         consumers.consumer("test.one")(lambda session, events: None)
+
+
+def test_the_consumers_with_nothing_to_handle_move_in_one_transaction(
+    sessions: sessionmaker[Session], registry: dict[str, Consumer]
+) -> None:
+    """An event most consumers do not take (a chat message) moves their cursors together: the
+    transactions of a pass do not grow with the number of consumers it leaves alone."""
+    seen: list[int] = []
+
+    @consumers.consumer("test.chat", kinds=["chat.message_sent"])
+    def chat(session: Session, events: Sequence[Event]) -> None:
+        seen.extend(e.position for e in events)
+
+    for number in range(6):
+        consumers.consumer(f"test.idle{number}", kinds=[f"node.kind{number}"])(chat)
+    _append(sessions, "node.created")
+    drain(sessions)  # every cursor exists, at the head
+    engine = sessions.kw["bind"].engine
+    transactions: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("SAVEPOINT"):
+            transactions.append(statement)
+
+    for _ in range(2):
+        _append(sessions, "chat.message_sent")
+        transactions.clear()
+        sa_event.listen(engine, "before_cursor_execute", count)
+        try:
+            consumers.run_pass(sessions)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", count)
+        head = _head(sessions)
+        assert [_cursor(sessions, f"test.idle{n}")[0] for n in range(6)] == [head] * 6
+        assert _cursor(sessions, "test.chat") == (head, None)
+    assert seen == [2, 3]  # each message handed over once
+    # Sequencing (a glance, then the positions), the pass's glance, the idle cursors together
+    # and the chat consumer's batch, which reaches the head (no empty look after it): 5,
+    # whether 6 consumers are idle or 60 (it was a batch and an empty look per consumer: 18).
+    assert len(transactions) == 5, transactions
+
+
+def _head(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return head_position(session)

@@ -80,12 +80,19 @@ def run_batch(
     """Hand one batch to ``chosen`` and move its cursor past it; how many events it looked at
     (0 when it is caught up or its handler failed; with ``raise_errors`` a failure is raised
     after it is recorded)."""
+    return _batch(sessions, chosen, raise_errors=raise_errors)[0]
+
+
+def _batch(
+    sessions: sessionmaker[Session], chosen: Consumer, *, raise_errors: bool
+) -> tuple[int, int]:
+    """:func:`run_batch`, with the position the cursor is at after it (-1 when not known)."""
     try:
         with unit_of_work(sessions) as session:
             after = _lock_cursor(session, chosen)
             until = repo.last_position_until(session, after=after, limit=chosen.batch)
             if until is None:
-                return 0
+                return 0, after
             kinds = sorted(chosen.kinds) if chosen.kinds is not None else None
             rows = repo.events_after(
                 session, after=after, limit=chosen.batch, kinds=kinds, until=until
@@ -93,13 +100,13 @@ def run_batch(
             if rows:
                 chosen.handle(session, [Event.of(row) for row in rows])
             repo.advance_cursor(session, chosen.name, position=until, now=utcnow())
-            return until - after
+            return until - after, until
     except Exception as error:  # a failing consumer must not stop the runner or the others
         log.warning("event consumer %s failed: %r", chosen.name, error)
         _record_failure(sessions, chosen, f"{type(error).__name__}: {error}"[:2000])
         if raise_errors:
             raise
-        return 0
+        return 0, -1
 
 
 def _lock_cursor(session: Session, chosen: Consumer) -> int:
@@ -135,6 +142,13 @@ def _glance(sessions: sessionmaker[Session]) -> _Glance:
         )
 
 
+def has_unsequenced(session: Session) -> bool:
+    """Whether a committed event waits for its position, read in the caller's transaction (a
+    request that must see what committed before it checks this with its other reads, and calls
+    :func:`sequence_pending` only when it is so)."""
+    return bool(repo.unsequenced_ids(session, limit=1))
+
+
 def sequence_pending(sessions: sessionmaker[Session]) -> int:
     """Sequence every committed event waiting for a position; how many."""
     if not _glance(sessions).unsequenced:
@@ -153,12 +167,54 @@ def run_pass(sessions: sessionmaker[Session], *, raise_errors: bool = False) -> 
     many events were sequenced or handed over."""
     progress = sequence_pending(sessions)
     glance = _glance(sessions)
-    for chosen in registered_consumers():
-        if glance.cursors.get(chosen.name, -1) >= glance.head:
-            continue
-        while (moved := run_batch(sessions, chosen, raise_errors=raise_errors)) > 0:
+    behind = [c for c in registered_consumers() if glance.cursors.get(c.name, -1) < glance.head]
+    moved_idle, busy = _advance_idle(sessions, behind, glance)
+    progress += moved_idle
+    for chosen in busy:
+        # Batches until the cursor reaches the head the glance saw (a batch that reaches it needs
+        # no second, empty, write transaction to find nothing more); later events, next pass.
+        while True:
+            moved, position = _batch(sessions, chosen, raise_errors=raise_errors)
             progress += moved
+            if moved == 0 or position >= glance.head:
+                break
     return progress
+
+
+def _advance_idle(
+    sessions: sessionmaker[Session], behind: list[Consumer], glance: _Glance
+) -> tuple[int, list[Consumer]]:
+    """Move the cursors of the consumers that have nothing to handle up to the head in one
+    write transaction, rather than one each; how far they moved, and the consumers left to
+    run (with events of their kinds, every kind, or no cursor yet).
+
+    A chat message is one event that most consumers do not take (the drive's, the search
+    index's, the notifiers'): each used to cost a write transaction of its own to move its
+    cursor past it, several commits per message behind SQLite's one writer lock. The cursors
+    are locked in name order, so two nodes doing this at once take turns; a cursor another node
+    moved meanwhile is left where it is (never moved back)."""
+    idle = [c for c in behind if c.kinds is not None and c.name in glance.cursors]
+    busy = [c for c in behind if c not in idle]
+    if not idle:
+        return 0, busy
+    moved = 0
+    try:
+        with unit_of_work(sessions) as session:
+            for chosen in idle:
+                after = repo.lock_or_create_cursor(session, chosen.name, start=glance.head)
+                if after >= glance.head:
+                    continue
+                kinds = sorted(chosen.kinds or ())
+                if repo.events_after(session, after=after, limit=1, kinds=kinds, until=glance.head):
+                    busy.append(chosen)
+                    continue
+                repo.advance_cursor(session, chosen.name, position=glance.head, now=utcnow())
+                moved += glance.head - after
+    except Exception:  # a database hiccup: each consumer runs its own batch, as before
+        log.warning("could not move the idle event cursors together", exc_info=True)
+        return 0, behind
+    order = {c.name: n for n, c in enumerate(behind)}
+    return moved, sorted(busy, key=lambda c: order[c.name])
 
 
 def drain(sessions: sessionmaker[Session], *, raise_errors: bool = True) -> int:

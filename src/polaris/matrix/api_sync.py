@@ -44,21 +44,7 @@ async def get_sync(
     del set_presence
     jobs = instance.settings.jobs
     live = hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
-
-    def read_filter() -> sync_filter.SyncFilter:
-        with transaction(session, read_only=True):
-            return sync_filter.load(session, caller.caller.user.id, filter)
-
-    wanted = await run_in_threadpool(read_filter)
-    who = sync.Caller(
-        session=session,
-        actor=caller.caller.actor,
-        context=caller.caller.context,
-        server=server_name(instance.settings, request),
-        live=live,
-        device=(caller.caller.actor.user_id, caller.device_id),
-        lazy_members=wanted.lazy_load_members,
-    )
+    user_id = caller.caller.actor.user_id
     token = None if since is None or full_state else sync.parse_token(since)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(timeout, MAX_TIMEOUT_MS) / 1000
@@ -69,26 +55,44 @@ async def get_sync(
                 return sync.incremental(who, at)
             return sync.initial(who, timeline_limit=wanted.timeline_limit)
 
-    def quiet(at: sync.Token) -> frozenset[int] | None:
+    def start(at: sync.Token | None) -> tuple[frozenset[int] | None, sync_filter.SyncFilter]:
+        """What committed before this request is in its answer (read-your-writes), without
+        waiting for the hub or the event runner to sequence it: one read transaction looks for
+        unsequenced events and reads the head, and only when some wait are they sequenced here
+        (later reads follow a wake-up, which the hub gives after sequencing). Then, for a
+        client just answered that comes back at once, the rooms to wait on when the hub's copy
+        shows nothing for it since its token (``Hub.quiet``; None: read now). The same read
+        transaction reads the request's filter (a stored one is a row)."""
         with transaction(session, read_only=True):
+            wanted = sync_filter.load(session, caller.caller.user.id, filter)
+            pending = consumers.has_unsequenced(session)
             head = events.head_position(session)
-        return live.quiet(who.actor.user_id, at.position, head, at.serial)
+        if pending:
+            consumers.sequence_pending(instance.sessions)
+            with transaction(session, read_only=True):
+                head = events.head_position(session)
+        if at is None:
+            return None, wanted
+        return live.quiet(user_id, at.position, head, at.serial), wanted
 
+    rooms, wanted = await run_in_threadpool(start, token)
+    who = sync.Caller(
+        session=session,
+        actor=caller.caller.actor,
+        context=caller.caller.context,
+        server=server_name(instance.settings, request),
+        live=live,
+        device=(user_id, caller.device_id),
+        lazy_members=wanted.lazy_load_members,
+    )
     first = True
     while True:
         if first:
-            # What committed before this request is in its answer (read-your-writes), without
-            # waiting for the hub or the event runner to sequence it. Later reads follow a
-            # wake-up, which the hub gives after sequencing.
-            await run_in_threadpool(consumers.sequence_pending, instance.sessions)
             first = False
-            # A client just answered comes back at once: when the hub's copy shows nothing for
-            # it since its token, wait before reading anything more.
-            rooms = await run_in_threadpool(quiet, token) if token is not None else None
             remaining = deadline - loop.time()
             if token is not None and rooms is not None and remaining > 0:
                 await live.wait_beyond(
-                    token.position, remaining, rooms=rooms, user_id=who.actor.user_id,
+                    token.position, remaining, rooms=rooms, user_id=user_id,
                     serial=token.serial,
                 )  # fmt: skip
         result = await run_in_threadpool(build, token)
@@ -103,7 +107,7 @@ async def get_sync(
             token.position,
             remaining,
             rooms=result.rooms,
-            user_id=caller.caller.actor.user_id,
+            user_id=user_id,
             serial=token.serial,
         )
 

@@ -16,9 +16,8 @@ rows from the lowest ``seq`` the batch names, per room, up to (not including) th
 a later stream event names are exactly the room's rows added since the token (``_new_rows``):
 each is given once, in order, however long the client was away, even when a batch ends between
 one transaction's stream events. A room the user joined in the batch comes with its full state;
-rooms left show the leave. A read marker the user moved (``chat.marker.updated``) brings the
-room with its account data. What of a filter applies (types, lazy-loaded members) is in
-``matrix.sync_filter``.
+rooms left show the leave. A moved read marker (``chat.marker.updated``) brings the room with
+its account data. What of a filter applies is in ``matrix.sync_filter``.
 """
 
 from __future__ import annotations
@@ -425,7 +424,9 @@ def incremental(c: Caller, since: Token) -> Result:
     joined = [r for r, m in memberships.items() if m.membership == JOIN]
     typing_rooms = {r for r in joined if c.live.typing_changed(r, since.serial)}
     touched = sorted(set(seqs) | set(read_by) | typing_rooms | marked)
-    unread = messages.unread_counts(session=c.session, actor=c.actor) if touched else {}
+    # The kept unread counts (``chat.unread``) are on the member rows just read: the same
+    # numbers ``messages.unread_counts`` reads, without a statement of their own.
+    unread = {r: m.unread for r, m in memberships.items() if m.membership == JOIN}
     has_data = False
     for room_id in touched:
         member = memberships.get(room_id)
