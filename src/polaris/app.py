@@ -154,11 +154,15 @@ def create_app(
     problems.install(app)
     ingest_views.decorate(listing.install(app))
     notification_views.register(header.install(app))
+    # The drive's metadata routes first: a request is matched against the routes in order
+    # (165 µs for `GET /nodes/{id}` behind the identity routers, 36 µs first); no path of
+    # another router matches one of the drive's, so the order decides nothing else (checked
+    # for every route and method when it was moved).
+    app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(groups_router, prefix=API_PREFIX)
     app.include_router(directory_router, prefix=API_PREFIX)
     app.include_router(app_passwords_router, prefix=API_PREFIX)
-    app.include_router(drive_router, prefix=API_PREFIX)
     app.include_router(content_router, prefix=API_PREFIX)
     app.include_router(retention_router, prefix=API_PREFIX)
     app.include_router(tus_router, prefix=API_PREFIX)

@@ -22,7 +22,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from polaris.drive import stamps
 from polaris.drive.models import FILE, FOLDER, FileVersion, Node, Share, Space
@@ -293,24 +293,26 @@ def children_page(
     *,
     parent_id: int,
     max_classification: int,
-    sort_column: SQLColumnExpression[Any],
+    sort_field: str,
     descending: bool,
     after: Sequence[Any] | None,
     limit: int,
 ) -> list[Node]:
-    """Live children of a folder at or below a level, folders first, then by ``sort_column`` and
-    id (both ``descending`` or not), after a cursor ``(is_file, value, id)``; one statement.
+    """Live children of a folder at or below a level, folders first, then by the column
+    ``sort_field`` and id (both ``descending`` or not), after a cursor ``(is_file, value, id)``;
+    one statement.
 
     Each kind is read by a query of its own, in an order the index ``ix_node_live_children``
     (parent, kind, name, id; live nodes) gives, stopping after ``limit`` rows; the two are joined
-    with ``UNION ALL`` and only their at most ``2 × limit`` ids are sorted again. A single query
+    with ``UNION ALL`` and only their at most ``2 × limit`` rows are sorted again. A single query
     ordered by ``kind = 'file'`` first could use no index for that order and sorted the whole
     folder for every page (the time of a page grew with the folder's size).
     """
-    order = [(sort_column, descending), (Node.id, descending)]
+    order = [(getattr(Node, sort_field), descending), (Node.id, descending)]
+    ordered = [column.desc() if desc else column.asc() for column, desc in order]
     parts = []
     for kind in (FOLDER, FILE):
-        query = select(Node.id).where(
+        query = select(Node).where(
             Node.parent_id == parent_id,
             Node.kind == kind,
             Node.trashed_at.is_(None),
@@ -322,17 +324,17 @@ def children_page(
                 continue  # the cursor is among the files: every folder came before it
             if after_file == (kind == FILE):
                 query = query.where(keyset_after(order, rest))
-        ordered = [column.desc() if desc else column.asc() for column, desc in order]
-        parts.append(select(query.order_by(*ordered).limit(limit).subquery().c.id))
-    ids = parts[0] if len(parts) == 1 else union_all(*parts)
-    is_file = Node.kind == FILE  # False (folders) sorts first
-    page = (
-        select(Node)
-        .where(Node.id.in_(ids))
-        .order_by(is_file, *[column.desc() if desc else column.asc() for column, desc in order])
+        # A subquery each: SQLite takes no ORDER BY or LIMIT on a member of a UNION.
+        parts.append(select(query.order_by(*ordered).limit(limit).subquery()))
+    both = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    page = aliased(Node, both)
+    again = [getattr(page, sort_field), page.id]  # at most 2 × limit rows to sort
+    rows = (
+        select(page)
+        .order_by(page.kind == FILE, *[c.desc() if descending else c.asc() for c in again])
         .limit(limit)
     )
-    return list(session.scalars(page).all())
+    return list(session.scalars(rows).all())
 
 
 def trashed_in_space(session: Session, space_id: int) -> list[Node]:

@@ -95,12 +95,12 @@ def list_children(
         session=session, actor=actor, context=context, node_id=folder_id, action=Action.READ
     )
     limit = max(1, min(limit, MAX_PAGE))
-    modified = stamps.modified_column(actor.clearance)  # as the actor sees it
+    modified = stamps.MODIFIED_FIELDS[actor.clearance]  # as the actor sees it
     rows = repo.children_page(
         session,
         parent_id=folder.node.id,
         max_classification=int(actor.clearance),
-        sort_column={"name": Node.sort_name, "modified": modified, "size": Node.size}[sort],
+        sort_field={"name": "sort_name", "modified": modified, "size": "size"}[sort],
         descending=descending,
         after=None if cursor is None else decode_cursor(cursor, sort),
         limit=limit + 1,
