@@ -164,6 +164,13 @@ def main() -> int:
         "two builds alternately, --pairs times each",
     )
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument(
+        "--compare-dir",
+        type=Path,
+        default=None,
+        help="with --compare and --reuse: a copy of the instance at the other build's schema, "
+        "for the other build (an older build refuses a database migrated past it)",
+    )
     args = parser.parse_args()
     builds: dict[str, dict[str, str]] = {"this": {}}
     if args.compare is not None:
@@ -182,7 +189,10 @@ def main() -> int:
         paths: dict[str, str] = {}
         for _ in range(runs):
             for name, env in builds.items():
-                server = PolarisServer(workdir, args.polaris_bin, reuse=reuse)
+                where = workdir
+                if name == "other" and args.compare_dir is not None:
+                    where = args.compare_dir
+                server = PolarisServer(where, args.polaris_bin, reuse=reuse)
                 server.env = env
                 with server:
                     if not paths:
