@@ -214,6 +214,8 @@ class Server:
         self.port = free_port()
         self.log = workdir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        #: Extra environment for the server process (e.g. ``PYTHONPATH`` of another build).
+        self.env: dict[str, str] = {}
 
     @property
     def pid(self) -> int:
@@ -235,7 +237,11 @@ class Server:
         self.prepare()
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env} if self.env else None,
             )
         path, status = self.ready_path()
         wait_for_http(self.proc, self.port, path, log=self.log, want_status=status)
@@ -365,15 +371,23 @@ class PolarisServer(Server):
     name = "polaris"
     user = "ct.kotwali"
 
-    def __init__(self, workdir: Path, polaris_bin: Path, workers: int = 1) -> None:
+    def __init__(
+        self, workdir: Path, polaris_bin: Path, workers: int = 1, *, reuse: bool = False
+    ) -> None:
         super().__init__(workdir)
         self.polaris_bin = polaris_bin
         self.workers = workers
         self.data_dir = workdir / "data"
         self.token = ""
         self.server_version = ""
+        #: Serve the instance and token a former run left in ``workdir`` (``token.txt``).
+        self.reuse = reuse
 
     def prepare(self) -> None:
+        token_file = self.workdir / "token.txt"
+        if self.reuse:
+            self.token = token_file.read_text().strip()
+            return
         bin_ = str(self.polaris_bin)
         setup_log = self.workdir / "setup.log"
         run_checked([bin_, "init", str(self.data_dir), "--demo"], log=setup_log)
@@ -397,6 +411,7 @@ class PolarisServer(Server):
         if not lines:
             raise BenchError("`polaris token create` printed no token")
         self.token = lines[-1]
+        token_file.write_text(self.token + "\n")
 
     def command(self) -> list[str]:
         return [

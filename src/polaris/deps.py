@@ -221,6 +221,40 @@ def get_read_caller(
     return _caller(request, session, route_need(request.method, scopes.scopes), hold=True)
 
 
+@dataclass(frozen=True)
+class ReadGate:
+    """A read route's caller, resolved in the route's own trip to the thread pool.
+
+    FastAPI runs a synchronous dependency and a synchronous route in two trips to the thread
+    pool (about 120 µs of CPU and 300 µs of wall time each on the 2-core test machine); a
+    metadata GET needs about 1 ms in all. A route that takes a ``ReadGate`` is ``async`` and
+    makes one trip, in which it first calls :meth:`caller` (the same authentication and
+    ``access`` decision as :func:`get_read_caller`, in the held read-only transaction) and then
+    does its reads. The session is reached only through :meth:`caller`, so a route cannot read
+    before the caller is decided.
+    """
+
+    request: Request
+    need: Need
+    _session: Session
+
+    def caller(self) -> tuple[Caller, Session]:
+        """Authenticate and decide (as :func:`get_read_caller`); the caller and the session."""
+        return _caller(self.request, self._session, self.need, hold=True), self._session
+
+
+async def get_read_gate(
+    request: Request,
+    scopes: SecurityScopes,
+    session: Annotated[Session, Depends(get_session)],
+    _token: TokenCredentials,
+    _cookie: SessionCookie,
+) -> ReadGate:
+    """:class:`ReadGate` for a read route: the same credentials and scopes as
+    :func:`get_read_caller` (the OpenAPI shows the same), decided when the route calls it."""
+    return ReadGate(request, route_need(request.method, scopes.scopes), session)
+
+
 def get_session_caller(
     request: Request, session: Annotated[Session, Depends(get_session)], _cookie: SessionCookie
 ) -> Caller:
@@ -290,6 +324,7 @@ def get_admin(
 DbSession = Annotated[Session, Depends(get_session)]
 CurrentCaller = Annotated[Caller, Security(get_caller)]
 ReadCaller = Annotated[Caller, Security(get_read_caller)]
+ReadGated = Annotated[ReadGate, Security(get_read_gate)]
 SessionCaller = Annotated[Caller, Depends(get_session_caller)]
 PasswordCaller = Annotated[Caller, Depends(get_password_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin)]

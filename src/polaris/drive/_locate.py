@@ -42,7 +42,11 @@ class Located:
     @property
     def classification(self) -> Classification:
         """The effective level: the highest along the path (a secret folder's files are secret)."""
-        return Classification(max(node.classification for node in self.chain))
+        level = self.node.classification
+        for node in self.ancestors:  # a loop: a folder page asks this of every child
+            if node.classification > level:
+                level = node.classification
+        return Classification(level)
 
     @property
     def display_path(self) -> str:
@@ -209,10 +213,11 @@ class Permissions:
         self.actor = actor
         self._decided: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
 
-    def of(self, located: Located) -> list[str]:
+    def of(self, located: Located, level: int | None = None) -> list[str]:
+        """``level``: ``located.classification`` when the caller has it already."""
         key = (
             located.space.id,
-            int(located.classification),
+            int(located.classification) if level is None else level,
             tuple(share.id for share in located.shares),
         )
         found = self._decided.get(key)

@@ -9,11 +9,21 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from polaris.access.policy import Permission
 from polaris.db.uow import transaction
-from polaris.deps import AdminCaller, CurrentCaller, CurrentInstance, DbSession, ReadCaller
+from polaris.deps import (
+    AdminCaller,
+    CurrentCaller,
+    CurrentInstance,
+    DbSession,
+    ReadCaller,
+    ReadGate,
+    ReadGated,
+)
 from polaris.drive import changes, classifying, copying, service, shares, spaces, trash
+from polaris.drive._cursor import SortField
 from polaris.drive._locate import Permissions
 from polaris.drive.schemas import (
     ChangeFeed,
@@ -30,6 +40,7 @@ from polaris.drive.schemas import (
     SpaceRead,
     classification_level,
 )
+from polaris.instance import Instance
 from polaris.web.params import Id, Position
 
 router = APIRouter(tags=["drive"])
@@ -37,14 +48,18 @@ IfMatch = Annotated[str | None, Header(alias="if-match")]
 
 
 @router.get("/spaces", response_model=list[SpaceRead])
-def list_spaces(
-    caller: ReadCaller, session: DbSession, instance: CurrentInstance
-) -> list[SpaceRead]:
+async def list_spaces(gate: ReadGated, instance: CurrentInstance) -> list[SpaceRead]:
     """The caller's own space, their unit's, and those of units within their reach.
 
     Read in the caller's snapshot; only when one of those spaces was never used (it is made on
-    first use) does a write transaction follow, to make it.
+    first use) does a write transaction follow, to make it. One trip to the thread pool for the
+    caller and the reads (``deps.ReadGate``).
     """
+    return await run_in_threadpool(_list_spaces, gate, instance)
+
+
+def _list_spaces(gate: ReadGate, instance: Instance) -> list[SpaceRead]:
+    caller, session = gate.caller()
     with transaction(session, read_only=True):
         found = spaces.existing_visible_spaces(session=session, actor=caller.actor)
         if found is not None:
@@ -91,32 +106,41 @@ def set_quota(
 
 
 @router.get("/nodes/{node_id}", response_model=NodeRead)
-def get_node(node_id: Id, caller: ReadCaller, session: DbSession) -> NodeRead:
-    context = caller.context
+async def get_node(node_id: Id, gate: ReadGated) -> NodeRead:
+    return await run_in_threadpool(_get_node, node_id, gate)
+
+
+def _get_node(node_id: int, gate: ReadGate) -> NodeRead:
+    caller, session = gate.caller()
     with transaction(session, read_only=True):
         located = service.get_node(
-            session=session, actor=caller.actor, context=context, node_id=node_id
+            session=session, actor=caller.actor, context=caller.context, node_id=node_id
         )
         return NodeRead.of(located, caller.actor)
 
 
 @router.get("/nodes/{node_id}/children", response_model=NodePage)
-def list_children(
+async def list_children(
     node_id: Id,
-    caller: ReadCaller,
-    session: DbSession,
+    gate: ReadGated,
     sort: Literal["name", "modified", "size"] = "name",
     order: Literal["asc", "desc"] = "asc",
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
     cursor: str | None = None,
 ) -> NodePage:
     """One page of a folder, folders first; pass ``next_cursor`` back for the next page."""
-    context = caller.context
+    return await run_in_threadpool(_list_children, node_id, gate, sort, order, limit, cursor)
+
+
+def _list_children(
+    node_id: int, gate: ReadGate, sort: SortField, order: str, limit: int, cursor: str | None
+) -> NodePage:
+    caller, session = gate.caller()
     with transaction(session, read_only=True):
         folder, page = service.list_children(
             session=session,
             actor=caller.actor,
-            context=context,
+            context=caller.context,
             folder_id=node_id,
             sort=sort,
             descending=order == "desc",

@@ -107,6 +107,17 @@ class Node(Base):
             postgresql_where=text("trashed_at IS NULL"),
         ),
         Index("ix_node_parent_sort", "parent_id", "sort_name", "id"),
+        # A page of a folder (``repo.children_page``): each kind in name order, live nodes only,
+        # so that a page reads its rows in order and stops, whatever the folder's size.
+        Index(
+            "ix_node_live_children",
+            "parent_id",
+            "kind",
+            "sort_name",
+            "id",
+            sqlite_where=text("trashed_at IS NULL"),
+            postgresql_where=text("trashed_at IS NULL"),
+        ),
         # Prefix searches (``path LIKE '/1/7/%'``) use the index on PostgreSQL whatever the locale.
         Index("ix_node_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
         Index("ix_node_trash", "space_id", "trashed_at"),

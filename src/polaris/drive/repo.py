@@ -5,13 +5,14 @@ commit. Shares have theirs in ``drive.shares_repo``, what the blob store keeps i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    SQLColumnExpression,
+    BindParameter,
+    Select,
     and_,
     bindparam,
     delete,
@@ -19,12 +20,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from polaris.drive import stamps
-from polaris.drive.models import FileVersion, Node, Share, Space
+from polaris.drive.models import FILE, FOLDER, FileVersion, Node, Share, Space
 from polaris.identity.models import Unit, User
 
 
@@ -268,44 +270,74 @@ def _like_prefix(path: str) -> str:
     return f"{path}%"
 
 
-def keyset_after(
-    columns: Sequence[tuple[SQLColumnExpression[Any], bool]], values: Sequence[object]
-) -> ColumnElement[bool]:
-    """Rows strictly after ``values`` in the order of ``columns`` (each (column, descending)).
-
-    Spelt out as ``a > x OR (a = x AND b > y) OR ...`` so that each column may go its own way.
-    """
-    clauses: list[ColumnElement[bool]] = []
-    for index, (column, descending) in enumerate(columns):
-        # literal(): a bare True/False would make SQLAlchemy refuse ``<`` and ``>``.
-        equal = [
-            col == literal(value) for (col, _), value in zip(columns[:index], values, strict=False)
-        ]
-        bound = literal(values[index])
-        after = column < bound if descending else column > bound
-        clauses.append(and_(*equal, after))
-    return or_(*clauses)
-
-
 def children_page(
     session: Session,
     *,
     parent_id: int,
     max_classification: int,
-    columns: Sequence[tuple[SQLColumnExpression[Any], bool]],
-    after: Sequence[object] | None,
+    sort_field: str,
+    descending: bool,
+    after: Sequence[Any] | None,
     limit: int,
 ) -> list[Node]:
-    """Live children of a folder at or below a level, in ``columns`` order, after a cursor."""
-    query = select(Node).where(
-        Node.parent_id == parent_id,
-        Node.trashed_at.is_(None),
-        Node.classification <= max_classification,
-    )
+    """Live children of a folder at or below a level, folders first, then by the column
+    ``sort_field`` and id (both ``descending`` or not), after a cursor ``(is_file, value, id)``;
+    one statement (:func:`_page_statement`)."""
+    params: dict[str, Any] = {
+        "parent_id": parent_id,
+        "max_classification": max_classification,
+        "limit": limit,
+    }
+    after_kind = None
     if after is not None:
-        query = query.where(keyset_after(columns, after))
-    order = [column.desc() if desc else column.asc() for column, desc in columns]
-    return list(session.scalars(query.order_by(*order).limit(limit)).all())
+        after_file, params["after_value"], params["after_id"] = after
+        after_kind = FILE if after_file else FOLDER
+    query = _page_statement(sort_field, descending, after_kind)
+    return list(session.scalars(query, params).all())
+
+
+@functools.lru_cache(maxsize=64)
+def _page_statement(sort_field: str, descending: bool, after_kind: str | None) -> Select[Any]:
+    """The statement of a page, built once per order and cursor position (building it, with its
+    subqueries' columns, cost more than running it: 5 ms against 1 at 10,000 children).
+
+    Each kind is read by a query of its own, in an order the index ``ix_node_live_children``
+    (parent, kind, name, id; live nodes) gives, stopping after ``limit`` rows; the two are joined
+    with ``UNION ALL`` and only their at most ``2 × limit`` rows are sorted again. A single query
+    ordered by ``kind = 'file'`` first could use no index for that order and sorted the whole
+    folder for every page (the time of a page grew with the folder's size).
+    """
+    column = getattr(Node, sort_field)
+    value: BindParameter[Any] = bindparam("after_value")
+    node_id: BindParameter[int] = bindparam("after_id")
+    if descending:
+        after = or_(column < value, and_(column == value, Node.id < node_id))
+        ordered = [column.desc(), Node.id.desc()]
+    else:
+        after = or_(column > value, and_(column == value, Node.id > node_id))
+        ordered = [column.asc(), Node.id.asc()]
+    parts = []
+    for kind in (FOLDER, FILE):
+        if after_kind == FILE and kind == FOLDER:
+            continue  # the cursor is among the files: every folder came before it
+        query = select(Node).where(
+            Node.parent_id == bindparam("parent_id"),
+            Node.kind == kind,
+            Node.trashed_at.is_(None),
+            Node.classification <= bindparam("max_classification"),
+        )
+        if after_kind == kind:
+            query = query.where(after)
+        # A subquery each: SQLite takes no ORDER BY or LIMIT on a member of a UNION.
+        parts.append(select(query.order_by(*ordered).limit(bindparam("limit")).subquery()))
+    both = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    page = aliased(Node, both)
+    again = [getattr(page, sort_field), page.id]  # at most 2 × limit rows to sort
+    return (
+        select(page)
+        .order_by(page.kind == FILE, *[c.desc() if descending else c.asc() for c in again])
+        .limit(bindparam("limit"))
+    )
 
 
 def trashed_in_space(session: Session, space_id: int) -> list[Node]:

@@ -18,8 +18,15 @@ from polaris.web.params import MAX_INT64, Id, UtcDatetime
 ClassificationName = Literal["unclassified", "restricted", "confidential", "secret"]
 
 
+#: Level to name, built once: a folder page names the level of every child.
+_NAMES: dict[int, ClassificationName] = {
+    int(level): level.name.lower()  # type: ignore[misc]
+    for level in Classification
+}
+
+
 def classification_name(level: int) -> ClassificationName:
-    return Classification(level).name.lower()  # type: ignore[return-value]
+    return _NAMES[int(level)]
 
 
 def classification_level(name: ClassificationName) -> Classification:
@@ -110,7 +117,9 @@ class NodeRead(BaseModel):
             modified_at=modified_seen(node, actor.clearance),
             trashed_at=node.trashed_at,
             permissions=(
-                allowed_actions(actor, located) if permissions is None else permissions.of(located)
+                allowed_actions(actor, located)
+                if permissions is None
+                else permissions.of(located, level)
             ),
         )
 

@@ -95,15 +95,13 @@ def list_children(
         session=session, actor=actor, context=context, node_id=folder_id, action=Action.READ
     )
     limit = max(1, min(limit, MAX_PAGE))
-    modified = stamps.modified_column(actor.clearance)  # as the actor sees it
-    sort_column = {"name": Node.sort_name, "modified": modified, "size": Node.size}[sort]
-    is_file = Node.kind == FILE  # False (folders) sorts first
-    columns = [(is_file, False), (sort_column, descending), (Node.id, descending)]
+    modified = stamps.MODIFIED_FIELDS[actor.clearance]  # as the actor sees it
     rows = repo.children_page(
         session,
         parent_id=folder.node.id,
         max_classification=int(actor.clearance),
-        columns=columns,
+        sort_field={"name": "sort_name", "modified": modified, "size": "size"}[sort],
+        descending=descending,
         after=None if cursor is None else decode_cursor(cursor, sort),
         limit=limit + 1,
     )

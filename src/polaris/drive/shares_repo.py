@@ -6,10 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from polaris.drive.models import Share
+
+#: Unrevoked shares on some nodes, built once (a folder page asks for those of its 100 rows).
+_SHARES_ON = (
+    select(Share)
+    .where(Share.node_id.in_(bindparam("ids", expanding=True)), Share.revoked_at.is_(None))
+    .order_by(Share.id)
+)
+_LIVE_SHARES_ON = _SHARES_ON.where(
+    or_(Share.expires_at.is_(None), Share.expires_at > bindparam("now"))
+)
 
 
 def shares_on(
@@ -18,10 +28,9 @@ def shares_on(
     """Unrevoked shares on any of ``node_ids`` (expired ones too unless ``now`` is given)."""
     if not node_ids:
         return []
-    query = select(Share).where(Share.node_id.in_(node_ids), Share.revoked_at.is_(None))
-    if now is not None:
-        query = query.where(or_(Share.expires_at.is_(None), Share.expires_at > now))
-    return list(session.scalars(query.order_by(Share.id)).all())
+    if now is None:
+        return list(session.scalars(_SHARES_ON, {"ids": list(node_ids)}).all())
+    return list(session.scalars(_LIVE_SHARES_ON, {"ids": list(node_ids), "now": now}).all())
 
 
 def get_share(session: Session, share_id: int) -> Share | None:
