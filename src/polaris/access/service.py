@@ -118,7 +118,9 @@ def _refuse(
     if visible and reason == "writes_frozen":
         raise PermissionDenied(FROZEN_DETAIL, code="writes_frozen")
     if visible:
-        raise PermissionDenied(f"you may not {action.value} this {resource.kind}")
+        # A refused lowering answers as any refused classification (the audit says which).
+        verb = Action.CLASSIFY if action is Action.DECLASSIFY else action
+        raise PermissionDenied(f"you may not {verb.value} this {resource.kind}")
     raise NotFound(f"{resource.kind} not found")
 
 
