@@ -154,6 +154,12 @@ def can_each(actor: Actor, action: Action, resources: Iterable[Resource]) -> lis
     return answers
 
 
+def can_chat(actor: Actor, action: ChatAction, room: ChatRoomFacts) -> bool:
+    """For filtering what to show of rooms (a notification of one): never instead of
+    ``require_chat`` before acting."""
+    return decide_chat(actor, action, room).allowed
+
+
 def can_see_group(actor: Actor, *, group_id: int, unit_id: int | None) -> bool:
     """Whether ``actor`` may see a group (``policy.decide_group``): a group they may not see is
     answered as missing wherever it is named, a share's subject included."""
