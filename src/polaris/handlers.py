@@ -31,6 +31,7 @@ def load_consumers() -> None:
     import polaris.drive.consumers
     import polaris.drive.placements
     import polaris.ingest.consumers
+    import polaris.notifications.chat
     import polaris.notifications.shares
     import polaris.resilience.consumers
     import polaris.search.consumers

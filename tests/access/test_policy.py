@@ -250,3 +250,51 @@ def test_quota_figures_need_the_whole_space_or_an_administrator() -> None:
     assert decide_usage(replace(admin, disabled=True), whole_space, now=NOW).reason == (
         "actor_disabled"
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(), st.booleans())
+def test_only_a_role_or_an_administrator_lowers_a_classification(
+    scenario: tuple[list[int | None], Actor, Resource, Action], is_admin: bool
+) -> None:
+    """Ownership and shares never grant ``declassify`` (they may only raise); a role that holds
+    it over the object's unit, or an administrator, does."""
+    _tree, actor, resource, _action = scenario
+    actor = replace(actor, is_admin=is_admin)
+    decision = decide(actor, Action.DECLASSIFY, resource, now=NOW)
+    if decision:
+        assert decision.reason in {"admin", "unit_role", "supervisory_reach"}
+        if not is_admin:
+            own = resource.unit_id == actor.unit_id
+            held = actor.unit_actions if own else actor.subtree_actions
+            assert Action.DECLASSIFY in held
+    owner_only = replace(resource, unit_id=None, owner_id=actor.user_id)
+    managed = replace(
+        resource,
+        unit_id=None,
+        grants=(
+            Grant(subject_type="user", subject_id=actor.user_id, permission=Permission.MANAGE),
+        ),
+    )
+    plain = replace(actor, is_admin=False)
+    assert not decide(plain, Action.DECLASSIFY, owner_only, now=NOW)
+    assert not decide(plain, Action.DECLASSIFY, managed, now=NOW)
+
+
+def test_an_administrator_lowers_within_clearance_only() -> None:
+    admin = Actor(
+        user_id=1,
+        username="a",
+        unit_id=1,
+        role_code="admin",
+        clearance=Classification.CONFIDENTIAL,
+        unit_actions=frozenset({Action.READ}),
+        is_admin=True,
+    )
+    elsewhere = Resource(kind="node", id="5", unit_id=7, classification=Classification.RESTRICTED)
+    assert decide(admin, Action.DECLASSIFY, elsewhere, now=NOW).reason == "admin"
+    assert not decide(admin, Action.CLASSIFY, elsewhere, now=NOW)
+    secret = replace(elsewhere, classification=Classification.SECRET)
+    assert decide(admin, Action.DECLASSIFY, secret, now=NOW).reason == "clearance"
+    frozen = replace(admin, writes_frozen=True)
+    assert decide(frozen, Action.DECLASSIFY, elsewhere, now=NOW).reason == "writes_frozen"

@@ -162,7 +162,7 @@ def test_a_docx_gets_page_previews_and_a_bad_one_says_so_on_its_page(
     found = jobs.jobs_for_subject(session, "file_version", version_id)  # type: ignore[arg-type]
     (job,) = [j for j in found if j.kind == "ingest.previews"]
     session.close()
-    assert job.status == "failed" and "could not read this document" in (job.error or "")
+    assert job.status == "failed" and "damaged ZIP archive" in (job.error or "")
     page = client.get(f"/drive/file/{bad}")
     assert page.status_code == 200
     assert "This file could not be previewed. Download it to open it." in page.text

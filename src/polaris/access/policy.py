@@ -7,12 +7,15 @@ Rules, checked in this order; the first that decides wins:
 2. An API token may do only what its scopes name.
 3. Clearance is always enforced: below the object's classification, nothing — not ownership, not
    a share, not a supervisory role — grants access.
-4. The owner of an object (a personal space) may do everything to it.
+4. The owner of an object (a personal space) may do everything to it but declassify.
 5. A role grants its ``unit_actions`` on objects of the actor's own unit and its
    ``subtree_actions`` on objects of units below it. Reach goes down the tree, never up or sideways.
 6. An unexpired share grants its permission: to a user, to a unit (optionally with the units below
    it) or to a group the actor belongs to.
-7. Anything else is denied.
+7. Anything else is denied. Lowering an object's own classification (``DECLASSIFY``) is granted
+   only by rule 5 (heads of units: station head and above, over what their role reaches) and to
+   administrators: as in government records practice, only the originating authority or a higher
+   one downgrades. Owners and shares may only raise (``CLASSIFY``).
 8. Content under malware scan (a resource with a ``scan_state``), for reading and sharing, after
    the rules above allowed it: infected content is quarantined (no one, not even its uploader);
    content whose scan is pending or failed (held) only its uploader. Applied last, so that only
@@ -38,7 +41,8 @@ class Action(enum.StrEnum):
     WRITE = "write"
     DELETE = "delete"
     SHARE = "share"
-    CLASSIFY = "classify"
+    CLASSIFY = "classify"  # set a node's own level; only upward without DECLASSIFY
+    DECLASSIFY = "declassify"  # lower a node's own level (rule 7)
 
 
 class Permission(enum.StrEnum):
@@ -52,7 +56,7 @@ class Permission(enum.StrEnum):
 PERMISSION_ACTIONS: dict[Permission, frozenset[Action]] = {
     Permission.READ: frozenset({Action.READ}),
     Permission.EDIT: frozenset({Action.READ, Action.WRITE}),
-    Permission.MANAGE: frozenset(Action),
+    Permission.MANAGE: frozenset(Action) - {Action.DECLASSIFY},
 }
 
 
@@ -169,7 +173,10 @@ def _decide(actor: Actor, action: Action, resource: Resource, *, now: dt.datetim
         return Decision(False, "token_scope")
     if actor.clearance < resource.classification:
         return Decision(False, "clearance")
-    if resource.owner_id is not None and resource.owner_id == actor.user_id:
+    if action is Action.DECLASSIFY and actor.is_admin:
+        return Decision(True, "admin")
+    owner = resource.owner_id is not None and resource.owner_id == actor.user_id
+    if owner and action is not Action.DECLASSIFY:
         return Decision(True, "owner")
     if resource.unit_id is not None:
         if resource.unit_id == actor.unit_id and action in actor.unit_actions:

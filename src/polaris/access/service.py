@@ -118,7 +118,9 @@ def _refuse(
     if visible and reason == "writes_frozen":
         raise PermissionDenied(FROZEN_DETAIL, code="writes_frozen")
     if visible:
-        raise PermissionDenied(f"you may not {action.value} this {resource.kind}")
+        # A refused lowering answers as any refused classification (the audit says which).
+        verb = Action.CLASSIFY if action is Action.DECLASSIFY else action
+        raise PermissionDenied(f"you may not {verb.value} this {resource.kind}")
     raise NotFound(f"{resource.kind} not found")
 
 
@@ -150,6 +152,12 @@ def can_each(actor: Actor, action: Action, resources: Iterable[Resource]) -> lis
             allowed = decided[key] = decide(actor, action, resource, now=now).allowed
         answers.append(allowed)
     return answers
+
+
+def can_chat(actor: Actor, action: ChatAction, room: ChatRoomFacts) -> bool:
+    """For filtering what to show of rooms (a notification of one): never instead of
+    ``require_chat`` before acting."""
+    return decide_chat(actor, action, room).allowed
 
 
 def can_see_group(actor: Actor, *, group_id: int, unit_id: int | None) -> bool:

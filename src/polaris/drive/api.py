@@ -200,15 +200,19 @@ def update_node(
     """Rename, move and/or reclassify. ``If-Match`` makes it conditional on the node's ETag."""
     context = caller.context
     with transaction(session):
-        located = service.update_node(
-            session=session,
-            actor=caller.actor,
-            context=context,
-            node_id=node_id,
-            name=body.name,
-            parent_id=body.parent_id,
-            if_match=if_match,
-        )
+        # A change of level alone needs only ``classify`` (or ``declassify``), not ``write``: a
+        # supervisor lowers a level below their unit, where their role writes nothing.
+        renames = body.name is not None or body.parent_id is not None
+        if renames or body.classification is None:
+            located = service.update_node(
+                session=session,
+                actor=caller.actor,
+                context=context,
+                node_id=node_id,
+                name=body.name,
+                parent_id=body.parent_id,
+                if_match=if_match,
+            )
         if body.classification is not None:
             located = classifying.set_classification(
                 session=session,
@@ -216,6 +220,7 @@ def update_node(
                 context=context,
                 node_id=node_id,
                 classification=classification_level(body.classification),
+                if_match=None if renames else if_match,
             )
         return NodeRead.of(located, caller.actor)
 

@@ -128,9 +128,11 @@ def _folder_page(
     new_folder: dict[str, str | None] | None = None,
     view: Literal["list", "grid"] | None = None,
     rename: int | None = None,
+    renamed: dict[str, str | None] | None = None,
 ) -> Response:
     """The folder page; ``new_folder`` is the new-folder form given back: what was typed, why it
-    was refused, and a name to offer instead."""
+    was refused, and a name to offer instead. ``renamed`` is the same for the rename form of row
+    ``rename``."""
     context = caller.context
     shown = view or ("grid" if request.cookies.get(VIEW_COOKIE) == "grid" else "list")
     with transaction(session):
@@ -199,7 +201,8 @@ def _folder_page(
         renaming=rename,
         undo=undo,
         new_folder=new_folder or {},
-        status_code=422 if new_folder else 200,
+        renamed=renamed or {},
+        status_code=422 if new_folder or renamed else 200,
     )
     if view is not None:
         response.set_cookie(
@@ -244,13 +247,47 @@ def create_folder(
 
 
 @router.post("/drive/node/{node_id}/rename")
-def rename(node_id: Id, caller: PageCaller, session: DbSession, name: str = Form("")) -> Response:
+def rename(
+    node_id: Id,
+    request: Request,
+    caller: PageCaller,
+    session: DbSession,
+    instance: CurrentInstance,
+    decorations: Decorations,
+    name: str = Form(""),
+) -> Response:
+    """Rename a row; a refused name gives the folder page back with that row's form open, what
+    was typed, the reason and a name to use instead, as the new-folder form does."""
     context = caller.context
-    with transaction(session):
-        located = service.update_node(
-            session=session, actor=caller.actor, context=context, node_id=node_id, name=name
+    try:
+        with transaction(session):
+            located = service.update_node(
+                session=session, actor=caller.actor, context=context, node_id=node_id, name=name
+            )
+            parent_id = located.node.parent_id
+    except (ValidationFailed, Conflict) as refused:
+        if not refused.code.startswith("name_"):
+            raise
+        # Refused for its name only: the node was found and may be written, so its folder can
+        # be shown (a hidden or missing node raised NotFound before any name was looked at).
+        with transaction(session):
+            parent = service.get_node(
+                session=session, actor=caller.actor, context=context, node_id=node_id
+            ).node.parent_id
+        if parent is None:
+            raise
+        told = name_help.explain(name, refused.code)
+        form = {"typed": name, "reason": told.reason, "suggestion": told.suggestion}
+        return _folder_page(
+            parent,
+            request,
+            caller,
+            session,
+            instance,
+            decorations,
+            rename=node_id,
+            renamed=form,
         )
-        parent_id = located.node.parent_id
     return back_to(parent_id)
 
 

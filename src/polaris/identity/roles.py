@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from polaris.identity.models import Role
 
-ALL_ACTIONS = ["read", "write", "delete", "share", "classify"]
+ALL_ACTIONS = ["read", "write", "delete", "share", "classify", "declassify"]
+# Heads of units (station head and above) lower classifications, ``declassify``, over all they
+# reach: their own unit and, for supervisors, the units below (``access.policy`` rule 7).
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ DEFAULT_ROLES: tuple[RoleTemplate, ...] = (
         "अनुविभागीय अधिकारी",
         50,
         tuple(ALL_ACTIONS),
-        ("read",),
+        ("read", "declassify"),
         requires_mfa=True,
     ),
     RoleTemplate(
@@ -64,7 +66,7 @@ DEFAULT_ROLES: tuple[RoleTemplate, ...] = (
         "पुलिस अधीक्षक",
         60,
         tuple(ALL_ACTIONS),
-        ("read", "share"),
+        ("read", "share", "declassify"),
         requires_mfa=True,
     ),
     RoleTemplate(
@@ -73,7 +75,7 @@ DEFAULT_ROLES: tuple[RoleTemplate, ...] = (
         "रेंज प्रमुख (आईजी/डीआईजी)",
         70,
         tuple(ALL_ACTIONS),
-        ("read",),
+        ("read", "declassify"),
         requires_mfa=True,
     ),
     RoleTemplate(
@@ -82,7 +84,7 @@ DEFAULT_ROLES: tuple[RoleTemplate, ...] = (
         "पुलिस महानिदेशक",
         80,
         tuple(ALL_ACTIONS),
-        ("read",),
+        ("read", "declassify"),
         requires_mfa=True,
     ),
     RoleTemplate(

@@ -7,5 +7,6 @@ read yet) and writes one row per recipient. A row names its kind, its subject an
 share); what it says and where it leads are worked out when it is shown, by the kind's presenter
 (``kinds.py``), which also decides, through ``access``, whether the recipient may still see it: a
 notification of something the reader may not see now is not shown, as if it did not exist.
-Another domain (chat messages, later) adds a consumer and registers a presenter for its kinds.
+``chat.py`` follows the messenger's events the same way: direct messages (one notification per
+room while unread), being added to a group, broadcasts to acknowledge.
 """

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
 from polaris.clock import utcnow
+from polaris.notifications import chat as _chat  # registers the chat presenters
 from polaris.notifications import repo
 from polaris.notifications import shares as _shares  # registers the share presenter
 from polaris.notifications.kinds import Shown, present
 
 PAGE_SIZE = 50
-__all__ = ["PAGE_SIZE", "Shown", "_shares", "find", "listing", "mark_read", "unread_count"]
+__all__ = ["PAGE_SIZE", "Shown", "_chat", "_shares", "find", "listing", "mark_read", "unread_count"]
 
 
 def unread_count(*, session: Session, user_id: int) -> int:

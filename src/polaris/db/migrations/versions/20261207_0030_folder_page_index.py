@@ -6,7 +6,7 @@ and its time grew with the folder's size; with this one each kind is read in ord
 stops after a page.
 
 Revision ID: 20261207_0030
-Revises: 20261206_0026 (re-chained at merge)
+Revises: 20261207_0027
 Create Date: 2026-12-07 00:20:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_0030"
-down_revision = "20261206_0026"
+down_revision = "20261207_0027"
 branch_labels = None
 depends_on = None
 

@@ -160,6 +160,35 @@ function replaceText(event) {
   }
 }
 
+// A broadcast's acknowledgement table (its moderators see it), redrawn when someone acknowledges:
+// unit names in the page's language (the Hindi name where the unit has one, as the server draws
+// them with ``unit_name``), counts in the page's digits, then the names.
+const HINDI = document.documentElement.lang === "hi";
+const count = (n) => n.toLocaleString(HINDI ? "hi-IN" : "en-IN");
+
+function ackCell(people) {
+  const cell = document.createElement("td");
+  const names = people.map((person) => person.name).join(", ");
+  cell.textContent = people.length ? `${count(people.length)}: ${names}` : count(0);
+  return cell;
+}
+
+async function redrawAcks(messageKey) {
+  const body = document.querySelector(`[data-event="${CSS.escape(messageKey)}"] table.acks tbody`);
+  if (!body) return;
+  const response = await fetch(`/api/v1/chat/events/${encodeURIComponent(messageKey)}/acknowledgements`);
+  if (!response.ok) return;
+  const rows = (await response.json()).map((unit) => {
+    const row = document.createElement("tr");
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.textContent = (HINDI && unit.unit_name_hi) || unit.unit_name;
+    row.append(head, ackCell(unit.acknowledged), ackCell(unit.pending));
+    return row;
+  });
+  body.replaceChildren(...rows);
+}
+
 let readTimer = null;
 function markRead(eventKey) {
   clearTimeout(readTimer);
@@ -195,6 +224,8 @@ function apply(page) {
       if (message) addMessage(event);
       if (change.kind === "chat.message.edited" || change.kind === "chat.message.redacted") replaceText(event);
       if (message && !mine && document.visibilityState === "visible") markRead(event.event_id);
+    } else if (change.room_id === DATA.room && change.kind === "chat.broadcast.acknowledged" && change.message) {
+      redrawAcks(change.message);
     } else if (message && !mine) {
       bump(document.querySelector(`[data-room="${change.room_id}"] .unread`), 1);
       bump(document.getElementById("chat-unread"), 1);

@@ -92,18 +92,25 @@ document.addEventListener("keydown", (event) => {
   openMenu(menu, true);
 });
 
-// --- Inline rename: the row's own form, no wider than the name's cell. ---
+// --- Inline rename: the row's own form, no wider than the name's cell. A refused name comes
+// back from the server as this page with the row's form open, what was typed and the reason
+// (drive.views.rename, the new-folder form's way); Cancel hides the reason with the form. ---
 
 function showRename(row, shown) {
   const form = row.querySelector(".rename-form");
   if (!form) return;
   form.hidden = !shown;
+  const reason = row.querySelector(".name > .form-error");
+  if (reason) reason.hidden = !shown;
   row.classList.toggle("renaming", shown);
   if (shown) {
     const input = form.querySelector('input[name="name"]');
     input.focus();
-    const dot = input.value.lastIndexOf(".");
-    input.setSelectionRange(0, dot > 0 ? dot : input.value.length);
+    // A name given back refused: the caret after what was typed; else the name before its
+    // extension selected, ready to be replaced.
+    const dot = reason ? -1 : input.value.lastIndexOf(".");
+    const end = reason ? input.value.length : 0;
+    input.setSelectionRange(end, dot > 0 ? dot : input.value.length);
   }
 }
 
