@@ -8,6 +8,8 @@ screen.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
@@ -91,6 +93,18 @@ def test_direct_group_invite_reply_edit_delete_and_search(
     edited.get_by_role("button", name="Delete").click()
     expect(page.locator("#timeline")).not_to_contain_text("स्वागत है, दल में")
 
+    # Messages reach the index in a background job: wait until it has this one (as the
+    # files' search test does), then search through the page.
+    deadline = time.monotonic() + 60
+    while not page.evaluate(
+        """async word => {
+            const response = await fetch("/api/v1/chat/search?q=" + encodeURIComponent(word));
+            return response.ok && (await response.json()).hits.length > 0;
+        }""",
+        "सीधा",
+    ):
+        assert time.monotonic() < deadline, "the message never reached the search index"
+        page.wait_for_timeout(250)
     page.get_by_label("Search messages").fill("सीधा")
     rooms = page.get_by_role("navigation", name="Conversations")
     rooms.get_by_role("button", name="Search", exact=True).click()
