@@ -359,7 +359,7 @@ def test_login_flow_hands_a_signed_in_persons_grant_to_the_app_once(nc: Dav) -> 
     assert status == 303 and headers["Location"].startswith("/login?next=")
     cookie, _ = _browser(nc, "hc.a2")
     status, _, shown = nc.server.request("GET", page, headers=cookie)
-    assert status == 200 and "Nextcloud-android" in shown.decode()
+    assert status == 200 and "Nextcloud Android 3.26" in shown.decode()
     csrf = re.search(r'name="csrf" value="([^"]+)"', shown.decode())
     assert csrf is not None
     form = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}

@@ -194,6 +194,7 @@ def test_the_event_runner_moves_past_a_message_in_few_write_transactions(room: R
     with counting(room.engine) as tally:
         consumers.run_pass(room.instance.sessions)
     print(f"{room.backend} run_pass, {behind} consumers: {tally.describe()}")
-    # The idle cursors together, then the message index's batch (it was 18: a batch and an
-    # empty next look for each of the 9 consumers).
-    assert tally.write_transactions <= 2, tally.describe()
+    # The idle cursors together, then the message index's batch and the chat notifications'
+    # (which take every message, to tell a direct room's other member; it was 18: a batch and
+    # an empty next look for each of the 9 consumers).
+    assert tally.write_transactions <= 3, tally.describe()
