@@ -7,6 +7,7 @@ saves screenshots under ``test-output/screenshots/`` for people to look at.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,7 +62,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     session.commit()
     session.close()
     instance.close()
-    server = Server(data_dir)
+    # The server's own log beside the screenshots: a page that says "Something went wrong"
+    # leaves its traceback there (one file per test process).
+    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    server = Server(data_dir, log=SCREENSHOTS.parent / f"e2e-server-{worker}.log")
     server.start()
     yield server
     server.stop()
