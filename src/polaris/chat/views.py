@@ -40,7 +40,7 @@ from polaris.clock import utcnow
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
 from polaris.drive import service as drive
-from polaris.drive.sidebar import sidebar_of
+from polaris.drive.sidebar import make_missing_spaces, sidebar_of
 from polaris.identity.models import User
 from polaris.identity.suggest import Suggestion
 from polaris.web.i18n import pick_language
@@ -246,6 +246,7 @@ def room_page(
     """A room; ``reply`` and ``edit`` name a message to answer or to change (the forms for them
     without the script), ``people`` what was typed into the invitation's person picker."""
     context = caller.context
+    make_missing_spaces(session=session, actor=caller.actor, settings=instance.settings)
     with transaction(session, read_only=True):
         listed = room_list(session, caller.actor)
         room_or_none = next((r for r in listed.rooms if r.id == room_id), None)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
 from polaris.config import Settings
+from polaris.db.uow import transaction
 from polaris.drive import spaces
 from polaris.drive.schemas import SpaceRead
 from polaris.identity import units
@@ -33,3 +34,17 @@ def sidebar_of(*, session: Session, actor: Actor, settings: Settings) -> list[Sp
         read.model_copy(update={"name_hi": hindi.get(read.unit_id)}) if read.unit_id else read
         for read in shown
     ]
+
+
+def make_missing_spaces(*, session: Session, actor: Actor, settings: Settings) -> None:
+    """Before a page drawn in a read-only transaction calls :func:`sidebar_of`: the spaces a
+    first visit lacks (the person's own, a unit's never used) made in a write transaction of
+    their own. Made inside the read one, SQLite refuses the write at once whenever another
+    writer holds the lock ("database is locked": a chat room as someone's first page)."""
+    with transaction(session, read_only=True):
+        ready = spaces.existing_visible_spaces(session=session, actor=actor) is not None
+    if not ready:
+        with transaction(session):
+            spaces.visible_spaces(
+                session=session, actor=actor, defaults=spaces.space_defaults(settings)
+            )

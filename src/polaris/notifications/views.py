@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from polaris.db.uow import transaction
 from polaris.deps import CurrentInstance, DbSession
-from polaris.drive.sidebar import sidebar_of
+from polaris.drive.sidebar import make_missing_spaces, sidebar_of
 from polaris.notifications import service
 from polaris.web.header import HeaderCounts
 from polaris.web.pages import PageCaller, page
@@ -38,6 +38,7 @@ def notifications_page(
     instance: CurrentInstance,
     before: Id | None = None,
 ) -> Response:
+    make_missing_spaces(session=session, actor=caller.actor, settings=instance.settings)
     with transaction(session, read_only=True):
         sidebar = sidebar_of(session=session, actor=caller.actor, settings=instance.settings)
         items, next_before = service.listing(session=session, actor=caller.actor, before=before)
