@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from polaris.db import make_engine
 from polaris.db.migrate import upgrade
+from tests.support.shared_routes import share_route_builds
 
 #: Fixtures any test may use: ``redis_url`` (a live Redis), ``seaweedfs`` and ``s3_settings``
 #: (a real SeaweedFS for the S3 tests).
@@ -29,6 +30,10 @@ DATABASE_BACKENDS = ["sqlite", "postgresql"]
 
 
 PG_SCHEMA = f"test_{os.getpid()}"
+
+# Every test makes its own app; FastAPI's route building is shared between them
+# (tests/support/shared_routes.py: most of a web test's CPU otherwise).
+share_route_builds()
 
 
 def pg_url(schema: str = PG_SCHEMA) -> str:

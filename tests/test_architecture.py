@@ -263,3 +263,18 @@ def test_each_rule_names_the_offending_module_and_import() -> None:
         Import("polaris.search.views", 1, "polaris.drive.sidebar", "sidebar_of"),
     ]
     assert route_or_private_imports(fine) == []
+
+
+def test_no_code_overrides_fastapi_dependencies() -> None:
+    """The tests share FastAPI's built routes between apps (tests/support/shared_routes.py),
+    which is only the same app if none of them overrides a dependency."""
+    tests = Path(__file__).resolve().parent
+    users = [
+        path
+        for root in (SRC, tests)
+        for path in root.rglob("*.py")
+        if path.name != "shared_routes.py"
+        and path != Path(__file__).resolve()
+        and "dependency_overrides" in path.read_text(encoding="utf-8")
+    ]
+    assert users == []
