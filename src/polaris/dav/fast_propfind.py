@@ -272,7 +272,10 @@ class Listing:
                     )
                 )
         parts.append(multistatus.TAIL)
-        return "".join(parts).encode("utf-8")
+        text = "".join(parts)
+        if "\ufffe" in text or "\uffff" in text:
+            raise Fallback  # a name no XML may hold (names allow them): WsgiDAV answers
+        return text.encode("utf-8")
 
     def _locks(self) -> dict[str, list[dict[str, Any]]]:
         """The live locks rooted at the resource (and its children), by root."""
