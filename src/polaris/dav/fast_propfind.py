@@ -87,7 +87,11 @@ def handle(
     provider: Any, environ: dict[str, Any], start_response: StartResponse, default: Handler
 ) -> Iterable[bytes]:
     """The provider's ``custom_request_handler``: PROPFIND here when it can, else WsgiDAV."""
-    if not ENABLED or environ.get("REQUEST_METHOD") != "PROPFIND":
+    if (
+        not ENABLED
+        or environ.get("REQUEST_METHOD") != "PROPFIND"
+        or not request_of(environ).instance.settings.dav.fast_propfind
+    ):
         return default(environ, start_response)
     try:
         body = answer(provider, environ)
