@@ -26,11 +26,11 @@ locks (``dav.locks``).
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote
 
 from wsgidav import util, xml_tools
 from wsgidav.dav_error import DAVError
@@ -46,12 +46,12 @@ from polaris.dav.context import of as request_of
 from polaris.dav.errors import translated
 from polaris.dav.listing_rows import Child
 from polaris.dav.multistatus import NOT_FOUND, OK, Entry
-from polaris.dav.refs import HREF_SAFE, join
+from polaris.dav.refs import href_quote, join
 from polaris.dav.resources import File, Folder
 from polaris.db.uow import transaction
 from polaris.drive import spaces
 from polaris.drive.content import guess_content_type
-from polaris.drive.models import Share
+from polaris.drive.models import FOLDER, Share
 
 #: Off, PROPFIND goes to WsgiDAV's own handler (the tests compare both answers).
 ENABLED = True
@@ -188,6 +188,7 @@ class Listing:
         self.level = int(self.located.classification)
         self.is_folder_resource = type(resource) is Folder
         self._elements: dict[str, str] = {}
+        self._letters: dict[tuple[int, str, tuple[int, ...]], str] = {}
         self.quota: tuple[str | None, str | None] = (None, None)
         if self.is_folder_resource and spaces.usage_visible(self.request.actor, resource.space):
             used = resource.space.used_bytes
@@ -244,27 +245,23 @@ class Listing:
                 dead.get(own.id, {}),
                 sums,
                 locks,
-                lambda: self.request.permissions().of(self.located),
+                self._own_permissions,
             )
         )
         if children:
-            prefix = quote(
+            prefix = href_quote(
                 self.provider.mount_path
                 + self.provider.share_path
                 + self.resource.path.rstrip("/")
-                + "/",
-                safe=HREF_SAFE,
+                + "/"
             )
-            permissions = self.request.permissions()
             for child in children:
-                name = quote(child.name, safe=HREF_SAFE)
-                ref_url = (
-                    quote(join(self.resource.ref, child.name), safe=HREF_SAFE) if locks else ""
-                )
+                name = href_quote(child.name)
+                ref_url = href_quote(join(self.resource.ref, child.name)) if locks else ""
                 parts.append(
                     self._response(
                         child,
-                        prefix + name + ("/" if child.is_folder else ""),
+                        prefix + name + ("/" if child.kind == FOLDER else ""),
                         ref_url,
                         child.name,
                         allprop,
@@ -272,7 +269,7 @@ class Listing:
                         dead.get(child.id, {}),
                         sums,
                         locks,
-                        _child_permissions(permissions, self.located, self.level, child, shares),
+                        functools.partial(self._child_permissions, child, shares),
                     )
                 )
         parts.append(multistatus.TAIL)
@@ -280,6 +277,24 @@ class Listing:
         if "\ufffe" in text or "\uffff" in text:
             raise Fallback  # a name no XML may hold (names allow them): WsgiDAV answers
         return text.encode("utf-8")
+
+    def _own_permissions(self) -> str:
+        actions = self.request.permissions().of(self.located)
+        return nextcloud.permissions(actions, folder=self.is_folder_resource)
+
+    def _child_permissions(self, child: Child, shares: dict[int, list[Share]]) -> str:
+        """``oc:permissions`` of a child: ``access``'s decision for its effective level and
+        shares (``Permissions.of_child``), its letters once per decision and kind."""
+        own = shares.get(child.id)
+        level = max(self.level, child.classification)
+        key = (level, child.kind, tuple(share.id for share in own) if own else ())
+        found = self._letters.get(key)
+        if found is None:
+            actions = self.request.permissions().of_child(
+                self.located, child.id, level, self.located.shares + tuple(own or ())
+            )
+            found = self._letters[key] = nextcloud.permissions(actions, folder=child.kind == FOLDER)
+        return found
 
     def _locks(self) -> dict[str, list[dict[str, Any]]]:
         """The live locks rooted at the resource (and its children), by root."""
@@ -307,7 +322,7 @@ class Listing:
         dead: dict[str, str],
         sums: dict[int, str],
         locks: dict[str, list[dict[str, Any]]],
-        permissions: Callable[[], list[str]],
+        permissions: Callable[[], str],
     ) -> str:
         if allprop:
             names = self._allprop_names(row, dead)
@@ -321,7 +336,7 @@ class Listing:
     def _allprop_names(self, row: Child, dead: dict[str, str]) -> list[str]:
         """``_Node.get_property_names(is_allprop=True)``."""
         names = [f"{DAV}resourcetype", f"{DAV}creationdate"]
-        if not row.is_folder:
+        if row.kind != FOLDER:
             names += [f"{DAV}getcontentlength", f"{DAV}getcontenttype"]
         else:
             if self.quota[0] is not None:
@@ -347,7 +362,7 @@ class Listing:
         dead: dict[str, str],
         sums: dict[int, str],
         locks: dict[str, list[dict[str, Any]]],
-        permissions: Callable[[], list[str]],
+        permissions: Callable[[], str],
     ) -> Entry:
         """``_Node.get_property_value`` (and WsgiDAV's for the ``DAV:`` names)."""
         esc = multistatus.escape
@@ -358,11 +373,11 @@ class Listing:
             if local == "getlastmodified":
                 return (name, OK, self.dates.rfc1123(row.modified), False)
             if local == "resourcetype":
-                return (name, OK, COLLECTION, True) if row.is_folder else (name, OK, "", False)
+                return (name, OK, COLLECTION, True) if row.kind == FOLDER else (name, OK, "", False)
             if local == "getcontentlength":
                 return (
                     (name, NOT_FOUND, "", False)
-                    if row.is_folder
+                    if row.kind == FOLDER
                     else (name, OK, str(row.size), False)
                 )
             if local == "creationdate":
@@ -370,13 +385,13 @@ class Listing:
             if local == "displayname":
                 return (name, OK, esc(display), False)
             if local == "getcontenttype":
-                if row.is_folder:
+                if row.kind == FOLDER:
                     return (name, NOT_FOUND, "", False)
                 kind = row.content_type or guess_content_type(row.name)
                 return (name, OK, esc(kind), False)
             if local == "quota-used-bytes" or local == "quota-available-bytes":
                 value = self.quota[0 if local == "quota-used-bytes" else 1]
-                if value is None or not row.is_folder:
+                if value is None or row.kind != FOLDER:
                     return (name, NOT_FOUND, "", False)
                 return (name, OK, value, False)
             if local == "lockdiscovery":
@@ -391,13 +406,12 @@ class Listing:
             if local == "id":
                 return (name, OK, nextcloud.file_id(row.id), False)
             if local == "permissions":
-                text = nextcloud.permissions(permissions(), folder=row.is_folder)
-                return (name, OK, text, False)
+                return (name, OK, permissions(), False)
             if local == "size":
                 return (name, OK, str(row.size), False)
             if local == "checksums":
                 found = None
-                if not row.is_folder and row.current_version_id is not None:
+                if row.kind != FOLDER and row.current_version_id is not None:
                     found = sums.get(row.current_version_id)
                 if found is None:
                     return (name, NOT_FOUND, "", False)
@@ -421,9 +435,11 @@ class Listing:
         return found
 
     def _checksums(self, value: str) -> str:
-        element = etree.Element(f"{OC}checksums", nsmap={"oc": OC[1:-1]})
-        etree.SubElement(element, f"{OC}checksum").text = value
-        return self._element(element)
+        """``<oc:checksums><oc:checksum>…</oc:checksum></oc:checksums>``: ``oc_checksums``."""
+        return (
+            f'<oc:checksums xmlns:oc="{OC[1:-1]}"><oc:checksum>{multistatus.escape(value)}'
+            "</oc:checksum></oc:checksums>"
+        )
 
     def _lockdiscovery(
         self, href: str, ref_url: str, locks: dict[str, list[dict[str, Any]]]
@@ -463,15 +479,3 @@ def _known(name: str) -> bool:
         name.startswith(OC)
         and name[len(OC) :] in ("fileid", "id", "permissions", "size", "checksums")
     )
-
-
-def _child_permissions(
-    permissions: Any, parent: Any, level: int, child: Child, shares: dict[int, list[Share]]
-) -> Callable[[], list[str]]:
-    def decide() -> list[str]:
-        own = shares.get(child.id, ())
-        return permissions.of_child(  # type: ignore[no-any-return]
-            parent, child.id, max(level, child.classification), parent.shares + tuple(own)
-        )
-
-    return decide

@@ -11,6 +11,7 @@ Dates are formatted once per second of a request (a folder's files share few sec
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from email.utils import formatdate
 
@@ -35,29 +36,54 @@ def escape(text: str) -> str:
 
 class Dates:
     """RFC 1123 (``getlastmodified``) and RFC 3339 (``creationdate``) times, as WsgiDAV writes
-    them (``util.get_rfc1123_time``, ``get_rfc3339_time``: whole seconds), cached by second."""
+    them (``util.get_rfc1123_time``, ``get_rfc3339_time``: whole seconds), computed once per
+    second. A time is a ``datetime`` or SQLite's text for one (``YYYY-MM-DD HH:MM:SS.ffffff``,
+    UTC: ``db.base.UTCDateTime``), which is keyed by its seconds unparsed."""
 
     def __init__(self) -> None:
-        self._rfc1123: dict[int, str] = {}
-        self._rfc3339: dict[int, str] = {}
+        self._by_text: dict[str, tuple[str, str]] = {}
+        self._by_second: dict[int, tuple[str, str]] = {}
 
-    def rfc1123(self, seconds: float) -> str:
-        key = int(seconds) if seconds >= 0 else None
-        if key is None:
-            return formatdate(timeval=seconds, localtime=False, usegmt=True)
-        found = self._rfc1123.get(key)
+    def both(self, value: dt.datetime | str) -> tuple[str, str]:
+        """(RFC 1123, RFC 3339) of ``value``."""
+        if isinstance(value, str):
+            if len(value) not in (19, 26):  # not SQLAlchemy's form (an offset?): parsed whole
+                return self._of(_parsed(value))
+            key = value[:19]
+            found = self._by_text.get(key)
+            if found is None:
+                found = self._by_text[key] = self._of(_parsed(value))
+            return found
+        return self._of(value.timestamp())
+
+    def _of(self, seconds: float) -> tuple[str, str]:
+        if seconds < 0:
+            return _formatted(seconds)
+        key = int(seconds)
+        found = self._by_second.get(key)
         if found is None:
-            found = self._rfc1123[key] = formatdate(timeval=key, localtime=False, usegmt=True)
+            found = self._by_second[key] = _formatted(key)
         return found
 
-    def rfc3339(self, seconds: float) -> str:
-        key = int(seconds) if seconds >= 0 else None
-        if key is None:
-            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-        found = self._rfc3339.get(key)
-        if found is None:
-            found = self._rfc3339[key] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key))
-        return found
+    def rfc1123(self, value: dt.datetime | str) -> str:
+        return self.both(value)[0]
+
+    def rfc3339(self, value: dt.datetime | str) -> str:
+        return self.both(value)[1]
+
+
+def _parsed(text: str) -> float:
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+def _formatted(seconds: float) -> tuple[str, str]:
+    return (
+        formatdate(timeval=seconds, localtime=False, usegmt=True),
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds)),
+    )
 
 
 class Names:
