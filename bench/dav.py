@@ -236,12 +236,14 @@ def make_files(dav: Any, folder: str, count: int) -> None:
         instance.close()
 
 
-def measure_propfind(count: int, repeat: int, work: Path) -> None:
+def measure_propfind(count: int, repeat: int, work: Path, *, slow: bool = False) -> None:
     import base64
     import http.client
     import statistics
 
-    with serving(work / "polaris") as dav:
+    env = {"POLARIS_DAV__FAST_PROPFIND": "false"} if slow else None
+    print("WsgiDAV's own PROPFIND (dav.fast_propfind off)" if slow else "dav.fast_propfind on")
+    with serving(work / "polaris", env=env) as dav:
         assert dav.server.process is not None
         pid = dav.server.process.pid
         started = time.monotonic()
@@ -285,10 +287,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=16 * 1024)
     parser.add_argument("--propfind", type=int, default=0, metavar="N")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--slow", action="store_true", help="--propfind with WsgiDAV's own handler (the A of A/B)"
+    )
     options = parser.parse_args()
     if options.propfind:
         with tempfile.TemporaryDirectory(prefix="bench-dav-") as tmp:
-            measure_propfind(options.propfind, options.repeat, Path(tmp))
+            measure_propfind(options.propfind, options.repeat, Path(tmp), slow=options.slow)
         return
     if shutil.which("rclone") is None:
         sys.exit("rclone is not installed")

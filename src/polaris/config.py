@@ -141,6 +141,10 @@ class DavSettings(BaseModel):
     #: over HTTPS (TLS at Polaris's proxy, listed in ``http.trusted_proxies``). True lets it
     #: answer over plain HTTP too: for tests and a machine's own loopback, never a network.
     allow_plain_http: bool = False
+    #: PROPFIND of a drive folder or file answered from rows (``dav.fast_propfind``); off, by
+    #: WsgiDAV's own handler (the same answers, several times the CPU). A switch for an incident
+    #: and for ``bench/dav.py --propfind N --slow``.
+    fast_propfind: bool = True
     #: Chunked uploads of the Nextcloud clients (``dav.upload_guards``): a user's uploads in
     #: progress (begun, not finished, abandoned or expired), and the bytes their chunks hold.
     #: Beyond either, 507 with a Problem body.

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from wsgidav.dav_provider import DAVProvider
 
-from polaris.dav import shared_root
+from polaris.dav import fast_propfind, shared_root
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
 from polaris.dav.errors import dav_error
@@ -46,6 +46,12 @@ class PolarisProvider(DAVProvider):  # type: ignore[misc]
 
     def is_readonly(self) -> bool:
         return False
+
+    def custom_request_handler(
+        self, environ: dict[str, Any], start_response: Any, default_handler: Any
+    ) -> Any:
+        """PROPFIND of a drive folder or file is answered from rows (``dav.fast_propfind``)."""
+        return fast_propfind.handle(self, environ, start_response, default_handler)
 
     def ref_url_to_path(self, ref_url: str) -> str:
         """A lock's root (a canonical path) as a path of this provider, for ``lockdiscovery``."""

@@ -68,9 +68,15 @@ class Located:
 def resource_for(
     space: Space, node: Node, classification: Classification, shares: tuple[Share, ...]
 ) -> Resource:
+    return resource_of(space, node.id, classification, shares)
+
+
+def resource_of(
+    space: Space, node_id: int, classification: Classification, shares: tuple[Share, ...]
+) -> Resource:
     return Resource(
         kind=RESOURCE_KIND,
-        id=str(node.id),
+        id=str(node_id),
         unit_id=space.unit_id,
         classification=classification,
         owner_id=space.owner_id,
@@ -223,6 +229,22 @@ class Permissions:
         found = self._decided.get(key)
         if found is None:
             found = self._decided[key] = allowed_actions(self.actor, located)
+        return list(found)
+
+    def of_child(
+        self, parent: Located, node_id: int, level: int, shares: tuple[Share, ...]
+    ) -> list[str]:
+        """:meth:`of` for a child of ``parent`` known only by a row (WebDAV's listing reads no
+        ``Node`` objects): its id, its effective ``level`` (the higher of the parent's and its
+        own) and ``shares``, the parent's followed by the child's own. The same key, so the
+        same decision as :meth:`of` would take for the ``Located`` child."""
+        key = (parent.space.id, level, tuple(share.id for share in shares))
+        found = self._decided.get(key)
+        if found is None:
+            resource = resource_of(parent.space, node_id, Classification(level), shares)
+            found = self._decided[key] = [
+                action.value for action in Action if access.can(self.actor, action, resource)
+            ]
         return list(found)
 
 
