@@ -135,18 +135,15 @@ def _glance(sessions: sessionmaker[Session]) -> _Glance:
     after every commit in this process) then takes no write lock, which SQLite has one of."""
     with sessions() as session:
         session.connection(execution_options={READ_ONLY_OPTION: True})
-        return _Glance(
-            unsequenced=bool(repo.unsequenced_ids(session, limit=1)),
-            head=repo.head_position(session),
-            cursors=repo.cursor_positions(session),
-        )
+        unsequenced, head = repo.pending_and_head(session)
+        return _Glance(unsequenced=unsequenced, head=head, cursors=repo.cursor_positions(session))
 
 
-def has_unsequenced(session: Session) -> bool:
-    """Whether a committed event waits for its position, read in the caller's transaction (a
-    request that must see what committed before it checks this with its other reads, and calls
-    :func:`sequence_pending` only when it is so)."""
-    return bool(repo.unsequenced_ids(session, limit=1))
+def pending_and_head(session: Session) -> tuple[bool, int]:
+    """Whether a committed event waits for its position, and the head position, in one statement
+    of the caller's transaction (a request that must see what committed before it checks this
+    with its other reads, and calls :func:`sequence_pending` only when it is so)."""
+    return repo.pending_and_head(session)
 
 
 def sequence_pending(sessions: sessionmaker[Session]) -> int:

@@ -45,6 +45,24 @@ def head_position(session: Session) -> int:
     return found or 0
 
 
+#: Whether an event waits for its position, and the head: one statement (every Matrix ``/sync``
+#: and every look of the runner and the chat hub asks both).
+_PENDING_AND_HEAD = select(
+    select(DomainEvent.id)
+    .where(DomainEvent.position.is_(None))
+    .order_by(DomainEvent.id)
+    .limit(1)
+    .scalar_subquery(),
+    select(EventHead.position).where(EventHead.id == HEAD_ROW_ID).scalar_subquery(),
+)
+
+
+def pending_and_head(session: Session) -> tuple[bool, int]:
+    """Whether a committed event waits for its position, and the last position given out."""
+    pending, head = session.execute(_PENDING_AND_HEAD).one()
+    return pending is not None, head or 0
+
+
 def oldest_position(session: Session) -> int | None:
     """The lowest position still kept (``None`` when no sequenced event is kept)."""
     return session.execute(select(func.min(DomainEvent.position))).scalar_one_or_none()

@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor, ChatAction
@@ -75,6 +75,12 @@ DEFAULT_TIMELINE = sync_filter.DEFAULT_TIMELINE
 #: name and topic follow its ``create``).
 TAIL = 16
 _TOKEN = re.compile(r"^s(\d{1,18})_(\d{1,18})$")
+#: A user's member rows and their rooms (every woken sync reads them; built once).
+_MEMBERSHIPS = (
+    select(ChatMember, ChatRoom)
+    .join(ChatRoom, ChatRoom.id == ChatMember.room_id)
+    .where(ChatMember.user_id == bindparam("user_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -372,12 +378,15 @@ def expired(c: Caller, since: Token) -> bool:
     return oldest > since.position + 1
 
 
-def _changes(c: Caller, since: Token) -> tuple[list[events.Event], int] | None:
+def _changes(
+    c: Caller, since: Token, committed: int | None
+) -> tuple[list[events.Event], int] | None:
     """The chat events after the token (at most ``BATCH``) and the position the answer is
-    complete up to: from the hub's copy when it holds everything up to the head this
-    transaction reads (read once for every waiter, ``chat.live``), else from the database; None
-    when events after the token were compacted away."""
-    head = events.head_position(c.session)
+    complete up to: from the hub's copy when it holds everything up to the head (read once for
+    every waiter, ``chat.live``), else from the database; None when events after the token were
+    compacted away. The head is ``committed`` when given (a position whose events all committed
+    before this transaction began, so that its snapshot holds their rows), else read here."""
+    head = committed if committed is not None else events.head_position(c.session)
     copied = c.live.recent(since.position, head, kinds=STREAM_KINDS, limit=BATCH)
     if copied is not None:
         return copied
@@ -389,9 +398,10 @@ def _changes(c: Caller, since: Token) -> tuple[list[events.Event], int] | None:
     return found, max(head, since.position)
 
 
-def incremental(c: Caller, since: Token) -> Result:
+def incremental(c: Caller, since: Token, *, committed: int | None = None) -> Result:
+    """The changes after ``since``; ``committed``: see ``_changes``."""
     serial = c.live.serial
-    changes = _changes(c, since)
+    changes = _changes(c, since, committed)
     if changes is None:
         return initial(c)
     found, complete = changes
@@ -417,10 +427,13 @@ def incremental(c: Caller, since: Token) -> Result:
             seqs[room_id].append(seq)
             if event.kind == chat_events.MEMBER_CHANGED and user == c.actor.user_id:
                 mine[room_id].append(seq)
-    memberships = {
-        m.room_id: m
-        for m in c.session.scalars(select(ChatMember).where(ChatMember.user_id == c.actor.user_id))
-    }
+    # The member rows with their rooms, in one statement (``require_room``'s facts find both in
+    # the session's identity map, which holds them while ``rooms`` does).
+    memberships: dict[int, ChatMember] = {}
+    rooms: dict[int, ChatRoom] = {}
+    for member_row, room_row in c.session.execute(_MEMBERSHIPS, {"user_id": c.actor.user_id}):
+        memberships[member_row.room_id] = member_row
+        rooms[room_row.id] = room_row
     joined = [r for r, m in memberships.items() if m.membership == JOIN]
     typing_rooms = {r for r in joined if c.live.typing_changed(r, since.serial)}
     touched = sorted(set(seqs) | set(read_by) | typing_rooms | marked)
@@ -429,8 +442,7 @@ def incremental(c: Caller, since: Token) -> Result:
     unread = {r: m.unread for r, m in memberships.items() if m.membership == JOIN}
     has_data = False
     for room_id in touched:
-        member = memberships.get(room_id)
-        room = c.session.get(ChatRoom, room_id)
+        member, room = memberships.get(room_id), rooms.get(room_id)
         if member is None or room is None:
             continue
         matrix_id = room_matrix_id(room_id, c.server)
