@@ -16,10 +16,11 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from polaris.access import gate
@@ -142,7 +143,25 @@ def session_caller(
     """Who is signed in with the session ``token`` (``NotAuthenticated`` when it is unknown or has
     expired), for the API's caller and for the pages' (``polaris.web.pages``) alike; with the
     session's last-seen time when it is due (``record_seen``)."""
-    signed_in = auth.resolve_session(session=session, config=instance.auth, token=token)
+    caller, signed_in = session_caller_with(session, instance, token, info)
+    return caller, signed_in.touch
+
+
+def session_caller_with(
+    session: Session,
+    instance: Instance,
+    token: str,
+    info: RequestInfo,
+    statement: Select[*tuple[Any, ...]] | None = None,
+) -> tuple[Caller, auth.SignedIn]:
+    """As :func:`session_caller`, found with ``statement`` (``auth.live_statement``: a fact about
+    the session read in the same statement, in ``SignedIn.extra``)."""
+    if statement is None:
+        signed_in = auth.resolve_session(session=session, config=instance.auth, token=token)
+    else:
+        signed_in = auth.resolve_session(
+            session=session, config=instance.auth, token=token, statement=statement
+        )
     row, user = signed_in.row, signed_in.user
     actor = actor_for(
         session=session,
@@ -151,7 +170,7 @@ def session_caller(
         session_id=row.id,
         stamp=signed_in.stamp,
     )
-    return Caller(actor=actor, user=user, session_id=row.id, request=info), signed_in.touch
+    return Caller(actor=actor, user=user, session_id=row.id, request=info), signed_in
 
 
 def record_seen(session: Session, touch: Touch | None) -> None:

@@ -165,6 +165,38 @@ def test_the_consumers_with_nothing_to_handle_move_in_one_transaction(
     assert len(transactions) == 5, transactions
 
 
+@pytest.mark.parametrize("idle_range", [0, consumers.IDLE_RANGE])
+def test_an_idle_looking_consumer_with_events_of_its_kinds_runs_them(
+    sessions: sessionmaker[Session],
+    registry: dict[str, Consumer],
+    monkeypatch: pytest.MonkeyPatch,
+    idle_range: int,
+) -> None:
+    """The idle cursors are checked together (the last position of each kind since the lowest
+    cursor) or, past ``IDLE_RANGE``, one by one: either way a consumer with an event of its
+    kinds after its own cursor is handed it, and one without is moved to the head."""
+    monkeypatch.setattr(consumers, "IDLE_RANGE", idle_range)
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+
+    @consumers.consumer("test.a", kinds=["node.a"])
+    def take_a(session: Session, events: Sequence[Event]) -> None:
+        seen["a"].extend(e.position for e in events)
+
+    @consumers.consumer("test.b", kinds=["node.b"])
+    def take_b(session: Session, events: Sequence[Event]) -> None:
+        seen["b"].extend(e.position for e in events)
+
+    _append(sessions, "node.created")
+    drain(sessions)
+    _append(sessions, "node.a")
+    _append(sessions, "node.created")
+    consumers.run_pass(sessions)
+    head = _head(sessions)
+    assert seen == {"a": [2], "b": []}
+    assert _cursor(sessions, "test.a")[0] == head
+    assert _cursor(sessions, "test.b")[0] == head
+
+
 def _head(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return head_position(session)

@@ -52,6 +52,18 @@ def test_a_browser_session_is_not_a_matrix_token(matrix_server: Server) -> None:
     assert (status, body["errcode"]) == (401, "M_UNKNOWN_TOKEN")
 
 
+def test_sync_resolves_its_caller_before_anything_else(matrix_server: Server, token: str) -> None:
+    """``/sync`` resolves its caller inside its first look (no ``Matrix`` dependency): a missing
+    or unknown token is refused before its ``since`` is read, as on every other route."""
+    sync = "/_matrix/client/v3/sync?since=not-a-token&timeout=0"
+    status, body = call(matrix_server, "GET", sync)
+    assert (status, body["errcode"]) == (401, "M_MISSING_TOKEN")
+    status, body = call(matrix_server, "GET", sync, token="not-a-token")
+    assert (status, body["errcode"]) == (401, "M_UNKNOWN_TOKEN")
+    status, body = call(matrix_server, "GET", sync, token=token)
+    assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
+
+
 def test_unknown_endpoints_are_unrecognised(matrix_server: Server, token: str) -> None:
     for method, path in (
         ("GET", "/_matrix/client/v3/no/such/thing"),

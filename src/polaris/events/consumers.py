@@ -27,6 +27,9 @@ from polaris.events import repo, service
 from polaris.events.service import Event
 
 log = logging.getLogger("polaris.events")
+#: The longest range of the stream the idle cursors are checked in one grouped statement
+#: (``repo.latest_by_kind`` reads every event of it); a longer one asks per consumer.
+IDLE_RANGE = 2_000
 
 Handler = Callable[[Session, Sequence[Event]], None]
 
@@ -135,18 +138,15 @@ def _glance(sessions: sessionmaker[Session]) -> _Glance:
     after every commit in this process) then takes no write lock, which SQLite has one of."""
     with sessions() as session:
         session.connection(execution_options={READ_ONLY_OPTION: True})
-        return _Glance(
-            unsequenced=bool(repo.unsequenced_ids(session, limit=1)),
-            head=repo.head_position(session),
-            cursors=repo.cursor_positions(session),
-        )
+        unsequenced, head = repo.pending_and_head(session)
+        return _Glance(unsequenced=unsequenced, head=head, cursors=repo.cursor_positions(session))
 
 
-def has_unsequenced(session: Session) -> bool:
-    """Whether a committed event waits for its position, read in the caller's transaction (a
-    request that must see what committed before it checks this with its other reads, and calls
-    :func:`sequence_pending` only when it is so)."""
-    return bool(repo.unsequenced_ids(session, limit=1))
+def pending_and_head(session: Session) -> tuple[bool, int]:
+    """Whether a committed event waits for its position, and the head position, in one statement
+    of the caller's transaction (a request that must see what committed before it checks this
+    with its other reads, and calls :func:`sequence_pending` only when it is so)."""
+    return repo.pending_and_head(session)
 
 
 def sequence_pending(sessions: sessionmaker[Session]) -> int:
@@ -192,24 +192,49 @@ def _advance_idle(
     index's, the notifiers'): each used to cost a write transaction of its own to move its
     cursor past it, several commits per message behind SQLite's one writer lock. The cursors
     are locked in name order, so two nodes doing this at once take turns; a cursor another node
-    moved meanwhile is left where it is (never moved back)."""
+    moved meanwhile is left where it is (never moved back). Three statements whatever the number
+    of consumers (their cursors, the last position of each kind since the lowest, the move):
+    building and running three statements per consumer cost more CPU than the rest of the pass.
+    """
     idle = [c for c in behind if c.kinds is not None and c.name in glance.cursors]
     busy = [c for c in behind if c not in idle]
     if not idle:
         return 0, busy
+    idle.sort(key=lambda c: c.name)
+    head = glance.head
     moved = 0
     try:
         with unit_of_work(sessions) as session:
+            positions = repo.lock_cursors(session, [c.name for c in idle])
+            lowest = min((p for p in positions.values() if p < head), default=head)
+            # Every idle cursor's question (anything of my kinds up to the head?) in one
+            # statement when the range is short (a message or a few); else one each.
+            latest = (
+                repo.latest_by_kind(session, after=lowest, until=head)
+                if head - lowest <= IDLE_RANGE
+                else None
+            )
+            move: list[str] = []
             for chosen in idle:
-                after = repo.lock_or_create_cursor(session, chosen.name, start=glance.head)
-                if after >= glance.head:
-                    continue
-                kinds = sorted(chosen.kinds or ())
-                if repo.events_after(session, after=after, limit=1, kinds=kinds, until=glance.head):
+                after = positions.get(chosen.name)
+                if after is None:  # gone since the glance: created again by its own batch
                     busy.append(chosen)
                     continue
-                repo.advance_cursor(session, chosen.name, position=glance.head, now=utcnow())
-                moved += glance.head - after
+                if after >= head:
+                    continue
+                kinds = sorted(chosen.kinds or ())
+                if latest is not None:
+                    waiting = any(latest.get(kind, 0) > after for kind in kinds)
+                else:
+                    waiting = bool(
+                        repo.events_after(session, after=after, limit=1, kinds=kinds, until=head)
+                    )
+                if waiting:
+                    busy.append(chosen)
+                    continue
+                move.append(chosen.name)
+                moved += head - after
+            repo.advance_cursors(session, move, position=head, now=utcnow())
     except Exception:  # a database hiccup: each consumer runs its own batch, as before
         log.warning("could not move the idle event cursors together", exc_info=True)
         return 0, behind

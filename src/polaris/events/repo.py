@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,24 @@ def head_position(session: Session) -> int:
         select(EventHead.position).where(EventHead.id == HEAD_ROW_ID)
     ).scalar_one_or_none()
     return found or 0
+
+
+#: Whether an event waits for its position, and the head: one statement (every Matrix ``/sync``
+#: and every look of the runner and the chat hub asks both).
+_PENDING_AND_HEAD = select(
+    select(DomainEvent.id)
+    .where(DomainEvent.position.is_(None))
+    .order_by(DomainEvent.id)
+    .limit(1)
+    .scalar_subquery(),
+    select(EventHead.position).where(EventHead.id == HEAD_ROW_ID).scalar_subquery(),
+)
+
+
+def pending_and_head(session: Session) -> tuple[bool, int]:
+    """Whether a committed event waits for its position, and the last position given out."""
+    pending, head = session.execute(_PENDING_AND_HEAD).one()
+    return pending is not None, head or 0
 
 
 def oldest_position(session: Session) -> int | None:
@@ -133,6 +151,52 @@ def lock_or_create_cursor(session: Session, consumer: str, *, start: int) -> int
         session, _CURSOR, {"consumer": consumer, "position": start}, "consumer"
     )
     return session.execute(query).scalar_one()
+
+
+#: Several cursors' positions, locked in name order (PostgreSQL locks the rows as the sorted
+#: plan returns them; SQLite's write transaction holds the one writer lock already).
+_LOCK_CURSORS = (
+    select(EventCursor.consumer, EventCursor.position)
+    .where(EventCursor.consumer.in_(bindparam("names", expanding=True)))
+    .order_by(EventCursor.consumer)
+    .with_for_update()
+)
+#: The last position of each kind in a range of the stream.
+_LATEST_BY_KIND = (
+    select(DomainEvent.kind, func.max(DomainEvent.position))
+    .where(DomainEvent.position > bindparam("after"), DomainEvent.position <= bindparam("until"))
+    .group_by(DomainEvent.kind)
+)
+_ADVANCE_CURSORS = (
+    update(EventCursor)
+    .where(EventCursor.consumer.in_(bindparam("names", expanding=True)))
+    .values(position=bindparam("position"), updated_at=bindparam("now"), error=None, failed_at=None)
+)
+
+
+def lock_cursors(session: Session, consumers: Sequence[str]) -> dict[str, int]:
+    """The positions of the existing cursors among ``consumers``, each row locked until the
+    transaction ends (in name order), in one statement."""
+    found = session.execute(_LOCK_CURSORS, {"names": list(consumers)})
+    return {name: position for name, position in found}
+
+
+def latest_by_kind(session: Session, *, after: int, until: int) -> dict[str, int]:
+    """Kind → the last position of an event of that kind in (``after``, ``until``]: whether a
+    consumer has anything in that range is then ``latest[k] > its cursor`` for one of its
+    kinds. One statement; it reads every event of the range (keep the range short)."""
+    found = session.execute(_LATEST_BY_KIND, {"after": after, "until": until})
+    return {kind: position for kind, position in found if position is not None}
+
+
+def advance_cursors(
+    session: Session, consumers: Sequence[str], *, position: int, now: dt.datetime
+) -> None:
+    """Move these cursors to ``position`` (held locked by the caller), in one statement."""
+    if consumers:
+        session.execute(
+            _ADVANCE_CURSORS, {"names": list(consumers), "position": position, "now": now}
+        )
 
 
 def advance_cursor(session: Session, consumer: str, *, position: int, now: dt.datetime) -> None:

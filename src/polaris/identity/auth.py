@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from polaris.audit import service as audit
 from polaris.clock import utcnow
@@ -243,29 +245,46 @@ def end_row(row: UserSession, reason: str) -> None:
 
 def live_row(session: Session, token: str, *, config: AuthConfig) -> tuple[UserSession, User]:
     """The live session row of ``token`` in any stage, and its user (a sign-in step's start)."""
-    row, user, _ = _live(session, token, config=config)
+    row, user, _, _ = _live(session, token, config=config)
     return row, user
 
 
 #: The session row, its user (with role and unit) and the identity stamp: one statement, built
 #: once (it runs on every request a browser makes).
-_LIVE = (
+_LIVE: Select[*tuple[Any, ...]] = (
     select(UserSession, User, stamp_column())
     .join(User, User.id == UserSession.user_id)
     .where(UserSession.id == bindparam("session_id"))
 )
 
 
+def live_statement(also: ColumnElement[Any]) -> Select[*tuple[Any, ...]]:
+    """The statement that finds a session, with one more column read in it (build it once, at
+    import): a domain's fact about the session that would otherwise cost a statement of its own
+    on every request (a Matrix access token's device). ``resolve_session(..., statement=...)``
+    treats a session for which the column is NULL as unknown."""
+    return _LIVE.add_columns(also)
+
+
 def _live(
-    session: Session, token: str, *, config: AuthConfig
-) -> tuple[UserSession, User, int | None]:
-    """The session row of ``token``, its user and the identity stamp (``identity.facts``), in
-    one statement; ``NotAuthenticated`` unless the session is live and its user enabled."""
+    session: Session,
+    token: str,
+    *,
+    config: AuthConfig,
+    statement: Select[*tuple[Any, ...]] = _LIVE,
+) -> tuple[UserSession, User, int | None, Any]:
+    """The session row of ``token``, its user, the identity stamp (``identity.facts``) and the
+    extra column of ``statement`` if any (``live_statement``), in one statement;
+    ``NotAuthenticated`` unless the session is live, its user enabled and the extra column,
+    when asked for, not NULL (checked first: such a session is not one of this kind at all)."""
     now = utcnow()
-    found = session.execute(_LIVE, {"session_id": digest(token)}).one_or_none()
+    found = session.execute(statement, {"session_id": digest(token)}).one_or_none()
     if found is None:
         raise NotAuthenticated("session is not valid", code="session_expired")
-    row, user, stamp = found
+    row, user, stamp = found[0], found[1], found[2]
+    extra = found[3] if len(found) > 3 else None
+    if statement is not _LIVE and extra is None:
+        raise NotAuthenticated("session is not valid", code="session_expired")
     if row.ended_at is not None or row.expires_at <= now:
         raise NotAuthenticated("session is not valid", code="session_expired")
     if row.stage == "active" and now - row.last_seen_at > config.idle_timeout:
@@ -273,7 +292,7 @@ def _live(
         raise NotAuthenticated("session expired after inactivity", code="session_expired")
     if user.disabled_at is not None:
         raise NotAuthenticated("session is not valid", code="session_expired")
-    return row, user, stamp
+    return row, user, stamp, extra
 
 
 @dataclass(frozen=True)
@@ -285,20 +304,29 @@ class SignedIn:
     touch: Touch | None
     #: The identity stamp read with the row (``identity.facts``), for ``actors.actor_for``.
     stamp: int | None = None
+    #: The extra column of the statement it was found with (``live_statement``), else None.
+    extra: Any = None
 
 
-def resolve_session(*, session: Session, config: AuthConfig, token: str) -> SignedIn:
+def resolve_session(
+    *,
+    session: Session,
+    config: AuthConfig,
+    token: str,
+    statement: Select[*tuple[Any, ...]] = _LIVE,
+) -> SignedIn:
     """The active session and its user; ``NotAuthenticated`` or ``MfaRequired`` otherwise.
+    ``statement``: one made by ``live_statement``, to read a fact about the session with it.
 
     Only reads: a due last-seen time is returned (``touch``), for the caller to write in a write
     transaction (``polaris.identity.seen``).
     """
-    row, user, stamp = _live(session, token, config=config)
+    row, user, stamp, extra = _live(session, token, config=config, statement=statement)
     if row.stage != "active":
         raise MfaRequired("complete the second sign-in step", code=f"mfa_{row.stage}_required")
     now = utcnow()
     touch = Touch("session", row.id, now) if due(row.last_seen_at, now) else None
-    return SignedIn(row=row, user=user, touch=touch, stamp=stamp)
+    return SignedIn(row=row, user=user, touch=touch, stamp=stamp, extra=extra)
 
 
 def reauthenticate(

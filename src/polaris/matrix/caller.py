@@ -4,7 +4,10 @@ query parameter), its device, and the identity session it is.
 The session is resolved as the pages' and the API's are (``deps.session_caller``: idle and
 absolute timeouts, disabled accounts) and the credentials pass ``access.gate`` like any request's.
 A token without a device is not a Matrix token (a browser's session cookie is not one): it
-answers ``M_UNKNOWN_TOKEN``, as an expired or logged-out one does.
+answers ``M_UNKNOWN_TOKEN``, as an expired or logged-out one does. The device is read in the
+statement that finds the session (``auth.live_statement``): one statement per request, not two.
+Nothing is cached: a logout, a deleted device, an ended session or a disabled account counts
+from the next request on, on every node.
 """
 
 from __future__ import annotations
@@ -13,17 +16,34 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from polaris.access import gate
 from polaris.access.policy import route_need
 from polaris.db.uow import transaction
-from polaris.deps import Caller, DbSession, get_instance, get_request_info, record_seen
-from polaris.deps import session_caller as resolve_session_caller
+from polaris.deps import (
+    Caller,
+    DbSession,
+    get_instance,
+    get_request_info,
+    record_seen,
+    session_caller_with,
+)
 from polaris.errors import MfaRequired, NotAuthenticated
-from polaris.matrix.devices import device_of_token
+from polaris.identity.auth import live_statement
+from polaris.identity.models import UserSession
+from polaris.matrix.models import MatrixDevice
 from polaris.web.matrix_errors import MatrixError
 
 UNKNOWN_TOKEN = "unknown or expired access token"  # noqa: S105 - a message, not a secret
+
+#: The session with its Matrix device's id (NULL for a session that is not a Matrix login).
+_WITH_DEVICE = live_statement(
+    select(MatrixDevice.device_id)
+    .where(MatrixDevice.session_id == UserSession.id)
+    .scalar_subquery()
+)
 
 
 @dataclass(frozen=True)
@@ -41,17 +61,23 @@ def access_token(request: Request) -> str | None:
 
 
 def get_matrix_caller(request: Request, session: DbSession) -> MatrixCaller:
+    return resolve(request, session)
+
+
+def resolve(request: Request, session: Session, *, hold: bool = False) -> MatrixCaller:
+    """The caller, its credentials passed through ``access.gate``. ``hold``: leave the read-only
+    transaction open for the next ``transaction(session, read_only=True)`` *in the same thread
+    call* (``/sync``'s first look): never across a wait for another thread, which would keep a
+    pooled connection while waiting (200 syncs at once exhausted the pool that way). A due
+    last-seen write ends it first (``record_seen``)."""
     token = access_token(request)
     if token is None:
         raise MatrixError(401, "M_MISSING_TOKEN", "missing access token")
     instance = get_instance(request)
     info = get_request_info(request)
-    with transaction(session, read_only=True):
-        device = device_of_token(session, token)
-        if device is None:
-            raise MatrixError(401, "M_UNKNOWN_TOKEN", UNKNOWN_TOKEN)
+    with transaction(session, read_only=True, hold=hold):
         try:
-            caller, touch = resolve_session_caller(session, instance, token, info)
+            caller, signed_in = session_caller_with(session, instance, token, info, _WITH_DEVICE)
         except (NotAuthenticated, MfaRequired):
             raise MatrixError(401, "M_UNKNOWN_TOKEN", UNKNOWN_TOKEN) from None
         request.state.user_id = caller.user.id  # for the access log
@@ -62,8 +88,8 @@ def get_matrix_caller(request: Request, session: DbSession) -> MatrixCaller:
             operation=f"{request.method} {request.url.path}",
             context=caller.context,
         )
-        device_id = device.device_id
-    record_seen(session, touch)
+        device_id = str(signed_in.extra)
+    record_seen(session, signed_in.touch)
     return MatrixCaller(caller=caller, device_id=device_id, token=token)
 
 

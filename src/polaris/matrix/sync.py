@@ -17,25 +17,23 @@ a later stream event names are exactly the room's rows added since the token (``
 each is given once, in order, however long the client was away, even when a batch ends between
 one transaction's stream events. A room the user joined in the batch comes with its full state;
 rooms left show the leave. A moved read marker (``chat.marker.updated``) brings the room with
-its account data. What of a filter applies is in ``matrix.sync_filter``.
+its account data. What of a filter applies is in ``matrix.sync_filter``; one room's part of the
+answer is built by ``matrix.sync_room``.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 
-from polaris.access.policy import Actor, ChatAction
-from polaris.audit.context import AuditContext
+from polaris.access.policy import ChatAction
 from polaris.chat import events as chat_events
 from polaris.chat import messages
 from polaris.chat import rooms as chat_rooms
-from polaris.chat.live import Hub
 from polaris.chat.models import (
     BAN,
     INVITE,
@@ -44,19 +42,15 @@ from polaris.chat.models import (
     STATE,
     ChatEvent,
     ChatMember,
-    ChatReceipt,
     ChatRoom,
 )
 from polaris.events import service as events
-from polaris.matrix import settings_store, sync_filter
-from polaris.matrix.models import MatrixAccountData
+from polaris.matrix import sync_filter, sync_room
 from polaris.matrix.rooms import (
-    Device,
     Translator,
     room_matrix_id,
-    sent_by,
-    with_transaction_ids,
 )
+from polaris.matrix.sync_room import Caller as Caller
 from polaris.web.matrix_errors import MatrixError
 
 TIMELINE_KINDS = (
@@ -75,6 +69,12 @@ DEFAULT_TIMELINE = sync_filter.DEFAULT_TIMELINE
 #: name and topic follow its ``create``).
 TAIL = 16
 _TOKEN = re.compile(r"^s(\d{1,18})_(\d{1,18})$")
+#: A user's member rows and their rooms (every woken sync reads them; built once).
+_MEMBERSHIPS = (
+    select(ChatMember, ChatRoom)
+    .join(ChatRoom, ChatRoom.id == ChatMember.room_id)
+    .where(ChatMember.user_id == bindparam("user_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -91,19 +91,6 @@ def parse_token(value: str) -> Token:
     if found is None:
         raise MatrixError(400, "M_INVALID_PARAM", "unknown since token")
     return Token(int(found.group(1)), int(found.group(2)))
-
-
-@dataclass(frozen=True)
-class Caller:
-    session: Session
-    actor: Actor
-    context: AuditContext
-    server: str
-    live: Hub
-    #: The syncing device: its own sends carry ``transaction_id`` (``rooms.with_transaction_ids``).
-    device: Device | None = None
-    #: The filter's ``lazy_load_members`` (``matrix.sync_filter``).
-    lazy_members: bool = False
 
 
 @dataclass
@@ -126,134 +113,6 @@ def _empty_body(token: Token) -> dict[str, Any]:
         "device_lists": {"changed": [], "left": []},
         "device_one_time_keys_count": {},
     }
-
-
-def _state_now(rows: list[ChatEvent]) -> list[ChatEvent]:
-    """The latest state row per (type, key), in timeline order."""
-    latest: dict[tuple[str | None, int | None], ChatEvent] = {}
-    for row in rows:
-        latest[(row.state_type, row.state_key)] = row
-    return sorted(latest.values(), key=lambda r: r.seq)
-
-
-def _receipts(c: Caller, tr: Translator, room_id: int, only: set[int] | None) -> dict[str, Any]:
-    query = select(ChatReceipt).where(ChatReceipt.room_id == room_id)
-    if only is not None:
-        query = query.where(ChatReceipt.user_id.in_(only))
-    content: dict[str, Any] = {}
-    for receipt in c.session.scalars(query):
-        key = c.session.scalar(
-            select(ChatEvent.event_key).where(
-                ChatEvent.room_id == room_id, ChatEvent.seq == receipt.up_to_seq
-            )
-        )
-        if key is None:
-            continue
-        mine = content.setdefault(f"${key}", {"m.read": {}})
-        mine["m.read"][tr.user(receipt.user_id)] = {"ts": int(receipt.at.timestamp() * 1000)}
-    return content
-
-
-def _room_account_data(c: Caller, room_id: int) -> list[dict[str, Any]]:
-    rows = c.session.scalars(
-        select(MatrixAccountData).where(
-            MatrixAccountData.user_id == c.actor.user_id,
-            MatrixAccountData.room_id == room_matrix_id(room_id, c.server),
-        )
-    )
-    return [{"type": row.type, "content": dict(row.content)} for row in rows]
-
-
-def _ephemeral(
-    c: Caller, tr: Translator, room_id: int, receipts: dict[str, Any] | None, typing: bool
-) -> dict[str, Any]:
-    found: list[dict[str, Any]] = []
-    if typing:
-        users = [tr.user(u) for u in c.live.typing(room_id)]
-        found.append({"type": "m.typing", "content": {"user_ids": users}})
-    if receipts:
-        found.append({"type": "m.receipt", "content": receipts})
-    return {"events": found}
-
-
-def _invite_state(c: Caller, tr: Translator, room: ChatRoom) -> dict[str, Any]:
-    rows = list(
-        c.session.scalars(
-            select(ChatEvent)
-            .where(ChatEvent.room_id == room.id, ChatEvent.kind == STATE)
-            .order_by(ChatEvent.seq)
-        )
-    )
-    wanted = [
-        r
-        for r in _state_now(rows)
-        if r.state_type in ("create", "name", "topic")
-        or (r.state_type == "member" and r.state_key == c.actor.user_id)
-    ]
-    stripped = [
-        {k: e[k] for k in ("type", "state_key", "content", "sender")}
-        for e in tr.events(wanted, room_kind=room.kind)
-    ]
-    return {"invite_state": {"events": stripped}}
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """A room's timeline events as Matrix gives them, and the ``seq`` of the first (None for
-    none). Shared by the syncs that ask for the same rows (``Hub.shared``): never changed."""
-
-    events: tuple[dict[str, Any], ...]
-    first: int | None
-    #: Event id → (sending device, transaction id) of the Matrix sends among them.
-    sent: dict[str, tuple[Device, str]] = field(default_factory=dict)
-    #: Who sent them (the member events a lazy-loading client is sent with them).
-    senders: frozenset[int] = frozenset()
-
-    @classmethod
-    def of(cls, tr: Translator, rows: list[ChatEvent], room_kind: str) -> Timeline:
-        events = tuple(tr.events(rows, room_kind=room_kind))
-        sent = {
-            event["event_id"]: (device, row.txn_id)
-            for event, row in zip(events, rows, strict=True)
-            if (device := sent_by(row)) is not None and row.txn_id is not None
-        }
-        senders = frozenset(row.sender_id for row in rows if row.sender_id is not None)
-        return cls(events, rows[0].seq if rows else None, sent, senders)
-
-
-def _joined_room(
-    c: Caller,
-    tr: Translator,
-    room: ChatRoom,
-    *,
-    state_rows: list[ChatEvent],
-    timeline: Timeline,
-    limited: bool,
-    receipts: dict[str, Any] | None,
-    typing: bool,
-    unread: int,
-) -> dict[str, Any]:
-    lazy = (
-        sync_filter.summary(c.session, room.id, c.actor.user_id, tr.user) if c.lazy_members else {}
-    )
-    prev = timeline.first if timeline.first is not None else room.last_seq + 1
-    return {
-        "state": {"events": tr.events(state_rows, room_kind=room.kind)},
-        "timeline": {
-            "events": with_transaction_ids(timeline.events, timeline.sent, c.device),
-            "limited": limited,
-            "prev_batch": f"t{prev}",
-        },
-        "ephemeral": _ephemeral(c, tr, room.id, receipts, typing),
-        "account_data": {"events": _room_account_data(c, room.id)},
-        "unread_notifications": {"notification_count": unread, "highlight_count": 0},
-        "summary": lazy,
-    }
-
-
-def _global_account_data(c: Caller) -> list[dict[str, Any]]:
-    data = settings_store.global_account_data(c.session, user_id=c.actor.user_id)
-    return [{"type": kind, "content": content} for kind, content in sorted(data.items())]
 
 
 def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
@@ -280,7 +139,7 @@ def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
         limit = cut.get(room.id, room.last_seq + 1)
         matrix_id = room_matrix_id(room.id, c.server)
         if view.membership == INVITE:
-            body["rooms"]["invite"][matrix_id] = _invite_state(c, tr, room)
+            body["rooms"]["invite"][matrix_id] = sync_room.invite_state(c, tr, room)
             continue
         chat_rooms.require_room(
             session=c.session, actor=c.actor, context=c.context, room_id=room.id,
@@ -297,7 +156,7 @@ def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
         limited = len(recent) > timeline_limit
         timeline_rows = list(reversed(recent[:timeline_limit]))
         first = timeline_rows[0].seq if timeline_rows else limit
-        state_rows = _state_now(
+        state_rows = sync_room.state_now(
             list(
                 c.session.scalars(
                     select(ChatEvent)
@@ -313,12 +172,13 @@ def initial(c: Caller, *, timeline_limit: int = DEFAULT_TIMELINE) -> Result:
         if c.lazy_members:
             keep = sync_filter.wanted_members((r.sender_id for r in timeline_rows), c.actor.user_id)
             state_rows = [r for r in state_rows if r.state_type != "member" or r.state_key in keep]
-        body["rooms"]["join"][matrix_id] = _joined_room(
+        body["rooms"]["join"][matrix_id] = sync_room.joined_room(
             c, tr, room, state_rows=state_rows, limited=limited,
-            timeline=Timeline.of(tr, timeline_rows, room.kind),
-            receipts=_receipts(c, tr, room.id, None), typing=True, unread=unread.get(room.id, 0),
+            timeline=sync_room.Timeline.of(tr, timeline_rows, room.kind),
+            receipts=sync_room.receipts(c, tr, room.id, None), typing=True,
+            unread=unread.get(room.id, 0),
         )  # fmt: skip
-    body["account_data"]["events"] = _global_account_data(c)
+    body["account_data"]["events"] = sync_room.global_account_data(c)
     return Result(body, token, True)
 
 
@@ -352,13 +212,13 @@ def _new_rows(c: Caller, room_id: int, named: list[int], token: Token) -> list[C
 
 def _new_timeline(
     c: Caller, tr: Translator, room: ChatRoom, named: list[int], token: Token
-) -> Timeline:
+) -> sync_room.Timeline:
     """The room's new rows (``_new_rows``) as Matrix events, read and translated once for every
     sync asking for the same rows up to the same token (the members woken by one message): the
     caller was let into the room by ``require_room`` before; what is shared is only the rows."""
     key = ("matrix.timeline", c.server, room.id, min(named), max(named), token.position)
     return c.live.shared(
-        key, lambda: Timeline.of(tr, _new_rows(c, room.id, named, token), room.kind)
+        key, lambda: sync_room.Timeline.of(tr, _new_rows(c, room.id, named, token), room.kind)
     )
 
 
@@ -372,12 +232,15 @@ def expired(c: Caller, since: Token) -> bool:
     return oldest > since.position + 1
 
 
-def _changes(c: Caller, since: Token) -> tuple[list[events.Event], int] | None:
+def _changes(
+    c: Caller, since: Token, committed: int | None
+) -> tuple[list[events.Event], int] | None:
     """The chat events after the token (at most ``BATCH``) and the position the answer is
-    complete up to: from the hub's copy when it holds everything up to the head this
-    transaction reads (read once for every waiter, ``chat.live``), else from the database; None
-    when events after the token were compacted away."""
-    head = events.head_position(c.session)
+    complete up to: from the hub's copy when it holds everything up to the head (read once for
+    every waiter, ``chat.live``), else from the database; None when events after the token were
+    compacted away. The head is ``committed`` when given (a position whose events all committed
+    before this transaction began, so that its snapshot holds their rows), else read here."""
+    head = committed if committed is not None else events.head_position(c.session)
     copied = c.live.recent(since.position, head, kinds=STREAM_KINDS, limit=BATCH)
     if copied is not None:
         return copied
@@ -389,9 +252,10 @@ def _changes(c: Caller, since: Token) -> tuple[list[events.Event], int] | None:
     return found, max(head, since.position)
 
 
-def incremental(c: Caller, since: Token) -> Result:
+def incremental(c: Caller, since: Token, *, committed: int | None = None) -> Result:
+    """The changes after ``since``; ``committed``: see ``_changes``."""
     serial = c.live.serial
-    changes = _changes(c, since)
+    changes = _changes(c, since, committed)
     if changes is None:
         return initial(c)
     found, complete = changes
@@ -417,10 +281,13 @@ def incremental(c: Caller, since: Token) -> Result:
             seqs[room_id].append(seq)
             if event.kind == chat_events.MEMBER_CHANGED and user == c.actor.user_id:
                 mine[room_id].append(seq)
-    memberships = {
-        m.room_id: m
-        for m in c.session.scalars(select(ChatMember).where(ChatMember.user_id == c.actor.user_id))
-    }
+    # The member rows with their rooms, in one statement (``require_room``'s facts find both in
+    # the session's identity map, which holds them while ``rooms`` does).
+    memberships: dict[int, ChatMember] = {}
+    rooms: dict[int, ChatRoom] = {}
+    for member_row, room_row in c.session.execute(_MEMBERSHIPS, {"user_id": c.actor.user_id}):
+        memberships[member_row.room_id] = member_row
+        rooms[room_row.id] = room_row
     joined = [r for r, m in memberships.items() if m.membership == JOIN]
     typing_rooms = {r for r in joined if c.live.typing_changed(r, since.serial)}
     touched = sorted(set(seqs) | set(read_by) | typing_rooms | marked)
@@ -429,13 +296,12 @@ def incremental(c: Caller, since: Token) -> Result:
     unread = {r: m.unread for r, m in memberships.items() if m.membership == JOIN}
     has_data = False
     for room_id in touched:
-        member = memberships.get(room_id)
-        room = c.session.get(ChatRoom, room_id)
+        member, room = memberships.get(room_id), rooms.get(room_id)
         if member is None or room is None:
             continue
         matrix_id = room_matrix_id(room_id, c.server)
         if member.membership == INVITE and mine.get(room_id):
-            body["rooms"]["invite"][matrix_id] = _invite_state(c, tr, room)
+            body["rooms"]["invite"][matrix_id] = sync_room.invite_state(c, tr, room)
             has_data = True
             continue
         if member.membership in (LEAVE, BAN) and mine.get(room_id):
@@ -463,13 +329,13 @@ def incremental(c: Caller, since: Token) -> Result:
             session=c.session, actor=c.actor, context=c.context, room_id=room_id,
             action=ChatAction.READ,
         )  # fmt: skip
-        timeline = Timeline((), None)
+        timeline = sync_room.Timeline((), None)
         if named := seqs.get(room_id):
             timeline = _new_timeline(c, tr, room, named, token)
         state_rows: list[ChatEvent] = []
         if mine.get(room_id):  # joined in this batch: the room's state before the timeline
             first = timeline.first if timeline.first is not None else room.last_seq + 1
-            state_rows = _state_now(
+            state_rows = sync_room.state_now(
                 list(
                     c.session.scalars(
                         select(ChatEvent)
@@ -490,8 +356,10 @@ def incremental(c: Caller, since: Token) -> Result:
                 ]
             else:
                 state_rows = sync_filter.member_rows(c.session, room_id, keep, timeline.first)
-        receipts = _receipts(c, tr, room_id, read_by[room_id]) if read_by.get(room_id) else None
-        body["rooms"]["join"][matrix_id] = _joined_room(
+        receipts = (
+            sync_room.receipts(c, tr, room_id, read_by[room_id]) if read_by.get(room_id) else None
+        )
+        body["rooms"]["join"][matrix_id] = sync_room.joined_room(
             c, tr, room, state_rows=state_rows, timeline=timeline, limited=False,
             receipts=receipts, typing=room_id in typing_rooms, unread=unread.get(room_id, 0),
         )  # fmt: skip
