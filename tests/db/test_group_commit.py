@@ -27,7 +27,9 @@ UNITS = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String, nullable=False, unique=True),
 )
-DENIALS = Table("denials", METADATA, Column("id", Integer, primary_key=True), Column("name", String))
+DENIALS = Table(
+    "denials", METADATA, Column("id", Integer, primary_key=True), Column("name", String)
+)
 
 
 @pytest.fixture
