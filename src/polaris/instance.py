@@ -16,8 +16,8 @@ from polaris import node
 from polaris.audit.batch import AuditBatch
 from polaris.audit.keys import AuditSigner, load_key_file, signer_from_text
 from polaris.config import SESSION_SETTINGS_KEY, Settings
-from polaris.db.group_commit import GroupCommit
 from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
+from polaris.db.group_commit import GroupCommit
 from polaris.identity.auth import AuthConfig
 from polaris.identity.passwords import Argon2Parameters, Passwords
 from polaris.identity.throttle import ThrottlePolicy
