@@ -127,13 +127,21 @@ def test_units_that_arrive_together_share_one_transaction(
 ) -> None:
     group = GroupCommit(sessions)
     units = [add(f"f{n}") for n in range(5)]
+    statements: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", on_execute)
     with first_write_held(engine) as (release, begun), ThreadPoolExecutor(5) as pool:
         futures = queue_behind_leader(pool, group, units, begun)
         release.set()
         assert [f.result() for f in futures] == [f"F{n}" for n in range(5)]
+    event.remove(engine, "before_cursor_execute", on_execute)
     assert names(engine) == [f"f{n}" for n in range(5)]
     assert len(begun) == 2  # the leader's unit, then every follower's at once
     assert group.batch_sizes[-2:] == [1, 4]
+    assert not [s for s in statements if "SAVEPOINT" in s]  # none failed: no savepoints
 
 
 def test_a_refused_unit_fails_alone_and_keeps_its_denial(
@@ -148,8 +156,8 @@ def test_a_refused_unit_fails_alone_and_keeps_its_denial(
     assert isinstance(outcomes[2], PermissionError)
     assert [o for n, o in enumerate(outcomes) if n != 2] == [None] * 3
     assert names(engine) == ["f0", "f1", "f3"]  # the refused unit's row rolled back alone
-    assert names(engine, DENIALS) == ["f2"]  # its denial recorded, committed with the batch
-    assert len(begun) == 2
+    assert names(engine, DENIALS) == ["f2"]  # its denial recorded once, committed with the batch
+    assert len(begun) == 3  # the leader; the followers together, rolled back; then in savepoints
     assert group.waiting() == 0
 
 
@@ -181,7 +189,7 @@ def test_a_failed_commit_runs_every_unit_again_alone(
 
     def commit_once_failing(session: Session) -> None:
         commits.append(1)
-        if len(commits) == 2:  # the batch of followers (the leader's came first, alone)
+        if len(commits) in (2, 3):  # the followers together, then in savepoints
             failed.append(1)
             raise OSError("disk I/O error")
         real_commit(session)
@@ -192,9 +200,9 @@ def test_a_failed_commit_runs_every_unit_again_alone(
         futures = queue_behind_leader(pool, group, units, begun)
         release.set()
         assert [f.result() for f in futures] == [f"F{n}" for n in range(4)]
-    assert failed == [1]
+    assert failed == [1, 1]
     assert names(engine) == [f"f{n}" for n in range(4)]
-    assert len(begun) == 2 + 3  # the leader, the failed batch, then each follower alone
+    assert len(begun) == 1 + 2 + 3  # the leader, the two failed batches, each follower alone
 
 
 def test_an_error_reaches_a_lone_caller(engine: Engine, sessions: sessionmaker[Session]) -> None:

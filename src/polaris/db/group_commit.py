@@ -12,14 +12,18 @@ caller to find no batch under way runs every unit queued so far (its own among t
 thread; callers arriving meanwhile queue and wait, and when the batch is done the oldest of them
 leads the next one. A batch of one is an ordinary :func:`polaris.db.uow.transaction`.
 
-A unit that raises fails alone: its savepoint is rolled back (its rows and only its rows gone),
-the effects it registered with :func:`polaris.db.uow.after_rollback` (the audit record of a
-denial) run in a savepoint of their own, and its caller gets its exception; the other units
-commit. If the transaction itself fails (its commit, a broken connection), every unit of the
-batch is run again alone in a transaction of its own, so a unit is never reported done unless
-its own commit succeeded. A unit must therefore be safe to run again after a rollback (what it
-did outside the database, such as writing a manifest, is at worst left unreferenced for the
-collector) and must return plain values, not objects of the leader's session.
+The units of a batch first run without savepoints (the common case: each was checked in a
+read-only transaction just before). If one raises, or that commit fails, the transaction is
+rolled back whole and the batch runs again, each unit in a savepoint of its own: a unit that
+raises then fails alone, its savepoint rolled back (its rows and only its rows gone), the effects
+it registered with :func:`polaris.db.uow.after_rollback` (the audit record of a denial) run in a
+savepoint of their own, and its caller gets its exception; the other units commit. If that
+transaction fails too (its commit, a broken connection), every unit of the batch is run again
+alone in a transaction of its own, so a unit is never reported done unless its own commit
+succeeded. A unit must therefore be safe to run again after a rollback (what it did outside the
+database, such as writing a manifest, is at worst left unreferenced for the collector), and what
+it returns outlives the leader's session: plain values, or ORM objects used only for what they
+had loaded (they are detached; the sessions do not expire on commit).
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ class GroupCommit:
         if len(batch) == 1:
             self._alone(batch[0])
             return
+        if self._together(batch):
+            return
         session = self._sessions()
         try:
             with transaction(session):
@@ -128,6 +134,31 @@ class GroupCommit:
                 self._alone(pending)
         finally:
             session.close()
+
+    def _together(self, batch: list[_Pending[object]]) -> bool:
+        """The common case, without savepoints: every unit in one transaction, committed.
+
+        True when it committed. If a unit raises, or the commit fails, the whole transaction is
+        rolled back (nothing of it kept, the effects registered for after a rollback dropped:
+        the units run again) and False sends the batch the careful way, a savepoint a unit.
+        Savepoints cost two statements and the ORM's nested-transaction bookkeeping a unit,
+        for a failure that the read-only check before the transfer makes rare.
+        """
+        session = self._sessions()
+        try:
+            session.begin()
+            results = [pending.work(session) for pending in batch]
+            session.commit()
+        except Exception:
+            if session.in_transaction():
+                session.rollback()
+            pop_after_rollback(session)
+            return False
+        finally:
+            session.close()
+        for pending, result in zip(batch, results, strict=True):
+            pending.result = result
+        return True
 
     def _alone(self, pending: _Pending[object]) -> None:
         session = self._sessions()
