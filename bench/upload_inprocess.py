@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -142,6 +143,7 @@ def main() -> None:
                     file=sys.stderr,
                 )
         engine.dispose()
+    shutil.rmtree(work, ignore_errors=True)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()}")
     print("| mode | CPU ms an upload (runs; median) | wall ms | statements | write transactions |")
     print("|---|---:|---:|---:|---:|")
