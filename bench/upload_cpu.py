@@ -176,7 +176,7 @@ def run_once(src: Path, args: argparse.Namespace, work: Path, result: Result) ->
                 spy = subprocess.Popen(
                     [
                         *(str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(pid)),
-                        *("--threads", "--idle", "--format", "raw", "--rate", "200"),
+                        *("--threads", "--nonblocking", "--format", "raw", "--rate", "100"),
                         *("-o", f"{out}.txt"),
                     ],
                     stdout=subprocess.DEVNULL,
