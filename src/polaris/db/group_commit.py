@@ -146,13 +146,14 @@ class GroupCommit:
         """
         session = self._sessions()
         try:
-            session.begin()
-            results = [pending.work(session) for pending in batch]
-            session.commit()
+            with transaction(session):
+                try:
+                    results = [pending.work(session) for pending in batch]
+                finally:
+                    # Dropped either way: on failure the units run again (and register them
+                    # again), on success they are moot. ``transaction`` then finds none to run.
+                    pop_after_rollback(session)
         except Exception:
-            if session.in_transaction():
-                session.rollback()
-            pop_after_rollback(session)
             return False
         finally:
             session.close()
