@@ -17,6 +17,7 @@ from polaris.audit.batch import AuditBatch
 from polaris.audit.keys import AuditSigner, load_key_file, signer_from_text
 from polaris.config import SESSION_SETTINGS_KEY, Settings
 from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
+from polaris.db.group_commit import GroupCommit
 from polaris.identity.auth import AuthConfig
 from polaris.identity.passwords import Argon2Parameters, Passwords
 from polaris.identity.throttle import ThrottlePolicy
@@ -43,9 +44,12 @@ class Instance:
     message_search: SearchEngine | None = None
     #: Records of reads, committed together (``polaris.audit.batch``).
     audit_batch: AuditBatch = field(init=False)
+    #: The write transactions of uploads, committed together (``polaris.db.group_commit``).
+    upload_commits: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit_batch = AuditBatch(self.sessions)
+        self.upload_commits = GroupCommit(self.sessions)
         # A change-stream consumer gets only a session: its sessions carry the settings
         # (``config.settings_of``, for the malware scan) and the blob store (the ransomware guard
         # samples content through it: ``storage.store.blobs_of``).

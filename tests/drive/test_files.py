@@ -24,7 +24,7 @@ from starlette.types import Message
 
 from polaris import deps
 from polaris.audit.models import AuditRecord
-from polaris.db import uow
+from polaris.db import group_commit, uow
 from polaris.drive import api_content
 from polaris.drive._http import HANDOFF_BYTES
 from polaris.storage import LocalBackend, _fsio, names
@@ -616,6 +616,7 @@ def serialise_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(api_content, "transaction", locked)
     monkeypatch.setattr(deps, "transaction", locked)
+    monkeypatch.setattr(group_commit, "transaction", locked)  # the uploads' write transactions
 
 
 def hold_commits_until_both_stored(drive: Drive, monkeypatch: pytest.MonkeyPatch) -> None:

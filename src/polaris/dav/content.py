@@ -1,13 +1,15 @@
 """A file's bytes over WebDAV: GET through ``drive.reads`` (checked, audited as ``file.read``),
-PUT through ``drive.content`` (authorised before the body is read, recorded after).
+PUT through ``drive.content`` (authorised before the body is stored, recorded after).
 
 WsgiDAV reads a GET's content through a file object and a PUT's body into one. The reader opens
 the drive's read at its first ``read``, after WsgiDAV's ``seek`` to a range's start: WsgiDAV has
 not started the response then (``ErrorPrinter`` holds it until the first bytes), so a refusal
 (held by the malware scan, damaged content) is still a clean error status. A PUT body up to
-1 MiB with a ``Content-Length`` is kept in memory and stored in the one transaction that records
-it, as the API does; a larger or unannounced one streams through a ``ContentWriter`` (a few
-chunks in memory at a time) between a checking transaction and a recording one.
+1 MiB with a ``Content-Length`` is kept in memory, checked once it is all there, stored, and
+recorded, as the API does; a larger or unannounced one streams through a ``ContentWriter`` (a few
+chunks in memory at a time) between a checking transaction and a recording one. Both are checked
+in read-only transactions and recorded through the group commit of uploads
+(``polaris.db.group_commit``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sqlalchemy.orm import Session
 from wsgidav.dav_error import DAVError
 
 from polaris.dav import checksums, nextcloud
@@ -121,7 +124,7 @@ class Upload:
 
     def _prepare(self) -> None:
         request = self._request
-        with translated(), transaction(request.session):
+        with translated(), transaction(request.session, read_only=True):
             content.prepare_upload(
                 session=request.session,
                 actor=request.actor,
@@ -155,10 +158,9 @@ class Upload:
 
     def finish(self) -> Located:
         """Record what was written as a new file or version; the node as it is now."""
-        body: ContentRef | bytes
+        body: ContentRef
         if self._memory is not None:
-            body = bytes(self._memory)
-            size = len(body)
+            size = len(self._memory)
         else:
             assert self._writer is not None
             size = self._writer.size
@@ -169,18 +171,32 @@ class Upload:
         if self._checksum is not None:
             self._checksum.check()
         request = self._request
-        with translated(), transaction(request.session):
+        if self._memory is not None:
+            # Checked in the caller's read-only snapshot, then sealed and fsynced outside any
+            # transaction (uploads store side by side), as the API does: the writer lock is
+            # held only for the manifest and the rows, and a refused body is never stored.
+            self._prepare()
+            with translated():
+                body = request.instance.blobs.put_bytes(bytes(self._memory))
+
+        def record(write: Session) -> Located:
             located, version, _ = content.commit_upload(
-                session=request.session,
+                session=write,
                 actor=request.actor,
                 context=request.context,
                 blobs=request.instance.blobs,
                 content=body,
                 **self._target,
             )
-            self._digests.record(request.session, version.id)
+            self._digests.record(write, version.id)
             if self._mtime is not None:
                 stamps.set_client_mtime(located.node, self._mtime)
+            return located
+
+        # In a write transaction shared with the uploads that get here together
+        # (``polaris.db.group_commit``); returns once it is committed.
+        with translated():
+            located = request.instance.upload_commits.run(record)
         request.changed()
         request.written = located
         request.mtime_accepted = self._mtime is not None

@@ -38,6 +38,13 @@ def after_rollback(session: Session, effect: AfterRollback) -> None:
     session.info.setdefault(_AFTER_ROLLBACK, []).append(effect)
 
 
+def pop_after_rollback(session: Session) -> list[AfterRollback]:
+    """The effects registered on ``session`` since the last call, forgotten there (for
+    ``polaris.db.group_commit``, which runs those of a unit rolled back to its savepoint)."""
+    effects: list[AfterRollback] = session.info.pop(_AFTER_ROLLBACK, [])
+    return effects
+
+
 @contextmanager
 def transaction(
     session: Session, *, read_only: bool = False, hold: bool = False
@@ -105,6 +112,15 @@ def _raise_if_full(error: BaseException) -> None:
     full = storage_full_from(error)
     if full is not None:
         raise full from error
+
+
+def storage_error(error: Exception) -> Exception:
+    """``error`` as :func:`transaction` raises it: a full disk as ``StorageFull``."""
+    full = storage_full_from(error)
+    if full is None:
+        return error
+    full.__cause__ = error
+    return full
 
 
 @contextmanager

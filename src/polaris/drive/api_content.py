@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from polaris.db.uow import transaction
@@ -94,9 +95,12 @@ async def _upload(
             )
 
     def commit(body: ContentRef) -> tuple[NodeRead, bool]:
-        with transaction(session):
+        """Record the stored content in a write transaction shared with the uploads that reach
+        this point together (``polaris.db.group_commit``); returns once it is committed."""
+
+        def record(write: Session) -> tuple[NodeRead, bool]:
             located, version, created = content.commit_upload(
-                session=session,
+                session=write,
                 actor=caller.actor,
                 context=context,
                 blobs=instance.blobs,
@@ -104,6 +108,8 @@ async def _upload(
                 **target.as_kwargs(),
             )
             return NodeRead.of(located, caller.actor, version_number=version.number), created
+
+        return instance.upload_commits.run(record)
 
     if length is not None and length <= min(SMALL_BODY_BYTES, limit):
         # A small body is read into memory first; then one trip to the thread pool checks the

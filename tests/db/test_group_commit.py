@@ -1,0 +1,214 @@
+"""Group commit of units of work (``polaris.db.group_commit``): committed on return, one write
+transaction for the units that arrive together, a refused unit failing alone (its rows gone, its
+after-rollback effects kept), and a failed commit retried unit by unit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, event, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from polaris.db.engine import READ_ONLY_OPTION, make_engine, make_session_factory
+from polaris.db.group_commit import GroupCommit
+from polaris.db.uow import after_rollback
+
+METADATA = MetaData()
+UNITS = Table(
+    "units",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, nullable=False, unique=True),
+)
+DENIALS = Table(
+    "denials", METADATA, Column("id", Integer, primary_key=True), Column("name", String)
+)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'units.db'}")
+    METADATA.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+def names(engine: Engine, table: Table = UNITS) -> list[str]:
+    with engine.connect() as connection:
+        return sorted(connection.scalars(select(table.c.name)))
+
+
+def add(name: str, *, refuse: bool = False) -> Callable[[Session], str]:
+    """A unit that inserts ``name``; ``refuse``: then audits a denial and raises (as a refused
+    upload does, through ``after_rollback``)."""
+
+    def work(session: Session) -> str:
+        session.execute(insert(UNITS).values(name=name))
+        if refuse:
+            after_rollback(session, lambda s: s.execute(insert(DENIALS).values(name=name)))
+            raise PermissionError(name)
+        return name.upper()
+
+    return work
+
+
+@contextmanager
+def first_write_held(engine: Engine) -> Iterator[tuple[threading.Event, list[int]]]:
+    """The first write transaction waits at its BEGIN until ``release`` is set; ``begun`` counts
+    write transactions (what takes SQLite's writer lock)."""
+    release = threading.Event()
+    begun: list[int] = []
+
+    def on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            return
+        begun.append(1)
+        if len(begun) == 1:
+            assert release.wait(timeout=30)
+
+    event.listen(engine, "begin", on_begin)
+    try:
+        yield release, begun
+    finally:
+        event.remove(engine, "begin", on_begin)
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Wait for a state (never asserts anything about time)."""
+    pause = threading.Event()
+    while not condition():
+        pause.wait(0.001)
+
+
+def queue_behind_leader(
+    pool: ThreadPoolExecutor,
+    group: GroupCommit,
+    units: list[Callable[[Session], str]],
+    begun: list[int],
+) -> list[Future[str]]:
+    """The first unit leads and waits at its BEGIN; then the others queue behind it."""
+    leader = pool.submit(group.run, units[0])
+    wait_until(lambda: len(begun) == 1)
+    followers = [pool.submit(group.run, unit) for unit in units[1:]]
+    wait_until(lambda: group.waiting() == len(followers))
+    return [leader, *followers]
+
+
+def test_each_unit_is_committed_on_return(engine: Engine, sessions: sessionmaker[Session]) -> None:
+    group = GroupCommit(sessions)
+    seen: list[int] = []
+
+    def upload(number: int) -> str:
+        result = group.run(add(f"f{number}"))
+        seen.append(len(names(engine)))  # a fresh connection sees it already
+        return result
+
+    with ThreadPoolExecutor(6) as pool:
+        results = [f.result() for f in [pool.submit(upload, n) for n in range(30)]]
+    assert results == [f"F{n}" for n in range(30)]
+    assert len(names(engine)) == 30
+    assert min(seen) >= 1
+
+
+def test_units_that_arrive_together_share_one_transaction(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    group = GroupCommit(sessions)
+    units = [add(f"f{n}") for n in range(5)]
+    statements: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(5) as pool:
+        futures = queue_behind_leader(pool, group, units, begun)
+        release.set()
+        assert [f.result() for f in futures] == [f"F{n}" for n in range(5)]
+    event.remove(engine, "before_cursor_execute", on_execute)
+    assert names(engine) == [f"f{n}" for n in range(5)]
+    assert len(begun) == 2  # the leader's unit, then every follower's at once
+    assert group.batch_sizes[-2:] == [1, 4]
+    assert not [s for s in statements if "SAVEPOINT" in s]  # none failed: no savepoints
+
+
+def test_a_refused_unit_fails_alone_and_keeps_its_denial(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    group = GroupCommit(sessions)
+    units = [add("f0"), add("f1"), add("f2", refuse=True), add("f3")]
+    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(4) as pool:
+        futures = queue_behind_leader(pool, group, units, begun)
+        release.set()
+        outcomes = [f.exception() for f in futures]
+    assert isinstance(outcomes[2], PermissionError)
+    assert [o for n, o in enumerate(outcomes) if n != 2] == [None] * 3
+    assert names(engine) == ["f0", "f1", "f3"]  # the refused unit's row rolled back alone
+    assert names(engine, DENIALS) == ["f2"]  # its denial recorded once, committed with the batch
+    assert len(begun) == 3  # the leader; the followers together, rolled back; then in savepoints
+    assert group.waiting() == 0
+
+
+def test_a_unit_refused_by_the_database_fails_alone(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """Two uploads of one name in one batch: the second breaks the unique index and fails; the
+    first lands."""
+    group = GroupCommit(sessions)
+    units = [add("lead"), add("same"), add("same"), add("other")]
+    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(4) as pool:
+        futures = queue_behind_leader(pool, group, units, begun)
+        release.set()
+        outcomes = [f.exception() for f in futures]
+    assert isinstance(outcomes[2], IntegrityError)
+    assert [outcomes[0], outcomes[1], outcomes[3]] == [None, None, None]
+    assert names(engine) == ["lead", "other", "same"]
+
+
+def test_a_failed_commit_runs_every_unit_again_alone(
+    engine: Engine, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared transaction's commit fails: none of it is kept, and each unit is answered by
+    a commit of its own."""
+    group = GroupCommit(sessions)
+    commits: list[int] = []
+    failed: list[int] = []
+    real_commit = Session.commit
+
+    def commit_once_failing(session: Session) -> None:
+        commits.append(1)
+        if len(commits) in (2, 3):  # the followers together, then in savepoints
+            failed.append(1)
+            raise OSError("disk I/O error")
+        real_commit(session)
+
+    monkeypatch.setattr(Session, "commit", commit_once_failing)
+    units = [add(f"f{n}") for n in range(4)]
+    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(4) as pool:
+        futures = queue_behind_leader(pool, group, units, begun)
+        release.set()
+        assert [f.result() for f in futures] == [f"F{n}" for n in range(4)]
+    assert failed == [1, 1]
+    assert names(engine) == [f"f{n}" for n in range(4)]
+    assert len(begun) == 1 + 2 + 3  # the leader, the two failed batches, each follower alone
+
+
+def test_an_error_reaches_a_lone_caller(engine: Engine, sessions: sessionmaker[Session]) -> None:
+    group = GroupCommit(sessions)
+    with pytest.raises(PermissionError):
+        group.run(add("no", refuse=True))
+    assert names(engine, DENIALS) == ["no"]  # the effect ran after the rollback
+    assert group.run(add("yes")) == "YES"  # the group goes on
+    assert names(engine) == ["yes"]
