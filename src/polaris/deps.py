@@ -70,7 +70,7 @@ def get_request_info(request: Request) -> RequestInfo:
 @dataclass(frozen=True)
 class Requester:
     """The authenticated caller as ``access`` and the audit record see it: the actor, plus the
-    session row id if any. What a read route needs (``ReadGate``, ``PlainReadCaller``)."""
+    session row id if any. What a read route needs (``ReadGate``)."""
 
     actor: Actor
     session_id: str | None
@@ -318,18 +318,6 @@ async def get_read_gate(
     return ReadGate(request, route_need(request.method, scopes.scopes))
 
 
-def get_plain_read_caller(
-    request: Request,
-    scopes: SecurityScopes,
-    session: Annotated[Session, Depends(get_session)],
-    _token: TokenCredentials,
-    _cookie: SessionCookie,
-) -> Requester:
-    """As :func:`get_read_caller`, without the user's ORM row: the caller read in SQLAlchemy
-    Core when it can be (:func:`_plain_caller`), for read routes that need only the actor."""
-    return _plain_caller(request, session, route_need(request.method, scopes.scopes))
-
-
 def get_session_caller(
     request: Request, session: Annotated[Session, Depends(get_session)], _cookie: SessionCookie
 ) -> Caller:
@@ -400,7 +388,6 @@ DbSession = Annotated[Session, Depends(get_session)]
 CurrentCaller = Annotated[Caller, Security(get_caller)]
 ReadCaller = Annotated[Caller, Security(get_read_caller)]
 ReadGated = Annotated[ReadGate, Security(get_read_gate)]
-PlainReadCaller = Annotated[Requester, Security(get_plain_read_caller)]
 SessionCaller = Annotated[Caller, Depends(get_session_caller)]
 PasswordCaller = Annotated[Caller, Depends(get_password_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin)]

@@ -39,6 +39,19 @@ class NodeFields(Protocol):
     def trashed_at(self) -> dt.datetime | None: ...
 
 
+class PathFields(Protocol):
+    """What a node's ancestors contribute: its path's names, its level, whether it is trashed."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def classification(self) -> int: ...
+    @property
+    def trashed_at(self) -> dt.datetime | None: ...
+
+
 class SpaceFields(Protocol):
     @property
     def id(self) -> int: ...
