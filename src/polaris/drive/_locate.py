@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -13,10 +14,28 @@ from polaris.access.policy import Action, Actor, Classification, Grant, Permissi
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import repo, shares_repo
+from polaris.drive.fields import NodeFields, ShareFields, SpaceFields
 from polaris.drive.models import FOLDER, Node, Share, Space
 from polaris.errors import Conflict
 
 RESOURCE_KIND = "node"
+
+
+class LocatedView(Protocol):
+    """What an answer and a decision need of a located node: :class:`Located` (ORM objects) and
+    ``_plain.Seen`` (plain rows of the read hot path) alike."""
+
+    @property
+    def node(self) -> NodeFields: ...
+    @property
+    def space(self) -> SpaceFields: ...
+    @property
+    def shares(self) -> tuple[ShareFields, ...]: ...
+    @property
+    def classification(self) -> Classification: ...
+    @property
+    def display_path(self) -> str: ...
+    def resource(self) -> Resource: ...
 
 
 @dataclass(frozen=True)
@@ -66,13 +85,19 @@ class Located:
 
 
 def resource_for(
-    space: Space, node: Node, classification: Classification, shares: tuple[Share, ...]
+    space: SpaceFields,
+    node: NodeFields,
+    classification: Classification,
+    shares: tuple[ShareFields, ...],
 ) -> Resource:
     return resource_of(space, node.id, classification, shares)
 
 
 def resource_of(
-    space: Space, node_id: int, classification: Classification, shares: tuple[Share, ...]
+    space: SpaceFields,
+    node_id: int,
+    classification: Classification,
+    shares: tuple[ShareFields, ...],
 ) -> Resource:
     return Resource(
         kind=RESOURCE_KIND,
@@ -84,7 +109,7 @@ def resource_of(
     )
 
 
-def grant_of(share: Share) -> Grant:
+def grant_of(share: ShareFields) -> Grant:
     return Grant(
         subject_type=share.subject_type,
         subject_id=share.subject_id,
@@ -203,7 +228,7 @@ def require_folder(
     return located
 
 
-def allowed_actions(actor: Actor, located: Located) -> list[str]:
+def allowed_actions(actor: Actor, located: LocatedView) -> list[str]:
     resource = located.resource()
     return [action.value for action in Action if access.can(actor, action, resource)]
 
@@ -219,7 +244,7 @@ class Permissions:
         self.actor = actor
         self._decided: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
 
-    def of(self, located: Located, level: int | None = None) -> list[str]:
+    def of(self, located: LocatedView, level: int | None = None) -> list[str]:
         """``level``: ``located.classification`` when the caller has it already."""
         key = (
             located.space.id,

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from polaris.access.policy import Permission
+from polaris.access.policy import Action, Permission
 from polaris.db.uow import transaction
 from polaris.deps import (
     AdminCaller,
@@ -19,10 +20,10 @@ from polaris.deps import (
     CurrentInstance,
     DbSession,
     ReadCaller,
-    ReadGate,
     ReadGated,
+    Requester,
 )
-from polaris.drive import changes, classifying, copying, service, shares, spaces, trash
+from polaris.drive import _plain, changes, classifying, copying, service, shares, spaces, trash
 from polaris.drive._cursor import SortField
 from polaris.drive._locate import Permissions
 from polaris.drive.schemas import (
@@ -51,17 +52,16 @@ IfMatch = Annotated[str | None, Header(alias="if-match")]
 async def list_spaces(gate: ReadGated, instance: CurrentInstance) -> list[SpaceRead]:
     """The caller's own space, their unit's, and those of units within their reach.
 
-    Read in the caller's snapshot; only when one of those spaces was never used (it is made on
-    first use) does a write transaction follow, to make it. One trip to the thread pool for the
-    caller and the reads (``deps.ReadGate``).
+    Read in the caller's snapshot (plain rows: ``drive._plain``); only when one of those spaces
+    was never used (it is made on first use) does a write transaction follow, to make it. One
+    trip to the thread pool for the caller and the reads (``deps.ReadGate``).
     """
-    return await run_in_threadpool(_list_spaces, gate, instance)
+    return await run_in_threadpool(gate.run, _list_spaces, instance)
 
 
-def _list_spaces(gate: ReadGate, instance: Instance) -> list[SpaceRead]:
-    caller, session = gate.caller()
+def _list_spaces(caller: Requester, session: Session, instance: Instance) -> list[SpaceRead]:
     with transaction(session, read_only=True):
-        found = spaces.existing_visible_spaces(session=session, actor=caller.actor)
+        found = _plain.visible_spaces(session, caller.actor)
         if found is not None:
             return [SpaceRead.of(space, caller.actor) for space in found]
     with transaction(session):
@@ -107,16 +107,20 @@ def set_quota(
 
 @router.get("/nodes/{node_id}", response_model=NodeRead)
 async def get_node(node_id: Id, gate: ReadGated) -> NodeRead:
-    return await run_in_threadpool(_get_node, node_id, gate)
+    """A node's metadata, read as plain rows (``drive._plain``) in one trip to the thread pool."""
+    return await run_in_threadpool(gate.run, _get_node, node_id)
 
 
-def _get_node(node_id: int, gate: ReadGate) -> NodeRead:
-    caller, session = gate.caller()
+def _get_node(caller: Requester, session: Session, node_id: int) -> NodeRead:
     with transaction(session, read_only=True):
-        located = service.get_node(
-            session=session, actor=caller.actor, context=caller.context, node_id=node_id
+        seen = _plain.require_seen(
+            session=session,
+            actor=caller.actor,
+            context=caller.context,
+            node_id=node_id,
+            action=Action.READ,
         )
-        return NodeRead.of(located, caller.actor)
+        return NodeRead.of(seen, caller.actor)
 
 
 @router.get("/nodes/{node_id}/children", response_model=NodePage)
@@ -129,13 +133,18 @@ async def list_children(
     cursor: str | None = None,
 ) -> NodePage:
     """One page of a folder, folders first; pass ``next_cursor`` back for the next page."""
-    return await run_in_threadpool(_list_children, node_id, gate, sort, order, limit, cursor)
+    return await run_in_threadpool(gate.run, _list_children, node_id, sort, order, limit, cursor)
 
 
 def _list_children(
-    node_id: int, gate: ReadGate, sort: SortField, order: str, limit: int, cursor: str | None
+    caller: Requester,
+    session: Session,
+    node_id: int,
+    sort: SortField,
+    order: str,
+    limit: int,
+    cursor: str | None,
 ) -> NodePage:
-    caller, session = gate.caller()
     with transaction(session, read_only=True):
         folder, page = service.list_children(
             session=session,

@@ -1,7 +1,8 @@
 """JSON and byte routes for file content: upload, overwrite, download, versions.
 
 Uploads are ``async`` so that the body streams through with constant memory; every database step
-and every storage write runs in the thread pool (STYLE rule 6). Downloads are plain functions:
+and every storage write runs in the thread pool (STYLE rule 6). Downloads are ``async`` too and
+do their caller, checks and audit record in one trip to the thread pool (``deps.ReadGate``);
 Starlette iterates their synchronous body in the thread pool.
 """
 
@@ -17,7 +18,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from polaris.db.uow import transaction
-from polaris.deps import CurrentCaller, CurrentInstance, DbSession, ReadCaller
+from polaris.deps import (
+    CurrentCaller,
+    CurrentInstance,
+    DbSession,
+    ReadCaller,
+    ReadGated,
+    Requester,
+)
 from polaris.drive import content, reads
 from polaris.drive._http import (
     declared_length,
@@ -29,6 +37,7 @@ from polaris.drive._http import (
 )
 from polaris.drive.schemas import NodeRead, VersionRead
 from polaris.errors import PayloadTooLarge
+from polaris.instance import Instance
 from polaris.storage.refs import ContentRef
 from polaris.storage.writer import ContentTooLarge
 from polaris.web.downloads import content_disposition
@@ -205,10 +214,10 @@ async def put_content(
 
 
 def _download(
+    caller: Requester,
+    session: Session,
     request: Request,
-    caller: ReadCaller,
-    session: DbSession,
-    instance: CurrentInstance,
+    instance: Instance,
     node_id: int,
     version_id: int | None,
 ) -> Response:
@@ -268,15 +277,14 @@ def _download(
 
 
 @router.get("/files/{node_id}/content", response_class=StreamingResponse)
-def download(
-    node_id: Id,
-    request: Request,
-    caller: ReadCaller,
-    session: DbSession,
-    instance: CurrentInstance,
+async def download(
+    node_id: Id, request: Request, gate: ReadGated, instance: CurrentInstance
 ) -> Response:
-    """The current content; ``Range`` (one range), ``If-None-Match`` (304) are honoured."""
-    return _download(request, caller, session, instance, node_id, None)
+    """The current content; ``Range`` (one range), ``If-None-Match`` (304) are honoured.
+
+    One trip to the thread pool for the caller (read in Core: ``deps.ReadGate``), the checks and
+    the audit record."""
+    return await run_in_threadpool(gate.run, _download, request, instance, node_id, None)
 
 
 @router.get("/files/{node_id}/versions", response_model=list[VersionRead])
@@ -290,15 +298,10 @@ def list_versions(node_id: Id, caller: ReadCaller, session: DbSession) -> list[V
 
 
 @router.get("/files/{node_id}/versions/{version_id}/content", response_class=StreamingResponse)
-def download_version(
-    node_id: Id,
-    version_id: Id,
-    request: Request,
-    caller: ReadCaller,
-    session: DbSession,
-    instance: CurrentInstance,
+async def download_version(
+    node_id: Id, version_id: Id, request: Request, gate: ReadGated, instance: CurrentInstance
 ) -> Response:
-    return _download(request, caller, session, instance, node_id, version_id)
+    return await run_in_threadpool(gate.run, _download, request, instance, node_id, version_id)
 
 
 @router.post("/files/{node_id}/versions/{version_id}/restore", response_model=NodeRead)

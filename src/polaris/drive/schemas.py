@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from polaris.access.policy import Actor, Classification
-from polaris.drive._locate import Located, Permissions, allowed_actions
+from polaris.drive._locate import LocatedView, Permissions, allowed_actions
 from polaris.drive.changes import Change, ChangesPage
-from polaris.drive.models import FILE, FileVersion, Node, Share, Space
+from polaris.drive.fields import SpaceFields
+from polaris.drive.models import FILE, FileVersion, Node, Share
 from polaris.drive.spaces import usage_visible
 from polaris.drive.stamps import etag_seen, modified_seen
 from polaris.web.params import MAX_INT64, Id, UtcDatetime
@@ -52,7 +53,7 @@ class SpaceRead(BaseModel):
     )
 
     @classmethod
-    def of(cls, space: Space, actor: Actor) -> SpaceRead:
+    def of(cls, space: SpaceFields, actor: Actor) -> SpaceRead:
         assert space.root_id is not None
         shown = usage_visible(actor, space)
         return cls(
@@ -89,7 +90,7 @@ class NodeRead(BaseModel):
     @classmethod
     def of(
         cls,
-        located: Located,
+        located: LocatedView,
         actor: Actor,
         *,
         version_number: int | None = None,

@@ -20,6 +20,7 @@ from polaris.clock import utcnow
 from polaris.config import Settings
 from polaris.drive import repo, stamps
 from polaris.drive._locate import NO_ID, resource_for
+from polaris.drive.fields import SpaceFields
 from polaris.drive.models import FOLDER, Node, Space
 from polaris.errors import NotFound, ValidationFailed
 from polaris.identity.models import Unit, User
@@ -197,7 +198,7 @@ def get_space(
     return space
 
 
-def usage_visible(actor: Actor, space: Space) -> bool:
+def usage_visible(actor: Actor, space: SpaceFields) -> bool:
     """Whether ``actor`` may see the space's quota figures (``quota_bytes``, ``used_bytes``):
     only those who may see the whole space (``access.policy.decide_usage`` says why)."""
     whole = Resource(

@@ -19,6 +19,7 @@ import datetime as dt
 from typing import Any
 
 from polaris.access.policy import Classification
+from polaris.drive.fields import NodeFields
 from polaris.drive.models import Node
 
 #: Column names by level, lowest first; the last are the plain ``etag`` and ``modified_at``.
@@ -32,12 +33,12 @@ MODIFIED_FIELDS = (
 assert len(ETAG_FIELDS) == len(MODIFIED_FIELDS) == len(Classification)
 
 
-def etag_seen(node: Node, clearance: int) -> str:
+def etag_seen(node: NodeFields, clearance: int) -> str:
     """The ETag of ``node`` for a caller of ``clearance``."""
     return str(getattr(node, ETAG_FIELDS[clearance]))
 
 
-def modified_seen(node: Node, clearance: int) -> dt.datetime:
+def modified_seen(node: NodeFields, clearance: int) -> dt.datetime:
     value: dt.datetime = getattr(node, MODIFIED_FIELDS[clearance])
     return value
 
