@@ -35,7 +35,14 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("e2e") / "instance"
+    """One server for the browser test files of this process (each file its own users)."""
+    server = start_live_server(tmp_path_factory.mktemp("e2e") / "instance")
+    yield server
+    server.stop()
+
+
+def start_live_server(data_dir: Path, *, log_name: str = "") -> Server:
+    """A new instance with the base tree and users, served by ``polaris serve`` (started)."""
     result = CliRunner().invoke(cli_app, ["init", str(data_dir)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     # Plain http on 127.0.0.1 in tests: cookies must not require TLS here.
@@ -66,10 +73,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # leaves its traceback there (one file per test process).
     SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    server = Server(data_dir, log=SCREENSHOTS.parent / f"e2e-server-{worker}.log")
+    server = Server(data_dir, log=SCREENSHOTS.parent / f"e2e-server-{worker}{log_name}.log")
     server.start()
-    yield server
-    server.stop()
+    return server
 
 
 @pytest.fixture(scope="session")
