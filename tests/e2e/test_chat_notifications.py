@@ -27,8 +27,8 @@ WANTED = "async n => (await (await fetch('/api/v1/notifications/count')).json())
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server of this file's own: on it the failure below happens every time (on the server
-    shared with the other browser files, only in some full runs), which is what its cause needs."""
+    """A server of this file's own: on it the failure below happens when the file runs alone
+    (it passed in a full run, where requests come more slowly), which helps find its cause."""
     server = start_live_server(tmp_path_factory.mktemp("e2e-notes") / "instance", log_name="-notes")
     yield server
     server.stop()
