@@ -41,7 +41,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def start_live_server(data_dir: Path, *, log_name: str = "") -> Server:
+def start_live_server(data_dir: Path) -> Server:
     """A new instance with the base tree and users, served by ``polaris serve`` (started)."""
     result = CliRunner().invoke(cli_app, ["init", str(data_dir)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -73,7 +73,7 @@ def start_live_server(data_dir: Path, *, log_name: str = "") -> Server:
     # leaves its traceback there (one file per test process).
     SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    server = Server(data_dir, log=SCREENSHOTS.parent / f"e2e-server-{worker}{log_name}.log")
+    server = Server(data_dir, log=SCREENSHOTS.parent / f"e2e-server-{worker}.log")
     server.start()
     return server
 

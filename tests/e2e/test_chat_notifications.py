@@ -6,7 +6,6 @@ where, in English and Hindi, and leads to the room; at 390 px nothing scrolls si
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -14,24 +13,12 @@ from playwright.sync_api import Browser, expect
 from polaris.chat import broadcasts, messages, rooms
 from polaris.config import load_settings
 from polaris.instance import open_instance
-from tests.e2e.conftest import start_live_server
 from tests.e2e.test_accessibility import violations
 from tests.e2e.test_chat import _actor
 from tests.e2e.test_phone import PHONE
-from tests.e2e.test_sharing import UNREAD
+from tests.e2e.waits import wait_for_unread
 from tests.factories import PASSWORD, make_user
 from tests.live_server import Server
-
-WANTED = "async n => (await (await fetch('/api/v1/notifications/count')).json()).unread >= n"
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server of this file's own: on it the failure below happens when the file runs alone
-    (it passed in a full run, where requests come more slowly), which helps find its cause."""
-    server = start_live_server(tmp_path_factory.mktemp("e2e-notes") / "instance", log_name="-notes")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +57,6 @@ def told(live_server: Server) -> dict[str, int]:
     return made
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open bug (issue 13 notes, 2026-12-07): on a server of its own the notification count "
-        "API says 3 unread, the database holds the 3 rows unread with the memberships, yet "
-        "/notifications lists none and its header badge is hidden; not understood yet"
-    ),
-)
 def test_the_bell_counts_chat_notifications_and_leads_to_the_room(
     browser: Browser, live_server: Server, told: dict[str, int]
 ) -> None:
@@ -91,8 +70,7 @@ def test_the_bell_counts_chat_notifications_and_leads_to_the_room(
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("My files")
-        page.wait_for_function(UNREAD, polling=100)
-        page.wait_for_function(WANTED, arg=3, polling=100)  # the consumer runs in the server
+        wait_for_unread(page, 3)  # the consumer runs in the server
         page.goto("/notifications")
         badge = page.locator("#notifications-unread")
         expect(badge).to_be_visible()

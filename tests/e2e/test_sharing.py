@@ -14,11 +14,11 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.folder_page import row_action, upload
 from tests.e2e.test_sign_in import sign_in
+from tests.e2e.waits import wait_for_unread
 from tests.live_server import Server
 
 DESKTOP: ViewportSize = {"width": 1366, "height": 768}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-UNREAD = "async () => (await (await fetch('/api/v1/notifications/count')).json()).unread > 0"
 
 
 def signed_in(browser: Browser, server: Server, username: str, viewport: ViewportSize) -> Page:
@@ -78,7 +78,7 @@ def test_share_by_picking_then_the_recipient_is_told_and_finds_it(
     sharer.context.close()
 
     recipient = signed_in(browser, live_server, "ry.share", DESKTOP)
-    recipient.wait_for_function(UNREAD, polling=100)
+    wait_for_unread(recipient)
     recipient.reload()
     badge = recipient.locator("#notifications-unread")
     expect(badge).to_be_visible()
@@ -138,7 +138,7 @@ def test_on_a_phone_the_picker_and_the_shared_pages_fit(
     sharer.context.close()
 
     recipient = signed_in(browser, live_server, "ry.share", PHONE)
-    recipient.wait_for_function(UNREAD, polling=100)
+    wait_for_unread(recipient)
     for url in ("/notifications", "/shared"):
         recipient.goto(url)
         no_wider_than_the_screen(recipient)
