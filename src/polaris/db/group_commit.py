@@ -38,7 +38,8 @@ the batch under way (the writer lock) and then for its INSERT and one WAL fsync.
 would save a single WAL fsync where the uploads of the batch already cost two fsyncs each. On
 PostgreSQL, which has no single writer lock, the two groups commit side by side. And an upload
 refused at commit (a name taken meanwhile, no quota: not rare) sends its batch through the
-savepoint rerun; the records of downloads stay out of it.
+savepoint rerun; the records of downloads stay out of it. Should the manifests' fsyncs leave the
+transaction (a next step in ``docs/performance.md``), the first reason goes: measure one group.
 """
 
 from __future__ import annotations
