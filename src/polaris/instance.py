@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris import node
-from polaris.audit.batch import AuditBatch
 from polaris.audit.keys import AuditSigner, load_key_file, signer_from_text
 from polaris.config import SESSION_SETTINGS_KEY, Settings
 from polaris.db.engine import make_engine, make_read_session_factory, make_session_factory
@@ -42,13 +41,14 @@ class Instance:
     #: The messenger's message index, the same engine over another table or directory
     #: (``polaris.search.messages.message_engine_of``).
     message_search: SearchEngine | None = None
-    #: Records of reads, committed together (``polaris.audit.batch``).
-    audit_batch: AuditBatch = field(init=False)
-    #: The write transactions of uploads, committed together (``polaris.db.group_commit``).
+    #: Audit records that stand alone (a download's ``file.read``), committed together.
+    audit_commits: GroupCommit = field(init=False)
+    #: The write transactions of uploads, committed together. Not the same group as
+    #: ``audit_commits``: why, in ``polaris.db.group_commit``.
     upload_commits: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
-        self.audit_batch = AuditBatch(self.sessions)
+        self.audit_commits = GroupCommit(self.sessions)
         self.upload_commits = GroupCommit(self.sessions)
         # A change-stream consumer gets only a session: its sessions carry the settings
         # (``config.settings_of``, for the malware scan) and the blob store (the ransomware guard

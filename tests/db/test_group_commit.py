@@ -212,3 +212,37 @@ def test_an_error_reaches_a_lone_caller(engine: Engine, sessions: sessionmaker[S
     assert names(engine, DENIALS) == ["no"]  # the effect ran after the rollback
     assert group.run(add("yes")) == "YES"  # the group goes on
     assert names(engine) == ["yes"]
+
+
+def add_then_roll_back(name: str) -> Callable[[Session], str]:
+    """A unit refused by the database that rolls the whole session back before it raises, as
+    ``audit.service.append`` does (``AuditUnavailable``): in a savepoint, that undoes the
+    savepoints of the units before it as well."""
+
+    def work(session: Session) -> str:
+        session.execute(insert(UNITS).values(name=name))
+        try:
+            session.execute(insert(UNITS).values(name=None))  # NOT NULL
+        except IntegrityError:
+            session.rollback()
+            raise
+        return name.upper()
+
+    return work
+
+
+def test_a_unit_that_rolls_the_session_back_fails_alone(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """The units before it in the batch are not answered as committed on the strength of a
+    transaction that rolled them back: the batch runs again, each unit alone."""
+    group = GroupCommit(sessions)
+    units = [add("lead"), add("f1"), add_then_roll_back("f2"), add("f3")]
+    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(4) as pool:
+        futures = queue_behind_leader(pool, group, units, begun)
+        release.set()
+        outcomes = [f.exception() for f in futures]
+    assert isinstance(outcomes[2], IntegrityError)
+    assert [outcomes[0], outcomes[1], outcomes[3]] == [None, None, None]
+    assert names(engine) == ["f1", "f3", "lead"]
+    assert group.waiting() == 0

@@ -1,16 +1,15 @@
 """Group commit: the units of work of requests that arrive together, in one write transaction.
 
-A small upload's bytes are stored and fsynced outside any transaction, but its rows (node,
-version, manifest id, events, audit record) need SQLite's one writer lock, a ``BEGIN IMMEDIATE``,
-a ``COMMIT`` and a WAL fsync each. Uploads that reach that point together wait on the lock in
-turn. Here they are run one after the other in one write transaction instead, each in a
-savepoint of its own, and made durable by one commit; each caller returns only once the
+A write transaction needs SQLite's one writer lock, a ``BEGIN IMMEDIATE``, a ``COMMIT`` and a
+WAL fsync. Requests whose writes are small and reach that point together would wait on the lock
+in turn, each for its own fsync. Here their units of work run one after the other in one write
+transaction instead and are made durable by one commit; each caller returns only once the
 transaction holding its work has committed, so nothing is acknowledged that could still be lost.
 
-Leader and followers, no thread of its own (the pattern of ``polaris.audit.batch``): the first
-caller to find no batch under way runs every unit queued so far (its own among them) in its
-thread; callers arriving meanwhile queue and wait, and when the batch is done the oldest of them
-leads the next one. A batch of one is an ordinary :func:`polaris.db.uow.transaction`.
+Leader and followers, no thread of its own: the first caller to find no batch under way runs
+every unit queued so far (its own among them) in its thread; callers arriving meanwhile queue and
+wait, and when the batch is done the oldest of them leads the next one. A batch of one is an
+ordinary :func:`polaris.db.uow.transaction`.
 
 The units of a batch first run without savepoints (the common case: each was checked in a
 read-only transaction just before). If one raises, or that commit fails, the transaction is
@@ -18,12 +17,29 @@ rolled back whole and the batch runs again, each unit in a savepoint of its own:
 raises then fails alone, its savepoint rolled back (its rows and only its rows gone), the effects
 it registered with :func:`polaris.db.uow.after_rollback` (the audit record of a denial) run in a
 savepoint of their own, and its caller gets its exception; the other units commit. If that
-transaction fails too (its commit, a broken connection), every unit of the batch is run again
-alone in a transaction of its own, so a unit is never reported done unless its own commit
-succeeded. A unit must therefore be safe to run again after a rollback (what it did outside the
-database, such as writing a manifest, is at worst left unreferenced for the collector), and what
-it returns outlives the leader's session: plain values, or ORM objects used only for what they
-had loaded (they are detached; the sessions do not expire on commit).
+transaction fails too (its commit, a broken connection, a unit that rolled back the whole
+session rather than its savepoint, as ``audit.service.append`` does when the database refuses a
+record), every unit of the batch is run again alone in a transaction of its own, so a unit is
+never reported done unless its own commit succeeded. Errors reach the caller as
+:func:`polaris.db.uow.transaction` raises them (a full disk as ``StorageFull``). A unit must
+therefore be safe to run again after a rollback (what it did outside the database, such as
+writing a manifest, is at worst left unreferenced for the collector), and what it returns
+outlives the leader's session: plain values, or ORM objects used only for what they had loaded
+(they are detached; the sessions do not expire on commit).
+
+Two groups per instance, one implementation (``polaris.instance``): ``upload_commits`` records
+small uploads (node, version, manifest, events, audit record); ``audit_commits`` appends the
+audit records that stand alone, such as a download's ``file.read``, which must be committed
+before the first byte leaves (DESIGN §8) though the download writes nothing else. They are kept
+apart on purpose. An upload's unit writes and fsyncs its manifest inside the transaction (two
+fsyncs, 10 to 25 ms on the measured disk, ``docs/performance.md``), so a download's record
+queued with uploads would wait for all of theirs, where in its own group it waits at most for
+the batch under way (the writer lock) and then for its INSERT and one WAL fsync. One shared queue
+would save a single WAL fsync where the uploads of the batch already cost two fsyncs each. On
+PostgreSQL, which has no single writer lock, the two groups commit side by side. And an upload
+refused at commit (a name taken meanwhile, no quota: not rare) sends its batch through the
+savepoint rerun; the records of downloads stay out of it. Should the manifests' fsyncs leave the
+transaction (a next step in ``docs/performance.md``), the first reason goes: measure one group.
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from polaris.db.uow import pop_after_rollback, storage_error, transaction
 
@@ -124,8 +140,10 @@ class GroupCommit:
         session = self._sessions()
         try:
             with transaction(session):
+                root = session.get_transaction()
                 for pending in batch:
                     self._in_savepoint(session, pending)
+                    _require_open(session, root)
         except Exception:
             # The transaction failed as a whole: nothing of it is committed. Every unit again,
             # alone, so each answer is that of its own commit.
@@ -147,8 +165,12 @@ class GroupCommit:
         session = self._sessions()
         try:
             with transaction(session):
+                root = session.get_transaction()
                 try:
-                    results = [pending.work(session) for pending in batch]
+                    results = []
+                    for pending in batch:
+                        results.append(pending.work(session))
+                        _require_open(session, root)
                 finally:
                     # Dropped either way: on failure the units run again (and register them
                     # again), on success they are moot. ``transaction`` then finds none to run.
@@ -189,3 +211,20 @@ class GroupCommit:
                     pending.error = storage_error(effect_error)
             return
         pop_after_rollback(session)  # it succeeded: what it asked for on failure is moot
+
+
+class _TransactionLost(Exception):
+    """A unit rolled back the batch's whole transaction, not only its savepoint."""
+
+
+def _require_open(session: Session, root: SessionTransaction | None) -> None:
+    """Raise unless ``root``, the transaction :func:`transaction` began, is still ``session``'s.
+
+    A unit may roll its session back itself: ``audit.service.append`` does when the database
+    refuses a record, so that no caller can commit an action without its record. In a batch that
+    undoes the units before it too (their savepoints released into that transaction), and what
+    ran after would land in a new transaction begun by autobegin: the batch is then run again,
+    each unit alone, instead of reporting them committed.
+    """
+    if root is None or session.get_transaction() is not root or not root.is_active:
+        raise _TransactionLost("a unit rolled back the batch's transaction")

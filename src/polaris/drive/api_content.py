@@ -223,7 +223,8 @@ def _download(
 ) -> Response:
     """Authorise and check in the caller's read-only snapshot (no lock: downloads run side by
     side), then record the read, in one write transaction with the records of concurrent reads
-    (``polaris.audit.batch``); a byte leaves only once that record is committed."""
+    (``instance.audit_commits``, ``polaris.db.group_commit``); a byte leaves only once that
+    record is committed."""
     context = caller.context
     with transaction(session, read_only=True):
         located, version = content.find_content(
@@ -250,7 +251,7 @@ def _download(
         name = located.node.name
         media_type = version.content_type or "application/octet-stream"
     try:
-        checked.audit(instance.audit_batch)
+        checked.audit(instance.audit_commits)
     except BaseException:
         checked.close()
         raise

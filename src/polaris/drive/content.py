@@ -296,7 +296,7 @@ def read_record(
     byte_range: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The ``file.read`` record of a version's content (or a range of it): the keywords of
-    ``audit.service.append`` but the session (also for ``audit.batch.AuditBatch``)."""
+    ``audit.service.append`` but the session."""
     detail: dict[str, object] = {"version": version.number}
     if byte_range is not None:
         detail["range"] = f"{byte_range[0]}-{byte_range[1] - 1}"

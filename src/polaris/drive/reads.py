@@ -3,7 +3,7 @@
 A download used to answer ``200`` with a ``Content-Length`` and then abort at the first bad chunk,
 while the audit log said the read succeeded. Now :func:`check_read` (in the transaction that
 authorised the read, a read-only snapshot for the download route) and :meth:`CheckedRead.audit`
-(committed with the records of concurrent reads: ``polaris.audit.batch``), both before any
+(committed with the records of concurrent reads: ``polaris.db.group_commit``), both before any
 status line exists:
 
 1. reads the version's manifest (authenticated, and naming exactly the content the version row
@@ -32,8 +32,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.audit import service as audit
-from polaris.audit.batch import AuditBatch
 from polaris.audit.context import AuditContext
+from polaris.db.group_commit import GroupCommit
 from polaris.db.uow import after_rollback, unit_of_work
 from polaris.drive._locate import Located
 from polaris.drive.content import read_record
@@ -133,12 +133,15 @@ class CheckedRead:
         self._failed = failed
         self._sessions = sessions
 
-    def audit(self, batch: AuditBatch) -> None:
+    def audit(self, commits: GroupCommit) -> None:
         """Write the ``file.read`` record; it is committed when this returns (a read writes
-        nothing else, so its record goes with those of concurrent reads: ``audit.batch``)."""
-        batch.append(
-            **read_record(self._context, self._located, self._version, byte_range=self._byte_range)
+        nothing else, so its record goes with those of concurrent reads, ``commits`` being the
+        instance's ``audit_commits``). Raises what ``audit.service.append`` raises for it
+        (``AuditUnavailable``, ``ValueError``), a full disk as ``StorageFull``."""
+        record = read_record(
+            self._context, self._located, self._version, byte_range=self._byte_range
         )
+        commits.run(lambda session: audit.append(session=session, **record))
 
     def audit_in(self, session: Session) -> None:
         """Write the ``file.read`` record in ``session``'s write transaction, which the caller

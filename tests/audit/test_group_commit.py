@@ -1,22 +1,25 @@
-"""Group commit of stand-alone records (``audit.batch``): committed on return, one transaction
-for the records that arrive together, a refused record failing only its own caller."""
+"""Stand-alone audit records (a download's ``file.read``) appended through a ``GroupCommit``, a
+unit of work each (``instance.audit_commits``): committed on return, one transaction for the
+records that arrive together, a record refused (by ``append`` or by the database) failing only
+its own caller."""
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from polaris.audit.batch import AuditBatch
+from polaris.audit import repo, service
 from polaris.audit.models import AuditRecord
 from polaris.db.engine import READ_ONLY_OPTION
+from polaris.db.group_commit import GroupCommit
+from polaris.errors import AuditUnavailable
 from tests.audit import factories as f
 
 THREADS = 6
@@ -60,23 +63,28 @@ def wait_until(condition: Callable[[], bool]) -> None:
         pause.wait(0.001)
 
 
+def append(group: GroupCommit, **fields: Any) -> None:
+    """A stand-alone record, as ``drive.reads.CheckedRead.audit`` appends it."""
+    group.run(lambda session: service.append(session=session, **fields))
+
+
 def queue_behind_leader(
-    pool: ThreadPoolExecutor, batch: AuditBatch, calls: list[dict[str, Any]], begun: list[int]
+    pool: ThreadPoolExecutor, group: GroupCommit, calls: list[dict[str, Any]], begun: list[int]
 ) -> list[Future[None]]:
     """The first call leads and waits at its BEGIN; then the others queue behind it."""
-    leader = pool.submit(functools.partial(batch.append, **calls[0]))
+    leader = pool.submit(append, group, **calls[0])
     wait_until(lambda: len(begun) == 1)
-    followers = [pool.submit(functools.partial(batch.append, **c)) for c in calls[1:]]
-    wait_until(lambda: batch.waiting() == len(followers))
+    followers = [pool.submit(append, group, **c) for c in calls[1:]]
+    wait_until(lambda: group.waiting() == len(followers))
     return [leader, *followers]
 
 
 def test_each_append_is_committed_on_return(committing: sessionmaker[Session]) -> None:
-    batch = AuditBatch(committing)
+    group = GroupCommit(committing)
     seen: list[int] = []
 
     def read(number: int) -> None:
-        batch.append(context=f.user_context(number), action="file.read", object_id=number)
+        append(group, context=f.user_context(number), action="file.read", object_id=number)
         seen.append(records(committing, "file.read"))  # visible to a fresh session already
 
     with ThreadPoolExecutor(THREADS) as pool:
@@ -89,42 +97,73 @@ def test_each_append_is_committed_on_return(committing: sessionmaker[Session]) -
 def test_records_that_arrive_together_share_one_transaction(
     committing: sessionmaker[Session], engine: Engine
 ) -> None:
-    batch = AuditBatch(committing)
+    group = GroupCommit(committing)
     calls = [
         {"context": f.user_context(n), "action": "file.read", "object_id": n}
         for n in range(THREADS)
     ]
     with first_write_held(engine) as (release, begun), ThreadPoolExecutor(THREADS) as pool:
-        futures = queue_behind_leader(pool, batch, calls, begun)
+        futures = queue_behind_leader(pool, group, calls, begun)
         release.set()
         for future in futures:
             future.result()
     assert records(committing, "file.read") == THREADS
     assert len(begun) == 2  # the leader's own record, then every follower's at once
+    assert group.batch_sizes[-2:] == [1, THREADS - 1]
 
 
 def test_a_refused_record_fails_only_its_own_caller(
     committing: sessionmaker[Session], engine: Engine
 ) -> None:
-    batch = AuditBatch(committing)
+    group = GroupCommit(committing)
     calls = [
         {"context": f.user_context(n), "action": "file.read", "object_id": n}
         for n in range(THREADS)
     ]
     calls[3]["decision"] = "maybe"  # refused by ``append``
     with first_write_held(engine) as (release, begun), ThreadPoolExecutor(THREADS) as pool:
-        futures = queue_behind_leader(pool, batch, calls, begun)
+        futures = queue_behind_leader(pool, group, calls, begun)
         release.set()
         outcomes = [future.exception() for future in futures]
     assert isinstance(outcomes[3], ValueError)
     assert [o for n, o in enumerate(outcomes) if n != 3] == [None] * (THREADS - 1)
     assert records(committing, "file.read") == THREADS - 1
-    assert batch.waiting() == 0
+    assert group.waiting() == 0
 
 
 def test_an_error_reaches_a_lone_caller(committing: sessionmaker[Session]) -> None:
-    batch = AuditBatch(committing)
+    group = GroupCommit(committing)
     with pytest.raises(ValueError):
-        batch.append(context=f.user_context(1), action="")
-    batch.append(context=f.user_context(1), action="file.read")  # the batch goes on
+        append(group, context=f.user_context(1), action="")
+    append(group, context=f.user_context(1), action="file.read")  # the group goes on
     assert records(committing, "file.read") == 1
+
+
+def test_a_record_the_database_refuses_fails_only_its_own_caller(
+    committing: sessionmaker[Session], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses one record of a batch: ``append`` rolls back the whole session (not
+    only the record's savepoint) and raises ``AuditUnavailable``. Its caller gets that error; every
+    other record is committed for real before its caller returns (the batch runs again, each
+    record alone), none reported written on the strength of a rolled-back transaction."""
+    insert_record = repo.insert_record
+
+    def refusing(session: Session, values: Mapping[str, Any]) -> int:
+        if values["object_id"] == "3":
+            session.execute(text("INSERT INTO no_such_table VALUES (1)"))
+        return insert_record(session, values)
+
+    monkeypatch.setattr(repo, "insert_record", refusing)
+    group = GroupCommit(committing)
+    calls = [
+        {"context": f.user_context(n), "action": "file.read", "object_id": n}
+        for n in range(THREADS)
+    ]
+    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(THREADS) as pool:
+        futures = queue_behind_leader(pool, group, calls, begun)
+        release.set()
+        outcomes = [future.exception() for future in futures]
+    assert isinstance(outcomes[3], AuditUnavailable)
+    assert [o for n, o in enumerate(outcomes) if n != 3] == [None] * (THREADS - 1)
+    assert records(committing, "file.read") == THREADS - 1
+    assert group.waiting() == 0
