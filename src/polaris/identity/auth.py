@@ -238,7 +238,8 @@ def hand_over_session(
 
 
 def end_row(row: UserSession, reason: str) -> None:
-    """End a session row, saying why (``logout``, ``idle``, ``mfa_passed``...)."""
+    """End a session row, saying why (``logout``, ``mfa_passed``...; a session found idle or
+    expired is ended apart, after its refusal: ``_end_after``)."""
     row.ended_at = utcnow()
     row.end_reason = reason
 
