@@ -17,6 +17,7 @@ from polaris.clock import utcnow
 from polaris.db.uow import unit_of_work
 from polaris.identity import program_tokens
 from polaris.identity.models import ApiToken, Role, User, UserSession
+from polaris.identity.tokens import digest
 from tests.drive.conftest import Drive
 from tests.factories import PASSWORD, SYSTEM
 
@@ -126,3 +127,44 @@ def test_a_session_reads_until_it_ends_or_idles(drive: Drive) -> None:
     for path in paths:
         response = drive.client.get(path)
         assert (response.status_code, response.json()["code"]) == (401, "session_expired"), path
+
+
+def _session_row(drive: Drive, token: str) -> UserSession:
+    session = drive.instance.sessions()
+    try:
+        row = session.get(UserSession, digest(token))
+        assert row is not None
+        return row
+    finally:
+        session.close()
+
+
+def test_an_idle_session_is_recorded_ended_by_the_request_it_refuses(drive: Drive) -> None:
+    """The read that finds a session idle is refused as always, and the session is recorded
+    ended (in a write transaction of its own after the refusal); the next request gets the same
+    refusal and finds it ended."""
+    root = drive.root("ct.a1")
+    node = drive.upload("ct.a1", root, "fir.txt", b"x")["id"]
+    _sign_in(drive, "ct.a1")
+    token = drive.client.cookies["polaris_session"]
+    assert drive.client.get(f"/api/v1/nodes/{node}").status_code == 200
+    idle = utcnow() - dt.timedelta(hours=1)
+    _change(
+        drive, update(UserSession).where(UserSession.id == digest(token)).values(last_seen_at=idle)
+    )
+    assert _session_row(drive, token).ended_at is None
+    refused = drive.client.get(f"/api/v1/nodes/{node}")
+    assert refused.status_code == 401
+    assert refused.json() == {
+        "type": "urn:polaris:error:session_expired",
+        "title": "session_expired",
+        "status": 401,
+        "code": "session_expired",
+        "detail": "session expired after inactivity",
+    }
+    row = _session_row(drive, token)
+    assert row.ended_at is not None and row.end_reason == "idle"
+    assert row.last_seen_at == idle
+    again = drive.client.get("/api/v1/spaces")
+    assert (again.status_code, again.json()) == (401, refused.json())
+    assert _session_row(drive, token).ended_at == row.ended_at

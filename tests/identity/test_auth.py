@@ -12,7 +12,7 @@ from polaris.audit.models import AuditRecord
 from polaris.clock import utcnow
 from polaris.db.uow import transaction
 from polaris.errors import MfaRequired, NotAuthenticated, Throttled, ValidationFailed
-from polaris.identity import auth, mfa, program_tokens, second_factor
+from polaris.identity import auth, callers_repo, mfa, program_tokens, second_factor
 from polaris.identity.actors import RequestInfo
 from polaris.identity.models import ApiToken, LoginThrottle, User, UserSession
 from polaris.identity.passwords import Argon2Parameters, Passwords, VerifyResult
@@ -131,23 +131,60 @@ def test_hourly_cap_per_account(db_session: Session) -> None:
     assert row.blocked_until >= row.window_started_at + dt.timedelta(minutes=59)
 
 
-def test_idle_and_absolute_expiry(db_session: Session) -> None:
+def _resolve_refused(session: Session, token: str) -> NotAuthenticated:
+    """Resolve ``token`` as a request does (a read-only transaction) and return the refusal."""
+    session.commit()  # the test's changes; the fixture rolls everything back at the end
+    with pytest.raises(NotAuthenticated) as refused, transaction(session, read_only=True):
+        auth.resolve_session(session=session, config=auth_config(), token=token)
+    return refused.value
+
+
+def test_idle_and_absolute_expiry_are_refused_and_recorded_ended(db_session: Session) -> None:
+    """A session found over is refused, and recorded ended after the refusal's rollback: a
+    refused session is closed, not only turned away. The next request gets the same refusal
+    and writes nothing."""
     build_tree(db_session)
     make_user(db_session, "idle")
-    config = auth_config()
-    step = login(db_session, "idle")
+    over = {
+        "idle": (
+            "last_seen_at",
+            utcnow() - dt.timedelta(minutes=31),
+            "session expired after inactivity",
+        ),
+        "expired": ("expires_at", utcnow() - dt.timedelta(seconds=1), "session is not valid"),
+    }
+    for reason, (column, value, detail) in over.items():
+        step = login(db_session, "idle")
+        row = db_session.get(UserSession, digest(step.token))
+        assert row is not None
+        setattr(row, column, value)
+        refused = _resolve_refused(db_session, step.token)
+        assert (refused.code, refused.detail) == ("session_expired", detail)
+        db_session.refresh(row)
+        assert row.ended_at is not None and row.end_reason == reason
+        ended_at = row.ended_at
+        again = _resolve_refused(db_session, step.token)
+        assert (again.code, again.detail) == ("session_expired", detail)
+        db_session.refresh(row)
+        assert (row.ended_at, row.end_reason) == (ended_at, reason)
+
+
+def test_a_session_used_after_it_was_found_idle_is_not_recorded_ended(
+    db_session: Session,
+) -> None:
+    """The end is recorded only if nobody used the session since it was found idle (a request
+    that found it live just before wrote a later last-seen time)."""
+    build_tree(db_session)
+    make_user(db_session, "racer")
+    step = login(db_session, "racer")
     row = db_session.get(UserSession, digest(step.token))
     assert row is not None
-    row.last_seen_at = utcnow() - dt.timedelta(minutes=31)
-    with pytest.raises(NotAuthenticated, match="inactivity"):
-        auth.resolve_session(session=db_session, config=config, token=step.token)
-    assert row.end_reason == "idle"
-    step = login(db_session, "idle")
-    row = db_session.get(UserSession, digest(step.token))
-    assert row is not None
-    row.expires_at = utcnow() - dt.timedelta(seconds=1)
-    with pytest.raises(NotAuthenticated):
-        auth.resolve_session(session=db_session, config=config, token=step.token)
+    found_idle = utcnow() - dt.timedelta(minutes=31)
+    callers_repo.end_session(
+        db_session, session_id=row.id, reason="idle", at=utcnow(), last_seen_at=found_idle
+    )
+    db_session.refresh(row)
+    assert row.ended_at is None
 
 
 def test_forged_and_logged_out_session_tokens_are_refused(db_session: Session) -> None:

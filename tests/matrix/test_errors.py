@@ -3,12 +3,24 @@ every refusal is ``{"errcode": "M_…", "error": "…"}`` with the right status,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
+from polaris.clock import utcnow
+from polaris.config import load_settings
+from polaris.identity.models import UserSession
+from polaris.identity.tokens import digest
+from polaris.instance import open_instance
 from tests.live_server import Server
-from tests.matrix.conftest import UPLOAD_LIMIT, audit_records, call, password_login
+from tests.matrix.conftest import (
+    UPLOAD_LIMIT,
+    audit_records,
+    call,
+    password_login,
+    patched_environment,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +62,42 @@ def test_a_browser_session_is_not_a_matrix_token(matrix_server: Server) -> None:
     )
     status, body = call(matrix_server, "GET", WHOAMI, token=cookie)
     assert (status, body["errcode"]) == (401, "M_UNKNOWN_TOKEN")
+
+
+def _session_row(server: Server, token: str, **values: object) -> UserSession:
+    """The session row of the access token in the server's database, ``values`` set first."""
+    with patched_environment(server.env):
+        instance = open_instance(load_settings(server.data_dir))
+    try:
+        with instance.sessions() as session:
+            row = session.get(UserSession, digest(token))
+            assert row is not None
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.commit()
+            return row
+    finally:
+        instance.close()
+
+
+def test_an_idle_access_token_is_refused_and_its_session_recorded_ended(
+    matrix_server: Server,
+) -> None:
+    status, body = password_login(matrix_server, "hc.b1")
+    assert status == 200, body
+    token = str(body["access_token"])
+    assert call(matrix_server, "GET", WHOAMI, token=token)[0] == 200
+    _session_row(matrix_server, token, last_seen_at=utcnow() - dt.timedelta(hours=1))
+    for _ in range(2):
+        status, body = call(matrix_server, "GET", WHOAMI, token=token)
+        assert status == 401
+        assert body == {
+            "errcode": "M_UNKNOWN_TOKEN",
+            "error": "unknown or expired access token",
+            "soft_logout": False,
+        }
+        row = _session_row(matrix_server, token)
+        assert row.ended_at is not None and row.end_reason == "idle"
 
 
 def test_sync_resolves_its_caller_before_anything_else(matrix_server: Server, token: str) -> None:

@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,9 +27,9 @@ from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.db.uow import after_rollback
 from polaris.errors import MfaRequired, NotAuthenticated, NotFound, Throttled
-from polaris.identity import throttle
+from polaris.identity import callers_repo, throttle
 from polaris.identity.actors import RequestInfo, anonymous_context, user_context
-from polaris.identity.facts import stamp_column
+from polaris.identity.liveness import ACTIVE_STAGE, SessionState, session_state
 from polaris.identity.models import User, UserSession
 from polaris.identity.passwords import Passwords, check_policy
 from polaris.identity.seen import LAST_SEEN_RESOLUTION as LAST_SEEN_RESOLUTION
@@ -238,7 +238,8 @@ def hand_over_session(
 
 
 def end_row(row: UserSession, reason: str) -> None:
-    """End a session row, saying why (``logout``, ``idle``, ``mfa_passed``...)."""
+    """End a session row, saying why (``logout``, ``mfa_passed``...; a session found idle or
+    expired is ended apart, after its refusal: ``_end_after``)."""
     row.ended_at = utcnow()
     row.end_reason = reason
 
@@ -249,21 +250,12 @@ def live_row(session: Session, token: str, *, config: AuthConfig) -> tuple[UserS
     return row, user
 
 
-#: The session row, its user (with role and unit) and the identity stamp: one statement, built
-#: once (it runs on every request a browser makes).
-_LIVE: Select[*tuple[Any, ...]] = (
-    select(UserSession, User, stamp_column())
-    .join(User, User.id == UserSession.user_id)
-    .where(UserSession.id == bindparam("session_id"))
-)
-
-
 def live_statement(also: ColumnElement[Any]) -> Select[*tuple[Any, ...]]:
     """The statement that finds a session, with one more column read in it (build it once, at
     import): a domain's fact about the session that would otherwise cost a statement of its own
     on every request (a Matrix access token's device). ``resolve_session(..., statement=...)``
     treats a session for which the column is NULL as unknown."""
-    return _LIVE.add_columns(also)
+    return callers_repo.session_with(also)
 
 
 def _live(
@@ -271,28 +263,58 @@ def _live(
     token: str,
     *,
     config: AuthConfig,
-    statement: Select[*tuple[Any, ...]] = _LIVE,
+    statement: Select[*tuple[Any, ...]] = callers_repo.SESSION_WITH_OWNER,
 ) -> tuple[UserSession, User, int | None, Any]:
     """The session row of ``token``, its user, the identity stamp (``identity.facts``) and the
     extra column of ``statement`` if any (``live_statement``), in one statement;
-    ``NotAuthenticated`` unless the session is live, its user enabled and the extra column,
-    when asked for, not NULL (checked first: such a session is not one of this kind at all)."""
+    ``NotAuthenticated`` unless the session is live (``identity.liveness``), its user enabled and
+    the extra column, when asked for, not NULL (checked first: such a session is not one of this
+    kind at all).
+
+    A session found idle or expired is recorded ended after the refusal (:func:`_end_after`).
+    """
     now = utcnow()
-    found = session.execute(statement, {"session_id": digest(token)}).one_or_none()
+    found = callers_repo.session_with_owner(session, digest(token), statement)
     if found is None:
         raise NotAuthenticated("session is not valid", code="session_expired")
     row, user, stamp = found[0], found[1], found[2]
     extra = found[3] if len(found) > 3 else None
-    if statement is not _LIVE and extra is None:
+    if statement is not callers_repo.SESSION_WITH_OWNER and extra is None:
         raise NotAuthenticated("session is not valid", code="session_expired")
-    if row.ended_at is not None or row.expires_at <= now:
-        raise NotAuthenticated("session is not valid", code="session_expired")
-    if row.stage == "active" and now - row.last_seen_at > config.idle_timeout:
-        end_row(row, "idle")
+    state = session_state(
+        ended_at=row.ended_at,
+        expires_at=row.expires_at,
+        stage=row.stage,
+        last_seen_at=row.last_seen_at,
+        owner_disabled_at=user.disabled_at,
+        now=now,
+        idle_timeout=config.idle_timeout,
+    )
+    if state.live:
+        return row, user, stamp, extra
+    if state.end_reason is not None:
+        _end_after(session, row, state.end_reason, now)
+    if state is SessionState.IDLE or (
+        state is SessionState.ENDED and row.end_reason == "idle" and row.expires_at > now
+    ):
+        # The same answer before and after the idle session's end is recorded.
         raise NotAuthenticated("session expired after inactivity", code="session_expired")
-    if user.disabled_at is not None:
-        raise NotAuthenticated("session is not valid", code="session_expired")
-    return row, user, stamp, extra
+    raise NotAuthenticated("session is not valid", code="session_expired")
+
+
+def _end_after(session: Session, row: UserSession, reason: str, now: dt.datetime) -> None:
+    """Record the session ended (``idle``, ``expired``) once the refusal has rolled back the
+    caller's transaction (read-only: it may not write), in a short write transaction of its own
+    (``db.uow.after_rollback``). Only the first request to find it over writes: the next finds it
+    ended. A live session's requests never get here, so they write nothing more."""
+    session_id, last_seen_at = row.id, row.last_seen_at
+
+    def record(later: Session) -> None:
+        callers_repo.end_session(
+            later, session_id=session_id, reason=reason, at=now, last_seen_at=last_seen_at
+        )
+
+    after_rollback(session, record)
 
 
 @dataclass(frozen=True)
@@ -313,7 +335,7 @@ def resolve_session(
     session: Session,
     config: AuthConfig,
     token: str,
-    statement: Select[*tuple[Any, ...]] = _LIVE,
+    statement: Select[*tuple[Any, ...]] = callers_repo.SESSION_WITH_OWNER,
 ) -> SignedIn:
     """The active session and its user; ``NotAuthenticated`` or ``MfaRequired`` otherwise.
     ``statement``: one made by ``live_statement``, to read a fact about the session with it.
@@ -322,7 +344,7 @@ def resolve_session(
     transaction (``polaris.identity.seen``).
     """
     row, user, stamp, extra = _live(session, token, config=config, statement=statement)
-    if row.stage != "active":
+    if row.stage != ACTIVE_STAGE:
         raise MfaRequired("complete the second sign-in step", code=f"mfa_{row.stage}_required")
     now = utcnow()
     touch = Touch("session", row.id, now) if due(row.last_seen_at, now) else None

@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.errors import NotAuthenticated, NotFound, ValidationFailed
-from polaris.identity.facts import stamp_column
+from polaris.identity import callers_repo
+from polaris.identity.liveness import token_is_live
 from polaris.identity.models import ApiToken, User
 from polaris.identity.seen import Touch, due
 from polaris.identity.tokens import digest, new_api_token
@@ -67,14 +68,6 @@ def create_token(
     return IssuedToken(token=token, secret=secret)
 
 
-#: The token, its user (with role and unit) and the identity stamp, in one statement built once.
-_RESOLVE = (
-    select(ApiToken, User, stamp_column())
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("token_hash"))
-)
-
-
 @dataclass(frozen=True)
 class TokenCaller:
     """A live API token, its user, and its last-used time when due."""
@@ -92,11 +85,16 @@ def resolve_token(*, session: Session, secret: str) -> TokenCaller:
     Only reads: a due last-used time is returned (``touch``) for the caller to write apart.
     """
     now = utcnow()
-    found = session.execute(_RESOLVE, {"token_hash": digest(secret)}).one_or_none()
+    found = callers_repo.token_with_owner(session, digest(secret))
     if found is None:
         raise NotAuthenticated("token is not valid", code="invalid_token")
     token, user, stamp = found
-    if token.revoked_at is not None or token.expires_at <= now or user.disabled_at is not None:
+    if not token_is_live(
+        revoked_at=token.revoked_at,
+        expires_at=token.expires_at,
+        owner_disabled_at=user.disabled_at,
+        now=now,
+    ):
         raise NotAuthenticated("token is not valid", code="invalid_token")
     touch = Touch("token", token.id, now) if due(token.last_used_at, now) else None
     return TokenCaller(token=token, user=user, touch=touch, stamp=stamp)
