@@ -17,7 +17,7 @@ read-only transaction. What is read, and what ``access`` decides from it, are th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Select, and_, bindparam, or_, select
@@ -28,7 +28,7 @@ from polaris.access.policy import Action, Actor, Classification, Resource
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import repo
-from polaris.drive._locate import NO_ID, RESOURCE_KIND, resource_for
+from polaris.drive._locate import NO_ID, RESOURCE_KIND, LocatedView
 from polaris.drive.fields import NodeFields, PathFields, ShareFields, SpaceFields
 from polaris.drive.models import Node, Share, Space
 
@@ -106,38 +106,14 @@ def _part(row: Any, prefix: str, names: tuple[str, ...]) -> _Row:
 
 
 @dataclass(frozen=True)
-class Seen:
-    """A node in its context, as plain rows: ``_locate.Located`` for an answer that only reads
-    (``_locate.LocatedView``). ``ancestors`` run from the space's root to the parent."""
+class Seen(LocatedView):
+    """A node in its context, as plain rows: ``_locate.Located`` for an answer that only reads;
+    what both derive is ``_locate.LocatedView``'s."""
 
     node: NodeFields
     space: SpaceFields
     ancestors: tuple[PathFields, ...]
     shares: tuple[ShareFields, ...]
-
-    @cached_property
-    def chain(self) -> tuple[PathFields, ...]:
-        return (*self.ancestors, self.node)
-
-    @property
-    def in_trash(self) -> bool:
-        return any(node.trashed_at is not None for node in self.chain)
-
-    @property
-    def classification(self) -> Classification:
-        """The effective level: the highest along the path."""
-        level = self.node.classification
-        for node in self.ancestors:
-            if node.classification > level:
-                level = node.classification
-        return Classification(level)
-
-    @property
-    def display_path(self) -> str:
-        return "/" + "/".join(node.name for node in self.chain[1:])
-
-    def resource(self) -> Resource:
-        return resource_for(self.space, self.node, self.classification, self.shares)
 
 
 def locate(session: Session, node_id: int) -> Seen | None:
