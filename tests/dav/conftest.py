@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,11 +22,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from polaris.access.policy import Classification
+from polaris.access.policy import Actor, Classification
 from polaris.cli.main import app as cli_app
 from polaris.config import load_settings
 from polaris.db.uow import transaction
@@ -74,24 +75,64 @@ class Dav:
     def open_instance(self) -> Instance:
         return open_instance(load_settings(self.data_dir))
 
+    def sign_in(self, username: str) -> tuple[str, str]:
+        """``username`` signed in through the API as a browser is: the ``Cookie`` header of
+        their session and its CSRF token."""
+        status, headers, body = self.server.request(
+            "POST",
+            "/api/v1/auth/login",
+            body=json.dumps({"username": username, "password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert status == 200, body
+        cookie = "; ".join(value.split(";", 1)[0] for value in headers.get_all("set-cookie") or [])
+        return cookie, json.loads(body)["csrf_token"]
 
-def _store(instance: Instance, session: Session, user: User, unit_space: bool, name: str) -> int:
-    actor = actor_for(session=session, user=user, auth_factors="password")
+
+def space_root(instance: Instance, session: Session, actor: Actor, kind: str = "user") -> int:
+    """The root folder of the actor's own space (``kind="user"``) or of their unit's."""
     found = spaces.visible_spaces(
         session=session, actor=actor, defaults=spaces.space_defaults(instance.settings)
     )
-    space = next(s for s in found if (s.kind == "unit") == unit_space)
+    space = next(space for space in found if space.kind == kind)
     assert space.root_id is not None
+    return space.root_id
+
+
+@contextmanager
+def acting(instance: Instance, username: str) -> Iterator[tuple[Session, Actor]]:
+    """A session of ``instance`` in a transaction (committed at the end), and the actor of
+    ``username`` signed in with a password."""
+    session = instance.sessions()
+    try:
+        with transaction(session):
+            user = session.scalars(select(User).where(User.username == username)).one()
+            yield session, actor_for(session=session, user=user, auth_factors="password")
+    finally:
+        session.close()
+
+
+def upload(
+    instance: Instance, session: Session, actor: Actor, parent_id: int, name: str, data: bytes
+) -> int:
+    """A new file ``name`` in the folder ``parent_id``, stored as ``actor``; its node's id."""
     located, _, _ = content.commit_upload(
         session=session,
         actor=actor,
         context=SYSTEM,
         blobs=instance.blobs,
-        content=f"contents of {name}".encode(),
-        parent_id=space.root_id,
+        content=data,
+        parent_id=parent_id,
         name=name,
     )
     return located.node.id
+
+
+def _store(instance: Instance, session: Session, user: User, name: str) -> int:
+    """A file of ``user`` in their unit's space."""
+    actor = actor_for(session=session, user=user, auth_factors="password")
+    root = space_root(instance, session, actor, "unit")
+    return upload(instance, session, actor, root, name, f"contents of {name}".encode())
 
 
 def build(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
@@ -126,8 +167,8 @@ def build(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
             session=session, user=sho, name="desk", scope="write", context=SYSTEM
         ).secret
         secrets["sho.a1:password"] = PASSWORD
-        _store(instance, session, other, True, OTHER_STATION_FILE)
-        hidden = _store(instance, session, sho, True, HIDDEN_NAME)
+        _store(instance, session, other, OTHER_STATION_FILE)
+        hidden = _store(instance, session, sho, HIDDEN_NAME)
         classifying.set_classification(
             session=session,
             actor=actor_for(session=session, user=sho, auth_factors="password"),

@@ -125,15 +125,7 @@ def test_no_credentials_get_a_basic_challenge(dav: Dav) -> None:
 
 
 def _sign_in(dav: Dav, username: str) -> dict[str, str]:
-    status, headers, body = dav.server.request(
-        "POST",
-        "/api/v1/auth/login",
-        body=json.dumps({"username": username, "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    assert status == 200, body
-    cookie = "; ".join(value.split(";", 1)[0] for value in headers.get_all("set-cookie") or [])
-    csrf = json.loads(body)["csrf_token"]
+    cookie, csrf = dav.sign_in(username)
     return {"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"}
 
 

@@ -9,7 +9,6 @@ and quotes, and a file above the caller's clearance (absent from both answers)."
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,22 +16,16 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from fastapi.testclient import TestClient
 from lxml import etree  # type: ignore[import-untyped]
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from polaris.dav import fast_propfind
-from polaris.db import make_engine
-from polaris.db.uow import transaction
-from polaris.drive import content, service, spaces
+from polaris.drive import service
 from polaris.drive.models import Node
-from polaris.identity import app_passwords
-from polaris.identity.actors import actor_for
-from polaris.identity.models import User
 from tests.conftest import PG_SCHEMA
-from tests.drive.conftest import seed
+from tests.dav.conftest import acting, upload
+from tests.dav.in_process import USER, InProcess, in_process
 from tests.factories import SYSTEM
-from tests.support.real_app import client_for, migrated, real_instance
 
 BASE = "/remote.php/dav/files/hc.a1/hc.a1"
 NAMES = ("दस्तावेज़ & <रिपोर्ट>.txt", "a \"quoted\" 'name'.txt", "plain.txt", "x&y<z>.pdf")
@@ -86,23 +79,14 @@ BODIES = {
 
 @dataclass
 class Compared:
-    client: TestClient
-    auth: str
+    app: InProcess
 
     def propfind(self, path: str, body: bytes, depth: str) -> tuple[int, str, bytes]:
-        answer = self.client.request(
-            "PROPFIND",
-            quote(path),
-            content=body,
-            headers={"Authorization": self.auth, "Depth": depth},
-        )
+        answer = self.app.request("PROPFIND", quote(path), body, Depth=depth)
         return answer.status_code, answer.headers.get("content-type", ""), answer.content
 
     def send(self, method: str, path: str, body: bytes = b"", **headers: str) -> int:
-        answer = self.client.request(
-            method, quote(path), content=body, headers={"Authorization": self.auth, **headers}
-        )
-        return answer.status_code
+        return self.app.request(method, quote(path), body, **headers).status_code
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -111,75 +95,34 @@ def compared(
 ) -> Iterator[Compared]:
     backend = str(request.param)
     directory = tmp_path_factory.mktemp(f"fast-propfind-{backend}")
-    with migrated(backend, directory, PG_SCHEMA + "_fastpropfind") as url:
-        engine = make_engine(url)
-        instance = real_instance(engine, directory)
-        session = instance.sessions()
-        try:
-            with transaction(session):
-                seed(session)
-                user = session.scalars(select(User).where(User.username == "hc.a1")).one()
-                secret = app_passwords.create(
-                    session=session, user=user, name="pc", scope="write", context=SYSTEM
-                ).secret
-                actor = actor_for(session=session, user=user, auth_factors="password")
-                own = next(
-                    space
-                    for space in spaces.visible_spaces(
-                        session=session,
-                        actor=actor,
-                        defaults=spaces.space_defaults(instance.settings),
-                    )
-                    if space.kind == "user"
+    with in_process(backend, directory, PG_SCHEMA + "_fastpropfind", "c") as app:
+        with acting(app.instance, USER) as (session, actor):
+            for name in ("sub & <one>", "उप-फ़ोल्डर"):
+                service.create_folder(
+                    session=session, actor=actor, context=SYSTEM, parent_id=app.folder_id, name=name
                 )
-                assert own.root_id is not None
-                folder = service.create_folder(
-                    session=session, actor=actor, context=SYSTEM, parent_id=own.root_id, name="c"
-                )
-                for name in ("sub & <one>", "उप-फ़ोल्डर"):
-                    service.create_folder(
-                        session=session,
-                        actor=actor,
-                        context=SYSTEM,
-                        parent_id=folder.node.id,
-                        name=name,
-                    )
-                for index, name in enumerate((*NAMES, HIDDEN)):
-                    content.commit_upload(
-                        session=session,
-                        actor=actor,
-                        context=SYSTEM,
-                        blobs=instance.blobs,
-                        content=f"content {index}".encode(),
-                        parent_id=folder.node.id,
-                        name=name,
-                    )
-                session.execute(
-                    update(Node).where(Node.name == HIDDEN).values(classification=2)
-                )  # Confidential: above hc.a1's clearance
-        finally:
-            session.close()
-        auth = "Basic " + base64.b64encode(f"hc.a1:{secret}".encode()).decode()
-        try:
-            with client_for(instance) as client:
-                made = Compared(client, auth)
-                assert made.send("PUT", f"{BASE}/c/sums.txt", b"checked") in (201, 204)
-                patch = (
-                    f'<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" {Z}><d:set><d:prop>'
-                    "<z:colour>red &amp; <z:b>blue</z:b></z:colour></d:prop></d:set>"
-                    "</d:propertyupdate>"
-                ).encode()
-                assert made.send("PROPPATCH", f"{BASE}/c/plain.txt", patch) == 207
-                assert made.send("PROPPATCH", f"{BASE}/c", patch) == 207
-                lock = (
-                    b'<?xml version="1.0"?><d:lockinfo xmlns:d="DAV:"><d:lockscope><d:exclusive/>'
-                    b"</d:lockscope><d:locktype><d:write/></d:locktype>"
-                    b"<d:owner><d:href>mailto:hc.a1@example.org</d:href></d:owner></d:lockinfo>"
-                )
-                assert made.send("LOCK", f"{BASE}/c/{NAMES[0]}", lock, Timeout="Second-3600") == 200
-                yield made
-        finally:
-            engine.dispose()
+            for index, name in enumerate((*NAMES, HIDDEN)):
+                data = f"content {index}".encode()
+                upload(app.instance, session, actor, app.folder_id, name, data)
+            session.execute(
+                update(Node).where(Node.name == HIDDEN).values(classification=2)
+            )  # Confidential: above hc.a1's clearance
+        made = Compared(app)
+        assert made.send("PUT", f"{BASE}/c/sums.txt", b"checked") in (201, 204)
+        patch = (
+            f'<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" {Z}><d:set><d:prop>'
+            "<z:colour>red &amp; <z:b>blue</z:b></z:colour></d:prop></d:set>"
+            "</d:propertyupdate>"
+        ).encode()
+        assert made.send("PROPPATCH", f"{BASE}/c/plain.txt", patch) == 207
+        assert made.send("PROPPATCH", f"{BASE}/c", patch) == 207
+        lock = (
+            b'<?xml version="1.0"?><d:lockinfo xmlns:d="DAV:"><d:lockscope><d:exclusive/>'
+            b"</d:lockscope><d:locktype><d:write/></d:locktype>"
+            b"<d:owner><d:href>mailto:hc.a1@example.org</d:href></d:owner></d:lockinfo>"
+        )
+        assert made.send("LOCK", f"{BASE}/c/{NAMES[0]}", lock, Timeout="Second-3600") == 200
+        yield made
 
 
 def _shape(element: Any) -> Any:

@@ -9,10 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_SCHEMA, pg_url, reset_postgresql
-from tests.dav.conftest import Dav, serving
+from tests.dav.conftest import Dav, serving_on
 
 SUITES = ("basic", "copymove", "props", "locks", "http")
 SUMMARY = re.compile(r"<- summary for `(\w+)': of (\d+) tests run: (\d+) passed, (\d+) failed")
@@ -25,16 +23,8 @@ def test_litmus_passes_every_suite(dav: Dav, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_litmus_passes_every_suite_on_postgresql(tmp_path: Path) -> None:
-    schema = f"{PG_SCHEMA}_dav"
-    engine = create_engine(pg_url(schema))
-    try:
-        reset_postgresql(engine, schema)
-        with serving(tmp_path / "instance", pg_url(schema)) as running:
-            run_litmus(running, tmp_path)
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        engine.dispose()
+    with serving_on("postgresql", tmp_path / "instance", "dav") as running:
+        run_litmus(running, tmp_path)
 
 
 def run_litmus(dav: Dav, tmp_path: Path) -> None:

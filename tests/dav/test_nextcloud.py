@@ -321,18 +321,6 @@ def test_chunks_in_progress_are_kept_from_the_garbage_collector(nc: Dav) -> None
     assert nc.request("DELETE", base)[0] == 204
 
 
-def _browser(dav: Dav, username: str) -> tuple[dict[str, str], str]:
-    status, headers, body = dav.server.request(
-        "POST",
-        "/api/v1/auth/login",
-        body=json.dumps({"username": username, "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    assert status == 200, body
-    cookie = "; ".join(value.split(";", 1)[0] for value in headers.get_all("set-cookie") or [])
-    return {"Cookie": cookie}, json.loads(body).get("csrf_token", "")
-
-
 def _poll(dav: Dav, token: str) -> tuple[int, bytes]:
     status, _, body = dav.server.request(
         "POST",
@@ -357,7 +345,7 @@ def test_login_flow_hands_a_signed_in_persons_grant_to_the_app_once(nc: Dav) -> 
     assert _poll(nc, token)[0] == 404  # not granted yet
     status, headers, _ = nc.server.request("GET", page)
     assert status == 303 and headers["Location"].startswith("/login?next=")
-    cookie, _ = _browser(nc, "hc.a2")
+    cookie = {"Cookie": nc.sign_in("hc.a2")[0]}
     status, _, shown = nc.server.request("GET", page, headers=cookie)
     assert status == 200 and "Nextcloud Android 3.26" in shown.decode()
     csrf = re.search(r'name="csrf" value="([^"]+)"', shown.decode())
@@ -408,7 +396,7 @@ def test_login_flow_needs_the_second_factor_where_the_role_does(nc: Dav) -> None
 
 
 def test_login_flow_refuses_an_unknown_token(nc: Dav) -> None:
-    cookie, _ = _browser(nc, "hc.a1")
+    cookie = {"Cookie": nc.sign_in("hc.a1")[0]}
     status, _, body = nc.server.request("GET", "/index.php/login/v2/flow/nonsense", headers=cookie)
     assert status == 404 and "expired" in body.decode()
     assert _poll(nc, "nonsense")[0] == 404

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from polaris.access.policy import Permission
 from polaris.audit.models import AuditRecord
 from polaris.db.uow import transaction
-from polaris.drive import content, service, shares, spaces
+from polaris.drive import service, shares
 from polaris.identity.actors import actor_for
 from polaris.identity.models import User
-from tests.dav.conftest import Dav, serving
+from tests.dav.conftest import Dav, acting, serving, space_root, upload
 from tests.factories import SYSTEM
 
 SHARED = "/dav/Shared with me"
@@ -42,36 +42,17 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
 def _share(dav: Dav) -> dict[str, int]:
     """hc.a2 (another station) shares two folders of their own space with hc.a1."""
     instance = dav.open_instance()
-    session = instance.sessions()
     ids = {}
     try:
-        with transaction(session):
-            owner = session.scalars(select(User).where(User.username == "hc.a2")).one()
+        with acting(instance, "hc.a2") as (session, actor):
             to = session.scalars(select(User).where(User.username == "hc.a1")).one()
-            actor = actor_for(session=session, user=owner, auth_factors="password")
-            own = next(
-                space
-                for space in spaces.visible_spaces(
-                    session=session,
-                    actor=actor,
-                    defaults=spaces.space_defaults(instance.settings),
-                )
-                if space.kind == "user"
-            )
-            assert own.root_id is not None
+            root = space_root(instance, session, actor)
             for name, permission in ((WRITABLE, Permission.EDIT), (READABLE, Permission.READ)):
                 folder = service.create_folder(
-                    session=session, actor=actor, context=SYSTEM, parent_id=own.root_id, name=name
+                    session=session, actor=actor, context=SYSTEM, parent_id=root, name=name
                 )
-                content.commit_upload(
-                    session=session,
-                    actor=actor,
-                    context=SYSTEM,
-                    blobs=instance.blobs,
-                    content=f"{name} का बयान".encode(),
-                    parent_id=folder.node.id,
-                    name="बयान.txt",
-                )
+                data = f"{name} का बयान".encode()
+                upload(instance, session, actor, folder.node.id, "बयान.txt", data)
                 ids[name] = shares.create_share(
                     session=session,
                     actor=actor,
@@ -82,7 +63,6 @@ def _share(dav: Dav) -> dict[str, int]:
                     permission=permission,
                 ).id
     finally:
-        session.close()
         instance.close()
     return ids
 

@@ -4,7 +4,8 @@ rows: the same ``207 Multi-Status`` WsgiDAV answers, without its resource object
 WsgiDAV builds an object per child (and Polaris a ``Node`` and a ``Located`` under it), asks each
 for every property through several layers, and builds the answer as an lxml tree: for a folder of
 10,000 files that was 1.5 s of CPU (docs/performance.md). Here the children are rows of one
-Core select (``dav.listing_rows``) and the answer is text (``dav.multistatus``).
+Core select (``dav.listing_repo``, shaped by ``dav.listing_rows``) and the answer is text
+(``dav.multistatus``).
 
 It is WsgiDAV's handler for PROPFIND, through the provider's ``custom_request_handler`` hook:
 WsgiDAV has resolved the provider, normalised the path and lower-cased ``Depth`` before, and its
@@ -40,11 +41,11 @@ from wsgidav.xml_tools import etree
 from polaris.access import service as access
 from polaris.access.policy import Action
 from polaris.clock import utcnow
-from polaris.dav import checksums, listing_rows, multistatus, nextcloud
+from polaris.dav import checksums, listing_repo, listing_rows, multistatus, nextcloud
 from polaris.dav.context import DavRequest
 from polaris.dav.context import of as request_of
 from polaris.dav.errors import translated
-from polaris.dav.listing_rows import Child
+from polaris.dav.listing_repo import Child
 from polaris.dav.multistatus import NOT_FOUND, OK, Entry
 from polaris.dav.refs import href_quote, join
 from polaris.dav.resources import File, Folder
@@ -221,13 +222,15 @@ class Listing:
                     resource=self.located.resource(),
                     context=self.request.context,
                 )
-                children = listing_rows.children(session, node.id, self.clearance)
+                children = listing_repo.children(session, node.id, self.clearance)
                 if need_shares:
-                    shares = listing_rows.shares_on_children(session, node.id, utcnow())
+                    shares = listing_rows.shares_by_child(session, node.id, utcnow())
                 if need_sums:
-                    sums = listing_rows.checksums_of_children(session, node.id)
+                    sums = listing_rows.checksums_by_version(session, node.id)
             if need_dead:
-                dead = listing_rows.dead_properties(session, node.id, with_children=self.deep)
+                dead = listing_rows.dead_properties_by_node(
+                    session, node.id, with_children=self.deep
+                )
             if need_sums and not self.is_folder_resource and node.current_version_id is not None:
                 sums.update(checksums.of_versions(session, [node.current_version_id]))
         locks = self._locks()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -14,44 +13,34 @@ from polaris.access.policy import Action, Actor, Classification, Grant, Permissi
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import repo, shares_repo
-from polaris.drive.fields import NodeFields, ShareFields, SpaceFields
+from polaris.drive.fields import NodeFields, PathFields, ShareFields, SpaceFields
 from polaris.drive.models import FOLDER, Node, Share, Space
 from polaris.errors import Conflict
 
 RESOURCE_KIND = "node"
 
 
-class LocatedView(Protocol):
-    """What an answer and a decision need of a located node: :class:`Located` (ORM objects) and
-    ``_plain.Seen`` (plain rows of the read hot path) alike."""
+class LocatedView:
+    """A node in its context, and what an answer and a decision derive from its node, space,
+    ancestors and shares: one code for :class:`Located` (ORM objects) and ``_plain.Seen`` (plain
+    rows of the read hot path), so that the two cannot answer differently. ``ancestors`` run from
+    the space's root to the parent.
 
-    @property
-    def node(self) -> NodeFields: ...
-    @property
-    def space(self) -> SpaceFields: ...
-    @property
-    def shares(self) -> tuple[ShareFields, ...]: ...
-    @property
-    def classification(self) -> Classification: ...
-    @property
-    def display_path(self) -> str: ...
-    def resource(self) -> Resource: ...
+    A base for frozen dataclasses that declare these four fields (``cached_property`` stores in
+    their ``__dict__``). It is not generic over the node's type: mypy checks a type argument's
+    bound before it knows what an ORM column gives (``Mapped[int]`` is no ``int`` yet), finds
+    ``Node`` no ``NodeFields`` and keeps that answer for the whole run."""
 
+    node: NodeFields
+    space: SpaceFields
+    ancestors: tuple[PathFields, ...]
+    shares: tuple[ShareFields, ...]
 
-@dataclass(frozen=True)
-class Located:
-    """A node in its context. ``ancestors`` run from the space's root to the parent."""
-
-    node: Node
-    space: Space
-    ancestors: tuple[Node, ...]
-    shares: tuple[Share, ...]
-
-    # Computed once per object (a frozen dataclass: ``cached_property`` stores in ``__dict__``):
-    # the nodes of the path never change for a ``Located`` (their attributes may, so what is
-    # derived from them, such as ``classification``, is computed each time).
+    # Computed once per object: the nodes of the path never change for one (their attributes
+    # may, so what is derived from them, such as ``classification``, is computed each time).
     @cached_property
-    def chain(self) -> tuple[Node, ...]:
+    def chain(self) -> tuple[PathFields, ...]:
+        """The path's nodes, the space's root first and the node itself last."""
         return (*self.ancestors, self.node)
 
     @property
@@ -82,6 +71,21 @@ class Located:
 
     def resource(self) -> Resource:
         return resource_for(self.space, self.node, self.classification, self.shares)
+
+
+@dataclass(frozen=True)
+class Located(LocatedView):
+    """A node in its context, as ORM objects (what the services that write work on)."""
+
+    node: Node
+    space: Space
+    ancestors: tuple[Node, ...]
+    shares: tuple[Share, ...]
+
+    @cached_property
+    def chain(self) -> tuple[Node, ...]:
+        """:attr:`LocatedView.chain`, typed as the ``Node`` objects it holds."""
+        return (*self.ancestors, self.node)
 
 
 def resource_for(

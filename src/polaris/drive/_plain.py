@@ -4,9 +4,9 @@
 ``spaces.existing_visible_spaces`` the spaces with their roots: identity-mapped instances whose
 loading was about a fifth of a metadata GET's CPU. The node GET and the spaces listing only read
 and answer, so here the same two statements (and the one of the spaces) are prebuilt Core
-statements whose rows are used as they come (``drive.fields`` protocols), in the request's
-read-only transaction. What is read, and what ``access`` decides from it, are those of
-``_locate.require_node`` and ``spaces.existing_visible_spaces``:
+statements (``drive.plain_repo``) whose rows are used as they come (``drive.fields``
+protocols), in the request's read-only transaction. What is read, and what ``access`` decides
+from it, are those of ``_locate.require_node`` and ``spaces.existing_visible_spaces``:
 
 - :func:`locate` runs its two statements whether the node exists or not, and
   :func:`require_seen` refuses a missing node (or one in the trash) and a hidden one alike,
@@ -17,151 +17,50 @@ read-only transaction. What is read, and what ``access`` decides from it, are th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from polaris.access import service as access
 from polaris.access.policy import Action, Actor, Classification, Resource
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
-from polaris.drive import repo
-from polaris.drive._locate import NO_ID, RESOURCE_KIND, resource_for
+from polaris.drive import plain_repo, repo
+from polaris.drive._locate import NO_ID, RESOURCE_KIND, LocatedView
 from polaris.drive.fields import NodeFields, PathFields, ShareFields, SpaceFields
-from polaris.drive.models import Node, Share, Space
-
-_NODE = Node.__table__
-_SPACE = Space.__table__
-_SHARE = Share.__table__
-
-#: A space's and a share's columns in a row joined to a node's, as ``s__<name>`` and
-#: ``sh__<name>`` (no column of a node starts so); of a share, those a grant is made of.
-_SPACE_NAMES = tuple(column.key for column in _SPACE.c)
-_SHARE_NAMES = (
-    "id", "node_id", "subject_type", "subject_id", "permission", "include_subunits", "expires_at",
-)  # fmt: skip
-_SPACE_COLUMNS = [_SPACE.c[name].label(f"s__{name}") for name in _SPACE_NAMES]
-_SHARE_COLUMNS = [_SHARE.c[name].label(f"sh__{name}") for name in _SHARE_NAMES]
-#: Of the nodes on the path, what the node's place and level need (``PathFields``).
-_PATH_COLUMNS = (_NODE.c.id, _NODE.c.name, _NODE.c.classification, _NODE.c.trashed_at)
-
-_NODE_AND_SPACE = (
-    select(_NODE, *_SPACE_COLUMNS)
-    .join(_SPACE, _SPACE.c.id == _NODE.c.space_id)
-    .where(_NODE.c.id == bindparam("node_id"))
-)
-
-
-@lru_cache(maxsize=64)
-def _path_and_shares(depth: int) -> Select[Any]:
-    """The nodes of a path of ``depth`` (``:n0`` ... root first) and their live shares; one
-    statement per depth, built once, with a bind parameter per node (an expanding ``IN`` is
-    rendered again at every execution: 90 µs of a node GET)."""
-    return (
-        select(*_PATH_COLUMNS, *_SHARE_COLUMNS)
-        .outerjoin(
-            _SHARE,
-            and_(
-                _SHARE.c.node_id == _NODE.c.id,
-                _SHARE.c.revoked_at.is_(None),
-                or_(_SHARE.c.expires_at.is_(None), _SHARE.c.expires_at > bindparam("now")),
-            ),
-        )
-        .where(_NODE.c.id.in_([bindparam(f"n{index}") for index in range(depth)]))
-    )
-
-
-_SPACES_WITH_ROOTS = (
-    select(_SPACE, _NODE.c.classification.label("root_classification"))
-    .join(_NODE, _NODE.c.id == _SPACE.c.root_id)
-    .where(
-        or_(
-            and_(_SPACE.c.kind == "user", _SPACE.c.owner_id == bindparam("owner_id")),
-            and_(
-                _SPACE.c.kind == "unit", _SPACE.c.unit_id.in_(bindparam("unit_ids", expanding=True))
-            ),
-        )
-    )
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """The prefixed columns of a joined row (``s__*``, ``sh__*``) as attributes."""
-
-    values: dict[str, Any]
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-def _part(row: Any, prefix: str, names: tuple[str, ...]) -> _Row:
-    mapping = row._mapping
-    return _Row({name: mapping[prefix + name] for name in names})
 
 
 @dataclass(frozen=True)
-class Seen:
-    """A node in its context, as plain rows: ``_locate.Located`` for an answer that only reads
-    (``_locate.LocatedView``). ``ancestors`` run from the space's root to the parent."""
+class Seen(LocatedView):
+    """A node in its context, as plain rows: ``_locate.Located`` for an answer that only reads;
+    what both derive is ``_locate.LocatedView``'s."""
 
     node: NodeFields
     space: SpaceFields
     ancestors: tuple[PathFields, ...]
     shares: tuple[ShareFields, ...]
 
-    @cached_property
-    def chain(self) -> tuple[PathFields, ...]:
-        return (*self.ancestors, self.node)
-
-    @property
-    def in_trash(self) -> bool:
-        return any(node.trashed_at is not None for node in self.chain)
-
-    @property
-    def classification(self) -> Classification:
-        """The effective level: the highest along the path."""
-        level = self.node.classification
-        for node in self.ancestors:
-            if node.classification > level:
-                level = node.classification
-        return Classification(level)
-
-    @property
-    def display_path(self) -> str:
-        return "/" + "/".join(node.name for node in self.chain[1:])
-
-    def resource(self) -> Resource:
-        return resource_for(self.space, self.node, self.classification, self.shares)
-
 
 def locate(session: Session, node_id: int) -> Seen | None:
     """``_locate.locate`` in Core: always two statements, found or not, root or not."""
-    connection = session.connection()
-    found = connection.execute(_NODE_AND_SPACE, {"node_id": node_id}).first()
-    ids = repo.path_ids(found.path) if found is not None else [NO_ID]
-    params: dict[str, Any] = {f"n{index}": i for index, i in enumerate(ids)}
-    params["now"] = utcnow()
-    rows = connection.execute(_path_and_shares(len(ids)), params).all()
+    found = plain_repo.node_and_space(session, node_id)
+    ids = repo.path_ids(found[0].path) if found is not None else [NO_ID]
+    rows = plain_repo.path_and_shares(session, ids, now=utcnow())
     if found is None:
         return None
     by_id: dict[int, PathFields] = {}
     shares: dict[int, ShareFields] = {}
-    for row in rows:
-        by_id[row.id] = cast(PathFields, row)
-        if row.sh__id is not None:
-            shares[row.sh__id] = cast(ShareFields, _part(row, "sh__", _SHARE_NAMES))
+    for path_node, share in rows:
+        by_id[path_node.id] = path_node
+        if share is not None:
+            shares[share.id] = share
     ancestors = tuple(by_id[i] for i in ids[:-1] if i in by_id)
     if len(ancestors) != len(ids) - 1:
         return None
+    node, space = found
     return Seen(
-        node=cast(NodeFields, found),
-        space=cast(SpaceFields, _part(found, "s__", _SPACE_NAMES)),
+        node=node,
+        space=space,
         ancestors=ancestors,
         shares=tuple(shares[key] for key in sorted(shares)),
     )
@@ -197,8 +96,7 @@ def visible_spaces(session: Session, actor: Actor) -> list[SpaceFields] | None:
     unit_ids = [actor.unit_id]
     if Action.READ in actor.subtree_actions:
         unit_ids += sorted(actor.descendant_unit_ids)
-    params = {"owner_id": actor.user_id, "unit_ids": unit_ids}
-    found = session.connection().execute(_SPACES_WITH_ROOTS, params).all()
+    found = plain_repo.spaces_with_root_levels(session, owner_id=actor.user_id, unit_ids=unit_ids)
     existing = {row.unit_id for row in found if row.kind == "unit"}
     if not any(row.kind == "user" for row in found) or any(u not in existing for u in unit_ids):
         return None
