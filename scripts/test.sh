@@ -29,7 +29,10 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
 # Two processes, one per core (pytest-xdist); a file's tests stay in one process, so module
-# fixtures (a live server, a seeded instance) are made once. Each process has its own
+# fixtures (a live server, a seeded instance) are made once. Files go out in the order
+# tests/conftest.py sets, the slow ones first (``--no-loadscope-reorder``: pytest-xdist would
+# hand out the files with the most tests first, and the slow files, which hold few, ran last
+# with one process idle). Each process has its own
 # PostgreSQL schemas (named by pid), temporary directories, ports and Redis (tests/support).
 # Temporary directories (each test's instance: SQLite files, blob store, served data) go on
 # tmpfs when the machine has room there: the tests commit and fsync tens of thousands of times
@@ -41,5 +44,5 @@ if [[ -d /dev/shm && -w /dev/shm ]] && (( $(df --output=avail -k /dev/shm | tail
     basetemp=(--basetemp "$scratch")
     trap 'rm -rf "$scratch"' EXIT
 fi
-.venv/bin/pytest -q -p no:cacheprovider -n "${POLARIS_TEST_PROCESSES:-2}" --dist loadfile \
+.venv/bin/pytest -q -p no:cacheprovider -n "${POLARIS_TEST_PROCESSES:-2}" --dist loadfile --no-loadscope-reorder \
     "${basetemp[@]}" "$@"

@@ -1,4 +1,5 @@
-"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL (but the files marked
+``sqlite_only``, whose subject is not the database: see ``pytest_collection_modifyitems``).
 
 PostgreSQL comes from ``POLARIS_TEST_PG_URL`` (default: the local server at 127.0.0.1:5432,
 database ``test``); ``scripts/test.sh`` starts a throwaway server from Debian's packages when none
@@ -89,13 +90,36 @@ def fresh_engine(backend: str, directory: Path) -> Engine:
     return engine
 
 
+#: Set to run the files marked ``sqlite_only`` on PostgreSQL too (as before they were marked).
+ALL_DATABASES = "POLARIS_TEST_ALL_DATABASES"
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files holding a slow test run first (in their order, each file's tests still together):
-    with the suite in two processes, the long files start early and the short ones fill in
-    around them, instead of one long file running alone at the end."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the PostgreSQL runs of tests marked ``sqlite_only``, then put files holding a
+    slow test first (in their order, each file's tests still together): with the suite in two
+    processes, the long files start early and the short ones fill in around them, instead of one
+    long file running alone at the end (``scripts/test.sh`` keeps pytest-xdist from reordering
+    files by their number of tests)."""
+    if not os.environ.get(ALL_DATABASES):
+        left_out = [item for item in items if _postgresql_run_of_sqlite_only(item)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            dropped = set(map(id, left_out))
+            items[:] = [item for item in items if id(item) not in dropped]
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
+
+
+def _postgresql_run_of_sqlite_only(item: pytest.Item) -> bool:
+    """A test of a ``sqlite_only`` file run with PostgreSQL as its database: the file's subject
+    is not the database (pages, client protocols, a blob store), and the queries it reaches are
+    tested on both databases in their own domain's tests. Any fixture parameter named
+    ``postgresql`` counts (``db_backend`` and the files' own database fixtures)."""
+    if item.get_closest_marker("sqlite_only") is None:
+        return False
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "postgresql" in callspec.params.values()
 
 
 @pytest.fixture(scope="session", params=DATABASE_BACKENDS)

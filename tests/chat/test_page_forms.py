@@ -20,6 +20,8 @@ from tests.chat.web_support import ChatSite, chat_site
 from tests.conftest import PG_SCHEMA
 from tests.support.real_app import migrated
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(

@@ -17,6 +17,8 @@ import pytest
 
 from tests.dav.conftest import Dav, serving_on
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 ROOT = "/remote.php/dav/files/hc.a1/hc.a1"
 UPLOADS = "/remote.php/dav/uploads/hc.a1"
 MAX_UPLOADS = 4

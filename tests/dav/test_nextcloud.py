@@ -25,6 +25,8 @@ from polaris.identity.models import LoginFlow
 from tests.dav.conftest import UNIT_A1, Dav, serving_on
 from tests.factories import PASSWORD
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 PROPS = (
     '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>'
     "<d:getetag/><d:getlastmodified/><oc:fileid/><oc:id/><oc:permissions/><oc:size/>"

@@ -26,6 +26,8 @@ from tests.drive.conftest import CHUNK, Drive, drive_on
 from tests.drive.test_tus import TUS, create, offset_of, patch
 from tests.support.seaweedfs import SeaweedFS
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 PROBLEM = "application/problem+json"
 
 

@@ -8,6 +8,7 @@ import random
 import tracemalloc
 import zipfile
 
+import pytest
 from sqlalchemy import func, select
 
 from polaris.audit.context import AuditContext
@@ -18,6 +19,8 @@ from polaris.drive.models import ContentScan, FileVersion
 from polaris.identity.actors import actor_for
 from polaris.identity.models import User
 from tests.drive.conftest import CHUNK, Drive
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 API = "/api/v1"
 

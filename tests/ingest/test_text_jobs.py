@@ -32,6 +32,8 @@ from tests.factories import SYSTEM, build_tree, make_user
 from tests.ingest.test_extract import bomb
 from tests.ingest.test_ocr import encoded, hindi_recall, missing, page
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 HINDI = "थाना प्रभारी ने विवेचना अधिकारी को प्रकरण की जांच सौंपी"
 
 

@@ -18,7 +18,7 @@ from tests.live_server import Server
 from tests.matrix.conftest import call
 from tests.matrix.test_rooms_errors import SERVER, login, q
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 R0 = "/_matrix/client/r0"
 UNSTABLE = "/_matrix/client/unstable"

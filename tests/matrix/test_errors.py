@@ -22,7 +22,7 @@ from tests.matrix.conftest import (
     patched_environment,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 SERVER = "polaris.test"
 WHOAMI = "/_matrix/client/v3/account/whoami"

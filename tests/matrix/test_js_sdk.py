@@ -21,7 +21,7 @@ from tests.factories import PASSWORD
 from tests.live_server import Server
 from tests.matrix.conftest import Browser, base_url
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 SCRIPT_DIR = Path(__file__).parent / "js"
 ROOM_NAME = "थाना अ — समन्वय (FIR 12/2026)"

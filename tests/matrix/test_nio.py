@@ -39,7 +39,7 @@ from tests.factories import PASSWORD
 from tests.live_server import Server
 from tests.matrix.conftest import Browser, base_url
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 SERVER = "polaris.test"
 

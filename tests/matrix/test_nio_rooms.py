@@ -32,7 +32,7 @@ from tests.live_server import Server
 from tests.matrix.conftest import audit_records
 from tests.matrix.test_nio import SERVER, raw, run, signed_in
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 ROOM_NAME = "थाना अ — समन्वय (FIR 12/2026)"
 LONG_POLL_MS = 20_000

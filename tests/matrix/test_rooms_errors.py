@@ -17,7 +17,7 @@ from tests.factories import PASSWORD
 from tests.live_server import Server
 from tests.matrix.conftest import audit_records, call
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 SERVER = "polaris.test"
 V3 = "/_matrix/client/v3"

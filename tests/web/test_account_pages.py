@@ -25,6 +25,8 @@ from tests.factories import (
 )
 from tests.web.test_pages import csrf_of
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 NEW_PASSWORD = "monsoon ledger kotwali 2026"
 SECRET = re.compile(r'<code class="secret" data-key="([A-Z2-7]+)">')
 

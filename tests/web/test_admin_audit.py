@@ -8,6 +8,7 @@ import io
 import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,8 @@ from polaris.instance import Instance
 from polaris.web.sealing import seal_once
 from tests.web.test_admin_pages import sign_in_admin
 from tests.web.test_pages import sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 
 def actions_on(html: str) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -19,6 +20,8 @@ from polaris.instance import Instance
 from tests.factories import make_user
 from tests.web.test_admin_pages import records, sign_in_admin
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 PAGE = "/admin/chat"
 

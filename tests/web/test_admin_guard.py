@@ -3,6 +3,7 @@ unfreeze buttons for administrators only, each needing its confirmation, each au
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -14,6 +15,8 @@ from polaris.instance import Instance
 from polaris.resilience import repo
 from tests.web.test_admin_pages import records, sign_in_admin
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 
 def freeze(instance: Instance, username: str) -> int:

@@ -8,6 +8,7 @@ import io
 import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from polaris.instance import Instance
 from tests.factories import FAST_PASSWORDS, make_user
 from tests.web.test_admin_pages import records, sign_in_admin
 from tests.web.test_pages import csrf_of
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 GOOD_CSV = """username,full_name,unit_code,role,rank,clearance
 ramesh.sharma,रमेश शर्मा,PS-A1,constable,Constable,

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from polaris.instance import Instance
 from polaris.web import readonly, times
 from tests.web.test_admin_pages import records, sign_in_admin
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 REASON = "ransomware found on PS-A1's workstation"
 

@@ -14,6 +14,8 @@ from polaris.identity import mfa
 from polaris.instance import Instance
 from tests.web.test_pages import csrf_of, sign_in
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 SECRET = re.compile(r'<code class="secret" data-key="([A-Z2-7]+)">')
 
 

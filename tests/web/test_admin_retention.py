@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,6 +16,8 @@ from polaris.instance import Instance
 from tests.web.test_admin_pages import records, sign_in_admin
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 PAGE = "/admin/retention"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
@@ -16,6 +17,8 @@ from polaris.storage import names
 from polaris.web.sealing import seal_once
 from tests.web.test_admin_pages import records, sign_in_admin
 from tests.web.test_pages import csrf_of
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 
 def run_check(client: TestClient, check: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,8 @@ from polaris.instance import Instance
 from tests.factories import FAST_PASSWORDS, PASSWORD, make_user
 from tests.web.test_admin_pages import records, sign_in_admin
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 ONCE = re.compile(r'<code class="secret" id="once-password">([^<]+)</code>')
 

@@ -15,6 +15,8 @@ from polaris.instance import Instance
 from polaris.web.logs import JsonFormatter
 from tests.factories import HANDED_OVER, PASSWORD, hand_over_password
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 PROBLEM = "application/problem+json"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,8 @@ from polaris.audit.models import AuditRecord
 from polaris.instance import Instance
 from tests.web.test_drive_pages import node, put
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 
 def _levels(text: str) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
@@ -23,6 +24,8 @@ from polaris.identity.models import User
 from polaris.instance import Instance
 from tests.factories import SYSTEM, make_user
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 
 def png(size: tuple[int, int] = (640, 480)) -> bytes:

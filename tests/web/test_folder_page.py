@@ -13,6 +13,8 @@ from polaris.instance import Instance
 from tests.web.test_drive_pages import folder, png, put
 from tests.web.test_pages import sign_in
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 
 def root_of(client: TestClient) -> int:
     root = client.get("/", follow_redirects=True)

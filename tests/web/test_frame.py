@@ -6,11 +6,14 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from polaris.instance import Instance
 from tests.web.test_drive_pages import folder
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 
 def test_the_account_menu_holds_the_account_links_and_sign_out(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,8 @@ from polaris.identity.actors import actor_for
 from polaris.identity.models import User
 from polaris.instance import Instance
 from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

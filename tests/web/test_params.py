@@ -25,6 +25,8 @@ from tests.web.test_api import sign_in
 from tests.web.test_pages import csrf_of
 from tests.web.test_pages import sign_in as page_sign_in
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 TOO_BIG = MAX_INT64 + 1  # 2^63: past every integer column
 PAST_IDS = MAX_ID + 1  # 2^31: past PostgreSQL's INTEGER, which id columns are
 

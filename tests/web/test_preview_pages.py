@@ -23,6 +23,8 @@ from tests.ingest.test_office import a_docx
 from tests.web.test_drive_pages import audit_actions, png, put
 from tests.web.test_pages import sign_in
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 
 def test_a_picture_gets_a_thumbnail_and_page_preview_drawn_in_the_background(
     seeded: Instance, client: TestClient

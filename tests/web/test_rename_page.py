@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -12,6 +13,8 @@ from polaris.drive.models import Node
 from polaris.instance import Instance
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import csrf_of, sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 
 def _root(client: TestClient) -> tuple[int, str]:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,8 @@ from polaris.identity import program_tokens
 from polaris.identity.models import ApiToken, User
 from polaris.instance import Instance
 from tests.factories import PASSWORD, SYSTEM
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 PROBLEM = "application/problem+json"
 STATE_CHANGING = ("post", "put", "patch", "delete")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,8 @@ from tests.factories import make_user
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import csrf_of, sign_in
 from tests.web.test_search_statements import counted
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 
 def people(instance: Instance) -> dict[str, int]:

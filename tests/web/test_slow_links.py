@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from polaris.instance import Instance
@@ -16,6 +17,8 @@ from polaris.web.pages import mask, unmask
 from tests.web.test_api import sign_in as api_sign_in
 from tests.web.test_drive_pages import put
 from tests.web.test_pages import sign_in
+
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
 
 GZIP = {"Accept-Encoding": "gzip"}
 

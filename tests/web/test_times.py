@@ -17,6 +17,8 @@ from polaris.web import times
 from tests.web.test_drive_pages import folder, put
 from tests.web.test_pages import sign_in
 
+pytestmark = pytest.mark.sqlite_only  # not about the database: tests/conftest.py
+
 AT = dt.datetime(2026, 12, 6, 6, 22, 30, tzinfo=dt.UTC)
 
 
