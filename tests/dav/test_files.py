@@ -77,6 +77,7 @@ def test_a_hindi_name_is_stored_listed_and_read(dav: Dav) -> None:
     [
         ("a\x00b.txt", b"name_invalid"),
         ("report\u202etxt.exe", b"U+202E"),
+        ("report\ufffe.txt", b"U+FFFE"),  # no XML can hold it: a listing would fail
         ("back\\slash.txt", b"name_invalid"),
         ("x" * 256, b"name_too_long"),
     ],

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polaris.drive.names import MAX_NAME_BYTES, normalise_name, sort_key
+from polaris.drive.names import MAX_NAME_BYTES, normalise_name, repair_name, sort_key
 from polaris.errors import ValidationFailed
 
 KA = "\u0915"  # क: three bytes of UTF-8, like every Devanagari letter
@@ -122,6 +122,23 @@ def test_dots_and_separators_are_refused(name: str) -> None:
 @pytest.mark.parametrize("char", ["\x00", "\x07", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x85"])
 def test_control_characters_are_refused(char: str) -> None:
     assert refusal(f"a{char}b") == "name_invalid"
+
+
+@pytest.mark.parametrize(
+    "char", ["\ufffe", "\uffff", "\ufdd0", "\ufdef", "\U0001fffe", "\U0010ffff"]
+)
+def test_noncharacters_are_refused(char: str) -> None:
+    """Unicode's noncharacters: XML cannot hold U+FFFE and U+FFFF, so WebDAV could not list them."""
+    assert refusal(f"report{char}.pdf") == "name_invalid"
+    assert repair_name(f"report{char}.pdf") == (
+        "report_.pdf",
+        f"a name cannot contain the invisible character U+{ord(char):04X}",
+    )
+
+
+def test_characters_beside_the_noncharacters_are_names() -> None:
+    for char in ["\ufdcf", "\ufdf0", "\ufffd", "\U0001fffd", "\U00020000"]:
+        assert normalise_name(f"a{char}") == f"a{char}"
 
 
 def test_lone_surrogate_is_refused() -> None:

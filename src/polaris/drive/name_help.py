@@ -13,7 +13,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from polaris.drive.names import JOINERS, MAX_NAME_BYTES, REFUSED_CATEGORIES, repair_name
+from polaris.drive.names import MAX_NAME_BYTES, refused, repair_name
 from polaris.web.messages import N_
 
 #: The look-alikes offered for the two separators no name may hold.
@@ -57,8 +57,6 @@ def explain(name: str, code: str) -> NameHelp:
         for sep, lookalike in LOOKALIKES.items():
             offered = offered.replace(sep, lookalike)
         return NameHelp(SLASH, repair_name(offered)[0])
-    if any(
-        unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS for char in normal
-    ):
+    if any(refused(char) for char in normal):
         return NameHelp(INVISIBLE, repair_name(normal)[0])
     return NameHelp(N_("This name is not allowed."))

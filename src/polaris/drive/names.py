@@ -12,6 +12,11 @@ Refused by Unicode general category, so the rule covers characters nobody listed
   (क, virama, U+200D, ष), and emoji sequences use U+200D. Tag characters (also ``Cf``) are
   refused with the rest; the cost is the few subdivision flags built from them.
 
+Also refused: the 66 *noncharacters* (U+FDD0 to U+FDEF and the last two code points of every
+plane, U+FFFE, U+FFFF, U+1FFFE...), which Unicode keeps for a program's internal use and never
+assigns. XML cannot hold U+FFFE or U+FFFF at all, so a name with one could not be listed over
+WebDAV (the listing failed with a server error), nor sent to the Nextcloud clients.
+
 Visible spaces (``Zs``: U+00A0, U+3000) and private-use characters stay allowed.
 """
 
@@ -38,7 +43,7 @@ def normalise_name(name: str) -> str:
     if "/" in name or "\\" in name:
         raise ValidationFailed("a name cannot contain '/' or '\\'", code="name_invalid")
     for char in name:
-        if unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS:
+        if refused(char):
             raise ValidationFailed(
                 f"a name cannot contain the invisible character U+{ord(char):04X}",
                 code="name_invalid",
@@ -48,6 +53,14 @@ def normalise_name(name: str) -> str:
             f"a name is at most {MAX_NAME_BYTES} bytes of UTF-8", code="name_too_long"
         )
     return name
+
+
+def refused(char: str) -> bool:
+    """Whether no name may contain ``char`` (see the module's docstring)."""
+    if unicodedata.category(char) in REFUSED_CATEGORIES:
+        return char not in JOINERS
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
 
 def sort_key(name: str) -> str:
@@ -66,10 +79,7 @@ def repair_name(name: str) -> tuple[str, str | None]:
     except ValidationFailed as error:
         reason = error.detail
     fixed = "".join(
-        "_"
-        if char in "/\\"
-        or (unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS)
-        else char
+        "_" if char in "/\\" or refused(char) else char
         for char in unicodedata.normalize("NFC", name)
     )
     if not fixed.strip():
@@ -84,10 +94,5 @@ def repair_name(name: str) -> tuple[str, str | None]:
 def shown(name: str) -> str:
     """``name`` quoted for a terminal or a report: refused characters as ``\\uXXXX`` escapes, so
     a bidirectional override or a control character is named, never obeyed."""
-    escaped = "".join(
-        f"\\u{ord(char):04x}"
-        if unicodedata.category(char) in REFUSED_CATEGORIES and char not in JOINERS
-        else char
-        for char in name
-    )
+    escaped = "".join(f"\\u{ord(char):04x}" if refused(char) else char for char in name)
     return f"'{escaped}'"
