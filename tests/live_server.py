@@ -59,7 +59,13 @@ class Server:
         )
         if output is not None:
             output.close()  # the child holds its own copy
-        wait_for(lambda: self.ready(), what="server start")
+        try:
+            wait_for(lambda: self.ready(), what="server start")
+        except BaseException:
+            # A server too slow to start (a loaded machine) would otherwise outlive the test
+            # that gave up on it, and slow every test after it.
+            self.stop()
+            raise
 
     def ready(self) -> bool:
         assert self.process is not None

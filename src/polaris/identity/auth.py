@@ -90,9 +90,9 @@ def login(
     elif user.role.requires_mfa:
         stage, lifetime = "enrol", ENROL_STAGE_LIFETIME
     else:
-        stage, lifetime = "active", config.absolute_timeout
+        stage, lifetime = ACTIVE_STAGE, config.absolute_timeout
     step = start_session(session, user, stage, "password", now + lifetime, request)
-    action = "auth.login" if stage == "active" else "auth.password_ok"
+    action = "auth.login" if stage == ACTIVE_STAGE else "auth.password_ok"
     audit.append(
         session=session,
         context=user_context(user, request, auth_factors="password", session_id=digest(step.token)),
@@ -222,7 +222,7 @@ def hand_over_session(
         raise NotAuthenticated("wrong username or password", code="invalid_credentials")
     now = utcnow()
     step = start_session(
-        session, user, "active", auth_factors, now + config.absolute_timeout, request
+        session, user, ACTIVE_STAGE, auth_factors, now + config.absolute_timeout, request
     )
     audit.append(
         session=session,

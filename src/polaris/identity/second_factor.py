@@ -17,6 +17,7 @@ from polaris.clock import utcnow
 from polaris.errors import MfaRequired, NotAuthenticated, Throttled, ValidationFailed
 from polaris.identity import auth, mfa, throttle
 from polaris.identity.actors import RequestInfo, user_context
+from polaris.identity.liveness import ACTIVE_STAGE
 from polaris.identity.models import RecoveryCode, User
 from polaris.identity.tokens import digest
 
@@ -49,7 +50,7 @@ def verify_mfa(
     auth.end_row(row, "mfa_passed")
     factors = f"password+{factor}"
     step = auth.start_session(
-        session, user, "active", factors, now + config.absolute_timeout, request
+        session, user, ACTIVE_STAGE, factors, now + config.absolute_timeout, request
     )
     audit.append(
         session=session,
@@ -103,7 +104,7 @@ def begin_enrolment(
     row, user = auth.live_row(session, token, config=config)
     if row.stage == "mfa":
         raise MfaRequired("complete the second sign-in step", code="mfa_mfa_required")
-    if row.stage == "active":
+    if row.stage == ACTIVE_STAGE:
         auth.reauthenticate(
             session=session, config=config, user=user, password=password, request=request
         )
@@ -153,7 +154,7 @@ def confirm_enrolment(
     if row.stage == "enrol":
         auth.end_row(row, "mfa_enrolled")
         new_step = auth.start_session(
-            session, user, "active", "password+totp", now + config.absolute_timeout, request
+            session, user, ACTIVE_STAGE, "password+totp", now + config.absolute_timeout, request
         )
     audit.append(
         session=session,
