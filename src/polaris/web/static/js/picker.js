@@ -115,7 +115,13 @@ function setUp(box) {
       close();
     }
   });
-  input.addEventListener("blur", close);
+  // Leaving the box closes the list, and an answer still on its way must not open it again
+  // over whatever the person went on to (the form's own button, on a phone).
+  input.addEventListener("blur", () => {
+    clearTimeout(timer);
+    asked += 1;
+    close();
+  });
 }
 
 document.querySelectorAll(".picker[data-suggest]").forEach(setUp);
