@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -200,12 +201,39 @@ def require_node(
     action: Action,
     allow_trashed: bool = False,
 ) -> Located:
-    """The node if the actor may do ``action`` to it; NotFound or PermissionDenied (audited).
+    """The node if the actor may do ``action`` to it; NotFound or PermissionDenied (audited)."""
+    return require_located(
+        locate(session, node_id),
+        session=session,
+        actor=actor,
+        context=context,
+        node_id=node_id,
+        action=action,
+        allow_trashed=allow_trashed,
+    )
+
+
+#: A located node however it was read: the ORM's :class:`Located`, ``_plain.Seen``'s rows.
+View = TypeVar("View", bound=LocatedView)
+
+
+def require_located(
+    located: View | None,
+    *,
+    session: Session,
+    actor: Actor,
+    context: AuditContext,
+    node_id: int,
+    action: Action,
+    allow_trashed: bool = False,
+) -> View:
+    """``located`` (the node ``node_id``, None when there is none) if the actor may do
+    ``action`` to it; NotFound or PermissionDenied (audited). The one decision for both ways of
+    reading a node, so that they cannot refuse differently.
 
     A missing node (or one in the trash, unless ``allow_trashed``) is an audited denial too, with
     the same queries, record and answer as a node the actor may not see.
     """
-    located = locate(session, node_id)
     if located is None or (located.in_trash and not allow_trashed):
         access.deny_missing(
             session=session,

@@ -10,7 +10,7 @@ from it, are those of ``_locate.require_node`` and ``spaces.existing_visible_spa
 
 - :func:`locate` runs its two statements whether the node exists or not, and
   :func:`require_seen` refuses a missing node (or one in the trash) and a hidden one alike,
-  through ``access.deny_missing`` and ``access.require``, as ``require_node`` does;
+  through ``_locate.require_located``, the decision ``require_node`` makes too;
 - the writers keep the ORM; nothing here writes.
 """
 
@@ -26,7 +26,7 @@ from polaris.access.policy import Action, Actor, Classification, Resource
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.drive import plain_repo, repo
-from polaris.drive._locate import NO_ID, RESOURCE_KIND, LocatedView
+from polaris.drive._locate import NO_ID, RESOURCE_KIND, LocatedView, require_located
 from polaris.drive.fields import NodeFields, PathFields, ShareFields, SpaceFields
 
 
@@ -71,20 +71,14 @@ def require_seen(
 ) -> Seen:
     """``_locate.require_node`` (not in the trash) on plain rows: the node if the actor may do
     ``action`` to it; a missing node is refused as a hidden one is (audited, the same answer)."""
-    seen = locate(session, node_id)
-    if seen is None or seen.in_trash:
-        access.deny_missing(
-            session=session,
-            actor=actor,
-            kind=RESOURCE_KIND,
-            object_id=node_id,
-            action=action,
-            context=context,
-        )
-    access.require(
-        session=session, actor=actor, action=action, resource=seen.resource(), context=context
+    return require_located(
+        locate(session, node_id),
+        session=session,
+        actor=actor,
+        context=context,
+        node_id=node_id,
+        action=action,
     )
-    return seen
 
 
 def visible_spaces(session: Session, actor: Actor) -> list[SpaceFields] | None:
