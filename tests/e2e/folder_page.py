@@ -91,9 +91,15 @@ def upload(page: Page, files: str | list[str], label: str = "Upload files") -> N
     file is in. An upload the page gave up on fails with what the page says about it, not with a
     bare navigation timeout; the wait is long because the server's jobs (OCR, previews of earlier
     tests) share the machine's two cores with it."""
+    box = page.get_by_label(label, exact=True)
+    box.wait_for(state="attached")
+    # The page's upload script (a module, run once the document is parsed) must be listening
+    # before the files are picked, or the pick goes unnoticed and nothing is sent: after a
+    # sign-in the folder page may still be loading when its upload box is already there.
+    page.wait_for_load_state("load")
     try:
         with page.expect_navigation(timeout=90_000):
-            page.get_by_label(label, exact=True).set_input_files(files)
+            box.set_input_files(files)
     except PlaywrightTimeoutError:
         progress = page.locator("#progress").inner_text(timeout=5_000)
         raise AssertionError(f"the upload did not finish; the page says: {progress!r}") from None
