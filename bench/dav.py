@@ -174,8 +174,8 @@ def measure(client: Rclone, target: Target, source: Path, work: Path, files: int
 
 
 @contextmanager
-def polaris(work: Path) -> Iterator[Target]:
-    with serving(work / "polaris") as dav:
+def polaris(work: Path, workers: int = 1) -> Iterator[Target]:
+    with serving(work / "polaris", workers=workers) as dav:
         assert dav.server.process is not None
         yield Target(
             "Polaris",
@@ -319,6 +319,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rclone", metavar="PATH", help="the rclone binary (see above)")
     parser.add_argument(
+        "--workers", type=int, default=1, help="`polaris serve --workers` (one per core)"
+    )
+    parser.add_argument(
         "--slow", action="store_true", help="--propfind with WsgiDAV's own handler (the A of A/B)"
     )
     options = parser.parse_args()
@@ -338,7 +341,8 @@ def main() -> None:
         print("| server | direction | wall | files/s | server CPU per file |")
         print("|---|---|---|---|---|")
         rows: list[str] = []
-        with polaris(work) as target:
+        with polaris(work, options.workers) as target:
+            target.name += f" ({options.workers} workers)" if options.workers > 1 else ""
             rows += measure(client, target, source, work, options.files)
         folder = work / "wsgidav-folder"
         folder.mkdir()

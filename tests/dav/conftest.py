@@ -183,10 +183,15 @@ def build(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
 
 @contextmanager
 def serving(
-    data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[Dav]:
     secrets = build(data_dir, database_url)
-    server = Server(data_dir, env={"POLARIS_DAV__ALLOW_PLAIN_HTTP": "true", **(env or {})})
+    server = Server(
+        data_dir, workers=workers, env={"POLARIS_DAV__ALLOW_PLAIN_HTTP": "true", **(env or {})}
+    )
     server.start()
     try:
         yield Dav(server=server, data_dir=data_dir, secrets=secrets)

@@ -159,10 +159,10 @@ def test_the_consumers_with_nothing_to_handle_move_in_one_transaction(
         assert [_cursor(sessions, f"test.idle{n}")[0] for n in range(6)] == [head] * 6
         assert _cursor(sessions, "test.chat") == (head, None)
     assert seen == [2, 3]  # each message handed over once
-    # Sequencing (a glance, then the positions), the pass's glance, the idle cursors together
-    # and the chat consumer's batch, which reaches the head (no empty look after it): 5,
-    # whether 6 consumers are idle or 60 (it was a batch and an empty look per consumer: 18).
-    assert len(transactions) == 5, transactions
+    # Sequencing (a glance, then the positions), the pass's glance, and one transaction for the
+    # idle cursors and the chat consumer's batch together: 4, whether 6 consumers are idle or
+    # 60 (it was a batch and an empty look per consumer: 18; then 5, the batch apart).
+    assert len(transactions) == 4, transactions
 
 
 @pytest.mark.parametrize("idle_range", [0, consumers.IDLE_RANGE])
@@ -200,3 +200,86 @@ def test_an_idle_looking_consumer_with_events_of_its_kinds_runs_them(
 def _head(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return head_position(session)
+
+
+def test_the_consumers_behind_run_in_one_transaction(
+    sessions: sessionmaker[Session], registry: dict[str, Consumer]
+) -> None:
+    """Several consumers with events to handle share the pass's one write transaction, each
+    handed its events once."""
+    seen: dict[str, list[int]] = {}
+    for name in ("test.one", "test.two", "test.three"):
+
+        def handle(session: Session, events: Sequence[Event], name: str = name) -> None:
+            seen.setdefault(name, []).extend(e.position for e in events)
+
+        consumers.consumer(name, kinds=["node.created"])(handle)
+    _append(sessions, "node.created")
+    drain(sessions)  # every cursor exists
+    engine = sessions.kw["bind"].engine
+    transactions: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("SAVEPOINT"):
+            transactions.append(statement)
+
+    _append(sessions, "node.created", "node.created")
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        consumers.run_pass(sessions)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert seen == {name: [1, 2, 3] for name in ("test.one", "test.two", "test.three")}
+    assert len(transactions) == 4, transactions  # as above: 3 of them glances and sequencing
+    head = _head(sessions)
+    assert {_cursor(sessions, n) for n in ("test.one", "test.two", "test.three")} == {(head, None)}
+
+
+@pytest.mark.parametrize("how", ["raises", "rolls back its session"])
+def test_a_failing_consumer_in_the_shared_pass_costs_the_others_nothing(
+    sessions: sessionmaker[Session], registry: dict[str, Consumer], how: str
+) -> None:
+    """A handler that raises, or that rolls back the whole session (as ``audit.service.append``
+    does when the database refuses a record), undoes the shared transaction: every consumer then
+    runs alone, the others' events are handed over (and their writes kept) exactly once more,
+    nothing is reported done that was not committed, and the failing one records its error and
+    runs alone from then on."""
+    seen: list[int] = []
+    broken_calls: list[int] = []
+
+    @consumers.consumer("test.b_broken", kinds=["node.created"])
+    def broken(session: Session, events: Sequence[Event]) -> None:
+        broken_calls.append(len(events))
+        if how == "raises":
+            raise RuntimeError("index unavailable")
+        session.rollback()
+
+    @consumers.consumer("test.a_working", kinds=["node.created"])
+    def working(session: Session, events: Sequence[Event]) -> None:
+        seen.extend(e.position for e in events)
+        append(session, kind="node.indexed", subject=("node", 99))
+
+    _append(sessions, "node.created")
+    drain(sessions, raise_errors=False)
+    assert seen == [1]
+    position, error = _cursor(sessions, "test.b_broken")
+    if how == "raises":
+        assert (position, error) == (0, "RuntimeError: index unavailable")
+    else:
+        # Rolled back its own session and returned: alone, its batch's transaction is gone,
+        # so its cursor never moves and the failure is recorded.
+        assert position == 0 and error is not None
+    assert "test.b_broken" in consumers._FAILING
+    with sessions() as session:
+        indexed = [
+            e
+            for e in events_repo.events_after(session, after=0, limit=100)
+            if e.kind == "node.indexed"
+        ]
+    assert len(indexed) == 1  # the working consumer's write, once
+    calls = len(broken_calls)
+    _append(sessions, "node.created")
+    consumers.run_pass(sessions)
+    assert seen == [1, 3]
+    assert len(broken_calls) == calls + 1  # alone now: no shared attempt before it
+    consumers._FAILING.discard("test.b_broken")

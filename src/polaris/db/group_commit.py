@@ -143,7 +143,7 @@ class GroupCommit:
                 root = session.get_transaction()
                 for pending in batch:
                     self._in_savepoint(session, pending)
-                    _require_open(session, root)
+                    require_open(session, root)
         except Exception:
             # The transaction failed as a whole: nothing of it is committed. Every unit again,
             # alone, so each answer is that of its own commit.
@@ -170,7 +170,7 @@ class GroupCommit:
                     results = []
                     for pending in batch:
                         results.append(pending.work(session))
-                        _require_open(session, root)
+                        require_open(session, root)
                 finally:
                     # Dropped either way: on failure the units run again (and register them
                     # again), on success they are moot. ``transaction`` then finds none to run.
@@ -213,11 +213,11 @@ class GroupCommit:
         pop_after_rollback(session)  # it succeeded: what it asked for on failure is moot
 
 
-class _TransactionLost(Exception):
+class TransactionLost(Exception):
     """A unit rolled back the batch's whole transaction, not only its savepoint."""
 
 
-def _require_open(session: Session, root: SessionTransaction | None) -> None:
+def require_open(session: Session, root: SessionTransaction | None) -> None:
     """Raise unless ``root``, the transaction :func:`transaction` began, is still ``session``'s.
 
     A unit may roll its session back itself: ``audit.service.append`` does when the database
@@ -227,4 +227,4 @@ def _require_open(session: Session, root: SessionTransaction | None) -> None:
     each unit alone, instead of reporting them committed.
     """
     if root is None or session.get_transaction() is not root or not root.is_active:
-        raise _TransactionLost("a unit rolled back the batch's transaction")
+        raise TransactionLost("a unit rolled back the batch's transaction")

@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.clock import utcnow
 from polaris.db.engine import READ_ONLY_OPTION
-from polaris.db.uow import unit_of_work
+from polaris.db.group_commit import require_open
+from polaris.db.uow import pop_after_rollback, transaction, unit_of_work
 from polaris.events import repo, service
 from polaris.events.service import Event
 
 log = logging.getLogger("polaris.events")
-#: The longest range of the stream the idle cursors are checked in one grouped statement
-#: (``repo.latest_by_kind`` reads every event of it); a longer one asks per consumer.
+#: The longest range of the stream a shared pass reads once for every consumer
+#: (``repo.events_between``); over a longer one each consumer reads its own kinds.
 IDLE_RANGE = 2_000
 
 Handler = Callable[[Session, Sequence[Event]], None]
@@ -92,6 +93,7 @@ def _batch(
     """:func:`run_batch`, with the position the cursor is at after it (-1 when not known)."""
     try:
         with unit_of_work(sessions) as session:
+            root = session.get_transaction()
             after = _lock_cursor(session, chosen)
             until = repo.last_position_until(session, after=after, limit=chosen.batch)
             if until is None:
@@ -102,9 +104,14 @@ def _batch(
             )
             if rows:
                 chosen.handle(session, [Event.of(row) for row in rows])
+                # A handler that rolled the session back must not have its cursor moved in
+                # the transaction SQLAlchemy would begin by itself: its events were not handled.
+                require_open(session, root)
             repo.advance_cursor(session, chosen.name, position=until, now=utcnow())
-            return until - after, until
+        _FAILING.discard(chosen.name)
+        return until - after, until
     except Exception as error:  # a failing consumer must not stop the runner or the others
+        _FAILING.add(chosen.name)
         log.warning("event consumer %s failed: %r", chosen.name, error)
         _record_failure(sessions, chosen, f"{type(error).__name__}: {error}"[:2000])
         if raise_errors:
@@ -164,13 +171,19 @@ def sequence_pending(sessions: sessionmaker[Session]) -> int:
 
 def run_pass(sessions: sessionmaker[Session], *, raise_errors: bool = False) -> int:
     """Sequence, then run every registered consumer that is behind until it is caught up; how
-    many events were sequenced or handed over."""
+    many events were sequenced or handed over.
+
+    The consumers that are behind run together in one write transaction (:func:`_together`);
+    those it leaves (no cursor yet, far behind, failing of late, or all of them when that
+    transaction rolled back) run alone, a transaction per batch."""
     progress = sequence_pending(sessions)
     glance = _glance(sessions)
     behind = [c for c in registered_consumers() if glance.cursors.get(c.name, -1) < glance.head]
-    moved_idle, busy = _advance_idle(sessions, behind, glance)
-    progress += moved_idle
-    for chosen in busy:
+    if not behind:
+        return progress
+    moved_together, alone = _together(sessions, behind, glance)
+    progress += moved_together
+    for chosen in alone:
         # Batches until the cursor reaches the head the glance saw (a batch that reaches it needs
         # no second, empty, write transaction to find nothing more); later events, next pass.
         while True:
@@ -181,65 +194,108 @@ def run_pass(sessions: sessionmaker[Session], *, raise_errors: bool = False) -> 
     return progress
 
 
-def _advance_idle(
+#: Consumers whose last batch failed: they run alone until one succeeds, so that a broken one
+#: does not roll back the others' shared transaction at every pass.
+_FAILING: set[str] = set()
+
+
+def _together(
     sessions: sessionmaker[Session], behind: list[Consumer], glance: _Glance
 ) -> tuple[int, list[Consumer]]:
-    """Move the cursors of the consumers that have nothing to handle up to the head in one
-    write transaction, rather than one each; how far they moved, and the consumers left to
-    run (with events of their kinds, every kind, or no cursor yet).
+    """Bring the consumers that are behind up to the glance's head in one write transaction;
+    how far their cursors moved, and the consumers left to run alone.
 
-    A chat message is one event that most consumers do not take (the drive's, the search
-    index's, the notifiers'): each used to cost a write transaction of its own to move its
-    cursor past it, several commits per message behind SQLite's one writer lock. The cursors
-    are locked in name order, so two nodes doing this at once take turns; a cursor another node
-    moved meanwhile is left where it is (never moved back). Three statements whatever the number
-    of consumers (their cursors, the last position of each kind since the lowest, the move):
-    building and running three statements per consumer cost more CPU than the rest of the pass.
+    An upload is two or three events that five consumers take (the drive's, the search
+    index's, the scanner's, placements, the guard) and the others do not. A transaction per
+    consumer was seven commits per upload behind SQLite's one writer lock, each a ``BEGIN
+    IMMEDIATE``, a ``COMMIT`` and a WAL fsync, and the pass cost more CPU than the upload. Here a
+    pass is one transaction: the cursors locked in name order in one statement (so two nodes
+    doing this at once take turns, and no two lock them in different orders), for a consumer
+    with nothing of its kinds up to the head only its cursor moved, for the others their
+    events handed over (the range read once when it is short, each consumer given its kinds
+    of it), then every moved cursor set in one statement.
+
+    Without savepoints, as ``polaris.db.group_commit`` does the common case: if a handler raises,
+    or rolls back the session itself, or the commit fails, nothing of the transaction is kept
+    and every consumer runs alone (``_batch``), where a failing one records its error and the
+    others go on. What a handler did outside the database is done again then, as after any
+    failed batch (the module docstring: such effects are idempotent).
+
+    Left to run alone: a consumer seen for the first time (its batch creates its cursor), one
+    more than a batch behind (its own batches, each its own transaction), one whose last batch
+    failed (``_FAILING``), and one whose cursor is gone since the glance.
     """
-    idle = [c for c in behind if c.kinds is not None and c.name in glance.cursors]
-    busy = [c for c in behind if c not in idle]
-    if not idle:
-        return 0, busy
-    idle.sort(key=lambda c: c.name)
     head = glance.head
-    moved = 0
-    try:
-        with unit_of_work(sessions) as session:
-            positions = repo.lock_cursors(session, [c.name for c in idle])
-            lowest = min((p for p in positions.values() if p < head), default=head)
-            # Every idle cursor's question (anything of my kinds up to the head?) in one
-            # statement when the range is short (a message or a few); else one each.
-            latest = (
-                repo.latest_by_kind(session, after=lowest, until=head)
-                if head - lowest <= IDLE_RANGE
-                else None
-            )
-            move: list[str] = []
-            for chosen in idle:
-                after = positions.get(chosen.name)
-                if after is None:  # gone since the glance: created again by its own batch
-                    busy.append(chosen)
-                    continue
-                if after >= head:
-                    continue
-                kinds = sorted(chosen.kinds or ())
-                if latest is not None:
-                    waiting = any(latest.get(kind, 0) > after for kind in kinds)
-                else:
-                    waiting = bool(
-                        repo.events_after(session, after=after, limit=1, kinds=kinds, until=head)
-                    )
-                if waiting:
-                    busy.append(chosen)
-                    continue
-                move.append(chosen.name)
-                moved += head - after
-            repo.advance_cursors(session, move, position=head, now=utcnow())
-    except Exception:  # a database hiccup: each consumer runs its own batch, as before
-        log.warning("could not move the idle event cursors together", exc_info=True)
+    shared = sorted(
+        (c for c in behind if c.name in glance.cursors and c.name not in _FAILING),
+        key=lambda c: c.name,
+    )
+    if not shared:
         return 0, behind
+    alone: list[Consumer] = [c for c in behind if c not in shared]
+    moved = 0
+    session = sessions()
+    try:
+        with transaction(session):
+            root = session.get_transaction()
+            try:
+                positions = repo.lock_cursors(session, [c.name for c in shared])
+                lowest = min((p for p in positions.values() if p < head), default=head)
+                # The range read once, each consumer handed its kinds of it, when it is short
+                # (an upload's events, a message); else a look per consumer.
+                events = (
+                    [
+                        Event.of(row)
+                        for row in repo.events_between(session, after=lowest, until=head)
+                    ]
+                    if head - lowest <= IDLE_RANGE
+                    else None
+                )
+                to_head: list[str] = []
+                for chosen in shared:
+                    after = positions.get(chosen.name)
+                    if after is None or head - after > chosen.batch:
+                        alone.append(chosen)  # gone since the glance, or far behind
+                        continue
+                    if after >= head:
+                        continue
+                    mine = _events_for(session, chosen, after, head, events)
+                    if mine:
+                        chosen.handle(session, mine)
+                        require_open(session, root)
+                    to_head.append(chosen.name)
+                    moved += head - after
+                repo.advance_cursors(session, to_head, position=head, now=utcnow())
+            finally:
+                # Dropped either way: on failure the consumers run again alone (and register
+                # them again), on success they are moot.
+                pop_after_rollback(session)
+    except Exception:  # a handler or the database: every consumer runs alone, as before
+        log.info("the consumers' shared pass rolled back; each runs alone", exc_info=True)
+        return 0, behind
+    finally:
+        session.close()
     order = {c.name: n for n, c in enumerate(behind)}
-    return moved, sorted(busy, key=lambda c: order[c.name])
+    return moved, sorted(alone, key=lambda c: order[c.name])
+
+
+def _events_for(
+    session: Session, chosen: Consumer, after: int, head: int, events: list[Event] | None
+) -> list[Event]:
+    """``chosen``'s events in (``after``, ``head``]: from the range read once, or read here.
+    At most a batch: positions are whole numbers, and the caller keeps ``head - after`` within
+    one."""
+    kinds = chosen.kinds
+    if events is not None:
+        return [e for e in events if e.position > after and (kinds is None or e.kind in kinds)]
+    rows = repo.events_after(
+        session,
+        after=after,
+        limit=chosen.batch,
+        kinds=sorted(kinds) if kinds is not None else None,
+        until=head,
+    )
+    return [Event.of(row) for row in rows]
 
 
 def drain(sessions: sessionmaker[Session], *, raise_errors: bool = True) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -115,6 +115,29 @@ def events_after(
     return list(session.execute(query).scalars())
 
 
+#: Every event of a range of the stream, as the columns an ``Event`` holds.
+_BETWEEN = (
+    select(
+        DomainEvent.position,
+        DomainEvent.kind,
+        DomainEvent.subject_type,
+        DomainEvent.subject_id,
+        DomainEvent.space_id,
+        DomainEvent.actor_id,
+        DomainEvent.created_at,
+        DomainEvent.data,
+    )
+    .where(DomainEvent.position > bindparam("after"), DomainEvent.position <= bindparam("until"))
+    .order_by(DomainEvent.position)
+)
+
+
+def events_between(session: Session, *, after: int, until: int) -> list[Row[Any]]:
+    """Every event in (``after``, ``until``], in position order, in one prebuilt statement (the
+    consumers' shared pass reads a range once and hands each consumer its kinds)."""
+    return list(session.execute(_BETWEEN, {"after": after, "until": until}))
+
+
 def events_about_after(
     session: Session,
     *,
@@ -168,12 +191,6 @@ _LOCK_CURSORS = (
     .order_by(EventCursor.consumer)
     .with_for_update()
 )
-#: The last position of each kind in a range of the stream.
-_LATEST_BY_KIND = (
-    select(DomainEvent.kind, func.max(DomainEvent.position))
-    .where(DomainEvent.position > bindparam("after"), DomainEvent.position <= bindparam("until"))
-    .group_by(DomainEvent.kind)
-)
 _ADVANCE_CURSORS = (
     update(EventCursor)
     .where(EventCursor.consumer.in_(bindparam("names", expanding=True)))
@@ -186,14 +203,6 @@ def lock_cursors(session: Session, consumers: Sequence[str]) -> dict[str, int]:
     transaction ends (in name order), in one statement."""
     found = session.execute(_LOCK_CURSORS, {"names": list(consumers)})
     return {name: position for name, position in found}
-
-
-def latest_by_kind(session: Session, *, after: int, until: int) -> dict[str, int]:
-    """Kind → the last position of an event of that kind in (``after``, ``until``]: whether a
-    consumer has anything in that range is then ``latest[k] > its cursor`` for one of its
-    kinds. One statement; it reads every event of the range (keep the range short)."""
-    found = session.execute(_LATEST_BY_KIND, {"after": after, "until": until})
-    return {kind: position for kind, position in found if position is not None}
 
 
 def advance_cursors(

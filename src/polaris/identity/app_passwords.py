@@ -141,7 +141,7 @@ def resolve(
     name = normalise_username(username)[: auth.MAX_LOGGED_USERNAME]
     keys = throttle_keys(name, request.source_address)
     try:
-        throttle.check(session=session, keys=keys, now=now)
+        failures = throttle.check(session=session, keys=keys, now=now)
     except Throttled:
         auth.after_failure(
             session, config, keys, request, "auth.app_password_throttled", name, "throttled"
@@ -156,7 +156,7 @@ def resolve(
                 user=user,
                 stamp=stamp,
                 touch_due=due(row.last_used_at, now),
-                failures_to_clear=throttle.has_failures(session=session, keys=keys),
+                failures_to_clear=failures,
             )
     auth.after_failure(
         session, config, keys, request, "auth.app_password_failed", name, "bad_app_password"

@@ -90,8 +90,10 @@ def check(
     keys: list[str],
     now: dt.datetime,
     detail: str = "too many failed sign-ins; try again later",
-) -> None:
-    """Raise ``Throttled`` if any key is still waiting."""
+) -> bool:
+    """Raise ``Throttled`` if any key is still waiting; else whether a run of failures is
+    counted against any of ``keys`` (from the same read: a caller that clears the run only
+    when there is one, clearing being a write, needs no second statement)."""
     rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
     waits = [
         (row.blocked_until - now).total_seconds()
@@ -100,17 +102,7 @@ def check(
     ]
     if waits:
         raise Throttled(detail, retry_after=max(waits))
-
-
-def has_failures(*, session: Session, keys: list[str]) -> bool:
-    """Whether a run of failures is counted against any of ``keys`` (for a caller that clears it
-    only when there is one: clearing is a write)."""
-    found = session.scalar(
-        select(LoginThrottle.key)
-        .where(LoginThrottle.key.in_(keys), LoginThrottle.consecutive_failures > 0)
-        .limit(1)
-    )
-    return found is not None
+    return any(row.consecutive_failures > 0 for row in rows)
 
 
 def record_failure(
