@@ -29,7 +29,7 @@ from polaris.db.uow import after_rollback
 from polaris.errors import MfaRequired, NotAuthenticated, NotFound, Throttled
 from polaris.identity import callers_repo, throttle
 from polaris.identity.actors import RequestInfo, anonymous_context, user_context
-from polaris.identity.liveness import ACTIVE_STAGE, SessionState, session_state
+from polaris.identity.liveness import ACTIVE_STAGE, SessionState, state_of
 from polaris.identity.models import User, UserSession
 from polaris.identity.passwords import Passwords, check_policy
 from polaris.identity.seen import LAST_SEEN_RESOLUTION as LAST_SEEN_RESOLUTION
@@ -281,14 +281,8 @@ def _live(
     extra = found[3] if len(found) > 3 else None
     if statement is not callers_repo.SESSION_WITH_OWNER and extra is None:
         raise NotAuthenticated("session is not valid", code="session_expired")
-    state = session_state(
-        ended_at=row.ended_at,
-        expires_at=row.expires_at,
-        stage=row.stage,
-        last_seen_at=row.last_seen_at,
-        owner_disabled_at=user.disabled_at,
-        now=now,
-        idle_timeout=config.idle_timeout,
+    state = state_of(
+        row, owner_disabled_at=user.disabled_at, now=now, idle_timeout=config.idle_timeout
     )
     if state.live:
         return row, user, stamp, extra

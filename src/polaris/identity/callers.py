@@ -26,7 +26,7 @@ from polaris.access.policy import Actor
 from polaris.clock import utcnow
 from polaris.identity import callers_repo
 from polaris.identity.actors import actor_of
-from polaris.identity.liveness import SessionState, session_state, token_is_live
+from polaris.identity.liveness import SessionState, state_of, token_is_live
 from polaris.identity.seen import Touch, due
 from polaris.identity.tokens import digest
 
@@ -83,15 +83,7 @@ def by_session(session: Session, token: str, *, idle_timeout: dt.timedelta) -> R
     now = utcnow()
     if row is None:
         return None
-    state = session_state(
-        ended_at=row.ended_at,
-        expires_at=row.expires_at,
-        stage=row.stage,
-        last_seen_at=row.last_seen_at,
-        owner_disabled_at=row.disabled_at,
-        now=now,
-        idle_timeout=idle_timeout,
-    )
+    state = state_of(row, owner_disabled_at=row.disabled_at, now=now, idle_timeout=idle_timeout)
     if state is not SessionState.ACTIVE:
         return None
     actor = _actor(session, row, auth_factors=row.auth_factors, session_id=row.session_id)

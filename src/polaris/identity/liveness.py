@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Protocol
 
 #: The stage of a session whose sign-in is complete (``identity.auth``'s state machine).
 ACTIVE_STAGE = "active"
@@ -79,6 +80,39 @@ def session_state(
     if owner_disabled_at is not None:
         return SessionState.OWNER_DISABLED
     return SessionState.ACTIVE if active else SessionState.SIGNING_IN
+
+
+class SessionRow(Protocol):
+    """What :func:`state_of` reads of a session: the ORM's ``UserSession`` or a Core row."""
+
+    @property
+    def ended_at(self) -> dt.datetime | None: ...
+    @property
+    def expires_at(self) -> dt.datetime: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def last_seen_at(self) -> dt.datetime: ...
+
+
+def state_of(
+    row: SessionRow,
+    *,
+    owner_disabled_at: dt.datetime | None,
+    now: dt.datetime,
+    idle_timeout: dt.timedelta,
+) -> SessionState:
+    """:func:`session_state` of a session row (the ORM path, ``auth``, and the Core path,
+    ``callers``, read the same four columns)."""
+    return session_state(
+        ended_at=row.ended_at,
+        expires_at=row.expires_at,
+        stage=row.stage,
+        last_seen_at=row.last_seen_at,
+        owner_disabled_at=owner_disabled_at,
+        now=now,
+        idle_timeout=idle_timeout,
+    )
 
 
 _END_REASONS = {SessionState.IDLE: "idle", SessionState.EXPIRED: "expired"}
