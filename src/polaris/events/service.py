@@ -6,8 +6,9 @@ import datetime as dt
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
@@ -25,19 +26,6 @@ _WAKE_PENDING = "polaris.events.wake_pending"
 DataValue = int | bool | None | list[int]
 
 
-class EventRow(Protocol):
-    """An event's columns, as a Core row of ``repo.events_between`` holds them."""
-
-    position: int | None
-    kind: str
-    subject_type: str
-    subject_id: int
-    space_id: int | None
-    actor_id: int | None
-    created_at: dt.datetime
-    data: Mapping[str, object] | None
-
-
 @dataclass(frozen=True)
 class Event:
     """A sequenced event, detached from the session."""
@@ -52,7 +40,8 @@ class Event:
     data: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, row: DomainEvent | EventRow) -> Event:
+    def of(cls, row: DomainEvent | Row[Any]) -> Event:
+        """From the ORM's row, or a Core row of the same columns (``repo.events_between``)."""
         assert row.position is not None
         return cls(
             position=row.position,
