@@ -5,22 +5,20 @@ its own caller."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.audit import repo, service
 from polaris.audit.models import AuditRecord
-from polaris.db.engine import READ_ONLY_OPTION
 from polaris.db.group_commit import GroupCommit
 from polaris.errors import AuditUnavailable
 from tests.audit import factories as f
+from tests.db.holding import run_as_one_batch
 
 THREADS = 6
 
@@ -35,48 +33,13 @@ def records(factory: sessionmaker[Session], action: str) -> int:
         )
 
 
-@contextmanager
-def first_write_held(engine: Engine) -> Iterator[tuple[threading.Event, list[int]]]:
-    """The first write transaction waits at its BEGIN until ``release`` is set; ``begun`` counts
-    write transactions. Lets a test queue records behind a leader, deterministically."""
-    release = threading.Event()
-    begun: list[int] = []
-
-    def on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY_OPTION):
-            return
-        begun.append(1)
-        if len(begun) == 1:
-            assert release.wait(timeout=30)
-
-    event.listen(engine, "begin", on_begin)
-    try:
-        yield release, begun
-    finally:
-        event.remove(engine, "begin", on_begin)
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    """Wait for a state (never asserts anything about time)."""
-    pause = threading.Event()
-    while not condition():
-        pause.wait(0.001)
+def appending(fields: Mapping[str, Any]) -> Callable[[Session], None]:
+    """A stand-alone record's unit, as ``drive.reads.CheckedRead.audit`` appends it."""
+    return lambda session: service.append(session=session, **fields)
 
 
 def append(group: GroupCommit, **fields: Any) -> None:
-    """A stand-alone record, as ``drive.reads.CheckedRead.audit`` appends it."""
-    group.run(lambda session: service.append(session=session, **fields))
-
-
-def queue_behind_leader(
-    pool: ThreadPoolExecutor, group: GroupCommit, calls: list[dict[str, Any]], begun: list[int]
-) -> list[Future[None]]:
-    """The first call leads and waits at its BEGIN; then the others queue behind it."""
-    leader = pool.submit(append, group, **calls[0])
-    wait_until(lambda: len(begun) == 1)
-    followers = [pool.submit(append, group, **c) for c in calls[1:]]
-    wait_until(lambda: group.waiting() == len(followers))
-    return [leader, *followers]
+    group.run(appending(fields))
 
 
 def test_each_append_is_committed_on_return(committing: sessionmaker[Session]) -> None:
@@ -102,11 +65,9 @@ def test_records_that_arrive_together_share_one_transaction(
         {"context": f.user_context(n), "action": "file.read", "object_id": n}
         for n in range(THREADS)
     ]
-    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(THREADS) as pool:
-        futures = queue_behind_leader(pool, group, calls, begun)
-        release.set()
-        for future in futures:
-            future.result()
+    futures, begun = run_as_one_batch(engine, group, [appending(c) for c in calls])
+    for future in futures:
+        future.result()
     assert records(committing, "file.read") == THREADS
     assert len(begun) == 2  # the leader's own record, then every follower's at once
     assert group.batch_sizes[-2:] == [1, THREADS - 1]
@@ -121,10 +82,8 @@ def test_a_refused_record_fails_only_its_own_caller(
         for n in range(THREADS)
     ]
     calls[3]["decision"] = "maybe"  # refused by ``append``
-    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(THREADS) as pool:
-        futures = queue_behind_leader(pool, group, calls, begun)
-        release.set()
-        outcomes = [future.exception() for future in futures]
+    futures, _begun = run_as_one_batch(engine, group, [appending(c) for c in calls])
+    outcomes = [future.exception() for future in futures]
     assert isinstance(outcomes[3], ValueError)
     assert [o for n, o in enumerate(outcomes) if n != 3] == [None] * (THREADS - 1)
     assert records(committing, "file.read") == THREADS - 1
@@ -159,10 +118,8 @@ def test_a_record_the_database_refuses_fails_only_its_own_caller(
         {"context": f.user_context(n), "action": "file.read", "object_id": n}
         for n in range(THREADS)
     ]
-    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(THREADS) as pool:
-        futures = queue_behind_leader(pool, group, calls, begun)
-        release.set()
-        outcomes = [future.exception() for future in futures]
+    futures, _begun = run_as_one_batch(engine, group, [appending(c) for c in calls])
+    outcomes = [future.exception() for future in futures]
     assert isinstance(outcomes[3], AuditUnavailable)
     assert [o for n, o in enumerate(outcomes) if n != 3] == [None] * (THREADS - 1)
     assert records(committing, "file.read") == THREADS - 1

@@ -4,10 +4,8 @@ after-rollback effects kept), and a failed commit retried unit by unit."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,10 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, event, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from polaris.db.engine import READ_ONLY_OPTION, make_engine, make_session_factory
+from polaris.db.engine import make_engine, make_session_factory
 from polaris.db.group_commit import GroupCommit
 from polaris.db.uow import after_rollback
+from tests.db.holding import run_as_one_batch
 
 METADATA = MetaData()
 UNITS = Table(
@@ -64,48 +63,6 @@ def add(name: str, *, refuse: bool = False) -> Callable[[Session], str]:
     return work
 
 
-@contextmanager
-def first_write_held(engine: Engine) -> Iterator[tuple[threading.Event, list[int]]]:
-    """The first write transaction waits at its BEGIN until ``release`` is set; ``begun`` counts
-    write transactions (what takes SQLite's writer lock)."""
-    release = threading.Event()
-    begun: list[int] = []
-
-    def on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY_OPTION):
-            return
-        begun.append(1)
-        if len(begun) == 1:
-            assert release.wait(timeout=30)
-
-    event.listen(engine, "begin", on_begin)
-    try:
-        yield release, begun
-    finally:
-        event.remove(engine, "begin", on_begin)
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    """Wait for a state (never asserts anything about time)."""
-    pause = threading.Event()
-    while not condition():
-        pause.wait(0.001)
-
-
-def queue_behind_leader(
-    pool: ThreadPoolExecutor,
-    group: GroupCommit,
-    units: list[Callable[[Session], str]],
-    begun: list[int],
-) -> list[Future[str]]:
-    """The first unit leads and waits at its BEGIN; then the others queue behind it."""
-    leader = pool.submit(group.run, units[0])
-    wait_until(lambda: len(begun) == 1)
-    followers = [pool.submit(group.run, unit) for unit in units[1:]]
-    wait_until(lambda: group.waiting() == len(followers))
-    return [leader, *followers]
-
-
 def test_each_unit_is_committed_on_return(engine: Engine, sessions: sessionmaker[Session]) -> None:
     group = GroupCommit(sessions)
     seen: list[int] = []
@@ -133,10 +90,8 @@ def test_units_that_arrive_together_share_one_transaction(
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", on_execute)
-    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(5) as pool:
-        futures = queue_behind_leader(pool, group, units, begun)
-        release.set()
-        assert [f.result() for f in futures] == [f"F{n}" for n in range(5)]
+    futures, begun = run_as_one_batch(engine, group, units)
+    assert [f.result() for f in futures] == [f"F{n}" for n in range(5)]
     event.remove(engine, "before_cursor_execute", on_execute)
     assert names(engine) == [f"f{n}" for n in range(5)]
     assert len(begun) == 2  # the leader's unit, then every follower's at once
@@ -149,10 +104,8 @@ def test_a_refused_unit_fails_alone_and_keeps_its_denial(
 ) -> None:
     group = GroupCommit(sessions)
     units = [add("f0"), add("f1"), add("f2", refuse=True), add("f3")]
-    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(4) as pool:
-        futures = queue_behind_leader(pool, group, units, begun)
-        release.set()
-        outcomes = [f.exception() for f in futures]
+    futures, begun = run_as_one_batch(engine, group, units)
+    outcomes = [f.exception() for f in futures]
     assert isinstance(outcomes[2], PermissionError)
     assert [o for n, o in enumerate(outcomes) if n != 2] == [None] * 3
     assert names(engine) == ["f0", "f1", "f3"]  # the refused unit's row rolled back alone
@@ -168,10 +121,8 @@ def test_a_unit_refused_by_the_database_fails_alone(
     first lands."""
     group = GroupCommit(sessions)
     units = [add("lead"), add("same"), add("same"), add("other")]
-    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(4) as pool:
-        futures = queue_behind_leader(pool, group, units, begun)
-        release.set()
-        outcomes = [f.exception() for f in futures]
+    futures, _begun = run_as_one_batch(engine, group, units)
+    outcomes = [f.exception() for f in futures]
     assert isinstance(outcomes[2], IntegrityError)
     assert [outcomes[0], outcomes[1], outcomes[3]] == [None, None, None]
     assert names(engine) == ["lead", "other", "same"]
@@ -196,10 +147,8 @@ def test_a_failed_commit_runs_every_unit_again_alone(
 
     monkeypatch.setattr(Session, "commit", commit_once_failing)
     units = [add(f"f{n}") for n in range(4)]
-    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(4) as pool:
-        futures = queue_behind_leader(pool, group, units, begun)
-        release.set()
-        assert [f.result() for f in futures] == [f"F{n}" for n in range(4)]
+    futures, begun = run_as_one_batch(engine, group, units)
+    assert [f.result() for f in futures] == [f"F{n}" for n in range(4)]
     assert failed == [1, 1]
     assert names(engine) == [f"f{n}" for n in range(4)]
     assert len(begun) == 1 + 2 + 3  # the leader, the two failed batches, each follower alone
@@ -238,10 +187,8 @@ def test_a_unit_that_rolls_the_session_back_fails_alone(
     transaction that rolled them back: the batch runs again, each unit alone."""
     group = GroupCommit(sessions)
     units = [add("lead"), add("f1"), add_then_roll_back("f2"), add("f3")]
-    with first_write_held(engine) as (release, begun), ThreadPoolExecutor(4) as pool:
-        futures = queue_behind_leader(pool, group, units, begun)
-        release.set()
-        outcomes = [f.exception() for f in futures]
+    futures, _begun = run_as_one_batch(engine, group, units)
+    outcomes = [f.exception() for f in futures]
     assert isinstance(outcomes[2], IntegrityError)
     assert [outcomes[0], outcomes[1], outcomes[3]] == [None, None, None]
     assert names(engine) == ["f1", "f3", "lead"]

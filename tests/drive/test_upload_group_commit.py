@@ -20,7 +20,7 @@ from polaris.audit.models import AuditRecord
 from polaris.db import make_engine
 from polaris.drive.models import Node
 from polaris.instance import Instance
-from tests.db.test_group_commit import first_write_held, wait_until
+from tests.db.holding import first_write_held, wait_until
 from tests.drive.conftest import seed
 from tests.support.real_app import client_for, migrated, real_instance
 

@@ -45,7 +45,8 @@ transaction (a next step in ``docs/performance.md``), the first reason goes: mea
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
@@ -162,23 +163,14 @@ class GroupCommit:
         Savepoints cost two statements and the ORM's nested-transaction bookkeeping a unit,
         for a failure that the read-only check before the transfer makes rare.
         """
-        session = self._sessions()
         try:
-            with transaction(session):
-                root = session.get_transaction()
-                try:
-                    results = []
-                    for pending in batch:
-                        results.append(pending.work(session))
-                        require_open(session, root)
-                finally:
-                    # Dropped either way: on failure the units run again (and register them
-                    # again), on success they are moot. ``transaction`` then finds none to run.
-                    pop_after_rollback(session)
+            with shared_transaction(self._sessions) as (session, check):
+                results = []
+                for pending in batch:
+                    results.append(pending.work(session))
+                    check()
         except Exception:
             return False
-        finally:
-            session.close()
         for pending, result in zip(batch, results, strict=True):
             pending.result = result
         return True
@@ -211,6 +203,32 @@ class GroupCommit:
                     pending.error = storage_error(effect_error)
             return
         pop_after_rollback(session)  # it succeeded: what it asked for on failure is moot
+
+
+@contextmanager
+def shared_transaction(
+    sessions: sessionmaker[Session],
+) -> Iterator[tuple[Session, Callable[[], None]]]:
+    """One write transaction for several units of work, without savepoints (the common case of
+    a group: here, and the change-stream consumers' shared pass, ``events.consumers``).
+
+    Yields a new session in its transaction and ``check``, to call after each unit: it raises
+    ``TransactionLost`` when that unit rolled the whole session back (:func:`require_open`).
+    The effects units registered for after a rollback are dropped either way: on failure the
+    caller runs the units again its careful way (and they register them again), on success
+    they are moot. Raises what a unit, ``check`` or the commit raised; nothing of the
+    transaction is kept then.
+    """
+    session = sessions()
+    try:
+        with transaction(session):
+            root = session.get_transaction()
+            try:
+                yield session, lambda: require_open(session, root)
+            finally:
+                pop_after_rollback(session)
+    finally:
+        session.close()
 
 
 class TransactionLost(Exception):

@@ -22,15 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.clock import utcnow
 from polaris.db.engine import READ_ONLY_OPTION
-from polaris.db.group_commit import require_open
-from polaris.db.uow import pop_after_rollback, transaction, unit_of_work
+from polaris.db.group_commit import require_open, shared_transaction
+from polaris.db.uow import unit_of_work
 from polaris.events import repo, service
 from polaris.events.service import Event
 
 log = logging.getLogger("polaris.events")
 #: The longest range of the stream a shared pass reads once for every consumer
 #: (``repo.events_between``); over a longer one each consumer reads its own kinds.
-IDLE_RANGE = 2_000
+SHARED_RANGE = 2_000
 
 Handler = Callable[[Session, Sequence[Event]], None]
 
@@ -108,10 +108,8 @@ def _batch(
                 # the transaction SQLAlchemy would begin by itself: its events were not handled.
                 require_open(session, root)
             repo.advance_cursor(session, chosen.name, position=until, now=utcnow())
-        _FAILING.discard(chosen.name)
-        return until - after, until
+            return until - after, until
     except Exception as error:  # a failing consumer must not stop the runner or the others
-        _FAILING.add(chosen.name)
         log.warning("event consumer %s failed: %r", chosen.name, error)
         _record_failure(sessions, chosen, f"{type(error).__name__}: {error}"[:2000])
         if raise_errors:
@@ -138,6 +136,9 @@ class _Glance:
     unsequenced: bool
     head: int
     cursors: dict[str, int]
+    #: Consumers whose last batch failed (its error is on the cursor): they run alone until a
+    #: batch succeeds, so that a broken one does not undo the others' shared pass every time.
+    failing: frozenset[str]
 
 
 def _glance(sessions: sessionmaker[Session]) -> _Glance:
@@ -146,7 +147,8 @@ def _glance(sessions: sessionmaker[Session]) -> _Glance:
     with sessions() as session:
         session.connection(execution_options={READ_ONLY_OPTION: True})
         unsequenced, head = repo.pending_and_head(session)
-        return _Glance(unsequenced=unsequenced, head=head, cursors=repo.cursor_positions(session))
+        cursors, failing = repo.cursor_glance(session)
+        return _Glance(unsequenced=unsequenced, head=head, cursors=cursors, failing=failing)
 
 
 def pending_and_head(session: Session) -> tuple[bool, int]:
@@ -194,11 +196,6 @@ def run_pass(sessions: sessionmaker[Session], *, raise_errors: bool = False) -> 
     return progress
 
 
-#: Consumers whose last batch failed: they run alone until one succeeds, so that a broken one
-#: does not roll back the others' shared transaction at every pass.
-_FAILING: set[str] = set()
-
-
 def _together(
     sessions: sessionmaker[Session], behind: list[Consumer], glance: _Glance
 ) -> tuple[int, list[Consumer]]:
@@ -215,7 +212,8 @@ def _together(
     events handed over (the range read once when it is short, each consumer given its kinds
     of it), then every moved cursor set in one statement.
 
-    Without savepoints, as ``polaris.db.group_commit`` does the common case: if a handler raises,
+    Without savepoints (``group_commit.shared_transaction``, as the group commit's common
+    case): if a handler raises,
     or rolls back the session itself, or the commit fails, nothing of the transaction is kept
     and every consumer runs alone (``_batch``), where a failing one records its error and the
     others go on. What a handler did outside the database is done again then, as after any
@@ -223,60 +221,55 @@ def _together(
 
     Left to run alone: a consumer seen for the first time (its batch creates its cursor), one
     more than a batch behind (its own batches, each its own transaction), one whose last batch
-    failed (``_FAILING``), and one whose cursor is gone since the glance.
+    failed (its error is on its cursor until a batch succeeds), and one whose cursor is gone
+    since the glance.
     """
     head = glance.head
     shared = sorted(
-        (c for c in behind if c.name in glance.cursors and c.name not in _FAILING),
+        (c for c in behind if c.name in glance.cursors and c.name not in glance.failing),
         key=lambda c: c.name,
     )
     if not shared:
         return 0, behind
-    alone: list[Consumer] = [c for c in behind if c not in shared]
-    moved = 0
-    session = sessions()
     try:
-        with transaction(session):
-            root = session.get_transaction()
-            try:
-                positions = repo.lock_cursors(session, [c.name for c in shared])
-                lowest = min((p for p in positions.values() if p < head), default=head)
-                # The range read once, each consumer handed its kinds of it, when it is short
-                # (an upload's events, a message); else a look per consumer.
-                events = (
-                    [
-                        Event.of(row)
-                        for row in repo.events_between(session, after=lowest, until=head)
-                    ]
-                    if head - lowest <= IDLE_RANGE
-                    else None
-                )
-                to_head: list[str] = []
-                for chosen in shared:
-                    after = positions.get(chosen.name)
-                    if after is None or head - after > chosen.batch:
-                        alone.append(chosen)  # gone since the glance, or far behind
-                        continue
-                    if after >= head:
-                        continue
-                    mine = _events_for(session, chosen, after, head, events)
-                    if mine:
-                        chosen.handle(session, mine)
-                        require_open(session, root)
-                    to_head.append(chosen.name)
-                    moved += head - after
-                repo.advance_cursors(session, to_head, position=head, now=utcnow())
-            finally:
-                # Dropped either way: on failure the consumers run again alone (and register
-                # them again), on success they are moot.
-                pop_after_rollback(session)
+        with shared_transaction(sessions) as (session, check):
+            moved, left = _shared_pass(session, check, shared, head)
     except Exception:  # a handler or the database: every consumer runs alone, as before
         log.info("the consumers' shared pass rolled back; each runs alone", exc_info=True)
         return 0, behind
-    finally:
-        session.close()
-    order = {c.name: n for n, c in enumerate(behind)}
-    return moved, sorted(alone, key=lambda c: order[c.name])
+    alone = {c.name for c in behind if c not in shared} | {c.name for c in left}
+    return moved, [c for c in behind if c.name in alone]
+
+
+def _shared_pass(
+    session: Session, check: Callable[[], None], shared: list[Consumer], head: int
+) -> tuple[int, list[Consumer]]:
+    """:func:`_together`'s transaction: how far the cursors moved, and the consumers it left."""
+    positions = repo.lock_cursors(session, [c.name for c in shared])
+    lowest = min((p for p in positions.values() if p < head), default=head)
+    # The range read once, each consumer handed its kinds of it, when it is short (an upload's
+    # events, a message); else a look per consumer.
+    events = (
+        [Event.of(row) for row in repo.events_between(session, after=lowest, until=head)]
+        if head - lowest <= SHARED_RANGE
+        else None
+    )
+    moved, left, to_head = 0, [], []
+    for chosen in shared:
+        after = positions.get(chosen.name)
+        if after is None or head - after > chosen.batch:
+            left.append(chosen)  # gone since the glance, or far behind
+            continue
+        if after >= head:
+            continue  # another node moved it meanwhile: never back
+        mine = _events_for(session, chosen, after, head, events)
+        if mine:
+            chosen.handle(session, mine)
+            check()
+        to_head.append(chosen.name)
+        moved += head - after
+    repo.advance_cursors(session, to_head, position=head, now=utcnow())
+    return moved, left
 
 
 def _events_for(

@@ -240,6 +240,21 @@ def cursor_positions(session: Session) -> dict[str, int]:
     return {row.consumer: row.position for row in rows}
 
 
+_CURSOR_GLANCE = select(EventCursor.consumer, EventCursor.position, EventCursor.error.is_not(None))
+
+
+def cursor_glance(session: Session) -> tuple[dict[str, int], frozenset[str]]:
+    """Every cursor's position, and the consumers whose last batch failed (an error is kept on
+    the cursor until a batch succeeds), in one statement."""
+    positions: dict[str, int] = {}
+    failing: set[str] = set()
+    for consumer, position, failed in session.execute(_CURSOR_GLANCE):
+        positions[consumer] = position
+        if failed:
+            failing.add(consumer)
+    return positions, frozenset(failing)
+
+
 def delete_through(session: Session, *, position: int, created_before: dt.datetime) -> int:
     """Remove the longest run of sequenced events from the oldest kept, at or below
     ``position``, that were all created before ``created_before``.
