@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from polaris.audit.models import AuditRecord
 from polaris.db.uow import transaction
 from polaris.drive import spaces
-from polaris.drive.models import Space
+from polaris.drive.models import FileVersion, Node, Space
 from polaris.incident import service as incident
+from polaris.storage import LocalBackend, names
+from polaris.storage.refs import ContentRef
 from tests.dav.conftest import UNIT_A1, Dav
 from tests.factories import SYSTEM
 from tests.live_server import wait_for
@@ -232,3 +237,34 @@ def test_a_range_is_sent_from_its_start(dav: Dav) -> None:
     )
     assert status == 206 and body == data[1000:2000]
     assert headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
+
+
+def test_a_get_of_damaged_content_is_refused_and_audited_as_failed(dav: Dav) -> None:
+    """A file whose first chunk was tampered with on disk: a clear 500 before any byte (the
+    status line is held until the check), recorded as ``file.read_failed``, never as a read."""
+    content = os.urandom(3000)
+    assert dav.request("PUT", "/dav/hc.a1/damaged.bin", body=content)[0] == 201
+    instance = dav.open_instance()
+    try:
+        with instance.sessions() as session:
+            node = session.scalars(select(Node).where(Node.name == "damaged.bin")).one()
+            version = session.scalars(select(FileVersion).where(FileVersion.node_id == node.id))
+            chunks = ContentRef.from_dict(version.one().content).chunks
+        backend = instance.blobs.backend
+        assert isinstance(backend, LocalBackend)
+        path = backend.root / names.chunk_name(chunks[0].chunk_id)
+        blob = bytearray(path.read_bytes())
+        blob[60] ^= 0x01
+        path.write_bytes(bytes(blob))
+        status, _, body = dav.request("GET", "/dav/hc.a1/damaged.bin")
+        assert status == 500
+        assert b"integrity_error" in body and content[:16] not in body
+        with instance.sessions() as session:
+            actions = session.scalars(
+                select(AuditRecord.action)
+                .where(AuditRecord.object_id == str(node.id))
+                .where(AuditRecord.action.in_(("file.read", "file.read_failed")))
+            ).all()
+        assert actions == ["file.read_failed"]
+    finally:
+        instance.close()

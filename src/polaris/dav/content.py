@@ -9,7 +9,8 @@ not started the response then (``ErrorPrinter`` holds it until the first bytes),
 recorded, as the API does; a larger or unannounced one streams through a ``ContentWriter`` (a few
 chunks in memory at a time) between a checking transaction and a recording one. Both are checked
 in read-only transactions and recorded through the group commit of uploads
-(``polaris.db.group_commit``).
+(``polaris.db.group_commit``). A GET is checked in a read-only transaction too and its
+``file.read`` record goes through the group commit of audit records, as the API's download.
 """
 
 from __future__ import annotations
@@ -71,8 +72,12 @@ class ContentReader:
             close()
 
     def _open(self) -> Iterator[bytes]:
+        """Authorise and check in a read-only snapshot (the request's held one: downloads run
+        side by side), then record the read through the group commit of audit records
+        (``instance.audit_commits``), as the API's download does; a byte leaves only once that
+        record is committed."""
         request = self._request
-        with translated(), transaction(request.session):
+        with translated(), transaction(request.session, read_only=True):
             located, version = content.find_content(
                 session=request.session,
                 actor=request.actor,
@@ -80,7 +85,7 @@ class ContentReader:
                 node_id=self._node_id,
             )
             byte_range = (self._start, version.size) if self._start else None
-            return reads.open_read(
+            checked = reads.check_read(
                 session=request.session,
                 context=request.context,
                 blobs=request.instance.blobs,
@@ -89,6 +94,13 @@ class ContentReader:
                 version=version,
                 byte_range=byte_range,
             )
+        try:
+            with translated():
+                checked.audit(request.instance.audit_commits)
+        except BaseException:
+            checked.close()
+            raise
+        return checked.stream()
 
 
 class Upload:

@@ -52,7 +52,7 @@ class DavRequest:
     def spaces(self) -> dict[str, Space]:
         """The spaces the caller sees, by the folder name they have here (``folder_names``)."""
         if self._spaces is None:
-            with transaction(self.session, read_only=True):
+            with transaction(self.session, read_only=True, hold=True):
                 found = drive_spaces.existing_visible_spaces(session=self.session, actor=self.actor)
             if found is None:  # a space never used before is made now
                 with transaction(self.session):

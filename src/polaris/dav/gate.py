@@ -188,7 +188,9 @@ class DavGate:
             client=environ.get("HTTP_USER_AGENT"),
             request_id=request_id_var.get(),
         )
-        with transaction(session, read_only=True):
+        # Held (``uow.transaction``): the spaces and the path this request reads next go on in
+        # the same read snapshot, not a transaction each.
+        with transaction(session, read_only=True, hold=True):
             found = app_passwords.resolve(
                 session=session,
                 config=self.instance.auth,

@@ -83,7 +83,7 @@ class PolarisProvider(DAVProvider):  # type: ignore[misc]
         if space is None or space.root_id is None:
             return None
         try:
-            with transaction(request.session, read_only=True):
+            with transaction(request.session, read_only=True, hold=True):
                 located = paths.find_by_names(
                     session=request.session,
                     actor=request.actor,
@@ -113,7 +113,7 @@ class PolarisProvider(DAVProvider):  # type: ignore[misc]
         if len(names) == 1:
             return shared_root.resource(path, environ, shared)
         try:
-            with transaction(request.session, read_only=True):
+            with transaction(request.session, read_only=True, hold=True):
                 located = paths.find_by_names(
                     session=request.session,
                     actor=request.actor,
