@@ -281,7 +281,7 @@ def test_only_a_role_or_an_administrator_lowers_a_classification(
     assert not decide(plain, Action.DECLASSIFY, managed, now=NOW)
 
 
-def test_an_administrator_lowers_within_clearance_only() -> None:
+def test_an_administrator_lowers_what_they_may_read_within_clearance_only() -> None:
     admin = Actor(
         user_id=1,
         username="a",
@@ -291,10 +291,18 @@ def test_an_administrator_lowers_within_clearance_only() -> None:
         unit_actions=frozenset({Action.READ}),
         is_admin=True,
     )
-    elsewhere = Resource(kind="node", id="5", unit_id=7, classification=Classification.RESTRICTED)
-    assert decide(admin, Action.DECLASSIFY, elsewhere, now=NOW).reason == "admin"
-    assert not decide(admin, Action.CLASSIFY, elsewhere, now=NOW)
-    secret = replace(elsewhere, classification=Classification.SECRET)
+    own_unit = Resource(kind="node", id="5", unit_id=1, classification=Classification.RESTRICTED)
+    assert decide(admin, Action.DECLASSIFY, own_unit, now=NOW).reason == "admin"
+    assert not decide(admin, Action.CLASSIFY, own_unit, now=NOW)
+    # Only what they may read: not a unit their role does not reach, unless shared with them.
+    elsewhere = replace(own_unit, unit_id=7)
+    assert decide(admin, Action.DECLASSIFY, elsewhere, now=NOW).reason == "no_reach"
+    shared = replace(
+        elsewhere,
+        grants=(Grant(subject_type="user", subject_id=1, permission=Permission.READ),),
+    )
+    assert decide(admin, Action.DECLASSIFY, shared, now=NOW).reason == "admin"
+    secret = replace(own_unit, classification=Classification.SECRET)
     assert decide(admin, Action.DECLASSIFY, secret, now=NOW).reason == "clearance"
     frozen = replace(admin, writes_frozen=True)
-    assert decide(frozen, Action.DECLASSIFY, elsewhere, now=NOW).reason == "writes_frozen"
+    assert decide(frozen, Action.DECLASSIFY, own_unit, now=NOW).reason == "writes_frozen"

@@ -63,13 +63,22 @@ def test_heads_of_units_and_administrators_lower(drive: Drive) -> None:
     # The sub-divisional head, over a station below theirs (a higher authority).
     assert _set(drive, "sdop.a", case["id"], "unclassified").status_code == 200
     assert node(drive, "si.a1", case["id"])["classification"] == "unclassified"
-    # An administrator, anywhere within their clearance (a personal folder here).
+    # An administrator, over what they may read: here a folder shared with them to read.
+    shared = create_folder(drive, "sho.a1", unit_root, "shared", classification="confidential")
+    body = {"subject_type": "user", "subject_id": drive.user_ids["admin"], "permission": "read"}
+    granted = drive.post("sho.a1", f"{API}/nodes/{shared.json()['id']}/shares", json=body)
+    assert granted.status_code == 201, granted.text
+    assert _set(drive, "admin", shared.json()["id"], "restricted").status_code == 200
+    # Not what they may not read (a personal folder): not found, as for any other action,
+    # rather than an answer that says it exists; refused and audited by ``access``.
     mine = drive.folder("hc.a1", drive.root("hc.a1"), "mine")
     assert _set(drive, "hc.a1", mine["id"], "restricted").status_code == 200
-    assert _set(drive, "admin", mine["id"], "unclassified").status_code == 200
-    assert node(drive, "hc.a1", mine["id"])["classification"] == "unclassified"
-    # ...but does not raise what their role does not reach (nor see: not found).
-    assert _set(drive, "admin", mine["id"], "restricted").status_code == 404
+    lowered = _set(drive, "admin", mine["id"], "unclassified")
+    missing = _set(drive, "admin", 99_999_999, "unclassified")
+    assert lowered.status_code == missing.status_code == 404
+    assert lowered.json() == missing.json()
+    assert node(drive, "hc.a1", mine["id"])["classification"] == "restricted"
+    assert _denied(drive, mine["id"]) == [("node.declassify", "no_reach")]
     with drive.instance.sessions() as session:
         allowed = session.scalars(
             select(AuditRecord.action).where(
@@ -101,5 +110,5 @@ def test_the_form_offers_only_upward_levels_without_declassify(drive: Drive) -> 
             return [c.name.lower() for c in classifying.classification_choices(actor, located)]
 
         assert choices("si.a1") == ["restricted", "confidential"]
-        assert choices("admin") == ["unclassified", "restricted"]
+        assert choices("admin") == []  # not theirs to read: nor to lower
         assert choices("hc.a1") == []

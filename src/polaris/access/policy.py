@@ -14,8 +14,9 @@ Rules, checked in this order; the first that decides wins:
    it) or to a group the actor belongs to.
 7. Anything else is denied. Lowering an object's own classification (``DECLASSIFY``) is granted
    only by rule 5 (heads of units: station head and above, over what their role reaches) and to
-   administrators: as in government records practice, only the originating authority or a higher
-   one downgrades. Owners and shares may only raise (``CLASSIFY``).
+   administrators over what they may read: as in government records practice, only the
+   originating authority or a higher one downgrades. Owners and shares may only raise
+   (``CLASSIFY``).
 8. Content under malware scan (a resource with a ``scan_state``), for reading and sharing, after
    the rules above allowed it: infected content is quarantined (no one, not even its uploader);
    content whose scan is pending or failed (held) only its uploader. Applied last, so that only
@@ -173,7 +174,7 @@ def _decide(actor: Actor, action: Action, resource: Resource, *, now: dt.datetim
         return Decision(False, "token_scope")
     if actor.clearance < resource.classification:
         return Decision(False, "clearance")
-    if action is Action.DECLASSIFY and actor.is_admin:
+    if action is Action.DECLASSIFY and actor.is_admin and _may_read(actor, resource, now=now):
         return Decision(True, "admin")
     owner = resource.owner_id is not None and resource.owner_id == actor.user_id
     if owner and action is not Action.DECLASSIFY:
@@ -187,6 +188,13 @@ def _decide(actor: Actor, action: Action, resource: Resource, *, now: dt.datetim
         if _grant_applies(grant, actor, now) and action in PERMISSION_ACTIONS[grant.permission]:
             return Decision(True, f"share_{grant.subject_type}")
     return Decision(False, "no_reach")
+
+
+def _may_read(actor: Actor, resource: Resource, *, now: dt.datetime) -> bool:
+    """Whether the other rules let ``actor`` read ``resource``: an administrator lowers only
+    what they may read. Lowering what they may not read would tell them that it exists (and
+    answer with its name), where reading it says "not found", and downgrade unseen content."""
+    return _decide(actor, Action.READ, resource, now=now).allowed
 
 
 def _scope_allows(scopes: frozenset[str], action: Action) -> bool:
