@@ -21,6 +21,7 @@ from polaris.clock import utcnow
 from polaris.db.uow import unit_of_work
 from polaris.errors import NotFound
 from polaris.jobs import notify, repo
+from polaris.jobs.gathering import Gathering
 from polaris.jobs.models import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -304,40 +305,34 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def run_one(instance: Instance, *, worker: str | None = None) -> bool:
+class _Gathering(Exception):
+    """A batch claimed and then let go (rolled back) to gather company (``jobs.gathering``)."""
+
+
+def run_one(
+    instance: Instance, *, worker: str | None = None, gathering: Gathering | None = None
+) -> bool:
     """Claim and run one due job (with a batch handler, a batch of them); False when none is
-    due."""
+    due. With ``gathering`` (the background workers), a batch too small and too young is let go
+    to wait for company, and True is returned (something else may be due)."""
     worker = worker or worker_name()
     kinds = registered_kinds()
+    if gathering is not None:
+        resting = gathering.resting()
+        kinds = [kind for kind in kinds if kind not in resting]
     if not kinds:
         return False
     lease = dt.timedelta(seconds=instance.settings.jobs.lease_seconds)
-    batch: list[JobContext] = []
-    payloads: dict[int, Payload] = {}
-    with unit_of_work(instance.sessions) as session:
-        now = utcnow()
-        job = repo.claim_next(session, kinds=kinds, now=now, lease_until=now + lease, worker=worker)
-        if job is None:
-            return False
-        job_id, kind, attempt, max_attempts = job.id, job.kind, job.attempts, job.max_attempts
-        payload = dict(job.payload)
-        if kind in _BATCH_HANDLERS:
-            more = repo.claim_more(
-                session,
-                kind=kind,
-                now=now,
-                lease_until=now + lease,
-                worker=worker,
-                limit=_BATCH_HANDLERS[kind][1] - 1,
-            )
-            batch = [
-                JobContext(instance, j.id, j.attempts, worker, j.max_attempts)
-                for j in [job, *more]
-                if not _given_up(j, now)
-            ]
-            payloads = {j.id: dict(j.payload) for j in [job, *more]}
-        elif _given_up(job, now):
-            return True
+    try:
+        claimed = _claim(instance, kinds, lease, worker, gathering)
+    except _Gathering:
+        return True
+    if claimed is None:
+        return False
+    job, batch, payloads = claimed
+    if job is None:
+        return True
+    job_id, kind, attempt, max_attempts, payload = job
     if kind in _BATCH_HANDLERS:
         if batch:
             _run_batch(instance, kind, batch, payloads)
@@ -359,6 +354,54 @@ def run_one(instance: Instance, *, worker: str | None = None) -> bool:
     else:
         _finish(context, status=JobStatus.DONE, result=result, error=None)
     return True
+
+
+_Claimed = tuple[tuple[int, str, int, int, Payload] | None, list["JobContext"], dict[int, Payload]]
+
+
+def _claim(
+    instance: Instance,
+    kinds: list[str],
+    lease: dt.timedelta,
+    worker: str,
+    gathering: Gathering | None,
+) -> _Claimed | None:
+    """The next due job (id, kind, attempt, most attempts, payload), or with a batch handler
+    the batch's contexts and payloads, claimed in one transaction; None when none is due, a
+    job of None when it was given up. Raises ``_Gathering`` (the claim rolled back) for a batch
+    that ``gathering`` holds back."""
+    batch: list[JobContext] = []
+    payloads: dict[int, Payload] = {}
+    with unit_of_work(instance.sessions) as session:
+        now = utcnow()
+        job = repo.claim_next(session, kinds=kinds, now=now, lease_until=now + lease, worker=worker)
+        if job is None:
+            return None
+        job_id, kind, attempt, max_attempts = job.id, job.kind, job.attempts, job.max_attempts
+        payload = dict(job.payload)
+        if kind in _BATCH_HANDLERS:
+            size = _BATCH_HANDLERS[kind][1]
+            more = repo.claim_more(
+                session,
+                kind=kind,
+                now=now,
+                lease_until=now + lease,
+                worker=worker,
+                limit=size - 1,
+            )
+            if gathering is not None and gathering.holds(
+                kind, queued_at=job.created_at, attempt=attempt, full=len(more) + 1 >= size
+            ):
+                raise _Gathering  # rolls the claim back: the jobs stay queued, keys and all
+            batch = [
+                JobContext(instance, j.id, j.attempts, worker, j.max_attempts)
+                for j in [job, *more]
+                if not _given_up(j, now)
+            ]
+            payloads = {j.id: dict(j.payload) for j in [job, *more]}
+        elif _given_up(job, now):
+            return None, batch, payloads
+    return (job_id, kind, attempt, max_attempts, payload), batch, payloads
 
 
 def _given_up(job: Job, now: dt.datetime) -> bool:

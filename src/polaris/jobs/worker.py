@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from polaris.jobs import notify
+from polaris.jobs.gathering import Gathering
 from polaris.jobs.service import WAKE, run_one, worker_name
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ class Worker:
     def __init__(self, instance: Instance, *, threads: int = 1) -> None:
         self._instance = instance
         self._stop = threading.Event()
+        #: Batched kinds (the search index) wait a little for company (``jobs.gathering``).
+        self._gathering = Gathering(instance.settings.jobs.gather_seconds)
         self._threads = [
             threading.Thread(target=self._run, name=f"jobs-{n}", daemon=True)
             for n in range(threads)
@@ -51,11 +54,11 @@ class Worker:
         poll = self._instance.settings.jobs.poll_seconds
         while not self._stop.is_set():
             try:
-                ran = run_one(self._instance, worker=name)
+                ran = run_one(self._instance, worker=name, gathering=self._gathering)
             except Exception:  # a database hiccup must not end the worker
                 log.exception("claiming a job failed")
                 ran = False
             if ran:
                 continue
-            WAKE.wait(poll)
+            WAKE.wait(self._gathering.seconds_to_next(poll))
             WAKE.clear()
