@@ -126,3 +126,50 @@ def spaces_with_root_levels(
     its root folder's level (``root_classification``), in one statement."""
     params = {"owner_id": owner_id, "unit_ids": list(unit_ids)}
     return list(session.connection().execute(_SPACES_WITH_ROOTS, params).all())
+
+
+#: The most names a path is resolved with in one statement; a deeper path is read in parts.
+PATH_STEP = 16
+
+
+@lru_cache(maxsize=PATH_STEP)
+def _live_chain(depth: int) -> Select[Any]:
+    """The live nodes named ``:name0`` ... below the folder ``:parent``, one level each, as the
+    columns ``id<i>`` and ``level<i>``: one statement per depth, built once. Each level past the
+    first is an outer join, so the row has the same shape whichever names exist: NULL from the
+    first missing one down."""
+    levels = [_NODE.alias(f"n{index}") for index in range(depth)]
+    columns: list[Any] = []
+    for index, level in enumerate(levels):
+        columns += [level.c.id.label(f"id{index}"), level.c.classification.label(f"level{index}")]
+
+    def named(index: int, parent: Any) -> Any:
+        level = levels[index]
+        return and_(
+            level.c.parent_id == parent,
+            level.c.name == bindparam(f"name{index}"),
+            level.c.trashed_at.is_(None),
+        )
+
+    joined: Any = levels[0]
+    for index in range(1, depth):
+        joined = joined.outerjoin(levels[index], named(index, levels[index - 1].c.id))
+    return select(*columns).select_from(joined).where(named(0, bindparam("parent")))
+
+
+def live_chain(session: Session, parent_id: int, names: Sequence[str]) -> list[tuple[int, int]]:
+    """The (id, own level) of the live nodes at ``names`` below the folder ``parent_id``, level
+    by level, as far as they exist: shorter than ``names`` when one is missing. One statement
+    for up to :data:`PATH_STEP` names, whether they exist or not."""
+    found: list[tuple[int, int]] = []
+    for start in range(0, len(names), PATH_STEP):
+        part = names[start : start + PATH_STEP]
+        params: dict[str, Any] = {f"name{index}": name for index, name in enumerate(part)}
+        params["parent"] = found[-1][0] if found else parent_id
+        row = session.connection().execute(_live_chain(len(part)), params).first()
+        for index in range(len(part)):
+            node_id = None if row is None else row[2 * index]
+            if node_id is None:
+                return found
+            found.append((node_id, row[2 * index + 1]))
+    return found
