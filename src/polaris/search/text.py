@@ -109,7 +109,9 @@ def _fold_word(word: str) -> tuple[str, ...]:
     folded = unicodedata.normalize("NFC", folded)
     if _FOREIGN_DIGIT.search(folded):
         folded = _FOREIGN_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group())), folded)
-    return tuple(_short(_TOKEN.findall(fold(folded))))
+    # NFC again after lower-casing: ``İ`` lowers to ``i`` + U+0307, which must then go after a
+    # following mark of a lower combining class (a virama), or two spellings of one word differ.
+    return tuple(_short(_TOKEN.findall(unicodedata.normalize("NFC", fold(folded)))))
 
 
 def fold_word(word: str) -> list[str]:
