@@ -40,7 +40,8 @@ def find_by_names(
     # The whole path in one statement, the same whichever of its names exist.
     chain = plain_repo.live_chain(session, root_id, wanted)
     node_id = root_id
-    for node_id, level in chain:
+    for found_id, level in chain:
+        node_id = found_id
         if level > actor.clearance:
             break  # ``access`` refuses it below (audited), as missing to the caller
     else:

@@ -167,8 +167,10 @@ def live_chain(session: Session, parent_id: int, names: Sequence[str]) -> list[t
         params: dict[str, Any] = {f"name{index}": name for index, name in enumerate(part)}
         params["parent"] = found[-1][0] if found else parent_id
         row = session.connection().execute(_live_chain(len(part)), params).first()
+        if row is None:
+            return found
         for index in range(len(part)):
-            node_id = None if row is None else row[2 * index]
+            node_id = row[2 * index]
             if node_id is None:
                 return found
             found.append((node_id, row[2 * index + 1]))
