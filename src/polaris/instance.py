@@ -46,10 +46,13 @@ class Instance:
     #: The write transactions of uploads, committed together. Not the same group as
     #: ``audit_commits``: why, in ``polaris.db.group_commit``.
     upload_commits: GroupCommit = field(init=False)
+    #: The write transactions of messages sent (the Matrix API's sends), committed together.
+    message_commits: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit_commits = GroupCommit(self.sessions)
         self.upload_commits = GroupCommit(self.sessions)
+        self.message_commits = GroupCommit(self.sessions)
         # A change-stream consumer gets only a session: its sessions carry the settings
         # (``config.settings_of``, for the malware scan) and the blob store (the ransomware guard
         # samples content through it: ``storage.store.blobs_of``).

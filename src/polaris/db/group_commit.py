@@ -27,16 +27,19 @@ writing a manifest, is at worst left unreferenced for the collector), and what i
 outlives the leader's session: plain values, or ORM objects used only for what they had loaded
 (they are detached; the sessions do not expire on commit).
 
-Two groups per instance, one implementation (``polaris.instance``): ``upload_commits`` records
-small uploads (node, version, manifest, events, audit record); ``audit_commits`` appends the
-audit records that stand alone, such as a download's ``file.read``, which must be committed
-before the first byte leaves (DESIGN §8) though the download writes nothing else. They are kept
-apart on purpose. An upload's unit writes and fsyncs its manifest inside the transaction (two
-fsyncs, 10 to 25 ms on the measured disk, ``docs/performance.md``), so a download's record
+Three groups per instance, one implementation (``polaris.instance``): ``upload_commits``
+records small uploads (node, version, manifest, events, audit record); ``audit_commits`` appends
+the audit records that stand alone, such as a download's ``file.read``, which must be committed
+before the first byte leaves (DESIGN §8) though the download writes nothing else;
+``message_commits`` records the messages sent through the Matrix API (the timeline event, its
+audit record and change event; ``matrix.room_calls.Call.together``), where 8 senders into one
+room queued on the writer lock a commit each. They are kept apart on purpose. An upload's unit
+writes and fsyncs its manifest inside the transaction (two fsyncs, 10 to 25 ms on the measured
+disk, ``docs/performance.md``), so a download's record
 queued with uploads would wait for all of theirs, where in its own group it waits at most for
 the batch under way (the writer lock) and then for its INSERT and one WAL fsync. One shared queue
 would save a single WAL fsync where the uploads of the batch already cost two fsyncs each. On
-PostgreSQL, which has no single writer lock, the two groups commit side by side. And an upload
+PostgreSQL, which has no single writer lock, the groups commit side by side. And an upload
 refused at commit (a name taken meanwhile, no quota: not rare) sends its batch through the
 savepoint rerun; the records of downloads stay out of it. Should the manifests' fsyncs leave the
 transaction (a next step in ``docs/performance.md``), the first reason goes: measure one group.

@@ -118,8 +118,8 @@ async def send(
     call = Call(caller, request, session)
 
     def run() -> str:
-        with call.in_room(room):
-            return _send(call, room, content, txn)
+        # Sends that arrive together share a write transaction (one commit, one WAL fsync).
+        return call.together(room, lambda together: _send(together, room, content, txn))
 
     return {"event_id": event_matrix_id(await run_in_threadpool(run))}
 

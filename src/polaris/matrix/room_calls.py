@@ -4,9 +4,10 @@ room's state rows (the route decorator is ``routing.client``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
 from sqlalchemy import select
@@ -29,6 +30,11 @@ from polaris.matrix.rooms import (
 )
 from polaris.web.matrix_errors import MatrixError
 
+if TYPE_CHECKING:
+    from polaris.instance import Instance
+
+T = TypeVar("T")
+
 ENCRYPTION_REFUSED = (
     "end-to-end encryption is turned off on this server: official messages must stay "
     "archivable, searchable and auditable"
@@ -45,10 +51,17 @@ class Call:
     def __init__(self, caller: MatrixCaller, request: Request, session: Session) -> None:
         self.caller = caller
         self.session = session
-        self.server = server_name(request.app.state.instance.settings, request)
+        self.instance: Instance = request.app.state.instance
+        self.server = server_name(self.instance.settings, request)
         self.me = user_id(caller.caller.user.username, self.server)
         self.actor = caller.caller.actor
         self.context = caller.caller.context
+
+    def with_session(self, session: Session) -> Call:
+        """This call over another session (a group commit's: ``together``)."""
+        other = copy.copy(self)
+        other.session = session
+        return other
 
     def translator(self) -> Translator:
         """A translator for this request: the caller's device sees its sends' transaction ids."""
@@ -63,9 +76,24 @@ class Call:
     def in_room(self, room: str, *, write: bool = True, event: bool = False) -> Iterator[None]:
         """A transaction in which a missing room (or event) answers as Synapse's not-in-room
         (or event-not-found), after the denial's audit."""
+        with self.translated(room, event=event), transaction(self.session, read_only=not write):
+            yield
+
+    def together(self, room: str, work: Callable[[Call], T]) -> T:
+        """``work`` in the write transaction that the sends arriving together share
+        (``instance.message_commits``, a group commit), with :meth:`in_room`'s answers. The
+        call it is given has the group's session; ``work`` must write only rows (it may run
+        again after a rollback) and return plain values."""
+        with self.translated(room):
+            return self.instance.message_commits.run(
+                lambda session: work(self.with_session(session))
+            )
+
+    @contextmanager
+    def translated(self, room: str, *, event: bool = False) -> Iterator[None]:
+        """The chat domain's "not in this room" as Matrix's (see :meth:`in_room`)."""
         try:
-            with transaction(self.session, read_only=not write):
-                yield
+            yield
         except NotFound as error:
             if error.detail == CHAT_ROOM_MISSING:
                 raise (event_not_found() if event else not_in_room(self.me, room)) from None
