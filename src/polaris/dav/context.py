@@ -12,7 +12,7 @@ from polaris.access.policy import Actor
 from polaris.audit.context import AuditContext
 from polaris.db.uow import transaction
 from polaris.drive import spaces as drive_spaces
-from polaris.drive.models import Space
+from polaris.drive.fields import SpaceFields
 from polaris.drive.names import repair_name
 from polaris.drive.paths import Located, Permissions
 from polaris.instance import Instance
@@ -36,7 +36,7 @@ class DavRequest:
     #: What others shared with the caller, by the name it has under ``Shared with me``
     #: (``dav.shared_root``), read once per request.
     shared: dict[str, Located] | None = None
-    _spaces: dict[str, Space] | None = None
+    _spaces: dict[str, SpaceFields] | None = None
     _permissions: Permissions | None = None
 
     def permissions(self) -> Permissions:
@@ -49,17 +49,21 @@ class DavRequest:
     def username(self) -> str:
         return self.actor.username
 
-    def spaces(self) -> dict[str, Space]:
+    def spaces(self) -> dict[str, SpaceFields]:
         """The spaces the caller sees, by the folder name they have here (``folder_names``)."""
         if self._spaces is None:
             with transaction(self.session, read_only=True, hold=True):
-                found = drive_spaces.existing_visible_spaces(session=self.session, actor=self.actor)
+                found = drive_spaces.existing_visible_space_rows(
+                    session=self.session, actor=self.actor
+                )
             if found is None:  # a space never used before is made now
                 with transaction(self.session):
-                    found = drive_spaces.visible_spaces(
-                        session=self.session,
-                        actor=self.actor,
-                        defaults=drive_spaces.space_defaults(self.instance.settings),
+                    found = list(
+                        drive_spaces.visible_spaces(
+                            session=self.session,
+                            actor=self.actor,
+                            defaults=drive_spaces.space_defaults(self.instance.settings),
+                        )
                     )
             self._spaces = folder_names(found)
         return self._spaces
@@ -69,7 +73,7 @@ class DavRequest:
         self.shared = None
 
 
-def folder_names(spaces: list[Space]) -> dict[str, Space]:
+def folder_names(spaces: list[SpaceFields]) -> dict[str, SpaceFields]:
     """Each space under a name valid for a node (a unit's name may hold a ``/``); two spaces of
     one name are told apart by their id, the one that has the name the longest keeping it."""
     taken: set[str] = set()

@@ -28,7 +28,7 @@ from polaris.dav.refs import HREF_SAFE, join
 from polaris.db.uow import transaction
 from polaris.drive import copying, paths, service, spaces, stamps, trash
 from polaris.drive.content import guess_content_type
-from polaris.drive.models import Space
+from polaris.drive.fields import SpaceFields
 from polaris.drive.names import normalise_name
 from polaris.drive.paths import Located
 from polaris.errors import PolarisError
@@ -63,7 +63,7 @@ class _Node:
     environ: dict[str, Any]
     provider: PolarisProvider
 
-    def _init_node(self, located: Located, space: Space, ref: str) -> None:
+    def _init_node(self, located: Located, space: SpaceFields, ref: str) -> None:
         self.located = located
         self.space = space
         self.ref = ref
@@ -275,7 +275,7 @@ class _Node:
 
 class Folder(_Node, DAVCollection):  # type: ignore[misc]
     def __init__(
-        self, path: str, environ: dict[str, Any], located: Located, space: Space, ref: str
+        self, path: str, environ: dict[str, Any], located: Located, space: SpaceFields, ref: str
     ) -> None:
         DAVCollection.__init__(self, path, environ)
         self._init_node(located, space, ref)
@@ -392,7 +392,7 @@ class Folder(_Node, DAVCollection):  # type: ignore[misc]
 
 class File(_Node, DAVNonCollection):  # type: ignore[misc]
     def __init__(
-        self, path: str, environ: dict[str, Any], located: Located, space: Space, ref: str
+        self, path: str, environ: dict[str, Any], located: Located, space: SpaceFields, ref: str
     ) -> None:
         DAVNonCollection.__init__(self, path, environ)
         self._init_node(located, space, ref)

@@ -18,7 +18,7 @@ from polaris.audit.context import AuditContext
 from polaris.drive import plain_repo
 from polaris.drive._locate import Located, locate_many, require_node
 from polaris.drive._locate import Permissions as Permissions  # for WebDAV's oc:permissions
-from polaris.drive.models import Space
+from polaris.drive.fields import SpaceFields
 from polaris.drive.names import normalise_name
 from polaris.errors import ValidationFailed
 
@@ -62,7 +62,7 @@ def require(
     )
 
 
-def space_roots(*, session: Session, spaces: Sequence[Space]) -> dict[int, Located]:
+def space_roots(*, session: Session, spaces: Sequence[SpaceFields]) -> dict[int, Located]:
     """The root folders of spaces that ``spaces.visible_spaces`` gave the caller (it decided
     through ``access``), by space id, in a few queries however many."""
     found = locate_many(session, [space.root_id for space in spaces if space.root_id is not None])

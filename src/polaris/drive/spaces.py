@@ -18,7 +18,7 @@ from polaris.audit import service as audit
 from polaris.audit.context import AuditContext
 from polaris.clock import utcnow
 from polaris.config import Settings
-from polaris.drive import repo, stamps
+from polaris.drive import _plain, repo, stamps
 from polaris.drive._locate import NO_ID, resource_for
 from polaris.drive.fields import SpaceFields
 from polaris.drive.models import FOLDER, Node, Space
@@ -126,6 +126,12 @@ def existing_visible_spaces(*, session: Session, actor: Actor) -> list[Space] | 
     """:func:`visible_spaces` that only reads (a read-only transaction): None when one of the
     spaces is still to be made, for the caller to call :func:`visible_spaces` in a write one."""
     return _visible(session, actor, None)
+
+
+def existing_visible_space_rows(*, session: Session, actor: Actor) -> list[SpaceFields] | None:
+    """:func:`existing_visible_spaces` as plain rows (``drive._plain``, one Core statement, no
+    ORM objects): for WebDAV, which reads the caller's spaces at every request."""
+    return _plain.visible_spaces(session, actor)
 
 
 def _visible(session: Session, actor: Actor, defaults: SpaceDefaults | None) -> list[Space] | None:
