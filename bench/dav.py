@@ -49,7 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.dav.conftest import serving  # noqa: E402
+from tests.dav.conftest import serving, serving_on  # noqa: E402
 from tests.live_server import free_port, wait_for  # noqa: E402
 
 WSGIDAV_FOLDER = textwrap.dedent(
@@ -174,8 +174,8 @@ def measure(client: Rclone, target: Target, source: Path, work: Path, files: int
 
 
 @contextmanager
-def polaris(work: Path, workers: int = 1) -> Iterator[Target]:
-    with serving(work / "polaris", workers=workers) as dav:
+def polaris(work: Path, workers: int = 1, database: str = "sqlite") -> Iterator[Target]:
+    with serving_on(database, work / "polaris", "bench_dav", workers=workers) as dav:
         assert dav.server.process is not None
         yield Target(
             "Polaris",
@@ -322,6 +322,12 @@ def main() -> None:
         "--workers", type=int, default=1, help="`polaris serve --workers` (one per core)"
     )
     parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="Polaris's database: PostgreSQL at 127.0.0.1:5432, database test, a schema of its own",
+    )
+    parser.add_argument(
         "--slow", action="store_true", help="--propfind with WsgiDAV's own handler (the A of A/B)"
     )
     options = parser.parse_args()
@@ -341,8 +347,9 @@ def main() -> None:
         print("| server | direction | wall | files/s | server CPU per file |")
         print("|---|---|---|---|---|")
         rows: list[str] = []
-        with polaris(work, options.workers) as target:
+        with polaris(work, options.workers, options.database) as target:
             target.name += f" ({options.workers} workers)" if options.workers > 1 else ""
+            target.name += ", PostgreSQL" if options.database == "postgresql" else ""
             rows += measure(client, target, source, work, options.files)
         folder = work / "wsgidav-folder"
         folder.mkdir()

@@ -201,18 +201,18 @@ def serving(
 
 @contextmanager
 def serving_on(
-    database: str, data_dir: Path, name: str, env: dict[str, str] | None = None
+    database: str, data_dir: Path, name: str, env: dict[str, str] | None = None, workers: int = 1
 ) -> Iterator[Dav]:
     """:func:`serving` on SQLite, or on PostgreSQL in a schema of its own (``name``)."""
     if database == "sqlite":
-        with serving(data_dir, env=env) as running:
+        with serving(data_dir, env=env, workers=workers) as running:
             yield running
         return
     schema = f"{PG_SCHEMA}_{name}"
     engine = create_engine(pg_url(schema))
     try:
         reset_postgresql(engine, schema)
-        with serving(data_dir, pg_url(schema), env) as running:
+        with serving(data_dir, pg_url(schema), env, workers) as running:
             yield running
     finally:
         with engine.begin() as connection:
