@@ -44,6 +44,16 @@ def for_subjects(session: Session, subject_type: str, subject_ids: Sequence[int]
     return found
 
 
+def any_due(session: Session, *, kinds: Sequence[str], now: dt.datetime) -> bool:
+    """Whether :func:`claim_next` would find a job, read without claiming (a read-only
+    transaction: on SQLite it takes no writer lock)."""
+    due = or_(
+        and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
+        and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
+    )
+    return session.scalar(select(Job.id).where(due, Job.kind.in_(kinds)).limit(1)) is not None
+
+
 def claim_next(
     session: Session,
     *,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from polaris.clock import utcnow
-from polaris.db.uow import unit_of_work
+from polaris.db.uow import transaction, unit_of_work
 from polaris.errors import NotFound
 from polaris.jobs import notify, repo
 from polaris.jobs.gathering import Gathering
@@ -372,6 +372,17 @@ def _claim(
     that ``gathering`` holds back."""
     batch: list[JobContext] = []
     payloads: dict[int, Payload] = {}
+    # A look first, read-only: a worker is woken by every job queued in its process, and
+    # most wake-ups under a stream of uploads or messages find only kinds that are gathering
+    # (``gathering``) or nothing. A claim's write transaction for each of them held SQLite's
+    # one writer lock about a tenth of a busy run.
+    session = instance.sessions()
+    try:
+        with transaction(session, read_only=True):
+            if not repo.any_due(session, kinds=kinds, now=utcnow()):
+                return None
+    finally:
+        session.close()
     with unit_of_work(instance.sessions) as session:
         now = utcnow()
         job = repo.claim_next(session, kinds=kinds, now=now, lease_until=now + lease, worker=worker)
