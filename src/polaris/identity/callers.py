@@ -39,6 +39,8 @@ class Resolved:
     actor: Actor
     session_id: str | None
     touch: Touch | None
+    #: The ``extra`` column of a statement made by ``callers_repo.plain_session_with``.
+    extra: Any = None
 
 
 def _actor(session: Session, row: Any, **how: Any) -> Actor:
@@ -76,10 +78,17 @@ def by_token(session: Session, secret: str) -> Resolved | None:
     return Resolved(actor=actor, session_id=None, touch=touch)
 
 
-def by_session(session: Session, token: str, *, idle_timeout: dt.timedelta) -> Resolved | None:
+def by_session(
+    session: Session,
+    token: str,
+    *,
+    idle_timeout: dt.timedelta,
+    statement: callers_repo.AnySelect | None = None,
+) -> Resolved | None:
     """The caller of the session ``token`` if it is active (sign-in complete, not over, its user
-    enabled); else None."""
-    row = callers_repo.plain_session(session, digest(token))
+    enabled); else None. ``statement``: one made by ``callers_repo.plain_session_with``, whose
+    extra column comes back in ``Resolved.extra``."""
+    row = callers_repo.plain_session(session, digest(token), statement)
     now = utcnow()
     if row is None:
         return None
@@ -88,4 +97,5 @@ def by_session(session: Session, token: str, *, idle_timeout: dt.timedelta) -> R
         return None
     actor = _actor(session, row, auth_factors=row.auth_factors, session_id=row.session_id)
     touch = Touch("session", row.session_id, now) if due(row.last_seen_at, now) else None
-    return Resolved(actor=actor, session_id=row.session_id, touch=touch)
+    extra = row.extra if statement is not None else None
+    return Resolved(actor=actor, session_id=row.session_id, touch=touch, extra=extra)

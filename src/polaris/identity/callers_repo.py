@@ -86,6 +86,12 @@ _PLAIN_SESSION = _plain(
 ).where(UserSession.id == bindparam("session_id"))
 
 
+def plain_session_with(also: ColumnElement[Any]) -> AnySelect:
+    """:data:`_PLAIN_SESSION` with one more column, labelled ``extra`` (build it once, at
+    import): a fact about the session read in the same statement (the Matrix device)."""
+    return _PLAIN_SESSION.add_columns(also.label("extra"))
+
+
 def session_with(also: ColumnElement[Any]) -> AnySelect:
     """:data:`SESSION_WITH_OWNER` with one more column read in it (build it once, at import)."""
     return SESSION_WITH_OWNER.add_columns(also)
@@ -109,9 +115,13 @@ def plain_token(session: Session, token_hash: str) -> AnyRow | None:
     return session.connection().execute(_PLAIN_TOKEN, {"token_hash": token_hash}).first()
 
 
-def plain_session(session: Session, session_id: str) -> AnyRow | None:
-    """The session's liveness and last-seen columns and its owner's actor columns, or None."""
-    return session.connection().execute(_PLAIN_SESSION, {"session_id": session_id}).first()
+def plain_session(
+    session: Session, session_id: str, statement: AnySelect | None = None
+) -> AnyRow | None:
+    """The session's liveness and last-seen columns and its owner's actor columns (and the
+    ``extra`` of a ``statement`` made by :func:`plain_session_with`), or None."""
+    chosen = _PLAIN_SESSION if statement is None else statement
+    return session.connection().execute(chosen, {"session_id": session_id}).first()
 
 
 def end_session(

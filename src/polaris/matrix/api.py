@@ -211,7 +211,9 @@ def logout(
 @client(router, "/logout/all", "POST")
 def logout_all(caller: Matrix, session: DbSession) -> dict[str, Any]:
     with transaction(session):
-        devices.logout_all(session, user_id=caller.caller.user.id, context=caller.caller.context)
+        devices.logout_all(
+            session, user_id=caller.caller.actor.user_id, context=caller.caller.context
+        )
     return {}
 
 
@@ -219,7 +221,7 @@ def logout_all(caller: Matrix, session: DbSession) -> dict[str, Any]:
 def whoami(caller: Matrix, request: Request, instance: CurrentInstance) -> dict[str, Any]:
     server = server_name(instance.settings, request)
     return {
-        "user_id": user_id(caller.caller.user.username, server),
+        "user_id": user_id(caller.caller.actor.username, server),
         "device_id": caller.device_id,
         "is_guest": False,
     }

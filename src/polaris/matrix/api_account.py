@@ -39,7 +39,7 @@ async def create_filter(
     def create() -> str:
         with transaction(session):
             return settings_store.create_filter(
-                session, user_id=caller.caller.user.id, definition=definition
+                session, user_id=caller.caller.actor.user_id, definition=definition
             )
 
     return {"filter_id": await run_in_threadpool(create)}
@@ -52,7 +52,7 @@ def get_filter(
     own(caller, request, matrix_id, "filters")
     with transaction(session, read_only=True):
         return settings_store.get_filter(
-            session, user_id=caller.caller.user.id, filter_id=filter_id
+            session, user_id=caller.caller.actor.user_id, filter_id=filter_id
         )
 
 
@@ -63,7 +63,7 @@ def get_account_data(
     own(caller, request, matrix_id, "account data")
     with transaction(session, read_only=True):
         return settings_store.get_account_data(
-            session, user_id=caller.caller.user.id, data_type=data_type
+            session, user_id=caller.caller.actor.user_id, data_type=data_type
         )
 
 
@@ -77,7 +77,7 @@ async def put_account_data(
     def put() -> None:
         with transaction(session):
             settings_store.put_account_data(
-                session, user_id=caller.caller.user.id, data_type=data_type, content=content
+                session, user_id=caller.caller.actor.user_id, data_type=data_type, content=content
             )
 
     await run_in_threadpool(put)
@@ -89,11 +89,11 @@ async def put_account_data(
 
 def _rules_of(caller: MatrixCaller, request: Request) -> dict[str, Any]:
     instance = request.app.state.instance
-    user = caller.caller.user
+    actor = caller.caller.actor
     return {
-        "user_db_id": user.id,
-        "username": user.username,
-        "user_id": user_id(user.username, server_name(instance.settings, request)),
+        "user_db_id": actor.user_id,
+        "username": actor.username,
+        "user_id": user_id(actor.username, server_name(instance.settings, request)),
     }
 
 
@@ -170,7 +170,9 @@ def own_push_rule(scope: str, kind: str, rule_id: str, caller: Matrix) -> dict[s
 @client(router, "/pushers", "GET")
 def get_pushers(caller: Matrix, session: DbSession) -> dict[str, Any]:
     with transaction(session, read_only=True):
-        return {"pushers": settings_store.list_pushers(session, user_id=caller.caller.user.id)}
+        return {
+            "pushers": settings_store.list_pushers(session, user_id=caller.caller.actor.user_id)
+        }
 
 
 @client(router, "/pushers/set", "POST")
@@ -179,7 +181,7 @@ async def set_pusher(request: Request, caller: Matrix, session: DbSession) -> di
 
     def put() -> None:
         with transaction(session):
-            settings_store.set_pusher(session, user_id=caller.caller.user.id, body=body)
+            settings_store.set_pusher(session, user_id=caller.caller.actor.user_id, body=body)
 
     await run_in_threadpool(put)
     return {}
@@ -191,14 +193,14 @@ async def set_pusher(request: Request, caller: Matrix, session: DbSession) -> di
 @client(router, "/devices", "GET")
 def list_devices(caller: Matrix, session: DbSession) -> dict[str, Any]:
     with transaction(session, read_only=True):
-        found = devices.list_devices(session, caller.caller.user.id)
+        found = devices.list_devices(session, caller.caller.actor.user_id)
     return {"devices": [device.as_json() for device in found]}
 
 
 @client(router, "/devices/{device_id}", "GET")
 def get_device(device_id: str, caller: Matrix, session: DbSession) -> dict[str, Any]:
     with transaction(session, read_only=True):
-        return devices.get_device(session, caller.caller.user.id, device_id).as_json()
+        return devices.get_device(session, caller.caller.actor.user_id, device_id).as_json()
 
 
 @client(router, "/devices/{device_id}", "PUT")
@@ -211,7 +213,7 @@ async def rename_device(
     def rename() -> None:
         with transaction(session):
             devices.rename(
-                session, user_id=caller.caller.user.id, device_id=device_id, name=name,
+                session, user_id=caller.caller.actor.user_id, device_id=device_id, name=name,
                 context=caller.caller.context,
             )  # fmt: skip
 
@@ -231,10 +233,14 @@ def _delete(
     (``matrix.interactive``): a stolen token alone cannot sign the person's other apps out."""
     with transaction(session):
         interactive.confirm_password(
-            session, config=instance.auth, user_id=caller.caller.user.id, body=body, request=info
+            session,
+            config=instance.auth,
+            user_id=caller.caller.actor.user_id,
+            body=body,
+            request=info,
         )
         devices.delete_devices(
-            session, user_id=caller.caller.user.id, device_ids=device_ids,
+            session, user_id=caller.caller.actor.user_id, device_ids=device_ids,
             context=caller.caller.context,
         )  # fmt: skip
 
@@ -252,7 +258,7 @@ async def delete_device(
 
     def delete() -> None:
         with transaction(session, read_only=True):
-            devices.get_device(session, caller.caller.user.id, device_id)  # 404 if not theirs
+            devices.get_device(session, caller.caller.actor.user_id, device_id)  # 404 if not theirs
         _delete(session, instance, info, caller, body, [device_id])
 
     await run_in_threadpool(delete)

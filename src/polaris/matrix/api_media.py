@@ -86,7 +86,7 @@ async def upload(
             row = media.store_upload(
                 session,
                 actor=caller.caller.actor,
-                user_id=caller.caller.user.id,
+                user_id=caller.caller.actor.user_id,
                 context=caller.caller.context,
                 settings=instance.settings,
                 blobs=instance.blobs,

@@ -30,7 +30,7 @@ def _room_download(
     """A media in one of the caller's rooms is authorised by the room (``matrix.room_media``);
     any other goes the drive's way (``matrix.api_media``), with the same answers."""
     instance = request.app.state.instance
-    user_db_id = caller.caller.user.id
+    user_db_id = caller.caller.actor.user_id
     key = None
     if server == server_name(instance.settings, request):
         with transaction(session, read_only=True):

@@ -87,7 +87,7 @@ async def create_room(request: Request, caller: Matrix, session: DbSession) -> d
             chosen = (
                 name
                 or ", ".join(
-                    [caller.caller.user.username, *(i.lstrip("@").split(":")[0] for i in invites)]
+                    [caller.caller.actor.username, *(i.lstrip("@").split(":")[0] for i in invites)]
                 )[:255]
             )
             room = chat_rooms.create_group(

@@ -74,7 +74,7 @@ async def get_sync(
         caller = resolve(request, session, hold=True)
         at = None if since is None or full_state else sync.parse_token(since)
         with transaction(session, read_only=True):
-            wanted = sync_filter.load(session, caller.caller.user.id, filter)
+            wanted = sync_filter.load(session, caller.caller.actor.user_id, filter)
             pending, head = consumers.pending_and_head(session)
         if pending:
             consumers.sequence_pending(instance.sessions)

@@ -5,7 +5,9 @@ The session is resolved as the pages' and the API's are (``deps.session_caller``
 absolute timeouts, disabled accounts) and the credentials pass ``access.gate`` like any request's.
 A token without a device is not a Matrix token (a browser's session cookie is not one): it
 answers ``M_UNKNOWN_TOKEN``, as an expired or logged-out one does. The device is read in the
-statement that finds the session (``auth.live_statement``): one statement per request, not two.
+statement that finds the session (``auth.live_statement``): one statement per request, not two;
+for a plainly active session it is a Core statement of the columns the caller is made of
+(``identity.callers``, as the API's read routes), the ORM's rows only otherwise.
 Nothing is cached: a logout, a deleted device, an ended session or a disabled account counts
 from the next request on, on every node.
 """
@@ -23,15 +25,17 @@ from polaris.access import gate
 from polaris.access.policy import route_need
 from polaris.db.uow import transaction
 from polaris.deps import (
-    Caller,
     DbSession,
+    Requester,
     get_instance,
     get_request_info,
     record_seen,
     session_caller_with,
 )
 from polaris.errors import MfaRequired, NotAuthenticated
+from polaris.identity import callers
 from polaris.identity.auth import live_statement
+from polaris.identity.callers_repo import plain_session_with
 from polaris.identity.models import UserSession
 from polaris.matrix.models import MatrixDevice
 from polaris.web.matrix_errors import MatrixError
@@ -46,9 +50,20 @@ _WITH_DEVICE = live_statement(
 )
 
 
+#: The same, in SQLAlchemy Core (``identity.callers``): the hot path of every Matrix request.
+_PLAIN_WITH_DEVICE = plain_session_with(
+    select(MatrixDevice.device_id)
+    .where(MatrixDevice.session_id == UserSession.id)
+    .scalar_subquery()
+)
+
+
 @dataclass(frozen=True)
 class MatrixCaller:
-    caller: Caller
+    """The caller as ``access`` and the audit see it (``caller.actor``: the user's id and name
+    among the rest), their device and their access token."""
+
+    caller: Requester
     device_id: str
     token: str
 
@@ -76,11 +91,24 @@ def resolve(request: Request, session: Session, *, hold: bool = False) -> Matrix
     instance = get_instance(request)
     info = get_request_info(request)
     with transaction(session, read_only=True, hold=hold):
-        try:
-            caller, signed_in = session_caller_with(session, instance, token, info, _WITH_DEVICE)
-        except (NotAuthenticated, MfaRequired):
-            raise MatrixError(401, "M_UNKNOWN_TOKEN", UNKNOWN_TOKEN) from None
-        request.state.user_id = caller.user.id  # for the access log
+        # Core rows for a plainly active session with a device (``identity.callers``); anything
+        # else the full way, which refuses (and records an idle session ended) as it always did.
+        found = callers.by_session(
+            session, token, idle_timeout=instance.auth.idle_timeout, statement=_PLAIN_WITH_DEVICE
+        )
+        caller: Requester
+        if found is not None and found.extra is not None:
+            caller = Requester(actor=found.actor, session_id=found.session_id, request=info)
+            touch, device = found.touch, found.extra
+        else:
+            try:
+                caller, signed_in = session_caller_with(
+                    session, instance, token, info, _WITH_DEVICE
+                )
+            except (NotAuthenticated, MfaRequired):
+                raise MatrixError(401, "M_UNKNOWN_TOKEN", UNKNOWN_TOKEN) from None
+            touch, device = signed_in.touch, signed_in.extra
+        request.state.user_id = caller.actor.user_id  # for the access log
         gate.require_credentials(
             session=session,
             actor=caller.actor,
@@ -88,8 +116,8 @@ def resolve(request: Request, session: Session, *, hold: bool = False) -> Matrix
             operation=f"{request.method} {request.url.path}",
             context=caller.context,
         )
-        device_id = str(signed_in.extra)
-    record_seen(session, signed_in.touch)
+        device_id = str(device)
+    record_seen(session, touch)
     return MatrixCaller(caller=caller, device_id=device_id, token=token)
 
 

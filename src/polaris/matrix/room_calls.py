@@ -53,7 +53,7 @@ class Call:
         self.session = session
         self.instance: Instance = request.app.state.instance
         self.server = server_name(self.instance.settings, request)
-        self.me = user_id(caller.caller.user.username, self.server)
+        self.me = user_id(caller.caller.actor.username, self.server)
         self.actor = caller.caller.actor
         self.context = caller.caller.context
 

@@ -43,6 +43,6 @@ def unstable(router: APIRouter, path: str, *methods: str) -> Callable[[Endpoint]
 def own(caller: MatrixCaller, request: Request, matrix_id: str, what: str) -> None:
     """Refuse an operation on another user's ``what`` (filters, account data)."""
     instance = request.app.state.instance
-    mine = user_id(caller.caller.user.username, server_name(instance.settings, request))
+    mine = user_id(caller.caller.actor.username, server_name(instance.settings, request))
     if matrix_id != mine:
         raise MatrixError(403, "M_FORBIDDEN", f"cannot use another user's {what}")
