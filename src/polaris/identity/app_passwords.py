@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from polaris.access.policy import Actor
 from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.errors import NotAuthenticated, NotFound, Throttled, ValidationFailed
-from polaris.identity import auth, throttle
+from polaris.identity import auth, callers, callers_repo, throttle
 from polaris.identity.actors import RequestInfo
 from polaris.identity.facts import stamp_column
 from polaris.identity.models import AppPassword, User
@@ -162,6 +163,49 @@ def resolve(
         session, config, keys, request, "auth.app_password_failed", name, "bad_app_password"
     )
     raise NotAuthenticated("wrong username or app password", code="invalid_credentials")
+
+
+@dataclass(frozen=True)
+class PlainCaller:
+    """A live app password's caller read as plain rows (:func:`resolve_plain`)."""
+
+    actor: Actor
+    password_id: int
+    username: str
+    touch_due: bool
+    failures_to_clear: bool
+
+
+def resolve_plain(
+    *, session: Session, username: str, secret: str, request: RequestInfo
+) -> PlainCaller | None:
+    """:func:`resolve` in SQLAlchemy Core (``identity.callers``) for a plainly valid app
+    password: its owner's actor from one row, no ORM objects. None for anything else (throttled,
+    unknown, revoked, another user's, a disabled user), which :func:`resolve` then refuses,
+    throttles and audits exactly as it always did: this path decides nothing otherwise."""
+    now = utcnow()
+    name = normalise_username(username)[: auth.MAX_LOGGED_USERNAME]
+    try:
+        failures = throttle.check(
+            session=session, keys=throttle_keys(name, request.source_address), now=now
+        )
+    except Throttled:
+        return None
+    row = callers_repo.plain_app_password(session, digest(secret))
+    if row is None or row.revoked_at is not None or row.disabled_at is not None:
+        return None
+    if row.username != name:
+        return None
+    actor = callers.actor_of_row(
+        session, row, auth_factors="app_password", token_scopes=frozenset({row.scope})
+    )
+    return PlainCaller(
+        actor=actor,
+        password_id=row.password_id,
+        username=row.username,
+        touch_due=due(row.last_used_at, now),
+        failures_to_clear=failures,
+    )
 
 
 def throttle_keys(username: str, source_address: str | None) -> list[str]:

@@ -43,7 +43,8 @@ class Resolved:
     extra: Any = None
 
 
-def _actor(session: Session, row: Any, **how: Any) -> Actor:
+def actor_of_row(session: Session, row: Any, **how: Any) -> Actor:
+    """The actor of a row read by a ``callers_repo`` plain statement (its owner's columns)."""
     return actor_of(
         session=session,
         user_id=row.user_id,
@@ -73,7 +74,7 @@ def by_token(session: Session, secret: str) -> Resolved | None:
         now=now,
     ):
         return None
-    actor = _actor(session, row, auth_factors="token", token_scopes=frozenset(row.scopes))
+    actor = actor_of_row(session, row, auth_factors="token", token_scopes=frozenset(row.scopes))
     touch = Touch("token", row.token_id, now) if due(row.last_used_at, now) else None
     return Resolved(actor=actor, session_id=None, touch=touch)
 
@@ -95,7 +96,7 @@ def by_session(
     state = state_of(row, owner_disabled_at=row.disabled_at, now=now, idle_timeout=idle_timeout)
     if state is not SessionState.ACTIVE:
         return None
-    actor = _actor(session, row, auth_factors=row.auth_factors, session_id=row.session_id)
+    actor = actor_of_row(session, row, auth_factors=row.auth_factors, session_id=row.session_id)
     touch = Touch("session", row.session_id, now) if due(row.last_seen_at, now) else None
     extra = row.extra if statement is not None else None
     return Resolved(actor=actor, session_id=row.session_id, touch=touch, extra=extra)

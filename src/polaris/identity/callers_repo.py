@@ -19,7 +19,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from polaris.identity.facts import stamp_column
-from polaris.identity.models import ApiToken, Role, User, UserSession
+from polaris.identity.models import ApiToken, AppPassword, Role, User, UserSession
 
 #: A column of a token or session row, as ``_plain`` takes it.
 _Column = QueryableAttribute[Any] | ColumnElement[Any]
@@ -84,6 +84,20 @@ _PLAIN_SESSION = _plain(
     UserSession.ended_at,
     owner=UserSession.user_id,
 ).where(UserSession.id == bindparam("session_id"))
+
+
+_PLAIN_APP_PASSWORD = _plain(
+    AppPassword.id.label("password_id"),
+    AppPassword.scope,
+    AppPassword.last_used_at,
+    AppPassword.revoked_at,
+    owner=AppPassword.user_id,
+).where(AppPassword.secret_hash == bindparam("secret_hash"))
+
+
+def plain_app_password(session: Session, secret_hash: str) -> AnyRow | None:
+    """The app password's scope, liveness and last use and its owner's actor columns, or None."""
+    return session.connection().execute(_PLAIN_APP_PASSWORD, {"secret_hash": secret_hash}).first()
 
 
 def plain_session_with(also: ColumnElement[Any]) -> AnySelect:
