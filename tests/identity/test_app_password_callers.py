@@ -48,7 +48,7 @@ def _issue(session: Session, username: str, scope: str = "write") -> tuple[int, 
     return issued.row.id, issued.secret
 
 
-def _plain(session: Session, username: str, secret: str) -> app_passwords.PlainCaller | None:
+def _plain(session: Session, username: str, secret: str) -> app_passwords.DeviceCaller | None:
     return app_passwords.resolve_plain(
         session=session, username=username, secret=secret, request=INFO
     )

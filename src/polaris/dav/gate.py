@@ -35,7 +35,7 @@ from polaris.db.uow import transaction
 from polaris.drive import stamps
 from polaris.errors import NotAuthenticated, PermissionDenied, Throttled
 from polaris.identity import app_passwords
-from polaris.identity.actors import RequestInfo, actor_context, actor_for
+from polaris.identity.actors import RequestInfo, actor_context
 from polaris.incident.service import CachedState
 from polaris.instance import Instance
 from polaris.web.logs import request_id_var
@@ -191,34 +191,16 @@ class DavGate:
         # Held (``uow.transaction``): the spaces and the path this request reads next go on in
         # the same read snapshot, not a transaction each.
         with transaction(session, read_only=True, hold=True):
-            # Core rows for a plainly valid app password; anything else the full way, which
-            # refuses, throttles and audits as it always did.
-            plain = app_passwords.resolve_plain(
-                session=session, username=username, secret=secret, request=info
+            # Core rows for a plainly valid app password, else the full way, which refuses,
+            # throttles and audits as it always did.
+            device = app_passwords.resolve_caller(
+                session=session,
+                config=self.instance.auth,
+                username=username,
+                secret=secret,
+                request=info,
             )
-            if plain is None:
-                found = app_passwords.resolve(
-                    session=session,
-                    config=self.instance.auth,
-                    username=username,
-                    secret=secret,
-                    request=info,
-                )
-                actor = actor_for(
-                    session=session,
-                    user=found.user,
-                    auth_factors="app_password",
-                    token_scopes=frozenset({found.row.scope}),
-                    stamp=found.stamp,
-                )
-                plain = app_passwords.PlainCaller(
-                    actor=actor,
-                    password_id=found.row.id,
-                    username=found.user.username,
-                    touch_due=found.touch_due,
-                    failures_to_clear=found.failures_to_clear,
-                )
-            actor = plain.actor
+            actor = device.actor
             context = actor_context(actor, info)
             gate.require_credentials(
                 session=session,
@@ -227,11 +209,11 @@ class DavGate:
                 operation=f"{method} {environ['PATH_INFO']}",
                 context=context,
             )
-        if plain.touch_due or plain.failures_to_clear:
+        if device.touch_due or device.failures_to_clear:
             with transaction(session):
-                app_passwords.touch(session, plain.password_id)
-                if plain.failures_to_clear:
-                    app_passwords.clear_failures(session, plain.username, info.source_address)
+                app_passwords.touch(session, device.password_id)
+                if device.failures_to_clear:
+                    app_passwords.clear_failures(session, device.username, info.source_address)
         return DavRequest(instance=self.instance, session=session, actor=actor, context=context)
 
     def _respond(

@@ -27,7 +27,7 @@ from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.errors import NotAuthenticated, NotFound, Throttled, ValidationFailed
 from polaris.identity import auth, callers, callers_repo, throttle
-from polaris.identity.actors import RequestInfo
+from polaris.identity.actors import RequestInfo, actor_for
 from polaris.identity.facts import stamp_column
 from polaris.identity.models import AppPassword, User
 from polaris.identity.seen import due
@@ -166,8 +166,9 @@ def resolve(
 
 
 @dataclass(frozen=True)
-class PlainCaller:
-    """A live app password's caller read as plain rows (:func:`resolve_plain`)."""
+class DeviceCaller:
+    """A device signed in with a live app password: the actor ``access`` decides on, and what
+    the gate writes after (the last use, a run of failures to clear)."""
 
     actor: Actor
     password_id: int
@@ -178,7 +179,7 @@ class PlainCaller:
 
 def resolve_plain(
     *, session: Session, username: str, secret: str, request: RequestInfo
-) -> PlainCaller | None:
+) -> DeviceCaller | None:
     """:func:`resolve` in SQLAlchemy Core (``identity.callers``) for a plainly valid app
     password: its owner's actor from one row, no ORM objects. None for anything else (throttled,
     unknown, revoked, another user's, a disabled user), which :func:`resolve` then refuses,
@@ -199,12 +200,40 @@ def resolve_plain(
     actor = callers.actor_of_row(
         session, row, auth_factors="app_password", token_scopes=frozenset({row.scope})
     )
-    return PlainCaller(
+    return DeviceCaller(
         actor=actor,
         password_id=row.password_id,
         username=row.username,
         touch_due=due(row.last_used_at, now),
         failures_to_clear=failures,
+    )
+
+
+def resolve_caller(
+    *, session: Session, config: auth.AuthConfig, username: str, secret: str, request: RequestInfo
+) -> DeviceCaller:
+    """The caller of an app password: from plain rows when it is plainly valid
+    (:func:`resolve_plain`), else the full way (:func:`resolve`), which refuses, throttles and
+    audits (``NotAuthenticated``, ``Throttled``)."""
+    plain = resolve_plain(session=session, username=username, secret=secret, request=request)
+    if plain is not None:
+        return plain
+    found = resolve(
+        session=session, config=config, username=username, secret=secret, request=request
+    )
+    actor = actor_for(
+        session=session,
+        user=found.user,
+        auth_factors="app_password",
+        token_scopes=frozenset({found.row.scope}),
+        stamp=found.stamp,
+    )
+    return DeviceCaller(
+        actor=actor,
+        password_id=found.row.id,
+        username=found.user.username,
+        touch_due=found.touch_due,
+        failures_to_clear=found.failures_to_clear,
     )
 
 

@@ -10,6 +10,7 @@ them apart from the web nodes, against the same PostgreSQL (claims use ``SKIP LO
 """
 
 from polaris.jobs.models import Job, JobStatus
+from polaris.jobs.queries import get_job, jobs_for_subject, jobs_for_subjects, queue_summary
 from polaris.jobs.service import (
     BatchJob,
     BatchOutcome,
@@ -20,11 +21,7 @@ from polaris.jobs.service import (
     batch_handler,
     enqueue,
     enqueue_keyed,
-    get_job,
     handler,
-    jobs_for_subject,
-    jobs_for_subjects,
-    queue_summary,
     run_one,
     run_pending,
 )
