@@ -146,6 +146,19 @@ def test_keyed_jobs_enqueued_together_skip_queued_keys_and_repeats(instance: Ins
     assert queued != 0
 
 
+def test_keyed_jobs_past_one_statements_rows_count_only_the_new(instance: Instance) -> None:
+    """More rows than one ``INSERT`` takes (``repo._ROWS_A_STATEMENT``), some keys queued."""
+    for n in range(0, 1200, 100):
+        enqueue(instance, "test.echo", {"text": str(n)}, key=f"echo:many:{n}")
+    session = instance.sessions()
+    with transaction(session):
+        wanted = [jobs.KeyedJob(f"echo:many:{n}", {"text": str(n)}) for n in range(1200)]
+        assert jobs.enqueue_keyed(session, "test.echo", wanted) == 1200 - 12
+    with transaction(session):
+        assert jobs.queue_summary(session).counts.get("queued") == 1200
+    session.close()
+
+
 def test_workers_are_woken_when_the_jobs_commit_not_when_a_keyed_savepoint_ends(
     instance: Instance,
 ) -> None:

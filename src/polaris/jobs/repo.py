@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -165,13 +166,25 @@ _ROWS_A_STATEMENT = 500
 
 
 def insert_new_keys(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert keyed job rows in one statement, skipping keys already taken; how many went in."""
-    dialect = session.get_bind().dialect.name
+    """Insert keyed job rows (each with the same keys), skipping keys already taken; how many
+    went in. One prebuilt statement, executed for all rows at once: SQLAlchemy sends them as
+    multi-row ``INSERT``s of up to :data:`_ROWS_A_STATEMENT` ("insertmanyvalues"). A statement
+    made with ``.values(rows)`` was compiled afresh at every call (a consumer's pass after each
+    upload or message: 2 ms of its CPU under a profiler)."""
+    if not rows:
+        return 0
+    statement = _keyed_insert(session.get_bind().dialect.name)
+    return len(session.execute(statement, rows).all())
+
+
+@functools.cache
+def _keyed_insert(dialect: str) -> Any:
+    """``INSERT INTO job … ON CONFLICT (key) DO NOTHING RETURNING id`` for ``dialect``."""
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     table = cast(Table, Job.__table__)
-    added = 0
-    for start in range(0, len(rows), _ROWS_A_STATEMENT):
-        statement = insert_(table).values(rows[start : start + _ROWS_A_STATEMENT])
-        statement = statement.on_conflict_do_nothing(index_elements=[table.c.key])
-        added += len(session.execute(statement.returning(table.c.id)).all())
-    return added
+    return (
+        insert_(table)
+        .on_conflict_do_nothing(index_elements=[table.c.key])
+        .returning(table.c.id)
+        .execution_options(insertmanyvalues_page_size=_ROWS_A_STATEMENT)
+    )
