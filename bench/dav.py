@@ -154,13 +154,20 @@ def rclone(client: Rclone, target: Target, home: Path, *args: str) -> None:
         raise RuntimeError(f"{target.name}: rclone {args[0]} failed: {run.stderr[-2000:]}")
 
 
-def measure(client: Rclone, target: Target, source: Path, work: Path, files: int) -> list[str]:
+def measure(
+    client: Rclone, target: Target, source: Path, work: Path, files: int, settle: float = 0.0
+) -> list[str]:
+    """Up, then down; ``settle`` seconds between them, so that the work the upload left
+    running in the server (index passes, the change stream's consumers) is not counted in the
+    download's CPU and time."""
     rows = []
     down = work / f"down-{target.name.replace(' ', '-')}"
     for direction, args in (
         ("up", ("copy", str(source), "T:bench")),
         ("down", ("copy", "T:bench", str(down))),
     ):
+        if direction == "down" and settle > 0:
+            time.sleep(settle)
         cpu, start = cpu_seconds(target.pid), time.monotonic()
         rclone(client, target, work, *args)
         wall, used = time.monotonic() - start, cpu_seconds(target.pid) - cpu
@@ -322,6 +329,12 @@ def main() -> None:
         "--workers", type=int, default=1, help="`polaris serve --workers` (one per core)"
     )
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds between Polaris's upload and its download (the upload's background work)",
+    )
+    parser.add_argument(
         "--database",
         choices=("sqlite", "postgresql"),
         default="sqlite",
@@ -350,7 +363,7 @@ def main() -> None:
         with polaris(work, options.workers, options.database) as target:
             target.name += f" ({options.workers} workers)" if options.workers > 1 else ""
             target.name += ", PostgreSQL" if options.database == "postgresql" else ""
-            rows += measure(client, target, source, work, options.files)
+            rows += measure(client, target, source, work, options.files, options.settle)
         folder = work / "wsgidav-folder"
         folder.mkdir()
         port = free_port()
