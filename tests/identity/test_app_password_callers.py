@@ -1,7 +1,7 @@
-"""An app password's caller read as plain rows (``app_passwords.resolve_plain``, WebDAV's hot
-path): the same actor as the full way for a plainly valid password, and None, for the full way
-to refuse and audit, for everything else: wrong secret, another user's name, revoked, a disabled
-user, a throttled account."""
+"""An app password's caller read as plain rows (``app_passwords.resolve``, WebDAV's hot path):
+the same actor as ``actor_for`` makes from the user's ORM row for a valid password, and a
+refusal for everything else: wrong secret, another user's name, revoked, a disabled user, a
+throttled account."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from polaris.clock import utcnow
+from polaris.errors import NotAuthenticated, Throttled
 from polaris.identity import app_passwords, throttle
 from polaris.identity.actors import RequestInfo, actor_for
 from polaris.identity.models import User
@@ -48,54 +49,54 @@ def _issue(session: Session, username: str, scope: str = "write") -> tuple[int, 
     return issued.row.id, issued.secret
 
 
-def _plain(session: Session, username: str, secret: str) -> app_passwords.DeviceCaller | None:
-    return app_passwords.resolve_plain(
-        session=session, username=username, secret=secret, request=INFO
+def _resolve(session: Session, username: str, secret: str) -> app_passwords.DeviceCaller:
+    return app_passwords.resolve(
+        session=session, config=auth_config(), username=username, secret=secret, request=INFO
     )
 
 
-def test_a_valid_password_gives_the_actor_the_full_way_gives(session: Session) -> None:
+def test_a_valid_password_gives_the_actor_of_the_users_row(session: Session) -> None:
     password_id, secret = _issue(session, "hc.a1", scope="read")
-    plain = _plain(session, "HC.A1", secret)  # names are matched as the full way matches them
-    assert plain is not None
-    found = app_passwords.resolve(
-        session=session, config=auth_config(), username="hc.a1", secret=secret, request=INFO
-    )
+    device = _resolve(session, "HC.A1", secret)  # names are matched normalised
     full = actor_for(
         session=session,
-        user=found.user,
+        user=_user(session, "hc.a1"),
         auth_factors="app_password",
-        token_scopes=frozenset({found.row.scope}),
-        stamp=found.stamp,
+        token_scopes=frozenset({"read"}),
     )
-    assert plain.actor == full
-    assert plain.actor.token_scopes == frozenset({"read"})
-    assert (plain.password_id, plain.username) == (password_id, "hc.a1")
-    assert plain.touch_due is found.touch_due is True  # never used yet
-    assert plain.failures_to_clear is found.failures_to_clear is False
+    assert device.actor == full
+    assert device.actor.token_scopes == frozenset({"read"})
+    assert (device.password_id, device.username) == (password_id, "hc.a1")
+    assert device.touch_due is True  # never used yet
+    assert device.failures_to_clear is False
 
 
-def test_anything_but_a_plainly_valid_password_is_left_to_the_full_way(session: Session) -> None:
+def test_anything_but_a_valid_password_is_refused(session: Session) -> None:
     password_id, secret = _issue(session, "hc.a1")
-    assert _plain(session, "hc.a1", secret + "x") is None
-    assert _plain(session, "hc.a2", secret) is None  # another user's password
+    with pytest.raises(NotAuthenticated):
+        _resolve(session, "hc.a1", secret + "x")
+    with pytest.raises(NotAuthenticated):
+        _resolve(session, "hc.a2", secret)  # another user's password
     _, other = _issue(session, "hc.a2")
     user = _user(session, "hc.a2")
     user.disabled_at = utcnow()
     session.flush()
-    assert _plain(session, "hc.a2", other) is None
+    with pytest.raises(NotAuthenticated):
+        _resolve(session, "hc.a2", other)
     app_passwords.revoke(
         session=session, user=_user(session, "hc.a1"), password_id=password_id, context=SYSTEM
     )
     session.flush()
-    assert _plain(session, "hc.a1", secret) is None
+    with pytest.raises(NotAuthenticated):
+        _resolve(session, "hc.a1", secret)
 
 
-def test_a_throttled_account_is_left_to_the_full_way(session: Session) -> None:
+def test_a_throttled_account_is_refused(session: Session) -> None:
     _, secret = _issue(session, "si.a1")
     keys = app_passwords.throttle_keys("si.a1", INFO.source_address)
     config = auth_config()
     for _ in range(50):
         throttle.record_failure(session=session, keys=keys, now=utcnow(), policy=config.throttle)
     session.flush()
-    assert _plain(session, "si.a1", secret) is None
+    with pytest.raises(Throttled):
+        _resolve(session, "si.a1", secret)

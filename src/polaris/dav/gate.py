@@ -191,9 +191,7 @@ class DavGate:
         # Held (``uow.transaction``): the spaces and the path this request reads next go on in
         # the same read snapshot, not a transaction each.
         with transaction(session, read_only=True, hold=True):
-            # Core rows for a plainly valid app password, else the full way, which refuses,
-            # throttles and audits as it always did.
-            device = app_passwords.resolve_caller(
+            device = app_passwords.resolve(
                 session=session,
                 config=self.instance.auth,
                 username=username,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor
@@ -27,8 +27,7 @@ from polaris.audit import service as audit
 from polaris.clock import utcnow
 from polaris.errors import NotAuthenticated, NotFound, Throttled, ValidationFailed
 from polaris.identity import auth, callers, callers_repo, throttle
-from polaris.identity.actors import RequestInfo, actor_for
-from polaris.identity.facts import stamp_column
+from polaris.identity.actors import RequestInfo
 from polaris.identity.models import AppPassword, User
 from polaris.identity.seen import due
 from polaris.identity.tokens import digest
@@ -110,33 +109,29 @@ def revoke(*, session: Session, user: User, password_id: int, context: audit.Aud
     )
 
 
-_RESOLVE = (
-    select(AppPassword, User, stamp_column())
-    .join(User, User.id == AppPassword.user_id)
-    .where(AppPassword.secret_hash == bindparam("secret_hash"))
-)
-
-
 @dataclass(frozen=True)
-class AppPasswordCaller:
-    """A live app password, its user and the identity stamp read with them."""
+class DeviceCaller:
+    """A device signed in with a live app password: the actor ``access`` decides on, and what
+    the gate writes after (the last use, a run of failures to clear)."""
 
-    row: AppPassword
-    user: User
-    stamp: int | None
+    actor: Actor
+    password_id: int
+    username: str
     touch_due: bool
     #: Failures were counted against the account: the gate clears them (a write, so only then).
-    failures_to_clear: bool = False
+    failures_to_clear: bool
 
 
 def resolve(
     *, session: Session, config: auth.AuthConfig, username: str, secret: str, request: RequestInfo
-) -> AppPasswordCaller:
-    """The user whose live app password ``secret`` is, if ``username`` names them.
+) -> DeviceCaller:
+    """The caller whose live app password ``secret`` is, if ``username`` names them.
 
-    Anything else (unknown, revoked, another user's, a sign-in password, a disabled user) is
-    ``NotAuthenticated`` ``invalid_credentials``, throttled and audited after the rollback
-    (the caller's transaction must be a write one for the after-rollback effect to run).
+    Read in SQLAlchemy Core (``identity.callers``, as the API's read routes): the password, its
+    owner's actor columns and the identity stamp in one row, no ORM objects (WebDAV signs in
+    at every request). Anything else (unknown, revoked, another user's, a sign-in password, a
+    disabled user) is ``NotAuthenticated`` ``invalid_credentials``, throttled and audited after
+    the rollback.
     """
     now = utcnow()
     name = normalise_username(username)[: auth.MAX_LOGGED_USERNAME]
@@ -148,93 +143,27 @@ def resolve(
             session, config, keys, request, "auth.app_password_throttled", name, "throttled"
         )
         raise
-    found = session.execute(_RESOLVE, {"secret_hash": digest(secret)}).one_or_none()
-    if found is not None:
-        row, user, stamp = found
-        if row.revoked_at is None and user.disabled_at is None and user.username == name:
-            return AppPasswordCaller(
-                row=row,
-                user=user,
-                stamp=stamp,
-                touch_due=due(row.last_used_at, now),
-                failures_to_clear=failures,
-            )
+    row = callers_repo.plain_app_password(session, digest(secret))
+    if (
+        row is not None
+        and row.revoked_at is None
+        and row.disabled_at is None
+        and row.username == name
+    ):
+        actor = callers.actor_of_row(
+            session, row, auth_factors="app_password", token_scopes=frozenset({row.scope})
+        )
+        return DeviceCaller(
+            actor=actor,
+            password_id=row.password_id,
+            username=row.username,
+            touch_due=due(row.last_used_at, now),
+            failures_to_clear=failures,
+        )
     auth.after_failure(
         session, config, keys, request, "auth.app_password_failed", name, "bad_app_password"
     )
     raise NotAuthenticated("wrong username or app password", code="invalid_credentials")
-
-
-@dataclass(frozen=True)
-class DeviceCaller:
-    """A device signed in with a live app password: the actor ``access`` decides on, and what
-    the gate writes after (the last use, a run of failures to clear)."""
-
-    actor: Actor
-    password_id: int
-    username: str
-    touch_due: bool
-    failures_to_clear: bool
-
-
-def resolve_plain(
-    *, session: Session, username: str, secret: str, request: RequestInfo
-) -> DeviceCaller | None:
-    """:func:`resolve` in SQLAlchemy Core (``identity.callers``) for a plainly valid app
-    password: its owner's actor from one row, no ORM objects. None for anything else (throttled,
-    unknown, revoked, another user's, a disabled user), which :func:`resolve` then refuses,
-    throttles and audits exactly as it always did: this path decides nothing otherwise."""
-    now = utcnow()
-    name = normalise_username(username)[: auth.MAX_LOGGED_USERNAME]
-    try:
-        failures = throttle.check(
-            session=session, keys=throttle_keys(name, request.source_address), now=now
-        )
-    except Throttled:
-        return None
-    row = callers_repo.plain_app_password(session, digest(secret))
-    if row is None or row.revoked_at is not None or row.disabled_at is not None:
-        return None
-    if row.username != name:
-        return None
-    actor = callers.actor_of_row(
-        session, row, auth_factors="app_password", token_scopes=frozenset({row.scope})
-    )
-    return DeviceCaller(
-        actor=actor,
-        password_id=row.password_id,
-        username=row.username,
-        touch_due=due(row.last_used_at, now),
-        failures_to_clear=failures,
-    )
-
-
-def resolve_caller(
-    *, session: Session, config: auth.AuthConfig, username: str, secret: str, request: RequestInfo
-) -> DeviceCaller:
-    """The caller of an app password: from plain rows when it is plainly valid
-    (:func:`resolve_plain`), else the full way (:func:`resolve`), which refuses, throttles and
-    audits (``NotAuthenticated``, ``Throttled``)."""
-    plain = resolve_plain(session=session, username=username, secret=secret, request=request)
-    if plain is not None:
-        return plain
-    found = resolve(
-        session=session, config=config, username=username, secret=secret, request=request
-    )
-    actor = actor_for(
-        session=session,
-        user=found.user,
-        auth_factors="app_password",
-        token_scopes=frozenset({found.row.scope}),
-        stamp=found.stamp,
-    )
-    return DeviceCaller(
-        actor=actor,
-        password_id=found.row.id,
-        username=found.user.username,
-        touch_due=found.touch_due,
-        failures_to_clear=found.failures_to_clear,
-    )
 
 
 def throttle_keys(username: str, source_address: str | None) -> list[str]:

@@ -45,13 +45,18 @@ def for_subjects(session: Session, subject_type: str, subject_ids: Sequence[int]
     return found
 
 
-def any_due(session: Session, *, kinds: Sequence[str], now: dt.datetime) -> bool:
-    """Whether :func:`claim_next` would find a job, read without claiming (a read-only
-    transaction: on SQLite it takes no writer lock)."""
-    due = or_(
+def _due(now: dt.datetime) -> Any:
+    """A job a worker may take: queued and due, or running with its lease run out."""
+    return or_(
         and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
         and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
     )
+
+
+def any_due(session: Session, *, kinds: Sequence[str], now: dt.datetime) -> bool:
+    """Whether :func:`claim_next` would find a job, read without claiming (a read-only
+    transaction: on SQLite it takes no writer lock)."""
+    due = _due(now)
     return session.scalar(select(Job.id).where(due, Job.kind.in_(kinds)).limit(1)) is not None
 
 
@@ -68,10 +73,7 @@ def claim_next(
     ``SKIP LOCKED`` lets workers on PostgreSQL claim side by side without waiting on each other;
     SQLite ignores it, its transactions being serial anyway.
     """
-    due = or_(
-        and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
-        and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
-    )
+    due = _due(now)
     job = session.scalars(
         select(Job)
         .where(due, Job.kind.in_(kinds))
@@ -104,10 +106,7 @@ def claim_more(
     does one: for a batch handler, in the transaction of that first claim."""
     if limit <= 0:
         return []
-    due = or_(
-        and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
-        and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
-    )
+    due = _due(now)
     found = session.scalars(
         select(Job)
         .where(due, Job.kind == kind)

@@ -269,6 +269,16 @@ class _Gathering(Exception):
     """A batch claimed and then let go (rolled back) to gather company (``jobs.gathering``)."""
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """What one claim took: jobs of ``kind`` (one, or a batch for a batch handler; none when
+    the claimed jobs were given up), each with its payload."""
+
+    kind: str
+    contexts: list[JobContext]
+    payloads: dict[int, Payload]
+
+
 def run_one(
     instance: Instance, *, worker: str | None = None, gathering: Gathering | None = None
 ) -> bool:
@@ -282,56 +292,42 @@ def run_one(
         kinds = [kind for kind in kinds if kind not in resting]
     if not kinds:
         return False
-    lease = dt.timedelta(seconds=instance.settings.jobs.lease_seconds)
     try:
-        claimed = _claim(instance, kinds, lease, worker, gathering)
+        claim = _claim(instance, kinds, worker, gathering)
     except _Gathering:
         return True
-    if claimed is None:
+    if claim is None:
         return False
-    job, batch, payloads = claimed
-    if job is None:
+    if claim.kind in _BATCH_HANDLERS:
+        if claim.contexts:
+            _run_batch(instance, claim.kind, claim.contexts, claim.payloads)
         return True
-    job_id, kind, attempt, max_attempts, payload = job
-    if kind in _BATCH_HANDLERS:
-        if batch:
-            _run_batch(instance, kind, batch, payloads)
-        return True
-    context = JobContext(
-        instance=instance,
-        job_id=job_id,
-        attempt=attempt,
-        worker=worker,
-        max_attempts=max_attempts,
-    )
+    for context in claim.contexts:  # one, or none when it was given up
+        _run(context, claim.kind, claim.payloads[context.job_id])
+    return True
+
+
+def _run(context: JobContext, kind: str, payload: Payload) -> None:
+    """Run one claimed job and record its outcome."""
     try:
         result = _HANDLERS[kind](context, payload)
     except PermanentError as error:
         _finish(context, status=JobStatus.FAILED, error=str(error) or type(error).__name__)
     except Exception as error:  # a failing job must never stop its worker
-        log.warning("job %s (%s) attempt %s failed: %r", job_id, kind, attempt, error)
+        log.warning(
+            "job %s (%s) attempt %s failed: %r", context.job_id, kind, context.attempt, error
+        )
         _retry_or_fail(context, error)
     else:
         _finish(context, status=JobStatus.DONE, result=result, error=None)
-    return True
-
-
-_Claimed = tuple[tuple[int, str, int, int, Payload] | None, list["JobContext"], dict[int, Payload]]
 
 
 def _claim(
-    instance: Instance,
-    kinds: list[str],
-    lease: dt.timedelta,
-    worker: str,
-    gathering: Gathering | None,
-) -> _Claimed | None:
-    """The next due job (id, kind, attempt, most attempts, payload), or with a batch handler
-    the batch's contexts and payloads, claimed in one transaction; None when none is due, a
-    job of None when it was given up. Raises ``_Gathering`` (the claim rolled back) for a batch
-    that ``gathering`` holds back."""
-    batch: list[JobContext] = []
-    payloads: dict[int, Payload] = {}
+    instance: Instance, kinds: list[str], worker: str, gathering: Gathering | None
+) -> _Claim | None:
+    """The next due job, or with a batch handler a batch of them, claimed in one transaction;
+    None when none is due. Raises ``_Gathering`` (the claim rolled back) for a batch that
+    ``gathering`` holds back."""
     # A look first, read-only: a worker is woken by every job queued in its process, and
     # most wake-ups under a stream of uploads or messages find only kinds that are gathering
     # (``gathering``) or nothing. A claim's write transaction for each of them held SQLite's
@@ -343,36 +339,36 @@ def _claim(
                 return None
     finally:
         session.close()
+    lease = dt.timedelta(seconds=instance.settings.jobs.lease_seconds)
     with unit_of_work(instance.sessions) as session:
         now = utcnow()
         job = repo.claim_next(session, kinds=kinds, now=now, lease_until=now + lease, worker=worker)
         if job is None:
             return None
-        job_id, kind, attempt, max_attempts = job.id, job.kind, job.attempts, job.max_attempts
-        payload = dict(job.payload)
-        if kind in _BATCH_HANDLERS:
-            size = _BATCH_HANDLERS[kind][1]
-            more = repo.claim_more(
+        claimed = [job]
+        if job.kind in _BATCH_HANDLERS:
+            size = _BATCH_HANDLERS[job.kind][1]
+            claimed += repo.claim_more(
                 session,
-                kind=kind,
+                kind=job.kind,
                 now=now,
                 lease_until=now + lease,
                 worker=worker,
                 limit=size - 1,
             )
             if gathering is not None and gathering.holds(
-                kind, queued_at=job.created_at, attempt=attempt, full=len(more) + 1 >= size
+                job.kind, queued_at=job.created_at, attempt=job.attempts, full=len(claimed) >= size
             ):
                 raise _Gathering  # rolls the claim back: the jobs stay queued, keys and all
-            batch = [
+        return _Claim(
+            kind=job.kind,
+            contexts=[
                 JobContext(instance, j.id, j.attempts, worker, j.max_attempts)
-                for j in [job, *more]
+                for j in claimed
                 if not _given_up(j, now)
-            ]
-            payloads = {j.id: dict(j.payload) for j in [job, *more]}
-        elif _given_up(job, now):
-            return None, batch, payloads
-    return (job_id, kind, attempt, max_attempts, payload), batch, payloads
+            ],
+            payloads={j.id: dict(j.payload) for j in claimed},
+        )
 
 
 def _given_up(job: Job, now: dt.datetime) -> bool:

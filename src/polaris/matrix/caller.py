@@ -42,20 +42,16 @@ from polaris.web.matrix_errors import MatrixError
 
 UNKNOWN_TOKEN = "unknown or expired access token"  # noqa: S105 - a message, not a secret
 
-#: The session with its Matrix device's id (NULL for a session that is not a Matrix login).
-_WITH_DEVICE = live_statement(
+#: A session's Matrix device id (NULL for a session that is not a Matrix login).
+_DEVICE = (
     select(MatrixDevice.device_id)
     .where(MatrixDevice.session_id == UserSession.id)
     .scalar_subquery()
 )
-
-
-#: The same, in SQLAlchemy Core (``identity.callers``): the hot path of every Matrix request.
-_PLAIN_WITH_DEVICE = plain_session_with(
-    select(MatrixDevice.device_id)
-    .where(MatrixDevice.session_id == UserSession.id)
-    .scalar_subquery()
-)
+#: The session with its device, as the ORM's rows (the full way) and as Core's (the hot path
+#: of every Matrix request: ``identity.callers``).
+_WITH_DEVICE = live_statement(_DEVICE)
+_PLAIN_WITH_DEVICE = plain_session_with(_DEVICE)
 
 
 @dataclass(frozen=True)
