@@ -38,6 +38,7 @@ from polaris.deps import (
 from polaris.errors import PolarisError
 from polaris.identity.actors import RequestInfo
 from polaris.instance import Instance
+from polaris.web import lanes
 from polaris.web.params import Position
 
 router = APIRouter()
@@ -160,8 +161,8 @@ async def long_poll(
     settle = time.monotonic() + SETTLE_SECONDS
     follow = TypingFollow(typing_room, typing_serial)
     while True:
-        found, page = await run_in_threadpool(read_sync, instance, caller.actor, position, hub)
-        found.typing = await run_in_threadpool(follow.news, hub, page.rooms, caller.actor.user_id)
+        found, page = await lanes.SYNC.run(read_sync, instance, caller.actor, position, hub)
+        found.typing = await lanes.SYNC.run(follow.news, hub, page.rooms, caller.actor.user_id)
         now = time.monotonic()
         pending = page.pending
         done = now >= deadline and (not pending or now >= settle)
@@ -238,11 +239,11 @@ async def socket(websocket: WebSocket, since: int | None = None, typing: int | N
     try:
         while not closed.done():
             try:
-                found, page = await run_in_threadpool(read_sync, instance, actor, position, hub)
+                found, page = await lanes.SYNC.run(read_sync, instance, actor, position, hub)
             except PolarisError as error:
                 await websocket.close(code=4410 if error.status == 410 else 4400)
                 return
-            found.typing = await run_in_threadpool(follow.news, hub, page.rooms, actor.user_id)
+            found.typing = await lanes.SYNC.run(follow.news, hub, page.rooms, actor.user_id)
             if found.events or found.typing:
                 await websocket.send_text(found.model_dump_json())
             if hub.released:  # the server is stopping: the page reconnects

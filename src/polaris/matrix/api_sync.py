@@ -28,6 +28,7 @@ from polaris.matrix import sync, sync_filter
 from polaris.matrix.caller import MatrixCaller, resolve
 from polaris.matrix.ids import server_name
 from polaris.matrix.routing import CLIENT_PREFIXES
+from polaris.web import lanes
 
 router = APIRouter(include_in_schema=False)
 
@@ -85,7 +86,7 @@ async def get_sync(
         user_id = caller.caller.actor.user_id
         return caller, at, live.quiet(user_id, at.position, head, at.serial), wanted, head
 
-    caller, token, rooms, wanted, head = await run_in_threadpool(start)
+    caller, token, rooms, wanted, head = await lanes.SYNC.run(start)
     user_id = caller.caller.actor.user_id
     who = sync.Caller(
         session=session,
@@ -106,7 +107,9 @@ async def get_sync(
                     token.position, remaining, rooms=rooms, user_id=user_id,
                     serial=token.serial,
                 )  # fmt: skip
-        result = await run_in_threadpool(build, token)
+        # An incremental sync in the syncs' lane (``web.lanes``); an initial one, which can be
+        # large, on the shared pool.
+        result = await (lanes.SYNC.run if token is not None else run_in_threadpool)(build, token)
         if result.rooms is not None:
             live.remember(who.actor.user_id, result.token.position, result.rooms)
         remaining = deadline - loop.time()
