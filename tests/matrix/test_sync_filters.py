@@ -159,3 +159,32 @@ def test_a_read_marker_reaches_the_users_other_device_at_once(
         e for e in theirs["rooms"]["join"][room]["account_data"]["events"]
         if e["type"] == "m.fully_read" and e["content"]["event_id"] == event_id
     ]  # fmt: skip
+
+
+def test_room_account_data_reaches_the_other_device_once_and_only_when_changed(
+    matrix_server: Server, tokens: dict[str, str], room: str
+) -> None:
+    """A put of room account data wakes the user's other syncs with it; an incremental sync
+    after that which brings only a message does not repeat it (Matrix gives what changed)."""
+    desk, phone, other = tokens["hc.a1"], tokens["hc.a1 phone"], tokens["hc.b1"]
+    me = q(f"@hc.a1:{SERVER}")
+    since = sync(matrix_server, desk)["next_batch"]
+    tag = {"tags": {"u.केस": {"order": 0.5}}}
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(sync, matrix_server, desk, f"since={since}&timeout=60000")
+        status, _ = call(
+            matrix_server, "PUT", f"{V3}/user/{me}/rooms/{q(room)}/account_data/m.tag",
+            tag, token=phone,
+        )  # fmt: skip
+        assert status == 200
+        answer = waiting.result(timeout=60)
+    data = answer["rooms"]["join"][room]["account_data"]["events"]
+    assert {"type": "m.tag", "content": tag} in data
+    send(matrix_server, other, room, "t-after-tag", "फिर से")
+    later = sync(matrix_server, desk, f"since={answer['next_batch']}&timeout=0")
+    joined = later["rooms"]["join"][room]
+    assert [e["content"]["body"] for e in joined["timeline"]["events"]] == ["फिर से"]
+    assert joined["account_data"]["events"] == []
+    fresh = sync(matrix_server, desk)  # an initial sync gives it all again
+    fresh_data = fresh["rooms"]["join"][room]["account_data"]["events"]
+    assert {"type": "m.tag", "content": tag} in fresh_data

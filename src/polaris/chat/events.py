@@ -28,9 +28,9 @@ MESSAGE_REDACTED = "chat.message.redacted"
 #: Retention removed the text of messages (``chat.retention``): ``event_ids``.
 MESSAGE_PURGED = "chat.message.purged"
 RECEIPT_UPDATED = "chat.receipt.updated"
-#: A member's own read marker in a room moved (a Matrix client's ``m.fully_read``, kept as the
-#: member's room account data): ``user_id``. Only that member's Matrix syncs show it; the
-#: messenger's own sync does not carry it (``chat.sync.KINDS``).
+#: A member's own room account data changed: the read marker moved (a Matrix client's
+#: ``m.fully_read``) or a Matrix client put any other room account data: ``user_id``. Only that
+#: member's Matrix syncs show it; the messenger's own sync does not carry it (``chat.sync.KINDS``).
 MARKER_UPDATED = "chat.marker.updated"
 BROADCAST_ACKNOWLEDGED = "chat.broadcast.acknowledged"
 BROADCAST_REMINDED = "chat.broadcast.reminded"

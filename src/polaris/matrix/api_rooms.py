@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from polaris.chat import events as chat_events
 from polaris.chat import rooms as chat_rooms
 from polaris.chat.models import JOIN, ChatEvent, ChatMember
 from polaris.db.uow import transaction
@@ -324,10 +325,16 @@ async def put_room_account_data(
 
     def run() -> None:
         with call.in_room(room):
-            call.require(room)
+            found = call.require(room)
             settings_store.put_account_data(
                 session, user_id=call.actor.user_id, data_type=kind, content=content,
                 room_id=room,
+            )  # fmt: skip
+            # The user's other syncs show the change (an incremental sync gives only changed
+            # room account data).
+            chat_events.changed(
+                session, chat_events.MARKER_UPDATED, room_id=found.id,
+                actor_id=call.actor.user_id, user_id=call.actor.user_id,
             )  # fmt: skip
 
     await run_in_threadpool(run)

@@ -64,19 +64,23 @@ async def get_sync(
     def start() -> tuple[
         MatrixCaller, sync.Token | None, frozenset[int] | None, sync_filter.SyncFilter, int
     ]:
-        """Who calls (``caller.resolve``), then what committed before this request is in its
-        answer (read-your-writes), without waiting for the hub or the event runner to sequence
-        it: the caller's read transaction goes on to look for unsequenced events and read the
-        head, and only when some wait are they sequenced here (later reads follow a wake-up,
-        which the hub gives after sequencing). Then, for a client just answered that comes back
-        at once, the rooms to wait on when the hub's copy shows nothing for it since its token
+        """Who calls (``caller.resolve``), then, for a sync that may not wait (``timeout=0``, or an
+        initial one), what committed before this request is in its answer (read-your-writes),
+        without waiting for the hub or the event runner to sequence it: the caller's read
+        transaction goes on to look for unsequenced events and read the head, and only when some
+        wait are they sequenced here. A long-poll that may wait takes the hub's head instead (no
+        statement): what committed before it and is not in the hub's copy yet wakes it when the
+        hub has sequenced and read it (its commit wakes the hub), so it is answered all the same,
+        in the same order, a wake-up later. Then, for a client just answered that comes back at
+        once, the rooms to wait on when the hub's copy shows nothing for it since its token
         (``Hub.quiet``; None: read now). The same read transaction reads the request's filter (a
         stored one is a row)."""
         caller = resolve(request, session, hold=True)
         at = None if since is None or full_state else sync.parse_token(since)
+        may_wait = at is not None and timeout > 0
         with transaction(session, read_only=True):
             wanted = sync_filter.load(session, caller.caller.actor.user_id, filter)
-            pending, head = consumers.pending_and_head(session)
+            pending, head = (False, live.head) if may_wait else consumers.pending_and_head(session)
         if pending:
             consumers.sequence_pending(instance.sessions)
             with transaction(session, read_only=True):

@@ -16,9 +16,10 @@ rows from the lowest ``seq`` the batch names, per room, up to (not including) th
 a later stream event names are exactly the room's rows added since the token (``_new_rows``):
 each is given once, in order, however long the client was away, even when a batch ends between
 one transaction's stream events. A room the user joined in the batch comes with its full state;
-rooms left show the leave. A moved read marker (``chat.marker.updated``) brings the room with
-its account data. What of a filter applies is in ``matrix.sync_filter``; one room's part of the
-answer is built by ``matrix.sync_room``.
+rooms left show the leave. The user's room account data is given when it changed since the
+token (``chat.marker.updated``: a moved read marker or any other put), in an initial sync, and
+with a room joined in the batch. What of a filter applies is in ``matrix.sync_filter``; one
+room's part of the answer is built by ``matrix.sync_room``.
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def incremental(c: Caller, since: Token, *, committed: int | None = None) -> Res
     seqs: dict[int, list[int]] = defaultdict(list)
     mine: dict[int, list[int]] = defaultdict(list)
     read_by: dict[int, set[int]] = defaultdict(set)
-    marked: set[int] = set()  # rooms whose read marker (room account data) the user moved
+    marked: set[int] = set()  # rooms whose account data (the read marker among it) the user changed
     for event in found:
         room_id = event.subject_id
         seq, user = event.data.get("seq"), event.data.get("user_id")
@@ -362,6 +363,7 @@ def incremental(c: Caller, since: Token, *, committed: int | None = None) -> Res
         body["rooms"]["join"][matrix_id] = sync_room.joined_room(
             c, tr, room, state_rows=state_rows, timeline=timeline, limited=False,
             receipts=receipts, typing=room_id in typing_rooms, unread=unread.get(room_id, 0),
+            account_data=room_id in marked or bool(mine.get(room_id)),
         )  # fmt: skip
         has_data = True
     follow = frozenset(r for r, m in memberships.items() if m.membership in (JOIN, INVITE))

@@ -145,7 +145,11 @@ def joined_room(
     receipts: dict[str, Any] | None,
     typing: bool,
     unread: int,
+    account_data: bool = True,
 ) -> dict[str, Any]:
+    """One joined room's part of the answer. ``account_data``: whether to read and give the
+    user's room account data (an initial sync, a room joined or whose account data changed
+    since the token: ``chat.marker.updated``); an incremental sync gives only what changed."""
     lazy = (
         sync_filter.summary(c.session, room.id, c.actor.user_id, tr.user) if c.lazy_members else {}
     )
@@ -158,7 +162,7 @@ def joined_room(
             "prev_batch": f"t{prev}",
         },
         "ephemeral": ephemeral(c, tr, room.id, receipts, typing),
-        "account_data": {"events": room_account_data(c, room.id)},
+        "account_data": {"events": room_account_data(c, room.id) if account_data else []},
         "unread_notifications": {"notification_count": unread, "highlight_count": 0},
         "summary": lazy,
     }
