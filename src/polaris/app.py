@@ -57,7 +57,7 @@ from polaris.notifications.api import router as notifications_router
 from polaris.search.api import router as search_router
 from polaris.search.api_messages import router as message_search_router
 from polaris.search.views import router as search_pages
-from polaris.web import header, listing, logs, problems
+from polaris.web import header, listing, logs, problems, route_guard
 from polaris.web.assets import VersionedStatic
 from polaris.web.compression import CompressionMiddleware
 from polaris.web.middleware import (
@@ -154,6 +154,8 @@ def create_app(
     problems.install(app)
     ingest_views.decorate(listing.install(app))
     notification_views.register(header.install(app))
+    # (Since ``web.route_guard``, a router that cannot serve a path is skipped at once, so the
+    # order below matters less: a router's own routes are still walked in order.)
     # The drive's metadata routes first: a request is matched against the routes in order
     # (165 µs for `GET /nodes/{id}` behind the identity routers, 36 µs first); no path of
     # another router matches one of the drive's, so the order decides nothing else (checked
@@ -201,6 +203,8 @@ def create_app(
     @app.get(f"{API_PREFIX}/health", tags=["system"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    route_guard.guard(app)  # after the last route: each router refuses a path it cannot serve
 
     app.add_middleware(FormEncodingMiddleware)
     if instance.settings.dav.enabled:
