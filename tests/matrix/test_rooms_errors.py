@@ -146,11 +146,22 @@ def test_bad_bodies_and_parameters(
     for path, errcode in (
         (f"{V3}/sync?since=garbage", "M_INVALID_PARAM"),
         (f"{V3}/sync?timeout=-5", "M_BAD_JSON"),
+        (f"{V3}/sync?timeout=abc", "M_BAD_JSON"),
+        (f"{V3}/sync?timeout=1000000001", "M_BAD_JSON"),
+        (f"{V3}/sync?timeout=%D9%A3", "M_BAD_JSON"),  # an Arabic-Indic three: not ASCII
+        (f"{V3}/sync?full_state=maybe", "M_BAD_JSON"),
+        (f"{V3}/sync?since={'s1_' + '9' * 70}", "M_BAD_JSON"),
+        (f"{V3}/sync?set_presence={'x' * 33}", "M_BAD_JSON"),
         (f"{V3}/rooms/{q(room_id)}/messages?dir=sideways", "M_BAD_JSON"),
         (f"{V3}/rooms/{q(room_id)}/messages?limit=abc", "M_BAD_JSON"),
     ):
         status, answer = call(matrix_server, "GET", path, token=token)
         assert (status, answer.get("errcode")) == (400, errcode), (path, answer)
+    status, answer = call(
+        matrix_server, "GET", f"{V3}/sync?full_state=TRUE&timeout=00&set_presence=online",
+        token=token,
+    )  # fmt: skip
+    assert status == 200 and room_id in answer["rooms"]["join"], answer  # type: ignore[index]
     status, answer = call(
         matrix_server, "POST", f"{V3}/join/{q('#room:' + SERVER)}", {}, token=token
     )

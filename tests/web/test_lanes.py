@@ -1,32 +1,33 @@
-"""``web.lanes``: a lane runs at most its number of calls at once, queues the rest in order, and
-keeps a limiter per event loop."""
+"""``web.lanes``: a lane runs at most its number of calls at once and queues the rest in order;
+a call sees the caller's context variables; an error reaches its caller; a cancelled caller
+waits for its call to end (its clean-up closes what the call uses)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 
 from polaris.web.lanes import Lane
 
+REQUEST = contextvars.ContextVar("REQUEST", default="none")
+
 
 def test_a_lane_runs_at_most_its_threads_and_queues_the_rest() -> None:
-    lane = Lane(2)
+    lane = Lane(2, "test")
     release = threading.Event()
     started = threading.Condition()
     running: list[int] = []
-    most = 0
     order: list[int] = []
 
     def work(number: int) -> int:
-        nonlocal most
         with started:
             running.append(number)
-            most = max(most, len(running))
+            order.append(number)
             started.notify_all()
         assert release.wait(30), "the test never released the calls"
         with started:
             running.remove(number)
-            order.append(number)
         return number * 10
 
     async def main() -> list[int]:
@@ -38,49 +39,67 @@ def test_a_lane_runs_at_most_its_threads_and_queues_the_rest() -> None:
                 assert started.wait_for(lambda: len(running) == 2, timeout=30)
 
         await loop.run_in_executor(None, two_running)
-        stats = lane._limiter().statistics()
-        assert stats.borrowed_tokens == 2
-        assert stats.tasks_waiting == 3
+        assert sorted(running) == [0, 1]
+        assert lane.queued == 3  # both threads busy: the other three wait their turn
         release.set()
         return list(await asyncio.gather(*calls))
 
     assert asyncio.run(main()) == [0, 10, 20, 30, 40]
-    assert most == 2
-    assert sorted(order[:2]) == [0, 1]  # the first two in, the queued ones after
+    assert sorted(order[:2]) == [0, 1] and sorted(order[2:]) == [2, 3, 4]
 
 
-def test_each_event_loop_has_its_own_limiter() -> None:
-    lane = Lane(1)
-
-    async def limiter_id() -> int:
-        assert await lane.run(lambda: 7) == 7
-        return id(lane._limiter())
-
-    first = asyncio.new_event_loop()
-    second = asyncio.new_event_loop()
-    try:
-        a = first.run_until_complete(limiter_id())
-        assert first.run_until_complete(limiter_id()) == a  # kept for its loop
-        second.run_until_complete(limiter_id())
-        assert len(lane._limiters) == 2
-    finally:
-        first.close()
-        second.close()
-
-
-def test_an_error_in_a_call_reaches_its_caller_and_frees_its_place() -> None:
-    lane = Lane(1)
+def test_a_call_sees_the_callers_context_and_its_error_reaches_the_caller() -> None:
+    lane = Lane(1, "test")
 
     def fail() -> None:
-        raise ValueError("bad input")
+        raise ValueError(f"bad input in {REQUEST.get()}")
 
-    async def main() -> int:
+    async def main() -> str:
+        REQUEST.set("request 7")
         try:
             await lane.run(fail)
         except ValueError as error:
-            assert str(error) == "bad input"
+            assert str(error) == "bad input in request 7"
         else:
             raise AssertionError("the error was lost")
-        return await lane.run(lambda: 3)
+        return await lane.run(REQUEST.get)
 
-    assert asyncio.run(main()) == 3
+    assert asyncio.run(main()) == "request 7"
+    assert asyncio.run(lane.run(REQUEST.get)) == "none"  # another task, its own context
+
+
+def test_a_cancelled_caller_waits_for_its_call_to_end() -> None:
+    lane = Lane(1, "test")
+    release = threading.Event()
+    entered = threading.Event()
+    ended: list[str] = []
+
+    def work() -> None:
+        entered.set()
+        assert release.wait(30)
+        ended.append("call")
+
+    async def request() -> None:
+        try:
+            await lane.run(work)
+        finally:
+            ended.append("clean-up")
+
+    async def main() -> None:
+        task = asyncio.ensure_future(request())
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, entered.wait, 30)
+        task.cancel()
+        for _ in range(20):  # turns of the loop: the task cannot end while the call runs
+            await asyncio.sleep(0)
+        assert not task.done()
+        release.set()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the cancellation was lost")
+
+    asyncio.run(main())
+    assert ended == ["call", "clean-up"]
