@@ -7,7 +7,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -141,6 +141,39 @@ def update_claimed(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def update_claimed_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`update_claimed` for many jobs: each row names ``job_id``, ``worker``, ``attempt``
+    and the values to set. Rows setting the same columns go as one ``executemany`` of one
+    prebuilt statement (a batch's outcomes were a statement built and compiled a job)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        columns = tuple(sorted(k for k in row if k not in _CLAIM_KEYS))
+        groups.setdefault(columns, []).append({f"v_{k}": v for k, v in row.items()})
+    connection = session.connection()
+    for columns, params in groups.items():
+        connection.execute(_claimed_update(columns), params)
+
+
+_CLAIM_KEYS = frozenset({"job_id", "worker", "attempt"})
+
+
+@functools.cache
+def _claimed_update(columns: tuple[str, ...]) -> Any:
+    """``UPDATE job SET <columns> WHERE`` the claim still holds, with bind parameters
+    ``v_<name>`` (a bind parameter may not share a column's name in an ``UPDATE``)."""
+    table = cast(Table, Job.__table__)
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("v_job_id"),
+            table.c.worker == bindparam("v_worker"),
+            table.c.attempts == bindparam("v_attempt"),
+            table.c.status == JobStatus.RUNNING,
+        )
+        .values({name: bindparam(f"v_{name}") for name in columns})
+    )
 
 
 def count_by_status(session: Session) -> dict[str, int]:

@@ -400,6 +400,7 @@ def _run_batch(
 
 def _record_batch(batch: list[JobContext], outcomes: BatchOutcome) -> None:
     now = utcnow()
+    rows: list[dict[str, Any]] = []
     with batch[0].session() as session:
         for context in batch:
             values: dict[str, Any] = {"lease_until": None}
@@ -416,13 +417,11 @@ def _record_batch(batch: list[JobContext], outcomes: BatchOutcome) -> None:
                 }
             if values["status"] != JobStatus.QUEUED:
                 values["finished_at"] = now
-            repo.update_claimed(
-                session,
-                job_id=context.job_id,
-                worker=context.worker,
-                attempt=context.attempt,
-                **values,
+            rows.append(
+                {"job_id": context.job_id, "worker": context.worker, "attempt": context.attempt}
+                | values
             )
+        repo.update_claimed_many(session, rows)
 
 
 def _retry_or_fail(context: JobContext, error: Exception) -> None:

@@ -94,13 +94,21 @@ def document_of(message: search_source.IndexedMessage) -> SearchDocument:
 # --- the consumer -------------------------------------------------------------------------------
 
 
-def request_index(session: Session, event_id: int) -> None:
-    jobs.enqueue(
+def request_indexes(session: Session, event_ids: Sequence[int]) -> None:
+    """A keyed index job for each message (one for a message already queued), with one statement
+    (``jobs.enqueue_keyed``): a lookup, a savepoint and an insert a message were an eighth of a
+    busy room's CPU."""
+    jobs.enqueue_keyed(
         session,
-        kind=JOB,
-        payload={"event_id": event_id},
-        key=f"{JOB}:{event_id}",
-        subject=("chat_event", event_id),
+        JOB,
+        [
+            jobs.KeyedJob(
+                key=f"{JOB}:{event_id}",
+                payload={"event_id": event_id},
+                subject=("chat_event", event_id),
+            )
+            for event_id in event_ids
+        ],
     )
 
 
@@ -130,8 +138,7 @@ def follow_messages(session: Session, batch: Sequence[events.Event]) -> None:
         }.get(event.kind)
         if isinstance(target, int):
             wanted.add(target)
-    for event_id in sorted(wanted):
-        request_index(session, event_id)
+    request_indexes(session, sorted(wanted))
 
 
 # --- the jobs -----------------------------------------------------------------------------------
