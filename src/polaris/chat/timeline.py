@@ -10,10 +10,11 @@ event, together.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from polaris.access.policy import ChatRoomFacts, Classification
 from polaris.audit import service as audit
@@ -23,6 +24,15 @@ from polaris.chat.models import STATE, ChatEvent, ChatMember, ChatRoom
 from polaris.clock import utcnow
 
 MISSING_KIND = "missing"
+_ROOMS = cast(Table, ChatRoom.__table__)
+#: The room's next ``seq`` (prebuilt Core: through the ORM it was a bulk update that evaluated
+#: the session's identity map, a tenth of a send's CPU).
+_NEXT_SEQ = (
+    update(_ROOMS)
+    .where(_ROOMS.c.id == bindparam("b_room_id"))
+    .values(last_seq=_ROOMS.c.last_seq + 1)
+    .returning(_ROOMS.c.last_seq)
+)
 
 
 def new_event_key() -> str:
@@ -38,13 +48,10 @@ def append_event(
     kind: str,
     **values: Any,
 ) -> ChatEvent:
-    seq = session.execute(
-        update(ChatRoom)
-        .where(ChatRoom.id == room.id)
-        .values(last_seq=ChatRoom.last_seq + 1)
-        .returning(ChatRoom.last_seq)
-    ).scalar_one()
-    room.last_seq = seq
+    seq = session.connection().execute(_NEXT_SEQ, {"b_room_id": room.id}).scalar_one()
+    # The ORM's copy, as stored (not a change to flush): the statement is Core and leaves the
+    # session's objects alone.
+    set_committed_value(room, "last_seq", seq)
     event = ChatEvent(
         event_key=new_event_key(),
         room_id=room.id,

@@ -23,12 +23,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
-from sqlalchemy import ScalarSelect, Table, and_, func, or_, select, update
+from sqlalchemy import ScalarSelect, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from polaris.chat.models import JOIN, MESSAGE_KINDS, ChatEvent, ChatMember, ChatReceipt, ChatRoom
 
 MEMBERS = cast(Table, ChatMember.__table__)
+#: One more unread for every member of the room (but the sender): prebuilt Core statements,
+#: none of the ORM's bulk-update work and no statement built a message.
+_COUNTED_ALL = (
+    update(MEMBERS)
+    .where(MEMBERS.c.room_id == bindparam("b_room_id"))
+    .values(unread=MEMBERS.c.unread + 1)
+)
+_COUNTED = _COUNTED_ALL.where(MEMBERS.c.user_id != bindparam("b_sender_id"))
 
 
 def counts(session: Session, user_id: int) -> dict[int, int]:
@@ -47,11 +55,10 @@ def counts_toward_unread(kind: str, edits_id: int | None) -> bool:
 
 def counted(session: Session, room_id: int, sender_id: int | None) -> None:
     """A message was sent: one more unread for every member but the sender."""
-    member = MEMBERS.c  # a Core statement: none of the ORM's bulk-update work
-    query = update(MEMBERS).where(member.room_id == room_id)
-    if sender_id is not None:
-        query = query.where(member.user_id != sender_id)
-    session.execute(query.values(unread=member.unread + 1))
+    if sender_id is None:
+        session.connection().execute(_COUNTED_ALL, {"b_room_id": room_id})
+    else:
+        session.connection().execute(_COUNTED, {"b_room_id": room_id, "b_sender_id": sender_id})
 
 
 def uncounted(session: Session, event: ChatEvent) -> None:
