@@ -234,3 +234,29 @@ def test_room_account_data_is_the_members_own(
     status, body = call(matrix_server, "PUT", theirs, {"x": 1}, token=officers["hc.b1"])
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")  # a room hc.b1 is not in
     assert body["error"] == f"User {other} not in room {room_id}"
+
+
+def test_a_send_answers_in_the_order_credentials_type_body(
+    matrix_server: Server, officers: dict[str, str], room: tuple[str, str]
+) -> None:
+    """The send resolves its caller in its own thread call (no dependency): who calls is still
+    decided first, then the event type, then the body."""
+    room_id = room[0]
+    token = officers["hc.a1"]
+    base = f"{V3}/rooms/{q(room_id)}/send"
+    cases = [
+        (f"{base}/m.room.encrypted/o1", b"{not json", None, 401, "M_MISSING_TOKEN"),
+        (f"{base}/m.room.encrypted/o2", b"{not json", "forged-token", 401, "M_UNKNOWN_TOKEN"),
+        (f"{base}/m.room.encrypted/o3", b"{not json", token, 403, "M_FORBIDDEN"),
+        (f"{base}/m.reaction/o4", b"{not json", token, 403, "M_FORBIDDEN"),
+        (f"{base}/m.room.message/o5", b"{not json", token, 400, "M_NOT_JSON"),
+        (f"{base}/m.room.message/o6", b"[1]", token, 400, "M_BAD_JSON"),
+    ]
+    for path, raw, who, status_wanted, errcode in cases:
+        status, answer = call(matrix_server, "PUT", path, raw=raw, token=who)
+        assert (status, answer.get("errcode")) == (status_wanted, errcode), (path, answer)
+    status, answer = call(
+        matrix_server, "PUT", f"{base}/m.room.message/o7",
+        {"msgtype": "m.text", "body": "क्रम ठीक है"}, token=token,
+    )  # fmt: skip
+    assert status == 200 and str(answer["event_id"]).startswith("$"), answer
