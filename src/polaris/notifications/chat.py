@@ -79,14 +79,35 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
+def _may_tell(session: Session, batch: Sequence[events.Event]) -> set[int]:
+    """The timeline events of the batch that may tell someone: every membership change, and a
+    message only in a direct or broadcast room (a group's messages tell nobody). One statement
+    for the messages' rooms instead of loading every message of a busy group."""
+    wanted = {
+        _int(event.data.get("event_id"))
+        for event in batch
+        if event.kind == chat_events.MEMBER_CHANGED
+    }
+    sent = {
+        _int(event.data.get("event_id"))
+        for event in batch
+        if event.kind == chat_events.MESSAGE_SENT
+    }
+    if sent:
+        wanted.update(
+            session.scalars(
+                select(ChatEvent.id)
+                .join(ChatRoom, ChatRoom.id == ChatEvent.room_id)
+                .where(ChatEvent.id.in_(sorted(sent)), ChatRoom.kind.in_((DIRECT, BROADCAST)))
+            )
+        )
+    return wanted
+
+
 @events.consumer("notifications.chat", kinds=FOLLOWED, start="now")
 def follow_chat(session: Session, batch: Sequence[events.Event]) -> None:
     """The batch's changes in their order: a receipt after a message in the same batch reads it."""
-    event_ids = [
-        _int(event.data.get("event_id"))
-        for event in batch
-        if event.kind in (chat_events.MESSAGE_SENT, chat_events.MEMBER_CHANGED)
-    ]
+    event_ids = sorted(_may_tell(session, batch))
     timeline = {
         row.id: row
         for row in session.scalars(
