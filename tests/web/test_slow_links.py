@@ -122,3 +122,38 @@ def test_csrf_tokens_are_masked_afresh_for_every_page(client: TestClient) -> Non
     second = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
     assert first and second and first.group(1) != second.group(1)
     assert unmask(first.group(1)) == unmask(second.group(1))
+
+
+def test_the_compressed_answer_keeps_its_vary_and_gives_the_packed_length() -> None:
+    """The compressor edits the raw header pairs: every earlier ``Vary`` value kept with
+    ``Accept-Encoding`` in one header, the length of what is sent, the rest as it was."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from polaris.web.compression import CompressionMiddleware
+
+    big = {"पंक्ति": ["प्राथमिकी संख्या 0276/2026"] * 200}
+
+    async def large(request: object) -> JSONResponse:
+        return JSONResponse(big, headers={"Vary": "Cookie", "ETag": '"e1"'})
+
+    async def small(request: object) -> JSONResponse:
+        return JSONResponse({"ok": True}, headers={"Vary": "Cookie"})
+
+    app = Starlette(routes=[Route("/large", large), Route("/small", small)])
+    app.add_middleware(CompressionMiddleware)
+    with TestClient(app) as plain:
+        answer = plain.get("/large", headers={"Accept-Encoding": "gzip"})
+        raw = answer.headers
+        assert raw["content-encoding"] == "gzip"
+        assert raw.get_list("vary") == ["Cookie, Accept-Encoding"]
+        assert raw["etag"] == '"e1"'
+        assert len(raw.get_list("content-length")) == 1
+        assert answer.json() == big  # httpx unpacked it
+        sent = int(raw["content-length"])
+        assert sent == answer.num_bytes_downloaded < len(answer.content)
+        tiny = plain.get("/small", headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in tiny.headers
+        assert tiny.headers.get_list("vary") == ["Cookie, Accept-Encoding"]
+        assert tiny.json() == {"ok": True}

@@ -13,7 +13,8 @@ costs one thread hop and one transaction fewer than a route with the ``Matrix`` 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +32,7 @@ from polaris.matrix import sync, sync_filter
 from polaris.matrix.caller import MatrixCaller, resolve
 from polaris.matrix.ids import server_name
 from polaris.matrix.routing import CLIENT_PREFIXES
+from polaris.matrix.sync_batch import batcher_of
 from polaris.web import lanes
 
 router = APIRouter(include_in_schema=False)
@@ -99,18 +101,27 @@ async def _sync(
     )  # fmt: skip
     jobs = instance.settings.jobs
     live = hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
+    batcher = batcher_of(request.app.state, instance.sessions, lanes.SYNC)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(timeout, MAX_TIMEOUT_MS) / 1000
 
-    def build(at: sync.Token | None) -> sync.Result:
-        # A head known committed before this transaction starts: the hub's (every position up
-        # to it was given to a committed event) or the first look's, whichever is later; the
-        # answer is complete up to it without reading the head again.
-        committed = max(live.head, head)
+    def initial() -> sync.Result:
+        """An initial sync, in the request's session, on the shared pool (it can be large)."""
         with transaction(session, read_only=True):
-            if at is not None:
-                return sync.incremental(who, at, committed=committed)
             return sync.initial(who, timeline_limit=wanted.timeline_limit)
+
+    def woken(at: sync.Token) -> Callable[[Session], sync.Result]:
+        """An incremental sync, built with the others queued (``matrix.sync_batch``) in their
+        session and read-only transaction. The head it is complete up to is known committed
+        before that transaction starts: the hub's (every position up to it was given to a
+        committed event) or the first look's, whichever is later, so the head is not read
+        again."""
+
+        def work(shared: Session) -> sync.Result:
+            committed = max(live.head, head)
+            return sync.incremental(replace(who, session=shared), at, committed=committed)
+
+        return work
 
     def start() -> tuple[
         MatrixCaller, sync.Token | None, frozenset[int] | None, sync_filter.SyncFilter, int
@@ -162,9 +173,10 @@ async def _sync(
                     token.position, remaining, rooms=rooms, user_id=user_id,
                     serial=token.serial,
                 )  # fmt: skip
-        # An incremental sync in the syncs' lane (``web.lanes``); an initial one, which can be
-        # large, on the shared pool.
-        result = await (lanes.SYNC.run if token is not None else run_in_threadpool)(build, token)
+        if token is not None:
+            result = await batcher.run(woken(token))
+        else:
+            result = await run_in_threadpool(initial)
         if result.rooms is not None:
             live.remember(who.actor.user_id, result.token.position, result.rooms)
         remaining = deadline - loop.time()

@@ -1,0 +1,148 @@
+"""Woken syncs built together: one thread call and one read-only transaction for every
+incremental ``/sync`` answer waiting to be built.
+
+A message wakes every member's long-poll at once, and each woken sync used to open its own
+session and read transaction for a few short statements: the transaction's begin, commit and
+the session around it were a fifth of a woken sync's thread work. :class:`Batcher` queues the
+builds; one call in the syncs' lane (``web.lanes``) takes every build queued, runs them one
+after the other in one session and read-only transaction (a consistent snapshot; the rooms'
+rows are loaded once into the session for all of them), hands each its answer, and takes what
+queued meanwhile. Only reads run here, and each build decides for its own caller (``access``
+through ``chat.rooms.require_room``) as before.
+
+A build that fails is built again alone in a transaction of its own (``db.uow.transaction``):
+a refusal then rolls back and runs its after-rollback effects (its audit record) exactly as an
+unbatched sync's would, and the failure reaches only its own request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from polaris.db.uow import pop_after_rollback, transaction
+from polaris.web.lanes import Lane
+
+log = logging.getLogger("polaris.matrix")
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class _Build(Generic[T]):
+    work: Callable[[Session], T]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[T]
+
+    def give(self, value: T) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, value, None)
+
+    def fail(self, error: BaseException) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, None, error)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # its request was cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+class Batcher:
+    """Builds queued by any request, run together in ``lane``, each in ``sessions``' session."""
+
+    def __init__(self, sessions: sessionmaker[Session], lane: Lane) -> None:
+        self._sessions = sessions
+        self._lane = lane
+        self._lock = threading.Lock()
+        self._queued: list[_Build[Any]] = []
+        self._draining = False
+        #: How many builds each pass took (for the tests).
+        self.passes: list[int] = []
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in a read-only transaction shared with the builds queued with it."""
+        loop = asyncio.get_running_loop()
+        build: _Build[T] = _Build(work, loop, loop.create_future())
+        with self._lock:
+            self._queued.append(build)
+            start = not self._draining
+            self._draining = True
+        if start:
+            drain = asyncio.ensure_future(self._lane.run(self._drain))
+            drain.add_done_callback(_log_failure)
+        return await build.future
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                builds, self._queued = self._queued, []
+                if not builds:
+                    self._draining = False
+                    return
+            try:
+                self._together(builds)
+            except BaseException as error:  # never leave a request waiting
+                for build in builds:
+                    build.fail(error)
+                raise
+
+    def _together(self, builds: list[_Build[Any]]) -> None:
+        self.passes.append(len(builds))
+        again: list[_Build[Any]] = []
+        done = 0
+        session = self._sessions()
+        try:
+            with transaction(session, read_only=True):
+                for build in builds:
+                    if not build.future.done():
+                        try:
+                            build.give(build.work(session))
+                        except Exception:
+                            # Its effects (a refusal's audit) run when it is built again alone.
+                            pop_after_rollback(session)
+                            again.append(build)
+                    done += 1
+        except Exception:  # the shared transaction itself failed: the rest alone
+            again.extend(builds[done:])
+        finally:
+            session.close()
+        for build in again:
+            self._alone(build)
+
+    def _alone(self, build: _Build[Any]) -> None:
+        session = self._sessions()
+        try:
+            with transaction(session, read_only=True):
+                value = build.work(session)
+        except BaseException as error:
+            build.fail(error)
+        else:
+            build.give(value)
+        finally:
+            session.close()
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("woken syncs could not be built", exc_info=task.exception())
+
+
+_BATCHERS_LOCK = threading.Lock()
+
+
+def batcher_of(state: object, sessions: sessionmaker[Session], lane: Lane) -> Batcher:
+    """The batcher kept on ``state`` (the app's)."""
+    with _BATCHERS_LOCK:
+        found = getattr(state, "sync_batcher", None)
+        if not isinstance(found, Batcher):
+            found = Batcher(sessions, lane)
+            setattr(state, "sync_batcher", found)  # noqa: B010 - the app's state holds any attribute
+        return found
