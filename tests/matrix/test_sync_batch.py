@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from polaris.db.uow import after_rollback
 from polaris.matrix.sync_batch import Batcher
 from polaris.web.lanes import Lane
+from tests.support.aio import run_coroutine
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_builds_queued_together_share_one_pass_and_session(
         await blocker
         return list(await asyncio.gather(*builds))
 
-    assert asyncio.run(main()) == [0, 10, 20, 30, 40]
+    assert run_coroutine(main()) == [0, 10, 20, 30, 40]
     assert batcher.passes == [5]
     assert len(set(seen)) == 1  # one session for the pass
 
@@ -81,7 +82,7 @@ def test_a_failing_build_is_built_again_alone_and_fails_alone(
         await blocker
         return list(await asyncio.gather(*builds, return_exceptions=True))
 
-    first, second, third = asyncio.run(main())
+    first, second, third = run_coroutine(main())
     assert first == third == "answer"
     assert isinstance(second, PermissionError)
     assert effects == ["audited"]  # once: in its own transaction's rollback, not the pass's
@@ -105,4 +106,4 @@ def test_a_cancelled_request_does_not_stop_the_others(sessions: sessionmaker[Ses
         await blocker
         return await kept
 
-    assert asyncio.run(main()) == "kept"
+    assert run_coroutine(main()) == "kept"

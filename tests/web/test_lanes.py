@@ -9,6 +9,7 @@ import contextvars
 import threading
 
 from polaris.web.lanes import Lane
+from tests.support.aio import run_coroutine
 
 REQUEST = contextvars.ContextVar("REQUEST", default="none")
 
@@ -44,7 +45,7 @@ def test_a_lane_runs_at_most_its_threads_and_queues_the_rest() -> None:
         release.set()
         return list(await asyncio.gather(*calls))
 
-    assert asyncio.run(main()) == [0, 10, 20, 30, 40]
+    assert run_coroutine(main()) == [0, 10, 20, 30, 40]
     assert sorted(order[:2]) == [0, 1] and sorted(order[2:]) == [2, 3, 4]
 
 
@@ -64,8 +65,8 @@ def test_a_call_sees_the_callers_context_and_its_error_reaches_the_caller() -> N
             raise AssertionError("the error was lost")
         return await lane.run(REQUEST.get)
 
-    assert asyncio.run(main()) == "request 7"
-    assert asyncio.run(lane.run(REQUEST.get)) == "none"  # another task, its own context
+    assert run_coroutine(main()) == "request 7"
+    assert run_coroutine(lane.run(REQUEST.get)) == "none"  # another task, its own context
 
 
 def test_a_cancelled_caller_waits_for_its_call_to_end() -> None:
@@ -101,5 +102,5 @@ def test_a_cancelled_caller_waits_for_its_call_to_end() -> None:
         else:
             raise AssertionError("the cancellation was lost")
 
-    asyncio.run(main())
+    run_coroutine(main())
     assert ended == ["call", "clean-up"]
