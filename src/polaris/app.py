@@ -57,7 +57,7 @@ from polaris.notifications.api import router as notifications_router
 from polaris.search.api import router as search_router
 from polaris.search.api_messages import router as message_search_router
 from polaris.search.views import router as search_pages
-from polaris.web import header, listing, logs, problems, route_guard
+from polaris.web import checks, header, listing, logs, problems, route_guard
 from polaris.web.assets import VersionedStatic
 from polaris.web.compression import CompressionMiddleware
 from polaris.web.middleware import (
@@ -65,8 +65,7 @@ from polaris.web.middleware import (
     MatrixCorsMiddleware,
     RequestContextMiddleware,
 )
-from polaris.web.params import FormEncodingMiddleware, refuse_undecodable_url
-from polaris.web.readonly import refuse_writes_during_incident
+from polaris.web.params import FormEncodingMiddleware
 from polaris.web.sealing import PeriodicSealer
 from polaris.web.templating import STATIC_DIR
 
@@ -146,7 +145,7 @@ def create_app(
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(refuse_undecodable_url), Depends(refuse_writes_during_incident)],
+        dependencies=[Depends(checks.every_request)],
     )
     app.state.instance = instance
     # The incident switch, read at most every 2 s (polaris.incident, polaris.web.readonly).

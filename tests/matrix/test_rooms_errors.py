@@ -157,6 +157,9 @@ def test_bad_bodies_and_parameters(
     ):
         status, answer = call(matrix_server, "GET", path, token=token)
         assert (status, answer.get("errcode")) == (400, errcode), (path, answer)
+    for path in (f"{V3}/sync?since=%FF", f"{V3}/sync?filter=%C3%28"):  # bytes that are not UTF-8
+        status, answer = call(matrix_server, "GET", path, token=token)
+        assert (status, answer.get("errcode")) == (400, "M_INVALID_PARAM"), (path, answer)
     status, answer = call(
         matrix_server, "GET", f"{V3}/sync?full_state=TRUE&timeout=00&set_presence=online",
         token=token,

@@ -99,6 +99,12 @@ def test_matrix_apps_sign_in_and_read_while_their_writes_are_refused(
     assert refused.status_code == 503
     assert refused.json()["errcode"] == "M_UNKNOWN"
     assert "ransomware at PS-A1" in refused.json()["error"]
+    # The send is a plain route that runs the app-wide checks itself.
+    send = client.put(
+        "/_matrix/client/v3/rooms/!1:testserver/send/m.room.message/ro1",
+        json={"msgtype": "m.text", "body": "नहीं जाएगा"}, headers=bearer,
+    )  # fmt: skip
+    assert (send.status_code, send.json()["errcode"]) == (503, "M_UNKNOWN"), send.text
     # Element's room directory is a POST that only reads.
     rooms = client.post("/_matrix/client/v3/publicRooms", json={"limit": 20}, headers=bearer)
     assert rooms.status_code == 200

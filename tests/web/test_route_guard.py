@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import _IncludedRouter
 from fastapi.testclient import TestClient
 from starlette.routing import Match
@@ -47,7 +47,8 @@ def _route_paths(routes: list[Any]) -> Iterator[str]:
     for route in routes:
         if isinstance(route, _IncludedRouter):
             for context in route.effective_route_contexts():
-                yield str(context.path)
+                made = context.starlette_route
+                yield str(context.path or getattr(made, "path", ""))
         elif getattr(route, "path", None):
             yield str(route.path)
 
@@ -127,3 +128,25 @@ def test_a_router_that_cannot_serve_the_path_is_not_asked(client: TestClient) ->
     finally:
         _unguard(app.router.routes)
         route_guard.guard(app)
+
+
+def test_a_route_added_after_the_guard_is_found_once_guarded_again() -> None:
+    """The contract (``route_guard.guard``): the starts are read when it runs, so the app guards
+    after its last route; a route added later under a new start waits for ``guard`` again."""
+    app = FastAPI()
+    router = APIRouter()
+
+    @router.get("/reports/{report_id}")
+    def report(report_id: int) -> dict[str, int]:
+        return {"report": report_id}
+
+    app.include_router(router, prefix="/api")
+    assert route_guard.guard(app) == 1
+    with TestClient(app) as plain:
+        assert plain.get("/api/reports/7").json() == {"report": 7}
+        router.add_api_route("/circulars", lambda: {"circulars": []}, methods=["GET"])
+        assert plain.get("/api/circulars").status_code == 404  # the starts read before
+        assert route_guard.guard(app) == 1  # read afresh
+        assert plain.get("/api/circulars").json() == {"circulars": []}
+        assert plain.get("/api/reports/8").json() == {"report": 8}
+        assert plain.get("/elsewhere").status_code == 404

@@ -33,7 +33,7 @@ from polaris.matrix.caller import MatrixCaller, resolve
 from polaris.matrix.ids import server_name
 from polaris.matrix.routing import CLIENT_PREFIXES
 from polaris.matrix.sync_batch import batcher_of
-from polaris.web import lanes
+from polaris.web import checks, lanes
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,6 +84,12 @@ def parse_query(request: Request) -> SyncQuery:
 
 
 async def get_sync(request: Request) -> JSONResponse:
+    """A plain Starlette route (``router.add_route``), not FastAPI's: a woken sync is one
+    response and one new request per client, and FastAPI's request handling (its dependency
+    solving, the sub-response it makes and strips, the exit stacks) was a quarter of the event
+    loop's work for them. The app-wide checks run first (``web.checks.every_request``, what
+    FastAPI runs for its routes), and errors go through the app's handlers as any route's."""
+    await checks.every_request(request)
     query = parse_query(request)
     instance = get_instance(request)
     session = instance.sessions()
@@ -194,4 +200,4 @@ async def _sync(
 
 
 for _prefix in CLIENT_PREFIXES:
-    router.add_api_route(_prefix + "/sync", get_sync, methods=["GET"])
+    router.add_route(_prefix + "/sync", get_sync, methods=["GET"], include_in_schema=False)

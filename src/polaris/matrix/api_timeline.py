@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -36,7 +37,8 @@ from polaris.matrix.rooms import (
     message_kind,
     room_id_of,
 )
-from polaris.matrix.routing import client
+from polaris.matrix.routing import client, plain_client
+from polaris.web import checks
 from polaris.web.matrix_errors import MatrixError
 
 router = APIRouter(include_in_schema=False)
@@ -104,15 +106,18 @@ def _send(call: Call, room: str, content: dict[str, Any], txn: str) -> str:
     return event.event_key
 
 
-@client(router, "/rooms/{room}/send/{kind}/{txn}", "PUT")
-async def send(room: str, kind: str, txn: str, request: Request) -> dict[str, str]:
+@plain_client(router, "/rooms/{room}/send/{kind}/{txn}", "PUT")
+async def send(request: Request) -> JSONResponse:
     """Send a message; the same transaction id from the same device gives the first send's
     event id and sends nothing again.
 
-    The busiest Matrix write has no ``Matrix`` or session dependency: the body is read first,
-    then one thread call resolves the caller (``caller.resolve``), checks the type and the body
-    and sends, in the order the dependency gave (401, then 403 for the type, then 400 for the
-    body). The dependencies cost a thread hop and a fifth of a send's event-loop CPU."""
+    The busiest Matrix write is a plain Starlette route with no ``Matrix`` or session
+    dependency: the app-wide checks first (``web.checks``), the body read, then one thread call
+    resolves the caller (``caller.resolve``), checks the type and the body and sends, in the
+    order the dependency gave (401, then 403 for the type, then 400 for the body). FastAPI's
+    dependencies cost a thread hop and a fifth of a send's event-loop CPU."""
+    await checks.every_request(request)
+    room, kind, txn = (str(request.path_params[name]) for name in ("room", "kind", "txn"))
     raw = await request.body()
     session = get_instance(request).sessions()
 
@@ -128,7 +133,7 @@ async def send(room: str, kind: str, txn: str, request: Request) -> dict[str, st
         return call.together(room, lambda together: _send(together, room, content, txn))
 
     try:
-        return {"event_id": event_matrix_id(await run_in_threadpool(run))}
+        return JSONResponse({"event_id": event_matrix_id(await run_in_threadpool(run))})
     finally:
         session.close()
 

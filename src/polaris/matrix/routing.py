@@ -3,10 +3,10 @@ refusing another user's settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from polaris.matrix.caller import MatrixCaller
 from polaris.matrix.ids import server_name, user_id
@@ -17,6 +17,7 @@ CLIENT_PREFIXES = ("/_matrix/client/v3", "/_matrix/client/r0")
 UNSTABLE_PREFIX = "/_matrix/client/unstable"
 
 Endpoint = Callable[..., Any]
+PlainEndpoint = Callable[[Request], Awaitable[Response]]
 
 
 def client(router: APIRouter, path: str, *methods: str) -> Callable[[Endpoint], Endpoint]:
@@ -25,6 +26,23 @@ def client(router: APIRouter, path: str, *methods: str) -> Callable[[Endpoint], 
     def register(endpoint: Endpoint) -> Endpoint:
         for prefix in CLIENT_PREFIXES:
             router.add_api_route(prefix + path, endpoint, methods=list(methods))
+        return endpoint
+
+    return register
+
+
+def plain_client(
+    router: APIRouter, path: str, *methods: str
+) -> Callable[[PlainEndpoint], PlainEndpoint]:
+    """Register a plain Starlette endpoint (it takes the request and returns a response) under
+    both prefixes: for the busiest requests, which skip FastAPI's per-request dependency
+    machinery. The endpoint runs the app-wide checks itself (``web.checks.every_request``)."""
+
+    def register(endpoint: PlainEndpoint) -> PlainEndpoint:
+        for prefix in CLIENT_PREFIXES:
+            router.add_route(
+                prefix + path, endpoint, methods=list(methods), include_in_schema=False
+            )
         return endpoint
 
     return register

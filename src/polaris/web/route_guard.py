@@ -37,7 +37,10 @@ def literal_starts(route: Any) -> tuple[str, ...] | None:
         return None
     starts: set[str] = set()
     for context in contexts():
-        path = str(getattr(context, "path", "") or "")
+        # An API route's context has its full path; a plain Starlette route's (or a mount's)
+        # is on the route FastAPI made for it.
+        made = getattr(context, "starlette_route", None)
+        path = str(getattr(context, "path", "") or getattr(made, "path", "") or "")
         literal = path.split("{", 1)[0]
         if not literal or literal == "/":
             return None
@@ -64,7 +67,9 @@ def guarded(matches: Matcher, starts: tuple[str, ...]) -> Matcher:
 
 def guard(app: FastAPI) -> int:
     """Install the quick refusal on each of ``app``'s included routers and on the routers
-    included in those (after the last ``include_router``); how many were guarded."""
+    included in those; how many were guarded. Call it after the last route is added: a route
+    added to an included router later would be refused by the starts read now, until ``guard``
+    is called again (it reads them afresh)."""
     return _guard_all(app.router.routes)
 
 
@@ -75,8 +80,10 @@ def _guard_all(routes: Iterable[Any]) -> int:
         if nested is None:
             continue
         count += _guard_all(nested())
+        if "matches" in vars(route):  # guarded before: read the starts afresh
+            del route.matches
         starts = literal_starts(route)
-        if starts is None or hasattr(route.matches, "__wrapped__"):
+        if starts is None:
             continue
         # An attribute of the instance: FastAPI calls ``route.matches(scope)``.
         setattr(route, "matches", guarded(route.matches, starts))  # noqa: B010
