@@ -157,6 +157,16 @@ def test_bad_bodies_and_parameters(
     ):
         status, answer = call(matrix_server, "GET", path, token=token)
         assert (status, answer.get("errcode")) == (400, errcode), (path, answer)
+    # A long-poll that may wait is looked at with the others' (``matrix.sync_batch``): the same
+    # answers, in the same order (who calls, then the token).
+    for path, who, wanted in (
+        (f"{V3}/sync?since=s1_0&timeout=5", None, (401, "M_MISSING_TOKEN")),
+        (f"{V3}/sync?since=s1_0&timeout=5", "forged-token", (401, "M_UNKNOWN_TOKEN")),
+        (f"{V3}/sync?since=garbage&timeout=5", "forged-token", (401, "M_UNKNOWN_TOKEN")),
+        (f"{V3}/sync?since=garbage&timeout=5", token, (400, "M_INVALID_PARAM")),
+    ):
+        status, answer = call(matrix_server, "GET", path, token=who)
+        assert (status, answer.get("errcode")) == wanted, (path, who, answer)
     for path in (f"{V3}/sync?since=%FF", f"{V3}/sync?filter=%C3%28"):  # bytes that are not UTF-8
         status, answer = call(matrix_server, "GET", path, token=token)
         assert (status, answer.get("errcode")) == (400, "M_INVALID_PARAM"), (path, answer)

@@ -24,12 +24,13 @@ from starlette.concurrency import run_in_threadpool
 
 from polaris.chat.live import hub_of
 from polaris.db.uow import transaction
-from polaris.deps import get_instance
+from polaris.deps import get_instance, record_seen
 from polaris.events import consumers
 from polaris.events import service as events
+from polaris.identity.seen import Touch
 from polaris.instance import Instance
 from polaris.matrix import sync, sync_filter
-from polaris.matrix.caller import MatrixCaller, resolve
+from polaris.matrix.caller import MatrixCaller, required_token, resolve, resolve_in
 from polaris.matrix.ids import server_name
 from polaris.matrix.routing import CLIENT_PREFIXES
 from polaris.matrix.sync_batch import batcher_of
@@ -132,23 +133,18 @@ async def _sync(
     def start() -> tuple[
         MatrixCaller, sync.Token | None, frozenset[int] | None, sync_filter.SyncFilter, int
     ]:
-        """Who calls (``caller.resolve``), then, for a sync that may not wait (``timeout=0``, or an
-        initial one), what committed before this request is in its answer (read-your-writes),
-        without waiting for the hub or the event runner to sequence it: the caller's read
-        transaction goes on to look for unsequenced events and read the head, and only when some
-        wait are they sequenced here. A long-poll that may wait takes the hub's head instead (no
-        statement): what committed before it and is not in the hub's copy yet wakes it when the
-        hub has sequenced and read it (its commit wakes the hub), so it is answered all the same,
-        in the same order, a wake-up later. Then, for a client just answered that comes back at
-        once, the rooms to wait on when the hub's copy shows nothing for it since its token
-        (``Hub.quiet``; None: read now). The same read transaction reads the request's filter (a
-        stored one is a row)."""
+        """The first look of a sync that may not wait (``timeout=0``, an initial one or
+        ``full_state``; a long-poll that may wait takes ``look``): who calls
+        (``caller.resolve``), then what committed before this request is in its answer
+        (read-your-writes), without waiting for the hub or the event runner to sequence it: the
+        caller's read transaction goes on to look for unsequenced events and read the head, and
+        only when some wait are they sequenced here. The same read transaction reads the
+        request's filter (a stored one is a row)."""
         caller = resolve(request, session, hold=True)
         at = None if since is None or full_state else sync.parse_token(since)
-        may_wait = at is not None and timeout > 0
         with transaction(session, read_only=True):
             wanted = sync_filter.load(session, caller.caller.actor.user_id, filter)
-            pending, head = (False, live.head) if may_wait else consumers.pending_and_head(session)
+            pending, head = consumers.pending_and_head(session)
         if pending:
             consumers.sequence_pending(instance.sessions)
             with transaction(session, read_only=True):
@@ -158,7 +154,35 @@ async def _sync(
         user_id = caller.caller.actor.user_id
         return caller, at, live.quiet(user_id, at.position, head, at.serial), wanted, head
 
-    caller, token, rooms, wanted, head = await lanes.SYNC.run(start)
+    def look(
+        shared: Session,
+    ) -> tuple[MatrixCaller, Touch | None, sync.Token, sync_filter.SyncFilter]:
+        """A long-poll's first look when it may wait, read with the other syncs' in their
+        session and read-only transaction (``matrix.sync_batch``): who calls
+        (``caller.resolve_in``: the same statement and ``access`` decision; a refusal is built
+        again alone and audited as before), then its token and filter, in ``start``'s order.
+        It does not look at the stream: it takes the hub's head, and what committed before it
+        that the hub has not read yet wakes it once the hub has (the commit wakes the hub), so
+        it is answered all the same, in the same order, a wake-up later."""
+        caller, touch = resolve_in(request, shared, required)
+        return (
+            caller,
+            touch,
+            sync.parse_token(str(since)),
+            sync_filter.load(shared, caller.caller.actor.user_id, filter),
+        )
+
+    token: sync.Token | None
+    if since is not None and not full_state and timeout > 0:
+        required = required_token(request)
+        caller, touch, given, wanted = await batcher.run(look)
+        if touch is not None:  # a due last-seen write (once a minute a session): not in the lane
+            await run_in_threadpool(record_seen, session, touch)
+        head = live.head
+        rooms = live.quiet(caller.caller.actor.user_id, given.position, head, given.serial)
+        token = given
+    else:
+        caller, token, rooms, wanted, head = await lanes.SYNC.run(start)
     user_id = caller.caller.actor.user_id
     who = sync.Caller(
         session=session,

@@ -37,6 +37,7 @@ from polaris.identity import callers
 from polaris.identity.auth import live_statement
 from polaris.identity.callers_repo import plain_session_with
 from polaris.identity.models import UserSession
+from polaris.identity.seen import Touch
 from polaris.matrix.models import MatrixDevice
 from polaris.web.matrix_errors import MatrixError
 
@@ -81,40 +82,51 @@ def resolve(request: Request, session: Session, *, hold: bool = False) -> Matrix
     call* (``/sync``'s first look): never across a wait for another thread, which would keep a
     pooled connection while waiting (200 syncs at once exhausted the pool that way). A due
     last-seen write ends it first (``record_seen``)."""
+    token = required_token(request)
+    with transaction(session, read_only=True, hold=hold):
+        caller, touch = resolve_in(request, session, token)
+    record_seen(session, touch)
+    return caller
+
+
+def required_token(request: Request) -> str:
+    """The request's access token; 401 ``M_MISSING_TOKEN`` without one."""
     token = access_token(request)
     if token is None:
         raise MatrixError(401, "M_MISSING_TOKEN", "missing access token")
+    return token
+
+
+def resolve_in(request: Request, session: Session, token: str) -> tuple[MatrixCaller, Touch | None]:
+    """:func:`resolve` inside the caller's read-only transaction (one it shares with others:
+    ``matrix.sync_batch``), and the last-seen write due, which the caller makes after the
+    transaction (``deps.record_seen``)."""
     instance = get_instance(request)
     info = get_request_info(request)
-    with transaction(session, read_only=True, hold=hold):
-        # Core rows for a plainly active session with a device (``identity.callers``); anything
-        # else the full way, which refuses (and records an idle session ended) as it always did.
-        found = callers.by_session(
-            session, token, idle_timeout=instance.auth.idle_timeout, statement=_PLAIN_WITH_DEVICE
-        )
-        caller: Requester
-        if found is not None and found.extra is not None:
-            caller = Requester(actor=found.actor, session_id=found.session_id, request=info)
-            touch, device = found.touch, found.extra
-        else:
-            try:
-                caller, signed_in = session_caller_with(
-                    session, instance, token, info, _WITH_DEVICE
-                )
-            except (NotAuthenticated, MfaRequired):
-                raise MatrixError(401, "M_UNKNOWN_TOKEN", UNKNOWN_TOKEN) from None
-            touch, device = signed_in.touch, signed_in.extra
-        request.state.user_id = caller.actor.user_id  # for the access log
-        gate.require_credentials(
-            session=session,
-            actor=caller.actor,
-            need=route_need(request.method),
-            operation=f"{request.method} {request.url.path}",
-            context=caller.context,
-        )
-        device_id = str(device)
-    record_seen(session, touch)
-    return MatrixCaller(caller=caller, device_id=device_id, token=token)
+    # Core rows for a plainly active session with a device (``identity.callers``); anything
+    # else the full way, which refuses (and records an idle session ended) as it always did.
+    found = callers.by_session(
+        session, token, idle_timeout=instance.auth.idle_timeout, statement=_PLAIN_WITH_DEVICE
+    )
+    caller: Requester
+    if found is not None and found.extra is not None:
+        caller = Requester(actor=found.actor, session_id=found.session_id, request=info)
+        touch, device = found.touch, found.extra
+    else:
+        try:
+            caller, signed_in = session_caller_with(session, instance, token, info, _WITH_DEVICE)
+        except (NotAuthenticated, MfaRequired):
+            raise MatrixError(401, "M_UNKNOWN_TOKEN", UNKNOWN_TOKEN) from None
+        touch, device = signed_in.touch, signed_in.extra
+    request.state.user_id = caller.actor.user_id  # for the access log
+    gate.require_credentials(
+        session=session,
+        actor=caller.actor,
+        need=route_need(request.method),
+        operation=f"{request.method} {request.url.path}",
+        context=caller.context,
+    )
+    return MatrixCaller(caller=caller, device_id=str(device), token=token), touch
 
 
 Matrix = Annotated[MatrixCaller, Depends(get_matrix_caller)]
