@@ -53,7 +53,7 @@ def test_builds_queued_together_share_one_pass_and_session(
         return list(await asyncio.gather(*builds))
 
     assert run_coroutine(main()) == [0, 10, 20, 30, 40]
-    assert batcher.passes == [5]
+    assert list(batcher.passes) == [5]
     assert len(set(seen)) == 1  # one session for the pass
 
 
@@ -86,7 +86,7 @@ def test_a_failing_build_is_built_again_alone_and_fails_alone(
     assert first == third == "answer"
     assert isinstance(second, PermissionError)
     assert effects == ["audited"]  # once: in its own transaction's rollback, not the pass's
-    assert batcher.passes == [3]
+    assert list(batcher.passes) == [3]
 
 
 def test_a_cancelled_request_does_not_stop_the_others(sessions: sessionmaker[Session]) -> None:

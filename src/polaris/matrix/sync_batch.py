@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -64,8 +65,9 @@ class Batcher:
         self._lock = threading.Lock()
         self._queued: list[_Build[Any]] = []
         self._draining = False
-        #: How many builds each pass took (for the tests).
-        self.passes: list[int] = []
+        #: How many builds each of the last passes took (for the tests; bounded, as a server
+        #: makes passes for as long as it runs).
+        self.passes: deque[int] = deque(maxlen=64)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """``work(session)`` in a read-only transaction shared with the builds queued with it."""
