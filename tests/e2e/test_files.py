@@ -64,7 +64,9 @@ def test_a_folder_uploads_whole_and_its_files_preview_in_the_page(
     page.reload()
     thumbnail = page.locator("img.thumb")
     expect(thumbnail).to_have_count(1)
-    assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 256
+    # ``decode()`` settles once the picture has loaded (it fails for a broken one): the reload
+    # may still be fetching it when the element is counted.
+    assert thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth)") == 256
 
 
 def test_a_selection_moves_into_a_folder_chosen_by_browsing(page: Page, tmp_path: Path) -> None:
