@@ -1,12 +1,14 @@
 """``matrix.sync_batch``: the woken syncs' builds queued together run in one pass, in one session
 and read-only transaction; a build that fails is built again alone, in a transaction of its own
-whose rollback runs its after-rollback effects once; each request gets its own answer or error."""
+whose rollback runs its after-rollback effects once; each request gets its own answer or error,
+and a pass that cannot even start fails its builds and leaves the batcher working."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -16,6 +18,8 @@ from polaris.db.uow import after_rollback
 from polaris.matrix.sync_batch import Batcher
 from polaris.web.lanes import Lane
 from tests.support.aio import run_coroutine
+
+Work = Callable[[Session], Any]
 
 
 @pytest.fixture
@@ -27,32 +31,46 @@ def sessions() -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
+def queued_together(
+    sessions: Callable[[], Session], works: Sequence[Work], *, cancel: Sequence[int] = ()
+) -> tuple[Batcher, list[Any]]:
+    """Run ``works`` through a batcher whose lane is held busy until all are queued (so that one
+    pass takes them all); cancel the requests at the positions ``cancel``. The batcher, and each
+    request's answer or error (cancelled ones left out)."""
+    lane = Lane(1, "test")
+    batcher = Batcher(cast(sessionmaker[Session], sessions), lane)
+    release = threading.Event()
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        blocker = asyncio.ensure_future(lane.run(release.wait, 30))  # the lane's one thread
+        requests = [asyncio.ensure_future(batcher.run(work)) for work in works]
+        for _ in range(10):  # each queues on its first step
+            await asyncio.sleep(0)
+        for position in cancel:
+            requests[position].cancel()
+        await loop.run_in_executor(None, release.set)
+        await blocker
+        kept = [r for n, r in enumerate(requests) if n not in cancel]
+        return list(await asyncio.gather(*kept, return_exceptions=True))
+
+    return batcher, run_coroutine(main())
+
+
 def test_builds_queued_together_share_one_pass_and_session(
     sessions: sessionmaker[Session],
 ) -> None:
-    lane = Lane(1, "test")
-    batcher = Batcher(sessions, lane)
-    release = threading.Event()
     seen: list[int] = []
 
-    def work(number: int) -> object:
+    def work(number: int) -> Work:
         def build(session: Session) -> int:
             seen.append(id(session))
             return int(session.execute(text("SELECT :n * 10"), {"n": number}).scalar_one())
 
         return build
 
-    async def main() -> list[int]:
-        loop = asyncio.get_running_loop()
-        blocker = asyncio.ensure_future(lane.run(release.wait, 30))  # the lane's one thread
-        builds = [asyncio.ensure_future(batcher.run(work(n))) for n in range(5)]  # type: ignore[arg-type]
-        for _ in range(10):  # each queues on its first step
-            await asyncio.sleep(0)
-        await loop.run_in_executor(None, release.set)
-        await blocker
-        return list(await asyncio.gather(*builds))
-
-    assert run_coroutine(main()) == [0, 10, 20, 30, 40]
+    batcher, answers = queued_together(sessions, [work(n) for n in range(5)])
+    assert answers == [0, 10, 20, 30, 40]
     assert list(batcher.passes) == [5]
     assert len(set(seen)) == 1  # one session for the pass
 
@@ -60,9 +78,6 @@ def test_builds_queued_together_share_one_pass_and_session(
 def test_a_failing_build_is_built_again_alone_and_fails_alone(
     sessions: sessionmaker[Session],
 ) -> None:
-    lane = Lane(1, "test")
-    batcher = Batcher(sessions, lane)
-    release = threading.Event()
     effects: list[str] = []
 
     def good(session: Session) -> str:
@@ -72,17 +87,7 @@ def test_a_failing_build_is_built_again_alone_and_fails_alone(
         after_rollback(session, lambda s: effects.append("audited"))
         raise PermissionError("not a member")
 
-    async def main() -> list[object]:
-        loop = asyncio.get_running_loop()
-        blocker = asyncio.ensure_future(lane.run(release.wait, 30))
-        builds = [asyncio.ensure_future(batcher.run(work)) for work in (good, refused, good)]
-        for _ in range(10):
-            await asyncio.sleep(0)
-        await loop.run_in_executor(None, release.set)
-        await blocker
-        return list(await asyncio.gather(*builds, return_exceptions=True))
-
-    first, second, third = run_coroutine(main())
+    batcher, (first, second, third) = queued_together(sessions, [good, refused, good])
     assert first == third == "answer"
     assert isinstance(second, PermissionError)
     assert effects == ["audited"]  # once: in its own transaction's rollback, not the pass's
@@ -90,20 +95,26 @@ def test_a_failing_build_is_built_again_alone_and_fails_alone(
 
 
 def test_a_cancelled_request_does_not_stop_the_others(sessions: sessionmaker[Session]) -> None:
-    lane = Lane(1, "test")
-    batcher = Batcher(sessions, lane)
-    release = threading.Event()
+    _, answers = queued_together(sessions, [lambda s: "lost", lambda s: "kept"], cancel=[0])
+    assert answers == ["kept"]
 
-    async def main() -> object:
-        loop = asyncio.get_running_loop()
-        blocker = asyncio.ensure_future(lane.run(release.wait, 30))
-        gone = asyncio.ensure_future(batcher.run(lambda s: "lost"))
-        kept = asyncio.ensure_future(batcher.run(lambda s: "kept"))
-        for _ in range(10):
-            await asyncio.sleep(0)
-        gone.cancel()
-        await loop.run_in_executor(None, release.set)
-        await blocker
-        return await kept
 
-    assert run_coroutine(main()) == "kept"
+def test_a_pass_that_cannot_start_fails_its_builds_and_the_next_pass_runs(
+    sessions: sessionmaker[Session],
+) -> None:
+    calls = 0
+
+    def flaky() -> Session:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("no connection")
+        return sessions()
+
+    batcher, answers = queued_together(flaky, [lambda s: "a", lambda s: "b"])
+    assert [type(a) for a in answers] == [RuntimeError, RuntimeError]
+
+    async def later() -> str:  # the same batcher, not stuck "draining" (it would never answer)
+        return await asyncio.wait_for(batcher.run(lambda s: "after"), 30)
+
+    assert run_coroutine(later()) == "after"

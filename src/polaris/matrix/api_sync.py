@@ -5,9 +5,11 @@ With a ``since`` token and ``timeout`` (milliseconds, at most ``MAX_TIMEOUT_MS``
 waits until something reaches the user's rooms or the time runs out, then answers with what there
 is (possibly nothing, with a later token). The wait holds no database connection and no thread.
 
-The caller is not a dependency here: it is resolved in the thread call that takes the sync's
-first look, in the same read-only transaction (``caller.resolve(hold=True)``), so a long-poll
-costs one thread hop and one transaction fewer than a route with the ``Matrix`` dependency.
+The route is a plain Starlette one (``routing.plain_client``) and the caller is not a
+dependency: a long-poll that may wait takes its first look (the caller, the token, the filter)
+and, once woken, its answer with the other syncs' in one read-only transaction
+(``matrix.sync_batch``); a sync that may not wait resolves its caller in the thread call of its
+first look, in the same read-only transaction (``caller.resolve(hold=True)``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from polaris.instance import Instance
 from polaris.matrix import sync, sync_filter
 from polaris.matrix.caller import MatrixCaller, required_token, resolve, resolve_in
 from polaris.matrix.ids import server_name
-from polaris.matrix.routing import CLIENT_PREFIXES
+from polaris.matrix.routing import plain_client
 from polaris.matrix.sync_batch import batcher_of
 from polaris.web import checks, lanes
 
@@ -223,5 +225,4 @@ async def _sync(
         )
 
 
-for _prefix in CLIENT_PREFIXES:
-    router.add_route(_prefix + "/sync", get_sync, methods=["GET"], include_in_schema=False)
+plain_client(router, "/sync", "GET")(get_sync)

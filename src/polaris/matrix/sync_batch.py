@@ -83,18 +83,24 @@ class Batcher:
         return await build.future
 
     def _drain(self) -> None:
-        while True:
-            with self._lock:
-                builds, self._queued = self._queued, []
-                if not builds:
-                    self._draining = False
-                    return
-            try:
+        builds: list[_Build[Any]] = []
+        try:
+            while True:
+                with self._lock:
+                    builds, self._queued = self._queued, []
+                    if not builds:
+                        self._draining = False
+                        return
                 self._together(builds)
-            except BaseException as error:  # never leave a request waiting
-                for build in builds:
-                    build.fail(error)
-                raise
+        except BaseException as error:
+            # Never leave a request waiting, nor the batcher marked busy with no drain running
+            # (every later sync would queue behind a drain that never comes).
+            with self._lock:
+                left, self._queued = self._queued, []
+                self._draining = False
+            for build in [*builds, *left]:
+                build.fail(error)
+            raise
 
     def _together(self, builds: list[_Build[Any]]) -> None:
         self.passes.append(len(builds))
