@@ -57,7 +57,7 @@ from polaris.notifications.api import router as notifications_router
 from polaris.search.api import router as search_router
 from polaris.search.api_messages import router as message_search_router
 from polaris.search.views import router as search_pages
-from polaris.web import checks, header, listing, logs, problems, route_guard
+from polaris.web import checks, header, heap, listing, logs, problems, route_guard
 from polaris.web.assets import VersionedStatic
 from polaris.web.compression import CompressionMiddleware
 from polaris.web.middleware import (
@@ -88,7 +88,8 @@ def create_app_from_environment() -> FastAPI:
     from polaris.config import SERVE_DATA_DIR_ENV, load_settings
     from polaris.instance import open_instance
 
-    return create_app(open_instance(load_settings(os.environ[SERVE_DATA_DIR_ENV])))
+    instance = open_instance(load_settings(os.environ[SERVE_DATA_DIR_ENV]))
+    return create_app(instance, settle_heap=True)
 
 
 def _dav_options(app: FastAPI) -> None:
@@ -102,9 +103,15 @@ def _dav_options(app: FastAPI) -> None:
 
 
 def create_app(
-    instance: Instance, *, seal_periodically: bool = True, run_jobs: bool = True
+    instance: Instance,
+    *,
+    seal_periodically: bool = True,
+    run_jobs: bool = True,
+    settle_heap: bool = False,
 ) -> FastAPI:
-    """The web app; unless told not to, it also runs job workers (``jobs.in_process_workers``)."""
+    """The web app; unless told not to, it also runs job workers (``jobs.in_process_workers``).
+    ``settle_heap``: once started, set the process's garbage collector for serving
+    (``web.heap``; ``polaris serve`` only)."""
     logs.configure(instance.settings.logs, directory=instance.settings.resolved_log_path)
     load_job_handlers()
     load_consumers()
@@ -126,6 +133,8 @@ def create_app(
             schedule_periodic(instance)
             worker.start()
             events.start()
+        if settle_heap:
+            heap.settle()
         try:
             yield
         finally:

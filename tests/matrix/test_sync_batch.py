@@ -1,7 +1,8 @@
 """``matrix.sync_batch``: the woken syncs' builds queued together run in one pass, in one session
 and read-only transaction; a build that fails is built again alone, in a transaction of its own
 whose rollback runs its after-rollback effects once; each request gets its own answer or error,
-and a pass that cannot even start fails its builds and leaves the batcher working."""
+a pass that cannot even start fails its builds and leaves the batcher working; answers are built
+before the other builds, and a pass takes a bounded number of those."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.db.uow import after_rollback
-from polaris.matrix.sync_batch import Batcher
+from polaris.matrix.sync_batch import LOOKS_A_PASS, Batcher
 from polaris.web.lanes import Lane
 from tests.support.aio import run_coroutine
 
@@ -32,11 +33,16 @@ def sessions() -> Iterator[sessionmaker[Session]]:
 
 
 def queued_together(
-    sessions: Callable[[], Session], works: Sequence[Work], *, cancel: Sequence[int] = ()
+    sessions: Callable[[], Session],
+    works: Sequence[Work],
+    *,
+    cancel: Sequence[int] = (),
+    answers: Sequence[int] = (),
 ) -> tuple[Batcher, list[Any]]:
     """Run ``works`` through a batcher whose lane is held busy until all are queued (so that one
-    pass takes them all); cancel the requests at the positions ``cancel``. The batcher, and each
-    request's answer or error (cancelled ones left out)."""
+    pass takes them all, up to its bound); those at the positions ``answers`` are answers; cancel
+    the requests at the positions ``cancel``. The batcher, and each request's answer or error
+    (cancelled ones left out)."""
     lane = Lane(1, "test")
     batcher = Batcher(cast(sessionmaker[Session], sessions), lane)
     release = threading.Event()
@@ -44,7 +50,10 @@ def queued_together(
     async def main() -> list[Any]:
         loop = asyncio.get_running_loop()
         blocker = asyncio.ensure_future(lane.run(release.wait, 30))  # the lane's one thread
-        requests = [asyncio.ensure_future(batcher.run(work)) for work in works]
+        requests = [
+            asyncio.ensure_future(batcher.run(work, answer=n in answers))
+            for n, work in enumerate(works)
+        ]
         for _ in range(10):  # each queues on its first step
             await asyncio.sleep(0)
         for position in cancel:
@@ -118,3 +127,25 @@ def test_a_pass_that_cannot_start_fails_its_builds_and_the_next_pass_runs(
         return await asyncio.wait_for(batcher.run(lambda s: "after"), 30)
 
     assert run_coroutine(later()) == "after"
+
+
+def test_answers_go_first_and_a_pass_takes_a_bounded_number_of_looks(
+    sessions: sessionmaker[Session],
+) -> None:
+    order: list[str] = []
+
+    def work(name: str) -> Work:
+        def build(session: Session) -> str:
+            order.append(name)
+            return name
+
+        return build
+
+    looks = [f"look {n}" for n in range(LOOKS_A_PASS + 3)]
+    names = [*looks[:2], "answer 1", *looks[2:], "answer 2"]
+    batcher, answers = queued_together(
+        sessions, [work(name) for name in names], answers=[2, len(names) - 1]
+    )
+    assert answers == names  # each request its own answer
+    assert order == ["answer 1", "answer 2", *looks]  # queued after looks, built before them
+    assert list(batcher.passes) == [LOOKS_A_PASS + 2, 3]

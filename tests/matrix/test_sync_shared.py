@@ -18,7 +18,7 @@ from polaris import events
 from polaris.chat import events as chat_events
 from polaris.chat import live, rooms
 from polaris.events import service as event_service
-from polaris.matrix import sync
+from polaris.matrix import api_sync, sync
 from polaris.matrix.rooms import room_matrix_id
 from tests.chat.conftest import People
 from tests.matrix.test_sync_stream import SERVER, people, say, sequenced, texts
@@ -219,3 +219,34 @@ def test_a_client_just_answered_waits_without_reading_when_nothing_is_new() -> N
     serial = hub.serial
     hub.set_typing(5, 8, True, 5_000)
     assert hub.quiet(7, 13, 13, serial) is None and hub.quiet(7, 13, 13, hub.serial) is not None
+
+
+def test_a_woken_answer_is_complete_to_the_head_known_when_it_was_queued(
+    people: People,
+) -> None:
+    """``api_sync.woken``: the head an answer is complete up to is taken when its build is
+    queued. A pass builds its answers in the snapshot of its first build; the hub may move on
+    while it runs, and an answer claiming the hub's newer head would skip, for good, what that
+    snapshot does not hold. The message that came meanwhile comes in the next answer."""
+    session = people.session
+    room_id = group_of(people, "bala")
+    room = room_matrix_id(room_id, SERVER)
+    hub = new_hub()
+    catch_up(session, hub)
+    hub.absorb(None, event_service.head_position(session))
+    token = sync.initial(caller(people, "bala", hub)).token
+    session.commit()
+    say(people, "asha", room_id, "पहला")
+    catch_up(session, hub)
+    queued_at = hub.head
+    build = api_sync.woken(caller(people, "bala", hub), token, queued_at)
+    say(people, "asha", room_id, "दूसरा")  # committed and read by the hub before the pass runs
+    catch_up(session, hub)
+    assert hub.head > queued_at
+    first = build(session)
+    session.commit()
+    assert texts(first.body, room) == ["पहला"]
+    assert first.token.position == queued_at
+    second = sync.incremental(caller(people, "bala", hub), first.token)
+    session.commit()
+    assert texts(second.body, room) == ["दूसरा"]

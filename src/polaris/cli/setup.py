@@ -419,7 +419,7 @@ def serve(
         os.environ[SERVE_DATA_DIR_ENV] = str(settings.data_dir.resolve())
         app = "polaris.app:create_app_from_environment"
     else:
-        app = create_app(instance)
+        app = create_app(instance, settle_heap=True)
     config = uvicorn.Config(
         app,
         factory=processes > 1,

@@ -86,6 +86,23 @@ def parse_query(request: Request) -> SyncQuery:
     return SyncQuery(params.get("since"), timeout, full_state, params.get("filter"))
 
 
+def woken(who: sync.Caller, at: sync.Token, committed: int) -> Callable[[Session], sync.Result]:
+    """A woken long-poll's incremental answer, to be built with the others queued
+    (``matrix.sync_batch``) in their session and read-only transaction.
+
+    ``committed``, the head it is complete up to, must be known committed before that
+    transaction starts: the hub's head (every position up to it was given to a committed event)
+    or the first look's, whichever is later, taken when the build is queued. Not when it runs: a
+    pass's builds run one after the other in the snapshot of its first, and the hub's head read
+    during a later build can be past that snapshot (that answer would skip a message for good).
+    """
+
+    def work(shared: Session) -> sync.Result:
+        return sync.incremental(replace(who, session=shared), at, committed=committed)
+
+    return work
+
+
 async def get_sync(request: Request) -> JSONResponse:
     """A plain Starlette route (``router.add_route``), not FastAPI's: a woken sync is one
     response and one new request per client, and FastAPI's request handling (its dependency
@@ -118,19 +135,6 @@ async def _sync(
         """An initial sync, in the request's session, on the shared pool (it can be large)."""
         with transaction(session, read_only=True):
             return sync.initial(who, timeline_limit=wanted.timeline_limit)
-
-    def woken(at: sync.Token) -> Callable[[Session], sync.Result]:
-        """An incremental sync, built with the others queued (``matrix.sync_batch``) in their
-        session and read-only transaction. The head it is complete up to is known committed
-        before that transaction starts: the hub's (every position up to it was given to a
-        committed event) or the first look's, whichever is later, so the head is not read
-        again."""
-
-        def work(shared: Session) -> sync.Result:
-            committed = max(live.head, head)
-            return sync.incremental(replace(who, session=shared), at, committed=committed)
-
-        return work
 
     def start() -> tuple[
         MatrixCaller, sync.Token | None, frozenset[int] | None, sync_filter.SyncFilter, int
@@ -206,7 +210,8 @@ async def _sync(
                     serial=token.serial,
                 )  # fmt: skip
         if token is not None:
-            result = await batcher.run(woken(token))
+            committed = max(live.head, head)
+            result = await batcher.run(woken(who, token, committed), answer=True)
         else:
             result = await run_in_threadpool(initial)
         if result.rooms is not None:

@@ -10,6 +10,14 @@ rows are loaded once into the session for all of them), hands each its answer, a
 queued meanwhile. Only reads run here, and each build decides for its own caller (``access``
 through ``chat.rooms.require_room``) as before.
 
+Answers go first. Once a message has woken its room's long-polls, every answered client comes
+straight back with a new long-poll whose first look (its caller, token and filter) also queues
+here. Those looks must not hold up the answers still waiting: they would make the last member's
+delivery wait for the first members' next requests. A pass takes every answer queued and at most
+:data:`LOOKS_A_PASS` of the other builds, answers first; what it leaves waits for the next pass.
+An answer is never added to a pass already running: its transaction's snapshot may be older
+than the head the answer says it is complete to.
+
 A build that fails is built again alone in a transaction of its own (``db.uow.transaction``):
 a refusal then rolls back and runs its after-rollback effects (its audit record) exactly as an
 unbatched sync's would, and the failure reaches only its own request.
@@ -32,6 +40,9 @@ from polaris.web.lanes import Lane
 
 log = logging.getLogger("polaris.matrix")
 T = TypeVar("T")
+
+#: The most builds that are not answers (long-polls' first looks) one pass takes.
+LOOKS_A_PASS = 32
 
 
 @dataclass(eq=False)
@@ -63,18 +74,23 @@ class Batcher:
         self._sessions = sessions
         self._lane = lane
         self._lock = threading.Lock()
-        self._queued: list[_Build[Any]] = []
+        self._answers: list[_Build[Any]] = []
+        self._others: deque[_Build[Any]] = deque()
         self._draining = False
         #: How many builds each of the last passes took (for the tests; bounded, as a server
         #: makes passes for as long as it runs).
         self.passes: deque[int] = deque(maxlen=64)
 
-    async def run(self, work: Callable[[Session], T]) -> T:
-        """``work(session)`` in a read-only transaction shared with the builds queued with it."""
+    async def run(self, work: Callable[[Session], T], *, answer: bool = False) -> T:
+        """``work(session)`` in a read-only transaction shared with the builds queued with it;
+        an ``answer`` (a woken sync's) goes before every build that is not one."""
         loop = asyncio.get_running_loop()
         build: _Build[T] = _Build(work, loop, loop.create_future())
         with self._lock:
-            self._queued.append(build)
+            if answer:
+                self._answers.append(build)
+            else:
+                self._others.append(build)
             start = not self._draining
             self._draining = True
         if start:
@@ -87,7 +103,7 @@ class Batcher:
         try:
             while True:
                 with self._lock:
-                    builds, self._queued = self._queued, []
+                    builds = self._take()
                     if not builds:
                         self._draining = False
                         return
@@ -96,11 +112,19 @@ class Batcher:
             # Never leave a request waiting, nor the batcher marked busy with no drain running
             # (every later sync would queue behind a drain that never comes).
             with self._lock:
-                left, self._queued = self._queued, []
+                left = [*self._answers, *self._others]
+                self._answers, self._others = [], deque()
                 self._draining = False
             for build in [*builds, *left]:
                 build.fail(error)
             raise
+
+    def _take(self) -> list[_Build[Any]]:
+        """The next pass's builds (under the lock): every answer, then some of the rest."""
+        builds, self._answers = self._answers, []
+        for _ in range(min(LOOKS_A_PASS, len(self._others))):
+            builds.append(self._others.popleft())
+        return builds
 
     def _together(self, builds: list[_Build[Any]]) -> None:
         self.passes.append(len(builds))
