@@ -52,3 +52,23 @@ def test_the_cache_reads_once_per_ttl_and_invalidate_reads_again(db_session: Ses
     always = incident.CachedState(reads, ttl=0)
     assert always.get() is not None and not always.fresh()
     assert isinstance(state.since, dt.datetime)
+
+
+def test_a_stale_value_is_lent_to_reads_and_one_caller_at_a_time_refreshes_it(
+    db_session: Session,
+) -> None:
+    reads = sessionmaker(bind=db_session.connection(), join_transaction_mode="create_savepoint")
+    stale = incident.CachedState(reads, ttl=0)
+    assert stale.last() == (False, None, False)  # never read: the caller must read it
+    assert stale.get() is None
+    incident.turn_on(session=db_session, actor=None, context=SYSTEM, reason="drill")
+    db_session.flush()
+    assert stale.last() == (True, None, True)  # the last value; this caller refreshes
+    assert stale.last() == (True, None, False)  # the others do not, while it does
+    stale.refresh()
+    read, state, chosen = stale.last()
+    assert read and state is not None and state.reason == "drill" and chosen
+    stale.refresh()
+    fresh = incident.CachedState(reads, ttl=3600)
+    fresh.get()
+    assert fresh.last()[2] is False  # fresh: nobody refreshes

@@ -172,3 +172,22 @@ def test_an_unreachable_siem_drops_lines_without_raising() -> None:
     handler.emit(_record())
     assert handler.dropped == 1
     handler.close()
+
+
+def test_a_line_is_made_once_for_every_handler(
+    tmp_path: Path, restore_logging: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    real = logs.JsonFormatter._line
+
+    def counting(self: logs.JsonFormatter, record: logging.LogRecord) -> str:
+        made.append(record.getMessage())
+        return real(self, record)
+
+    monkeypatch.setattr(logs.JsonFormatter, "_line", counting)
+    handlers = logs.configure(directory=tmp_path)
+    assert len(handlers) == 2  # standard error and the day file
+    logging.getLogger("polaris.test").warning("एक बार")
+    assert made == ["एक बार"]
+    (day_file,) = tmp_path.glob("polaris-*.log")
+    assert json.loads(day_file.read_text(encoding="utf-8"))["message"] == "एक बार"

@@ -18,6 +18,7 @@ from polaris.drive.models import Node
 from polaris.identity import program_tokens
 from polaris.identity.models import User, UserGroup
 from polaris.instance import Instance
+from polaris.web import params
 from polaris.web.params import MAX_ID, MAX_INT64
 from tests.factories import SYSTEM
 from tests.web.test_admin_pages import sign_in_admin
@@ -350,3 +351,21 @@ def test_a_page_form_that_is_not_utf8_is_refused_and_nothing_stored(
     with seeded.sessions() as session:
         names = session.scalars(select(Node.name).where(Node.parent_id == root)).all()
         assert names == ["\u0915 \u200d"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "utf8"),
+    [
+        (b"", True),
+        (b"since=s12_3&filter=%7B%22room%22%3A1%7D", True),  # ASCII escapes: not decoded
+        (b"name=%E0%A4%A8%E0%A4%BE", True),  # Hindi, escaped
+        (b"name=%e0%a4%a8", True),
+        (b"name=%FF", False),
+        (b"name=%ff", False),
+        (b"name=%E0%A4", False),  # cut short
+        ("नाम".encode(), True),  # raw UTF-8 bytes
+        (b"\xff", False),
+    ],
+)
+def test_only_bytes_over_0x7f_are_decoded_to_be_checked(raw: bytes, utf8: bool) -> None:
+    assert params._is_percent_encoded_utf8(raw) is utf8

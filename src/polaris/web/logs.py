@@ -64,8 +64,23 @@ def utc_time(created: float) -> str:
     return dt.datetime.fromtimestamp(created, dt.UTC).isoformat(timespec="milliseconds")
 
 
+#: The record's attribute holding its JSON line once made.
+_LINE = "_polaris_json_line"
+
+
 class JsonFormatter(logging.Formatter):
+    """A record as one JSON line, made once: the handlers (standard error, the day file, the
+    SIEM's) each ask for it, and an access-log line a request was made three times."""
+
     def format(self, record: logging.LogRecord) -> str:
+        made = record.__dict__.get(_LINE)
+        if isinstance(made, str):
+            return made
+        line = self._line(record)
+        setattr(record, _LINE, line)
+        return line
+
+    def _line(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": utc_time(record.created),
             "level": record.levelname.lower(),

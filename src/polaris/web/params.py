@@ -11,6 +11,7 @@ are not UTF-8.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 from urllib.parse import unquote_to_bytes
 
@@ -64,7 +65,13 @@ FORM_NOT_UTF8 = "polaris_form_not_utf8"
 _URLENCODED = b"application/x-www-form-urlencoded"
 
 
+#: A percent escape of a byte over 0x7F: only such bytes can make a URL's text not UTF-8.
+_HIGH_ESCAPE = re.compile(rb"%[89a-fA-F]")
+
+
 def _is_percent_encoded_utf8(raw: bytes) -> bool:
+    if raw.isascii() and _HIGH_ESCAPE.search(raw) is None:
+        return True  # ASCII once decoded: the common case, without decoding it
     try:
         unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:

@@ -3,7 +3,8 @@
 A dependency of every route (``polaris.app``): what the switch says comes from a callable the app
 is given (``app.state.read_only``), so this layer knows no domain. It is read through a cache
 with a short lifetime, in the thread pool when the cache is stale (a database read must not hold
-the event loop).
+the event loop). A write waits for a fresh value; a read, which is never refused, takes the last
+value at once (for the pages' banner) while one request refreshes it in the background.
 
 What is a write: any method but GET, HEAD and OPTIONS (the API, the pages' forms, tus uploads,
 WebDAV). Allowed all the same, so that officers can still sign in and read and accounts can be
@@ -17,7 +18,9 @@ alone turn it off.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -81,6 +84,22 @@ class StateSource(Protocol):
 
     def get(self) -> ReadOnlyState | None: ...
 
+    def last(self) -> tuple[bool, ReadOnlyState | None, bool]: ...
+
+    def refresh(self) -> None: ...
+
+
+#: The background refreshes running (kept referenced until they end).
+_REFRESHING: set[asyncio.Future[None]] = set()
+log = logging.getLogger("polaris.web")
+
+
+def _refreshed(task: asyncio.Future[None]) -> None:
+    _REFRESHING.discard(task)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        # The next request tries again; a write meanwhile waits for its own read.
+        log.warning("the incident switch could not be read", exc_info=error)
+
 
 async def refuse_writes_during_incident(request: HTTPConnection) -> None:
     """Refuse writes while the incident switch is on (a WebSocket, which only reads, passes)."""
@@ -88,9 +107,19 @@ async def refuse_writes_during_incident(request: HTTPConnection) -> None:
     if source is None:
         return
     get: Callable[[], ReadOnlyState | None] = source.get
-    state = get() if source.fresh() else await run_in_threadpool(get)
+    reading = request.scope.get("method", "GET") in READ_METHODS
+    if source.fresh():
+        state = get()
+    elif reading and (found := source.last())[0]:
+        _, state, refresh = found
+        if refresh:
+            task = asyncio.ensure_future(run_in_threadpool(source.refresh))
+            _REFRESHING.add(task)
+            task.add_done_callback(_refreshed)
+    else:
+        state = await run_in_threadpool(get)
     request.state.incident = state  # for the pages' banner
-    if state is None or request.scope.get("method", "GET") in READ_METHODS:
+    if state is None or reading:
         return
     if request.url.path in ALLOWED_WRITES:
         return
