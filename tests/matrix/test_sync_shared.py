@@ -18,7 +18,7 @@ from polaris import events
 from polaris.chat import events as chat_events
 from polaris.chat import live, rooms
 from polaris.events import service as event_service
-from polaris.matrix import api_sync, sync
+from polaris.matrix import api_sync, settings_store, sync
 from polaris.matrix.rooms import room_matrix_id
 from tests.chat.conftest import People
 from tests.matrix.test_sync_stream import SERVER, people, say, sequenced, texts
@@ -250,3 +250,47 @@ def test_a_woken_answer_is_complete_to_the_head_known_when_it_was_queued(
     second = sync.incremental(caller(people, "bala", hub), first.token)
     session.commit()
     assert texts(second.body, room) == ["दूसरा"]
+
+
+def test_global_account_data_reaches_the_users_other_syncs_and_only_theirs(
+    people: People,
+) -> None:
+    """A put of global account data (Element's ``m.direct`` on one device) wakes the user's
+    long-polls and comes in their next incremental sync, from the hub's copy or the database;
+    another user's sync neither wakes nor gets it."""
+    session = people.session
+    hub = new_hub()
+    catch_up(session, hub)
+    hub.absorb(None, event_service.head_position(session))
+    tokens = {name: sync.initial(caller(people, name, hub)).token for name in ("bala", "chand")}
+    session.commit()
+    bala = people.id("bala")
+
+    async def woken_by_the_put() -> list[str]:
+        woken: list[str] = []
+
+        async def wait(name: str) -> None:
+            if await hub.wait_beyond(hub.head, 30.0, rooms=set(), user_id=people.id(name)):
+                woken.append(name)
+
+        tasks = [asyncio.ensure_future(wait(name)) for name in ("bala", "chand")]
+        while hub.waiting < 2:
+            await asyncio.sleep(0)
+        settings_store.put_account_data(
+            session, user_id=bala, data_type="m.direct", content={"@asha:polaris.test": ["!r"]}
+        )
+        session.commit()
+        catch_up(session, hub)
+        await asyncio.wait_for(tasks[0], 30)  # bala's wait ends (a bound, not a measure)
+        tasks[1].cancel()
+        return woken
+
+    assert run_coroutine(woken_by_the_put()) == ["bala"]
+    for source in (hub, new_hub()):  # the hub's copy, then the database
+        mine = sync.incremental(caller(people, "bala", source), tokens["bala"])
+        theirs = sync.incremental(caller(people, "chand", source), tokens["chand"])
+        session.commit()
+        assert mine.has_data and not theirs.has_data
+        given = {e["type"]: e["content"] for e in mine.body["account_data"]["events"]}
+        assert given["m.direct"] == {"@asha:polaris.test": ["!r"]}
+        assert theirs.body["account_data"]["events"] == []

@@ -1,7 +1,8 @@
 """The messenger's change events (``polaris.events``), appended in the transaction of each change.
 
-Data holds ids only (never names or text): ``room_id`` always, ``event_id`` (the timeline row)
-and ``seq`` for a timeline event, ``user_id`` for a membership or receipt. Their space is None;
+Data holds ids only (never names or text): ``room_id`` always (but for ``chat.account.updated``,
+about a user alone, whose subject is the user), ``event_id`` (the timeline row) and ``seq`` for
+a timeline event, ``user_id`` for a membership or receipt. Their space is None;
 their actor is the acting user (None for the hierarchy's own changes). Listed in docs/chat.md.
 """
 
@@ -32,6 +33,11 @@ RECEIPT_UPDATED = "chat.receipt.updated"
 #: ``m.fully_read``) or a Matrix client put any other room account data: ``user_id``. Only that
 #: member's Matrix syncs show it; the messenger's own sync does not carry it (``chat.sync.KINDS``).
 MARKER_UPDATED = "chat.marker.updated"
+#: A user's own global account data changed (a Matrix client's settings, direct rooms, push
+#: rules): ``user_id``. Its subject is the user (``USER_SUBJECT``), not a room; only that user's
+#: Matrix syncs show it.
+ACCOUNT_UPDATED = "chat.account.updated"
+USER_SUBJECT = "user"
 BROADCAST_ACKNOWLEDGED = "chat.broadcast.acknowledged"
 BROADCAST_REMINDED = "chat.broadcast.reminded"
 
@@ -51,10 +57,26 @@ def changed(
         actor_id=actor_id,
         data={"room_id": room_id, **data},
     )
+    _listen_for_commit(session)
+
+
+def _listen_for_commit(session: Session) -> None:
     if not session.info.get(_PENDING):
         session.info[_PENDING] = True  # once per transaction, however many events
         orm_event.listen(session, "after_commit", _committed, once=True)
         orm_event.listen(session, "after_rollback", _forget, once=True)
+
+
+def account_changed(session: Session, *, user_id: int) -> None:
+    """The user's own global account data changed (``ACCOUNT_UPDATED``), in their transaction."""
+    events.append(
+        session,
+        kind=ACCOUNT_UPDATED,
+        subject=(USER_SUBJECT, user_id),
+        actor_id=user_id,
+        data={"user_id": user_id},
+    )
+    _listen_for_commit(session)
 
 
 def changed_by(

@@ -60,6 +60,7 @@ KINDS = (
     chat_events.MESSAGE_REDACTED,
     chat_events.RECEIPT_UPDATED,
     chat_events.MARKER_UPDATED,
+    chat_events.ACCOUNT_UPDATED,
     chat_events.BROADCAST_ACKNOWLEDGED,
     chat_events.BROADCAST_REMINDED,
 )

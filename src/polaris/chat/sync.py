@@ -27,8 +27,12 @@ from polaris.chat.waiters import room_of
 from polaris.errors import Gone, PolarisError
 
 #: Every kind the messenger appends (docs/chat.md, "Change events") but a member's private read
-#: marker (Matrix's, for that member's own Matrix syncs).
-KINDS = tuple(kind for kind in live.KINDS if kind != chat_events.MARKER_UPDATED)
+#: marker and account data (Matrix's, for that member's own Matrix syncs).
+KINDS = tuple(
+    kind
+    for kind in live.KINDS
+    if kind not in (chat_events.MARKER_UPDATED, chat_events.ACCOUNT_UPDATED)
+)
 #: Stream events read per call: the page ends there even when few of them are the caller's.
 SCAN_LIMIT = 500
 
@@ -125,7 +129,10 @@ def _waiting(session: Session, after: int) -> bool:
     return any(event.position is None for event in later)
 
 
-_room_of = room_of
+def _room_of(event: events.Event) -> int:
+    """A room event's room (this sync reads no other kind: ``KINDS``)."""
+    room = room_of(event)
+    return event.subject_id if room is None else room
 
 
 def _visible(event: events.Event, user_id: int, joined: dict[int, str]) -> bool:

@@ -12,16 +12,21 @@ from polaris.chat import events as chat_events
 from polaris.events import service as events
 
 
-def room_of(event: events.Event) -> int:
-    """The room a chat event is about (its subject, or the room it names)."""
+def room_of(event: events.Event) -> int | None:
+    """The room a chat event is about (its subject, or the room it names); None for one about a
+    user alone (their account data)."""
+    if event.subject_type == chat_events.USER_SUBJECT:
+        return None
     room_id = event.data.get("room_id")
     return room_id if isinstance(room_id, int) else event.subject_id
 
 
 def about_user(event: events.Event) -> int | None:
-    """The user a membership event is about (an invitation, a join, a removal)."""
+    """The user a membership event is about (an invitation, a join, a removal), or whose own
+    account data changed."""
     user = event.data.get("user_id")
-    return user if event.kind == chat_events.MEMBER_CHANGED and isinstance(user, int) else None
+    about = event.kind in (chat_events.MEMBER_CHANGED, chat_events.ACCOUNT_UPDATED)
+    return user if about and isinstance(user, int) else None
 
 
 @dataclass(eq=False)
@@ -77,7 +82,9 @@ class WaiterIndex:
         woken: set[Waiter] = set()
         candidates = set(self.everything)
         for event in batch:
-            candidates |= self.by_room.get(room_of(event), set())
+            room = room_of(event)
+            if room is not None:
+                candidates |= self.by_room.get(room, set())
             user = about_user(event)
             if user is not None:
                 candidates |= self.by_user.get(user, set())

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from polaris.chat import events as chat_events
 from polaris.clock import utcnow
 from polaris.matrix.body import plain_text
 from polaris.matrix.models import MatrixAccountData, MatrixFilter, MatrixPusher
@@ -77,7 +78,8 @@ def put_account_data(
     server: bool = False,
 ) -> None:
     """Store (or replace) one piece of account data. ``server`` is for this package's own types
-    (push rules), which clients may not set directly."""
+    (push rules), which clients may not set directly. A global piece (no ``room_id``) appends
+    ``chat.account.updated``: the user's other devices' syncs get it at once."""
     check_type(data_type)
     if data_type in SERVER_OWNED and not server:
         raise MatrixError(400, "M_BAD_JSON", f"{data_type} cannot be set through this API")
@@ -91,6 +93,8 @@ def put_account_data(
         row.content = content
         row.updated_at = utcnow()
     session.flush()
+    if not room_id:
+        chat_events.account_changed(session, user_id=user_id)
 
 
 def global_account_data(session: Session, *, user_id: int) -> dict[str, dict[str, Any]]:

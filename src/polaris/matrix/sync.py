@@ -62,7 +62,12 @@ TIMELINE_KINDS = (
     chat_events.MESSAGE_EDITED,
     chat_events.MESSAGE_REDACTED,
 )
-STREAM_KINDS = (*TIMELINE_KINDS, chat_events.RECEIPT_UPDATED, chat_events.MARKER_UPDATED)
+STREAM_KINDS = (
+    *TIMELINE_KINDS,
+    chat_events.RECEIPT_UPDATED,
+    chat_events.MARKER_UPDATED,
+    chat_events.ACCOUNT_UPDATED,
+)
 #: Stream events read per incremental sync; a client further behind syncs again at once.
 BATCH = 500
 DEFAULT_TIMELINE = sync_filter.DEFAULT_TIMELINE
@@ -267,9 +272,13 @@ def incremental(c: Caller, since: Token, *, committed: int | None = None) -> Res
     mine: dict[int, list[int]] = defaultdict(list)
     read_by: dict[int, set[int]] = defaultdict(set)
     marked: set[int] = set()  # rooms whose account data (the read marker among it) the user changed
+    account = False  # whether the user's global account data changed
     for event in found:
         room_id = event.subject_id
         seq, user = event.data.get("seq"), event.data.get("user_id")
+        if event.kind == chat_events.ACCOUNT_UPDATED:
+            account = account or user == c.actor.user_id
+            continue
         if event.kind == chat_events.MARKER_UPDATED:
             if user == c.actor.user_id:
                 marked.add(room_id)
@@ -365,6 +374,9 @@ def incremental(c: Caller, since: Token, *, committed: int | None = None) -> Res
             receipts=receipts, typing=room_id in typing_rooms, unread=unread.get(room_id, 0),
             account_data=room_id in marked or bool(mine.get(room_id)),
         )  # fmt: skip
+        has_data = True
+    if account:  # all of it, as an initial sync gives it: clients replace each type they get
+        body["account_data"]["events"] = sync_room.global_account_data(c)
         has_data = True
     follow = frozenset(r for r, m in memberships.items() if m.membership in (JOIN, INVITE))
     return Result(body, token, has_data, follow)
