@@ -8,7 +8,7 @@ flips it back quietly would have to break the hash chain to hide it.
 Every request would read it, so :class:`CachedState` keeps what it read for ``ttl`` seconds
 (2 s by default): another node follows a change within that time; the node that made the change
 at once (:meth:`CachedState.invalidate`). A write waits for a fresh value; a read (never refused;
-it only shows the banner) takes the last one while one request refreshes it
+it only shows the banner) takes the last one while one request reads it again
 (:meth:`CachedState.last`).
 
 Turning it on or off is administration: the command line (``actor`` None, the instance's operator)
@@ -139,10 +139,10 @@ class CachedState:
             return True, value, False
         return True, value, self._refreshing.acquire(blocking=False)
 
-    def refresh(self) -> None:
+    def refresh(self) -> IncidentState | None:
         """``get``, for the caller :meth:`last` chose; then another may be chosen."""
         try:
-            self.get()
+            return self.get()
         finally:
             self._refreshing.release()
 

@@ -4,7 +4,8 @@ A dependency of every route (``polaris.app``): what the switch says comes from a
 is given (``app.state.read_only``), so this layer knows no domain. It is read through a cache
 with a short lifetime, in the thread pool when the cache is stale (a database read must not hold
 the event loop). A write waits for a fresh value; a read, which is never refused, takes the last
-value at once (for the pages' banner) while one request refreshes it in the background.
+value at once (for the pages' banner) while one request reads it again (before its own work, in
+the thread pool, as every request did when the value was stale).
 
 What is a write: any method but GET, HEAD and OPTIONS (the API, the pages' forms, tus uploads,
 WebDAV). Allowed all the same, so that officers can still sign in and read and accounts can be
@@ -18,9 +19,7 @@ alone turn it off.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -86,19 +85,7 @@ class StateSource(Protocol):
 
     def last(self) -> tuple[bool, ReadOnlyState | None, bool]: ...
 
-    def refresh(self) -> None: ...
-
-
-#: The background refreshes running (kept referenced until they end).
-_REFRESHING: set[asyncio.Future[None]] = set()
-log = logging.getLogger("polaris.web")
-
-
-def _refreshed(task: asyncio.Future[None]) -> None:
-    _REFRESHING.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        # The next request tries again; a write meanwhile waits for its own read.
-        log.warning("the incident switch could not be read", exc_info=error)
+    def refresh(self) -> ReadOnlyState | None: ...
 
 
 async def refuse_writes_during_incident(request: HTTPConnection) -> None:
@@ -113,9 +100,7 @@ async def refuse_writes_during_incident(request: HTTPConnection) -> None:
     elif reading and (found := source.last())[0]:
         _, state, refresh = found
         if refresh:
-            task = asyncio.ensure_future(run_in_threadpool(source.refresh))
-            _REFRESHING.add(task)
-            task.add_done_callback(_refreshed)
+            state = await run_in_threadpool(source.refresh)
     else:
         state = await run_in_threadpool(get)
     request.state.incident = state  # for the pages' banner
