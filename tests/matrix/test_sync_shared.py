@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import event
@@ -239,7 +240,8 @@ def test_a_woken_answer_is_complete_to_the_head_known_when_it_was_queued(
     say(people, "asha", room_id, "पहला")
     catch_up(session, hub)
     queued_at = hub.head
-    build = api_sync.woken(caller(people, "bala", hub), token, queued_at)
+    who = caller(people, "bala", hub)
+    build = api_sync.woken(lambda shared: replace(who, session=shared), token, queued_at)
     say(people, "asha", room_id, "दूसरा")  # committed and read by the hub before the pass runs
     catch_up(session, hub)
     assert hub.head > queued_at

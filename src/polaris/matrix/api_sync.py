@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -86,9 +87,11 @@ def parse_query(request: Request) -> SyncQuery:
     return SyncQuery(params.get("since"), timeout, full_state, params.get("filter"))
 
 
-def woken(who: sync.Caller, at: sync.Token, committed: int) -> Callable[[Session], sync.Result]:
-    """A woken long-poll's incremental answer, to be built with the others queued
-    (``matrix.sync_batch``) in their session and read-only transaction.
+def woken(
+    who: Callable[[Session], sync.Caller], at: sync.Token, committed: int
+) -> Callable[[Session], sync.Result]:
+    """A woken long-poll's incremental answer for the caller ``who(session)`` makes, to be built
+    with the others queued (``matrix.sync_batch``) in their session and read-only transaction.
 
     ``committed``, the head it is complete up to, must be known committed before that
     transaction starts: the hub's head (every position up to it was given to a committed event)
@@ -98,7 +101,7 @@ def woken(who: sync.Caller, at: sync.Token, committed: int) -> Callable[[Session
     """
 
     def work(shared: Session) -> sync.Result:
-        return sync.incremental(replace(who, session=shared), at, committed=committed)
+        return sync.incremental(who(shared), at, committed=committed)
 
     return work
 
@@ -112,15 +115,34 @@ async def get_sync(request: Request) -> JSONResponse:
     await checks.every_request(request)
     query = parse_query(request)
     instance = get_instance(request)
-    session = instance.sessions()
+    own = _OwnSession(instance.sessions)
     try:
-        return await _sync(request, instance, session, query)
+        return await _sync(request, instance, own, query)
     finally:
-        session.close()
+        own.close()
+
+
+class _OwnSession:
+    """The request's own session, opened only when it is used: a long-poll that may wait
+    reads in the batcher's shared session (``matrix.sync_batch``), and opening and closing a
+    session it never used was a twentieth of a woken sync's work on the event loop."""
+
+    def __init__(self, sessions: Callable[[], Session]) -> None:
+        self._sessions = sessions
+        self._session: Session | None = None
+
+    def get(self) -> Session:
+        if self._session is None:
+            self._session = self._sessions()
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
 
 async def _sync(
-    request: Request, instance: Instance, session: Session, query: SyncQuery
+    request: Request, instance: Instance, own: _OwnSession, query: SyncQuery
 ) -> JSONResponse:
     since, timeout, full_state, filter = (
         query.since, query.timeout, query.full_state, query.filter,
@@ -133,8 +155,9 @@ async def _sync(
 
     def initial() -> sync.Result:
         """An initial sync, in the request's session, on the shared pool (it can be large)."""
+        session = own.get()
         with transaction(session, read_only=True):
-            return sync.initial(who, timeline_limit=wanted.timeline_limit)
+            return sync.initial(who(session), timeline_limit=wanted.timeline_limit)
 
     def start() -> tuple[
         MatrixCaller, sync.Token | None, frozenset[int] | None, sync_filter.SyncFilter, int
@@ -146,6 +169,7 @@ async def _sync(
         caller's read transaction goes on to look for unsequenced events and read the head, and
         only when some wait are they sequenced here. The same read transaction reads the
         request's filter (a stored one is a row)."""
+        session = own.get()
         caller = resolve(request, session, hold=True)
         at = None if since is None or full_state else sync.parse_token(since)
         with transaction(session, read_only=True):
@@ -183,15 +207,15 @@ async def _sync(
         required = required_token(request)
         caller, touch, given, wanted = await batcher.run(look)
         if touch is not None:  # a due last-seen write (once a minute a session): not in the lane
-            await run_in_threadpool(record_seen, session, touch)
+            await run_in_threadpool(record_seen, own.get(), touch)
         head = live.head
         rooms = live.quiet(caller.caller.actor.user_id, given.position, head, given.serial)
         token = given
     else:
         caller, token, rooms, wanted, head = await lanes.SYNC.run(start)
     user_id = caller.caller.actor.user_id
-    who = sync.Caller(
-        session=session,
+    who = partial(
+        sync.Caller,
         actor=caller.caller.actor,
         context=caller.caller.context,
         server=server_name(instance.settings, request),
@@ -215,7 +239,7 @@ async def _sync(
         else:
             result = await run_in_threadpool(initial)
         if result.rooms is not None:
-            live.remember(who.actor.user_id, result.token.position, result.rooms)
+            live.remember(user_id, result.token.position, result.rooms)
         remaining = deadline - loop.time()
         if result.has_data or remaining <= 0 or live.released or await request.is_disconnected():
             wanted.apply(result.body)
