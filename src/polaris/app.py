@@ -43,6 +43,7 @@ from polaris.incident.service import CachedState
 from polaris.ingest import views as ingest_views
 from polaris.instance import Instance
 from polaris.jobs import Worker, notify
+from polaris.matrix import routing as matrix_routing
 from polaris.matrix.api import fallback_router as matrix_fallback
 from polaris.matrix.api import polaris_router as matrix_api_router
 from polaris.matrix.api import router as matrix_router
@@ -60,6 +61,7 @@ from polaris.search.views import router as search_pages
 from polaris.web import checks, header, heap, listing, logs, problems, route_guard
 from polaris.web.assets import VersionedStatic
 from polaris.web.compression import CompressionMiddleware
+from polaris.web.hot_routes import HotRoutes
 from polaris.web.middleware import (
     BodyLimitMiddleware,
     MatrixCorsMiddleware,
@@ -214,6 +216,13 @@ def create_app(
 
     route_guard.guard(app)  # after the last route: each router refuses a path it cannot serve
 
+    # Innermost: the busiest Matrix routes straight from here, past FastAPI's router.
+    app.add_middleware(
+        HotRoutes,
+        routes=list(matrix_routing.HOT_ROUTES),
+        handlers=app.exception_handlers,
+        prefix="/_matrix/client/",
+    )
     app.add_middleware(FormEncodingMiddleware)
     if instance.settings.dav.enabled:
         # Inside the request-id, log and body-limit layers, outside the form-encoding check.

@@ -254,4 +254,4 @@ async def _sync(
         )
 
 
-plain_client(router, "/sync", "GET")(get_sync)
+plain_client(router, "/sync", "GET", hot=True)(get_sync)

@@ -106,7 +106,7 @@ def _send(call: Call, room: str, content: dict[str, Any], txn: str) -> str:
     return event.event_key
 
 
-@plain_client(router, "/rooms/{room}/send/{kind}/{txn}", "PUT")
+@plain_client(router, "/rooms/{room}/send/{kind}/{txn}", "PUT", hot=True)
 async def send(request: Request) -> JSONResponse:
     """Send a message; the same transaction id from the same device gives the first send's
     event id and sends nothing again.

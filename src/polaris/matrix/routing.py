@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.routing import Route
 
 from polaris.matrix.caller import MatrixCaller
 from polaris.matrix.ids import server_name, user_id
@@ -18,6 +19,10 @@ UNSTABLE_PREFIX = "/_matrix/client/unstable"
 
 Endpoint = Callable[..., Any]
 PlainEndpoint = Callable[[Request], Awaitable[Response]]
+
+#: The plain routes registered ``hot``: the app calls them straight from its middleware as well
+#: (``web.hot_routes``).
+HOT_ROUTES: list[Route] = []
 
 
 def client(router: APIRouter, path: str, *methods: str) -> Callable[[Endpoint], Endpoint]:
@@ -32,17 +37,20 @@ def client(router: APIRouter, path: str, *methods: str) -> Callable[[Endpoint], 
 
 
 def plain_client(
-    router: APIRouter, path: str, *methods: str
+    router: APIRouter, path: str, *methods: str, hot: bool = False
 ) -> Callable[[PlainEndpoint], PlainEndpoint]:
     """Register a plain Starlette endpoint (it takes the request and returns a response) under
     both prefixes: for the busiest requests, which skip FastAPI's per-request dependency
-    machinery. The endpoint runs the app-wide checks itself (``web.checks.every_request``)."""
+    machinery. The endpoint runs the app-wide checks itself (``web.checks.every_request``).
+    ``hot``: also in :data:`HOT_ROUTES`, which skip FastAPI's router too."""
 
     def register(endpoint: PlainEndpoint) -> PlainEndpoint:
         for prefix in CLIENT_PREFIXES:
             router.add_route(
                 prefix + path, endpoint, methods=list(methods), include_in_schema=False
             )
+            if hot:
+                HOT_ROUTES.append(Route(prefix + path, endpoint, methods=list(methods)))
         return endpoint
 
     return register
