@@ -149,3 +149,61 @@ def test_answers_go_first_and_a_pass_takes_a_bounded_number_of_looks(
     assert answers == names  # each request its own answer
     assert order == ["answer 1", "answer 2", *looks]  # queued after looks, built before them
     assert list(batcher.passes) == [LOOKS_A_PASS + 2, 3]
+
+
+def test_prepare_gets_every_hint_of_a_pass_in_its_session_before_the_builds(
+    sessions: sessionmaker[Session],
+) -> None:
+    seen: list[Any] = []
+
+    def prepare(session: Session, hints: list[Any]) -> None:
+        seen.append(("prepare", id(session), sorted(hints)))
+
+    def work(name: str) -> Work:
+        def build(session: Session) -> str:
+            seen.append(("build", id(session), name))
+            return name
+
+        return build
+
+    lane = Lane(1, "test")
+    batcher = Batcher(sessions, lane, prepare)
+    release = threading.Event()
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        blocker = asyncio.ensure_future(lane.run(release.wait, 30))
+        requests = [
+            asyncio.ensure_future(batcher.run(work("a"), hint="token-a")),
+            asyncio.ensure_future(batcher.run(work("answer"), answer=True)),
+            asyncio.ensure_future(batcher.run(work("b"), hint="token-b")),
+        ]
+        for _ in range(10):
+            await asyncio.sleep(0)
+        await loop.run_in_executor(None, release.set)
+        await blocker
+        return list(await asyncio.gather(*requests))
+
+    assert run_coroutine(main()) == ["a", "answer", "b"]
+    assert [entry[0] for entry in seen] == ["prepare", "build", "build", "build"]
+    assert seen[0][2] == ["token-a", "token-b"]  # the hints only, once a pass
+    assert len({entry[1] for entry in seen}) == 1  # in the pass's session
+
+
+def test_a_prepare_that_fails_leaves_each_build_to_be_built_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    def prepare(session: Session, hints: list[Any]) -> None:
+        raise RuntimeError("the prefetch failed")
+
+    lane = Lane(1, "test")
+    batcher = Batcher(sessions, lane, prepare)
+
+    async def main() -> list[str]:
+        return list(
+            await asyncio.gather(
+                batcher.run(lambda s: "one", hint="t1"), batcher.run(lambda s: "two", hint="t2")
+            )
+        )
+
+    assert run_coroutine(main()) == ["one", "two"]

@@ -12,6 +12,7 @@ Functions take the session first and never commit.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, select, update
@@ -75,7 +76,7 @@ _PLAIN_TOKEN = _plain(
     owner=ApiToken.user_id,
 ).where(ApiToken.token_hash == bindparam("token_hash"))
 
-_PLAIN_SESSION = _plain(
+_SESSION_COLUMNS = _plain(
     UserSession.id.label("session_id"),
     UserSession.stage,
     UserSession.auth_factors,
@@ -83,7 +84,12 @@ _PLAIN_SESSION = _plain(
     UserSession.last_seen_at,
     UserSession.ended_at,
     owner=UserSession.user_id,
-).where(UserSession.id == bindparam("session_id"))
+)
+_PLAIN_SESSION = _SESSION_COLUMNS.where(UserSession.id == bindparam("session_id"))
+
+#: ``Session.info``'s key for the rows :func:`prefetch_sessions` read, by the statement they
+#: stand for.
+_PREFETCHED = "polaris.callers.prefetched_sessions"
 
 
 _PLAIN_APP_PASSWORD = _plain(
@@ -104,6 +110,31 @@ def plain_session_with(also: ColumnElement[Any]) -> AnySelect:
     """:data:`_PLAIN_SESSION` with one more column, labelled ``extra`` (build it once, at
     import): a fact about the session read in the same statement (the Matrix device)."""
     return _PLAIN_SESSION.add_columns(also.label("extra"))
+
+
+def plain_sessions_with(also: ColumnElement[Any]) -> AnySelect:
+    """:func:`plain_session_with` for many sessions at once (``session_ids``, expanding): the
+    statement :func:`prefetch_sessions` runs."""
+    return _SESSION_COLUMNS.add_columns(also.label("extra")).where(
+        UserSession.id.in_(bindparam("session_ids", expanding=True))
+    )
+
+
+def prefetch_sessions(
+    session: Session, session_ids: Collection[str], many: AnySelect, one: AnySelect
+) -> None:
+    """Read the rows of ``session_ids`` with one statement (``many``, from
+    :func:`plain_sessions_with`) for the lookups that would each run ``one`` (its
+    :func:`plain_session_with` twin) later in this session's transaction: the same snapshot, so
+    the same rows, a missing one included. The caller must end the session with the
+    transaction (a later transaction must read afresh)."""
+    wanted = sorted(set(session_ids))
+    if not wanted:
+        return
+    rows = session.connection().execute(many, {"session_ids": wanted}).all()
+    found = {row.session_id: row for row in rows}
+    known = session.info.setdefault(_PREFETCHED, {}).setdefault(one, {})
+    known.update({session_id: found.get(session_id) for session_id in wanted})
 
 
 def session_with(also: ColumnElement[Any]) -> AnySelect:
@@ -135,6 +166,10 @@ def plain_session(
     """The session's liveness and last-seen columns and its owner's actor columns (and the
     ``extra`` of a ``statement`` made by :func:`plain_session_with`), or None."""
     chosen = _PLAIN_SESSION if statement is None else statement
+    known = session.info.get(_PREFETCHED, {}).get(chosen)
+    if known is not None and session_id in known:
+        row: AnyRow | None = known[session_id]
+        return row
     return session.connection().execute(chosen, {"session_id": session_id}).first()
 
 

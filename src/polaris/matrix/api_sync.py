@@ -33,7 +33,7 @@ from polaris.events import service as events
 from polaris.identity.seen import Touch
 from polaris.instance import Instance
 from polaris.matrix import sync, sync_filter
-from polaris.matrix.caller import MatrixCaller, required_token, resolve, resolve_in
+from polaris.matrix.caller import MatrixCaller, prefetch, required_token, resolve, resolve_in
 from polaris.matrix.ids import server_name
 from polaris.matrix.routing import plain_client
 from polaris.matrix.sync_batch import batcher_of
@@ -149,7 +149,7 @@ async def _sync(
     )  # fmt: skip
     jobs = instance.settings.jobs
     live = hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
-    batcher = batcher_of(request.app.state, instance.sessions, lanes.SYNC)
+    batcher = batcher_of(request.app.state, instance.sessions, lanes.SYNC, prefetch)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(timeout, MAX_TIMEOUT_MS) / 1000
 
@@ -205,7 +205,7 @@ async def _sync(
     token: sync.Token | None
     if since is not None and not full_state and timeout > 0:
         required = required_token(request)
-        caller, touch, given, wanted = await batcher.run(look)
+        caller, touch, given, wanted = await batcher.run(look, hint=required)
         if touch is not None:  # a due last-seen write (once a minute a session): not in the lane
             await run_in_threadpool(record_seen, own.get(), touch)
         head = live.head

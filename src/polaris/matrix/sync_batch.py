@@ -18,6 +18,11 @@ delivery wait for the first members' next requests. A pass takes every answer qu
 An answer is never added to a pass already running: its transaction's snapshot may be older
 than the head the answer says it is complete to.
 
+A build may carry a ``hint`` (a long-poll's access token): before a pass runs its builds, the
+batcher's ``prepare`` is handed every hint of the pass, in the pass's transaction, to read for
+all of them at once what each would read alone (``caller.prefetch``: the pass's sessions in one
+statement).
+
 A build that fails is built again alone in a transaction of its own (``db.uow.transaction``):
 a refusal then rolls back and runs its after-rollback effects (its audit record) exactly as an
 unbatched sync's would, and the failure reaches only its own request.
@@ -41,6 +46,9 @@ from polaris.web.lanes import Lane
 log = logging.getLogger("polaris.matrix")
 T = TypeVar("T")
 
+#: What a batcher hands every hint of a pass to, in the pass's session and transaction.
+Prepare = Callable[[Session, list[Any]], None]
+
 #: The most builds that are not answers (long-polls' first looks) one pass takes.
 LOOKS_A_PASS = 32
 
@@ -50,6 +58,7 @@ class _Build(Generic[T]):
     work: Callable[[Session], T]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
+    hint: Any = None
 
     def give(self, value: T) -> None:
         self.loop.call_soon_threadsafe(_settle, self.future, value, None)
@@ -70,9 +79,12 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
 class Batcher:
     """Builds queued by any request, run together in ``lane``, each in ``sessions``' session."""
 
-    def __init__(self, sessions: sessionmaker[Session], lane: Lane) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], lane: Lane, prepare: Prepare | None = None
+    ) -> None:
         self._sessions = sessions
         self._lane = lane
+        self._prepare = prepare
         self._lock = threading.Lock()
         self._answers: list[_Build[Any]] = []
         self._others: deque[_Build[Any]] = deque()
@@ -81,11 +93,14 @@ class Batcher:
         #: makes passes for as long as it runs).
         self.passes: deque[int] = deque(maxlen=64)
 
-    async def run(self, work: Callable[[Session], T], *, answer: bool = False) -> T:
+    async def run(
+        self, work: Callable[[Session], T], *, answer: bool = False, hint: Any = None
+    ) -> T:
         """``work(session)`` in a read-only transaction shared with the builds queued with it;
-        an ``answer`` (a woken sync's) goes before every build that is not one."""
+        an ``answer`` (a woken sync's) goes before every build that is not one; ``hint``: for
+        the batcher's ``prepare``."""
         loop = asyncio.get_running_loop()
-        build: _Build[T] = _Build(work, loop, loop.create_future())
+        build: _Build[T] = _Build(work, loop, loop.create_future(), hint)
         with self._lock:
             if answer:
                 self._answers.append(build)
@@ -133,6 +148,9 @@ class Batcher:
         session = self._sessions()
         try:
             with transaction(session, read_only=True):
+                hints = [b.hint for b in builds if b.hint is not None]
+                if hints and self._prepare is not None:
+                    self._prepare(session, hints)
                 for build in builds:
                     if not build.future.done():
                         try:
@@ -170,11 +188,13 @@ def _log_failure(task: asyncio.Future[None]) -> None:
 _BATCHERS_LOCK = threading.Lock()
 
 
-def batcher_of(state: object, sessions: sessionmaker[Session], lane: Lane) -> Batcher:
+def batcher_of(
+    state: object, sessions: sessionmaker[Session], lane: Lane, prepare: Prepare | None = None
+) -> Batcher:
     """The batcher kept on ``state`` (the app's)."""
     with _BATCHERS_LOCK:
         found = getattr(state, "sync_batcher", None)
         if not isinstance(found, Batcher):
-            found = Batcher(sessions, lane)
+            found = Batcher(sessions, lane, prepare)
             setattr(state, "sync_batcher", found)  # noqa: B010 - the app's state holds any attribute
         return found
