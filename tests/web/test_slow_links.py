@@ -157,3 +157,47 @@ def test_the_compressed_answer_keeps_its_vary_and_gives_the_packed_length() -> N
         assert "content-encoding" not in tiny.headers
         assert tiny.headers.get_list("vary") == ["Cookie, Accept-Encoding"]
         assert tiny.json() == {"ok": True}
+
+
+def test_a_compressor_is_made_only_for_an_answer_that_is_packed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Making zlib's compressor costs about 50 µs: an answer too small, or not text, never pays
+    it; a packed one makes one."""
+    import zlib
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from polaris.web import compression
+
+    made: list[int] = []
+    real = zlib.compressobj
+
+    def counting(level: int, method: int, wbits: int) -> zlib._Compress:
+        made.append(1)
+        return real(level, method, wbits)
+
+    monkeypatch.setattr(zlib, "compressobj", counting)
+
+    async def large(request: object) -> JSONResponse:
+        return JSONResponse({"पंक्ति": ["प्राथमिकी संख्या 0276/2026"] * 200})
+
+    async def small(request: object) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def image(request: object) -> Response:
+        return Response(b"\x89PNG" * 1000, media_type="image/png")
+
+    app = Starlette(routes=[Route("/large", large), Route("/small", small), Route("/png", image)])
+    app.add_middleware(compression.CompressionMiddleware)
+    with TestClient(app) as plain:
+        for path in ("/small", "/png"):
+            assert (
+                "content-encoding"
+                not in plain.get(path, headers={"Accept-Encoding": "gzip"}).headers
+            )
+        assert made == []
+        packed = plain.get("/large", headers={"Accept-Encoding": "gzip"})
+        assert packed.headers["content-encoding"] == "gzip" and made == [1]

@@ -99,7 +99,9 @@ class _Compressor:
         self.start: Message | None = None
         self.compressing = False
         self.passing = False
-        self.zipper = zlib.compressobj(LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        # Made when the first body part is packed: making one costs about 50 µs (zlib's state
+        # is allocated and set up), and most answers are small or not text and never packed.
+        self._zipper: zlib._Compress | None = None
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
         await app(scope, receive, self.on_message)
@@ -147,3 +149,9 @@ class _Compressor:
         if more:
             return self.zipper.compress(body) + self.zipper.flush(zlib.Z_SYNC_FLUSH)
         return self.zipper.compress(body) + self.zipper.flush()
+
+    @property
+    def zipper(self) -> zlib._Compress:
+        if self._zipper is None:
+            self._zipper = zlib.compressobj(LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        return self._zipper
