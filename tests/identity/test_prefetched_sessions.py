@@ -5,11 +5,8 @@ without a statement of their own; anything else is read as before."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from polaris.clock import utcnow
@@ -19,6 +16,7 @@ from polaris.identity.models import UserSession
 from polaris.identity.tokens import digest
 from polaris.matrix.models import MatrixDevice
 from tests.factories import build_tree, make_user
+from tests.matrix.test_sync_shared import counted
 
 _DEVICE = (
     select(MatrixDevice.device_id)
@@ -27,22 +25,6 @@ _DEVICE = (
 )
 ONE = callers_repo.plain_session_with(_DEVICE)
 MANY = callers_repo.plain_sessions_with(_DEVICE)
-
-
-@contextmanager
-def counted(session: Session) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
-            statements.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_prefetched_sessions_are_read_once_and_match_each_lookup(db_session: Session) -> None:

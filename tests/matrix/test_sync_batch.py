@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from polaris.db.uow import after_rollback
-from polaris.matrix.sync_batch import LOOKS_A_PASS, Batcher
+from polaris.matrix.sync_batch import LOOKS_A_PASS, Batcher, Prepare
 from polaris.web.lanes import Lane
 from tests.support.aio import run_coroutine
 
@@ -38,20 +38,23 @@ def queued_together(
     *,
     cancel: Sequence[int] = (),
     answers: Sequence[int] = (),
+    hints: dict[int, Any] | None = None,
+    prepare: Prepare | None = None,
 ) -> tuple[Batcher, list[Any]]:
     """Run ``works`` through a batcher whose lane is held busy until all are queued (so that one
     pass takes them all, up to its bound); those at the positions ``answers`` are answers; cancel
     the requests at the positions ``cancel``. The batcher, and each request's answer or error
-    (cancelled ones left out)."""
+    (cancelled ones left out). ``hints``: by position; ``prepare``: the batcher's."""
     lane = Lane(1, "test")
-    batcher = Batcher(cast(sessionmaker[Session], sessions), lane)
+    batcher = Batcher(cast(sessionmaker[Session], sessions), lane, prepare)
+    hints = hints or {}
     release = threading.Event()
 
     async def main() -> list[Any]:
         loop = asyncio.get_running_loop()
         blocker = asyncio.ensure_future(lane.run(release.wait, 30))  # the lane's one thread
         requests = [
-            asyncio.ensure_future(batcher.run(work, answer=n in answers))
+            asyncio.ensure_future(batcher.run(work, answer=n in answers, hint=hints.get(n)))
             for n, work in enumerate(works)
         ]
         for _ in range(10):  # each queues on its first step
@@ -166,25 +169,14 @@ def test_prepare_gets_every_hint_of_a_pass_in_its_session_before_the_builds(
 
         return build
 
-    lane = Lane(1, "test")
-    batcher = Batcher(sessions, lane, prepare)
-    release = threading.Event()
-
-    async def main() -> list[str]:
-        loop = asyncio.get_running_loop()
-        blocker = asyncio.ensure_future(lane.run(release.wait, 30))
-        requests = [
-            asyncio.ensure_future(batcher.run(work("a"), hint="token-a")),
-            asyncio.ensure_future(batcher.run(work("answer"), answer=True)),
-            asyncio.ensure_future(batcher.run(work("b"), hint="token-b")),
-        ]
-        for _ in range(10):
-            await asyncio.sleep(0)
-        await loop.run_in_executor(None, release.set)
-        await blocker
-        return list(await asyncio.gather(*requests))
-
-    assert run_coroutine(main()) == ["a", "answer", "b"]
+    _, answers = queued_together(
+        sessions,
+        [work("a"), work("answer"), work("b")],
+        answers=[1],
+        hints={0: "token-a", 2: "token-b"},
+        prepare=prepare,
+    )
+    assert answers == ["a", "answer", "b"]
     assert [entry[0] for entry in seen] == ["prepare", "build", "build", "build"]
     assert seen[0][2] == ["token-a", "token-b"]  # the hints only, once a pass
     assert len({entry[1] for entry in seen}) == 1  # in the pass's session
