@@ -65,10 +65,10 @@ def test_a_stale_value_is_lent_to_reads_and_one_caller_at_a_time_refreshes_it(
     db_session.flush()
     assert stale.last() == (True, None, True)  # the last value; this caller refreshes
     assert stale.last() == (True, None, False)  # the others do not, while it does
-    stale.refresh()
+    stale.get()
     read, state, chosen = stale.last()
     assert read and state is not None and state.reason == "drill" and chosen
-    stale.refresh()
+    stale.get()
     fresh = incident.CachedState(reads, ttl=3600)
     fresh.get()
     assert fresh.last()[2] is False  # fresh: nobody refreshes

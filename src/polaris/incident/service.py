@@ -102,6 +102,10 @@ def turn_off(*, session: Session, actor: Actor | None, context: AuditContext) ->
     return ended
 
 
+#: How long a reader chosen to read the switch again (``CachedState.last``) has to do it.
+CLAIM_SECONDS = 5.0
+
+
 class CachedState:
     """:func:`current`, read at most once per ``ttl`` seconds per process."""
 
@@ -109,9 +113,11 @@ class CachedState:
         self._sessions = sessions
         self._ttl = ttl
         self._lock = threading.Lock()
+        self._lock_claim = threading.Lock()
         self._value: IncidentState | None = None
         self._read_at: float | None = None
-        self._refreshing = threading.Lock()
+        #: When a reader was last chosen to read it again (``last``); None once read.
+        self._claimed_at: float | None = None
 
     def fresh(self) -> bool:
         read_at = self._read_at
@@ -125,26 +131,27 @@ class CachedState:
                 with self._sessions() as session:
                     self._value = current(session=session)
                 self._read_at = time.monotonic()
+                self._claimed_at = None
             return self._value
 
     def last(self) -> tuple[bool, IncidentState | None, bool]:
         """Without waiting: whether it was ever read, the value last read, and whether the
-        caller is the one to refresh it now (``get``; it is stale and no one else is). A burst
-        of requests after the lifetime ran out each made a trip to the thread pool to wait for
-        the same read (measured: a quarter of the check's time in 200 Matrix long-polls)."""
+        caller is the one to read it again now (with ``get``: it is stale and no one else was
+        chosen in the last ``CLAIM_SECONDS``; a chosen caller that never reads is replaced
+        then). A burst of requests after the lifetime ran out each made a trip to the thread
+        pool to wait for the same read (a quarter of the check's time in 200 long-polls)."""
         read_at, value = self._read_at, self._value
         if read_at is None:
             return False, None, False
-        if time.monotonic() - read_at < self._ttl:
+        now = time.monotonic()
+        if now - read_at < self._ttl:
             return True, value, False
-        return True, value, self._refreshing.acquire(blocking=False)
-
-    def refresh(self) -> IncidentState | None:
-        """``get``, for the caller :meth:`last` chose; then another may be chosen."""
-        try:
-            return self.get()
-        finally:
-            self._refreshing.release()
+        with self._lock_claim:
+            claimed = self._claimed_at
+            if claimed is not None and now - claimed < CLAIM_SECONDS:
+                return True, value, False
+            self._claimed_at = now
+        return True, value, True
 
     def invalidate(self) -> None:
         self._read_at = None

@@ -85,8 +85,6 @@ class StateSource(Protocol):
 
     def last(self) -> tuple[bool, ReadOnlyState | None, bool]: ...
 
-    def refresh(self) -> ReadOnlyState | None: ...
-
 
 async def refuse_writes_during_incident(request: HTTPConnection) -> None:
     """Refuse writes while the incident switch is on (a WebSocket, which only reads, passes)."""
@@ -100,7 +98,7 @@ async def refuse_writes_during_incident(request: HTTPConnection) -> None:
     elif reading and (found := source.last())[0]:
         _, state, refresh = found
         if refresh:
-            state = await run_in_threadpool(source.refresh)
+            state = await run_in_threadpool(get)
     else:
         state = await run_in_threadpool(get)
     request.state.incident = state  # for the pages' banner
