@@ -296,3 +296,35 @@ def test_global_account_data_reaches_the_users_other_syncs_and_only_theirs(
         given = {e["type"]: e["content"] for e in mine.body["account_data"]["events"]}
         assert given["m.direct"] == {"@asha:polaris.test": ["!r"]}
         assert theirs.body["account_data"]["events"] == []
+
+
+def test_a_pass_reads_its_answers_memberships_once_and_each_answer_is_the_same(
+    people: People,
+) -> None:
+    """``sync.prefetch_memberships`` (a batcher pass's answers, ``api_sync.prepare_pass``): the
+    member rows and rooms of every woken user in one statement; each answer built after it reads
+    none of its own and is the answer it would be alone. A user in no room is kept as such; a
+    user not prefetched reads as before."""
+    session = people.session
+    room_id = group_of(people, "bala", "chand")
+    room = room_matrix_id(room_id, SERVER)
+    hub = new_hub()
+    catch_up(session, hub)
+    hub.absorb(None, event_service.head_position(session))
+    names = ("bala", "chand", "dev")
+    tokens = {name: sync.initial(caller(people, name, hub)).token for name in names}
+    session.commit()
+    say(people, "asha", room_id, "नाका 7 पर जाँच")
+    catch_up(session, hub)
+    callers = {name: caller(people, name, hub) for name in names}
+    session.commit()
+    alone = {name: sync.incremental(callers[name], tokens[name]).body for name in names}
+    session.commit()
+    api_sync.prepare_pass(session, [api_sync.Answering(people.id(n)) for n in ("bala", "dev")])
+    with counted(session) as statements:
+        together = {name: sync.incremental(callers[name], tokens[name]).body for name in names}
+    session.commit()
+    assert together == alone
+    assert texts(together["bala"], room) == texts(together["chand"], room) == ["नाका 7 पर जाँच"]
+    memberships = [s for s in statements if s.startswith("SELECT chat_member.")]
+    assert len(memberships) == 1  # chand's, who was not prefetched; bala's and dev's were

@@ -106,6 +106,26 @@ def woken(
     return work
 
 
+@dataclass(frozen=True)
+class Answering:
+    """A woken answer's hint for its pass: the user whose rooms it reads (a long-poll's first
+    look hints its access token, a ``str``)."""
+
+    user_id: int
+
+
+def prepare_pass(session: Session, hints: list[object]) -> None:
+    """What a pass of the sync batcher reads for all of its builds at once, in its transaction:
+    the first looks' sessions (``caller.prefetch``) and the answers' member rows and rooms
+    (``sync.prefetch_memberships``)."""
+    tokens = [hint for hint in hints if isinstance(hint, str)]
+    if tokens:
+        prefetch(session, tokens)
+    users = [hint.user_id for hint in hints if isinstance(hint, Answering)]
+    if users:
+        sync.prefetch_memberships(session, users)
+
+
 async def get_sync(request: Request) -> JSONResponse:
     """A plain Starlette route (``router.add_route``), not FastAPI's: a woken sync is one
     response and one new request per client, and FastAPI's request handling (its dependency
@@ -149,7 +169,7 @@ async def _sync(
     )  # fmt: skip
     jobs = instance.settings.jobs
     live = hub_of(request.app.state, instance.sessions, jobs.redis_url, jobs.poll_seconds)
-    batcher = batcher_of(request.app.state, instance.sessions, lanes.SYNC, prefetch)
+    batcher = batcher_of(request.app.state, instance.sessions, lanes.SYNC, prepare_pass)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(timeout, MAX_TIMEOUT_MS) / 1000
 
@@ -235,7 +255,9 @@ async def _sync(
                 )  # fmt: skip
         if token is not None:
             committed = max(live.head, head)
-            result = await batcher.run(woken(who, token, committed), answer=True)
+            result = await batcher.run(
+                woken(who, token, committed), answer=True, hint=Answering(user_id)
+            )
         else:
             result = await run_in_threadpool(initial)
         if result.rooms is not None:
