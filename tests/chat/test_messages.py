@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from polaris.access.policy import ChatAction
 from polaris.chat import events as chat_events
 from polaris.chat import messages, rooms
-from polaris.chat.models import ChatEvent, ChatMember
+from polaris.chat.models import ChatEvent, ChatMember, ChatRoom
 from polaris.chat.texts import ChatLimits
 from polaris.db.uow import transaction
 from polaris.errors import Conflict, NotFound, PermissionDenied, PolarisError, ValidationFailed
@@ -352,6 +352,12 @@ def test_a_send_that_races_its_repeat_returns_the_winner(people: People) -> None
     assert late.id == first.id
     bodies = [e.body for e in messages.history(**people.who("asha"), room_id=room_id).events]
     assert bodies.count("first") == 1 and "second" not in bodies
+    # The repeat gave its ``seq`` back: the next message follows the first without a gap.
+    people.session.commit()
+    stored = people.session.scalar(select(ChatRoom.last_seq).where(ChatRoom.id == room_id))
+    assert stored == first.seq
+    after = messages.send_text(**people.who("asha"), room_id=room_id, body="next")
+    assert after.seq == first.seq + 1
 
 
 def test_renaming_is_a_state_event_for_moderators_only(people: People) -> None:

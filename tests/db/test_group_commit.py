@@ -4,6 +4,7 @@ after-rollback effects kept), and a failed commit retried unit by unit."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, event, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from polaris.db import group_commit
 from polaris.db.engine import make_engine, make_session_factory
-from polaris.db.group_commit import GroupCommit
+from polaris.db.group_commit import GroupCommit, shared_transaction
 from polaris.db.uow import after_rollback
 from tests.db.holding import run_as_one_batch
 
@@ -193,3 +195,37 @@ def test_a_unit_that_rolls_the_session_back_fails_alone(
     assert [outcomes[0], outcomes[1], outcomes[3]] == [None, None, None]
     assert names(engine) == ["f1", "f3", "lead"]
     assert group.waiting() == 0
+
+
+class _Kept(DeclarativeBase):
+    metadata = METADATA
+
+
+class _Unit(_Kept):
+    __table__ = UNITS
+
+
+def test_a_shared_transaction_keeps_what_a_unit_asks_for_the_later_units(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """``group_commit.keep``: the identity map holds objects weakly, so a row one unit loaded
+    was read again by the next; kept, it is found without a statement until the session ends.
+    Outside a shared transaction ``keep`` holds nothing."""
+    with engine.begin() as connection:
+        connection.execute(insert(UNITS).values(id=1, name="ps-a1"))
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with shared_transaction(sessions) as (session, _check):
+        group_commit.keep(session, session.get(_Unit, 1))
+        gc.collect()
+        statements.clear()
+        assert session.get(_Unit, 1) is not None
+        assert statements == []
+    alone = sessions()
+    with alone.begin():
+        group_commit.keep(alone, alone.get(_Unit, 1))
+        gc.collect()
+        statements.clear()
+        assert alone.get(_Unit, 1) is not None
+        assert len(statements) == 1  # not kept: read again
+    alone.close()

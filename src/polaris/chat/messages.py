@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from polaris.access.policy import Actor, ChatAction
@@ -156,17 +155,12 @@ def record_message(
         "device_id": device_id,
         "txn_id": txn_id,
     }
-    if txn_id is None:  # nothing to race on: no savepoint
-        event = timeline.append_event(session, room, **values)
-    else:
-        try:
-            with session.begin_nested():
-                event = timeline.append_event(session, room, **values)
-        except IntegrityError:
-            earlier = earlier_send(session, actor.user_id, device_id, txn_id)
-            if earlier is None:
-                raise
-            return repeat_of(earlier, room.id)
+    event = timeline.append_event_unless_repeat(session, room, **values)
+    if event is None:  # a repeat that raced the first send of its transaction id
+        earlier = earlier_send(session, actor.user_id, device_id, txn_id)
+        if earlier is None:
+            raise Conflict("this transaction id was used already", code=timeline.TXN_USED)
+        return repeat_of(earlier, room.id)
     if room.kind == BROADCAST:
         _expect_acknowledgements(session, room, event)
     timeline.audit_room(

@@ -223,6 +223,7 @@ def shared_transaction(
     transaction is kept then.
     """
     session = sessions()
+    session.info[_KEPT] = []
     try:
         with transaction(session):
             root = session.get_transaction()
@@ -232,6 +233,23 @@ def shared_transaction(
                 pop_after_rollback(session)
     finally:
         session.close()
+
+
+#: Where a shared transaction's session holds what its units asked it to keep (:func:`keep`).
+_KEPT = "polaris.group_commit.kept"
+
+
+def keep(session: Session, loaded: object) -> None:
+    """Hold ``loaded`` (an ORM object) for the later units of the shared transaction ``session``
+    runs, if it is one (:func:`shared_transaction`); else nothing.
+
+    The session's identity map holds its objects weakly: a room a send loaded was gone again
+    when the next send of the batch asked for it, and read again, under the writer lock. The
+    session is closed when its one transaction ends, so nothing kept outlives the snapshot it
+    was read in."""
+    kept = session.info.get(_KEPT)
+    if kept is not None:
+        kept.append(loaded)
 
 
 class TransactionLost(Exception):
