@@ -2,7 +2,8 @@
 and read-only transaction; a build that fails is built again alone, in a transaction of its own
 whose rollback runs its after-rollback effects once; each request gets its own answer or error,
 a pass that cannot even start fails its builds and leaves the batcher working; answers are built
-before the other builds, and a pass takes a bounded number of those."""
+before the other builds, and a pass takes a bounded number of those; a pass's answers reach the
+event loop together, once all are built."""
 
 from __future__ import annotations
 
@@ -199,3 +200,45 @@ def test_a_prepare_that_fails_leaves_each_build_to_be_built_alone(
         )
 
     assert run_coroutine(main()) == ["one", "two"]
+
+
+def test_a_pass_hands_over_its_answers_together_once_all_are_built(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The event loop gets a pass's answers in one wake-up, after the last is built: it sends
+    them all before it reads the new requests of the clients answered first. Each build lets
+    the loop run (a round trip to it) before it goes on: given one by one, an earlier answer's
+    request would resume meanwhile."""
+    lane = Lane(1, "test")
+    batcher = Batcher(sessions, lane)
+    resumed: list[int] = []
+    seen_resumed: list[int] = []
+    release = threading.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def work(number: int) -> Work:
+            def build(session: Session) -> int:
+                asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(30)
+                seen_resumed.append(len(resumed))
+                return number
+
+            return build
+
+        async def request(number: int) -> None:
+            await batcher.run(work(number), answer=True)
+            resumed.append(number)
+
+        blocker = asyncio.ensure_future(lane.run(release.wait, 30))
+        requests = [asyncio.ensure_future(request(n)) for n in range(4)]
+        for _ in range(10):  # each queues on its first step
+            await asyncio.sleep(0)
+        await loop.run_in_executor(None, release.set)
+        await blocker
+        await asyncio.gather(*requests)
+
+    run_coroutine(main())
+    assert list(batcher.passes) == [4]
+    assert seen_resumed == [0, 0, 0, 0]
+    assert sorted(resumed) == [0, 1, 2, 3]
