@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import socket
 import socketserver
@@ -191,3 +192,14 @@ def test_a_line_is_made_once_for_every_handler(
     assert made == ["एक बार"]
     (day_file,) = tmp_path.glob("polaris-*.log")
     assert json.loads(day_file.read_text(encoding="utf-8"))["message"] == "एक बार"
+
+
+def test_records_skip_the_caller_and_thread_lookups_but_keep_the_process(
+    restore_logging: None,
+) -> None:
+    """``logs.configure`` turns off what no line uses (the caller's file and line, the
+    thread's name); the process id stays, for the SIEM's header."""
+    logs.configure()
+    record = _record()
+    assert logging._srcfile is None  # Logger._log then does not walk the stack for the caller
+    assert record.threadName is None and record.process == os.getpid()
