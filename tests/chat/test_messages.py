@@ -231,7 +231,9 @@ def test_redaction_window(
 ) -> None:
     room_id = group_of(people, "asha", "bala")
     sent = messages.send_text(**people.who(sender), room_id=room_id, body="to delete")
-    sent.created_at = sent.created_at - dt.timedelta(seconds=age)
+    stored = people.session.get(ChatEvent, sent.id)  # the send's event is not in the session
+    assert stored is not None
+    stored.created_at = sent.created_at - dt.timedelta(seconds=age)
     people.session.flush()
     limits = ChatLimits(redact_window_seconds=WINDOW)
     if outcome != "ok":
@@ -378,3 +380,22 @@ def test_renaming_is_a_state_event_for_moderators_only(people: People) -> None:
     ]
     with pytest.raises(ValidationFailed):
         rooms.rename(**people.who("asha"), room_id=room_id, name="\u202eevil")
+
+
+def test_a_sent_event_is_not_in_the_session_and_a_rolled_back_send_leaves_no_trace(
+    people: People,
+) -> None:
+    """The send's row goes in by a Core insert (``timeline.append_event_unless_repeat``); the
+    event handed back is not in the session, so a savepoint rolled back around the send (a group
+    commit's careful rerun) leaves nothing behind that clashes with the next send's row, whose
+    id SQLite may give again."""
+    room_id = group_of(people, "asha")
+    session = people.session
+    with pytest.raises(RuntimeError), session.begin_nested():
+        lost = messages.send_text(**people.who("asha"), room_id=room_id, body="lost")
+        assert lost not in session
+        raise RuntimeError("the unit after the send failed")
+    kept = messages.send_text(**people.who("asha"), room_id=room_id, body="kept")
+    assert kept.seq == lost.seq  # the rolled-back send's seq went with it
+    bodies = [e.body for e in messages.history(**people.who("asha"), room_id=room_id).events]
+    assert "kept" in bodies and "lost" not in bodies

@@ -242,3 +242,47 @@ def test_a_pass_hands_over_its_answers_together_once_all_are_built(
     assert list(batcher.passes) == [4]
     assert seen_resumed == [0, 0, 0, 0]
     assert sorted(resumed) == [0, 1, 2, 3]
+
+
+def test_a_pass_hands_over_its_answers_before_it_builds_its_first_looks(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The answers do not wait for the looks of the same pass: they are handed over once the
+    last answer is built, and the looks' own results after."""
+    lane = Lane(1, "test")
+    batcher = Batcher(sessions, lane)
+    resumed: list[str] = []
+    seen_by_look: list[list[str]] = []
+    release = threading.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def answer(session: Session) -> str:
+            return "answer"
+
+        def look(session: Session) -> str:
+            for _ in range(2):  # round trips to the loop: the answers' requests resume
+                asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(30)
+            seen_by_look.append(list(resumed))
+            return "look"
+
+        async def request(work: Work, *, is_answer: bool) -> None:
+            resumed.append(await batcher.run(work, answer=is_answer))
+
+        blocker = asyncio.ensure_future(lane.run(release.wait, 30))
+        requests = [
+            asyncio.ensure_future(request(look, is_answer=False)),
+            asyncio.ensure_future(request(answer, is_answer=True)),
+            asyncio.ensure_future(request(answer, is_answer=True)),
+        ]
+        for _ in range(10):  # each queues on its first step
+            await asyncio.sleep(0)
+        await loop.run_in_executor(None, release.set)
+        await blocker
+        await asyncio.gather(*requests)
+
+    run_coroutine(main())
+    assert list(batcher.passes) == [3]
+    assert seen_by_look == [["answer", "answer"]]
+    assert resumed == ["answer", "answer", "look"]

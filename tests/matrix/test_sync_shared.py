@@ -328,3 +328,31 @@ def test_a_pass_reads_its_answers_memberships_once_and_each_answer_is_the_same(
     assert texts(together["bala"], room) == texts(together["chand"], room) == ["नाका 7 पर जाँच"]
     memberships = [s for s in statements if s.startswith("SELECT chat_member.")]
     assert len(memberships) == 1  # chand's, who was not prefetched; bala's and dev's were
+
+
+def test_an_answer_read_from_the_database_stops_at_the_head_it_was_queued_with(
+    people: People,
+) -> None:
+    """Without the hub's copy (a client further behind than it holds) the stream is read from
+    the database up to the head known committed when the answer was queued, as from the copy:
+    on PostgreSQL a later statement of the pass would see later commits, newer than the
+    pass's member rows (``sync.prefetch_memberships``). What came after comes next time."""
+    session = people.session
+    room_id = group_of(people, "bala")
+    room = room_matrix_id(room_id, SERVER)
+    no_copy = new_hub()  # never absorbs: every read goes to the database
+    token = sync.initial(caller(people, "bala", no_copy)).token
+    session.commit()
+    say(people, "asha", room_id, "पहला")
+    sequenced(session)
+    queued_at = event_service.head_position(session)
+    say(people, "asha", room_id, "दूसरा")
+    sequenced(session)
+    session.commit()
+    first = sync.incremental(caller(people, "bala", no_copy), token, committed=queued_at)
+    session.commit()
+    assert texts(first.body, room) == ["पहला"]
+    assert first.token.position == queued_at
+    second = sync.incremental(caller(people, "bala", no_copy), first.token)
+    session.commit()
+    assert texts(second.body, room) == ["दूसरा"]

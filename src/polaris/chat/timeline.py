@@ -57,7 +57,9 @@ TXN_USED = "chat_txn_used"
 def _insert_event(dialect: str) -> Any:
     """``INSERT INTO chat_event … ON CONFLICT DO NOTHING RETURNING id`` for ``dialect``."""
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert_(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.id)
+    # Only the transaction id's key: a ``seq`` or event key taken is a fault, and raises.
+    repeat = [_EVENTS.c.sender_id, _EVENTS.c.device_id, _EVENTS.c.txn_id]
+    return insert_(_EVENTS).on_conflict_do_nothing(index_elements=repeat).returning(_EVENTS.c.id)
 
 
 def new_event_key() -> str:
@@ -96,8 +98,10 @@ def append_event_unless_repeat(
     A send is the messenger's busiest write, and it runs in a group commit that holds SQLite's
     one writer lock: the row goes in by one prebuilt ``INSERT … ON CONFLICT DO NOTHING
     RETURNING id`` instead of the ORM's flush inside a savepoint (the flush's unit of work and
-    the two savepoint statements were a third of a send's time under the lock), and the
-    object handed back is made persistent from the values written, as if loaded."""
+    the two savepoint statements were a third of a send's time under the lock). The object
+    handed back holds the values written, as if loaded, but is not in the session: the session
+    never saw it inserted, so a savepoint rolled back would leave it there while SQLite gave
+    its id to the next insert. Change the row through a fresh lookup, not this object."""
     seq = session.connection().execute(_NEXT_SEQ, {"b_room_id": room.id}).scalar_one()
     row = dict.fromkeys(_EVENT_FIELDS)
     row.update(
@@ -122,7 +126,6 @@ def append_event_unless_repeat(
     set_committed_value(room, "last_seq", seq)
     event = ChatEvent(id=event_id, **row)
     make_transient_to_detached(event)  # as if read from the row just written
-    session.add(event)
     if unread.counts_toward_unread(kind, values.get("edits_id")):
         unread.counted(session, room.id, sender_id)
     return event

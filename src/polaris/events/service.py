@@ -146,12 +146,18 @@ def continue_after(session: Session, position: int) -> int:
 
 
 def since(
-    session: Session, *, after: int, limit: int = 500, kinds: Sequence[str] | None = None
+    session: Session,
+    *,
+    after: int,
+    limit: int = 500,
+    kinds: Sequence[str] | None = None,
+    until: int | None = None,
 ) -> list[Event]:
-    """Sequenced events after position ``after``, oldest first, at most ``limit``."""
+    """Sequenced events after position ``after`` (up to ``until`` when given), oldest first, at
+    most ``limit``."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    rows = repo.events_after(session, after=after, limit=limit, kinds=kinds)
+    rows = repo.events_after(session, after=after, limit=limit, kinds=kinds, until=until)
     return [Event.of(row) for row in rows]
 
 

@@ -265,7 +265,12 @@ def _changes(
         return copied
     if expired(c, since):
         return None
-    found = events.since(c.session, after=since.position, limit=BATCH, kinds=STREAM_KINDS)
+    # Up to the head, as the hub's copy: on PostgreSQL each statement of a transaction sees
+    # what committed before it, and a pass's member rows (``prefetch_memberships``) were read
+    # before this; every event up to the head committed before the pass began.
+    found = events.since(
+        c.session, after=since.position, limit=BATCH, kinds=STREAM_KINDS, until=head
+    )
     if len(found) == BATCH:
         return found, found[-1].position
     return found, max(head, since.position)
@@ -276,7 +281,12 @@ def prefetch_memberships(session: Session, user_ids: Collection[int]) -> None:
     :data:`_PREFETCH_CHUNK` users), for the :func:`incremental` calls that follow in this
     session's transaction (``matrix.sync_batch``: a pass's woken answers). One member's rows
     read alone were two thirds of a woken answer's Python work, nearly all of it the
-    statement's own cost rather than its rows'; a user with no rooms is kept as having none."""
+    statement's own cost rather than its rows'; a user with no rooms is kept as having none.
+
+    The rows are older than anything a build reads after them on PostgreSQL, where each
+    statement of the pass sees what committed before it (SQLite's pass is one snapshot): an
+    answer reads the stream only up to a head known committed before the pass began
+    (``_changes``), so every membership change it hands over is in these rows."""
     wanted = sorted(set(user_ids))
     kept: dict[int, list[tuple[ChatMember, ChatRoom]]] = session.info.setdefault(_PREFETCHED, {})
     for start in range(0, len(wanted), _PREFETCH_CHUNK):

@@ -17,7 +17,8 @@ delivery wait for the first members' next requests. A pass takes every answer qu
 :data:`LOOKS_A_PASS` of the other builds, answers first; what it leaves waits for the next pass.
 An answer is never added to a pass already running: its transaction's snapshot may be older
 than the head the answer says it is complete to. A pass hands its answers over together, in one
-wake-up of the event loop once the last is built (``_give_all``): the loop then sends them all
+wake-up of the event loop once the last answer is built, before the pass builds its first
+looks (``_give_all``): the loop then sends them all
 before it reads the new requests of the clients answered first. Handed over one by one, the
 loop took those requests in between, and the last member's delivery waited for them (at 200
 members a message's deliveries spread over 100 ms instead of 70).
@@ -35,6 +36,7 @@ unbatched sync's would, and the failure reaches only its own request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import deque
@@ -63,6 +65,7 @@ class _Build(Generic[T]):
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
     hint: Any = None
+    answer: bool = False
 
     def give(self, value: T) -> None:
         self.loop.call_soon_threadsafe(_settle, self.future, value, None)
@@ -79,7 +82,8 @@ def _give_all(built: list[tuple[_Build[Any], Any]]) -> None:
     for build, value in built:
         by_loop.setdefault(build.loop, []).append((build.future, value))
     for loop, results in by_loop.items():
-        loop.call_soon_threadsafe(_settle_all, results)
+        with contextlib.suppress(RuntimeError):  # a closed loop: its requests are gone
+            loop.call_soon_threadsafe(_settle_all, results)
 
 
 def _settle_all(results: list[tuple[asyncio.Future[Any], Any]]) -> None:
@@ -120,7 +124,7 @@ class Batcher:
         an ``answer`` (a woken sync's) goes before every build that is not one; ``hint``: for
         the batcher's ``prepare``."""
         loop = asyncio.get_running_loop()
-        build: _Build[T] = _Build(work, loop, loop.create_future(), hint)
+        build: _Build[T] = _Build(work, loop, loop.create_future(), hint, answer)
         with self._lock:
             if answer:
                 self._answers.append(build)
@@ -173,6 +177,9 @@ class Batcher:
                     self._prepare(session, hints)
                 built: list[tuple[_Build[Any], Any]] = []
                 for build in builds:
+                    if built and not build.answer and built[-1][0].answer:
+                        _give_all(built)  # the answers, before the first looks are built
+                        built = []
                     if not build.future.done():
                         try:
                             built.append((build, build.work(session)))
