@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -202,6 +202,19 @@ def test_a_prepare_that_fails_leaves_each_build_to_be_built_alone(
     assert run_coroutine(main()) == ["one", "two"]
 
 
+async def in_one_pass(lane: Lane, requests: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run ``requests`` with ``lane``'s one thread held busy until each has queued its build,
+    so that one pass of the batcher takes them all."""
+    release = threading.Event()
+    blocker = asyncio.ensure_future(lane.run(release.wait, 30))
+    tasks = [asyncio.ensure_future(request) for request in requests]
+    for _ in range(10):  # each queues on its first step
+        await asyncio.sleep(0)
+    await asyncio.get_running_loop().run_in_executor(None, release.set)
+    await blocker
+    await asyncio.gather(*tasks)
+
+
 def test_a_pass_hands_over_its_answers_together_once_all_are_built(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -213,7 +226,6 @@ def test_a_pass_hands_over_its_answers_together_once_all_are_built(
     batcher = Batcher(sessions, lane)
     resumed: list[int] = []
     seen_resumed: list[int] = []
-    release = threading.Event()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -230,13 +242,7 @@ def test_a_pass_hands_over_its_answers_together_once_all_are_built(
             await batcher.run(work(number), answer=True)
             resumed.append(number)
 
-        blocker = asyncio.ensure_future(lane.run(release.wait, 30))
-        requests = [asyncio.ensure_future(request(n)) for n in range(4)]
-        for _ in range(10):  # each queues on its first step
-            await asyncio.sleep(0)
-        await loop.run_in_executor(None, release.set)
-        await blocker
-        await asyncio.gather(*requests)
+        await in_one_pass(lane, [request(n) for n in range(4)])
 
     run_coroutine(main())
     assert list(batcher.passes) == [4]
@@ -253,7 +259,6 @@ def test_a_pass_hands_over_its_answers_before_it_builds_its_first_looks(
     batcher = Batcher(sessions, lane)
     resumed: list[str] = []
     seen_by_look: list[list[str]] = []
-    release = threading.Event()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -270,17 +275,14 @@ def test_a_pass_hands_over_its_answers_before_it_builds_its_first_looks(
         async def request(work: Work, *, is_answer: bool) -> None:
             resumed.append(await batcher.run(work, answer=is_answer))
 
-        blocker = asyncio.ensure_future(lane.run(release.wait, 30))
-        requests = [
-            asyncio.ensure_future(request(look, is_answer=False)),
-            asyncio.ensure_future(request(answer, is_answer=True)),
-            asyncio.ensure_future(request(answer, is_answer=True)),
-        ]
-        for _ in range(10):  # each queues on its first step
-            await asyncio.sleep(0)
-        await loop.run_in_executor(None, release.set)
-        await blocker
-        await asyncio.gather(*requests)
+        await in_one_pass(
+            lane,
+            [
+                request(look, is_answer=False),
+                request(answer, is_answer=True),
+                request(answer, is_answer=True),
+            ],
+        )
 
     run_coroutine(main())
     assert list(batcher.passes) == [3]
