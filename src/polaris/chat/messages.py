@@ -159,7 +159,7 @@ def record_message(
     if event is None:  # a repeat that raced the first send of its transaction id
         earlier = earlier_send(session, actor.user_id, device_id, txn_id)
         if earlier is None:
-            raise Conflict("this transaction id was used already", code=timeline.TXN_USED)
+            raise timeline.txn_used()
         return repeat_of(earlier, room.id)
     if room.kind == BROADCAST:
         _expect_acknowledgements(session, room, event)

@@ -79,8 +79,13 @@ def append_event(
     transaction id already (:func:`append_event_unless_repeat`)."""
     event = append_event_unless_repeat(session, room, sender_id=sender_id, kind=kind, **values)
     if event is None:
-        raise Conflict("this transaction id was used already", code=TXN_USED)
+        raise txn_used()
     return event
+
+
+def txn_used() -> Conflict:
+    """The refusal of a repeated transaction id where no first send is there to hand back."""
+    return Conflict("this transaction id was used already", code=TXN_USED)
 
 
 def append_event_unless_repeat(

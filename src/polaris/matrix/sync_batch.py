@@ -18,10 +18,10 @@ delivery wait for the first members' next requests. A pass takes every answer qu
 An answer is never added to a pass already running: its transaction's snapshot may be older
 than the head the answer says it is complete to. A pass hands its answers over together, in one
 wake-up of the event loop once the last answer is built, before the pass builds its first
-looks (``_give_all``): the loop then sends them all
-before it reads the new requests of the clients answered first. Handed over one by one, the
-loop took those requests in between, and the last member's delivery waited for them (at 200
-members a message's deliveries spread over 100 ms instead of 70).
+looks (``_give_all``): the loop then sends them all before it reads the new requests of the
+clients answered first. Handed over one by one, the loop took those requests in between, and
+the last member's delivery waited for them (at 200 members a message's deliveries spread over
+100 ms instead of 70).
 
 A build may carry a ``hint`` (a long-poll's access token): before a pass runs its builds, the
 batcher's ``prepare`` is handed every hint of the pass, in the pass's transaction, to read for

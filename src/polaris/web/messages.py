@@ -84,6 +84,7 @@ ERROR_MESSAGES = {
     "chat_bad_role": N_("A member can be made a moderator or a member, nothing else."),
     "chat_txn_invalid": N_("The message's transaction id is not valid."),
     "chat_txn_reused": N_("This transaction id was already used for another room."),
+    "chat_txn_used": N_("This transaction id was already used."),
     "chat_bad_kind": N_("This kind of message cannot be sent."),
     "chat_reply_not_found": N_("The message you replied to is not in this room."),
     "chat_not_sender": N_("Only the sender may edit a message."),
