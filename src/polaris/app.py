@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
 
 from polaris import __version__
 from polaris.admin.views import router as admin_pages
@@ -61,7 +62,7 @@ from polaris.search.views import router as search_pages
 from polaris.web import checks, header, heap, listing, logs, problems, route_guard
 from polaris.web.assets import VersionedStatic
 from polaris.web.compression import CompressionMiddleware
-from polaris.web.hot_routes import HotRoutes
+from polaris.web.hot_routes import HotApp, HotRoutes
 from polaris.web.middleware import (
     BodyLimitMiddleware,
     MatrixCorsMiddleware,
@@ -149,7 +150,7 @@ def create_app(
             if sealer is not None:
                 sealer.stop()
 
-    app = FastAPI(
+    app = HotApp(
         lifespan=lifespan,
         title="Polaris",
         version=__version__,
@@ -216,24 +217,31 @@ def create_app(
 
     route_guard.guard(app)  # after the last route: each router refuses a path it cannot serve
 
-    # Innermost: the busiest Matrix routes straight from here, past FastAPI's router.
-    app.add_middleware(
-        HotRoutes,
-        routes=list(matrix_routing.HOT_ROUTES),
-        handlers=app.exception_handlers,
-        prefix="/_matrix/client/",
-    )
+    # The layers a hot route's request passes too (web.hot_routes), outermost first; the app
+    # has them outside WebDAV's dispatch and the form-encoding check.
+    front = [
+        Middleware(RequestContextMiddleware),
+        Middleware(MatrixCorsMiddleware),
+        # gzip outside the app's routes and DAV, inside the request-id and security headers.
+        Middleware(CompressionMiddleware, skip_prefixes=UNCOMPRESSED_PREFIXES),
+        Middleware(
+            BodyLimitMiddleware,
+            limit=instance.settings.http.max_json_bytes,
+            streaming_prefixes=STREAMING_PREFIXES,
+        ),
+    ]
     app.add_middleware(FormEncodingMiddleware)
     if instance.settings.dav.enabled:
         # Inside the request-id, log and body-limit layers, outside the form-encoding check.
         app.add_middleware(DavDispatch, instance=instance)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        limit=instance.settings.http.max_json_bytes,
-        streaming_prefixes=STREAMING_PREFIXES,
+    for layer in reversed(front):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
+    # The busiest Matrix routes through those layers alone, past FastAPI's.
+    app.hot_routes = HotRoutes(
+        routes=list(matrix_routing.HOT_ROUTES),
+        handlers=app.exception_handlers,
+        prefix="/_matrix/client/",
+        layers=front,
+        debug=app.debug,
     )
-    # gzip outside the app's routes and DAV, inside the request-id and security-header layer.
-    app.add_middleware(CompressionMiddleware, skip_prefixes=UNCOMPRESSED_PREFIXES)
-    app.add_middleware(MatrixCorsMiddleware)
-    app.add_middleware(RequestContextMiddleware)
     return app

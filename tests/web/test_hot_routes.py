@@ -1,6 +1,6 @@
-"""``web.hot_routes``: a hot route is called straight from the middleware for the requests it
-matches fully, with the app's exception handlers; everything else goes on to the app. In the
-real app the hot Matrix routes answer as the router's own routes do."""
+"""``web.hot_routes``: a hot route is called through the layers given, with the app's exception
+handlers, for the requests it matches fully; everything else goes on to the app. In the real app
+the hot Matrix routes answer as the router's own routes do, with the same headers."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polaris.app import create_app
 from polaris.instance import Instance
 from polaris.matrix import routing
-from polaris.web.hot_routes import HotRoutes
+from polaris.web.hot_routes import HotApp, HotRoutes
 
 
 class Teapot(Exception):
@@ -40,6 +41,23 @@ async def everything(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("the server-error layer's", status_code=500)
 
 
+class Stamp:
+    """A layer that marks what passes it (stands for the app's own middleware)."""
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.name = name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-layer", self.name.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
 @pytest.fixture
 def client() -> Iterator[tuple[TestClient, list[str]]]:
     reached: list[str] = []
@@ -48,22 +66,27 @@ def client() -> Iterator[tuple[TestClient, list[str]]]:
         reached.append(f"{request.method} {request.url.path}")
         return PlainTextResponse("router")
 
-    app = Starlette(routes=[Route("/{path:path}", inner, methods=["GET", "POST"])])
-    app.add_middleware(
-        HotRoutes,
-        routes=[Route("/hot/{name}", hot, methods=["GET"])],
-        handlers={Teapot: teapot, Exception: everything, 500: everything},
-        prefix="/hot/",
+    app = HotApp(
+        routes=[Route("/{path:path}", inner, methods=["GET", "POST", "PUT"])],
+        exception_handlers={Teapot: teapot, Exception: everything},
     )
-    with TestClient(app) as test_client:
+    app.hot_routes = HotRoutes(
+        routes=[Route("/hot/{name}", hot, methods=["GET", "PUT"])],
+        handlers=app.exception_handlers,
+        prefix="/hot/",
+        layers=[Middleware(Stamp, name="outer"), Middleware(Stamp, name="inner")],
+    )
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client, reached
 
 
-def test_a_request_a_hot_route_matches_fully_goes_to_it_with_its_path_parameters(
+def test_a_request_a_hot_route_matches_fully_goes_to_it_through_the_layers_given(
     client: tuple[TestClient, list[str]],
 ) -> None:
     test_client, reached = client
-    assert test_client.get("/hot/एक").text == "hot एक"
+    answer = test_client.get("/hot/एक")
+    assert answer.text == "hot एक"
+    assert answer.headers.get_list("x-layer") == ["inner", "outer"]  # outermost first
     assert reached == []
 
 
@@ -72,21 +95,26 @@ def test_anything_else_goes_on_to_the_app(client: tuple[TestClient, list[str]]) 
     assert test_client.post("/hot/x").text == "router"  # the method does not match
     assert test_client.get("/hot/x/y").text == "router"  # the path does not
     assert test_client.get("/cold/x").text == "router"  # outside the prefix
-    assert reached == ["POST /hot/x", "GET /hot/x/y", "GET /cold/x"]
+    # A form body: the app's form-encoding check reads it, so the whole app takes it.
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    assert test_client.put("/hot/x", content=b"a=%FF", headers=form).text == "router"
+    assert reached == ["POST /hot/x", "GET /hot/x/y", "GET /cold/x", "PUT /hot/x"]
 
 
-def test_errors_go_through_the_apps_handlers_but_the_server_errors_go_on_up(
+def test_errors_go_through_the_apps_handlers_and_the_server_errors_to_its_500_handler(
     client: tuple[TestClient, list[str]],
 ) -> None:
     test_client, _ = client
     refused = test_client.get("/hot/teapot")
     assert (refused.status_code, refused.text) == (418, "handled")
-    with pytest.raises(RuntimeError, match="no handler takes this"):
-        test_client.get("/hot/broken")  # past the hot layer, to the server-error layer
+    assert refused.headers.get_list("x-layer") == ["inner", "outer"]
+    broken = test_client.get("/hot/broken")  # past the layers, to the server-error layer
+    assert (broken.status_code, broken.text) == (500, "the server-error layer's")
 
 
 def _without_hot_routes(app: FastAPI) -> FastAPI:
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
+    assert isinstance(app, HotApp) and app.hot_routes is not None
+    app.hot_routes = None
     return app
 
 
@@ -120,7 +148,12 @@ def test_the_hot_matrix_routes_answer_as_the_routers_own(
     ):
         with TestClient(app, base_url="https://testserver") as test_client:
             response = test_client.request(method, path, headers=headers, content=body)
-            answers.append((response.status_code, response.json()))
+            # The same headers too (the request id's value aside): the app's own layers ran.
+            named = sorted(k for k in response.headers if k != "x-request-id")
+            assert "x-request-id" in response.headers
+            answers.append((response.status_code, response.json(), named))
     assert answers[0] == answers[1]
+    assert "access-control-allow-origin" in answers[0][2]  # the Matrix CORS layer
+    assert "content-security-policy" in answers[0][2]  # the request-context layer
     assert answers[0][0] in (400, 401, 404, 405)
     assert isinstance(answers[0][1], dict)

@@ -20,8 +20,8 @@ UNSTABLE_PREFIX = "/_matrix/client/unstable"
 Endpoint = Callable[..., Any]
 PlainEndpoint = Callable[[Request], Awaitable[Response]]
 
-#: The plain routes registered ``hot``: the app calls them straight from its middleware as well
-#: (``web.hot_routes``).
+#: The plain routes registered ``hot``: the app also calls them through a short stack of its own
+#: layers, past FastAPI's (``web.hot_routes``).
 HOT_ROUTES: list[Route] = []
 
 

@@ -109,7 +109,7 @@ class FormEncodingMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_urlencoded(scope):
+        if scope["type"] != "http" or not is_urlencoded(scope):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -137,7 +137,9 @@ class FormEncodingMiddleware:
         await self.app(scope, replay, send)
 
 
-def _is_urlencoded(scope: Scope) -> bool:
+def is_urlencoded(scope: Scope) -> bool:
+    """Whether the request declares a URL-encoded form body (what this module's middleware
+    reads ahead)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             return bool(value.split(b";")[0].strip().lower() == _URLENCODED)
