@@ -19,6 +19,7 @@ from polaris import events
 from polaris.chat import events as chat_events
 from polaris.chat import live, rooms
 from polaris.events import service as event_service
+from polaris.foreground import Foreground
 from polaris.matrix import api_sync, settings_store, sync
 from polaris.matrix.rooms import room_matrix_id
 from tests.chat.conftest import People
@@ -201,6 +202,26 @@ def test_a_wake_up_wakes_only_the_waiters_it_concerns() -> None:
         return woken
 
     assert run_coroutine(scenario())[2:] == ["invited", "typing in 2"]
+
+
+def test_a_wake_up_that_wakes_clients_says_their_answers_are_under_way() -> None:
+    """The background threads wait for the answers (``polaris.foreground``)."""
+    foreground = Foreground(clock=lambda: 0.0)
+    hub = live.Hub(sessionmaker(), redis_url=None, poll_seconds=1.0, foreground=foreground)
+    hub.absorb(None, 10)
+
+    async def scenario() -> bool:
+        waiting = asyncio.ensure_future(hub.wait_beyond(10, 30.0, rooms={1}, user_id=7))
+        while hub.waiting < 1:
+            await asyncio.sleep(0)
+        hub.absorb([fake(11, chat_events.MESSAGE_SENT, 2, seq=1)], 11)  # another room
+        untouched = foreground.quiet()
+        hub.absorb([fake(12, chat_events.MESSAGE_SENT, 1, seq=1)], 12)
+        assert await waiting is True
+        return untouched
+
+    assert run_coroutine(scenario()) is True
+    assert not foreground.quiet()
 
 
 def test_a_client_just_answered_waits_without_reading_when_nothing_is_new() -> None:

@@ -22,6 +22,10 @@ head up to H (positions are given only to committed events, after every position
 so ``recent(P)`` for P at or after the copy's floor is what ``events.since`` would answer up to
 H. Older positions (a client long away, a hub just started) read the database, as before.
 
+A pass or a typing notice that wakes waiters tells ``polaris.foreground``: their answers are
+foreground work, and the process's background threads (the event runner, the job worker) wait
+for them before their next step.
+
 Typing notices (``chat.typing_state``) live here too: setting one wakes the waiters of its room
 that follow typing (Matrix's ``/sync``). Waiters are asyncio futures: a waiting client holds no
 thread and no database connection.
@@ -46,6 +50,7 @@ from polaris.db.uow import unit_of_work
 from polaris.events import consumers
 from polaris.events import notify as event_notify
 from polaris.events import service as events
+from polaris.foreground import FOREGROUND, Foreground
 from polaris.jobs.notify import RedisNudge
 
 log = logging.getLogger("polaris.chat")
@@ -89,9 +94,16 @@ class Hub:
     notices, and the clients waiting."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], *, redis_url: str | None, poll_seconds: float
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        redis_url: str | None,
+        poll_seconds: float,
+        foreground: Foreground = FOREGROUND,
     ) -> None:
         self._sessions = sessions
+        #: Told when a pass wakes waiters: their answers are foreground work.
+        self._foreground = foreground
         self._redis_url = redis_url
         self._poll = poll_seconds
         self._lock = threading.Lock()
@@ -214,6 +226,8 @@ class Hub:
                 woken = self._waiters.concerned(batch)
             for waiter in woken:
                 self._waiters.remove(waiter)
+        if woken:
+            self._foreground.busy_for()  # their answers: the background threads wait for them
         resolve_all(woken)
         return full
 
@@ -363,6 +377,8 @@ class Hub:
             woken = {w for w in self._waiters.of_room(room_id) if w.serial is not None}
             for waiter in woken:
                 self._waiters.remove(waiter)
+        if woken:
+            self._foreground.busy_for()
         resolve_all(woken)
 
     def typing(self, room_id: int) -> list[int]:

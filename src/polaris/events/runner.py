@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from polaris.db.uow import unit_of_work
 from polaris.events import consumers, notify, repo, service
+from polaris.foreground import FOREGROUND, RUNNER_SETTLE, YIELD_AT_MOST
 
 if TYPE_CHECKING:
     from polaris.instance import Instance
@@ -55,7 +56,11 @@ class EventRunner:
                 self._compact_when_due()
             except Exception:  # a database hiccup must not end the runner
                 log.exception("an event pass failed")
-            service.WAKE.wait(poll)
+            if service.WAKE.wait(poll):
+                # Behind the clients' answers a commit may have started (``polaris.foreground``).
+                FOREGROUND.wait_quiet(
+                    at_least=RUNNER_SETTLE, at_most=YIELD_AT_MOST, stop=self._stop
+                )
 
     def _compact_when_due(self) -> None:
         now = time.monotonic()

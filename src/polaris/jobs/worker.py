@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from polaris.foreground import FOREGROUND, YIELD_AT_MOST
 from polaris.jobs import notify
 from polaris.jobs.gathering import Gathering
 from polaris.jobs.service import WAKE, run_one, worker_name
@@ -53,6 +54,8 @@ class Worker:
         name = worker_name()
         poll = self._instance.settings.jobs.poll_seconds
         while not self._stop.is_set():
+            # A job waits for the clients' answers under way (``polaris.foreground``).
+            FOREGROUND.wait_quiet(at_most=YIELD_AT_MOST, stop=self._stop)
             try:
                 ran = run_one(self._instance, worker=name, gathering=self._gathering)
             except Exception:  # a database hiccup must not end the worker
