@@ -167,6 +167,10 @@ def test_no_request_makes_a_server_error(
     case: schemathesis.Case, role: str, fuzzed: tuple[FastAPI, dict[str, str]]
 ) -> None:
     app, tokens = fuzzed
+    if case.path.endswith("/chat/sync"):
+        # A long-poll waits its whole timeout (30 s unless given) for a change that never
+        # comes here; the client gives up after 10 s. Every other parameter is as generated.
+        case.query = {**(case.query or {}), "timeout": 0}
     case.call_and_validate(
         app=app,
         base_url=BASE_URL,
