@@ -15,6 +15,7 @@ from polaris.notifications.chat import FOLLOWED, follow_chat
 from polaris.notifications.models import Notification
 from tests.chat.conftest import PEOPLE, People, stream_since
 from tests.factories import build_tree, make_user
+from tests.support.statements import counting
 
 
 @pytest.fixture
@@ -103,6 +104,24 @@ def test_being_added_or_invited_to_a_group_and_a_room_left(crowd: People) -> Non
     # Out of the room: its notifications are not shown (as if they did not exist).
     rooms.leave(**people.who("bala"), room_id=group.id)
     assert shown(people, "bala") == []
+
+
+def test_a_batch_of_a_groups_messages_tells_nobody_with_one_statement(crowd: People) -> None:
+    """The messages' rooms in one look; no look at the timeline or rooms when none may tell."""
+    people = crowd
+    group = rooms.create_group(**people.who("asha"), name="थाना टीम")
+    rooms.invite(**people.who("asha"), room_id=group.id, user_id=people.id("bala"))
+    rooms.join(**people.who("bala"), room_id=group.id)
+    follower = Follower(people)
+    for n in range(3):
+        messages.send_text(**people.who("asha"), room_id=group.id, body=f"संदेश {n}")
+    batch = stream_since(people.session, follower.after, FOLLOWED)
+    assert len(batch) == 3
+    with counting(people.session.get_bind().engine) as tally:
+        follow_chat(people.session, batch)
+        people.session.flush()
+    assert tally.count == 1, tally.describe()
+    assert shown(people, "bala") == []  # told nothing
 
 
 def test_a_broadcast_asks_each_recipient_until_acknowledged(crowd: People) -> None:

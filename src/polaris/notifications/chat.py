@@ -108,20 +108,24 @@ def _may_tell(session: Session, batch: Sequence[events.Event]) -> set[int]:
 def follow_chat(session: Session, batch: Sequence[events.Event]) -> None:
     """The batch's changes in their order: a receipt after a message in the same batch reads it."""
     event_ids = sorted(_may_tell(session, batch))
-    timeline = {
-        row.id: row
-        for row in session.scalars(
-            select(ChatEvent).where(ChatEvent.id.in_(sorted(set(event_ids))))
-        )
-    }
-    rooms = {
-        room.id: room
-        for room in session.scalars(
-            select(ChatRoom).where(
-                ChatRoom.id.in_(sorted({row.room_id for row in timeline.values()}))
-            )
-        )
-    }
+    # A group's messages tell nobody: for a batch of them, no look at the timeline or rooms.
+    timeline = (
+        {
+            row.id: row
+            for row in session.scalars(select(ChatEvent).where(ChatEvent.id.in_(event_ids)))
+        }
+        if event_ids
+        else {}
+    )
+    room_ids = sorted({row.room_id for row in timeline.values()})
+    rooms = (
+        {
+            room.id: room
+            for room in session.scalars(select(ChatRoom).where(ChatRoom.id.in_(room_ids)))
+        }
+        if room_ids
+        else {}
+    )
     told = {
         kind: _told(session, kind, event_ids) for kind in (DIRECT_KIND, ADDED_KIND, BROADCAST_KIND)
     }
