@@ -7,7 +7,7 @@ notifications) and, half a second later, the job worker (the index's commit, 20 
 Those threads share the interpreter's lock with the lane and the loop: every SQL statement the
 lane runs gives the lock up, and while a background thread holds it the lane waits up to a
 switch interval (5 ms) to get it back. At 200 members the background work that fell into the
-fan-out lengthened a message's last delivery by a third.
+fan-out lengthened a message's last delivery by a fifth.
 
 So whoever starts a fan-out says so (:meth:`Foreground.busy_for`: the chat hub, when it wakes
 waiting clients), and the background threads, before their next step (a runner's pass, a job),

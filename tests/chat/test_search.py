@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from polaris.audit.models import AuditRecord
 from polaris.handlers import settle
@@ -184,3 +184,41 @@ def test_an_empty_index_beside_messages_is_rebuilt_by_a_job(site: ChatSite) -> N
     settle(site.instance)
     assert keys(find(bala, "reykjavik")) == [sent["event_id"]]
     assert ensure_current(site.instance) is False
+
+
+def test_a_batch_of_messages_is_one_index_job_and_an_older_job_of_one_still_runs(
+    site: ChatSite,
+) -> None:
+    """A job names the messages of a runner's batch (``search.messages.request_indexes``); the
+    same batch handed over again is the job already queued; a job queued before jobs named
+    several (``event_id``) still indexes its message."""
+    from polaris import events, jobs
+    from polaris.jobs.models import Job
+    from polaris.search.messages import JOB, request_indexes
+
+    asha, bala = site["asha"], site["bala"]
+    room = group(asha, "batched", bala)
+    settle(site.instance)
+    sent = [asha.send(room, f"batched lalitpur {n}") for n in range(3)]
+    events.drain(site.instance.sessions)  # the consumer's batch, not the jobs
+    with site.instance.sessions() as session:
+        queued = session.scalars(
+            select(Job).where(Job.kind == JOB, Job.status == jobs.JobStatus.QUEUED)
+        ).all()
+        assert len(queued) == 1
+        ids = queued[0].payload["event_ids"]
+        assert len(ids) == 3
+        request_indexes(session, list(reversed(ids)))  # handed over again: no new job
+        jobs.enqueue(session, kind=JOB, payload={"event_id": ids[0]}, key=f"{JOB}:old")
+        session.commit()
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Job).where(Job.kind == JOB, Job.key.is_not(None))
+            )
+            == 2
+        )
+    settle(site.instance)
+    assert sorted(keys(find(bala, "lalitpur"))) == sorted(m["event_id"] for m in sent)
+    with site.instance.sessions() as session:
+        done = session.scalars(select(Job).where(Job.kind == JOB, Job.key.is_(None))).all()
+        assert {job.status for job in done} == {jobs.JobStatus.DONE}

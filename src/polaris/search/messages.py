@@ -12,8 +12,9 @@ its room, ``owner_id`` its sender, ``modified_at`` when it was sent, ``content_t
 Visibility is the rooms the searcher is joined to (``space_ids``), up to their clearance.
 
 **Through the change stream.** The consumer ``search.messages`` reads ``chat.message.sent``,
-``chat.message.edited``, ``chat.message.redacted`` and ``chat.message.purged`` and queues a keyed
-``search.message_index`` job per message; chat never calls search. The job reads each message as
+``chat.message.edited``, ``chat.message.redacted`` and ``chat.message.purged`` and queues keyed
+``search.message_index`` jobs for the messages of each batch it is handed (up to
+:data:`IDS_PER_JOB` a job); chat never calls search. The job reads each message as
 it is when it runs (``chat.search_source.messages_for_index``): its current text, or *gone*
 (deleted, purged), which removes it. Jobs run in passes of up to :data:`PASS_JOBS`, one engine
 write a pass, like the documents' index jobs.
@@ -21,6 +22,7 @@ write a pass, like the documents' index jobs.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +47,8 @@ CONSUMER = "search.messages"
 JOB = "search.message_index"
 REINDEX_JOB = "search.message_reindex"
 PASS_JOBS = 200
+#: Messages a job names at most (a runner's batch, cut into jobs of this many).
+IDS_PER_JOB = 100
 BATCH = 500
 _OPEN_LOCK = threading.Lock()
 MESSAGE_TABLE = ChatSearchEntry.metadata.tables[ChatSearchEntry.__tablename__]
@@ -95,21 +99,41 @@ def document_of(message: search_source.IndexedMessage) -> SearchDocument:
 
 
 def request_indexes(session: Session, event_ids: Sequence[int]) -> None:
-    """A keyed index job for each message (one for a message already queued), with one statement
-    (``jobs.enqueue_keyed``): a lookup, a savepoint and an insert a message were an eighth of a
-    busy room's CPU."""
+    """Keyed index jobs for these messages, up to :data:`IDS_PER_JOB` a job, with one statement
+    (``jobs.enqueue_keyed``). A job's key names its messages (a digest of their ids): the same
+    batch handed over again (a consumer's transaction that failed) is the job already queued.
+    A job a message cost about a third of a send's CPU under a stream of messages (its row
+    inserted, claimed and closed, each through the writer lock); a job a runner's batch
+    shares that among the batch."""
+    ids = sorted(set(event_ids))
+    chunks = [ids[n : n + IDS_PER_JOB] for n in range(0, len(ids), IDS_PER_JOB)]
     jobs.enqueue_keyed(
         session,
         JOB,
         [
             jobs.KeyedJob(
-                key=f"{JOB}:{event_id}",
-                payload={"event_id": event_id},
-                subject=("chat_event", event_id),
+                key=f"{JOB}:{_digest(chunk)}",
+                payload={"event_ids": chunk},
+                subject=("chat_event", chunk[0]),
             )
-            for event_id in event_ids
+            for chunk in chunks
         ],
     )
+
+
+def _digest(ids: Sequence[int]) -> str:
+    return hashlib.blake2b(",".join(map(str, ids)).encode(), digest_size=16).hexdigest()
+
+
+def _payload_ids(payload: dict[str, Any]) -> list[int]:
+    """The messages a job names: ``event_ids``, or ``event_id`` (a job queued before jobs
+    took several)."""
+    if "event_ids" in payload:
+        ids = payload["event_ids"]
+        if not isinstance(ids, list) or not ids:
+            raise ValueError("event_ids is not a list of ids")
+        return [int(i) for i in ids]
+    return [int(payload["event_id"])]
 
 
 @events.consumer(
@@ -162,24 +186,31 @@ def index_messages(instance: Instance, event_ids: Sequence[int]) -> tuple[int, i
 @jobs.batch_handler(JOB, size=PASS_JOBS)
 def index_jobs(instance: Instance, batch: Sequence[jobs.BatchJob]) -> jobs.BatchOutcome:
     outcome: jobs.BatchOutcome = {}
-    wanted: dict[int, int] = {}  # job id -> event id
+    wanted: dict[int, list[int]] = {}  # job id -> event ids
     for job in batch:
         try:
-            wanted[job.job_id] = int(job.payload["event_id"])
+            wanted[job.job_id] = _payload_ids(job.payload)
         except (KeyError, TypeError, ValueError) as error:
             outcome[job.job_id] = jobs.JobFailure(f"not a message: {error!r}", permanent=True)
+    every = sorted({event_id for ids in wanted.values() for event_id in ids})
     session = instance.read_sessions()
     try:
         with session.begin():
-            live, gone = search_source.messages_for_index(session, list(wanted.values()))
+            live, gone = search_source.messages_for_index(session, every)
     finally:
         session.close()
     rejected = message_engine_of(instance).write([document_of(m) for m in live], gone)
-    for job_id, event_id in wanted.items():
-        if event_id in rejected:
-            outcome[job_id] = jobs.JobFailure(rejected[event_id], permanent=True)
+    removed = set(gone)
+    for job_id, ids in wanted.items():
+        refused = {i: rejected[i] for i in ids if i in rejected}
+        if refused:  # the job's other messages were written all the same
+            reason = "; ".join(f"message {k}: {v}" for k, v in sorted(refused.items()))
+            outcome[job_id] = jobs.JobFailure(reason, permanent=True)
         else:
-            outcome[job_id] = {"event_id": event_id, "indexed": event_id not in gone}
+            outcome[job_id] = {
+                "indexed": sum(1 for i in ids if i not in removed),
+                "removed": sum(1 for i in ids if i in removed),
+            }
     return outcome
 
 
