@@ -43,11 +43,21 @@ def test_a_background_step_waits_until_the_work_is_over() -> None:
 def test_it_never_waits_past_its_bound_nor_once_asked_to_stop() -> None:
     foreground = Foreground()
     foreground.busy_for(3600.0)
+    before = time.monotonic()
     foreground.wait_quiet(at_most=0.05)  # returns: the bound, not the hour
     stop = threading.Event()
     stop.set()
     foreground.wait_quiet(at_most=3600.0, stop=stop)  # returns at once
+    assert time.monotonic() - before < 30.0  # a generous bound: an hour would be the bug
     assert not foreground.quiet()
+
+
+def test_a_clock_that_stands_still_cannot_hold_a_wait_past_its_bound() -> None:
+    foreground = Foreground(clock=lambda: 0.0)
+    foreground.busy_for(10.0)
+    before = time.monotonic()
+    foreground.wait_quiet(at_most=0.05)
+    assert time.monotonic() - before < 30.0
 
 
 def test_a_pause_asked_for_is_kept_even_when_nothing_is_under_way() -> None:

@@ -57,10 +57,12 @@ class Foreground:
         stopper = stop if stop is not None else threading.Event()
         start = self._clock()
         deadline = start + at_most
+        bound = time.monotonic() + at_most  # whatever the clock given does
         while True:
             now = self._clock()
             until = min(max(start + at_least, self._busy_until), deadline)
-            if now >= until or stopper.wait(until - now):
+            left = min(until - now, bound - time.monotonic())
+            if left <= 0 or stopper.wait(left):
                 return
 
 

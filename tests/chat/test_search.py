@@ -189,9 +189,9 @@ def test_an_empty_index_beside_messages_is_rebuilt_by_a_job(site: ChatSite) -> N
 def test_a_batch_of_messages_is_one_index_job_and_an_older_job_of_one_still_runs(
     site: ChatSite,
 ) -> None:
-    """A job names the messages of a runner's batch (``search.messages.request_indexes``); the
-    same batch handed over again is the job already queued; a job queued before jobs named
-    several (``event_id``) still indexes its message."""
+    """A job names the messages of a runner's batch (``search.messages.request_indexes``), up
+    to 100 a job; the same messages asked for again while their job is queued are that job; a
+    job queued before jobs named several (``event_id``) still indexes its message."""
     from polaris import events, jobs
     from polaris.jobs.models import Job
     from polaris.search.messages import JOB, request_indexes
@@ -208,15 +208,14 @@ def test_a_batch_of_messages_is_one_index_job_and_an_older_job_of_one_still_runs
         assert len(queued) == 1
         ids = queued[0].payload["event_ids"]
         assert len(ids) == 3
-        request_indexes(session, list(reversed(ids)))  # handed over again: no new job
+        request_indexes(session, list(reversed(ids)))  # asked for again while queued: that job
         jobs.enqueue(session, kind=JOB, payload={"event_id": ids[0]}, key=f"{JOB}:old")
         session.commit()
-        assert (
-            session.scalar(
-                select(func.count()).select_from(Job).where(Job.kind == JOB, Job.key.is_not(None))
-            )
-            == 2
-        )
+        waiting = select(func.count()).select_from(Job).where(Job.kind == JOB, Job.key.is_not(None))
+        assert session.scalar(waiting) == 2
+        request_indexes(session, list(range(10**9, 10**9 + 250)))  # 100 a job
+        session.commit()
+        assert session.scalar(waiting) == 5
     settle(site.instance)
     assert sorted(keys(find(bala, "lalitpur"))) == sorted(m["event_id"] for m in sent)
     with site.instance.sessions() as session:

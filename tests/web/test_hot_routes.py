@@ -101,6 +101,17 @@ def test_anything_else_goes_on_to_the_app(client: tuple[TestClient, list[str]]) 
     assert reached == ["POST /hot/x", "GET /hot/x/y", "GET /cold/x", "PUT /hot/x"]
 
 
+def test_with_fastapis_telemetry_on_every_request_takes_the_whole_app(
+    client: tuple[TestClient, list[str]],
+) -> None:
+    test_client, reached = client
+    app = test_client.app
+    assert isinstance(app, HotApp)
+    app._traced = lambda: True  # type: ignore[method-assign]
+    assert test_client.get("/hot/x").text == "router"
+    assert reached == ["GET /hot/x"]
+
+
 def test_errors_go_through_the_apps_handlers_and_the_server_errors_to_its_500_handler(
     client: tuple[TestClient, list[str]],
 ) -> None:
@@ -141,6 +152,9 @@ def test_the_hot_matrix_routes_answer_as_the_routers_own(
     this harness's one connection with the test: ``tests/matrix/test_errors.py`` checks it
     against a served instance, through the hot route.)"""
     assert len(routing.HOT_ROUTES) == 4  # /sync and the send, under both prefixes
+    hot = HotRoutes(routes=routing.HOT_ROUTES, handlers={}, prefix="/_matrix/client/")
+    scope = {"type": "http", "method": method, "path": path.split("?")[0], "headers": []}
+    assert (hot.find(scope) is not None) == (method != "POST")  # the short stack is taken
     answers = []
     for app in (
         create_app(seeded, seal_periodically=False, run_jobs=False),
@@ -149,8 +163,8 @@ def test_the_hot_matrix_routes_answer_as_the_routers_own(
         with TestClient(app, base_url="https://testserver") as test_client:
             response = test_client.request(method, path, headers=headers, content=body)
             # The same headers too (the request id's value aside): the app's own layers ran.
-            named = sorted(k for k in response.headers if k != "x-request-id")
             assert "x-request-id" in response.headers
+            named = {k: v for k, v in response.headers.items() if k != "x-request-id"}
             answers.append((response.status_code, response.json(), named))
     assert answers[0] == answers[1]
     assert "access-control-allow-origin" in answers[0][2]  # the Matrix CORS layer

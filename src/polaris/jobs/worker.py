@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from polaris.foreground import FOREGROUND, YIELD_AT_MOST
@@ -53,9 +54,13 @@ class Worker:
     def _run(self) -> None:
         name = worker_name()
         poll = self._instance.settings.jobs.poll_seconds
+        next_yield = 0.0
         while not self._stop.is_set():
-            # A job waits for the clients' answers under way (``polaris.foreground``).
-            FOREGROUND.wait_quiet(at_most=YIELD_AT_MOST, stop=self._stop)
+            # A job waits for the clients' answers under way (``polaris.foreground``), at most
+            # once every ``YIELD_AT_MOST`` s: a room that is never quiet must not starve the jobs.
+            if time.monotonic() >= next_yield:
+                FOREGROUND.wait_quiet(at_most=YIELD_AT_MOST, stop=self._stop)
+                next_yield = time.monotonic() + YIELD_AT_MOST
             try:
                 ran = run_one(self._instance, worker=name, gathering=self._gathering)
             except Exception:  # a database hiccup must not end the worker

@@ -46,8 +46,9 @@ from polaris.search.text import TERMS_VERSION
 CONSUMER = "search.messages"
 JOB = "search.message_index"
 REINDEX_JOB = "search.message_reindex"
-PASS_JOBS = 200
-#: Messages a job names at most (a runner's batch, cut into jobs of this many).
+PASS_JOBS = 20
+#: Messages a job names at most (a runner's batch, cut into jobs of this many): a pass reads,
+#: builds and writes at most ``PASS_JOBS * IDS_PER_JOB`` (2,000) messages.
 IDS_PER_JOB = 100
 BATCH = 500
 _OPEN_LOCK = threading.Lock()
@@ -100,11 +101,10 @@ def document_of(message: search_source.IndexedMessage) -> SearchDocument:
 
 def request_indexes(session: Session, event_ids: Sequence[int]) -> None:
     """Keyed index jobs for these messages, up to :data:`IDS_PER_JOB` a job, with one statement
-    (``jobs.enqueue_keyed``). A job's key names its messages (a digest of their ids): the same
-    batch handed over again (a consumer's transaction that failed) is the job already queued.
-    A job a message cost about a third of a send's CPU under a stream of messages (its row
-    inserted, claimed and closed, each through the writer lock); a job a runner's batch
-    shares that among the batch."""
+    (``jobs.enqueue_keyed``). A job's key is a digest of its ids: the same messages asked for
+    again while their job is queued are that job. (A message in two jobs, a send and then an
+    edit in a later batch, is indexed twice: the writes are idempotent.) A job a message cost a
+    row inserted, claimed and closed for each message; a job a runner's batch shares that."""
     ids = sorted(set(event_ids))
     chunks = [ids[n : n + IDS_PER_JOB] for n in range(0, len(ids), IDS_PER_JOB)]
     jobs.enqueue_keyed(
@@ -146,7 +146,8 @@ def _payload_ids(payload: dict[str, Any]) -> list[int]:
     ],
 )
 def follow_messages(session: Session, batch: Sequence[events.Event]) -> None:
-    """One keyed job per message a change touched (an edit or a deletion: the original)."""
+    """Index jobs for the messages a batch's changes touched (an edit or a deletion: the
+    original), one for up to :data:`IDS_PER_JOB` of them."""
     wanted: set[int] = set()
     for event in batch:
         data = event.data

@@ -14,8 +14,9 @@ the app's 500 handler, then the ``layers`` given (the app's own middleware that 
 requests, the same classes with the same settings: ``polaris.app`` names them once for both
 stacks), then the route inside Starlette's ``ExceptionMiddleware`` with the app's exception
 handlers (the same answers for the same errors). Left out, because they cannot concern these
-requests: WebDAV's dispatch (its paths are not the hot routes'), FastAPI's telemetry (Polaris
-does not turn it on), its body limit (set for no route) and exit stack (plain routes have no
+requests: WebDAV's dispatch (its paths are not the hot routes'), FastAPI's telemetry (off
+unless an OpenTelemetry provider is configured for the process; when it is, every request takes
+the whole app), its body limit (set for no route) and exit stack (plain routes have no
 dependencies). The form-encoding check reads form bodies ahead; a hot request that declares one
 takes the whole app instead, so it is checked as before. Anything else goes to FastAPI
 unchanged. The hot routes are registered with the app's router too (the same endpoint), so a
@@ -85,7 +86,7 @@ class HotApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hot = self.hot_routes
-        stack = hot.find(scope) if hot is not None else None
+        stack = hot.find(scope) if hot is not None and not self._traced() else None
         if stack is None:
             await super().__call__(scope, receive, send)
             return
@@ -93,3 +94,9 @@ class HotApp(FastAPI):
             scope["root_path"] = self.root_path
         scope["app"] = self
         await stack(scope, receive, send)
+
+    def _traced(self) -> bool:
+        """Whether FastAPI's own telemetry is on (an OpenTelemetry provider configured for the
+        process): then every request takes the whole app, so that none goes unobserved."""
+        telemetry = getattr(self, "_native_telemetry", None)
+        return bool(telemetry is not None and telemetry.enabled())
