@@ -261,20 +261,10 @@ class Matrix:
         account: Account | None = None,
         body: dict[str, Any] | None = None,
         query: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        return (await self.call_stamped(method, path, account, body, query))[0]
-
-    async def call_stamped(
-        self,
-        method: str,
-        path: str,
-        account: Account | None = None,
-        body: dict[str, Any] | None = None,
-        query: dict[str, str] | None = None,
     ) -> tuple[dict[str, Any], float]:
-        """:meth:`call`, with the time its answer had been read, before the client parses it:
-        the bench's clients share one process, so the parsing of the answers that arrived
-        together would otherwise be counted into the later ones' delivery."""
+        """The answer, and the time it had been read, before the client parses it: the bench's
+        clients share one process, so the parsing of the answers that arrived together would
+        otherwise be counted into the later ones' delivery."""
         headers = {"Authorization": f"Bearer {account.token}"} if account else {}
         url = self.base + path
         if query:
@@ -296,12 +286,13 @@ class Matrix:
             "password": password,
             "initial_device_display_name": device,
         }
-        answer = await self.call("POST", "/login", body=body)
+        answer, _ = await self.call("POST", "/login", body=body)
         return Account(str(answer["user_id"]), str(answer["access_token"]))
 
     async def create_room(self, owner: Account, invite: list[str]) -> str:
         body = {"preset": "private_chat", "name": "bench", "invite": invite}
-        return str((await self.call("POST", "/createRoom", owner, body))["room_id"])
+        answer, _ = await self.call("POST", "/createRoom", owner, body)
+        return str(answer["room_id"])
 
     async def join(self, account: Account, room: str) -> None:
         await self.call("POST", f"/rooms/{urllib.parse.quote(room)}/join", account, {})
@@ -313,11 +304,11 @@ class Matrix:
     async def sync(
         self, account: Account, since: str | None, timeout_ms: int
     ) -> tuple[dict[str, Any], float]:
-        """The answer, and when it had arrived (``call_stamped``)."""
+        """The answer, and when it had arrived (``call``)."""
         query = {"filter": SYNC_FILTER, "timeout": str(timeout_ms)}
         if since is not None:
             query["since"] = since
-        return await self.call_stamped("GET", "/sync", account, query=query)
+        return await self.call("GET", "/sync", account, query=query)
 
 
 async def register_synapse(
